@@ -1,0 +1,93 @@
+/**
+ * The broker contract. An adapter implements this interface and proves it by passing
+ * `brokerSuite` from `@durably/testing`.
+ *
+ * Delivery is at-least-once. The engine makes duplicates harmless (every outcome is recorded by a
+ * conditional append), so a broker never needs exactly-once; it must never lose an accepted message.
+ *
+ * Message bodies are opaque strings (the engine's JSON envelope). Queue names are
+ * [A-Za-z0-9_.-]{1,100}: adapters may assume it (the engine validates names before use).
+ */
+
+export interface PublishOptions {
+  /** Deliver no earlier than this many ms from now. Capped at `maxDelayMs`; the engine covers longer delays. */
+  delayMs?: number;
+  /**
+   * Best-effort de-duplication: while a message with the same key is still waiting in the queue, a
+   * second publish with that key may be dropped. Brokers without the feature ignore it.
+   */
+  dedupKey?: string;
+}
+
+export interface Delivery {
+  /** Broker-assigned id, stable across redeliveries of the same message. */
+  readonly id: string;
+  readonly queue: string;
+  readonly body: string;
+  /** 1 on first delivery, incremented on each redelivery. */
+  readonly deliveryCount: number;
+}
+
+/**
+ * Called for each delivered message. Resolving acknowledges (the message is gone for good).
+ * Throwing redelivers it after a backoff, until `maxDeliveries` is reached; then it is dead-lettered.
+ * Throwing `PoisonMessageError` dead-letters it at once.
+ */
+export type MessageHandler = (delivery: Delivery) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Most handlers running at once for this subscription. */
+  concurrency: number;
+  /**
+   * How long a delivered message stays invisible to other consumers without an ack. While the
+   * handler runs in a live process the broker keeps extending it; when the process dies the message
+   * becomes visible again after at most this long. Default 30 s.
+   */
+  visibilityTimeoutMs?: number;
+  /** Deliveries before a failing message is dead-lettered. Default 10. */
+  maxDeliveries?: number;
+}
+
+export interface Subscription {
+  /** Stops taking new messages and waits for running handlers to settle (their acks are kept). */
+  stop(): Promise<void>;
+}
+
+export interface DeadLetter {
+  id: string;
+  queue: string;
+  body: string;
+  reason: string;
+  deliveryCount: number;
+  at: number;
+}
+
+export interface Broker {
+  /** Longest `delayMs` the backend honours natively (Infinity when unbounded). */
+  readonly maxDelayMs: number;
+
+  /** Creates queues, tables or streams it needs. Idempotent. */
+  migrate(): Promise<void>;
+
+  /**
+   * Accepts a message durably: when the promise resolves the message survives a crash of this
+   * process and (for server brokers) a restart of the server with persistence on.
+   */
+  publish(queue: string, body: string, options?: PublishOptions): Promise<void>;
+
+  /**
+   * Delivers messages of `queue` to `handler`, at most `concurrency` at a time, each visible to one
+   * consumer at a time (across processes) until acked or its visibility timeout passes.
+   * Delayed messages are delivered once due. Blocks or listens when idle; does not busy-poll.
+   */
+  consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription>;
+
+  /** Dead-lettered messages of `queue`, oldest first. */
+  deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
+
+  /**
+   * Closes connections at once. Deliveries still being handled are abandoned, as if the process
+   * died: they are neither acked nor nacked, and come back after their visibility timeout.
+   */
+  close(): Promise<void>;
+}

@@ -1,0 +1,224 @@
+import { parseDuration } from './duration.js';
+
+/**
+ * Every error a user can meet is a class exported from here, with a stable `code`.
+ * Messages say what happened, with which value, and what to do about it.
+ */
+
+export type ErrorCode =
+  | 'DURABLY_ERROR'
+  | 'FATAL'
+  | 'RETRYABLE'
+  | 'NON_DETERMINISM'
+  | 'APPEND_CONFLICT'
+  | 'RUN_NOT_FOUND'
+  | 'WORKFLOW_NOT_REGISTERED'
+  | 'STEP_TIMEOUT'
+  | 'STEP_FAILED'
+  | 'WORKFLOW_FAILED'
+  | 'RESULT_TIMEOUT'
+  | 'CANCELLED'
+  | 'RUN_ALREADY_FINISHED'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_DURATION'
+  | 'SERIALIZATION'
+  | 'UNKNOWN_SCHEME'
+  | 'ADAPTER_NOT_INSTALLED'
+  | 'STORAGE'
+  | 'BROKER'
+  | 'POISON_MESSAGE'
+  | 'NOT_IN_WORKFLOW'
+  | 'CONFIG';
+
+export class DurablyError extends Error {
+  readonly code: ErrorCode = 'DURABLY_ERROR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown from a step: the step fails at once, with no further attempt. */
+export class FatalError extends DurablyError {
+  override readonly code = 'FATAL' as const;
+}
+
+/** Thrown from a step: the step is retried, after `retryAfter` when given (overriding the backoff). */
+export class RetryableError extends DurablyError {
+  override readonly code = 'RETRYABLE' as const;
+  readonly retryAfterMs?: number;
+  constructor(message: string, options?: { retryAfter?: string | number; cause?: unknown }) {
+    super(message, options);
+    if (options?.retryAfter !== undefined) {
+      this.retryAfterMs = parseDuration(options.retryAfter, 'retryAfter');
+    }
+  }
+}
+
+/** The workflow code and its recorded event log disagree at a position. */
+export class NonDeterminismError extends DurablyError {
+  override readonly code = 'NON_DETERMINISM' as const;
+  constructor(
+    readonly position: string,
+    readonly recorded: string,
+    readonly current: string,
+  ) {
+    super(
+      `Non-determinism at call #${position}: the log recorded ${recorded} but the code now calls ${current}. ` +
+        `A workflow must make the same durable calls in the same order on replay. ` +
+        `Guard changed code with patched('<id>') so that runs already in flight keep their old path.`,
+    );
+  }
+}
+
+/** A conditional append lost a race: another writer appended to the run first. */
+export class AppendConflictError extends DurablyError {
+  override readonly code = 'APPEND_CONFLICT' as const;
+  constructor(
+    readonly runId: string,
+    readonly expectedSeq: number,
+    readonly actualSeq?: number,
+  ) {
+    super(
+      `Append to run ${runId} expected the log to end at seq ${expectedSeq}` +
+        (actualSeq === undefined ? '' : ` but it ends at seq ${actualSeq}`) +
+        `: another writer appended first. Re-read the log and retry.`,
+    );
+  }
+}
+
+export class RunNotFoundError extends DurablyError {
+  override readonly code = 'RUN_NOT_FOUND' as const;
+  constructor(readonly runId: string) {
+    super(`No run with id "${runId}" exists in this storage. Check the id, or that the client uses the same storage as the worker.`);
+  }
+}
+
+export class WorkflowNotRegisteredError extends DurablyError {
+  override readonly code = 'WORKFLOW_NOT_REGISTERED' as const;
+  constructor(readonly workflowName: string, known: string[]) {
+    super(
+      `Workflow "${workflowName}" is not registered with this worker (registered: ${known.length ? known.map((k) => `"${k}"`).join(', ') : 'none'}). ` +
+        `Pass it in createWorker({ workflows: [...] }).`,
+    );
+  }
+}
+
+/** One attempt of a step ran longer than its `timeout`. */
+export class StepTimeoutError extends DurablyError {
+  override readonly code = 'STEP_TIMEOUT' as const;
+}
+
+/** A step failed for good (a FatalError, or its attempts ran out). Thrown at the step's await in the workflow. */
+export class StepFailedError extends DurablyError {
+  override readonly code = 'STEP_FAILED' as const;
+  constructor(
+    readonly stepName: string,
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    super(`Step "${stepName}" failed after ${attempts} attempt(s): ${describe(cause)}`, { cause });
+  }
+}
+
+/** The run failed; `result()` rejects with this, the original error is its `cause`. */
+export class WorkflowFailedError extends DurablyError {
+  override readonly code = 'WORKFLOW_FAILED' as const;
+  constructor(readonly runId: string, cause: unknown) {
+    super(`Run ${runId} failed: ${describe(cause)}`, { cause });
+  }
+}
+
+export class ResultTimeoutError extends DurablyError {
+  override readonly code = 'RESULT_TIMEOUT' as const;
+  constructor(readonly runId: string, timeoutMs: number, status: string) {
+    super(`Run ${runId} did not finish within ${timeoutMs} ms (status: ${status}). Is a worker running against the same storage and broker?`);
+  }
+}
+
+export class CancelledError extends DurablyError {
+  override readonly code = 'CANCELLED' as const;
+  constructor(readonly reason?: string) {
+    super(reason ? `Run cancelled: ${reason}` : 'Run cancelled');
+  }
+}
+
+export class RunAlreadyFinishedError extends DurablyError {
+  override readonly code = 'RUN_ALREADY_FINISHED' as const;
+  constructor(readonly runId: string, readonly status: string) {
+    super(`Run ${runId} has already finished (status: ${status}); there is nothing to cancel.`);
+  }
+}
+
+export class InvalidArgumentError extends DurablyError {
+  override readonly code = 'INVALID_ARGUMENT' as const;
+}
+
+export class InvalidDurationError extends DurablyError {
+  override readonly code = 'INVALID_DURATION' as const;
+  constructor(readonly value: unknown, readonly field: string) {
+    super(
+      `Invalid duration for ${field}: ${JSON.stringify(value)}. ` +
+        `Use milliseconds (a non-negative number) or an ms-style string such as "500ms", "30s", "5m", "1d".`,
+    );
+  }
+}
+
+export class SerializationError extends DurablyError {
+  override readonly code = 'SERIALIZATION' as const;
+}
+
+export class UnknownSchemeError extends DurablyError {
+  override readonly code = 'UNKNOWN_SCHEME' as const;
+}
+
+export class AdapterNotInstalledError extends DurablyError {
+  override readonly code = 'ADAPTER_NOT_INSTALLED' as const;
+  constructor(readonly packageName: string, readonly url: string, cause?: unknown) {
+    super(`The URL "${redactUrl(url)}" needs the package ${packageName}, which is not installed. Run: npm install ${packageName}`, { cause });
+  }
+}
+
+/** A storage backend failed; the driver's error is the `cause`. */
+export class StorageError extends DurablyError {
+  override readonly code = 'STORAGE' as const;
+}
+
+/** A broker backend failed; the driver's error is the `cause`. */
+export class BrokerError extends DurablyError {
+  override readonly code = 'BROKER' as const;
+}
+
+/**
+ * Thrown by a message handler for a message that can never succeed (undecodable, unknown kind).
+ * Brokers move such a message to the dead-letter queue at once instead of redelivering it.
+ */
+export class PoisonMessageError extends DurablyError {
+  override readonly code = 'POISON_MESSAGE' as const;
+}
+
+/** A workflow-only function (sleep, context values) was called outside a running workflow. */
+export class NotInWorkflowError extends DurablyError {
+  override readonly code = 'NOT_IN_WORKFLOW' as const;
+}
+
+export class ConfigError extends DurablyError {
+  override readonly code = 'CONFIG' as const;
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/** Hides the password of a URL before it is shown in a message or a log. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+

@@ -1,0 +1,62 @@
+import type { Serialized, SerializedError } from './serialization.js';
+
+/**
+ * The event model. Each run has an append-only log of these; `seq` increases by one from 1 with no
+ * gaps. Everything else (run status, result, timers) is a projection of the log. This union is the
+ * single list of event types, so `switch (event.type)` is checked for exhaustiveness.
+ *
+ * `correlationId` ties the events of one durable call together. It is the call's position in the
+ * workflow's call order ("1", "2", ... ; "3.1" for retries is not used: attempts carry `attempt`).
+ */
+export type DurablyEvent = { [K in EventType]: EventOf<K> }[EventType];
+
+export interface EventDataMap {
+  /** Always seq 1. The run's input. */
+  run_created: { workflow: string; args: Serialized; queue: string; idempotencyKey?: string; startAt?: number };
+  /** A worker began executing the run (first time, or again after a crash). */
+  run_started: { workerId: string };
+  run_completed: { result: Serialized };
+  run_failed: { error: SerializedError };
+  run_cancelled: { reason?: string };
+  /** A step dispatched to the broker (dispatch mode); inline steps skip it. */
+  step_scheduled: { name: string; args: Serialized; queue: string };
+  /** An attempt of a step failed. `retryAt` is set when another attempt will follow. */
+  step_failed: { name: string; attempt: number; error: SerializedError; retryAt?: number };
+  /** The step succeeded on `attempt`; its result is what every replay returns. */
+  step_completed: { name: string; attempt: number; result: Serialized };
+  sleep_started: { wakeAt: number };
+  sleep_completed: Record<string, never>;
+  /** A deterministic value (now, random, uuid) recorded so replay returns the same one. */
+  value_recorded: { kind: 'now' | 'random' | 'uuid'; value: Serialized };
+  cancel_requested: { reason?: string };
+}
+
+export type EventType = keyof EventDataMap;
+
+export interface EventOf<K extends EventType> {
+  runId: string;
+  seq: number;
+  type: K;
+  correlationId?: string;
+  /** Epoch milliseconds at which the event was recorded. */
+  at: number;
+  data: EventDataMap[K];
+}
+
+/** An event before it is appended: storage does not assign anything, the engine sets seq. */
+export type NewEvent = DurablyEvent;
+
+export const TERMINAL_EVENT_TYPES = new Set<EventType>(['run_completed', 'run_failed', 'run_cancelled']);
+
+export function makeEvent<K extends EventType>(
+  runId: string,
+  seq: number,
+  type: K,
+  data: EventDataMap[K],
+  correlationId?: string,
+  at = Date.now(),
+): EventOf<K> {
+  const event: EventOf<K> = { runId, seq, type, at, data };
+  if (correlationId !== undefined) event.correlationId = correlationId;
+  return event;
+}

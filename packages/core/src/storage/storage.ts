@@ -1,0 +1,166 @@
+import type { DurablyEvent } from '../events.js';
+import type { Serialized, SerializedError } from '../serialization.js';
+
+/**
+ * The storage contract. An adapter implements this interface and proves it by passing
+ * `storageSuite` from `@durably/testing`. Read this file and that suite; nothing else is needed.
+ *
+ * Truth lives in the per-run event log. The run record, the timers and the idempotency index are
+ * projections that the engine updates in the same atomic `append` as the events that cause them,
+ * so an adapter never interprets events: it stores what it is told, atomically.
+ *
+ * All times are epoch milliseconds. Every method may throw `StorageError` (with the driver error
+ * as `cause`) when the backend fails; the engine retries or surfaces it.
+ */
+
+export type RunStatus = 'pending' | 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'continued';
+
+export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'continued'];
+export const FINISHED_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'continued']);
+
+/** The projection of a run, kept up to date by `append`. */
+export interface RunRecord {
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  /** Queue the run's workflow tasks go to. */
+  queue: string;
+  args: Serialized;
+  result?: Serialized;
+  error?: SerializedError;
+  idempotencyKey?: string;
+  parentRunId?: string;
+  createdAt: number;
+  /** Last time anything was appended or the run was touched; the recovery sweep reads it. */
+  updatedAt: number;
+  /** Not before this time may the run start (delayed start). */
+  startAt?: number;
+  finishedAt?: number;
+  /** seq of the last event in the log. */
+  lastSeq: number;
+}
+
+export interface NewRun {
+  runId: string;
+  workflow: string;
+  queue: string;
+  args: Serialized;
+  idempotencyKey?: string;
+  parentRunId?: string;
+  startAt?: number;
+  createdAt: number;
+  /** The `run_created` event, seq 1, written with the run. */
+  firstEvent: DurablyEvent;
+}
+
+/** Changes to the run record made together with an append. Fields left out are unchanged. */
+export interface RunPatch {
+  status?: RunStatus;
+  result?: Serialized;
+  error?: SerializedError;
+  finishedAt?: number;
+}
+
+/** A durable timer: at `fireAt` the run must be woken. Identified by (runId, timerId). */
+export interface Timer {
+  runId: string;
+  timerId: string;
+  fireAt: number;
+}
+
+export interface AppendRequest {
+  runId: string;
+  /** The seq of the last event the writer has seen. The append succeeds only if the log still ends there. */
+  expectedSeq: number;
+  /** Events numbered expectedSeq + 1, expectedSeq + 2, ... with no gap. */
+  events: DurablyEvent[];
+  /** Applied to the run record in the same atomic write. `updatedAt` and `lastSeq` are always set. */
+  run?: RunPatch;
+  /** Timers to create or move (upsert by runId + timerId) in the same atomic write. */
+  setTimers?: Timer[];
+  /** timerIds of this run's timers to delete in the same atomic write. */
+  clearTimers?: string[];
+}
+
+export interface RunFilter {
+  workflow?: string;
+  status?: RunStatus | RunStatus[];
+  parentRunId?: string;
+  /** Only runs created at or after this time. */
+  createdAfter?: number;
+  /** Only runs created before this time. */
+  createdBefore?: number;
+  /** Only runs whose record was last updated before this time (used by the recovery sweep). */
+  updatedBefore?: number;
+  /** Page size; adapters cap it at 1,000. Default 100. */
+  limit?: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface RunPage {
+  /** Newest first: ordered by createdAt descending, then runId descending. */
+  runs: RunRecord[];
+  /** Present when more runs match; pass it back as `cursor` to get the next page. */
+  nextCursor?: string;
+}
+
+export interface CreateRunResult {
+  run: RunRecord;
+  /** false when a run with the same idempotency key already existed: `run` is that run, nothing was written. */
+  created: boolean;
+}
+
+export interface Storage {
+  /**
+   * Creates the schema (tables, indexes, key layout). Idempotent: safe to call on every start and
+   * from several processes at once. Versioned: a newer release upgrades an older schema in place.
+   */
+  migrate(): Promise<void>;
+
+  /**
+   * Creates a run and its first event (seq 1) atomically, with status `pending`.
+   * Idempotent by `idempotencyKey`: if a run with that key exists, returns it with `created: false`
+   * and writes nothing, even when two creates with the same key race.
+   * A second create with an existing `runId` and no key throws `StorageError`.
+   */
+  createRun(run: NewRun): Promise<CreateRunResult>;
+
+  /** The run record, or undefined when no run has that id. */
+  getRun(runId: string): Promise<RunRecord | undefined>;
+
+  /**
+   * Runs matching every given filter field, newest first, with cursor paging. Paging is stable:
+   * walking all pages returns every matching run exactly once even as new runs are created.
+   */
+  listRuns(filter?: RunFilter): Promise<RunPage>;
+
+  /**
+   * The conditional append, the fence between concurrent workers. Atomically: checks that the
+   * run's log ends at `expectedSeq`, writes all events, applies `run`, `setTimers` and
+   * `clearTimers`, and sets `updatedAt` and `lastSeq`. Either everything is written or nothing.
+   * Throws `AppendConflictError` when the log no longer ends at `expectedSeq` (another writer won),
+   * and `RunNotFoundError` when the run does not exist.
+   */
+  append(request: AppendRequest): Promise<void>;
+
+  /** Events with seq >= `fromSeq` (default 1), in seq order, at most `limit` (default: all). */
+  readEvents(runId: string, fromSeq?: number, limit?: number): Promise<DurablyEvent[]>;
+
+  /** Sets `updatedAt` to now without appending: a worker's heartbeat for a long step. */
+  touchRun(runId: string, at: number): Promise<void>;
+
+  /**
+   * Claims up to `limit` timers with `fireAt <= now` that are not leased, leasing each until
+   * `now + leaseMs`. Two concurrent callers never receive the same timer while its lease holds;
+   * a timer whose lease ran out (its claimer died) is claimable again. A timer stays until the
+   * run's append clears it. Ordered by fireAt.
+   */
+  claimDueTimers(now: number, options: { limit: number; leaseMs: number }): Promise<Timer[]>;
+
+  /** The run's timers that are not yet cleared (for inspection and tests). */
+  listTimers(runId: string): Promise<Timer[]>;
+
+  /** Releases connections and handles. Further calls fail. */
+  close(): Promise<void>;
+}
