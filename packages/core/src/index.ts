@@ -4,3 +4,38 @@ export * from './serialization.js';
 export * from './events.js';
 export * from './storage/storage.js';
 export * from './broker/broker.js';
+export type { Logger, LogLevel } from './logger.js';
+export { createLogger } from './logger.js';
+export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
+export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
+export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition } from './definitions.js';
+export { context, stepContext, sleep } from './context.js';
+export type { StepContext, WorkflowContext } from './context.js';
+export { Client, RunHandle } from './client/client.js';
+export type { ClientOptions, StartOptions } from './client/client.js';
+export { Worker } from './worker/worker.js';
+export type { WorkerOptions } from './worker/worker.js';
+export {
+  configure,
+  createClient,
+  connect,
+  createWorker,
+  defineConfig,
+  getDefaultClient,
+  getRun,
+  listRuns,
+  start,
+  startWith,
+  cancel,
+  storageFromUrl,
+  brokerFromUrl,
+  resolveBackends,
+  loadConfigFile,
+  DEFAULT_STORAGE_URL,
+  DEFAULT_BROKER_URL,
+} from './config.js';
+export type { DurablyConfig, AdapterModule } from './config.js';
+export * from './backends/memory/storage.js';
+export * from './backends/memory/broker.js';
+export * from './backends/local/storage.js';
+export * from './backends/local/broker.js';

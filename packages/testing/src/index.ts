@@ -1,1 +1,1 @@
-export {};
+export { engineSuite, waitFor, type EngineHarness } from './engine-suite.js';

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker } from '../broker/broker.js';
+import { parseDuration, type Duration } from '../duration.js';
+import { checkQueue, isWorkflow, type Workflow } from '../definitions.js';
+import {
+  AppendConflictError,
+  CancelledError,
+  InvalidArgumentError,
+  ResultTimeoutError,
+  RunAlreadyFinishedError,
+  RunNotFoundError,
+  WorkflowFailedError,
+} from '../errors.js';
+import { makeEvent, type DurablyEvent } from '../events.js';
+import { deserialize, objectToError, serialize } from '../serialization.js';
+import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
+import { publishTask } from '../worker/publish.js';
+import { brokerQueue } from '../worker/messages.js';
+import { onRunFinished } from './notify.js';
+
+export interface StartOptions {
+  /** A second start with the same key returns the first run instead of starting another. */
+  idempotencyKey?: string;
+  /** Start no earlier than this long from now. */
+  delay?: Duration;
+  /** Start no earlier than this time. */
+  startAt?: Date;
+  /** Queue of the run's workflow tasks (default: the workflow's queue). */
+  queue?: string;
+  /** Use this run id instead of a generated one. */
+  runId?: string;
+}
+
+export interface ClientOptions {
+  storage: Storage;
+  broker: Broker;
+  /** The clock; tests can replace it. */
+  clock?: () => number;
+}
+
+const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** A handle to one run: its id, its status, its outcome and its log. */
+export class RunHandle<R = unknown> {
+  constructor(
+    private readonly client: Client,
+    readonly runId: string,
+  ) {}
+
+  async status(): Promise<RunStatus> {
+    return (await this.record()).status;
+  }
+
+  /** The run record (status, times, result or error). */
+  async record(): Promise<RunRecord> {
+    const run = await this.client.storage.getRun(this.runId);
+    if (!run) throw new RunNotFoundError(this.runId);
+    return run;
+  }
+
+  /**
+   * Waits for the run to finish. Resolves with the workflow's return value; rejects with
+   * WorkflowFailedError (cause: the workflow's error), CancelledError, or ResultTimeoutError.
+   */
+  async result(options: { timeout?: Duration } = {}): Promise<R> {
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'result({ timeout })');
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    const storage = this.client.storage;
+    // Same-process workers notify at once; other processes are noticed by polling with backoff.
+    let wake: (() => void) | undefined;
+    const unsubscribe = onRunFinished(storage, this.runId, () => wake?.());
+    try {
+      let delay = 10;
+      for (;;) {
+        const run = await storage.getRun(this.runId);
+        if (!run) throw new RunNotFoundError(this.runId);
+        if (FINISHED_STATUSES.has(run.status)) return outcomeOf<R>(run);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new ResultTimeoutError(this.runId, timeoutMs!, run.status);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(delay, remaining));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+        delay = Math.min(delay * 2, 500);
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** The run's full event log, in seq order. */
+  async events(fromSeq = 1): Promise<DurablyEvent[]> {
+    return this.client.storage.readEvents(this.runId, fromSeq);
+  }
+
+  /** Asks the run to stop: it sees a CancelledError at its current await and ends as `cancelled`. */
+  async cancel(reason?: string): Promise<void> {
+    await this.client.cancel(this.runId, reason);
+  }
+}
+
+function outcomeOf<R>(run: RunRecord): R {
+  switch (run.status) {
+    case 'completed':
+      return (run.result === undefined ? undefined : deserialize(run.result)) as R;
+    case 'failed':
+      throw new WorkflowFailedError(run.runId, run.error ? objectToError(run.error) : new Error('unknown error'));
+    case 'cancelled':
+      throw new CancelledError(`run ${run.runId} was cancelled`);
+    default:
+      throw new WorkflowFailedError(run.runId, new Error(`run ended with status ${run.status}`));
+  }
+}
+
+/** Starts and observes runs on one storage and broker. */
+export class Client {
+  readonly storage: Storage;
+  readonly broker: Broker;
+  readonly clock: () => number;
+  private ready?: Promise<void>;
+
+  constructor(options: ClientOptions) {
+    this.storage = options.storage;
+    this.broker = options.broker;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Runs the idempotent schema set-up of storage and broker once per client. */
+  ensureReady(): Promise<void> {
+    this.ready ??= Promise.all([this.storage.migrate(), this.broker.migrate()]).then(() => undefined);
+    return this.ready;
+  }
+
+  /** Starts a run of `wf` with `args` and returns its handle at once. */
+  async start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>> {
+    return this.startWith(wf, args, {});
+  }
+
+  /** `start` with options: idempotency key, delay or start time, queue, run id. */
+  async startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
+    if (!isWorkflow(wf)) throw new InvalidArgumentError('start(): the first argument must be a workflow made with workflow(name, fn).');
+    if (!Array.isArray(args)) throw new InvalidArgumentError('start(): args must be an array.');
+    await this.ensureReady();
+    const def = wf.definition;
+    const queue = options.queue === undefined ? def.queue : checkQueue(options.queue, 'start()');
+    const runId = options.runId ?? randomUUID();
+    if (!RUN_ID_PATTERN.test(runId)) {
+      throw new InvalidArgumentError(`start(): runId ${JSON.stringify(runId)} is invalid: use 1-128 characters from letters, digits, "_", "-", "." and ":".`);
+    }
+    if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== 'string' || options.idempotencyKey.length === 0 || options.idempotencyKey.length > 256)) {
+      throw new InvalidArgumentError('start(): idempotencyKey must be a non-empty string of at most 256 characters.');
+    }
+    const now = this.clock();
+    let startAt: number | undefined;
+    if (options.startAt !== undefined) {
+      startAt = options.startAt.getTime();
+      if (Number.isNaN(startAt)) throw new InvalidArgumentError('start(): startAt is an invalid Date.');
+    }
+    if (options.delay !== undefined) startAt = Math.max(startAt ?? 0, now + parseDuration(options.delay, 'start({ delay })'));
+    const serializedArgs = serialize(args, `the arguments of workflow "${def.name}"`);
+    const first = makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serializedArgs, queue, idempotencyKey: options.idempotencyKey, startAt }, undefined, now);
+    if (first.data.idempotencyKey === undefined) delete first.data.idempotencyKey;
+    if (first.data.startAt === undefined) delete first.data.startAt;
+    const { run, created } = await this.storage.createRun({
+      runId,
+      workflow: def.name,
+      queue,
+      args: serializedArgs,
+      idempotencyKey: options.idempotencyKey,
+      startAt,
+      createdAt: now,
+      firstEvent: first,
+    });
+    if (created) {
+      // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
+      await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
+    }
+    return new RunHandle(this, run.runId);
+  }
+
+  getRun<R = unknown>(runId: string): RunHandle<R> {
+    return new RunHandle<R>(this, runId);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    await this.ensureReady();
+    return this.storage.listRuns(filter);
+  }
+
+  /** Records a cancel request; the run ends as `cancelled` once a worker processes it. */
+  async cancel(runId: string, reason?: string): Promise<void> {
+    await this.ensureReady();
+    for (let attempt = 0; ; attempt++) {
+      const run = await this.storage.getRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      if (FINISHED_STATUSES.has(run.status)) throw new RunAlreadyFinishedError(runId, run.status);
+      const event = makeEvent(runId, run.lastSeq + 1, 'cancel_requested', reason === undefined ? {} : { reason }, undefined, this.clock());
+      try {
+        await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event] });
+        break;
+      } catch (err) {
+        // A worker appended first; read again and retry (the run may have finished meanwhile).
+        if (err instanceof AppendConflictError && attempt < 20) continue;
+        throw err;
+      }
+    }
+    const run = await this.storage.getRun(runId);
+    await publishTask(this.broker, brokerQueue(run!.queue), { v: 1, kind: 'run', runId, reason: 'cancel' }, 0, this.clock);
+  }
+
+  /** Closes storage and broker. */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.broker.close(), this.storage.close()]);
+  }
+}

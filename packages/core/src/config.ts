@@ -1,0 +1,250 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Broker } from './broker/broker.js';
+import { Client, type RunHandle, type StartOptions } from './client/client.js';
+import type { Workflow } from './definitions.js';
+import { AdapterNotInstalledError, ConfigError, UnknownSchemeError, redactUrl } from './errors.js';
+import type { RunFilter, RunPage, Storage } from './storage/storage.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
+import { LazyBroker, LazyStorage } from './client/lazy.js';
+import { LocalStorage } from './backends/local/storage.js';
+import { LocalBroker } from './backends/local/broker.js';
+import { MemoryStorage } from './backends/memory/storage.js';
+import { MemoryBroker } from './backends/memory/broker.js';
+
+/** What an adapter package exports so that a URL can select it: `export const durablyAdapter = { ... }`. */
+export interface AdapterModule {
+  storage?(url: string): Storage | Promise<Storage>;
+  broker?(url: string): Broker | Promise<Broker>;
+}
+
+export interface DurablyConfig {
+  /** Storage URL (memory:, file:./.durably, postgres://, redis://, dynamodb://) or an adapter instance. */
+  storage?: string | Storage;
+  /** Broker URL (local:, memory:, postgres://, redis://, amqp://, sqs://) or an adapter instance. */
+  broker?: string | Broker;
+  /** Module paths or globs of workflow files, for the CLI worker. */
+  workflows?: string[];
+}
+
+export const DEFAULT_STORAGE_URL = 'file:./.durably';
+export const DEFAULT_BROKER_URL = 'local:';
+
+const STORAGE_SCHEMES: Record<string, string | null> = {
+  'memory:': null,
+  'file:': null,
+  'postgres:': '@durably/postgres',
+  'postgresql:': '@durably/postgres',
+  'redis:': '@durably/redis',
+  'rediss:': '@durably/redis',
+  'dynamodb:': '@durably/aws',
+};
+const BROKER_SCHEMES: Record<string, string | null> = {
+  'memory:': null,
+  'local:': null,
+  'file:': null,
+  'postgres:': '@durably/postgres',
+  'postgresql:': '@durably/postgres',
+  'redis:': '@durably/redis',
+  'rediss:': '@durably/redis',
+  'amqp:': '@durably/rabbitmq',
+  'amqps:': '@durably/rabbitmq',
+  'sqs:': '@durably/aws',
+};
+
+/** Identity function that types a config file's default export. */
+export function defineConfig(config: DurablyConfig): DurablyConfig {
+  return config;
+}
+
+/**
+ * `memory:` URLs name process-wide in-memory backends (`memory:` and `memory:name`), so a client and
+ * a worker configured by URL in one process share them. Part of the config state, like the default client.
+ */
+const memoryStorages = new Map<string, MemoryStorage>();
+const memoryBrokers = new Map<string, MemoryBroker>();
+
+function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string, string | null>): string {
+  const match = /^([a-z][a-z0-9+.-]*:)/i.exec(url);
+  const scheme = match ? match[1].toLowerCase() : '';
+  if (!(scheme in known)) {
+    const names = Object.keys(known);
+    const guess = closest(scheme || url, names);
+    throw new UnknownSchemeError(
+      `Unknown ${kind} scheme ${JSON.stringify(scheme || url)} in "${redactUrl(url)}". Known: ${names.join(', ')}.` + (guess ? ` Did you mean "${guess}"?` : ''),
+    );
+  }
+  return scheme;
+}
+
+function localPath(url: string): string {
+  // file:./dir, file:dir, file:///abs/dir, local:./dir
+  const rest = url.replace(/^(file|local):(\/\/)?/i, '');
+  return resolve(rest || './.durably');
+}
+
+async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
+  let mod: { durablyAdapter?: AdapterModule };
+  try {
+    mod = (await import(pkg)) as { durablyAdapter?: AdapterModule };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new AdapterNotInstalledError(pkg, url, err);
+    throw err;
+  }
+  if (!mod.durablyAdapter) throw new ConfigError(`The package ${pkg} does not export "durablyAdapter"; is it a Durably adapter of a compatible version?`);
+  return mod.durablyAdapter;
+}
+
+/** Creates the storage a URL names. Adapter packages are imported only when their scheme is used. */
+export async function storageFromUrl(url: string): Promise<Storage> {
+  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
+  if (scheme === 'memory:') {
+    let s = memoryStorages.get(url);
+    if (!s) memoryStorages.set(url, (s = new MemoryStorage()));
+    return s;
+  }
+  if (scheme === 'file:') return new LocalStorage({ path: localPath(url) });
+  const adapter = await loadAdapter(STORAGE_SCHEMES[scheme]!, url);
+  if (!adapter.storage) throw new ConfigError(`${STORAGE_SCHEMES[scheme]} provides no storage for "${redactUrl(url)}".`);
+  return adapter.storage(url);
+}
+
+/** Creates the broker a URL names. `local:` shares the directory of a `file:` storage when given. */
+export async function brokerFromUrl(url: string, storageUrl?: string): Promise<Broker> {
+  const scheme = schemeOf(url, 'broker', BROKER_SCHEMES);
+  if (scheme === 'memory:') {
+    let b = memoryBrokers.get(url);
+    if (!b) memoryBrokers.set(url, (b = new MemoryBroker()));
+    return b;
+  }
+  if (scheme === 'local:' || scheme === 'file:') {
+    const explicit = url.replace(/^(local|file):(\/\/)?/i, '');
+    const path = explicit ? localPath(url) : storageUrl && /^file:/i.test(storageUrl) ? localPath(storageUrl) : localPath(DEFAULT_STORAGE_URL);
+    return new LocalBroker({ path });
+  }
+  const adapter = await loadAdapter(BROKER_SCHEMES[scheme]!, url);
+  if (!adapter.broker) throw new ConfigError(`${BROKER_SCHEMES[scheme]} provides no broker for "${redactUrl(url)}".`);
+  return adapter.broker(url);
+}
+
+/** Reads durably.config.{json,mjs,js,ts} from `cwd` when present (a .ts file needs a TS-aware runtime such as tsx). */
+export async function loadConfigFile(cwd = process.cwd()): Promise<DurablyConfig> {
+  for (const name of ['durably.config.json', 'durably.config.mjs', 'durably.config.js', 'durably.config.ts']) {
+    const file = resolve(cwd, name);
+    if (!existsSync(file)) continue;
+    try {
+      if (name.endsWith('.json')) {
+        const { readFile } = await import('node:fs/promises');
+        return JSON.parse(await readFile(file, 'utf8')) as DurablyConfig;
+      }
+      const mod = (await import(pathToFileURL(file).href)) as { default?: DurablyConfig };
+      return mod.default ?? {};
+    } catch (err) {
+      throw new ConfigError(`Cannot load ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return {};
+}
+
+/**
+ * The storage and broker to use: explicit values, then DURABLY_STORAGE / DURABLY_BROKER, then the
+ * config file, then the embedded default (file:./.durably with the local broker).
+ */
+export async function resolveBackends(config: DurablyConfig = {}): Promise<{ storage: Storage; broker: Broker }> {
+  const file = config.storage !== undefined && config.broker !== undefined ? {} : await loadConfigFile();
+  const storage = config.storage ?? process.env.DURABLY_STORAGE ?? file.storage ?? DEFAULT_STORAGE_URL;
+  const broker = config.broker ?? process.env.DURABLY_BROKER ?? file.broker ?? DEFAULT_BROKER_URL;
+  const s = typeof storage === 'string' ? await storageFromUrl(storage) : storage;
+  const b = typeof broker === 'string' ? await brokerFromUrl(broker, typeof storage === 'string' ? storage : undefined) : broker;
+  return { storage: s, broker: b };
+}
+
+/** Creates a client from URLs or adapter instances (missing ones come from env, config file or the default). */
+export async function connect(config: DurablyConfig = {}): Promise<Client> {
+  const { storage, broker } = await resolveBackends(config);
+  const client = new Client({ storage, broker });
+  await client.ensureReady();
+  return client;
+}
+
+/**
+ * Creates a client synchronously from URLs or adapter instances; adapters named by URL are loaded
+ * on first use. Missing values come from DURABLY_STORAGE / DURABLY_BROKER or the embedded default.
+ */
+export function createClient(options: { storage?: string | Storage; broker?: string | Broker; clock?: () => number } = {}): Client {
+  const storageSpec = options.storage ?? process.env.DURABLY_STORAGE ?? DEFAULT_STORAGE_URL;
+  const brokerSpec = options.broker ?? process.env.DURABLY_BROKER ?? DEFAULT_BROKER_URL;
+  const storage = typeof storageSpec === 'string' ? new LazyStorage(() => storageFromUrl(storageSpec)) : storageSpec;
+  const broker = typeof brokerSpec === 'string' ? new LazyBroker(() => brokerFromUrl(brokerSpec, typeof storageSpec === 'string' ? storageSpec : undefined)) : brokerSpec;
+  return new Client({ storage, broker, clock: options.clock });
+}
+
+let defaultClient: Promise<Client> | undefined;
+
+/** Sets the default client used by start(), getRun(), listRuns() and createWorker() without a client. */
+export function configure(config: DurablyConfig | Client): void {
+  defaultClient = Promise.resolve(config instanceof Client ? config : connect(config));
+  defaultClient.catch(() => undefined);
+}
+
+/** The default client: the one configure() set, or one from env, config file and defaults. */
+export function getDefaultClient(): Promise<Client> {
+  defaultClient ??= connect();
+  return defaultClient;
+}
+
+/** Starts a run on the default client. */
+export async function start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>> {
+  return (await getDefaultClient()).start(wf, ...args);
+}
+
+/** Starts a run with options (idempotencyKey, delay, startAt, queue, runId) on the default client. */
+export async function startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
+  return (await getDefaultClient()).startWith(wf, args, options);
+}
+
+export async function getRun<R = unknown>(runId: string): Promise<RunHandle<R>> {
+  return (await getDefaultClient()).getRun<R>(runId);
+}
+
+export async function listRuns(filter: RunFilter = {}): Promise<RunPage> {
+  return (await getDefaultClient()).listRuns(filter);
+}
+
+export async function cancel(runId: string, reason?: string): Promise<void> {
+  return (await getDefaultClient()).cancel(runId, reason);
+}
+
+/** Creates a worker; without `client` it uses the default client, resolved at `start()`. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options.client ?? getDefaultClient, options);
+}
+
+function closest(input: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(input.toLowerCase(), c);
+    if (d < bestScore) {
+      bestScore = d;
+      best = c;
+    }
+  }
+  return bestScore <= 3 ? best : undefined;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}

@@ -1,0 +1,128 @@
+import { parseDuration, type Duration } from './duration.js';
+import { DurablyError, InvalidArgumentError } from './errors.js';
+import { DEFAULT_RETRY, resolveRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
+import { currentScope } from './context.js';
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
+const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+
+export interface StepOptions extends RetryOptions {
+  /** Only workers listening on this queue run the step (it is dispatched through the broker). */
+  queue?: string;
+}
+
+export interface WorkflowOptions {
+  /** Queue of the workflow's tasks. Default "default". */
+  queue?: string;
+  /** Default retry policy for the steps this workflow calls (a step's own options win). */
+  retry?: RetryOptions;
+}
+
+export interface StepDefinition<A extends unknown[] = any[], R = any> {
+  readonly kind: 'step';
+  readonly name: string;
+  readonly fn: (...args: A) => Promise<R> | R;
+  readonly options: StepOptions;
+  readonly queue?: string;
+  /** The step's own retry settings, merged over the workflow's default when it runs. */
+  readonly retry?: RetryOptions;
+}
+
+export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
+  readonly kind: 'workflow';
+  readonly name: string;
+  readonly fn: (...args: A) => Promise<R>;
+  readonly queue: string;
+  readonly stepRetry: RetryPolicy;
+}
+
+/** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
+export type Step<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & { readonly definition: StepDefinition<A, Awaited<R>> };
+
+/** A workflow: pass it to `start()`; calling it directly runs it as a plain function (no durability). */
+export type Workflow<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & {
+  readonly definition: WorkflowDefinition<A, Awaited<R>>;
+  readonly workflowName: string;
+};
+
+/**
+ * Step definitions by name. Dispatched steps are looked up here by the worker that runs them, so a
+ * step must be defined (its module imported) in every worker that listens on its queue. This and
+ * the default client are the only process-wide state.
+ */
+const stepRegistry = new Map<string, StepDefinition>();
+
+export function getStepDefinition(name: string): StepDefinition | undefined {
+  return stepRegistry.get(name);
+}
+
+function checkName(kind: string, name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new InvalidArgumentError(
+      `${kind} name ${JSON.stringify(name)} is invalid: use 1-200 characters from letters, digits, "_", "-", ".", ":" and "/", starting with a letter or digit.`,
+    );
+  }
+}
+
+export function checkQueue(queue: unknown, owner: string): string {
+  if (typeof queue !== 'string' || !QUEUE_PATTERN.test(queue)) {
+    throw new InvalidArgumentError(`${owner}: queue ${JSON.stringify(queue)} is invalid: use 1-100 characters from letters, digits, "_", "-" and ".".`);
+  }
+  return queue;
+}
+
+/**
+ * Defines a step. Inside a workflow, a call records its result in the run's log so that replay
+ * returns it without running the body again; a call anywhere else runs the body as a plain function.
+ */
+export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R | Promise<R>, options: StepOptions = {}): Step<A, R> {
+  checkName('Step', name);
+  if (typeof fn !== 'function') throw new InvalidArgumentError(`step("${name}"): the second argument must be a function.`);
+  // Validate the options now so a typo fails at import time rather than at the first attempt.
+  resolveRetryPolicy(options, DEFAULT_RETRY, `step("${name}")`);
+  if (options.queue !== undefined) checkQueue(options.queue, `step("${name}")`);
+  const definition: StepDefinition<A, Awaited<R>> = {
+    kind: 'step',
+    name,
+    fn: fn as (...args: A) => Promise<Awaited<R>>,
+    options,
+    queue: options.queue,
+    retry: options.retries !== undefined || options.backoff !== undefined || options.timeout !== undefined ? options : undefined,
+  };
+  const existing = stepRegistry.get(name);
+  if (existing && existing.fn !== fn) {
+    throw new DurablyError(`A different step named "${name}" is already defined. Step names must be unique in a process: rename one of them.`);
+  }
+  stepRegistry.set(name, definition as StepDefinition);
+  const call = (...args: A): Promise<Awaited<R>> => {
+    const scope = currentScope();
+    if (scope?.kind === 'workflow') return scope.execution.callStep(definition as StepDefinition, args) as Promise<Awaited<R>>;
+    return Promise.resolve().then(() => fn(...args)) as Promise<Awaited<R>>;
+  };
+  Object.defineProperty(call, 'name', { value: name });
+  return Object.assign(call, { definition });
+}
+
+/** Defines a workflow: plain async code made durable by recording every step, sleep and recorded value. */
+export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>, options: WorkflowOptions = {}): Workflow<A, R> {
+  checkName('Workflow', name);
+  if (typeof fn !== 'function') throw new InvalidArgumentError(`workflow("${name}"): the second argument must be a function.`);
+  const queue = options.queue === undefined ? 'default' : checkQueue(options.queue, `workflow("${name}")`);
+  const definition: WorkflowDefinition<A, Awaited<R>> = {
+    kind: 'workflow',
+    name,
+    fn: fn as (...args: A) => Promise<Awaited<R>>,
+    queue,
+    stepRetry: resolveRetryPolicy(options.retry, DEFAULT_RETRY, `workflow("${name}") retry`),
+  };
+  const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
+  Object.defineProperty(call, 'name', { value: name });
+  return Object.assign(call, { definition, workflowName: name });
+}
+
+export function isWorkflow(value: unknown): value is Workflow<unknown[], unknown> {
+  return typeof value === 'function' && (value as { definition?: { kind?: string } }).definition?.kind === 'workflow';
+}
+
+export type { Duration };
+export { parseDuration };

@@ -1,0 +1,70 @@
+import type { StepDefinition } from '../definitions.js';
+import type { RetryPolicy } from '../retry.js';
+
+/**
+ * One durable call made by workflow code, identified by its position in the call order. The
+ * workflow awaits `promise`; the execution settles it from the log (replay) or from new work (live).
+ */
+export class Command {
+  readonly promise: Promise<unknown>;
+  settled = false;
+  private resolveFn!: (value: unknown) => void;
+  private rejectFn!: (error: unknown) => void;
+
+  // Steps
+  def?: StepDefinition;
+  args?: unknown[];
+  policy?: RetryPolicy;
+  /** Attempts already made (recorded in the log or finished in this process). */
+  attempts = 0;
+  /** When the next attempt may start, after a recorded failure. */
+  retryAt?: number;
+  /** step_scheduled is in the log (or the outbox): the step was dispatched through the broker. */
+  scheduled = false;
+  /** An attempt is running in this process. */
+  inflight = false;
+  /** seq of its step_scheduled event (dispatch mode), for the step worker's duplicate check. */
+  scheduledSeq?: number;
+  /** retryAt for which a wake-up timer was written. */
+  retryTimerAt?: number;
+
+  // Sleeps
+  durationMs?: number;
+  until?: number;
+  wakeAt?: number;
+  started = false;
+
+  constructor(
+    readonly id: string,
+    readonly kind: 'step' | 'sleep' | 'value',
+    readonly name: string,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolveFn = resolve;
+      this.rejectFn = reject;
+    });
+    // A command rejected while the workflow is not awaiting it (e.g. on cancel) must not crash the process.
+    this.promise.catch(() => undefined);
+  }
+
+  resolve(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolveFn(value);
+  }
+
+  reject(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.rejectFn(error);
+  }
+
+  describe(): string {
+    return this.kind === 'step' ? `step "${this.name}"` : this.kind === 'sleep' ? 'sleep' : `context value "${this.name}"`;
+  }
+}
+
+/** Lets every pending promise chain of the workflow run until it waits on something unresolved. */
+export function drain(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,596 @@
+/**
+ * The replay loop. Read this file top to bottom to know how a run advances.
+ *
+ * 1. `start()` calls the workflow function inside an AsyncLocalStorage scope. Every durable call it
+ *    makes (step, sleep, context value) becomes a Command identified by its position: "1", "2", ...
+ * 2. `feed(events)` applies the run's log in seq order. An outcome event (step completed, sleep
+ *    completed, ...) settles its command, and the loop lets the workflow run on (`drain`) before the
+ *    next event, so the code sees outcomes in exactly the order they were first recorded. A logged
+ *    call that the code does not make, or makes differently, is a NonDeterminismError.
+ * 3. `advance()` takes over where the log ends: it records the new commands, runs inline step
+ *    attempts, resolves due sleeps, and appends what happened with one conditional append per batch.
+ *    Nothing leaves the process (a step attempt, a broker message, a finished run) before the events
+ *    that lead to it are durable, so a crash at any instant resumes from the log.
+ * 4. When nothing can progress in this process (every pending call waits on a timer or on a step
+ *    dispatched elsewhere), the run suspends: its status is written and the execution is dropped (or
+ *    kept in the worker's small cache while it waits for dispatched steps, to skip the next replay).
+ *
+ * Cost: a live execution appends one batch per step completion and never re-reads its history; a
+ * full replay is O(history) and happens only when a run resumes on a worker without it cached.
+ */
+import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../events.js';
+import type { RunRecord, RunStatus, Storage, Timer } from '../storage/storage.js';
+import type { StepDefinition, WorkflowDefinition } from '../definitions.js';
+import type { WorkflowRuntime } from '../context.js';
+import { runInScope } from '../context.js';
+import type { Logger } from '../logger.js';
+import { parseDuration, type Duration } from '../duration.js';
+import {
+  AppendConflictError,
+  CancelledError,
+  DurablyError,
+  FatalError,
+  InvalidArgumentError,
+  NonDeterminismError,
+  RetryableError,
+  SerializationError,
+  StepFailedError,
+} from '../errors.js';
+import { deserialize, errorToObject, objectToError, serialize } from '../serialization.js';
+import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from '../retry.js';
+import { Command, drain } from './commands.js';
+
+export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export interface AttemptRequest {
+  runId: string;
+  stepId: string;
+  def: StepDefinition;
+  args: unknown[];
+  attempt: number;
+  policy: RetryPolicy;
+}
+
+export interface ExecutionDeps {
+  storage: Storage;
+  logger: Logger;
+  workerId: string;
+  clock: () => number;
+  /** true when the step runs in this worker's process, false when it is dispatched through the broker. */
+  runsInline(def: StepDefinition): boolean;
+  /** Retry delays up to this long are waited in-process; longer ones suspend the run on a timer. */
+  inlineRetryMaxMs: number;
+  runAttempt(request: AttemptRequest): Promise<AttemptOutcome>;
+  /** Side effects of a durable batch: step tasks to publish, timers to schedule wake-ups for. */
+  afterFlush(effects: { runId: string; dispatched: Command[]; timers: Timer[] }): Promise<void>;
+}
+
+/** Thrown out of `advance()` when another writer appended first: drop this execution and replay. */
+export class StaleExecutionError extends DurablyError {}
+
+export type AdvanceResult = 'finished' | 'suspended';
+
+type Pending = { type: EventType; data: unknown; correlationId?: string };
+
+export class Execution implements WorkflowRuntime {
+  /** seq of the last event applied or appended. */
+  seq = 0;
+  status: RunStatus;
+  readonly runId: string;
+  readonly workflowName: string;
+  readonly logger: Logger;
+
+  private counter = 0;
+  private readonly commands = new Map<string, Command>();
+  /** Logged identities of calls not reached yet during replay: position -> "step:name" etc. */
+  private readonly logged = new Map<string, string>();
+  private readonly loggedValues = new Map<string, DurablyEvent & { type: 'value_recorded' }>();
+  private outbox: Pending[] = [];
+  private setTimers: Timer[] = [];
+  private clearTimers: string[] = [];
+  private newTimers: Timer[] = [];
+  private toDispatch: Command[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly completed: Array<{ cmd: Command; outcome: AttemptOutcome; attempt: number }> = [];
+  private wakeInflight?: () => void;
+  private outcome?: { ok: true; value: unknown } | { ok: false; error: unknown };
+  private fatal?: Error;
+  private cancelReason?: { reason?: string };
+  private started = false;
+  /** Timers of this run that are (or may be) in storage: cleared when the run finishes. */
+  private readonly liveTimers = new Set<string>();
+
+  constructor(
+    readonly run: RunRecord,
+    readonly def: WorkflowDefinition,
+    private readonly deps: ExecutionDeps,
+  ) {
+    this.runId = run.runId;
+    this.workflowName = run.workflow;
+    this.status = run.status;
+    this.logger = deps.logger.child({ runId: run.runId, workflow: run.workflow });
+  }
+
+  get finished(): boolean {
+    return this.outcome !== undefined || this.fatal !== undefined;
+  }
+
+  /** True when the run waits only on steps dispatched to other workers (worth caching). */
+  get waitingOnDispatched(): boolean {
+    for (const cmd of this.commands.values()) if (!cmd.settled && cmd.kind === 'step' && cmd.scheduled) return true;
+    return false;
+  }
+
+  /**
+   * Applies events in seq order (the whole log on replay; only the new tail for a cached execution)
+   * and starts the workflow function on the first call.
+   */
+  async feed(events: DurablyEvent[]): Promise<void> {
+    for (const ev of events) this.index(ev);
+    if (!this.started) {
+      this.started = true;
+      const first = events[0];
+      if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
+      this.seq = 1;
+      this.startFunction(deserialize<unknown[]>(first.data.args));
+      await drain();
+    }
+    for (const ev of events) {
+      if (ev.seq <= this.seq) continue;
+      if (ev.seq !== this.seq + 1) throw new DurablyError(`Run ${this.runId}: gap in the log at seq ${this.seq + 1} (got ${ev.seq}).`);
+      this.seq = ev.seq;
+      if (this.fatal) continue;
+      if (this.apply(ev)) await drain();
+    }
+    this.logged.clear();
+    this.loggedValues.clear();
+  }
+
+  private index(ev: DurablyEvent): void {
+    if (ev.seq <= this.seq || ev.correlationId === undefined) return;
+    const identity = identityOf(ev);
+    if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
+    if (ev.type === 'value_recorded') this.loggedValues.set(ev.correlationId, ev);
+  }
+
+  private startFunction(args: unknown[]): void {
+    const promise = runInScope({ kind: 'workflow', execution: this }, () => {
+      try {
+        return Promise.resolve(this.def.fn(...args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+    promise.then(
+      (value) => (this.outcome ??= { ok: true, value }),
+      (error) => (this.outcome ??= { ok: false, error }),
+    );
+  }
+
+  /** Applies one logged event; returns true when it settled a command (the code may move on). */
+  private apply(ev: DurablyEvent): boolean {
+    switch (ev.type) {
+      case 'run_created':
+      case 'run_started':
+      case 'run_completed':
+      case 'run_failed':
+      case 'run_cancelled':
+        return false;
+      case 'step_scheduled': {
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (cmd) {
+          cmd.scheduled = true;
+          cmd.scheduledSeq = ev.seq;
+        }
+        return false;
+      }
+      case 'step_failed': {
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (!cmd) return false;
+        cmd.attempts = ev.data.attempt;
+        if (ev.data.retryAt !== undefined) {
+          cmd.retryAt = ev.data.retryAt;
+          this.liveTimers.add(`retry:${cmd.id}`);
+          return false;
+        }
+        this.liveTimers.delete(`retry:${cmd.id}`);
+        this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, ev.data.attempt, objectToError(ev.data.error)) });
+        return true;
+      }
+      case 'step_completed': {
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (!cmd) return false;
+        cmd.attempts = ev.data.attempt;
+        this.liveTimers.delete(`retry:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: deserialize(ev.data.result) });
+        return true;
+      }
+      case 'sleep_started': {
+        const cmd = this.expect(ev, 'sleep', 'sleep');
+        if (cmd) {
+          cmd.started = true;
+          cmd.wakeAt = ev.data.wakeAt;
+          this.liveTimers.add(`sleep:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'sleep_completed': {
+        const cmd = this.expect(ev, 'sleep', 'sleep');
+        if (!cmd) return false;
+        this.liveTimers.delete(`sleep:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: undefined });
+        return true;
+      }
+      case 'value_recorded':
+        // Returned synchronously at the call; here we only check the call was made.
+        this.expect(ev, 'value', ev.data.kind);
+        return false;
+      case 'cancel_requested':
+        this.requestCancel(ev.data.reason);
+        return true;
+      default: {
+        const unknown: never = ev;
+        throw new DurablyError(`Unknown event type in the log: ${JSON.stringify((unknown as DurablyEvent).type)}`);
+      }
+    }
+  }
+
+  /** The command a logged event belongs to, or a NonDeterminismError when the code did not make that call. */
+  private expect(ev: DurablyEvent, kind: Command['kind'], name: string): Command | undefined {
+    const id = ev.correlationId ?? '?';
+    const cmd = this.commands.get(id);
+    const recorded = describeIdentity(`${kind}:${name}`);
+    if (!cmd) {
+      // Settled commands are forgotten; their later events (none are written) would land here.
+      if (this.cancelReason) return undefined;
+      this.fail(new NonDeterminismError(id, recorded, 'no call at this position (the code ended or waits on something else)'));
+      return undefined;
+    }
+    if (cmd.kind !== kind || cmd.name !== name) {
+      this.fail(new NonDeterminismError(id, recorded, cmd.describe()));
+      return undefined;
+    }
+    return cmd;
+  }
+
+  private fail(error: Error): void {
+    this.fatal ??= error;
+    for (const cmd of this.commands.values()) cmd.reject(error);
+  }
+
+  private settle(cmd: Command, outcome: AttemptOutcome): void {
+    this.commands.delete(cmd.id);
+    if (outcome.ok) cmd.resolve(outcome.value);
+    else cmd.reject(outcome.error);
+  }
+
+  private requestCancel(reason?: string): void {
+    if (this.cancelReason) return;
+    this.cancelReason = { reason };
+    const error = new CancelledError(reason);
+    for (const cmd of [...this.commands.values()]) if (!cmd.settled) this.settle(cmd, { ok: false, error });
+  }
+
+  // ---- Durable calls made by workflow code (WorkflowRuntime) ----
+
+  private newCommand(kind: Command['kind'], name: string): Command {
+    const id = String(++this.counter);
+    const cmd = new Command(id, kind, name);
+    const logged = this.logged.get(id);
+    if (logged !== undefined && logged !== `${kind}:${name}`) {
+      this.fail(new NonDeterminismError(id, describeIdentity(logged), cmd.describe()));
+    }
+    if (this.fatal) cmd.reject(this.fatal);
+    else if (this.cancelReason) cmd.reject(new CancelledError(this.cancelReason.reason));
+    else this.commands.set(id, cmd);
+    return cmd;
+  }
+
+  callStep(def: StepDefinition, args: unknown[]): Promise<unknown> {
+    const cmd = this.newCommand('step', def.name);
+    cmd.def = def;
+    cmd.args = args;
+    cmd.policy = resolveRetryPolicy(def.retry, this.def.stepRetry, `step("${def.name}")`);
+    return cmd.promise;
+  }
+
+  sleep(duration: Duration | Date): Promise<void> {
+    const cmd = this.newCommand('sleep', 'sleep');
+    if (duration instanceof Date) {
+      const t = duration.getTime();
+      if (Number.isNaN(t)) {
+        this.commands.delete(cmd.id);
+        cmd.reject(new InvalidArgumentError('sleep(date): the Date is invalid.'));
+      }
+      cmd.until = t;
+    } else {
+      try {
+        cmd.durationMs = parseDuration(duration, 'sleep()');
+      } catch (err) {
+        this.commands.delete(cmd.id);
+        cmd.reject(err);
+      }
+    }
+    return cmd.promise as Promise<void>;
+  }
+
+  recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T {
+    const cmd = this.newCommand('value', kind);
+    this.commands.delete(cmd.id);
+    if (this.fatal) throw this.fatal;
+    const logged = this.loggedValues.get(cmd.id);
+    if (logged) return deserialize<T>(logged.data.value);
+    const value = produce();
+    this.outbox.push({ type: 'value_recorded', correlationId: cmd.id, data: { kind, value: serialize(value) } });
+    return value;
+  }
+
+  // ---- Live execution ----
+
+  /**
+   * Runs the workflow forward from the end of the log until it finishes or can only wait.
+   * Throws StaleExecutionError when another writer appended to the run meanwhile.
+   */
+  async advance(options: { redispatch?: boolean } = {}): Promise<AdvanceResult> {
+    if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
+    if (this.status === 'pending') this.outbox.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
+    for (;;) {
+      await drain();
+      if (this.finished) {
+        await this.finish();
+        return 'finished';
+      }
+      if (this.scan()) continue; // something resolved synchronously: let the code move on first
+      const toStart = this.readyAttempts();
+      if (toStart.length === 0 && this.inflight.size === 0) {
+        await this.flush(this.waitingOnDispatched ? 'running' : 'suspended');
+        return 'suspended';
+      }
+      if (this.mustFlushNow()) await this.flush('running');
+      for (const cmd of toStart) this.startAttempt(cmd);
+      await this.nextCompletions();
+      for (const { cmd, outcome, attempt } of this.completed.splice(0)) {
+        this.recordAttempt(cmd, outcome, attempt);
+        await drain();
+      }
+    }
+  }
+
+  /** Records new calls and resolves due sleeps. Returns true when a command was settled. */
+  private scan(): boolean {
+    const now = this.deps.clock();
+    let settled = false;
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.settled) continue;
+      if (cmd.kind === 'sleep') {
+        if (!cmd.started) {
+          cmd.started = true;
+          cmd.wakeAt = cmd.until ?? now + (cmd.durationMs ?? 0);
+          this.outbox.push({ type: 'sleep_started', correlationId: cmd.id, data: { wakeAt: cmd.wakeAt } });
+          if (cmd.wakeAt > now) {
+            const timer = { runId: this.runId, timerId: `sleep:${cmd.id}`, fireAt: cmd.wakeAt };
+            this.setTimers.push(timer);
+            this.newTimers.push(timer);
+            this.liveTimers.add(timer.timerId);
+          }
+        }
+        if (cmd.wakeAt! <= now) {
+          this.outbox.push({ type: 'sleep_completed', correlationId: cmd.id, data: {} });
+          this.dropTimer(`sleep:${cmd.id}`);
+          this.settle(cmd, { ok: true, value: undefined });
+          settled = true;
+        }
+      } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def!)) {
+        if (!cmd.scheduled) {
+          cmd.scheduled = true;
+          this.outbox.push({
+            type: 'step_scheduled',
+            correlationId: cmd.id,
+            data: { name: cmd.name, args: serialize(cmd.args, `the arguments of step "${cmd.name}"`), queue: cmd.def!.queue ?? this.def.queue },
+          });
+          this.toDispatch.push(cmd);
+        }
+      }
+    }
+    return settled;
+  }
+
+  /** Inline steps whose next attempt may start now; long retry waits get a timer instead. */
+  private readyAttempts(): Command[] {
+    const now = this.deps.clock();
+    const ready: Command[] = [];
+    for (const cmd of this.commands.values()) {
+      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.scheduled || !this.deps.runsInline(cmd.def!)) continue;
+      const wait = (cmd.retryAt ?? 0) - now;
+      if (wait <= this.deps.inlineRetryMaxMs) {
+        ready.push(cmd);
+      } else if (cmd.retryTimerAt !== cmd.retryAt) {
+        cmd.retryTimerAt = cmd.retryAt;
+        const timer = { runId: this.runId, timerId: `retry:${cmd.id}`, fireAt: cmd.retryAt! };
+        this.setTimers.push(timer);
+        this.newTimers.push(timer);
+        this.liveTimers.add(timer.timerId);
+      }
+    }
+    return ready;
+  }
+
+  /** Events that must be durable before anything leaves the process. run_started alone can wait. */
+  private mustFlushNow(): boolean {
+    return this.toDispatch.length > 0 || this.newTimers.length > 0 || this.outbox.some((p) => p.type !== 'run_started');
+  }
+
+  private startAttempt(cmd: Command): void {
+    cmd.inflight = true;
+    const attempt = cmd.attempts + 1;
+    const wait = Math.max(0, (cmd.retryAt ?? 0) - this.deps.clock());
+    const run = async () => {
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const outcome = await this.deps.runAttempt({ runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt, policy: cmd.policy! });
+      this.completed.push({ cmd, outcome, attempt });
+      this.wakeInflight?.();
+    };
+    const p: Promise<void> = run().finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  private async nextCompletions(): Promise<void> {
+    if (this.completed.length > 0) return;
+    await new Promise<void>((resolve) => (this.wakeInflight = resolve));
+    this.wakeInflight = undefined;
+  }
+
+  /** Turns an attempt's outcome into its event and settles the call (the event is flushed before any external effect). */
+  private recordAttempt(cmd: Command, outcome: AttemptOutcome, attempt: number): void {
+    cmd.inflight = false;
+    cmd.attempts = attempt;
+    if (cmd.settled) return; // cancelled meanwhile
+    if (outcome.ok) {
+      let result: string;
+      try {
+        result = serialize(outcome.value, `the result of step "${cmd.name}"`);
+      } catch (err) {
+        return this.recordAttempt(cmd, { ok: false, error: new FatalError((err as Error).message, { cause: err }) }, attempt);
+      }
+      this.outbox.push({ type: 'step_completed', correlationId: cmd.id, data: { name: cmd.name, attempt, result } });
+      this.dropTimer(`retry:${cmd.id}`);
+      // The code sees exactly what a replay would: the value as read back from its serialized form.
+      this.settle(cmd, { ok: true, value: deserialize(result) });
+      return;
+    }
+    const error = outcome.error;
+    const policy = cmd.policy!;
+    const fatal = isFatal(error) || attempt >= policy.maxAttempts;
+    const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
+    if (!fatal) {
+      const delay = error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(policy, attempt);
+      cmd.retryAt = this.deps.clock() + delay;
+      data.retryAt = cmd.retryAt;
+      this.logger.warn('step attempt failed, will retry', { step: cmd.name, attempt, retryInMs: delay, error: describeError(error) });
+    }
+    this.outbox.push({ type: 'step_failed', correlationId: cmd.id, data });
+    if (fatal) {
+      this.dropTimer(`retry:${cmd.id}`);
+      this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, attempt, error) });
+    }
+  }
+
+  private async finish(): Promise<void> {
+    const now = this.deps.clock();
+    let patch: { status: RunStatus; result?: string; error?: ReturnType<typeof errorToObject> };
+    let event: Pending;
+    const outcome = this.fatal ? { ok: false as const, error: this.fatal } : this.outcome!;
+    if (this.cancelReason && !this.fatal) {
+      event = { type: 'run_cancelled', data: { reason: this.cancelReason.reason } };
+      patch = { status: 'cancelled' };
+    } else if (outcome.ok) {
+      let result: string | undefined;
+      try {
+        result = serialize(outcome.value, `the result of workflow "${this.workflowName}"`);
+      } catch (err) {
+        this.fatal = err as Error;
+        return this.finish();
+      }
+      event = { type: 'run_completed', data: { result } };
+      patch = { status: 'completed', result };
+    } else {
+      const error = errorToObject(outcome.error);
+      event = { type: 'run_failed', data: { error } };
+      patch = { status: 'failed', error };
+    }
+    this.outbox.push(event);
+    // A finished run keeps no timers (e.g. a sleep that lost a Promise.race).
+    for (const timerId of [...this.liveTimers]) this.dropTimer(timerId);
+    this.newTimers = [];
+    this.toDispatch = [];
+    await this.flush(patch.status, { ...patch, finishedAt: now });
+    this.fail(new CancelledError('the run has finished'));
+  }
+
+  /** Deletes a timer with the next append; one not yet written is simply not written. */
+  private dropTimer(timerId: string): void {
+    if (!this.liveTimers.delete(timerId)) return;
+    const pending = this.setTimers.findIndex((t) => t.timerId === timerId);
+    if (pending >= 0) {
+      this.setTimers.splice(pending, 1);
+      this.newTimers = this.newTimers.filter((t) => t.timerId !== timerId);
+    } else {
+      this.clearTimers.push(timerId);
+    }
+  }
+
+  /** One conditional append of everything pending. A no-op when nothing changed. */
+  private async flush(status: RunStatus, patch: Record<string, unknown> = {}): Promise<void> {
+    if (this.outbox.length === 0 && status === this.status && this.setTimers.length === 0 && this.clearTimers.length === 0) {
+      await this.afterFlush();
+      return;
+    }
+    const at = this.deps.clock();
+    const events = this.outbox.map((p, i) => makeEvent(this.runId, this.seq + 1 + i, p.type, p.data as never, p.correlationId, at) as DurablyEvent);
+    for (const ev of events) {
+      if (ev.type === 'step_scheduled') {
+        const cmd = this.commands.get(ev.correlationId!);
+        if (cmd) cmd.scheduledSeq = ev.seq;
+      }
+    }
+    try {
+      await this.deps.storage.append({
+        runId: this.runId,
+        expectedSeq: this.seq,
+        events,
+        run: { status, ...patch },
+        setTimers: this.setTimers.length ? this.setTimers : undefined,
+        clearTimers: this.clearTimers.length ? this.clearTimers : undefined,
+      });
+    } catch (err) {
+      if (err instanceof AppendConflictError) throw new StaleExecutionError(`Run ${this.runId} was advanced by another writer.`, { cause: err });
+      throw err;
+    }
+    this.seq += events.length;
+    this.status = status;
+    this.outbox = [];
+    this.setTimers = [];
+    this.clearTimers = [];
+    await this.afterFlush();
+  }
+
+  private async afterFlush(): Promise<void> {
+    if (this.toDispatch.length === 0 && this.newTimers.length === 0) return;
+    const dispatched = this.toDispatch;
+    const timers = this.newTimers;
+    this.toDispatch = [];
+    this.newTimers = [];
+    await this.deps.afterFlush({ runId: this.runId, dispatched, timers });
+  }
+}
+
+function identityOf(ev: DurablyEvent): string | undefined {
+  switch (ev.type) {
+    case 'step_scheduled':
+    case 'step_failed':
+    case 'step_completed':
+      return `step:${ev.data.name}`;
+    case 'sleep_started':
+    case 'sleep_completed':
+      return 'sleep:sleep';
+    case 'value_recorded':
+      return `value:${ev.data.kind}`;
+    default:
+      return undefined;
+  }
+}
+
+function describeIdentity(identity: string): string {
+  const [kind, name] = identity.split(':', 2);
+  return kind === 'step' ? `step "${name}"` : kind === 'sleep' ? 'sleep' : `context value "${name}"`;
+}
+
+export function isFatal(error: unknown): boolean {
+  if (error instanceof FatalError || error instanceof SerializationError) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'FATAL' || code === 'SERIALIZATION' || code === 'INVALID_ARGUMENT';
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

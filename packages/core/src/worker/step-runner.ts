@@ -1,0 +1,54 @@
+import { runInScope, type StepContext } from '../context.js';
+import { StepTimeoutError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
+
+/**
+ * Runs one attempt of a step body in its own scope (so steps it calls run as plain functions),
+ * with the per-attempt timeout and an AbortSignal the body can pass to fetch and friends.
+ * A timed-out body cannot be killed (JavaScript has no preemption): its signal fires and its
+ * late result is ignored.
+ */
+export async function runStepAttempt(
+  request: AttemptRequest,
+  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal },
+): Promise<AttemptOutcome> {
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const context: StepContext = {
+    kind: 'step',
+    runId: request.runId,
+    stepId: request.stepId,
+    stepName: request.def.name,
+    attempt: request.attempt,
+    idempotencyKey: `${request.runId}:${request.stepId}`,
+    logger: options.logger.child({ runId: request.runId, step: request.def.name, stepId: request.stepId, attempt: request.attempt }),
+    heartbeat: options.heartbeat,
+    signal: controller.signal,
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const body = runInScope({ kind: 'step', context }, async () => request.def.fn(...request.args));
+    const timeoutMs = request.policy.timeoutMs;
+    const value =
+      timeoutMs === undefined
+        ? await body
+        : await Promise.race([
+            body,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                const error = new StepTimeoutError(`Step "${request.def.name}" attempt ${request.attempt} timed out after ${timeoutMs} ms.`);
+                controller.abort(error);
+                reject(error);
+              }, timeoutMs);
+            }),
+          ]);
+    return { ok: true, value };
+  } catch (error) {
+    return { ok: false, error };
+  } finally {
+    if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}

@@ -1,0 +1,396 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Delivery, Subscription } from '../broker/broker.js';
+import type { Client } from '../client/client.js';
+import { notifyRunFinished } from '../client/notify.js';
+import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
+import { parseDuration, type Duration } from '../duration.js';
+import { AppendConflictError, DurablyError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap } from '../events.js';
+import { createLogger, type Logger } from '../logger.js';
+import { Execution, StaleExecutionError, isFatal, type AttemptOutcome } from '../replay/execution.js';
+import type { Command } from '../replay/commands.js';
+import { backoffDelay } from '../retry.js';
+import { RetryableError } from '../errors.js';
+import { deserialize, errorToObject, serialize } from '../serialization.js';
+import { FINISHED_STATUSES, type Timer } from '../storage/storage.js';
+import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages.js';
+import { publishTask } from './publish.js';
+import { runStepAttempt } from './step-runner.js';
+import { ExecutionCache } from './cache.js';
+
+export interface WorkerOptions {
+  /** The workflows this worker runs. */
+  workflows: Workflow<any[], any>[];
+  /** Client (storage + broker) to work on. Default: the default client (configure() or the embedded default). */
+  client?: Client;
+  /** Most tasks (runs and dispatched steps) handled at once per queue. Default 10. */
+  concurrency?: number;
+  /** Queues to consume. Default ["default"]. Steps with another `queue` are dispatched to workers on it. */
+  queues?: string[];
+  /**
+   * "inline" (default): steps run in the workflow's worker, one storage write per step.
+   * "dispatch": every step is a broker task, spreading steps over all workers.
+   */
+  stepMode?: 'inline' | 'dispatch';
+  /** Broker visibility timeout: a dead worker's task comes back after this. Default 30s. */
+  visibilityTimeout?: Duration;
+  /** A pending or running run with no progress for this long is resumed elsewhere. Default 60s. */
+  staleAfter?: Duration;
+  /** How often to look for stuck runs. Default 10s. */
+  recoveryInterval?: Duration;
+  /** How often to look in storage for overdue timers whose wake-up message was lost. Default 1s. */
+  timerSweepInterval?: Duration;
+  /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */
+  inlineRetryMax?: Duration;
+  /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
+  cacheSize?: number;
+  logger?: Logger;
+  workerId?: string;
+}
+
+type Settings = {
+  concurrency: number;
+  queues: string[];
+  stepMode: 'inline' | 'dispatch';
+  visibilityTimeoutMs: number;
+  staleAfterMs: number;
+  recoveryIntervalMs: number;
+  timerSweepIntervalMs: number;
+  inlineRetryMaxMs: number;
+};
+
+/**
+ * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
+ * overdue timers and stuck runs. Any number of workers may share a storage and a broker.
+ */
+export class Worker {
+  readonly workerId: string;
+  private readonly workflows = new Map<string, WorkflowDefinition>();
+  private readonly settings: Settings;
+  private readonly logger: Logger;
+  private readonly cache: ExecutionCache;
+  private readonly active = new Map<string, { again: boolean; recover: boolean }>();
+  private subscriptions: Subscription[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private readonly stopController = new AbortController();
+
+  private client!: Client;
+  private readonly clientSource: Client | (() => Promise<Client>);
+
+  /** `client` may be a function that resolves it at `start()` (the default client is resolved lazily). */
+  constructor(client: Client | (() => Promise<Client>), options: WorkerOptions) {
+    this.clientSource = client;
+    if (!Array.isArray(options.workflows)) throw new InvalidArgumentError('createWorker(): "workflows" must be an array of workflows.');
+    for (const wf of options.workflows) {
+      if (!isWorkflow(wf)) throw new InvalidArgumentError('createWorker(): every entry of "workflows" must be made with workflow(name, fn).');
+      this.workflows.set(wf.definition.name, wf.definition);
+    }
+    const concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`createWorker(): "concurrency" must be a whole number >= 1, got ${concurrency}.`);
+    const queues = (options.queues ?? ['default']).map((q) => checkQueue(q, 'createWorker()'));
+    if (options.stepMode !== undefined && options.stepMode !== 'inline' && options.stepMode !== 'dispatch') {
+      throw new InvalidArgumentError(`createWorker(): "stepMode" must be "inline" or "dispatch", got ${JSON.stringify(options.stepMode)}.`);
+    }
+    this.settings = {
+      concurrency,
+      queues,
+      stepMode: options.stepMode ?? 'inline',
+      visibilityTimeoutMs: parseDuration(options.visibilityTimeout ?? '30s', 'createWorker(): visibilityTimeout'),
+      staleAfterMs: parseDuration(options.staleAfter ?? '60s', 'createWorker(): staleAfter'),
+      recoveryIntervalMs: parseDuration(options.recoveryInterval ?? '10s', 'createWorker(): recoveryInterval'),
+      timerSweepIntervalMs: parseDuration(options.timerSweepInterval ?? '1s', 'createWorker(): timerSweepInterval'),
+      inlineRetryMaxMs: parseDuration(options.inlineRetryMax ?? '5s', 'createWorker(): inlineRetryMax'),
+    };
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
+    this.cache = new ExecutionCache(options.cacheSize ?? 1000);
+  }
+
+  /** Connects, subscribes to the queues and starts the sweeps. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.client = typeof this.clientSource === 'function' ? await this.clientSource() : this.clientSource;
+    await this.client.ensureReady();
+    this.running = true;
+    for (const queue of this.settings.queues) {
+      const sub = await this.client.broker.consume(brokerQueue(queue), (d) => this.handle(d), {
+        concurrency: this.settings.concurrency,
+        visibilityTimeoutMs: this.settings.visibilityTimeoutMs,
+      });
+      this.subscriptions.push(sub);
+    }
+    this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
+    this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());
+    this.logger.info('worker started', { queues: this.settings.queues, concurrency: this.settings.concurrency, stepMode: this.settings.stepMode });
+  }
+
+  /**
+   * Graceful stop: takes no new tasks and waits for the ones in hand. A task stopped half-way by
+   * a crash instead is safe too: its message returns after the visibility timeout.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.all(this.subscriptions.map((s) => s.stop()));
+    this.subscriptions = [];
+    this.cache.clear();
+    this.logger.info('worker stopped');
+  }
+
+  private every(intervalMs: number, fn: () => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || !this.running) return;
+      busy = true;
+      fn()
+        .catch((err) => this.logger.error('sweep failed', { error: String(err) }))
+        .finally(() => (busy = false));
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async handle(delivery: Delivery): Promise<void> {
+    const task = decodeTask(delivery.body);
+    const now = this.client.clock();
+    if (task.notBefore !== undefined && task.notBefore - now > 5) {
+      // Delivered early because the broker caps delays: wait out the rest on the broker.
+      await publishTask(this.client.broker, delivery.queue, { ...task, notBefore: undefined }, task.notBefore - now, this.client.clock);
+      return;
+    }
+    if (task.kind === 'run') await this.processRun(task);
+    else await this.processStep(task);
+  }
+
+  // ---- Runs ----
+
+  private async processRun(task: RunTask): Promise<void> {
+    const state = this.active.get(task.runId);
+    if (state) {
+      // Already advancing here: make it look again when done instead of replaying in parallel.
+      state.again = true;
+      state.recover ||= task.reason === 'recover';
+      return;
+    }
+    const mine = { again: true, recover: task.reason === 'recover' };
+    this.active.set(task.runId, mine);
+    try {
+      let stale = 0;
+      while (mine.again) {
+        mine.again = false;
+        const recover = mine.recover;
+        mine.recover = false;
+        try {
+          await this.advanceRun(task.runId, recover);
+        } catch (err) {
+          this.cache.delete(task.runId);
+          if (!(err instanceof StaleExecutionError)) throw err;
+          // Another writer moved the run on; replay from storage and continue from there.
+          if (++stale > 10) throw err;
+          mine.again = true;
+        }
+      }
+    } finally {
+      this.active.delete(task.runId);
+    }
+  }
+
+  private async advanceRun(runId: string, recover: boolean): Promise<void> {
+    const storage = this.client.storage;
+    let execution = this.cache.take(runId);
+    if (execution) {
+      const tail = await storage.readEvents(runId, execution.seq + 1);
+      if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
+      await execution.feed(tail);
+    } else {
+      const run = await storage.getRun(runId);
+      if (!run) {
+        this.logger.warn('task for an unknown run ignored', { runId });
+        return;
+      }
+      if (FINISHED_STATUSES.has(run.status)) return;
+      const now = this.client.clock();
+      if (run.status === 'pending' && run.startAt !== undefined && run.startAt > now) {
+        await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId, reason: 'start' }, run.startAt - now, this.client.clock);
+        return;
+      }
+      const def = this.workflows.get(run.workflow);
+      if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
+      execution = new Execution(run, def, this.executionDeps(def));
+      await execution.feed(await storage.readEvents(runId));
+    }
+    const heartbeat = setInterval(() => {
+      storage.touchRun(runId, this.client.clock()).catch(() => undefined);
+    }, Math.max(1000, this.settings.staleAfterMs / 3));
+    heartbeat.unref();
+    try {
+      const result = await execution.advance({ redispatch: recover });
+      if (result === 'finished') notifyRunFinished(storage, runId);
+      else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private executionDeps(def: WorkflowDefinition) {
+    const storage = this.client.storage;
+    return {
+      storage,
+      logger: this.logger,
+      workerId: this.workerId,
+      clock: this.client.clock,
+      inlineRetryMaxMs: this.settings.inlineRetryMaxMs,
+      runsInline: (step: StepDefinition) =>
+        this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === def.queue || this.settings.queues.includes(step.queue)),
+      runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>
+        runStepAttempt(request, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
+      afterFlush: async ({ runId, dispatched, timers }: { runId: string; dispatched: Command[]; timers: Timer[] }) => {
+        const now = this.client.clock();
+        await Promise.all([
+          ...dispatched.map((cmd) => this.dispatchStep(def, runId, cmd)),
+          ...timers.map((t) =>
+            publishTask(this.client.broker, brokerQueue(def.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock),
+          ),
+        ]);
+      },
+    };
+  }
+
+  private async dispatchStep(def: WorkflowDefinition, runId: string, cmd: Command): Promise<void> {
+    const stepDef = cmd.def!;
+    const task: StepTask = {
+      v: 1,
+      kind: 'step',
+      runId,
+      stepId: cmd.id,
+      name: stepDef.name,
+      args: serialize(cmd.args, `the arguments of step "${stepDef.name}"`),
+      policy: cmd.policy!,
+      scheduledSeq: cmd.scheduledSeq ?? 1,
+      workflowQueue: def.queue,
+    };
+    const delay = Math.max(0, (cmd.retryAt ?? 0) - this.client.clock());
+    await publishTask(this.client.broker, brokerQueue(stepDef.queue ?? def.queue), task, delay, this.client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
+  }
+
+  // ---- Dispatched steps ----
+
+  /**
+   * Runs one attempt of a dispatched step and records its outcome in the run's log. The append is
+   * conditional like every other: on a race it re-reads the tail, and stops if the outcome of this
+   * attempt is already recorded (a duplicate delivery) or the run has ended.
+   */
+  private async processStep(task: StepTask): Promise<void> {
+    const storage = this.client.storage;
+    const def = getStepDefinition(task.name);
+    if (!def) {
+      throw new DurablyError(`Step "${task.name}" is not defined in this worker process. Import the module that defines it in every worker that listens on its queue.`);
+    }
+    let tail = await storage.readEvents(task.runId, task.scheduledSeq);
+    if (tail.length === 0) return; // the run was deleted
+    let lastSeq = tail[tail.length - 1].seq;
+    let state = stepState(tail, task.stepId);
+    if (state.done || state.runEnded) return;
+    const attempt = state.attempts + 1;
+    const heartbeat = setInterval(() => storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), Math.max(1000, this.settings.staleAfterMs / 3));
+    heartbeat.unref();
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await runStepAttempt(
+        { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
+        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal },
+      );
+    } finally {
+      clearInterval(heartbeat);
+    }
+    const now = this.client.clock();
+    let type: 'step_completed' | 'step_failed';
+    let data: EventDataMap['step_completed'] | EventDataMap['step_failed'];
+    let retryAt: number | undefined;
+    if (outcome.ok) {
+      try {
+        data = { name: task.name, attempt, result: serialize(outcome.value, `the result of step "${task.name}"`) };
+        type = 'step_completed';
+      } catch (err) {
+        outcome = { ok: false, error: err };
+      }
+    }
+    if (!outcome.ok) {
+      const fatal = isFatal(outcome.error) || attempt >= task.policy.maxAttempts;
+      const error = outcome.error;
+      retryAt = fatal ? undefined : now + (error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(task.policy, attempt));
+      data = { name: task.name, attempt, error: errorToObject(error) };
+      if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
+      type = 'step_failed';
+    }
+    for (;;) {
+      const event = makeEvent(task.runId, lastSeq + 1, type!, data! as never, task.stepId, now) as DurablyEvent;
+      try {
+        await storage.append({ runId: task.runId, expectedSeq: lastSeq, events: [event], run: { status: 'running' } });
+        break;
+      } catch (err) {
+        if (!(err instanceof AppendConflictError)) throw err;
+        tail = await storage.readEvents(task.runId, lastSeq + 1);
+        if (tail.length === 0) continue;
+        lastSeq = tail[tail.length - 1].seq;
+        state = stepState(tail, task.stepId);
+        if (state.runEnded || state.done || state.attempts >= attempt) return; // recorded by a duplicate
+      }
+    }
+    if (retryAt !== undefined) {
+      await publishTask(this.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined }, retryAt - now, this.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
+    } else {
+      await publishTask(this.client.broker, brokerQueue(task.workflowQueue), { v: 1, kind: 'run', runId: task.runId, reason: 'step' }, 0, this.client.clock);
+    }
+  }
+
+  // ---- Sweeps ----
+
+  /** Publishes wake-ups for timers overdue by more than a grace period (their message was lost or late). */
+  private async sweepTimers(): Promise<void> {
+    const now = this.client.clock();
+    const graceMs = 2000;
+    const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: Math.max(this.settings.visibilityTimeoutMs, 10_000) + graceMs });
+    for (const timer of timers) {
+      const run = await this.client.storage.getRun(timer.runId);
+      if (!run || FINISHED_STATUSES.has(run.status) || !this.settings.queues.includes(run.queue)) continue;
+      this.logger.info('overdue timer found in storage, waking the run', { runId: timer.runId, timerId: timer.timerId, lateMs: now - timer.fireAt });
+      await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: timer.runId, reason: 'timer' }, 0, this.client.clock);
+    }
+  }
+
+  /** Finds runs left pending or running by a dead process and republishes them. */
+  private async sweepStuckRuns(): Promise<void> {
+    const now = this.client.clock();
+    const page = await this.client.storage.listRuns({ status: ['pending', 'running'], updatedBefore: now - this.settings.staleAfterMs, limit: 100 });
+    for (const run of page.runs) {
+      if (run.startAt !== undefined && run.startAt > now) continue;
+      if (!this.settings.queues.includes(run.queue) || this.active.has(run.runId)) continue;
+      // Touch first so that other workers' sweeps leave it alone for another stale period.
+      await this.client.storage.touchRun(run.runId, now);
+      this.logger.warn('resuming a run with no progress', { runId: run.runId, status: run.status, idleMs: now - run.updatedAt });
+      await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
+    }
+  }
+}
+
+/** What a log tail says about one dispatched step. */
+function stepState(events: DurablyEvent[], stepId: string): { attempts: number; done: boolean; runEnded: boolean } {
+  let attempts = 0;
+  let done = false;
+  let runEnded = false;
+  for (const e of events) {
+    if (TERMINAL_EVENT_TYPES.has(e.type)) runEnded = true;
+    if (e.correlationId !== stepId) continue;
+    if (e.type === 'step_completed') done = true;
+    if (e.type === 'step_failed') {
+      attempts = Math.max(attempts, e.data.attempt);
+      if (e.data.retryAt === undefined) done = true;
+    }
+  }
+  return { attempts, done, runEnded };
+}

@@ -1,0 +1,412 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CancelledError,
+  Client,
+  InvalidArgumentError,
+  NonDeterminismError,
+  RunAlreadyFinishedError,
+  SerializationError,
+  StepFailedError,
+  Worker,
+  WorkflowFailedError,
+  type Broker,
+  type DurablyEvent,
+  type PublishOptions,
+  type Storage,
+  type WorkerOptions,
+} from '@durably/core';
+import * as W from './engine-workflows.js';
+
+export interface EngineHarness {
+  /** A new storage and broker client on the same backends (like another process). */
+  connect(): Promise<{ storage: Storage; broker: Broker }>;
+  cleanup?(): Promise<void>;
+}
+
+/** Worker settings that make sweeps and recovery fast enough for tests. */
+const FAST: Partial<WorkerOptions> = {
+  timerSweepInterval: '100ms',
+  recoveryInterval: '200ms',
+  staleAfter: '1500ms',
+  visibilityTimeout: '3s',
+  concurrency: 20,
+};
+
+/**
+ * The engine behaviour suite: every capability end to end, through a real worker consuming the
+ * broker and a client on the same backends. Each adapter pair runs it with one call.
+ */
+export function engineSuite(name: string, createHarness: () => Promise<EngineHarness>): void {
+  describe(`engine conformance: ${name}`, () => {
+    const opened: Array<{ close(): Promise<void> }> = [];
+    const workers: Worker[] = [];
+    let harness: EngineHarness | undefined;
+
+    async function client(wrap?: (b: Broker) => Broker): Promise<Client> {
+      harness ??= await createHarness();
+      const { storage, broker } = await harness.connect();
+      const c = new Client({ storage, broker: wrap ? wrap(broker) : broker });
+      opened.push(c);
+      await c.ensureReady();
+      return c;
+    }
+
+    async function worker(c: Client, options: Partial<WorkerOptions> = {}): Promise<Worker> {
+      const w = new Worker(c, { workflows: W.allWorkflows, ...FAST, ...options });
+      workers.push(w);
+      await w.start();
+      return w;
+    }
+
+    async function setup(options: Partial<WorkerOptions> = {}) {
+      const c = await client();
+      const w = await worker(c, options);
+      return { c, w };
+    }
+
+    afterEach(async () => {
+      await Promise.all(workers.splice(0).map((w) => w.stop()));
+      await Promise.all(opened.splice(0).map((c) => c.close()));
+      if (harness?.cleanup) await harness.cleanup();
+      harness = undefined;
+    });
+
+    function types(events: DurablyEvent[]): string[] {
+      return events.map((e) => e.type);
+    }
+
+    it('runs the quick example: steps, a durable sleep, a result, and a contiguous log', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.onboarding, 'user_123', 50);
+      expect(typeof run.runId).toBe('string');
+      const result = await run.result({ timeout: '20s' });
+      expect(result).toEqual({ welcome: 'Welcome email sent to user_123', tips: 'Tips email sent to user_123', done: 'Onboarding complete' });
+      expect(await run.status()).toBe('completed');
+      const events = await run.events();
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(types(events)).toEqual(
+        expect.arrayContaining(['run_created', 'run_started', 'step_completed', 'sleep_started', 'sleep_completed', 'run_completed']),
+      );
+      expect(types(events).filter((t) => t === 'step_completed')).toHaveLength(2);
+      expect(events[0].type).toBe('run_created');
+      expect(events.at(-1)!.type).toBe('run_completed');
+      const started = events.find((e) => e.type === 'sleep_started')!;
+      const done = events.find((e) => e.type === 'sleep_completed')!;
+      expect(done.at - started.at).toBeGreaterThanOrEqual(45);
+      expect(W.countOf(`${run.runId}:welcome`)).toBe(1);
+      expect(W.countOf(`${run.runId}:tips`)).toBe(1);
+    });
+
+    it('keeps Date, Map, Set, BigInt, Uint8Array, Error and nested values through arguments and results', async () => {
+      const { c } = await setup();
+      const value = {
+        when: new Date('2024-02-03T04:05:06.007Z'),
+        map: new Map<string, unknown>([['a', 1], ['b', { deep: [1, 2, 3] }]]),
+        set: new Set(['x', 'y']),
+        big: 12345678901234567890n,
+        bytes: new Uint8Array([1, 2, 255]),
+        error: new TypeError('bad type'),
+        nested: { list: [null, undefined, -0, 'text'] },
+      };
+      const result = (await (await c.start(W.roundTrip, value)).result({ timeout: '20s' })) as { fromStep: typeof value; original: typeof value };
+      for (const v of [result.fromStep, result.original]) {
+        expect(v.when).toBeInstanceOf(Date);
+        expect(v.when.toISOString()).toBe('2024-02-03T04:05:06.007Z');
+        expect(v.map.get('b')).toEqual({ deep: [1, 2, 3] });
+        expect([...v.set]).toEqual(['x', 'y']);
+        expect(v.big).toBe(12345678901234567890n);
+        expect([...v.bytes]).toEqual([1, 2, 255]);
+        expect(v.error).toBeInstanceOf(Error);
+        expect(v.error.message).toBe('bad type');
+        expect(v.error.name).toBe('TypeError');
+        expect(v.nested.list).toEqual([null, undefined, -0, 'text']);
+      }
+    });
+
+    it('rejects arguments that cannot be serialized, at start, with a clear error', async () => {
+      const c = await client();
+      await expect(c.start(W.roundTrip, { fn: () => 1 })).rejects.toBeInstanceOf(SerializationError);
+      await expect(c.start(W.sendWelcomeEmail as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('runs a step called outside a workflow as a plain function, unrecorded', async () => {
+      expect(await W.echo('plain')).toBe('plain');
+      expect(await W.plainCalls(41)).toBe(42);
+    });
+
+    it('runs parallel steps with Promise.all, each recorded once, results in call order', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.parallel, 8);
+      expect(await run.result({ timeout: '20s' })).toEqual([0, 1, 4, 9, 16, 25, 36, 49]);
+      const completed = (await run.events()).filter((e) => e.type === 'step_completed');
+      expect(completed).toHaveLength(8);
+      expect(new Set(completed.map((e) => e.correlationId)).size).toBe(8);
+      for (let i = 0; i < 8; i++) expect(W.countOf(`${run.runId}:square:${i}`)).toBe(1);
+    });
+
+    it('replays Promise.race deterministically: the recorded winner wins again after a replay', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.race);
+      const result = await run.result({ timeout: '20s' });
+      expect(result).toEqual({ winner: 'fast:9', after: 16 });
+      const events = await run.events();
+      expect(types(events)).toContain('sleep_completed');
+      expect(events.filter((e) => e.type === 'step_completed')).toHaveLength(3);
+    });
+
+    it('retries a failing step with backoff and records each attempt with its error', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.retrying, 2, 'retryable');
+      expect(await run.result({ timeout: '20s' })).toEqual({ attempt: 3, executions: 3 });
+      const events = await run.events();
+      const failed = events.filter((e) => e.type === 'step_failed') as Extract<DurablyEvent, { type: 'step_failed' }>[];
+      expect(failed.map((e) => e.data.attempt)).toEqual([1, 2]);
+      expect(failed[0].data.error.name).toBe('RetryableError');
+      expect(failed[0].data.error.message).toBe('busy (attempt 1)');
+      expect(failed[0].data.error.stack).toContain('busy');
+      expect(failed[0].data.retryAt! - failed[0].at).toBe(20);
+      expect(failed[1].data.retryAt! - failed[1].at).toBe(40);
+      const done = events.find((e) => e.type === 'step_completed') as Extract<DurablyEvent, { type: 'step_completed' }>;
+      expect(done.data.attempt).toBe(3);
+      expect(done.at - failed[1].at).toBeGreaterThanOrEqual(35);
+    });
+
+    it('retries plain errors too, and fails the step once the attempts run out', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.exhaustedWf);
+      const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error as Error).message).toContain('suite.always-fails');
+      expect((error as Error).message).toContain('3 attempt(s)');
+      expect(W.countOf(`${run.runId}:always`)).toBe(3);
+      const failed = (await run.events()).filter((e) => e.type === 'step_failed') as Extract<DurablyEvent, { type: 'step_failed' }>[];
+      expect(failed.map((e) => e.data.retryAt === undefined)).toEqual([false, false, true]);
+      expect(await run.status()).toBe('failed');
+    });
+
+    it('does not retry a FatalError; the workflow can catch it as StepFailedError', async () => {
+      const { c } = await setup();
+      const uncaught = await c.start(W.fatalWf, false);
+      const error = await uncaught.result({ timeout: '20s' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect(((error as Error).cause as Error).name).toBe('StepFailedError');
+      expect((error as Error).message).toContain('card declined');
+      expect(W.countOf(`${uncaught.runId}:declined`)).toBe(1);
+      const record = await uncaught.record();
+      expect(record.error?.name).toBe('StepFailedError');
+
+      const caught = await c.start(W.fatalWf, true);
+      expect(await caught.result({ timeout: '20s' })).toEqual({ caught: 'StepFailedError', message: expect.stringContaining('card declined'), cause: 'card declined' });
+      expect(new StepFailedError('x', 1, new Error('y')).code).toBe('STEP_FAILED');
+    });
+
+    it('honours RetryableError retryAfter over the backoff', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.retryAfterWf);
+      expect(await run.result({ timeout: '20s' })).toBe(2);
+      const failed = (await run.events()).find((e) => e.type === 'step_failed') as Extract<DurablyEvent, { type: 'step_failed' }>;
+      expect(failed.data.retryAt! - failed.at).toBe(150);
+    });
+
+    it('times out an attempt after its per-attempt timeout and retries it', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.timeoutWf);
+      expect(await run.result({ timeout: '20s' })).toBe('attempt 2');
+      const failed = (await run.events()).find((e) => e.type === 'step_failed') as Extract<DurablyEvent, { type: 'step_failed' }>;
+      expect(failed.data.error.name).toBe('StepTimeoutError');
+    });
+
+    it('gives workflows recorded context values that replay unchanged, and steps their step context', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.contextWf);
+      const result = (await run.result({ timeout: '20s' })) as {
+        before: { runId: string; now: number; random: number; uuid: string };
+        after: { runId: string };
+        inStep: Record<string, unknown>;
+      };
+      expect(result.before.runId).toBe(run.runId);
+      expect(result.after.runId).toBe(run.runId);
+      const recorded = (await run.events()).filter((e) => e.type === 'value_recorded') as Extract<DurablyEvent, { type: 'value_recorded' }>[];
+      expect(recorded.map((e) => e.data.kind)).toEqual(['now', 'random', 'uuid']);
+      // The run replayed after its sleep; the values it returned are the recorded ones.
+      expect(result.before.uuid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(recorded[2].data.value).toContain(result.before.uuid);
+      expect(result.inStep).toEqual({
+        kind: 'step',
+        runId: run.runId,
+        stepId: expect.any(String),
+        stepName: 'suite.inspect',
+        attempt: 1,
+        idempotencyKey: `${run.runId}:${result.inStep.stepId}`,
+        hasLogger: true,
+        hasSignal: true,
+      });
+    });
+
+    it('fails a run with NonDeterminismError when the code no longer matches its log', async () => {
+      const { c } = await setup();
+      W.codeVersion.current = 1;
+      const run = await c.start(W.changingWf);
+      // Wait until the run is suspended on its sleep, then "deploy" changed code.
+      await waitFor(async () => (await run.events()).some((e) => e.type === 'sleep_started'), 10_000);
+      W.codeVersion.current = 2;
+      try {
+        const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(WorkflowFailedError);
+        const cause = (error as Error).cause as Error;
+        expect(cause.name).toBe('NonDeterminismError');
+        expect(cause.message).toContain('suite.step-a');
+        expect(cause.message).toContain('suite.step-b');
+        expect((await run.record()).error?.code).toBe('NON_DETERMINISM');
+        expect(new NonDeterminismError('3', 'a', 'b').position).toBe('3');
+      } finally {
+        W.codeVersion.current = 1;
+      }
+    });
+
+    it('fails a run whose sleep duration is invalid, naming the bad value', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.badSleep);
+      const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
+      expect((error as Error).message).toContain('"soon"');
+      expect(((error as Error).cause as Error).name).toBe('InvalidDurationError');
+    });
+
+    it('returns the first run for a second start with the same idempotency key', async () => {
+      const { c } = await setup();
+      const key = `key-${crypto.randomUUID()}`;
+      const [a, b] = await Promise.all([
+        c.startWith(W.threeSteps, [], { idempotencyKey: key }),
+        c.startWith(W.threeSteps, [], { idempotencyKey: key }),
+      ]);
+      expect(a.runId).toBe(b.runId);
+      const again = await c.startWith(W.threeSteps, [], { idempotencyKey: key });
+      expect(again.runId).toBe(a.runId);
+      expect(await a.result({ timeout: '20s' })).toBe('abc');
+      expect(W.countOf(`${a.runId}:counted:a`)).toBe(1);
+    });
+
+    it('delays a start with `delay`', async () => {
+      const { c } = await setup();
+      const t0 = Date.now();
+      const run = await c.startWith(W.plainCalls, [1], { delay: '400ms' });
+      expect(await run.status()).toBe('pending');
+      expect(await run.result({ timeout: '20s' })).toBe(2);
+      const events = await run.events();
+      expect(events.find((e) => e.type === 'run_started')!.at - t0).toBeGreaterThanOrEqual(380);
+    });
+
+    it('lists runs by workflow and status with cursor paging, and reads a run by id', async () => {
+      const { c } = await setup();
+      const handles = await Promise.all(Array.from({ length: 7 }, (_, i) => c.start(W.plainCalls, i)));
+      await Promise.all(handles.map((h) => h.result({ timeout: '20s' })));
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      do {
+        const page = await c.listRuns({ workflow: 'suite.plain', status: 'completed', limit: 3, cursor });
+        for (const r of page.runs) {
+          expect(r.workflow).toBe('suite.plain');
+          expect(r.status).toBe('completed');
+          seen.add(r.runId);
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+      for (const h of handles) expect(seen.has(h.runId)).toBe(true);
+      expect(await c.getRun(handles[0].runId).status()).toBe('completed');
+    });
+
+    it('cancels a sleeping run; cancelling a finished run is a clear error', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.sleeper, 60_000);
+      await waitFor(async () => (await run.status()) === 'suspended', 10_000);
+      await run.cancel('no longer needed');
+      await expect(run.result({ timeout: '20s' })).rejects.toBeInstanceOf(CancelledError);
+      expect(await run.status()).toBe('cancelled');
+      expect(types(await run.events())).toEqual(expect.arrayContaining(['cancel_requested', 'run_cancelled']));
+      await expect(run.cancel()).rejects.toBeInstanceOf(RunAlreadyFinishedError);
+    });
+
+    it('runs every step as a broker task in dispatch mode', async () => {
+      const { c } = await setup({ stepMode: 'dispatch' });
+      const run = await c.start(W.onboarding, 'user_d', 20);
+      expect((await run.result({ timeout: '20s' })).done).toBe('Onboarding complete');
+      const events = await run.events();
+      expect(types(events).filter((t) => t === 'step_scheduled')).toHaveLength(2);
+      expect(W.countOf(`${run.runId}:welcome`)).toBe(1);
+      const par = await c.start(W.parallel, 5);
+      expect(await par.result({ timeout: '20s' })).toEqual([0, 1, 4, 9, 16]);
+    });
+
+    it('routes a step with a queue to the workers that listen on it', async () => {
+      const { c } = await setup();
+      const emailClient = await client();
+      await worker(emailClient, { queues: ['suite-email'] });
+      const run = await c.start(W.routedWf, 'ana@example.com');
+      const result = (await run.result({ timeout: '20s' })) as { a: string; b: string };
+      expect(result.a).toBe('before');
+      expect(result.b).toContain('sent to ana@example.com');
+      const scheduled = (await run.events()).find((e) => e.type === 'step_scheduled') as Extract<DurablyEvent, { type: 'step_scheduled' }>;
+      expect(scheduled.data).toMatchObject({ name: 'suite.email-on-queue', queue: 'suite-email' });
+      expect(W.countOf(`${run.runId}:email-queue`)).toBe(1);
+    });
+
+    it('records each step once when two workers race over the same runs and tasks are duplicated', async () => {
+      const c1 = await client();
+      const c2 = await client();
+      await worker(c1);
+      await worker(c2);
+      const runs = await Promise.all(Array.from({ length: 20 }, () => c1.start(W.threeSteps)));
+      // Duplicate every run task: both workers may pick the same run at once.
+      for (const r of runs) await c2.broker.publish('durably.default', JSON.stringify({ v: 1, kind: 'run', runId: r.runId, reason: 'recover' }));
+      for (const r of runs) expect(await r.result({ timeout: '30s' })).toBe('abc');
+      for (const r of runs) {
+        const completed = (await r.events()).filter((e) => e.type === 'step_completed') as Extract<DurablyEvent, { type: 'step_completed' }>[];
+        expect(completed.map((e) => e.data.result).length).toBe(3);
+        expect(new Set(completed.map((e) => e.correlationId)).size).toBe(3);
+      }
+    });
+
+    it('wakes a sleeping run from the timer in storage when its wake-up message is lost', async () => {
+      const dropDelayed = (b: Broker): Broker => wrapBroker(b, (_q, _body, options) => (options?.delayMs ?? 0) > 0);
+      const c = await client(dropDelayed);
+      await worker(c);
+      const run = await c.start(W.sleeper, 100);
+      expect(await run.result({ timeout: '20s' })).toBe('woke');
+    });
+
+    it('resumes a run whose start message was lost, through the recovery sweep', async () => {
+      const dropAll = (b: Broker): Broker => wrapBroker(b, () => true);
+      const lossy = await client(dropAll);
+      const run = await lossy.start(W.threeSteps);
+      expect(await run.status()).toBe('pending');
+      const { c } = await setup();
+      expect(await c.getRun(run.runId).result({ timeout: '20s' })).toBe('abc');
+    });
+  });
+}
+
+/** A broker that silently drops the publishes `drop` selects (a lost message), and passes the rest. */
+function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?: PublishOptions) => boolean): Broker {
+  return {
+    get maxDelayMs() {
+      return inner.maxDelayMs;
+    },
+    migrate: () => inner.migrate(),
+    publish: async (queue, body, options) => {
+      if (drop(queue, body, options)) return;
+      await inner.publish(queue, body, options);
+    },
+    consume: (queue, handler, options) => inner.consume(queue, handler, options),
+    deadLetters: (queue, limit) => inner.deadLetters(queue, limit),
+    close: () => inner.close(),
+  };
+}
+
+export async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

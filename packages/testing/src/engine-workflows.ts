@@ -1,0 +1,216 @@
+/**
+ * Workflows used by the engine suite. Defined once per process (step names are global), with side
+ * effects counted per run so that tests can check that recorded work is not repeated.
+ */
+import { context, FatalError, RetryableError, sleep, step, workflow, type StepContext, type WorkflowContext } from '@durably/core';
+
+/** Step body executions per key (usually `${runId}:${label}`). */
+export const sideEffects = new Map<string, number>();
+export function bump(key: string): number {
+  const n = (sideEffects.get(key) ?? 0) + 1;
+  sideEffects.set(key, n);
+  return n;
+}
+export function countOf(key: string): number {
+  return sideEffects.get(key) ?? 0;
+}
+
+function runIdOf(): string {
+  return (context() as StepContext).runId;
+}
+
+export const sendWelcomeEmail = step('suite.send-welcome-email', async (userId: string) => {
+  bump(`${runIdOf()}:welcome`);
+  return `Welcome email sent to ${userId}`;
+});
+
+export const sendTipsEmail = step('suite.send-tips-email', async (userId: string) => {
+  bump(`${runIdOf()}:tips`);
+  return `Tips email sent to ${userId}`;
+});
+
+/** The quick example of the spec, with a short sleep. */
+export const onboarding = workflow('suite.onboarding', async (userId: string, sleepMs: number) => {
+  const welcome = await sendWelcomeEmail(userId);
+  await sleep(sleepMs);
+  const tips = await sendTipsEmail(userId);
+  return { welcome, tips, done: 'Onboarding complete' };
+});
+
+export const echo = step('suite.echo', async (value: unknown) => value);
+export const roundTrip = workflow('suite.round-trip', async (value: unknown) => {
+  const fromStep = await echo(value);
+  return { fromStep, original: value };
+});
+
+export const square = step('suite.square', async (n: number, delayMs: number) => {
+  bump(`${runIdOf()}:square:${n}`);
+  await new Promise((r) => setTimeout(r, delayMs));
+  return n * n;
+});
+export const parallel = workflow('suite.parallel', async (count: number) => {
+  const all = await Promise.all(Array.from({ length: count }, (_, i) => square(i, (count - i) * 3)));
+  return all;
+});
+/** Promise.race between a fast and a slow step, then a sleep that forces a replay before returning. */
+export const race = workflow('suite.race', async () => {
+  const winner = await Promise.race([square(2, 80).then((v) => `slow:${v}`), square(3, 1).then((v) => `fast:${v}`)]);
+  await sleep(30);
+  const after = await square(4, 1);
+  return { winner, after };
+});
+
+export const flaky = step(
+  'suite.flaky',
+  async (failures: number, kind: 'retryable' | 'plain') => {
+    const ctx = context() as StepContext;
+    const n = bump(`${ctx.runId}:flaky`);
+    if (n <= failures) {
+      if (kind === 'retryable') throw new RetryableError(`busy (attempt ${ctx.attempt})`);
+      throw new Error(`boom (attempt ${ctx.attempt})`);
+    }
+    return { attempt: ctx.attempt, executions: n };
+  },
+  { retries: 3, backoff: { initial: 20, factor: 2, jitter: false } },
+);
+export const retrying = workflow('suite.retrying', async (failures: number, kind: 'retryable' | 'plain') => flaky(failures, kind));
+
+export const declined = step('suite.declined', async () => {
+  bump(`${runIdOf()}:declined`);
+  throw new FatalError('card declined');
+});
+export const fatalWf = workflow('suite.fatal', async (catchIt: boolean) => {
+  if (!catchIt) return declined();
+  try {
+    await declined();
+    return 'not reached';
+  } catch (err) {
+    return { caught: (err as Error).name, message: (err as Error).message, cause: ((err as Error).cause as Error | undefined)?.message };
+  }
+});
+
+export const retryAfterStep = step(
+  'suite.retry-after',
+  async () => {
+    const ctx = context() as StepContext;
+    if (ctx.attempt === 1) throw new RetryableError('rate limited', { retryAfter: '150ms' });
+    return ctx.attempt;
+  },
+  { retries: 2, backoff: { initial: '1m' } },
+);
+export const retryAfterWf = workflow('suite.retry-after', async () => retryAfterStep());
+
+export const slowStep = step(
+  'suite.slow',
+  async (ms: number) => {
+    const ctx = context() as StepContext;
+    bump(`${ctx.runId}:slow`);
+    if (ctx.attempt === 1) {
+      await new Promise((r) => setTimeout(r, ms));
+      return `late attempt ${ctx.attempt} (aborted: ${ctx.signal.aborted})`;
+    }
+    return `attempt ${ctx.attempt}`;
+  },
+  { timeout: '100ms', retries: 1, backoff: { initial: 10, jitter: false } },
+);
+export const timeoutWf = workflow('suite.timeout', async () => slowStep(400));
+
+export const alwaysFails = step(
+  'suite.always-fails',
+  async () => {
+    bump(`${runIdOf()}:always`);
+    throw new Error('still broken');
+  },
+  { retries: 2, backoff: { initial: 10, jitter: false } },
+);
+export const exhaustedWf = workflow('suite.exhausted', async () => alwaysFails());
+
+export const inspect = step('suite.inspect', async () => {
+  const ctx = context() as StepContext;
+  return {
+    kind: ctx.kind,
+    runId: ctx.runId,
+    stepId: ctx.stepId,
+    stepName: ctx.stepName,
+    attempt: ctx.attempt,
+    idempotencyKey: ctx.idempotencyKey,
+    hasLogger: typeof ctx.logger.info === 'function',
+    hasSignal: ctx.signal instanceof AbortSignal,
+  };
+});
+export const contextWf = workflow('suite.context', async () => {
+  const ctx = context() as WorkflowContext;
+  const before = { runId: ctx.runId, now: ctx.now().getTime(), random: ctx.random(), uuid: ctx.uuid() };
+  await sleep(20); // suspends: the rest runs after a replay
+  const again = context() as WorkflowContext;
+  const inStep = await inspect();
+  return { before, after: { runId: again.runId }, inStep };
+});
+
+/** Behaviour switched by a module flag, to simulate a code change between two executions. */
+export const codeVersion = { current: 1 };
+export const stepA = step('suite.step-a', async () => 'a');
+export const stepB = step('suite.step-b', async () => 'b');
+export const changingWf = workflow('suite.changing', async () => {
+  await stepA();
+  await sleep(200);
+  const second = codeVersion.current === 1 ? await stepA() : await stepB();
+  return second;
+});
+
+export const sleeper = workflow('suite.sleeper', async (ms: number) => {
+  await sleep(ms);
+  return 'woke';
+});
+
+export const plainCalls = workflow('suite.plain', async (n: number) => n + 1);
+
+export const emailQueueStep = step(
+  'suite.email-on-queue',
+  async (to: string) => {
+    bump(`${runIdOf()}:email-queue`);
+    return `sent to ${to} by ${process.pid}`;
+  },
+  { queue: 'suite-email' },
+);
+export const routedWf = workflow('suite.routed', async (to: string) => {
+  const a = await echo('before');
+  const b = await emailQueueStep(to);
+  return { a, b };
+});
+
+export const counted = step('suite.counted', async (label: string) => {
+  bump(`${runIdOf()}:counted:${label}`);
+  await new Promise((r) => setTimeout(r, 5));
+  return label;
+});
+export const threeSteps = workflow('suite.three-steps', async () => {
+  const a = await counted('a');
+  const b = await counted('b');
+  const c = await counted('c');
+  return [a, b, c].join('');
+});
+
+export const badSleep = workflow('suite.bad-sleep', async () => {
+  await sleep('soon' as never);
+  return 'not reached';
+});
+
+export const allWorkflows = [
+  onboarding,
+  roundTrip,
+  parallel,
+  race,
+  retrying,
+  fatalWf,
+  retryAfterWf,
+  timeoutWf,
+  exhaustedWf,
+  contextWf,
+  changingWf,
+  sleeper,
+  plainCalls,
+  routedWf,
+  threeSteps,
+  badSleep,
+];
