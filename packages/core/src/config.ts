@@ -8,8 +8,6 @@ import { AdapterNotInstalledError, ConfigError, UnknownSchemeError, redactUrl } 
 import type { RunFilter, RunPage, Storage } from './storage/storage.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
-import { LocalStorage } from './backends/local/storage.js';
-import { LocalBroker } from './backends/local/broker.js';
 import { MemoryStorage } from './backends/memory/storage.js';
 import { MemoryBroker } from './backends/memory/broker.js';
 
@@ -105,7 +103,11 @@ export async function storageFromUrl(url: string): Promise<Storage> {
     if (!s) memoryStorages.set(url, (s = new MemoryStorage()));
     return s;
   }
-  if (scheme === 'file:') return new LocalStorage({ path: localPath(url) });
+  if (scheme === 'file:') {
+    // Loaded on use, so that processes on other backends never load the native SQLite addon.
+    const { LocalStorage } = await import('./backends/local/storage.js');
+    return new LocalStorage({ path: localPath(url) });
+  }
   const adapter = await loadAdapter(STORAGE_SCHEMES[scheme]!, url);
   if (!adapter.storage) throw new ConfigError(`${STORAGE_SCHEMES[scheme]} provides no storage for "${redactUrl(url)}".`);
   return adapter.storage(url);
@@ -122,6 +124,7 @@ export async function brokerFromUrl(url: string, storageUrl?: string): Promise<B
   if (scheme === 'local:' || scheme === 'file:') {
     const explicit = url.replace(/^(local|file):(\/\/)?/i, '');
     const path = explicit ? localPath(url) : storageUrl && /^file:/i.test(storageUrl) ? localPath(storageUrl) : localPath(DEFAULT_STORAGE_URL);
+    const { LocalBroker } = await import('./backends/local/broker.js');
     return new LocalBroker({ path });
   }
   const adapter = await loadAdapter(BROKER_SCHEMES[scheme]!, url);

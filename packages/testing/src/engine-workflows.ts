@@ -152,10 +152,9 @@ export const codeVersion = { current: 1 };
 export const stepA = step('suite.step-a', async () => 'a');
 export const stepB = step('suite.step-b', async () => 'b');
 export const changingWf = workflow('suite.changing', async () => {
-  await stepA();
+  const first = codeVersion.current === 1 ? await stepA() : await stepB();
   await sleep(200);
-  const second = codeVersion.current === 1 ? await stepA() : await stepB();
-  return second;
+  return first;
 });
 
 export const sleeper = workflow('suite.sleeper', async (ms: number) => {

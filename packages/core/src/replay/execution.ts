@@ -62,7 +62,7 @@ export interface ExecutionDeps {
   inlineRetryMaxMs: number;
   runAttempt(request: AttemptRequest): Promise<AttemptOutcome>;
   /** Side effects of a durable batch: step tasks to publish, timers to schedule wake-ups for. */
-  afterFlush(effects: { runId: string; dispatched: Command[]; timers: Timer[] }): Promise<void>;
+  afterFlush(effects: { runId: string; queue: string; dispatched: Command[]; timers: Timer[] }): Promise<void>;
 }
 
 /** Thrown out of `advance()` when another writer appended first: drop this execution and replay. */
@@ -70,7 +70,7 @@ export class StaleExecutionError extends DurablyError {}
 
 export type AdvanceResult = 'finished' | 'suspended';
 
-type Pending = { type: EventType; data: unknown; correlationId?: string };
+type Pending = { type: EventType; data: unknown; correlationId?: string; at?: number };
 
 export class Execution implements WorkflowRuntime {
   /** seq of the last event applied or appended. */
@@ -222,8 +222,10 @@ export class Execution implements WorkflowRuntime {
         return true;
       }
       case 'value_recorded':
-        // Returned synchronously at the call; here we only check the call was made.
-        this.expect(ev, 'value', ev.data.kind);
+        // Returned synchronously at the call (its kind checked there); here only that the code got that far.
+        if (Number(ev.correlationId) > this.counter && !this.cancelReason) {
+          this.fail(new NonDeterminismError(ev.correlationId ?? '?', `context value "${ev.data.kind}"`, 'no call at this position (the code ended or waits on something else)'));
+        }
         return false;
       case 'cancel_requested':
         this.requestCancel(ev.data.reason);
@@ -321,7 +323,7 @@ export class Execution implements WorkflowRuntime {
     const logged = this.loggedValues.get(cmd.id);
     if (logged) return deserialize<T>(logged.data.value);
     const value = produce();
-    this.outbox.push({ type: 'value_recorded', correlationId: cmd.id, data: { kind, value: serialize(value) } });
+    this.push({ type: 'value_recorded', correlationId: cmd.id, data: { kind, value: serialize(value) } });
     return value;
   }
 
@@ -333,7 +335,7 @@ export class Execution implements WorkflowRuntime {
    */
   async advance(options: { redispatch?: boolean } = {}): Promise<AdvanceResult> {
     if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
-    if (this.status === 'pending') this.outbox.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
+    if (this.status === 'pending') this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
     for (;;) {
       await drain();
       if (this.finished) {
@@ -366,7 +368,7 @@ export class Execution implements WorkflowRuntime {
         if (!cmd.started) {
           cmd.started = true;
           cmd.wakeAt = cmd.until ?? now + (cmd.durationMs ?? 0);
-          this.outbox.push({ type: 'sleep_started', correlationId: cmd.id, data: { wakeAt: cmd.wakeAt } });
+          this.push({ type: 'sleep_started', correlationId: cmd.id, data: { wakeAt: cmd.wakeAt } });
           if (cmd.wakeAt > now) {
             const timer = { runId: this.runId, timerId: `sleep:${cmd.id}`, fireAt: cmd.wakeAt };
             this.setTimers.push(timer);
@@ -375,7 +377,7 @@ export class Execution implements WorkflowRuntime {
           }
         }
         if (cmd.wakeAt! <= now) {
-          this.outbox.push({ type: 'sleep_completed', correlationId: cmd.id, data: {} });
+          this.push({ type: 'sleep_completed', correlationId: cmd.id, data: {} });
           this.dropTimer(`sleep:${cmd.id}`);
           this.settle(cmd, { ok: true, value: undefined });
           settled = true;
@@ -383,10 +385,10 @@ export class Execution implements WorkflowRuntime {
       } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def!)) {
         if (!cmd.scheduled) {
           cmd.scheduled = true;
-          this.outbox.push({
+          this.push({
             type: 'step_scheduled',
             correlationId: cmd.id,
-            data: { name: cmd.name, args: serialize(cmd.args, `the arguments of step "${cmd.name}"`), queue: cmd.def!.queue ?? this.def.queue },
+            data: { name: cmd.name, args: serialize(cmd.args, `the arguments of step "${cmd.name}"`), queue: cmd.def!.queue ?? this.run.queue },
           });
           this.toDispatch.push(cmd);
         }
@@ -452,7 +454,7 @@ export class Execution implements WorkflowRuntime {
       } catch (err) {
         return this.recordAttempt(cmd, { ok: false, error: new FatalError((err as Error).message, { cause: err }) }, attempt);
       }
-      this.outbox.push({ type: 'step_completed', correlationId: cmd.id, data: { name: cmd.name, attempt, result } });
+      this.push({ type: 'step_completed', correlationId: cmd.id, data: { name: cmd.name, attempt, result } });
       this.dropTimer(`retry:${cmd.id}`);
       // The code sees exactly what a replay would: the value as read back from its serialized form.
       this.settle(cmd, { ok: true, value: deserialize(result) });
@@ -460,15 +462,16 @@ export class Execution implements WorkflowRuntime {
     }
     const error = outcome.error;
     const policy = cmd.policy!;
+    const now = this.deps.clock();
     const fatal = isFatal(error) || attempt >= policy.maxAttempts;
     const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
     if (!fatal) {
       const delay = error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(policy, attempt);
-      cmd.retryAt = this.deps.clock() + delay;
+      cmd.retryAt = now + delay;
       data.retryAt = cmd.retryAt;
-      this.logger.warn('step attempt failed, will retry', { step: cmd.name, attempt, retryInMs: delay, error: describeError(error) });
+      this.logger.info('step attempt failed, will retry', { step: cmd.name, attempt, retryInMs: delay, error: describeError(error) });
     }
-    this.outbox.push({ type: 'step_failed', correlationId: cmd.id, data });
+    this.push({ type: 'step_failed', correlationId: cmd.id, data, at: now });
     if (fatal) {
       this.dropTimer(`retry:${cmd.id}`);
       this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, attempt, error) });
@@ -507,6 +510,12 @@ export class Execution implements WorkflowRuntime {
     this.fail(new CancelledError('the run has finished'));
   }
 
+  /** Queues an event for the next append, stamped with the time it happened. */
+  private push(pending: Pending): void {
+    pending.at ??= this.deps.clock();
+    this.outbox.push(pending);
+  }
+
   /** Deletes a timer with the next append; one not yet written is simply not written. */
   private dropTimer(timerId: string): void {
     if (!this.liveTimers.delete(timerId)) return;
@@ -526,7 +535,7 @@ export class Execution implements WorkflowRuntime {
       return;
     }
     const at = this.deps.clock();
-    const events = this.outbox.map((p, i) => makeEvent(this.runId, this.seq + 1 + i, p.type, p.data as never, p.correlationId, at) as DurablyEvent);
+    const events = this.outbox.map((p, i) => makeEvent(this.runId, this.seq + 1 + i, p.type, p.data as never, p.correlationId, p.at ?? at) as DurablyEvent);
     for (const ev of events) {
       if (ev.type === 'step_scheduled') {
         const cmd = this.commands.get(ev.correlationId!);
@@ -560,7 +569,7 @@ export class Execution implements WorkflowRuntime {
     const timers = this.newTimers;
     this.toDispatch = [];
     this.newTimers = [];
-    await this.deps.afterFlush({ runId: this.runId, dispatched, timers });
+    await this.deps.afterFlush({ runId: this.runId, queue: this.run.queue, dispatched, timers });
   }
 }
 

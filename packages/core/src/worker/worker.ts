@@ -220,7 +220,7 @@ export class Worker {
       }
       const def = this.workflows.get(run.workflow);
       if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
-      execution = new Execution(run, def, this.executionDeps(def));
+      execution = new Execution(run, def, this.executionDeps(run.queue));
       await execution.feed(await storage.readEvents(runId));
     }
     const heartbeat = setInterval(() => {
@@ -236,7 +236,7 @@ export class Worker {
     }
   }
 
-  private executionDeps(def: WorkflowDefinition) {
+  private executionDeps(runQueue: string) {
     const storage = this.client.storage;
     return {
       storage,
@@ -245,22 +245,22 @@ export class Worker {
       clock: this.client.clock,
       inlineRetryMaxMs: this.settings.inlineRetryMaxMs,
       runsInline: (step: StepDefinition) =>
-        this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === def.queue || this.settings.queues.includes(step.queue)),
+        this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>
         runStepAttempt(request, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
-      afterFlush: async ({ runId, dispatched, timers }: { runId: string; dispatched: Command[]; timers: Timer[] }) => {
+      afterFlush: async ({ runId, queue, dispatched, timers }: { runId: string; queue: string; dispatched: Command[]; timers: Timer[] }) => {
         const now = this.client.clock();
         await Promise.all([
-          ...dispatched.map((cmd) => this.dispatchStep(def, runId, cmd)),
+          ...dispatched.map((cmd) => this.dispatchStep(queue, runId, cmd)),
           ...timers.map((t) =>
-            publishTask(this.client.broker, brokerQueue(def.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock),
+            publishTask(this.client.broker, brokerQueue(queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock),
           ),
         ]);
       },
     };
   }
 
-  private async dispatchStep(def: WorkflowDefinition, runId: string, cmd: Command): Promise<void> {
+  private async dispatchStep(runQueue: string, runId: string, cmd: Command): Promise<void> {
     const stepDef = cmd.def!;
     const task: StepTask = {
       v: 1,
@@ -271,10 +271,10 @@ export class Worker {
       args: serialize(cmd.args, `the arguments of step "${stepDef.name}"`),
       policy: cmd.policy!,
       scheduledSeq: cmd.scheduledSeq ?? 1,
-      workflowQueue: def.queue,
+      workflowQueue: runQueue,
     };
     const delay = Math.max(0, (cmd.retryAt ?? 0) - this.client.clock());
-    await publishTask(this.client.broker, brokerQueue(stepDef.queue ?? def.queue), task, delay, this.client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
+    await publishTask(this.client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, this.client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
   }
 
   // ---- Dispatched steps ----

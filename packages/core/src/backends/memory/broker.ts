@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker, ConsumeOptions, DeadLetter, Delivery, MessageHandler, PublishOptions, Subscription } from '../../broker/broker.js';
+import { BrokerError, PoisonMessageError } from '../../errors.js';
+
+interface Message {
+  id: string;
+  queue: string;
+  body: string;
+  deliveryCount: number;
+  dedupKey?: string;
+}
+
+interface Consumer {
+  client: MemoryBroker;
+  queue: string;
+  handler: MessageHandler;
+  concurrency: number;
+  visibilityTimeoutMs: number;
+  maxDeliveries: number;
+  active: boolean;
+  running: Set<Promise<void>>;
+}
+
+interface QueueState {
+  ready: Message[];
+  consumers: Consumer[];
+  next: number;
+  dead: DeadLetter[];
+  /** dedupKey -> id of a message still waiting (not yet delivered). */
+  waiting: Map<string, string>;
+}
+
+/**
+ * The shared message state of in-memory brokers. Several MemoryBroker clients on one hub behave like
+ * processes sharing a broker server: a client's `close()` abandons its deliveries, which come back to
+ * the other clients after the visibility timeout.
+ */
+export class MemoryBrokerHub {
+  private readonly queues = new Map<string, QueueState>();
+
+  constructor(readonly retryBackoffMs: (deliveryCount: number) => number = (n) => Math.min(100 * 2 ** (n - 1), 5000)) {}
+
+  queue(name: string): QueueState {
+    let q = this.queues.get(name);
+    if (!q) this.queues.set(name, (q = { ready: [], consumers: [], next: 0, dead: [], waiting: new Map() }));
+    return q;
+  }
+
+  enqueue(message: Message, delayMs: number): void {
+    if (delayMs > 0) {
+      setTimeout(() => this.makeReady(message), delayMs).unref();
+    } else {
+      this.makeReady(message);
+    }
+  }
+
+  private makeReady(message: Message): void {
+    const q = this.queue(message.queue);
+    q.ready.push(message);
+    this.dispatch(message.queue);
+  }
+
+  /** Hands ready messages to consumers with free capacity, round robin. */
+  dispatch(queueName: string): void {
+    const q = this.queue(queueName);
+    while (q.ready.length > 0) {
+      const consumer = this.pickConsumer(q);
+      if (!consumer) return;
+      const message = q.ready.shift()!;
+      if (message.dedupKey && q.waiting.get(message.dedupKey) === message.id) q.waiting.delete(message.dedupKey);
+      this.deliver(consumer, message);
+    }
+  }
+
+  private pickConsumer(q: QueueState): Consumer | undefined {
+    const n = q.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = q.consumers[(q.next + i) % n];
+      if (c.active && c.running.size < c.concurrency) {
+        q.next = (q.next + i + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private deliver(consumer: Consumer, message: Message): void {
+    message.deliveryCount++;
+    const delivery: Delivery = { id: message.id, queue: message.queue, body: message.body, deliveryCount: message.deliveryCount };
+    let abandoned = false;
+    const run = (async () => {
+      try {
+        await consumer.handler(delivery);
+        if (!consumer.client.isClosed) return; // acked
+        abandoned = true;
+      } catch (err) {
+        if (consumer.client.isClosed) {
+          abandoned = true;
+          return;
+        }
+        const poison = err instanceof PoisonMessageError || (err as { code?: unknown })?.code === 'POISON_MESSAGE';
+        if (poison || message.deliveryCount >= consumer.maxDeliveries) {
+          const reason = poison ? (err as Error).message : `failed ${message.deliveryCount} times; last error: ${(err as Error)?.message ?? String(err)}`;
+          this.queue(message.queue).dead.push({ id: message.id, queue: message.queue, body: message.body, reason, deliveryCount: message.deliveryCount, at: Date.now() });
+        } else {
+          this.enqueue(message, this.retryBackoffMs(message.deliveryCount));
+        }
+      }
+    })();
+    const tracked: Promise<void> = run.finally(() => {
+      consumer.running.delete(tracked);
+      if (abandoned) this.abandon(message, consumer.visibilityTimeoutMs);
+      this.dispatch(message.queue);
+    });
+    consumer.running.add(tracked);
+  }
+
+  /** A delivery whose client died: visible again after the visibility timeout, with its delivery count. */
+  abandon(message: Message, visibilityTimeoutMs: number): void {
+    setTimeout(() => this.makeReady(message), visibilityTimeoutMs).unref();
+  }
+}
+
+/** In-memory broker: for tests and `memory:`. Delays are timers; nothing is polled. */
+export class MemoryBroker implements Broker {
+  readonly maxDelayMs = Infinity;
+  readonly hub: MemoryBrokerHub;
+  private closed = false;
+  private readonly consumers: Consumer[] = [];
+
+  constructor(options: { hub?: MemoryBrokerHub; retryBackoffMs?: (deliveryCount: number) => number } = {}) {
+    this.hub = options.hub ?? new MemoryBrokerHub(options.retryBackoffMs);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async migrate(): Promise<void> {}
+
+  async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
+    if (this.closed) throw new BrokerError('This MemoryBroker is closed.');
+    const q = this.hub.queue(queue);
+    if (options.dedupKey !== undefined && q.waiting.has(options.dedupKey)) return;
+    const message: Message = { id: randomUUID(), queue, body, deliveryCount: 0 };
+    if (options.dedupKey !== undefined) {
+      message.dedupKey = options.dedupKey;
+      q.waiting.set(options.dedupKey, message.id);
+    }
+    this.hub.enqueue(message, Math.max(0, options.delayMs ?? 0));
+  }
+
+  async consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription> {
+    if (this.closed) throw new BrokerError('This MemoryBroker is closed.');
+    const consumer: Consumer = {
+      client: this,
+      queue,
+      handler,
+      concurrency: Math.max(1, options.concurrency),
+      visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
+      maxDeliveries: options.maxDeliveries ?? 10,
+      active: true,
+      running: new Set(),
+    };
+    this.consumers.push(consumer);
+    this.hub.queue(queue).consumers.push(consumer);
+    this.hub.dispatch(queue);
+    return {
+      stop: async () => {
+        this.detach(consumer);
+        await Promise.allSettled([...consumer.running]);
+      },
+    };
+  }
+
+  private detach(consumer: Consumer): void {
+    consumer.active = false;
+    const q = this.hub.queue(consumer.queue);
+    q.consumers = q.consumers.filter((c) => c !== consumer);
+  }
+
+  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    return this.hub.queue(queue).dead.slice(0, limit).map((d) => ({ ...d }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.consumers) this.detach(c);
+  }
+}

@@ -1,0 +1,190 @@
+import type { DurablyEvent } from '../../events.js';
+import { AppendConflictError, RunNotFoundError, StorageError } from '../../errors.js';
+import type { AppendRequest, CreateRunResult, NewRun, RunFilter, RunPage, RunRecord, Storage, Timer } from '../../storage/storage.js';
+import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
+
+interface StoredRun {
+  record: RunRecord;
+  events: DurablyEvent[];
+  timers: Map<string, { fireAt: number; leaseUntil: number }>;
+}
+
+/**
+ * In-memory storage: every guarantee of the contract, nothing survives the process. For tests and
+ * for `memory:`. All methods are synchronous underneath, so each is atomic with respect to the others.
+ */
+export class MemoryStorage implements Storage {
+  private readonly runs = new Map<string, StoredRun>();
+  private readonly byKey = new Map<string, string>();
+  /** Runs ordered by (createdAt, runId) ascending, for paging; appended in order in the common case. */
+  private ordered: RunRecord[] = [];
+  private closed = false;
+
+  async migrate(): Promise<void> {
+    this.check();
+  }
+
+  async createRun(run: NewRun): Promise<CreateRunResult> {
+    this.check();
+    if (run.idempotencyKey !== undefined) {
+      const existing = this.byKey.get(run.idempotencyKey);
+      if (existing) return { run: { ...this.runs.get(existing)!.record }, created: false };
+    }
+    if (this.runs.has(run.runId)) throw new StorageError(`A run with id "${run.runId}" already exists.`);
+    const record: RunRecord = {
+      runId: run.runId,
+      workflow: run.workflow,
+      status: 'pending',
+      queue: run.queue,
+      args: run.args,
+      createdAt: run.createdAt,
+      updatedAt: run.createdAt,
+      lastSeq: 1,
+    };
+    if (run.idempotencyKey !== undefined) record.idempotencyKey = run.idempotencyKey;
+    if (run.parentRunId !== undefined) record.parentRunId = run.parentRunId;
+    if (run.startAt !== undefined) record.startAt = run.startAt;
+    this.runs.set(run.runId, { record, events: [{ ...run.firstEvent, seq: 1 } as DurablyEvent], timers: new Map() });
+    if (run.idempotencyKey !== undefined) this.byKey.set(run.idempotencyKey, run.runId);
+    this.insertOrdered(record);
+    return { run: { ...record }, created: true };
+  }
+
+  private insertOrdered(record: RunRecord): void {
+    const last = this.ordered[this.ordered.length - 1];
+    if (!last || compare(last, record) < 0) {
+      this.ordered.push(record);
+      return;
+    }
+    let lo = 0;
+    let hi = this.ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare(this.ordered[mid], record) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.ordered.splice(lo, 0, record);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    this.check();
+    const run = this.runs.get(runId);
+    return run ? copyRecord(run.record) : undefined;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    this.check();
+    const limit = pageLimit(filter.limit);
+    const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+    const statuses = filter.status === undefined ? undefined : new Set(Array.isArray(filter.status) ? filter.status : [filter.status]);
+    // Walk newest first, starting below the cursor.
+    let i = this.ordered.length - 1;
+    if (after) {
+      let lo = 0;
+      let hi = this.ordered.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compare(this.ordered[mid], after) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo - 1;
+    }
+    const runs: RunRecord[] = [];
+    let more = false;
+    for (; i >= 0; i--) {
+      const r = this.ordered[i];
+      if (filter.workflow !== undefined && r.workflow !== filter.workflow) continue;
+      if (statuses && !statuses.has(r.status)) continue;
+      if (filter.parentRunId !== undefined && r.parentRunId !== filter.parentRunId) continue;
+      if (filter.createdAfter !== undefined && r.createdAt < filter.createdAfter) continue;
+      if (filter.createdBefore !== undefined && r.createdAt >= filter.createdBefore) continue;
+      if (filter.updatedBefore !== undefined && r.updatedAt >= filter.updatedBefore) continue;
+      if (runs.length === limit) {
+        more = true;
+        break;
+      }
+      runs.push(copyRecord(r));
+    }
+    const last = runs[runs.length - 1];
+    return more && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.runId) } : { runs };
+  }
+
+  async append(request: AppendRequest): Promise<void> {
+    this.check();
+    const run = this.runs.get(request.runId);
+    if (!run) throw new RunNotFoundError(request.runId);
+    if (run.record.lastSeq !== request.expectedSeq) throw new AppendConflictError(request.runId, request.expectedSeq, run.record.lastSeq);
+    request.events.forEach((e, i) => {
+      if (e.seq !== request.expectedSeq + 1 + i) throw new StorageError(`Append to run ${request.runId}: event ${i} has seq ${e.seq}, expected ${request.expectedSeq + 1 + i}.`);
+    });
+    for (const e of request.events) run.events.push(structuredClone(e));
+    const r = run.record;
+    if (request.run) {
+      const { status, result, error, finishedAt } = request.run;
+      if (status !== undefined) r.status = status;
+      if (result !== undefined) r.result = result;
+      if (error !== undefined) r.error = structuredClone(error);
+      if (finishedAt !== undefined) r.finishedAt = finishedAt;
+    }
+    r.lastSeq = request.expectedSeq + request.events.length;
+    r.updatedAt = request.events.length > 0 ? Math.max(...request.events.map((e) => e.at)) : Date.now();
+    for (const t of request.setTimers ?? []) run.timers.set(t.timerId, { fireAt: t.fireAt, leaseUntil: 0 });
+    for (const id of request.clearTimers ?? []) run.timers.delete(id);
+  }
+
+  async readEvents(runId: string, fromSeq = 1, limit?: number): Promise<DurablyEvent[]> {
+    this.check();
+    const run = this.runs.get(runId);
+    if (!run) return [];
+    const start = Math.max(0, fromSeq - 1);
+    const end = limit === undefined ? undefined : start + limit;
+    return structuredClone(run.events.slice(start, end));
+  }
+
+  async touchRun(runId: string, at: number): Promise<void> {
+    this.check();
+    const run = this.runs.get(runId);
+    if (run) run.record.updatedAt = at;
+  }
+
+  async claimDueTimers(now: number, options: { limit: number; leaseMs: number }): Promise<Timer[]> {
+    this.check();
+    // A scan over all timers: fine for tests and small in-process use, which is what memory: is for.
+    const due: Array<Timer & { entry: { leaseUntil: number } }> = [];
+    for (const [runId, run] of this.runs) {
+      for (const [timerId, entry] of run.timers) {
+        if (entry.fireAt <= now && entry.leaseUntil <= now) due.push({ runId, timerId, fireAt: entry.fireAt, entry });
+      }
+    }
+    due.sort((a, b) => a.fireAt - b.fireAt);
+    return due.slice(0, options.limit).map(({ entry, ...timer }) => {
+      entry.leaseUntil = now + options.leaseMs;
+      return timer;
+    });
+  }
+
+  async listTimers(runId: string): Promise<Timer[]> {
+    this.check();
+    const run = this.runs.get(runId);
+    if (!run) return [];
+    return [...run.timers].map(([timerId, t]) => ({ runId, timerId, fireAt: t.fireAt })).sort((a, b) => a.fireAt - b.fireAt);
+  }
+
+  async close(): Promise<void> {
+    // Clients share one MemoryStorage; closing is a no-op so that one client closing does not break the others.
+  }
+
+  private check(): void {
+    if (this.closed) throw new StorageError('This MemoryStorage is closed.');
+  }
+}
+
+function compare(a: { createdAt: number; runId: string }, b: { createdAt: number; runId: string }): number {
+  return a.createdAt - b.createdAt || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0);
+}
+
+function copyRecord(r: RunRecord): RunRecord {
+  const copy = { ...r };
+  if (r.error) copy.error = structuredClone(r.error);
+  return copy;
+}

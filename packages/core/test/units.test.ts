@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AdapterNotInstalledError,
+  InvalidArgumentError,
+  InvalidDurationError,
+  RetryableError,
+  SerializationError,
+  UnknownSchemeError,
+  brokerFromUrl,
+  deserialize,
+  parseDuration,
+  serialize,
+  step,
+  storageFromUrl,
+  workflow,
+} from '@durably/core';
+import { backoffDelay, resolveRetryPolicy, DEFAULT_RETRY } from '../src/retry.js';
+
+describe('durations', () => {
+  it('parses ms-style strings and numbers', () => {
+    expect(parseDuration('1d', 'x')).toBe(86_400_000);
+    expect(parseDuration('30s', 'x')).toBe(30_000);
+    expect(parseDuration(250, 'x')).toBe(250);
+  });
+  it('rejects bad durations naming the field', () => {
+    expect(() => parseDuration('soon', 'sleep()')).toThrow(InvalidDurationError);
+    expect(() => parseDuration('soon', 'sleep()')).toThrow(/sleep\(\).*"soon"/);
+    expect(() => parseDuration(-1, 'timeout')).toThrow(/timeout/);
+  });
+});
+
+describe('serialization', () => {
+  it('round-trips rich values', () => {
+    const err = new RangeError('out');
+    const value = { d: new Date(0), m: new Map([[1, 'a']]), s: new Set([1]), b: 10n, u: new Uint8Array([7]), err, n: undefined };
+    const back = deserialize<typeof value>(serialize(value));
+    expect(back.d.getTime()).toBe(0);
+    expect(back.m.get(1)).toBe('a');
+    expect(back.s.has(1)).toBe(true);
+    expect(back.b).toBe(10n);
+    expect(back.u[0]).toBe(7);
+    expect(back.err).toBeInstanceOf(RangeError);
+    expect(back.err.message).toBe('out');
+    expect('n' in back).toBe(true);
+  });
+  it('rejects functions with a clear error', () => {
+    expect(() => serialize({ f: () => 1 }, 'the arguments')).toThrow(SerializationError);
+    expect(() => serialize({ f: () => 1 }, 'the arguments')).toThrow(/the arguments/);
+  });
+});
+
+describe('retry policy', () => {
+  it('computes exponential backoff with a cap', () => {
+    const p = resolveRetryPolicy({ retries: 5, backoff: { initial: '1s', factor: 2, max: '3s', jitter: false } }, DEFAULT_RETRY, 'step');
+    expect(p.maxAttempts).toBe(6);
+    expect([1, 2, 3, 4].map((a) => backoffDelay(p, a))).toEqual([1000, 2000, 3000, 3000]);
+  });
+  it('jitters within [delay/2, delay]', () => {
+    const p = resolveRetryPolicy({ backoff: { initial: 1000, jitter: true } }, DEFAULT_RETRY, 'step');
+    expect(backoffDelay(p, 1, () => 0)).toBe(500);
+    expect(backoffDelay(p, 1, () => 1)).toBe(1000);
+  });
+  it('rejects bad options at definition time', () => {
+    expect(() => step('units.bad-retries', async () => 1, { retries: -1 })).toThrow(InvalidArgumentError);
+    expect(() => step('units.bad-timeout', async () => 1, { timeout: 'never' })).toThrow(InvalidDurationError);
+    expect(() => step('units.bad-queue', async () => 1, { queue: 'has space' })).toThrow(/queue/);
+  });
+  it('keeps RetryableError.retryAfter in ms', () => {
+    expect(new RetryableError('x', { retryAfter: '2s' }).retryAfterMs).toBe(2000);
+  });
+});
+
+describe('definitions', () => {
+  it('validates names and refuses two different steps with one name', () => {
+    expect(() => workflow('', async () => 1)).toThrow(InvalidArgumentError);
+    step('units.same', async () => 1);
+    expect(() => step('units.same', async () => 2)).toThrow(/already defined/);
+  });
+});
+
+describe('backends by URL', () => {
+  it('names the known schemes and suggests the closest', async () => {
+    const err = await storageFromUrl('postgress://localhost/db').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownSchemeError);
+    expect((err as Error).message).toContain('Did you mean "postgres:"');
+    await expect(brokerFromUrl('kafka://x')).rejects.toThrow(/Known: .*amqp:/);
+  });
+  it('says which package to install for an adapter scheme', async () => {
+    const err = await storageFromUrl('dynamodb://table?region=eu-west-1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdapterNotInstalledError);
+    expect((err as Error).message).toContain('npm install @durably/aws');
+  });
+  it('hides passwords in messages', async () => {
+    const err = await storageFromUrl('postgress://user:secret@host/db').catch((e: unknown) => e);
+    expect((err as Error).message).not.toContain('secret');
+  });
+});
