@@ -37,5 +37,5 @@ export {
 export type { DurablyConfig, AdapterModule } from './config.js';
 export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
-// TMP export * from './backends/local/storage.js';
-// TMP export * from './backends/local/broker.js';
+export * from './backends/local/storage.js';
+export * from './backends/local/broker.js';

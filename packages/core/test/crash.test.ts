@@ -11,7 +11,6 @@ import { Client, LocalBroker, LocalStorage, sleep, step, workflow, type DurablyE
  * and every completed step's result is in the log exactly once.
  */
 const root = resolve(import.meta.dirname, '../../..');
-const tsx = join(root, 'node_modules/.bin/tsx');
 const fixture = join(import.meta.dirname, 'fixtures/crash-worker.ts');
 
 // Same definition as the fixture's, so that this process can start the run (it runs no steps).
@@ -28,7 +27,9 @@ const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
 function spawnWorker(dir: string, slowStep = ''): ChildProcess {
-  const child = spawn(tsx, ['--conditions=@durably/source', fixture], {
+  // node itself runs the worker (tsx as a loader), so SIGKILL hits the worker process, not a wrapper.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@durably/source', fixture], {
+    cwd: root,
     env: { ...process.env, DURABLY_TEST_DIR: dir, SLOW_STEP: slowStep },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -83,7 +84,8 @@ describe('crash safety of the embedded default (SIGKILL)', () => {
       await kill9(first);
 
       spawnWorker(dir);
-      expect(await run.result({ timeout: '60s' })).toEqual(['one-ok', 'two-ok', 'three-ok']);
+      const result = await run.result({ timeout: '25s' }).catch((e: unknown) => e);
+      expect(result, `effects:\n${effects(dir).join('\n')}`).toEqual(['one-ok', 'two-ok', 'three-ok']);
 
       const lines = effects(dir);
       expect(lines.filter((l) => l.startsWith('done one'))).toHaveLength(1); // recorded before the crash: never re-run

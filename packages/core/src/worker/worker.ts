@@ -150,7 +150,7 @@ export class Worker {
         .catch((err) => this.logger.error('sweep failed', { error: String(err) }))
         .finally(() => (busy = false));
     }, intervalMs);
-    timer.unref();
+    // Not unref'd: a started worker keeps its process alive, like a server, until stop().
     this.timers.push(timer);
   }
 

@@ -1,0 +1,260 @@
+import type { Statement } from 'better-sqlite3';
+import type { DurablyEvent } from '../../events.js';
+import { AppendConflictError, DurablyError, RunNotFoundError, StorageError } from '../../errors.js';
+import type { SerializedError } from '../../serialization.js';
+import type { AppendRequest, CreateRunResult, NewRun, RunFilter, RunPage, RunRecord, RunStatus, Storage, Timer } from '../../storage/storage.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../memory/cursor.js';
+import { migrate, openDatabase, type SqliteDatabase } from './db.js';
+
+export interface LocalStorageOptions {
+  /** Directory of the database file (`<path>/durably.db`). Created when missing. */
+  path: string;
+}
+
+interface RunRow {
+  run_id: string;
+  workflow: string;
+  status: RunStatus;
+  queue: string;
+  args: string;
+  result: string | null;
+  error: string | null;
+  idempotency_key: string | null;
+  parent_run_id: string | null;
+  created_at: number;
+  updated_at: number;
+  start_at: number | null;
+  finished_at: number | null;
+  last_seq: number;
+}
+
+interface EventRow {
+  run_id: string;
+  seq: number;
+  type: string;
+  correlation_id: string | null;
+  at: number;
+  data: string;
+}
+
+/**
+ * The embedded default storage: a SQLite file on disk. Durable across crashes, no server, and safe for
+ * several processes at once (each write is one IMMEDIATE transaction; readers never block in WAL mode).
+ */
+export class LocalStorage implements Storage {
+  private db?: SqliteDatabase;
+  private readonly statements = new Map<string, Statement>();
+  private closed = false;
+
+  constructor(readonly options: LocalStorageOptions) {}
+
+  private conn(): SqliteDatabase {
+    if (this.closed) throw new StorageError('This LocalStorage is closed.');
+    this.db ??= openDatabase(this.options.path);
+    return this.db;
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.conn().prepare(sql)));
+    return s;
+  }
+
+  /** Runs `fn`, turning driver errors into StorageError (contract errors pass through). */
+  private guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof DurablyError) throw err;
+      throw new StorageError(`Local storage (${this.options.path}) failed to ${what}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.guard('migrate', () => migrate(this.conn()));
+  }
+
+  async createRun(run: NewRun): Promise<CreateRunResult> {
+    return this.guard('create a run', () => {
+      const db = this.conn();
+      const tx = db.transaction((): CreateRunResult => {
+        if (run.idempotencyKey !== undefined) {
+          const existing = this.stmt('SELECT * FROM runs WHERE idempotency_key = ?').get(run.idempotencyKey) as RunRow | undefined;
+          if (existing) return { run: toRecord(existing), created: false };
+        }
+        const inserted = this.stmt(
+          `INSERT INTO runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq)
+           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING`,
+        ).run(run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.createdAt, run.startAt ?? null);
+        if (inserted.changes === 0) throw new StorageError(`A run with id "${run.runId}" already exists.`);
+        this.insertEvents([{ ...run.firstEvent, seq: 1 } as DurablyEvent]);
+        return { run: toRecord(this.stmt('SELECT * FROM runs WHERE run_id = ?').get(run.runId) as RunRow), created: true };
+      });
+      // IMMEDIATE: the idempotency check and the insert hold the write lock together, across processes.
+      return tx.immediate();
+    });
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.guard('read a run', () => {
+      const row = this.stmt('SELECT * FROM runs WHERE run_id = ?').get(runId) as RunRow | undefined;
+      return row ? toRecord(row) : undefined;
+    });
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    const limit = pageLimit(filter.limit);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.workflow !== undefined) {
+      where.push('workflow = ?');
+      params.push(filter.workflow);
+    }
+    if (filter.status !== undefined) {
+      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+      where.push(`status IN (${statuses.map(() => '?').join(', ') || 'NULL'})`);
+      params.push(...statuses);
+    }
+    if (filter.parentRunId !== undefined) {
+      where.push('parent_run_id = ?');
+      params.push(filter.parentRunId);
+    }
+    if (filter.createdAfter !== undefined) {
+      where.push('created_at >= ?');
+      params.push(filter.createdAfter);
+    }
+    if (filter.createdBefore !== undefined) {
+      where.push('created_at < ?');
+      params.push(filter.createdBefore);
+    }
+    if (filter.updatedBefore !== undefined) {
+      where.push('updated_at < ?');
+      params.push(filter.updatedBefore);
+    }
+    if (filter.cursor) {
+      const c = decodeCursor(filter.cursor);
+      where.push('(created_at < ? OR (created_at = ? AND run_id < ?))');
+      params.push(c.createdAt, c.createdAt, c.runId);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, run_id DESC LIMIT ?`;
+    return this.guard('list runs', () => {
+      const rows = this.stmt(sql).all(...params, limit + 1) as RunRow[];
+      const runs = rows.slice(0, limit).map(toRecord);
+      const last = runs[runs.length - 1];
+      return rows.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.runId) } : { runs };
+    });
+  }
+
+  async append(request: AppendRequest): Promise<void> {
+    this.guard('append events', () => {
+      const tx = this.conn().transaction(() => {
+        const row = this.stmt('SELECT last_seq FROM runs WHERE run_id = ?').get(request.runId) as { last_seq: number } | undefined;
+        if (!row) throw new RunNotFoundError(request.runId);
+        if (row.last_seq !== request.expectedSeq) throw new AppendConflictError(request.runId, request.expectedSeq, row.last_seq);
+        request.events.forEach((e, i) => {
+          if (e.seq !== request.expectedSeq + 1 + i) throw new StorageError(`Append to run ${request.runId}: event ${i} has seq ${e.seq}, expected ${request.expectedSeq + 1 + i}.`);
+        });
+        this.insertEvents(request.events);
+        const p = request.run ?? {};
+        const updatedAt = request.events.length > 0 ? Math.max(...request.events.map((e) => e.at)) : Date.now();
+        this.stmt(
+          `UPDATE runs SET status = COALESCE(?, status), result = COALESCE(?, result), error = COALESCE(?, error),
+             finished_at = COALESCE(?, finished_at), updated_at = ?, last_seq = ? WHERE run_id = ?`,
+        ).run(
+          p.status ?? null,
+          p.result ?? null,
+          p.error ? JSON.stringify(p.error) : null,
+          p.finishedAt ?? null,
+          updatedAt,
+          request.expectedSeq + request.events.length,
+          request.runId,
+        );
+        for (const t of request.setTimers ?? []) {
+          this.stmt(
+            `INSERT INTO timers (run_id, timer_id, fire_at, lease_until) VALUES (?, ?, ?, 0)
+             ON CONFLICT (run_id, timer_id) DO UPDATE SET fire_at = excluded.fire_at, lease_until = 0`,
+          ).run(request.runId, t.timerId, t.fireAt);
+        }
+        for (const id of request.clearTimers ?? []) this.stmt('DELETE FROM timers WHERE run_id = ? AND timer_id = ?').run(request.runId, id);
+      });
+      // IMMEDIATE takes the write lock before reading last_seq, so the check and the write are one step
+      // even against another process; the primary key (run_id, seq) would refuse a duplicate anyway.
+      tx.immediate();
+    });
+  }
+
+  private insertEvents(events: DurablyEvent[]): void {
+    const insert = this.stmt('INSERT INTO events (run_id, seq, type, correlation_id, at, data) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const e of events) insert.run(e.runId, e.seq, e.type, e.correlationId ?? null, e.at, JSON.stringify(e.data));
+  }
+
+  async readEvents(runId: string, fromSeq = 1, limit?: number): Promise<DurablyEvent[]> {
+    return this.guard('read events', () => {
+      const rows = this.stmt('SELECT * FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq LIMIT ?').all(runId, fromSeq, limit ?? -1) as EventRow[];
+      return rows.map(toEvent);
+    });
+  }
+
+  async touchRun(runId: string, at: number): Promise<void> {
+    this.guard('touch a run', () => this.stmt('UPDATE runs SET updated_at = ? WHERE run_id = ?').run(at, runId));
+  }
+
+  async claimDueTimers(now: number, options: { limit: number; leaseMs: number }): Promise<Timer[]> {
+    return this.guard('claim timers', () => {
+      const tx = this.conn().transaction(() => {
+        const rows = this.stmt('SELECT run_id, timer_id, fire_at FROM timers WHERE fire_at <= ? AND lease_until <= ? ORDER BY fire_at LIMIT ?').all(
+          now,
+          now,
+          options.limit,
+        ) as Array<{ run_id: string; timer_id: string; fire_at: number }>;
+        const lease = this.stmt('UPDATE timers SET lease_until = ? WHERE run_id = ? AND timer_id = ?');
+        for (const r of rows) lease.run(now + options.leaseMs, r.run_id, r.timer_id);
+        return rows.map((r) => ({ runId: r.run_id, timerId: r.timer_id, fireAt: r.fire_at }));
+      });
+      return tx.immediate();
+    });
+  }
+
+  async listTimers(runId: string): Promise<Timer[]> {
+    return this.guard('list timers', () =>
+      (this.stmt('SELECT timer_id, fire_at FROM timers WHERE run_id = ? ORDER BY fire_at').all(runId) as Array<{ timer_id: string; fire_at: number }>).map((r) => ({
+        runId,
+        timerId: r.timer_id,
+        fireAt: r.fire_at,
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.statements.clear();
+    this.db?.close();
+  }
+}
+
+function toRecord(row: RunRow): RunRecord {
+  const record: RunRecord = {
+    runId: row.run_id,
+    workflow: row.workflow,
+    status: row.status,
+    queue: row.queue,
+    args: row.args,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastSeq: row.last_seq,
+  };
+  if (row.result !== null) record.result = row.result;
+  if (row.error !== null) record.error = JSON.parse(row.error) as SerializedError;
+  if (row.idempotency_key !== null) record.idempotencyKey = row.idempotency_key;
+  if (row.parent_run_id !== null) record.parentRunId = row.parent_run_id;
+  if (row.start_at !== null) record.startAt = row.start_at;
+  if (row.finished_at !== null) record.finishedAt = row.finished_at;
+  return record;
+}
+
+function toEvent(row: EventRow): DurablyEvent {
+  const event = { runId: row.run_id, seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) } as DurablyEvent;
+  if (row.correlation_id !== null) event.correlationId = row.correlation_id;
+  return event;
+}
