@@ -19,6 +19,8 @@ interface Consumer {
   maxDeliveries: number;
   active: boolean;
   running: Set<Promise<void>>;
+  /** Deliveries in hand, so that close() can abandon them as a dying process would. */
+  holding: Map<string, { message: Message; abandoned: boolean }>;
 }
 
 interface QueueState {
@@ -87,17 +89,13 @@ export class MemoryBrokerHub {
   private deliver(consumer: Consumer, message: Message): void {
     message.deliveryCount++;
     const delivery: Delivery = { id: message.id, queue: message.queue, body: message.body, deliveryCount: message.deliveryCount };
-    let abandoned = false;
+    const held = { message, abandoned: false };
+    consumer.holding.set(message.id, held);
     const run = (async () => {
       try {
         await consumer.handler(delivery);
-        if (!consumer.client.isClosed) return; // acked
-        abandoned = true;
       } catch (err) {
-        if (consumer.client.isClosed) {
-          abandoned = true;
-          return;
-        }
+        if (held.abandoned) return;
         const poison = err instanceof PoisonMessageError || (err as { code?: unknown })?.code === 'POISON_MESSAGE';
         if (poison || message.deliveryCount >= consumer.maxDeliveries) {
           const reason = poison ? (err as Error).message : `failed ${message.deliveryCount} times; last error: ${(err as Error)?.message ?? String(err)}`;
@@ -109,7 +107,7 @@ export class MemoryBrokerHub {
     })();
     const tracked: Promise<void> = run.finally(() => {
       consumer.running.delete(tracked);
-      if (abandoned) this.abandon(message, consumer.visibilityTimeoutMs);
+      consumer.holding.delete(message.id);
       this.dispatch(message.queue);
     });
     consumer.running.add(tracked);
@@ -161,6 +159,7 @@ export class MemoryBroker implements Broker {
       maxDeliveries: options.maxDeliveries ?? 10,
       active: true,
       running: new Set(),
+      holding: new Map(),
     };
     this.consumers.push(consumer);
     this.hub.queue(queue).consumers.push(consumer);
@@ -186,6 +185,14 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of this.consumers) this.detach(c);
+    for (const c of this.consumers) {
+      this.detach(c);
+      for (const held of c.holding.values()) {
+        held.abandoned = true;
+        this.hub.abandon(held.message, c.visibilityTimeoutMs);
+      }
+      c.holding.clear();
+      c.running.clear();
+    }
   }
 }
