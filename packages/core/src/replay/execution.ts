@@ -342,6 +342,15 @@ export class Execution implements WorkflowRuntime {
         await this.finish();
         return 'finished';
       }
+      if (this.completed.length > 0) {
+        // Outcomes of attempts, recorded one by one in completion order with the code moving on between
+        // them, exactly as a replay will apply them. (More may arrive meanwhile: the loop comes back.)
+        for (const { cmd, outcome, attempt } of this.completed.splice(0)) {
+          this.recordAttempt(cmd, outcome, attempt);
+          await drain();
+        }
+        continue;
+      }
       if (this.scan()) continue; // something resolved synchronously: let the code move on first
       const toStart = this.readyAttempts();
       if (toStart.length === 0 && this.inflight.size === 0) {
@@ -351,10 +360,6 @@ export class Execution implements WorkflowRuntime {
       if (this.mustFlushNow()) await this.flush('running');
       for (const cmd of toStart) this.startAttempt(cmd);
       await this.nextCompletions();
-      for (const { cmd, outcome, attempt } of this.completed.splice(0)) {
-        this.recordAttempt(cmd, outcome, attempt);
-        await drain();
-      }
     }
   }
 

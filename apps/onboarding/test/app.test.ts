@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const appDir = resolve(import.meta.dirname, '..');
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string>, args: string[] = []) {
+  return run(process.execPath, ['--import', 'tsx', '--conditions=@durably/source', join(appDir, 'src/main.ts'), ...args], {
+    cwd: appDir,
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+}
+
+it('runs the onboarding sample on the embedded default and prints each step and the result', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'durably-app-'));
+  dirs.push(dir);
+  const { stdout } = await start({ DURABLY_STORAGE: `file:${dir}`, DURABLY_BROKER: 'local:' }, ['--sleep', '300ms', '--user', 'ana']);
+  const lines = stdout.trim().split('\n');
+  expect(lines[0]).toMatch(/^run \S+ \(onboarding for ana, sleep 300ms\)$/);
+  const order = ['run created', 'step send-welcome-email completed: "Email sent to ana"', 'sleeping until', 'woke up', 'step send-tips-email completed: "Tips sent to ana"', 'run completed'];
+  let at = 0;
+  for (const fragment of order) {
+    const index = lines.findIndex((l, i) => i >= at && l.includes(fragment));
+    expect(index, `"${fragment}" in order in:\n${stdout}`).toBeGreaterThan(0);
+    at = index + 1;
+  }
+  expect(lines.at(-1)).toBe('result: "Onboarding complete"');
+});
+
+it('runs on the memory backends by configuration alone', async () => {
+  const { stdout } = await start({ DURABLY_STORAGE: 'memory:', DURABLY_BROKER: 'memory:' }, ['--sleep', '50ms']);
+  expect(stdout.trim().split('\n').at(-1)).toBe('result: "Onboarding complete"');
+});
+
+it('names the package to install for a backend that is not installed', async () => {
+  const error = (await start({ DURABLY_STORAGE: 'dynamodb://runs?region=eu-west-1', DURABLY_BROKER: 'memory:' }).catch((e: unknown) => e)) as { stderr: string; code: number };
+  expect(error.code).not.toBe(0);
+  expect(error.stderr).toContain('npm install @durably/aws');
+});
