@@ -173,56 +173,78 @@ export async function connect(config: DurablyConfig = {}): Promise<Client> {
 }
 
 /**
- * Creates a client synchronously from URLs or adapter instances; adapters named by URL are loaded
- * on first use. Missing values come from DURABLY_STORAGE / DURABLY_BROKER or the embedded default.
+ * Creates a client synchronously from URLs or adapter instances; adapters named by URL are loaded on
+ * first use. Values left out come from DURABLY_STORAGE / DURABLY_BROKER, then durably.config.*, then
+ * the embedded default.
  */
 export function createClient(options: { storage?: string | Storage; broker?: string | Broker; clock?: () => number } = {}): Client {
-  const storageSpec = options.storage ?? process.env.DURABLY_STORAGE ?? DEFAULT_STORAGE_URL;
-  const brokerSpec = options.broker ?? process.env.DURABLY_BROKER ?? DEFAULT_BROKER_URL;
-  const storage = typeof storageSpec === 'string' ? new LazyStorage(() => storageFromUrl(storageSpec)) : storageSpec;
-  const broker = typeof brokerSpec === 'string' ? new LazyBroker(() => brokerFromUrl(brokerSpec, typeof storageSpec === 'string' ? storageSpec : undefined)) : brokerSpec;
+  let specs: Promise<{ storage: string | Storage; broker: string | Broker }> | undefined;
+  const resolveSpecs = () =>
+    (specs ??= (async () => {
+      const needFile = (options.storage ?? process.env.DURABLY_STORAGE) === undefined || (options.broker ?? process.env.DURABLY_BROKER) === undefined;
+      const file = needFile ? await loadConfigFile() : {};
+      return {
+        storage: options.storage ?? process.env.DURABLY_STORAGE ?? file.storage ?? DEFAULT_STORAGE_URL,
+        broker: options.broker ?? process.env.DURABLY_BROKER ?? file.broker ?? DEFAULT_BROKER_URL,
+      };
+    })());
+  const storage =
+    typeof options.storage === 'object'
+      ? options.storage
+      : new LazyStorage(async () => {
+          const { storage: spec } = await resolveSpecs();
+          return typeof spec === 'string' ? storageFromUrl(spec) : spec;
+        });
+  const broker =
+    typeof options.broker === 'object'
+      ? options.broker
+      : new LazyBroker(async () => {
+          const { storage: s, broker: spec } = await resolveSpecs();
+          return typeof spec === 'string' ? brokerFromUrl(spec, typeof s === 'string' ? s : undefined) : spec;
+        });
   return new Client({ storage, broker, clock: options.clock });
 }
 
-let defaultClient: Promise<Client> | undefined;
+let defaultClient: Client | undefined;
 
-/** Sets the default client used by start(), getRun(), listRuns() and createWorker() without a client. */
-export function configure(config: DurablyConfig | Client): void {
-  defaultClient = Promise.resolve(config instanceof Client ? config : connect(config));
-  defaultClient.catch(() => undefined);
+/** Sets the default client used by start(), getRun(), listRuns(), cancel() and createWorker() without a client. */
+export function configure(config: DurablyConfig | Client): Client {
+  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker });
+  return defaultClient;
 }
 
 /** The default client: the one configure() set, or one from env, config file and defaults. */
-export function getDefaultClient(): Promise<Client> {
-  defaultClient ??= connect();
+export function getDefaultClient(): Client {
+  defaultClient ??= createClient();
   return defaultClient;
 }
 
 /** Starts a run on the default client. */
-export async function start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>> {
-  return (await getDefaultClient()).start(wf, ...args);
+export function start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>> {
+  return getDefaultClient().start(wf, ...args);
 }
 
 /** Starts a run with options (idempotencyKey, delay, startAt, queue, runId) on the default client. */
-export async function startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
-  return (await getDefaultClient()).startWith(wf, args, options);
+export function startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
+  return getDefaultClient().startWith(wf, args, options);
 }
 
-export async function getRun<R = unknown>(runId: string): Promise<RunHandle<R>> {
-  return (await getDefaultClient()).getRun<R>(runId);
+/** A handle to a run of the default client (nothing is read until you call one of its methods). */
+export function getRun<R = unknown>(runId: string): RunHandle<R> {
+  return getDefaultClient().getRun<R>(runId);
 }
 
-export async function listRuns(filter: RunFilter = {}): Promise<RunPage> {
-  return (await getDefaultClient()).listRuns(filter);
+export function listRuns(filter: RunFilter = {}): Promise<RunPage> {
+  return getDefaultClient().listRuns(filter);
 }
 
-export async function cancel(runId: string, reason?: string): Promise<void> {
-  return (await getDefaultClient()).cancel(runId, reason);
+export function cancel(runId: string, reason?: string): Promise<void> {
+  return getDefaultClient().cancel(runId, reason);
 }
 
-/** Creates a worker; without `client` it uses the default client, resolved at `start()`. */
+/** Creates a worker; without `client` it uses the default client. Call `start()` on it. */
 export function createWorker(options: WorkerOptions): Worker {
-  return new Worker(options.client ?? getDefaultClient, options);
+  return new Worker(options.client ?? getDefaultClient(), options);
 }
 
 function closest(input: string, candidates: string[]): string | undefined {

@@ -76,12 +76,10 @@ export class Worker {
   private running = false;
   private readonly stopController = new AbortController();
 
-  private client!: Client;
-  private readonly clientSource: Client | (() => Promise<Client>);
-
-  /** `client` may be a function that resolves it at `start()` (the default client is resolved lazily). */
-  constructor(client: Client | (() => Promise<Client>), options: WorkerOptions) {
-    this.clientSource = client;
+  constructor(
+    private readonly client: Client,
+    options: WorkerOptions,
+  ) {
     if (!Array.isArray(options.workflows)) throw new InvalidArgumentError('createWorker(): "workflows" must be an array of workflows.');
     for (const wf of options.workflows) {
       if (!isWorkflow(wf)) throw new InvalidArgumentError('createWorker(): every entry of "workflows" must be made with workflow(name, fn).');
@@ -111,7 +109,6 @@ export class Worker {
   /** Connects, subscribes to the queues and starts the sweeps. */
   async start(): Promise<void> {
     if (this.running) return;
-    this.client = typeof this.clientSource === 'function' ? await this.clientSource() : this.clientSource;
     await this.client.ensureReady();
     this.running = true;
     for (const queue of this.settings.queues) {
