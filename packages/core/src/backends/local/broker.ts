@@ -239,7 +239,8 @@ class LocalConsumer {
     } catch {
       return;
     }
-    if (next === null || next - now >= this.settings.pollIntervalMs) return;
+    if (next === null) return;
+    // Exactly at the due time, so delayed messages (sleeps) are not late by a poll interval.
     this.dueTimer = setTimeout(this.wake, Math.max(0, next - now));
     this.dueTimer.unref();
   }

@@ -1,0 +1,228 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+
+/** One measured figure, in the shape of tools/bench/results/latest.json rows. */
+export interface Row {
+  shape: string;
+  system: 'durably' | 'raw';
+  backend: string;
+  mode: string;
+  metric: string;
+  value: number;
+  unit: string;
+}
+
+export interface Backend {
+  name: string;
+  open(): { storage: Storage; broker: Broker; close(): Promise<void> };
+}
+
+export const BACKENDS: Record<string, Backend> = {
+  memory: {
+    name: 'memory',
+    open() {
+      return { storage: new MemoryStorage(), broker: new MemoryBroker(), close: async () => undefined };
+    },
+  },
+  local: {
+    name: 'local',
+    open() {
+      const dir = mkdtempSync(join(tmpdir(), 'durably-bench-'));
+      return { storage: new LocalStorage({ path: dir }), broker: new LocalBroker({ path: dir }), close: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+};
+
+/** Counts storage writes so that the cost per step is measured, not assumed. */
+export function countingStorage(inner: Storage): Storage & { appends: number; creates: number } {
+  const counted = {
+    appends: 0,
+    creates: 0,
+    migrate: () => inner.migrate(),
+    createRun: (r) => {
+      counted.creates++;
+      return inner.createRun(r);
+    },
+    getRun: (id) => inner.getRun(id),
+    listRuns: (f) => inner.listRuns(f),
+    append: (r) => {
+      counted.appends++;
+      return inner.append(r);
+    },
+    readEvents: (id, from, limit) => inner.readEvents(id, from, limit),
+    touchRun: (id, at) => inner.touchRun(id, at),
+    claimDueTimers: (now, o) => inner.claimDueTimers(now, o),
+    listTimers: (id) => inner.listTimers(id),
+    close: () => inner.close(),
+  } satisfies Storage & { appends: number; creates: number };
+  return counted;
+}
+
+const noop = step('bench.noop', async (payload: string) => payload);
+export const threeSteps = workflow('bench.three-steps', async (payload: string) => {
+  await noop(payload);
+  await noop(payload);
+  return noop(payload);
+});
+export const longChain = workflow('bench.long-chain', async (steps: number, stamps: boolean) => {
+  const gaps: number[] = [];
+  let last = performance.now();
+  for (let i = 0; i < steps; i++) {
+    await noop('x');
+    // Wall-clock stamps are not deterministic, which is fine here: the run never replays.
+    const now = performance.now();
+    if (stamps) gaps.push(now - last);
+    last = now;
+  }
+  return gaps;
+});
+export const sleeper = workflow('bench.sleeper', async (ms: number) => {
+  await sleep(ms);
+  return Date.now();
+});
+export const fanOut = workflow('bench.fan-out', async (n: number) => Promise.all(Array.from({ length: n }, (_, i) => noop(String(i)))));
+
+export const WORKFLOWS = [threeSteps, longChain, sleeper, fanOut];
+
+export async function withEngine<T>(
+  backend: Backend,
+  mode: 'inline' | 'dispatch',
+  fn: (c: Client, storage: Storage & { appends: number; creates: number }) => Promise<T>,
+): Promise<T> {
+  const opened = backend.open();
+  const storage = countingStorage(opened.storage);
+  const client = new Client({ storage, broker: opened.broker });
+  const worker = new Worker(client, { workflows: WORKFLOWS, concurrency: 64, stepMode: mode });
+  await worker.start();
+  try {
+    return await fn(client, storage);
+  } finally {
+    await worker.stop();
+    await client.close();
+    await opened.close();
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** B1: `count` workflows of 3 no-op steps, `concurrency` in flight from the client. */
+export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: number, concurrency: number): Promise<Row[]> {
+  return withEngine(backend, mode, async (client, storage) => {
+    const payload = 'x'.repeat(100);
+    const latencies: number[] = [];
+    const runOne = async () => {
+      const t0 = performance.now();
+      const run = await client.start(threeSteps, payload);
+      await run.result({ timeout: '120s' });
+      latencies.push(performance.now() - t0);
+    };
+    // Warm-up, discarded.
+    await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
+    latencies.length = 0;
+    const appends0 = storage.appends;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < count) await runOne();
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    latencies.sort((a, b) => a - b);
+    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B1', system: 'durably', backend: backend.name, mode, metric, value, unit });
+    return [
+      row('workflows_per_s', count / seconds, 'workflows/s'),
+      row('steps_per_s', (count * 3) / seconds, 'steps/s'),
+      row('latency_p50_ms', percentile(latencies, 50), 'ms'),
+      row('latency_p99_ms', percentile(latencies, 99), 'ms'),
+      row('appends_per_step', (storage.appends - appends0) / (count * 3), 'appends/step'),
+    ];
+  });
+}
+
+/** B2: one workflow of `steps` sequential steps; total time and late/early step-gap ratio. */
+export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: number): Promise<Row[]> {
+  return withEngine(backend, mode, async (client) => {
+    const t0 = performance.now();
+    const gaps = (await (await client.start(longChain, steps, true)).result({ timeout: '600s' })) as number[];
+    const total = performance.now() - t0;
+    const tenth = Math.max(1, Math.floor(steps / 10));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const early = mean(gaps.slice(0, tenth));
+    const late = mean(gaps.slice(-tenth));
+    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'durably', backend: backend.name, mode, metric, value, unit });
+    return [row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x')];
+  });
+}
+
+/** B3: `count` workflows sleeping `ms`; lateness of the wake-up past the requested time. */
+export async function b3(backend: Backend, count: number, ms: number): Promise<Row[]> {
+  return withEngine(backend, 'inline', async (client) => {
+    const runs = await Promise.all(Array.from({ length: count }, () => client.start(sleeper, ms)));
+    const lateness: number[] = [];
+    await Promise.all(
+      runs.map(async (run) => {
+        await run.result({ timeout: `${ms + 120_000}ms` });
+        const events = await run.events();
+        const started = events.find((e) => e.type === 'sleep_started') as { data: { wakeAt: number } } | undefined;
+        const woke = events.find((e) => e.type === 'sleep_completed');
+        if (started && woke) lateness.push(woke.at - started.data.wakeAt);
+      }),
+    );
+    lateness.sort((a, b) => a - b);
+    const row = (metric: string, value: number): Row => ({ shape: 'B3', system: 'durably', backend: backend.name, mode: `sleep ${ms}ms`, metric, value, unit: 'ms' });
+    return [row('lateness_p50_ms', percentile(lateness, 50)), row('lateness_p99_ms', percentile(lateness, 99)), row('lateness_max_ms', lateness.at(-1) ?? NaN)];
+  });
+}
+
+/** B4: worker RSS before and after `count` runs suspend on a 1 h sleep (after GC). */
+export async function b4(backend: Backend, count: number): Promise<Row[]> {
+  return withEngine(backend, 'inline', async (client, storage) => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const settle = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc?.();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await settle();
+    const before = process.memoryUsage();
+    const runs = [];
+    for (let i = 0; i < count; i += 500) {
+      runs.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => client.start(sleeper, 3_600_000)))));
+    }
+    const deadline = Date.now() + 120_000;
+    while ((await storage.listRuns({ workflow: 'bench.sleeper', status: 'suspended', limit: 1000 })).runs.length < Math.min(1000, count) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Wait for all to suspend.
+    for (const run of runs) {
+      while ((await run.status()) !== 'suspended' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    await settle();
+    const after = process.memoryUsage();
+    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B4', system: 'durably', backend: backend.name, mode: 'sleep 1h', metric, value, unit });
+    return [
+      row('suspended_runs', count, 'runs'),
+      row('rss_delta_mb', (after.rss - before.rss) / 2 ** 20, 'MB'),
+      row('heap_delta_mb', (after.heapUsed - before.heapUsed) / 2 ** 20, 'MB'),
+    ];
+  });
+}
+
+/** B5: one workflow with `n` parallel steps; time to the result. */
+export async function b5(backend: Backend, mode: 'inline' | 'dispatch', n: number): Promise<Row[]> {
+  return withEngine(backend, mode, async (client, storage) => {
+    const appends0 = storage.appends;
+    const t0 = performance.now();
+    await (await client.start(fanOut, n)).result({ timeout: '120s' });
+    const total = performance.now() - t0;
+    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B5', system: 'durably', backend: backend.name, mode, metric, value, unit });
+    return [row('all_done_ms', total, 'ms'), row('appends', storage.appends - appends0, 'appends')];
+  });
+}
