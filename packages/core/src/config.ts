@@ -242,6 +242,16 @@ export function cancel(runId: string, reason?: string): Promise<void> {
   return getDefaultClient().cancel(runId, reason);
 }
 
+/** Resumes a hook by its token, on the default client. */
+export function resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
+  return getDefaultClient().resumeHook(token, payload);
+}
+
+/** Sends a signal to a run, on the default client. */
+export function sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
+  return getDefaultClient().sendSignal(runId, name, payload);
+}
+
 /** Creates a worker; without `client` it uses the default client. Call `start()` on it. */
 export function createWorker(options: WorkerOptions): Worker {
   return new Worker(options.client ?? getDefaultClient(), options);

@@ -11,6 +11,9 @@ export interface WorkflowRuntime {
   callStep(definition: StepDefinition, args: unknown[]): Promise<unknown>;
   sleep(duration: Duration | Date): Promise<void>;
   recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T;
+  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> };
+  waitForSignal(name: string, timeoutMs?: number): Promise<unknown>;
+  patched(patchId: string): boolean;
   readonly logger: Logger;
 }
 

@@ -28,7 +28,13 @@ export type ErrorCode =
   | 'BROKER'
   | 'POISON_MESSAGE'
   | 'NOT_IN_WORKFLOW'
-  | 'CONFIG';
+  | 'CONFIG'
+  | 'HOOK_NOT_FOUND'
+  | 'HOOK_ALREADY_USED'
+  | 'HOOK_EXPIRED'
+  | 'HOOK_TIMEOUT'
+  | 'HOOK_PAYLOAD_INVALID'
+  | 'SIGNAL_TIMEOUT';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -222,3 +228,45 @@ export function redactUrl(url: string): string {
   }
 }
 
+
+/** No hook has this token: it is mistyped, or was never issued by this storage. */
+export class HookNotFoundError extends DurablyError {
+  override readonly code = 'HOOK_NOT_FOUND' as const;
+  constructor() {
+    super('No hook has this token. Check that it was copied whole and that the client uses the same storage as the workflow.');
+  }
+}
+
+/** The hook was already resumed (tokens are single-use). */
+export class HookAlreadyUsedError extends DurablyError {
+  override readonly code = 'HOOK_ALREADY_USED' as const;
+  constructor(readonly runId: string) {
+    super(`This hook of run ${runId} was already resumed; a token works once.`);
+  }
+}
+
+/** The hook's timeout passed (or its run ended) before it was resumed. */
+export class HookExpiredError extends DurablyError {
+  override readonly code = 'HOOK_EXPIRED' as const;
+  constructor(readonly runId: string, readonly expiredAt?: number) {
+    super(`This hook of run ${runId} can no longer be resumed` + (expiredAt ? `: it expired at ${new Date(expiredAt).toISOString()}.` : ': its run has ended.'));
+  }
+}
+
+/** Thrown at `await hook` in the workflow when the hook's timeout passes first. */
+export class HookTimeoutError extends DurablyError {
+  override readonly code = 'HOOK_TIMEOUT' as const;
+}
+
+/** resumeHook's payload does not match the hook's schema; nothing was recorded. */
+export class HookPayloadInvalidError extends DurablyError {
+  override readonly code = 'HOOK_PAYLOAD_INVALID' as const;
+  constructor(readonly hookName: string, readonly issues: unknown) {
+    super(`The payload for hook "${hookName}" does not match its schema: ${typeof issues === 'string' ? issues : JSON.stringify(issues)}`);
+  }
+}
+
+/** Thrown at waitForSignal when its timeout passes before a signal arrives. */
+export class SignalTimeoutError extends DurablyError {
+  override readonly code = 'SIGNAL_TIMEOUT' as const;
+}

@@ -11,13 +11,15 @@ import type { Serialized, SerializedError } from './serialization.js';
 export type DurablyEvent = { [K in EventType]: EventOf<K> }[EventType];
 
 export interface EventDataMap {
-  /** Always seq 1. The run's input. */
-  run_created: { workflow: string; args: Serialized; queue: string; idempotencyKey?: string; startAt?: number };
+  /** Always seq 1. The run's input. `continuedFrom`: the run that continued as this one. */
+  run_created: { workflow: string; args: Serialized; queue: string; idempotencyKey?: string; startAt?: number; continuedFrom?: string };
   /** A worker began executing the run (first time, or again after a crash). */
   run_started: { workerId: string };
   run_completed: { result: Serialized };
   run_failed: { error: SerializedError };
   run_cancelled: { reason?: string };
+  /** The run ended by continueAsNew; `nextRunId` carries on with a fresh history. */
+  run_continued: { nextRunId: string };
   /** A step dispatched to the broker (dispatch mode); inline steps skip it. */
   step_scheduled: { name: string; args: Serialized; queue: string };
   /** An attempt of a step failed. `retryAt` is set when another attempt will follow. */
@@ -29,6 +31,18 @@ export interface EventDataMap {
   /** A deterministic value (now, random, uuid) recorded so replay returns the same one. */
   value_recorded: { kind: 'now' | 'random' | 'uuid'; value: Serialized };
   cancel_requested: { reason?: string };
+  /** A hook was created; its token resumes it. */
+  hook_created: { name: string; token: string; expiresAt?: number };
+  /** resumeHook delivered a payload. */
+  hook_received: { payload: Serialized };
+  hook_timed_out: Record<string, never>;
+  /** sendSignal delivered a named message (buffered until a waitForSignal takes it). */
+  signal_received: { name: string; payload: Serialized };
+  /** A waitForSignal with a timeout began waiting. */
+  signal_waiting: { name: string; timeoutAt?: number };
+  signal_timed_out: { name: string };
+  /** patched(id) took the new code path. */
+  patch_marker: { patchId: string };
 }
 
 export type EventType = keyof EventDataMap;
@@ -46,7 +60,7 @@ export interface EventOf<K extends EventType> {
 /** An event before it is appended: storage does not assign anything, the engine sets seq. */
 export type NewEvent = DurablyEvent;
 
-export const TERMINAL_EVENT_TYPES = new Set<EventType>(['run_completed', 'run_failed', 'run_cancelled']);
+export const TERMINAL_EVENT_TYPES = new Set<EventType>(['run_completed', 'run_failed', 'run_cancelled', 'run_continued']);
 
 export function makeEvent<K extends EventType>(
   runId: string,

@@ -2,6 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   CancelledError,
   Client,
+  HookAlreadyUsedError,
+  HookExpiredError,
+  HookNotFoundError,
+  HookPayloadInvalidError,
   InvalidArgumentError,
   NonDeterminismError,
   RunAlreadyFinishedError,
@@ -324,6 +328,92 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(await run.status()).toBe('cancelled');
       expect(types(await run.events())).toEqual(expect.arrayContaining(['cancel_requested', 'run_cancelled']));
       await expect(run.cancel()).rejects.toBeInstanceOf(RunAlreadyFinishedError);
+    });
+
+    it('suspends on a hook until resumeHook from another client; wrong, invalid and used tokens are typed errors that change nothing', async () => {
+      const { c } = await setup();
+      const other = await client();
+      const run = await c.start(W.expense, 60_000);
+      await waitFor(() => W.issuedTokens.has(run.runId), 10_000);
+      const token = W.issuedTokens.get(run.runId)!;
+      expect(Buffer.from(token, 'base64url').length).toBeGreaterThanOrEqual(16); // >= 128 bits
+      await waitFor(async () => (await run.status()) === 'suspended', 10_000);
+      const before = (await run.events()).length;
+      await expect(other.resumeHook('not-a-token', { approved: true, by: 'ana' })).rejects.toBeInstanceOf(HookNotFoundError);
+      const invalid = await other.resumeHook(token, { approved: 'yes', by: '' }).catch((e: unknown) => e);
+      expect(invalid).toBeInstanceOf(HookPayloadInvalidError);
+      expect((invalid as Error).message).toContain('approved');
+      expect((await run.events()).length).toBe(before);
+      expect(await other.resumeHook(token, { approved: true, by: 'ana' })).toEqual({ runId: run.runId });
+      expect(await run.result({ timeout: '20s' })).toEqual({ decision: { approved: true, by: 'ana' } });
+      await expect(other.resumeHook(token, { approved: false, by: 'bob' })).rejects.toBeInstanceOf(HookAlreadyUsedError);
+      const events = await run.events();
+      expect(events.filter((e) => e.type === 'hook_received')).toHaveLength(1);
+      const created = events.find((e) => e.type === 'hook_created') as Extract<DurablyEvent, { type: 'hook_created' }>;
+      expect(created.data).toMatchObject({ name: 'suite.approval', token });
+    });
+
+    it('times a hook out: the workflow sees HookTimeoutError and the token is expired', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.expense, 200);
+      expect(await run.result({ timeout: '20s' })).toEqual({ error: 'HookTimeoutError' });
+      const token = W.issuedTokens.get(run.runId)!;
+      await expect(c.resumeHook(token, { approved: true, by: 'late' })).rejects.toBeInstanceOf(HookExpiredError);
+      expect(types(await run.events())).toContain('hook_timed_out');
+    });
+
+    it('buffers signals sent before the wait and delivers each once, in order; a wait can time out', async () => {
+      const { c } = await setup();
+      const other = await client();
+      const run = await c.start(W.collector, 3, 300);
+      await other.sendSignal(run.runId, 'item', { n: 1 });
+      await other.sendSignal(run.runId, 'item', { n: 2 });
+      await waitFor(async () => (await run.status()) === 'suspended', 10_000);
+      await other.sendSignal(run.runId, 'item', { n: 3 });
+      await other.sendSignal(run.runId, 'unrelated', 'ignored');
+      expect(await run.result({ timeout: '20s' })).toEqual({ got: [{ n: 1 }, { n: 2 }, { n: 3 }], late: 'SignalTimeoutError' });
+      const events = await run.events();
+      expect(events.filter((e) => e.type === 'signal_received')).toHaveLength(4);
+      await expect(other.sendSignal(run.runId, 'item', 4)).rejects.toBeInstanceOf(RunAlreadyFinishedError);
+    });
+
+    it('replays the old path of a run started before patched() was added, and takes the new path in new runs', async () => {
+      const { c } = await setup();
+      W.versioned.patched = false;
+      try {
+        const old = await c.start(W.patchedWf);
+        // Let the old code record its step, then deploy the patched code while the run sleeps.
+        await waitFor(async () => (await old.events()).filter((e) => e.type === 'sleep_started').length === 2, 10_000);
+        W.versioned.patched = true;
+        const fresh = await c.start(W.patchedWf);
+        expect(await old.result({ timeout: '20s' })).toBe('old');
+        expect(await fresh.result({ timeout: '20s' })).toBe('new');
+        expect(types(await fresh.events())).toContain('patch_marker');
+        expect(types(await old.events())).not.toContain('patch_marker');
+      } finally {
+        W.versioned.patched = false;
+      }
+    });
+
+    it('continues as new: a loop runs as a chain of linked runs, each with a short history', async () => {
+      const { c } = await setup();
+      const first = await c.start(W.looping, 0, 40);
+      expect(await first.result({ timeout: '60s' })).toBe(40);
+      let runId: string | undefined = first.runId;
+      let previous: string | undefined;
+      let runs = 0;
+      while (runId) {
+        const events: DurablyEvent[] = await c.getRun(runId).events();
+        expect(events.length).toBeLessThanOrEqual(5);
+        const created = events[0] as Extract<DurablyEvent, { type: 'run_created' }>;
+        expect(created.data.continuedFrom).toBe(previous);
+        const last: DurablyEvent = events.at(-1)!;
+        previous = runId;
+        runId = last.type === 'run_continued' ? last.data.nextRunId : undefined;
+        runs++;
+      }
+      expect(runs).toBe(40);
+      expect(await first.status()).toBe('continued');
     });
 
     it('runs every step as a broker task in dispatch mode', async () => {

@@ -2,7 +2,8 @@
  * Workflows used by the engine suite. Defined once per process (step names are global), with side
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
-import { context, FatalError, RetryableError, sleep, step, workflow, type StepContext, type WorkflowContext } from '@durably/core';
+import { z } from 'zod';
+import { context, continueAsNew, defineHook, FatalError, patched, RetryableError, sleep, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -195,7 +196,7 @@ export const badSleep = workflow('suite.bad-sleep', async () => {
   return 'not reached';
 });
 
-export const allWorkflows = [
+export const allWorkflows: Workflow<any[], any>[] = [
   onboarding,
   roundTrip,
   parallel,
@@ -213,3 +214,59 @@ export const allWorkflows = [
   threeSteps,
   badSleep,
 ];
+
+// ---- Hooks, signals, versioning, continue-as-new ----
+
+export const ApprovalSchema = z.object({ approved: z.boolean(), by: z.string().min(1) });
+export const approval = defineHook<z.infer<typeof ApprovalSchema>>('suite.approval', { schema: ApprovalSchema });
+
+/** The token leaves the run through a step, as it would in an email. */
+export const publishToken = step('suite.publish-token', async (token: string) => {
+  issuedTokens.set((context() as StepContext).runId, token);
+  return 'sent';
+});
+export const issuedTokens = new Map<string, string>();
+
+export const expense = workflow('suite.expense', async (timeoutMs: number) => {
+  const hook = approval.create({ timeout: timeoutMs });
+  await publishToken(hook.token);
+  try {
+    const decision = await hook;
+    return { decision };
+  } catch (err) {
+    return { error: (err as Error).name };
+  }
+});
+
+export const collector = workflow('suite.collector', async (count: number, timeoutMs: number) => {
+  const got: unknown[] = [];
+  for (let i = 0; i < count; i++) got.push(await waitForSignal('item'));
+  await sleep(20);
+  let late: unknown;
+  try {
+    late = await waitForSignal('late', { timeout: timeoutMs });
+  } catch (err) {
+    late = (err as Error).name;
+  }
+  return { got, late };
+});
+
+export const versioned = { patched: false };
+export const oldPath = step('suite.old-path', async () => 'old');
+export const newPath = step('suite.new-path', async () => 'new');
+export const patchedWf = workflow('suite.patched', async () => {
+  await sleep(150);
+  // Deploy 1 had only oldPath here; deploy 2 adds the patch.
+  const which = versioned.patched && patched('use-new-path') ? await newPath() : await oldPath();
+  await sleep(150);
+  return which;
+});
+
+export const tick = step('suite.tick', async (i: number) => i + 1);
+export const looping = workflow('suite.looping', async (i: number, until: number): Promise<number> => {
+  const next = await tick(i);
+  if (next < until) return continueAsNew(next, until);
+  return next;
+});
+
+allWorkflows.push(expense, collector, patchedWf, looping);

@@ -297,6 +297,22 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(new Set(all).size).toBe(200);
     });
 
+    it('indexes hooks by token with the append, upserts them, and writes none on a conflict', async () => {
+      const a = await connect();
+      const b = await connect();
+      const { run } = await a.createRun(newRun());
+      const token = `tok-${randomUUID()}`;
+      const hook = { token, runId: run.runId, correlationId: '3', name: 'approval', createdAt: 100, expiresAt: 5000 };
+      await a.append({ runId: run.runId, expectedSeq: 1, events: [ev(run.runId, 2)], setHooks: [hook] });
+      expect(await b.getHook(token)).toEqual(hook);
+      await b.append({ runId: run.runId, expectedSeq: 2, events: [ev(run.runId, 3)], setHooks: [{ ...hook, consumedAt: 200 }] });
+      expect(await a.getHook(token)).toEqual({ ...hook, consumedAt: 200 });
+      const lost = `tok-${randomUUID()}`;
+      await expect(a.append({ runId: run.runId, expectedSeq: 1, events: [ev(run.runId, 2)], setHooks: [{ ...hook, token: lost }] })).rejects.toBeInstanceOf(AppendConflictError);
+      expect(await a.getHook(lost)).toBeUndefined();
+      expect(await a.getHook('no-such-token')).toBeUndefined();
+    });
+
     it('updates updatedAt on touchRun', async () => {
       const s = await connect();
       const { run } = await s.createRun(newRun());

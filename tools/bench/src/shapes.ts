@@ -55,6 +55,7 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     touchRun: (id, at) => inner.touchRun(id, at),
     claimDueTimers: (now, o) => inner.claimDueTimers(now, o),
     listTimers: (id) => inner.listTimers(id),
+    getHook: (t) => inner.getHook(t),
     close: () => inner.close(),
   } satisfies Storage & { appends: number; creates: number };
   return counted;

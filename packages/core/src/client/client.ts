@@ -5,13 +5,19 @@ import { checkQueue, isWorkflow, type Workflow } from '../definitions.js';
 import {
   AppendConflictError,
   CancelledError,
+  HookAlreadyUsedError,
+  HookExpiredError,
+  HookNotFoundError,
+  HookPayloadInvalidError,
   InvalidArgumentError,
   ResultTimeoutError,
   RunAlreadyFinishedError,
   RunNotFoundError,
   WorkflowFailedError,
 } from '../errors.js';
-import { makeEvent, type DurablyEvent } from '../events.js';
+import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../events.js';
+import { getHookDefinition } from '../hooks.js';
+import type { HookRecord } from '../storage/storage.js';
 import { deserialize, objectToError, serialize } from '../serialization.js';
 import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
 import { publishTask } from '../worker/publish.js';
@@ -69,14 +75,23 @@ export class RunHandle<R = unknown> {
     // Same-process workers notify at once; other processes are noticed by polling with backoff.
     let wake: (() => void) | undefined;
     const unsubscribe = onRunFinished(storage, this.runId, () => wake?.());
+    let runId = this.runId;
     try {
       let delay = 10;
       for (;;) {
-        const run = await storage.getRun(this.runId);
-        if (!run) throw new RunNotFoundError(this.runId);
+        const run = await storage.getRun(runId);
+        if (!run) throw new RunNotFoundError(runId);
+        if (run.status === 'continued') {
+          // Follow continueAsNew to the run that carries on; its outcome is this run's outcome.
+          const [last] = await storage.readEvents(runId, run.lastSeq);
+          if (last?.type === 'run_continued') {
+            runId = last.data.nextRunId;
+            continue;
+          }
+        }
         if (FINISHED_STATUSES.has(run.status)) return outcomeOf<R>(run);
         const remaining = deadline - Date.now();
-        if (remaining <= 0) throw new ResultTimeoutError(this.runId, timeoutMs!, run.status);
+        if (remaining <= 0) throw new ResultTimeoutError(runId, timeoutMs!, run.status);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(delay, remaining));
           wake = () => {
@@ -193,27 +208,92 @@ export class Client {
 
   /** Records a cancel request; the run ends as `cancelled` once a worker processes it. */
   async cancel(runId: string, reason?: string): Promise<void> {
+    await this.appendToRun(runId, 'cancel_requested', reason === undefined ? {} : { reason }, 'cancel');
+  }
+
+  /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
+  async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
+    const serialized = serialize(payload, `the payload of signal "${name}"`);
+    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
+  }
+
+  /**
+   * Resumes the hook with this token. Throws HookNotFoundError (wrong token), HookAlreadyUsedError,
+   * HookExpiredError, or HookPayloadInvalidError (the payload fails the hook's schema, when its
+   * definition is loaded in this process); in each case nothing is written.
+   */
+  async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
+    if (typeof token !== 'string' || token.length === 0 || token.length > 200) throw new HookNotFoundError();
+    let hook = await this.storage.getHook(token);
+    if (!hook) throw new HookNotFoundError();
+    const def = getHookDefinition(hook.name);
+    let value = payload;
+    if (def?.schema) {
+      const parsed = def.schema.safeParse(payload);
+      if (!parsed.success) throw new HookPayloadInvalidError(hook.name, describeIssues(parsed.error));
+      value = parsed.data;
+    }
+    const serialized = serialize(value, `the payload of hook "${hook.name}"`);
+    for (let attempt = 0; ; attempt++) {
+      checkHookUsable(hook, this.clock());
+      const run = await this.storage.getRun(hook.runId);
+      if (!run) throw new HookNotFoundError();
+      if (FINISHED_STATUSES.has(run.status)) throw new HookExpiredError(run.runId);
+      const now = this.clock();
+      const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload: serialized }, hook.correlationId, now);
+      try {
+        // The consumed mark is written in the same atomic append: of two racing resumes, one wins.
+        await this.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [event], setHooks: [{ ...hook, consumedAt: now }] });
+        break;
+      } catch (err) {
+        if (!(err instanceof AppendConflictError) || attempt >= 50) throw err;
+        hook = (await this.storage.getHook(token))!;
+      }
+    }
+    await publishTask(this.broker, brokerQueue((await this.storage.getRun(hook.runId))!.queue), { v: 1, kind: 'run', runId: hook.runId, reason: 'hook' }, 0, this.clock);
+    return { runId: hook.runId };
+  }
+
+  /** Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the run. */
+  private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal'): Promise<void> {
+    await this.ensureReady();
+    let queue = 'default';
     for (let attempt = 0; ; attempt++) {
       const run = await this.storage.getRun(runId);
       if (!run) throw new RunNotFoundError(runId);
       if (FINISHED_STATUSES.has(run.status)) throw new RunAlreadyFinishedError(runId, run.status);
-      const event = makeEvent(runId, run.lastSeq + 1, 'cancel_requested', reason === undefined ? {} : { reason }, undefined, this.clock());
+      queue = run.queue;
+      const event = makeEvent(runId, run.lastSeq + 1, type, data, undefined, this.clock()) as DurablyEvent;
       try {
         await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event] });
         break;
       } catch (err) {
         // A worker appended first; read again and retry (the run may have finished meanwhile).
-        if (err instanceof AppendConflictError && attempt < 20) continue;
+        if (err instanceof AppendConflictError && attempt < 50) continue;
         throw err;
       }
     }
-    const run = await this.storage.getRun(runId);
-    await publishTask(this.broker, brokerQueue(run!.queue), { v: 1, kind: 'run', runId, reason: 'cancel' }, 0, this.clock);
+    await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason }, 0, this.clock);
   }
 
   /** Closes storage and broker. */
   async close(): Promise<void> {
     await Promise.allSettled([this.broker.close(), this.storage.close()]);
   }
+}
+
+function checkHookUsable(hook: HookRecord, now: number): void {
+  if (hook.consumedAt !== undefined) {
+    if (hook.expiresAt !== undefined && hook.consumedAt >= hook.expiresAt) throw new HookExpiredError(hook.runId, hook.expiresAt);
+    throw new HookAlreadyUsedError(hook.runId);
+  }
+  if (hook.expiresAt !== undefined && hook.expiresAt <= now) throw new HookExpiredError(hook.runId, hook.expiresAt);
+}
+
+function describeIssues(error: unknown): unknown {
+  const issues = (error as { issues?: Array<{ path?: unknown[]; message?: string }> })?.issues;
+  if (Array.isArray(issues)) return issues.map((i) => `${(i.path ?? []).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return error instanceof Error ? error.message : error;
 }

@@ -21,6 +21,7 @@ export class LazyStorage implements Storage {
   async touchRun(runId: string, at: number) { return (await this.get()).touchRun(runId, at); }
   async claimDueTimers(now: number, options: { limit: number; leaseMs: number }) { return (await this.get()).claimDueTimers(now, options); }
   async listTimers(runId: string) { return (await this.get()).listTimers(runId); }
+  async getHook(token: string) { return (await this.get()).getHook(token); }
   async close() { if (this.instance) await (await this.instance).close(); }
 }
 

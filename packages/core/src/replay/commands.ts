@@ -34,9 +34,16 @@ export class Command {
   wakeAt?: number;
   started = false;
 
+  // Hooks and signal waits
+  token?: string;
+  timeoutMs?: number;
+  /** Hook expiry or signal-wait timeout (epoch ms), once recorded. */
+  timeoutAt?: number;
+  hookCreatedAt?: number;
+
   constructor(
     readonly id: string,
-    readonly kind: 'step' | 'sleep' | 'value',
+    readonly kind: 'step' | 'sleep' | 'value' | 'hook' | 'signal' | 'patch',
     readonly name: string,
   ) {
     this.promise = new Promise((resolve, reject) => {
@@ -60,7 +67,24 @@ export class Command {
   }
 
   describe(): string {
-    return this.kind === 'step' ? `step "${this.name}"` : this.kind === 'sleep' ? 'sleep' : `context value "${this.name}"`;
+    return describeCall(this.kind, this.name);
+  }
+}
+
+export function describeCall(kind: string, name: string): string {
+  switch (kind) {
+    case 'step':
+      return `step "${name}"`;
+    case 'sleep':
+      return 'sleep';
+    case 'hook':
+      return `hook "${name}"`;
+    case 'signal':
+      return `waitForSignal("${name}")`;
+    case 'patch':
+      return `patched("${name}")`;
+    default:
+      return `context value "${name}"`;
   }
 }
 

@@ -29,6 +29,8 @@ import {
   AppendConflictError,
   CancelledError,
   DurablyError,
+  HookTimeoutError,
+  SignalTimeoutError,
   FatalError,
   InvalidArgumentError,
   NonDeterminismError,
@@ -38,7 +40,10 @@ import {
 } from '../errors.js';
 import { deserialize, errorToObject, objectToError, serialize } from '../serialization.js';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from '../retry.js';
-import { Command, drain } from './commands.js';
+import { Command, describeCall, drain } from './commands.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ContinueAsNew } from '../hooks.js';
+import type { HookRecord } from '../storage/storage.js';
 
 export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -62,7 +67,7 @@ export interface ExecutionDeps {
   inlineRetryMaxMs: number;
   runAttempt(request: AttemptRequest): Promise<AttemptOutcome>;
   /** Side effects of a durable batch: step tasks to publish, timers to schedule wake-ups for. */
-  afterFlush(effects: { runId: string; queue: string; dispatched: Command[]; timers: Timer[] }): Promise<void>;
+  afterFlush(effects: { runId: string; queue: string; dispatched: Command[]; timers: Timer[]; continuedAs?: string }): Promise<void>;
 }
 
 /** Thrown out of `advance()` when another writer appended first: drop this execution and replay. */
@@ -84,7 +89,11 @@ export class Execution implements WorkflowRuntime {
   private readonly commands = new Map<string, Command>();
   /** Logged identities of calls not reached yet during replay: position -> "step:name" etc. */
   private readonly logged = new Map<string, string>();
-  private readonly loggedValues = new Map<string, DurablyEvent & { type: 'value_recorded' }>();
+  /** Logged events whose data a call needs synchronously (context values, hook tokens), by position. */
+  private readonly loggedData = new Map<string, DurablyEvent>();
+  /** Signals received and not yet taken by a waitForSignal, per name, in log order. */
+  private readonly signalQueues = new Map<string, unknown[]>();
+  private setHooks: HookRecord[] = [];
   private outbox: Pending[] = [];
   private setTimers: Timer[] = [];
   private clearTimers: string[] = [];
@@ -97,6 +106,7 @@ export class Execution implements WorkflowRuntime {
   private fatal?: Error;
   private cancelReason?: { reason?: string };
   private started = false;
+  private continuedAs?: string;
   /** Timers of this run that are (or may be) in storage: cleared when the run finishes. */
   private readonly liveTimers = new Set<string>();
 
@@ -143,14 +153,14 @@ export class Execution implements WorkflowRuntime {
       if (this.apply(ev)) await drain();
     }
     this.logged.clear();
-    this.loggedValues.clear();
+    this.loggedData.clear();
   }
 
   private index(ev: DurablyEvent): void {
     if (ev.seq <= this.seq || ev.correlationId === undefined) return;
     const identity = identityOf(ev);
     if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
-    if (ev.type === 'value_recorded') this.loggedValues.set(ev.correlationId, ev);
+    if (ev.type === 'value_recorded' || ev.type === 'hook_created') this.loggedData.set(ev.correlationId, ev);
   }
 
   private startFunction(args: unknown[]): void {
@@ -230,6 +240,50 @@ export class Execution implements WorkflowRuntime {
       case 'cancel_requested':
         this.requestCancel(ev.data.reason);
         return true;
+      case 'run_continued':
+        return false;
+      case 'hook_created': {
+        const cmd = this.expect(ev, 'hook', ev.data.name);
+        if (cmd) {
+          cmd.started = true;
+          cmd.timeoutAt = ev.data.expiresAt;
+          cmd.hookCreatedAt = ev.at;
+          if (cmd.timeoutAt !== undefined) this.liveTimers.add(`hook:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'hook_received':
+      case 'hook_timed_out': {
+        const cmd = this.expectKind(ev, 'hook');
+        if (!cmd) return false;
+        this.liveTimers.delete(`hook:${cmd.id}`);
+        if (ev.type === 'hook_received') this.settle(cmd, { ok: true, value: deserialize(ev.data.payload) });
+        else this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
+        return true;
+      }
+      case 'signal_received':
+        return this.deliverSignal(ev.data.name, deserialize(ev.data.payload));
+      case 'signal_waiting': {
+        const cmd = this.expect(ev, 'signal', ev.data.name);
+        if (cmd) {
+          cmd.started = true;
+          cmd.timeoutAt = ev.data.timeoutAt;
+          if (cmd.timeoutAt !== undefined) this.liveTimers.add(`signal:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'signal_timed_out': {
+        const cmd = this.expect(ev, 'signal', ev.data.name);
+        if (!cmd) return false;
+        this.liveTimers.delete(`signal:${cmd.id}`);
+        this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
+        return true;
+      }
+      case 'patch_marker':
+        if (Number(ev.correlationId) > this.counter && !this.cancelReason) {
+          this.fail(new NonDeterminismError(ev.correlationId ?? '?', `patched("${ev.data.patchId}")`, 'no call at this position (the code ended or waits on something else)'));
+        }
+        return false;
       default: {
         const unknown: never = ev;
         throw new DurablyError(`Unknown event type in the log: ${JSON.stringify((unknown as DurablyEvent).type)}`);
@@ -253,6 +307,30 @@ export class Execution implements WorkflowRuntime {
       return undefined;
     }
     return cmd;
+  }
+
+  /** Like expect, for outcome events that carry no name (hook payloads). */
+  private expectKind(ev: DurablyEvent, kind: Command['kind']): Command | undefined {
+    const cmd = this.commands.get(ev.correlationId ?? '?');
+    if (cmd && cmd.kind === kind) return cmd;
+    if (this.cancelReason) return undefined;
+    this.fail(new NonDeterminismError(ev.correlationId ?? '?', `a ${kind}`, cmd ? cmd.describe() : 'no call at this position'));
+    return undefined;
+  }
+
+  /** A signal goes to the earliest waiting waitForSignal of its name, or waits in the buffer. */
+  private deliverSignal(name: string, payload: unknown): boolean {
+    for (const cmd of this.commands.values()) {
+      if (cmd.kind === 'signal' && cmd.name === name && !cmd.settled) {
+        this.dropTimer(`signal:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: payload });
+        return true;
+      }
+    }
+    let queue = this.signalQueues.get(name);
+    if (!queue) this.signalQueues.set(name, (queue = []));
+    queue.push(payload);
+    return false;
   }
 
   private fail(error: Error): void {
@@ -320,11 +398,38 @@ export class Execution implements WorkflowRuntime {
     const cmd = this.newCommand('value', kind);
     this.commands.delete(cmd.id);
     if (this.fatal) throw this.fatal;
-    const logged = this.loggedValues.get(cmd.id);
-    if (logged) return deserialize<T>(logged.data.value);
+    const logged = this.loggedData.get(cmd.id);
+    if (logged?.type === 'value_recorded') return deserialize<T>(logged.data.value);
     const value = produce();
     this.push({ type: 'value_recorded', correlationId: cmd.id, data: { kind, value: serialize(value) } });
     return value;
+  }
+
+  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> } {
+    const cmd = this.newCommand('hook', name);
+    const logged = this.loggedData.get(cmd.id);
+    // 192 bits from the CSPRNG; recorded with hook_created, so a replay hands out the same token.
+    cmd.token = logged?.type === 'hook_created' ? logged.data.token : randomBytes(24).toString('base64url');
+    cmd.timeoutMs = timeoutMs;
+    return { token: cmd.token, promise: cmd.promise };
+  }
+
+  waitForSignal(name: string, timeoutMs?: number): Promise<unknown> {
+    const cmd = this.newCommand('signal', name);
+    cmd.timeoutMs = timeoutMs;
+    const queued = this.signalQueues.get(name);
+    if (!cmd.settled && queued && queued.length > 0) this.settle(cmd, { ok: true, value: queued.shift() });
+    return cmd.promise;
+  }
+
+  patched(patchId: string): boolean {
+    const position = String(this.counter + 1);
+    const logged = this.logged.get(position);
+    if (logged !== undefined && logged !== `patch:${patchId}`) return false; // an old run: its log has another call here
+    const cmd = this.newCommand('patch', patchId);
+    this.commands.delete(cmd.id);
+    if (logged === undefined) this.push({ type: 'patch_marker', correlationId: cmd.id, data: { patchId } });
+    return true;
   }
 
   // ---- Live execution ----
@@ -385,6 +490,35 @@ export class Execution implements WorkflowRuntime {
           this.push({ type: 'sleep_completed', correlationId: cmd.id, data: {} });
           this.dropTimer(`sleep:${cmd.id}`);
           this.settle(cmd, { ok: true, value: undefined });
+          settled = true;
+        }
+      } else if (cmd.kind === 'hook') {
+        if (!cmd.started) {
+          cmd.started = true;
+          cmd.hookCreatedAt = now;
+          cmd.timeoutAt = cmd.timeoutMs === undefined ? undefined : now + cmd.timeoutMs;
+          this.push({ type: 'hook_created', correlationId: cmd.id, data: cmd.timeoutAt === undefined ? { name: cmd.name, token: cmd.token! } : { name: cmd.name, token: cmd.token!, expiresAt: cmd.timeoutAt } });
+          this.setHooks.push(this.hookRecord(cmd));
+          if (cmd.timeoutAt !== undefined) this.addTimer(`hook:${cmd.id}`, cmd.timeoutAt);
+        }
+        if (cmd.timeoutAt !== undefined && cmd.timeoutAt <= now) {
+          this.push({ type: 'hook_timed_out', correlationId: cmd.id, data: {} });
+          this.setHooks.push({ ...this.hookRecord(cmd), consumedAt: now });
+          this.dropTimer(`hook:${cmd.id}`);
+          this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
+          settled = true;
+        }
+      } else if (cmd.kind === 'signal') {
+        if (!cmd.started && cmd.timeoutMs !== undefined) {
+          cmd.started = true;
+          cmd.timeoutAt = now + cmd.timeoutMs;
+          this.push({ type: 'signal_waiting', correlationId: cmd.id, data: { name: cmd.name, timeoutAt: cmd.timeoutAt } });
+          this.addTimer(`signal:${cmd.id}`, cmd.timeoutAt);
+        }
+        if (cmd.timeoutAt !== undefined && cmd.timeoutAt <= now) {
+          this.push({ type: 'signal_timed_out', correlationId: cmd.id, data: { name: cmd.name } });
+          this.dropTimer(`signal:${cmd.id}`);
+          this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
           settled = true;
         }
       } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def!)) {
@@ -491,6 +625,18 @@ export class Execution implements WorkflowRuntime {
     if (this.cancelReason && !this.fatal) {
       event = { type: 'run_cancelled', data: { reason: this.cancelReason.reason } };
       patch = { status: 'cancelled' };
+    } else if (!outcome.ok && outcome.error instanceof ContinueAsNew) {
+      let nextRunId: string;
+      try {
+        nextRunId = await this.createContinuation(outcome.error.args, now);
+      } catch (err) {
+        if (!(err instanceof DurablyError) || err.code !== 'SERIALIZATION') throw err;
+        this.fatal = err;
+        return this.finish();
+      }
+      event = { type: 'run_continued', data: { nextRunId } };
+      patch = { status: 'continued' };
+      this.continuedAs = nextRunId;
     } else if (outcome.ok) {
       let result: string | undefined;
       try {
@@ -521,6 +667,20 @@ export class Execution implements WorkflowRuntime {
     this.outbox.push(pending);
   }
 
+  private hookRecord(cmd: Command): HookRecord {
+    const record: HookRecord = { token: cmd.token!, runId: this.runId, correlationId: cmd.id, name: cmd.name, createdAt: cmd.hookCreatedAt ?? this.deps.clock() };
+    if (cmd.timeoutAt !== undefined) record.expiresAt = cmd.timeoutAt;
+    return record;
+  }
+
+  /** Writes a timer with the next append and publishes its wake-up after it. */
+  private addTimer(timerId: string, fireAt: number): void {
+    const timer = { runId: this.runId, timerId, fireAt };
+    this.setTimers.push(timer);
+    this.newTimers.push(timer);
+    this.liveTimers.add(timerId);
+  }
+
   /** Deletes a timer with the next append; one not yet written is simply not written. */
   private dropTimer(timerId: string): void {
     if (!this.liveTimers.delete(timerId)) return;
@@ -533,9 +693,29 @@ export class Execution implements WorkflowRuntime {
     }
   }
 
+  /**
+   * Creates the run that continues this one. Its creation is idempotent (keyed by this run), so a
+   * crash between it and this run's final append does not start a second continuation on replay.
+   */
+  private async createContinuation(args: unknown[], now: number): Promise<string> {
+    const serialized = serialize(args, `the arguments of continueAsNew in workflow "${this.workflowName}"`);
+    const runId = randomUUID();
+    const idempotencyKey = `continue:${this.runId}`;
+    const { run } = await this.deps.storage.createRun({
+      runId,
+      workflow: this.workflowName,
+      queue: this.run.queue,
+      args: serialized,
+      idempotencyKey,
+      createdAt: now,
+      firstEvent: makeEvent(runId, 1, 'run_created', { workflow: this.workflowName, args: serialized, queue: this.run.queue, idempotencyKey, continuedFrom: this.runId }, undefined, now),
+    });
+    return run.runId;
+  }
+
   /** One conditional append of everything pending. A no-op when nothing changed. */
   private async flush(status: RunStatus, patch: Record<string, unknown> = {}): Promise<void> {
-    if (this.outbox.length === 0 && status === this.status && this.setTimers.length === 0 && this.clearTimers.length === 0) {
+    if (this.outbox.length === 0 && status === this.status && this.setTimers.length === 0 && this.clearTimers.length === 0 && this.setHooks.length === 0) {
       await this.afterFlush();
       return;
     }
@@ -555,6 +735,7 @@ export class Execution implements WorkflowRuntime {
         run: { status, ...patch },
         setTimers: this.setTimers.length ? this.setTimers : undefined,
         clearTimers: this.clearTimers.length ? this.clearTimers : undefined,
+        setHooks: this.setHooks.length ? this.setHooks : undefined,
       });
     } catch (err) {
       if (err instanceof AppendConflictError) throw new StaleExecutionError(`Run ${this.runId} was advanced by another writer.`, { cause: err });
@@ -565,16 +746,19 @@ export class Execution implements WorkflowRuntime {
     this.outbox = [];
     this.setTimers = [];
     this.clearTimers = [];
+    this.setHooks = [];
     await this.afterFlush();
   }
 
   private async afterFlush(): Promise<void> {
-    if (this.toDispatch.length === 0 && this.newTimers.length === 0) return;
+    if (this.toDispatch.length === 0 && this.newTimers.length === 0 && this.continuedAs === undefined) return;
     const dispatched = this.toDispatch;
     const timers = this.newTimers;
+    const continuedAs = this.continuedAs;
     this.toDispatch = [];
     this.newTimers = [];
-    await this.deps.afterFlush({ runId: this.runId, queue: this.run.queue, dispatched, timers });
+    this.continuedAs = undefined;
+    await this.deps.afterFlush({ runId: this.runId, queue: this.run.queue, dispatched, timers, continuedAs });
   }
 }
 
@@ -589,14 +773,21 @@ function identityOf(ev: DurablyEvent): string | undefined {
       return 'sleep:sleep';
     case 'value_recorded':
       return `value:${ev.data.kind}`;
+    case 'hook_created':
+      return `hook:${ev.data.name}`;
+    case 'signal_waiting':
+    case 'signal_timed_out':
+      return `signal:${ev.data.name}`;
+    case 'patch_marker':
+      return `patch:${ev.data.patchId}`;
     default:
       return undefined;
   }
 }
 
 function describeIdentity(identity: string): string {
-  const [kind, name] = identity.split(':', 2);
-  return kind === 'step' ? `step "${name}"` : kind === 'sleep' ? 'sleep' : `context value "${name}"`;
+  const i = identity.indexOf(':');
+  return describeCall(identity.slice(0, i), identity.slice(i + 1));
 }
 
 export function isFatal(error: unknown): boolean {

@@ -68,6 +68,22 @@ export interface Timer {
   fireAt: number;
 }
 
+/** A hook's token index entry: resumeHook(token) finds the run and the waiting call through it. */
+export interface HookRecord {
+  /** Unguessable, single-use token (at least 128 bits from a CSPRNG). */
+  token: string;
+  runId: string;
+  /** Position of the hook call in the run. */
+  correlationId: string;
+  /** Name of the hook definition (its schema validates payloads). */
+  name: string;
+  createdAt: number;
+  /** After this time the hook cannot be resumed. */
+  expiresAt?: number;
+  /** Set when the hook was resumed (or timed out): the token is spent. */
+  consumedAt?: number;
+}
+
 export interface AppendRequest {
   runId: string;
   /** The seq of the last event the writer has seen. The append succeeds only if the log still ends there. */
@@ -80,6 +96,8 @@ export interface AppendRequest {
   setTimers?: Timer[];
   /** timerIds of this run's timers to delete in the same atomic write. */
   clearTimers?: string[];
+  /** Hook index entries to create or update (upsert by token) in the same atomic write. */
+  setHooks?: HookRecord[];
 }
 
 export interface RunFilter {
@@ -137,8 +155,8 @@ export interface Storage {
 
   /**
    * The conditional append, the fence between concurrent workers. Atomically: checks that the
-   * run's log ends at `expectedSeq`, writes all events, applies `run`, `setTimers` and
-   * `clearTimers`, and sets `updatedAt` and `lastSeq`. Either everything is written or nothing.
+   * run's log ends at `expectedSeq`, writes all events, applies `run`, `setTimers`, `clearTimers`
+   * and `setHooks`, and sets `updatedAt` and `lastSeq`. Either everything is written or nothing.
    * Throws `AppendConflictError` when the log no longer ends at `expectedSeq` (another writer won),
    * and `RunNotFoundError` when the run does not exist.
    */
@@ -160,6 +178,9 @@ export interface Storage {
 
   /** The run's timers that are not yet cleared (for inspection and tests). */
   listTimers(runId: string): Promise<Timer[]>;
+
+  /** The hook index entry of a token, or undefined when no hook has that token. */
+  getHook(token: string): Promise<HookRecord | undefined>;
 
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;

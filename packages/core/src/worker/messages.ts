@@ -12,7 +12,7 @@ export interface RunTask {
   v: 1;
   kind: 'run';
   runId: string;
-  reason: 'start' | 'timer' | 'step' | 'recover' | 'cancel' | 'retry';
+  reason: 'start' | 'timer' | 'step' | 'recover' | 'cancel' | 'retry' | 'hook' | 'signal';
   /** Not before this epoch ms (covers delays longer than the broker's maximum). */
   notBefore?: number;
 }

@@ -245,9 +245,10 @@ export class Worker {
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>
         runStepAttempt(request, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
-      afterFlush: async ({ runId, queue, dispatched, timers }: { runId: string; queue: string; dispatched: Command[]; timers: Timer[] }) => {
+      afterFlush: async ({ runId, queue, dispatched, timers, continuedAs }: { runId: string; queue: string; dispatched: Command[]; timers: Timer[]; continuedAs?: string }) => {
         const now = this.client.clock();
         await Promise.all([
+          ...(continuedAs ? [publishTask(this.client.broker, brokerQueue(queue), { v: 1, kind: 'run', runId: continuedAs, reason: 'start' }, 0, this.client.clock)] : []),
           ...dispatched.map((cmd) => this.dispatchStep(queue, runId, cmd)),
           ...timers.map((t) =>
             publishTask(this.client.broker, brokerQueue(queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock),

@@ -93,6 +93,18 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX IF NOT EXISTS dead_letters_queue ON dead_letters (queue, at);
   `,
+  `
+  CREATE TABLE IF NOT EXISTS hooks (
+    token TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    consumed_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS hooks_run ON hooks (run_id);
+  `,
 ];
 
 /**

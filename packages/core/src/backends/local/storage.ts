@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { DurablyEvent } from '../../events.js';
 import { AppendConflictError, DurablyError, RunNotFoundError, StorageError } from '../../errors.js';
 import type { SerializedError } from '../../serialization.js';
-import type { AppendRequest, CreateRunResult, NewRun, RunFilter, RunPage, RunRecord, RunStatus, Storage, Timer } from '../../storage/storage.js';
+import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, RunStatus, Storage, Timer } from '../../storage/storage.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../memory/cursor.js';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 
@@ -176,6 +176,12 @@ export class LocalStorage implements Storage {
           ).run(request.runId, t.timerId, t.fireAt);
         }
         for (const id of request.clearTimers ?? []) this.stmt('DELETE FROM timers WHERE run_id = ? AND timer_id = ?').run(request.runId, id);
+        for (const h of request.setHooks ?? []) {
+          this.stmt(
+            `INSERT INTO hooks (token, run_id, correlation_id, name, created_at, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (token) DO UPDATE SET expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
+          ).run(h.token, h.runId, h.correlationId, h.name, h.createdAt, h.expiresAt ?? null, h.consumedAt ?? null);
+        }
       });
       // IMMEDIATE takes the write lock before reading last_seq, so the check and the write are one step
       // even against another process; the primary key (run_id, seq) would refuse a duplicate anyway.
@@ -223,6 +229,19 @@ export class LocalStorage implements Storage {
         fireAt: r.fire_at,
       })),
     );
+  }
+
+  async getHook(token: string): Promise<HookRecord | undefined> {
+    return this.guard('read a hook', () => {
+      const r = this.stmt('SELECT * FROM hooks WHERE token = ?').get(token) as
+        | { token: string; run_id: string; correlation_id: string; name: string; created_at: number; expires_at: number | null; consumed_at: number | null }
+        | undefined;
+      if (!r) return undefined;
+      const hook: HookRecord = { token: r.token, runId: r.run_id, correlationId: r.correlation_id, name: r.name, createdAt: r.created_at };
+      if (r.expires_at !== null) hook.expiresAt = r.expires_at;
+      if (r.consumed_at !== null) hook.consumedAt = r.consumed_at;
+      return hook;
+    });
   }
 
   async close(): Promise<void> {

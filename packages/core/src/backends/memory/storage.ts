@@ -1,6 +1,6 @@
 import type { DurablyEvent } from '../../events.js';
 import { AppendConflictError, RunNotFoundError, StorageError } from '../../errors.js';
-import type { AppendRequest, CreateRunResult, NewRun, RunFilter, RunPage, RunRecord, Storage, Timer } from '../../storage/storage.js';
+import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, Storage, Timer } from '../../storage/storage.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
 
 interface StoredRun {
@@ -16,6 +16,7 @@ interface StoredRun {
 export class MemoryStorage implements Storage {
   private readonly runs = new Map<string, StoredRun>();
   private readonly byKey = new Map<string, string>();
+  private readonly hooks = new Map<string, HookRecord>();
   /** Runs ordered by (createdAt, runId) ascending, for paging; appended in order in the common case. */
   private ordered: RunRecord[] = [];
   private closed = false;
@@ -130,6 +131,13 @@ export class MemoryStorage implements Storage {
     r.updatedAt = request.events.length > 0 ? Math.max(...request.events.map((e) => e.at)) : Date.now();
     for (const t of request.setTimers ?? []) run.timers.set(t.timerId, { fireAt: t.fireAt, leaseUntil: 0 });
     for (const id of request.clearTimers ?? []) run.timers.delete(id);
+    for (const h of request.setHooks ?? []) this.hooks.set(h.token, { ...h });
+  }
+
+  async getHook(token: string): Promise<HookRecord | undefined> {
+    this.check();
+    const h = this.hooks.get(token);
+    return h ? { ...h } : undefined;
   }
 
   async readEvents(runId: string, fromSeq = 1, limit?: number): Promise<DurablyEvent[]> {
