@@ -47,6 +47,8 @@ export interface WorkerOptions {
   cacheSize?: number;
   logger?: Logger;
   workerId?: string;
+  /** Replaces step bodies by step name (for tests: see createTestEnv's mockStep). */
+  stepOverrides?: Map<string, (...args: any[]) => unknown>;
 }
 
 type Settings = {
@@ -104,6 +106,20 @@ export class Worker {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
+    this.stepOverrides = options.stepOverrides ?? new Map();
+  }
+
+  private readonly stepOverrides: Map<string, (...args: any[]) => unknown>;
+  private handling = 0;
+
+  /** True while the worker is handling a task (tests use it to wait until the system is idle). */
+  get busy(): boolean {
+    return this.handling > 0 || this.active.size > 0;
+  }
+
+  private withOverride(def: StepDefinition): StepDefinition {
+    const fn = this.stepOverrides.get(def.name);
+    return fn ? { ...def, fn: fn as StepDefinition['fn'] } : def;
   }
 
   /** Connects, subscribes to the queues and starts the sweeps. */
@@ -152,6 +168,15 @@ export class Worker {
   }
 
   private async handle(delivery: Delivery): Promise<void> {
+    this.handling++;
+    try {
+      await this.handleTask(delivery);
+    } finally {
+      this.handling--;
+    }
+  }
+
+  private async handleTask(delivery: Delivery): Promise<void> {
     const task = decodeTask(delivery.body);
     const now = this.client.clock();
     if (task.notBefore !== undefined && task.notBefore - now > 5) {
@@ -244,7 +269,7 @@ export class Worker {
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>
-        runStepAttempt(request, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
+        runStepAttempt({ ...request, def: this.withOverride(request.def) }, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
       afterFlush: async ({ runId, queue, dispatched, timers, continuedAs }: { runId: string; queue: string; dispatched: Command[]; timers: Timer[]; continuedAs?: string }) => {
         const now = this.client.clock();
         await Promise.all([
@@ -284,7 +309,8 @@ export class Worker {
    */
   private async processStep(task: StepTask): Promise<void> {
     const storage = this.client.storage;
-    const def = getStepDefinition(task.name);
+    const found = getStepDefinition(task.name);
+    const def = found && this.withOverride(found);
     if (!def) {
       throw new DurablyError(`Step "${task.name}" is not defined in this worker process. Import the module that defines it in every worker that listens on its queue.`);
     }

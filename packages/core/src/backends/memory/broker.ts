@@ -48,9 +48,25 @@ export class MemoryBrokerHub {
     return q;
   }
 
+  private pendingDelays = 0;
+
+  /** No message waiting, delayed or in a handler (tests use it to wait until the system is idle). */
+  get idle(): boolean {
+    if (this.pendingDelays > 0) return false;
+    for (const q of this.queues.values()) {
+      if (q.ready.length > 0) return false;
+      for (const c of q.consumers) if (c.running.size > 0) return false;
+    }
+    return true;
+  }
+
   enqueue(message: Message, delayMs: number): void {
     if (delayMs > 0) {
-      setTimeout(() => this.makeReady(message), delayMs).unref();
+      this.pendingDelays++;
+      setTimeout(() => {
+        this.pendingDelays--;
+        this.makeReady(message);
+      }, delayMs).unref();
     } else {
       this.makeReady(message);
     }

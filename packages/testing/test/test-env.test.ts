@@ -1,0 +1,80 @@
+import { afterEach, expect, it } from 'vitest';
+import { RetryableError, sleep, step, workflow } from '@durably/core';
+import { createTestEnv, type TestEnv } from '../src/index.js';
+import { approval, expense, issuedTokens } from '../src/engine-workflows.js';
+
+const sendEmail = step('env.send-email', async (to: string) => `sent to ${to}`);
+const onboarding = workflow('env.onboarding', async (userId: string) => {
+  await sendEmail(userId);
+  await sleep('7d');
+  await sendEmail(`${userId} (tips)`);
+  return 'Onboarding complete';
+});
+let flakyCalls = 0;
+const flaky = step(
+  'env.flaky',
+  async () => {
+    if (++flakyCalls < 3) throw new RetryableError('not yet', { retryAfter: '1h' });
+    return flakyCalls;
+  },
+  { retries: 5 },
+);
+const retrying = workflow('env.retrying', async () => flaky());
+
+let env: TestEnv | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+it('passes a 7-day sleep in milliseconds with advanceTime', async () => {
+  env = await createTestEnv({ workflows: [onboarding] });
+  const t0 = env.now();
+  const run = await env.start(onboarding, 'u1');
+  await env.settle();
+  expect(await run.status()).toBe('suspended');
+  await env.advanceTime('6d');
+  expect(await run.status()).toBe('suspended');
+  const wall = Date.now();
+  await env.advanceTime('1d');
+  expect(await run.result({ timeout: '5s' })).toBe('Onboarding complete');
+  expect(Date.now() - wall).toBeLessThan(5000);
+  const events = await run.events();
+  const woke = events.find((e) => e.type === 'sleep_completed')!;
+  expect(woke.at - t0).toBeGreaterThanOrEqual(7 * 86_400_000);
+});
+
+it('lets a hook time out on the virtual clock', async () => {
+  env = await createTestEnv({ workflows: [expense] });
+  const run = await env.start(expense, 3 * 86_400_000);
+  await env.settle();
+  expect(issuedTokens.has(run.runId)).toBe(true);
+  await env.advanceTime('3d');
+  expect(await run.result({ timeout: '5s' })).toEqual({ error: 'HookTimeoutError' });
+  expect(approval.name).toBe('suite.approval');
+});
+
+it('waits out retry delays on the virtual clock', async () => {
+  env = await createTestEnv({ workflows: [retrying] });
+  flakyCalls = 0;
+  const run = await env.start(retrying);
+  await env.settle();
+  expect(flakyCalls).toBe(1);
+  await env.advanceTime('1h');
+  expect(flakyCalls).toBe(2);
+  await env.advanceTime('1h');
+  expect(await run.result({ timeout: '5s' })).toBe(3);
+});
+
+it('mocks a step body without changing the workflow', async () => {
+  env = await createTestEnv({ workflows: [onboarding] });
+  const calls: string[] = [];
+  env.mockStep(sendEmail, async (to) => {
+    calls.push(to);
+    return `mocked ${to}`;
+  });
+  const run = await env.start(onboarding, 'u2');
+  await env.advanceTime('7d');
+  expect(await run.result({ timeout: '5s' })).toBe('Onboarding complete');
+  expect(calls).toEqual(['u2', 'u2 (tips)']);
+});
