@@ -34,7 +34,9 @@ export type ErrorCode =
   | 'HOOK_EXPIRED'
   | 'HOOK_TIMEOUT'
   | 'HOOK_PAYLOAD_INVALID'
-  | 'SIGNAL_TIMEOUT';
+  | 'SIGNAL_TIMEOUT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'EVENT_LIMIT_EXCEEDED';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -269,4 +271,20 @@ export class HookPayloadInvalidError extends DurablyError {
 /** Thrown at waitForSignal when its timeout passes before a signal arrives. */
 export class SignalTimeoutError extends DurablyError {
   override readonly code = 'SIGNAL_TIMEOUT' as const;
+}
+
+/** A serialized value (arguments, a result, a payload) is over `limits.maxPayloadBytes`. */
+export class PayloadTooLargeError extends DurablyError {
+  override readonly code = 'PAYLOAD_TOO_LARGE' as const;
+  constructor(readonly what: string, readonly bytes: number, readonly limit: number) {
+    super(`${what} is ${bytes} bytes serialized; the limit is ${limit} bytes (limits.maxPayloadBytes). Store large data elsewhere (a bucket, a table) and pass its key.`);
+  }
+}
+
+/** The run's log reached `limits.maxEvents`; the run fails. Use continueAsNew for long loops. */
+export class EventLimitExceededError extends DurablyError {
+  override readonly code = 'EVENT_LIMIT_EXCEEDED' as const;
+  constructor(readonly runId: string, readonly limit: number) {
+    super(`Run ${runId} reached the limit of ${limit} events (limits.maxEvents). Long loops should end each iteration batch with continueAsNew(...).`);
+  }
 }

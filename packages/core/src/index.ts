@@ -5,6 +5,7 @@ export * from './events.js';
 export * from './storage/storage.js';
 export * from './broker/broker.js';
 export type { Logger, LogLevel } from './logger.js';
+export { DEFAULT_LIMITS, type Limits } from './limits.js';
 export { createLogger } from './logger.js';
 export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
 export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';

@@ -8,6 +8,7 @@ import {
   HookPayloadInvalidError,
   InvalidArgumentError,
   NonDeterminismError,
+  PayloadTooLargeError,
   RunAlreadyFinishedError,
   SerializationError,
   StepFailedError,
@@ -17,6 +18,7 @@ import {
   type DurablyEvent,
   type PublishOptions,
   type Storage,
+  type Limits,
   type WorkerOptions,
 } from '@durably/core';
 import * as W from './engine-workflows.js';
@@ -46,10 +48,10 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     const workers: Worker[] = [];
     let harness: EngineHarness | undefined;
 
-    async function client(wrap?: (b: Broker) => Broker): Promise<Client> {
+    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>): Promise<Client> {
       harness ??= await createHarness();
       const { storage, broker } = await harness.connect();
-      const c = new Client({ storage, broker: wrap ? wrap(broker) : broker });
+      const c = new Client({ storage, broker: wrap ? wrap(broker) : broker, limits });
       opened.push(c);
       await c.ensureReady();
       return c;
@@ -414,6 +416,43 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       }
       expect(runs).toBe(40);
       expect(await first.status()).toBe('continued');
+    });
+
+    it('enforces the payload size limit at start and at step return, with a clear error', async () => {
+      const c = await client(undefined, { maxPayloadBytes: 2000 });
+      await worker(c);
+      const error = await c.start(W.roundTrip, 'y'.repeat(5000)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PayloadTooLargeError);
+      expect((error as Error).message).toContain('limits.maxPayloadBytes');
+      const run = await c.start(W.bigResult, 5000);
+      expect(await run.result({ timeout: '20s' })).toEqual({ name: 'StepFailedError', cause: 'PayloadTooLargeError' });
+      const failed = (await run.events()).filter((e) => e.type === 'step_failed');
+      expect(failed).toHaveLength(1); // not retried
+    });
+
+    it('fails a run that reaches the event hard limit with EventLimitExceededError', async () => {
+      const c = await client(undefined, { maxEvents: 30, warnEvents: 10 });
+      await worker(c);
+      const run = await c.start(W.manySteps, 100);
+      const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
+      expect(((error as Error).cause as Error).name).toBe('EventLimitExceededError');
+      const events = await run.events();
+      expect(events.length).toBeLessThanOrEqual(31);
+      expect(events.at(-1)!.type).toBe('run_failed');
+      const fine = await c.start(W.manySteps, 5);
+      expect(await fine.result({ timeout: '20s' })).toBe(5);
+    });
+
+    it('deletes finished runs older than the retention period and keeps unfinished ones', async () => {
+      const { c } = await setup();
+      const done = await c.start(W.plainCalls, 1);
+      await done.result({ timeout: '20s' });
+      const waiting = await c.start(W.sleeper, 60_000);
+      await waitFor(async () => (await waiting.status()) === 'suspended', 10_000);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await c.deleteFinishedRuns('10ms')).toBeGreaterThanOrEqual(1);
+      expect(await c.storage.getRun(done.runId)).toBeUndefined();
+      expect(await waiting.status()).toBe('suspended');
     });
 
     it('runs every step as a broker task in dispatch mode', async () => {

@@ -270,3 +270,18 @@ export const looping = workflow('suite.looping', async (i: number, until: number
 });
 
 allWorkflows.push(expense, collector, patchedWf, looping);
+
+export const big = step('suite.big', async (bytes: number) => 'x'.repeat(bytes));
+export const bigResult = workflow('suite.big-result', async (bytes: number) => {
+  try {
+    await big(bytes);
+    return 'not reached';
+  } catch (err) {
+    return { name: (err as Error).name, cause: ((err as Error).cause as Error | undefined)?.name };
+  }
+});
+export const manySteps = workflow('suite.many-steps', async (n: number) => {
+  for (let i = 0; i < n; i++) await tick(i);
+  return n;
+});
+allWorkflows.push(bigResult, manySteps);

@@ -313,6 +313,42 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(await a.getHook('no-such-token')).toBeUndefined();
     });
 
+    it('deletes finished runs older than the retention period, with everything they own, and never unfinished ones', async () => {
+      const s = await connect();
+      const wf = `conf.retention.${randomUUID()}`;
+      const make = async (status: 'completed' | 'failed' | 'running', finishedAt?: number) => {
+        const { run } = await s.createRun(newRun({ workflow: wf }));
+        const token = `tok-${randomUUID()}`;
+        await s.append({
+          runId: run.runId,
+          expectedSeq: 1,
+          events: [ev(run.runId, 2)],
+          run: finishedAt === undefined ? { status } : { status, finishedAt },
+          setTimers: [{ runId: run.runId, timerId: 't', fireAt: 1 }],
+          setHooks: [{ token, runId: run.runId, correlationId: '2', name: 'h', createdAt: 1 }],
+        });
+        return { runId: run.runId, token };
+      };
+      const oldDone = await make('completed', 1_000);
+      const oldFailed = await make('failed', 2_000);
+      const recent = await make('completed', 9_000);
+      const running = await make('running');
+      let deleted = 0;
+      for (let n = -1; n !== 0; ) deleted += n = await s.deleteFinishedRuns(5_000, 1);
+      expect(deleted).toBeGreaterThanOrEqual(2);
+      for (const gone of [oldDone, oldFailed]) {
+        expect(await s.getRun(gone.runId)).toBeUndefined();
+        expect(await s.readEvents(gone.runId)).toEqual([]);
+        expect(await s.listTimers(gone.runId)).toEqual([]);
+        expect(await s.getHook(gone.token)).toBeUndefined();
+      }
+      for (const kept of [recent, running]) {
+        expect(await s.getRun(kept.runId)).toBeDefined();
+        expect((await s.readEvents(kept.runId)).length).toBe(2);
+      }
+      expect((await s.listRuns({ workflow: wf })).runs.map((r) => r.runId).sort()).toEqual([recent.runId, running.runId].sort());
+    });
+
     it('updates updatedAt on touchRun', async () => {
       const s = await connect();
       const { run } = await s.createRun(newRun());

@@ -56,6 +56,7 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     claimDueTimers: (now, o) => inner.claimDueTimers(now, o),
     listTimers: (id) => inner.listTimers(id),
     getHook: (t) => inner.getHook(t),
+    deleteFinishedRuns: (b, l) => inner.deleteFinishedRuns(b, l),
     close: () => inner.close(),
   } satisfies Storage & { appends: number; creates: number };
   return counted;

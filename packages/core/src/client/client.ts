@@ -23,6 +23,7 @@ import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type R
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
 import { onRunFinished } from './notify.js';
+import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
 
 export interface StartOptions {
   /** A second start with the same key returns the first run instead of starting another. */
@@ -40,6 +41,8 @@ export interface StartOptions {
 export interface ClientOptions {
   storage: Storage;
   broker: Broker;
+  /** Payload size and event count limits (defaults: 1 MiB, warn at 10,000 events, fail at 50,000). */
+  limits?: Partial<Limits>;
   /** The clock; tests can replace it. */
   clock?: () => number;
 }
@@ -136,12 +139,26 @@ export class Client {
   readonly storage: Storage;
   readonly broker: Broker;
   readonly clock: () => number;
+  readonly limits: Limits;
   private ready?: Promise<void>;
 
   constructor(options: ClientOptions) {
     this.storage = options.storage;
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+  }
+
+  /** Retention: deletes finished runs that finished more than `olderThan` ago. Returns how many. */
+  async deleteFinishedRuns(olderThan: Duration): Promise<number> {
+    await this.ensureReady();
+    const before = this.clock() - parseDuration(olderThan, 'deleteFinishedRuns(olderThan)');
+    let total = 0;
+    for (;;) {
+      const n = await this.storage.deleteFinishedRuns(before, 500);
+      total += n;
+      if (n < 500) return total;
+    }
   }
 
   /** Runs the idempotent schema set-up of storage and broker once per client. */
@@ -176,7 +193,7 @@ export class Client {
       if (Number.isNaN(startAt)) throw new InvalidArgumentError('start(): startAt is an invalid Date.');
     }
     if (options.delay !== undefined) startAt = Math.max(startAt ?? 0, now + parseDuration(options.delay, 'start({ delay })'));
-    const serializedArgs = serialize(args, `the arguments of workflow "${def.name}"`);
+    const serializedArgs = checkPayload(serialize(args, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
     const first = makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serializedArgs, queue, idempotencyKey: options.idempotencyKey, startAt }, undefined, now);
     if (first.data.idempotencyKey === undefined) delete first.data.idempotencyKey;
     if (first.data.startAt === undefined) delete first.data.startAt;
@@ -214,7 +231,7 @@ export class Client {
   /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
-    const serialized = serialize(payload, `the payload of signal "${name}"`);
+    const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
     await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
   }
 
@@ -235,7 +252,7 @@ export class Client {
       if (!parsed.success) throw new HookPayloadInvalidError(hook.name, describeIssues(parsed.error));
       value = parsed.data;
     }
-    const serialized = serialize(value, `the payload of hook "${hook.name}"`);
+    const serialized = checkPayload(serialize(value, `the payload of hook "${hook.name}"`), `The payload of hook "${hook.name}"`, this.limits);
     for (let attempt = 0; ; attempt++) {
       checkHookUsable(hook, this.clock());
       const run = await this.storage.getRun(hook.runId);

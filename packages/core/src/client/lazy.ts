@@ -22,6 +22,7 @@ export class LazyStorage implements Storage {
   async claimDueTimers(now: number, options: { limit: number; leaseMs: number }) { return (await this.get()).claimDueTimers(now, options); }
   async listTimers(runId: string) { return (await this.get()).listTimers(runId); }
   async getHook(token: string) { return (await this.get()).getHook(token); }
+  async deleteFinishedRuns(finishedBefore: number, limit: number) { return (await this.get()).deleteFinishedRuns(finishedBefore, limit); }
   async close() { if (this.instance) await (await this.instance).close(); }
 }
 

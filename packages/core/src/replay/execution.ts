@@ -41,6 +41,8 @@ import {
 import { deserialize, errorToObject, objectToError, serialize } from '../serialization.js';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from '../retry.js';
 import { Command, describeCall, drain } from './commands.js';
+import { checkPayload, DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { EventLimitExceededError } from '../errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ContinueAsNew } from '../hooks.js';
 import type { HookRecord } from '../storage/storage.js';
@@ -65,6 +67,7 @@ export interface ExecutionDeps {
   runsInline(def: StepDefinition): boolean;
   /** Retry delays up to this long are waited in-process; longer ones suspend the run on a timer. */
   inlineRetryMaxMs: number;
+  limits?: Limits;
   runAttempt(request: AttemptRequest): Promise<AttemptOutcome>;
   /** Side effects of a durable batch: step tasks to publish, timers to schedule wake-ups for. */
   afterFlush(effects: { runId: string; queue: string; dispatched: Command[]; timers: Timer[]; continuedAs?: string }): Promise<void>;
@@ -443,6 +446,7 @@ export class Execution implements WorkflowRuntime {
     if (this.status === 'pending') this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
     for (;;) {
       await drain();
+      this.checkEventCount();
       if (this.finished) {
         await this.finish();
         return 'finished';
@@ -465,6 +469,20 @@ export class Execution implements WorkflowRuntime {
       if (this.mustFlushNow()) await this.flush('running');
       for (const cmd of toStart) this.startAttempt(cmd);
       await this.nextCompletions();
+    }
+  }
+
+  private warnedEvents = false;
+
+  /** The soft limit warns once; the hard limit fails the run, dropping what was not yet recorded. */
+  private checkEventCount(): void {
+    const limits = this.deps.limits ?? DEFAULT_LIMITS;
+    const count = this.seq + this.outbox.length;
+    if (count >= limits.maxEvents && !this.fatal) {
+      this.fail(new EventLimitExceededError(this.runId, limits.maxEvents));
+    } else if (count >= limits.warnEvents && !this.warnedEvents) {
+      this.warnedEvents = true;
+      this.logger.warn('run has many events; consider continueAsNew', { events: count, warnEvents: limits.warnEvents, maxEvents: limits.maxEvents });
     }
   }
 
@@ -589,9 +607,9 @@ export class Execution implements WorkflowRuntime {
     if (outcome.ok) {
       let result: string;
       try {
-        result = serialize(outcome.value, `the result of step "${cmd.name}"`);
+        result = checkPayload(serialize(outcome.value, `the result of step "${cmd.name}"`), `The result of step "${cmd.name}"`, this.deps.limits ?? DEFAULT_LIMITS);
       } catch (err) {
-        return this.recordAttempt(cmd, { ok: false, error: new FatalError((err as Error).message, { cause: err }) }, attempt);
+        return this.recordAttempt(cmd, { ok: false, error: err }, attempt);
       }
       this.push({ type: 'step_completed', correlationId: cmd.id, data: { name: cmd.name, attempt, result } });
       this.dropTimer(`retry:${cmd.id}`);
@@ -640,7 +658,7 @@ export class Execution implements WorkflowRuntime {
     } else if (outcome.ok) {
       let result: string | undefined;
       try {
-        result = serialize(outcome.value, `the result of workflow "${this.workflowName}"`);
+        result = checkPayload(serialize(outcome.value, `the result of workflow "${this.workflowName}"`), `The result of workflow "${this.workflowName}"`, this.deps.limits ?? DEFAULT_LIMITS);
       } catch (err) {
         this.fatal = err as Error;
         return this.finish();
@@ -651,6 +669,11 @@ export class Execution implements WorkflowRuntime {
       const error = errorToObject(outcome.error);
       event = { type: 'run_failed', data: { error } };
       patch = { status: 'failed', error };
+    }
+    if (this.fatal instanceof EventLimitExceededError) {
+      // Over the limit: record only the failure.
+      this.outbox = [];
+      this.toDispatch = [];
     }
     this.outbox.push(event);
     // A finished run keeps no timers (e.g. a sleep that lost a Promise.race).
@@ -793,7 +816,7 @@ function describeIdentity(identity: string): string {
 export function isFatal(error: unknown): boolean {
   if (error instanceof FatalError || error instanceof SerializationError) return true;
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'FATAL' || code === 'SERIALIZATION' || code === 'INVALID_ARGUMENT';
+  return code === 'FATAL' || code === 'SERIALIZATION' || code === 'INVALID_ARGUMENT' || code === 'PAYLOAD_TOO_LARGE';
 }
 
 function describeError(error: unknown): string {

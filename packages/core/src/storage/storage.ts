@@ -182,6 +182,13 @@ export interface Storage {
   /** The hook index entry of a token, or undefined when no hook has that token. */
   getHook(token: string): Promise<HookRecord | undefined>;
 
+  /**
+   * Retention: deletes up to `limit` finished runs (completed, failed, cancelled, continued) whose
+   * `finishedAt` is before `finishedBefore`, with their events, timers and hooks. Unfinished runs are
+   * never deleted. Returns the number of runs deleted; call again until it returns less than `limit`.
+   */
+  deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number>;
+
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;
 }

@@ -47,6 +47,8 @@ export interface WorkerOptions {
   cacheSize?: number;
   logger?: Logger;
   workerId?: string;
+  /** Delete finished runs older than this (checked every recoveryInterval). Default: keep forever. */
+  retention?: Duration;
   /** Replaces step bodies by step name (for tests: see createTestEnv's mockStep). */
   stepOverrides?: Map<string, (...args: any[]) => unknown>;
 }
@@ -107,7 +109,10 @@ export class Worker {
     this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
     this.stepOverrides = options.stepOverrides ?? new Map();
+    this.retentionMs = options.retention === undefined ? undefined : parseDuration(options.retention, 'createWorker(): retention');
   }
+
+  private readonly retentionMs?: number;
 
   private readonly stepOverrides: Map<string, (...args: any[]) => unknown>;
   private handling = 0;
@@ -136,6 +141,13 @@ export class Worker {
     }
     this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
     this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());
+    if (this.retentionMs !== undefined) {
+      const retentionMs = this.retentionMs;
+      this.every(this.settings.recoveryIntervalMs, async () => {
+        const deleted = await this.client.storage.deleteFinishedRuns(this.client.clock() - retentionMs, 500);
+        if (deleted > 0) this.logger.info('retention: deleted finished runs', { deleted });
+      });
+    }
     this.logger.info('worker started', { queues: this.settings.queues, concurrency: this.settings.concurrency, stepMode: this.settings.stepMode });
   }
 
@@ -266,6 +278,7 @@ export class Worker {
       workerId: this.workerId,
       clock: this.client.clock,
       inlineRetryMaxMs: this.settings.inlineRetryMaxMs,
+      limits: this.client.limits,
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>

@@ -105,6 +105,9 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS hooks_run ON hooks (run_id);
   `,
+  `
+  CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+  `,
 ];
 
 /**

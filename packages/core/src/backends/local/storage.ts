@@ -231,6 +231,26 @@ export class LocalStorage implements Storage {
     );
   }
 
+  async deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number> {
+    return this.guard('delete finished runs', () => {
+      const tx = this.conn().transaction(() => {
+        const ids = (
+          this.stmt(
+            `SELECT run_id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN ('completed', 'failed', 'cancelled', 'continued') LIMIT ?`,
+          ).all(finishedBefore, limit) as Array<{ run_id: string }>
+        ).map((r) => r.run_id);
+        for (const id of ids) {
+          this.stmt('DELETE FROM events WHERE run_id = ?').run(id);
+          this.stmt('DELETE FROM timers WHERE run_id = ?').run(id);
+          this.stmt('DELETE FROM hooks WHERE run_id = ?').run(id);
+          this.stmt('DELETE FROM runs WHERE run_id = ?').run(id);
+        }
+        return ids.length;
+      });
+      return tx.immediate();
+    });
+  }
+
   async getHook(token: string): Promise<HookRecord | undefined> {
     return this.guard('read a hook', () => {
       const r = this.stmt('SELECT * FROM hooks WHERE token = ?').get(token) as

@@ -134,6 +134,27 @@ export class MemoryStorage implements Storage {
     for (const h of request.setHooks ?? []) this.hooks.set(h.token, { ...h });
   }
 
+  async deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number> {
+    this.check();
+    const doomed: string[] = [];
+    for (const [runId, run] of this.runs) {
+      if (doomed.length >= limit) break;
+      const f = run.record.finishedAt;
+      if (f !== undefined && f < finishedBefore && FINISHED.has(run.record.status)) doomed.push(runId);
+    }
+    for (const runId of doomed) {
+      const run = this.runs.get(runId)!;
+      this.runs.delete(runId);
+      if (run.record.idempotencyKey !== undefined) this.byKey.delete(run.record.idempotencyKey);
+      for (const [token, hook] of this.hooks) if (hook.runId === runId) this.hooks.delete(token);
+    }
+    if (doomed.length > 0) {
+      const gone = new Set(doomed);
+      this.ordered = this.ordered.filter((r) => !gone.has(r.runId));
+    }
+    return doomed.length;
+  }
+
   async getHook(token: string): Promise<HookRecord | undefined> {
     this.check();
     const h = this.hooks.get(token);
@@ -186,6 +207,8 @@ export class MemoryStorage implements Storage {
     if (this.closed) throw new StorageError('This MemoryStorage is closed.');
   }
 }
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled', 'continued']);
 
 function compare(a: { createdAt: number; runId: string }, b: { createdAt: number; runId: string }): number {
   return a.createdAt - b.createdAt || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0);

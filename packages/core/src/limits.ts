@@ -1,0 +1,20 @@
+import { PayloadTooLargeError } from './errors.js';
+import { byteSize } from './serialization.js';
+
+/** Protects storage from runaway runs. Set on the client: createClient/new Client({ limits }). */
+export interface Limits {
+  /** Largest serialized argument list, result or payload. Default 1 MiB. */
+  maxPayloadBytes: number;
+  /** A run whose log passes this many events logs a warning (once per execution). Default 10,000. */
+  warnEvents: number;
+  /** A run whose log would pass this many events fails with EventLimitExceededError. Default 50,000. */
+  maxEvents: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxPayloadBytes: 1024 * 1024, warnEvents: 10_000, maxEvents: 50_000 };
+
+export function checkPayload(serialized: string, what: string, limits: Limits): string {
+  const bytes = byteSize(serialized);
+  if (bytes > limits.maxPayloadBytes) throw new PayloadTooLargeError(what, bytes, limits.maxPayloadBytes);
+  return serialized;
+}
