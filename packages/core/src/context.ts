@@ -49,7 +49,7 @@ export interface WorkflowContext {
   readonly logger: Logger;
 }
 
-export type Scope = { kind: 'workflow'; execution: WorkflowRuntime } | { kind: 'step'; context: StepContext };
+export type Scope = { kind: 'workflow'; execution: WorkflowRuntime; shielded?: boolean } | { kind: 'step'; context: StepContext };
 
 const storage = new AsyncLocalStorage<Scope>();
 

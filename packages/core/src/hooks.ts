@@ -1,4 +1,4 @@
-import { currentScope, type WorkflowRuntime } from './context.js';
+import { currentScope, runInScope, type WorkflowRuntime } from './context.js';
 import { parseDuration, type Duration } from './duration.js';
 import { DurablyError, InvalidArgumentError, NotInWorkflowError } from './errors.js';
 
@@ -102,4 +102,14 @@ export class ContinueAsNew {
 export function continueAsNew(...args: unknown[]): never {
   runtime('continueAsNew()');
   throw new ContinueAsNew(args);
+}
+
+/**
+ * Runs `fn` shielded from cancellation: durable calls made inside it (cleanup steps in a `finally`)
+ * run normally even after the run was cancelled. Outside a workflow it simply calls `fn`.
+ */
+export function shield<T>(fn: () => Promise<T> | T): Promise<T> {
+  const scope = currentScope();
+  if (scope?.kind !== 'workflow') return Promise.resolve().then(fn);
+  return runInScope({ kind: 'workflow', execution: scope.execution, shielded: true }, () => Promise.resolve().then(fn));
 }

@@ -11,7 +11,7 @@ export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
 export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition } from './definitions.js';
 export { context, stepContext, sleep } from './context.js';
-export { defineHook, waitForSignal, patched, continueAsNew, getHookDefinition } from './hooks.js';
+export { defineHook, waitForSignal, patched, continueAsNew, shield, getHookDefinition } from './hooks.js';
 export type { HookDefinition, Hook, PayloadSchema } from './hooks.js';
 export type { StepContext, WorkflowContext } from './context.js';
 export { Client, RunHandle } from './client/client.js';

@@ -455,6 +455,21 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(await waiting.status()).toBe('suspended');
     });
 
+    it('cancels a run mid-step: the step signal fires, finally blocks run and shielded cleanup steps are recorded', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.cancellable);
+      await waitFor(() => W.countOf(`${run.runId}:abortable-started`) === 1, 10_000);
+      await c.cancel(run.runId, 'customer left');
+      await expect(run.result({ timeout: '20s' })).rejects.toBeInstanceOf(CancelledError);
+      expect(W.countOf(`${run.runId}:aborted`)).toBe(1);
+      expect(W.countOf(`${run.runId}:cleanup`)).toBe(1);
+      const events = await run.events();
+      const cleanupDone = events.find((e) => e.type === 'step_completed' && (e.data as { name: string }).name === 'suite.cleanup');
+      expect(cleanupDone).toBeDefined();
+      expect(events.at(-1)!.type).toBe('run_cancelled');
+      expect((events.at(-1)!.data as { reason?: string }).reason).toBe('customer left');
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

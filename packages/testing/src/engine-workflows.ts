@@ -3,7 +3,7 @@
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
 import { z } from 'zod';
-import { context, continueAsNew, defineHook, FatalError, patched, RetryableError, sleep, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
+import { context, continueAsNew, defineHook, FatalError, patched, RetryableError, shield, sleep, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -285,3 +285,31 @@ export const manySteps = workflow('suite.many-steps', async (n: number) => {
   return n;
 });
 allWorkflows.push(bigResult, manySteps);
+
+export const waitForAbort = step('suite.wait-for-abort', async () => {
+  const ctx = context() as StepContext;
+  bump(`${ctx.runId}:abortable-started`);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 20_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+  if (ctx.signal.aborted) bump(`${ctx.runId}:aborted`);
+  return 'finished';
+});
+export const cleanup = step('suite.cleanup', async () => {
+  bump(`${runIdOf()}:cleanup`);
+  return 'cleaned';
+});
+export const cancellable = workflow('suite.cancellable', async () => {
+  try {
+    await waitForAbort();
+    await sleep(60_000);
+    return 'not cancelled';
+  } finally {
+    await shield(() => cleanup());
+  }
+});
+allWorkflows.push(cancellable);

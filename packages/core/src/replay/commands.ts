@@ -8,6 +8,10 @@ import type { RetryPolicy } from '../retry.js';
 export class Command {
   readonly promise: Promise<unknown>;
   settled = false;
+  /** Made inside shield(): cancellation does not touch it. */
+  shielded = false;
+  /** Aborts the running attempt (cancellation). */
+  abort?: AbortController;
   private resolveFn!: (value: unknown) => void;
   private rejectFn!: (error: unknown) => void;
 

@@ -22,7 +22,7 @@ import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from 
 import type { RunRecord, RunStatus, Storage, Timer } from '../storage/storage.js';
 import type { StepDefinition, WorkflowDefinition } from '../definitions.js';
 import type { WorkflowRuntime } from '../context.js';
-import { runInScope } from '../context.js';
+import { currentScope, runInScope } from '../context.js';
 import type { Logger } from '../logger.js';
 import { parseDuration, type Duration } from '../duration.js';
 import {
@@ -56,6 +56,8 @@ export interface AttemptRequest {
   args: unknown[];
   attempt: number;
   policy: RetryPolicy;
+  /** Fired when the run is cancelled while the attempt runs. */
+  signal?: AbortSignal;
 }
 
 export interface ExecutionDeps {
@@ -351,7 +353,17 @@ export class Execution implements WorkflowRuntime {
     if (this.cancelReason) return;
     this.cancelReason = { reason };
     const error = new CancelledError(reason);
-    for (const cmd of [...this.commands.values()]) if (!cmd.settled) this.settle(cmd, { ok: false, error });
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.settled || cmd.shielded) continue;
+      cmd.abort?.abort(error);
+      this.settle(cmd, { ok: false, error });
+    }
+  }
+
+  /** Fires the abort signal of running (unshielded) attempts: the run was cancelled elsewhere. */
+  abortInflight(reason?: string): void {
+    const error = new CancelledError(reason);
+    for (const cmd of this.commands.values()) if (cmd.inflight && !cmd.shielded) cmd.abort?.abort(error);
   }
 
   // ---- Durable calls made by workflow code (WorkflowRuntime) ----
@@ -359,12 +371,14 @@ export class Execution implements WorkflowRuntime {
   private newCommand(kind: Command['kind'], name: string): Command {
     const id = String(++this.counter);
     const cmd = new Command(id, kind, name);
+    const scope = currentScope();
+    cmd.shielded = scope?.kind === 'workflow' && scope.shielded === true;
     const logged = this.logged.get(id);
     if (logged !== undefined && logged !== `${kind}:${name}`) {
       this.fail(new NonDeterminismError(id, describeIdentity(logged), cmd.describe()));
     }
     if (this.fatal) cmd.reject(this.fatal);
-    else if (this.cancelReason) cmd.reject(new CancelledError(this.cancelReason.reason));
+    else if (this.cancelReason && !cmd.shielded) cmd.reject(new CancelledError(this.cancelReason.reason));
     else this.commands.set(id, cmd);
     return cmd;
   }
@@ -581,11 +595,13 @@ export class Execution implements WorkflowRuntime {
 
   private startAttempt(cmd: Command): void {
     cmd.inflight = true;
+    cmd.abort = new AbortController();
+    const signal = cmd.abort.signal;
     const attempt = cmd.attempts + 1;
     const wait = Math.max(0, (cmd.retryAt ?? 0) - this.deps.clock());
     const run = async () => {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const outcome = await this.deps.runAttempt({ runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt, policy: cmd.policy! });
+      const outcome = await this.deps.runAttempt({ runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt, policy: cmd.policy!, signal });
       this.completed.push({ cmd, outcome, attempt });
       this.wakeInflight?.();
     };

@@ -14,8 +14,13 @@ export async function runStepAttempt(
   options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal },
 ): Promise<AttemptOutcome> {
   const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  // Aborted by the worker stopping or by the run being cancelled, whichever comes first.
+  const outer = [options.signal, request.signal].filter((s): s is AbortSignal => s !== undefined);
+  const onOuterAbort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  for (const s of outer) {
+    if (s.aborted) controller.abort(s.reason);
+    else s.addEventListener('abort', onOuterAbort, { once: true });
+  }
   const context: StepContext = {
     kind: 'step',
     runId: request.runId,
@@ -49,6 +54,6 @@ export async function runStepAttempt(
     return { ok: false, error };
   } finally {
     if (timer) clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    for (const s of outer) s.removeEventListener('abort', onOuterAbort);
   }
 }

@@ -257,9 +257,11 @@ export class Worker {
       execution = new Execution(run, def, this.executionDeps(run.queue));
       await execution.feed(await storage.readEvents(runId));
     }
+    const live = execution;
     const heartbeat = setInterval(() => {
       storage.touchRun(runId, this.client.clock()).catch(() => undefined);
-    }, Math.max(1000, this.settings.staleAfterMs / 3));
+      this.watchForCancel(live).catch(() => undefined);
+    }, Math.min(1000, Math.max(100, this.settings.staleAfterMs / 3)));
     heartbeat.unref();
     try {
       const result = await execution.advance({ redispatch: recover });
@@ -268,6 +270,15 @@ export class Worker {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /** While steps run, a cancel recorded by a client aborts their signals at once. */
+  private async watchForCancel(execution: Execution): Promise<void> {
+    const run = await this.client.storage.getRun(execution.runId);
+    if (!run || run.lastSeq <= execution.seq) return;
+    const tail = await this.client.storage.readEvents(execution.runId, execution.seq + 1);
+    const cancel = tail.find((e) => e.type === 'cancel_requested');
+    if (cancel) execution.abortInflight((cancel.data as { reason?: string }).reason);
   }
 
   private executionDeps(runQueue: string) {
