@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Duration } from './duration.js';
 import { NotInWorkflowError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { StepDefinition } from './definitions.js';
+import type { StepDefinition, WorkflowDefinition } from './definitions.js';
+import type { ParentClosePolicy } from './events.js';
 
 /** What a workflow execution offers to the durable calls made inside it (implemented by Execution). */
 export interface WorkflowRuntime {
@@ -14,6 +15,7 @@ export interface WorkflowRuntime {
   createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> };
   waitForSignal(name: string, timeoutMs?: number): Promise<unknown>;
   patched(patchId: string): boolean;
+  startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;
   readonly logger: Logger;
 }
 

@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'HOOK_PAYLOAD_INVALID'
   | 'SIGNAL_TIMEOUT'
   | 'PAYLOAD_TOO_LARGE'
-  | 'EVENT_LIMIT_EXCEEDED';
+  | 'EVENT_LIMIT_EXCEEDED'
+  | 'CHILD_FAILED';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -286,5 +287,13 @@ export class EventLimitExceededError extends DurablyError {
   override readonly code = 'EVENT_LIMIT_EXCEEDED' as const;
   constructor(readonly runId: string, readonly limit: number) {
     super(`Run ${runId} reached the limit of ${limit} events (limits.maxEvents). Long loops should end each iteration batch with continueAsNew(...).`);
+  }
+}
+
+/** A child workflow failed or was cancelled; thrown at `await child.result()` in the parent. */
+export class ChildWorkflowFailedError extends DurablyError {
+  override readonly code = 'CHILD_FAILED' as const;
+  constructor(readonly childRunId: string, readonly workflowName: string, cause: unknown) {
+    super(`Child workflow "${workflowName}" (run ${childRunId}) failed: ${describe(cause)}`, { cause });
   }
 }

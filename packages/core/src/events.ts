@@ -12,7 +12,16 @@ export type DurablyEvent = { [K in EventType]: EventOf<K> }[EventType];
 
 export interface EventDataMap {
   /** Always seq 1. The run's input. `continuedFrom`: the run that continued as this one. */
-  run_created: { workflow: string; args: Serialized; queue: string; idempotencyKey?: string; startAt?: number; continuedFrom?: string };
+  run_created: {
+    workflow: string;
+    args: Serialized;
+    queue: string;
+    idempotencyKey?: string;
+    startAt?: number;
+    continuedFrom?: string;
+    /** Set for a child run: the parent and the position of its startChild call. */
+    parent?: { runId: string; correlationId: string; parentClosePolicy: ParentClosePolicy };
+  };
   /** A worker began executing the run (first time, or again after a crash). */
   run_started: { workerId: string };
   run_completed: { result: Serialized };
@@ -43,7 +52,15 @@ export interface EventDataMap {
   signal_timed_out: { name: string };
   /** patched(id) took the new code path. */
   patch_marker: { patchId: string };
+  /** startChild created a child run. */
+  child_started: { childRunId: string; workflow: string; parentClosePolicy: ParentClosePolicy };
+  /** The child run ended (written to the parent's log by the worker that finished the child). */
+  child_completed: { childRunId: string; result: Serialized };
+  child_failed: { childRunId: string; error: SerializedError };
 }
+
+/** What happens to a running child when its parent ends: cancel it at once, ask it to cancel, or leave it. */
+export type ParentClosePolicy = 'terminate' | 'request_cancel' | 'abandon';
 
 export type EventType = keyof EventDataMap;
 

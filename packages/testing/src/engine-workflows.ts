@@ -3,7 +3,7 @@
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
 import { z } from 'zod';
-import { context, continueAsNew, defineHook, FatalError, patched, RetryableError, shield, sleep, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
+import { context, continueAsNew, defineHook, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -313,3 +313,34 @@ export const cancellable = workflow('suite.cancellable', async () => {
   }
 });
 allWorkflows.push(cancellable);
+
+export const childWork = workflow('suite.child', async (n: number, fail: boolean) => {
+  const v = await tick(n);
+  if (fail) throw new FatalError(`child ${n} refused`);
+  return v * 10;
+});
+export const parentWf = workflow('suite.parent', async (n: number) => {
+  const a = await runChild(childWork, n, false);
+  const handle = await startChild(childWork, n + 1, false);
+  let failure: unknown;
+  try {
+    await runChild(childWork, n + 2, true);
+  } catch (err) {
+    failure = { name: (err as Error).name, cause: ((err as Error).cause as Error | undefined)?.message };
+  }
+  return { a, b: await handle.result(), failure, childId: handle.runId };
+});
+export const longChild = workflow('suite.long-child', async () => {
+  try {
+    await sleep(60_000);
+    return 'woke';
+  } finally {
+    await shield(() => cleanup());
+  }
+});
+export const leavingParent = workflow('suite.leaving-parent', async (policy: 'terminate' | 'request_cancel' | 'abandon') => {
+  const child = await startChildWith(longChild, [], { parentClosePolicy: policy });
+  await tick(1);
+  return child.runId;
+});
+allWorkflows.push(childWork, parentWf, longChild, leavingParent);

@@ -276,23 +276,34 @@ export class Client {
   /** Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the run. */
   private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal'): Promise<void> {
     await this.ensureReady();
-    let queue = 'default';
+    const appended = await this.appendExternal(runId, type, data);
+    if (!appended.ok) throw appended.missing ? new RunNotFoundError(runId) : new RunAlreadyFinishedError(runId, appended.status!);
+    await publishTask(this.broker, brokerQueue(appended.queue), { v: 1, kind: 'run', runId, reason }, 0, this.clock);
+  }
+
+  /**
+   * @internal Appends one event to a run that is not finished, re-reading and retrying when another
+   * writer wins the race. `run` patches the record in the same append (a termination, say).
+   */
+  async appendExternal<K extends EventType>(
+    runId: string,
+    type: K,
+    data: EventDataMap[K],
+    options: { correlationId?: string; run?: import('../storage/storage.js').RunPatch } = {},
+  ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     for (let attempt = 0; ; attempt++) {
       const run = await this.storage.getRun(runId);
-      if (!run) throw new RunNotFoundError(runId);
-      if (FINISHED_STATUSES.has(run.status)) throw new RunAlreadyFinishedError(runId, run.status);
-      queue = run.queue;
-      const event = makeEvent(runId, run.lastSeq + 1, type, data, undefined, this.clock()) as DurablyEvent;
+      if (!run) return { ok: false, missing: true };
+      if (FINISHED_STATUSES.has(run.status)) return { ok: false, missing: false, status: run.status };
+      const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
       try {
-        await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event] });
-        break;
+        await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event], run: options.run });
+        return { ok: true, queue: run.queue };
       } catch (err) {
-        // A worker appended first; read again and retry (the run may have finished meanwhile).
-        if (err instanceof AppendConflictError && attempt < 50) continue;
+        if (err instanceof AppendConflictError && attempt < 100) continue;
         throw err;
       }
     }
-    await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason }, 0, this.clock);
   }
 
   /** Closes storage and broker. */

@@ -45,9 +45,12 @@ export class Command {
   timeoutAt?: number;
   hookCreatedAt?: number;
 
+  // Child workflows
+  child?: { def: import('../definitions.js').WorkflowDefinition; args: unknown[]; policy: import('../events.js').ParentClosePolicy; queue?: string };
+
   constructor(
     readonly id: string,
-    readonly kind: 'step' | 'sleep' | 'value' | 'hook' | 'signal' | 'patch',
+    readonly kind: 'step' | 'sleep' | 'value' | 'hook' | 'signal' | 'patch' | 'child',
     readonly name: string,
   ) {
     this.promise = new Promise((resolve, reject) => {
@@ -87,6 +90,8 @@ export function describeCall(kind: string, name: string): string {
       return `waitForSignal("${name}")`;
     case 'patch':
       return `patched("${name}")`;
+    case 'child':
+      return `child workflow "${name}"`;
     default:
       return `context value "${name}"`;
   }

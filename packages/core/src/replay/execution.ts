@@ -18,7 +18,7 @@
  * Cost: a live execution appends one batch per step completion and never re-reads its history; a
  * full replay is O(history) and happens only when a run resumes on a worker without it cached.
  */
-import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../events.js';
+import { makeEvent, type DurablyEvent, type EventDataMap, type EventType, type ParentClosePolicy } from '../events.js';
 import type { RunRecord, RunStatus, Storage, Timer } from '../storage/storage.js';
 import type { StepDefinition, WorkflowDefinition } from '../definitions.js';
 import type { WorkflowRuntime } from '../context.js';
@@ -31,6 +31,7 @@ import {
   DurablyError,
   HookTimeoutError,
   SignalTimeoutError,
+  ChildWorkflowFailedError,
   FatalError,
   InvalidArgumentError,
   NonDeterminismError,
@@ -72,7 +73,21 @@ export interface ExecutionDeps {
   limits?: Limits;
   runAttempt(request: AttemptRequest): Promise<AttemptOutcome>;
   /** Side effects of a durable batch: step tasks to publish, timers to schedule wake-ups for. */
-  afterFlush(effects: { runId: string; queue: string; dispatched: Command[]; timers: Timer[]; continuedAs?: string }): Promise<void>;
+  afterFlush(effects: FlushEffects): Promise<void>;
+}
+
+/** What must happen outside storage once a batch is durable. */
+export interface FlushEffects {
+  runId: string;
+  queue: string;
+  dispatched: Command[];
+  timers: Timer[];
+  /** Runs created by this run (continuation, children) whose start tasks must be published. */
+  startRuns: Array<{ runId: string; queue: string }>;
+  /** Children still running when this run ended, with what to do to them. */
+  closeChildren: Array<{ runId: string; policy: ParentClosePolicy }>;
+  /** This run is a child that ended: its outcome goes to the parent's log. */
+  notifyParent?: { parentRunId: string; correlationId: string; event: { type: 'child_completed' | 'child_failed'; data: EventDataMap['child_completed'] | EventDataMap['child_failed'] } };
 }
 
 /** Thrown out of `advance()` when another writer appended first: drop this execution and replay. */
@@ -111,7 +126,13 @@ export class Execution implements WorkflowRuntime {
   private fatal?: Error;
   private cancelReason?: { reason?: string };
   private started = false;
-  private continuedAs?: string;
+  private startRuns: FlushEffects['startRuns'] = [];
+  private closeChildren: FlushEffects['closeChildren'] = [];
+  private notifyParent?: FlushEffects['notifyParent'];
+  /** The parent of a child run (from run_created). */
+  private parentLink?: EventDataMap['run_created']['parent'];
+  /** Children started by this run, by the position of their startChild call. */
+  private readonly children = new Map<string, { runId: string; workflow: string; policy: ParentClosePolicy; done: boolean; resolve(v: unknown): void; reject(e: unknown): void; promise: Promise<unknown> }>();
   /** Timers of this run that are (or may be) in storage: cleared when the run finishes. */
   private readonly liveTimers = new Set<string>();
 
@@ -147,6 +168,7 @@ export class Execution implements WorkflowRuntime {
       const first = events[0];
       if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
       this.seq = 1;
+      this.parentLink = first.data.parent;
       this.startFunction(deserialize<unknown[]>(first.data.args));
       await drain();
     }
@@ -282,6 +304,24 @@ export class Execution implements WorkflowRuntime {
         if (!cmd) return false;
         this.liveTimers.delete(`signal:${cmd.id}`);
         this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
+        return true;
+      }
+      case 'child_started': {
+        const cmd = this.expect(ev, 'child', ev.data.workflow);
+        if (!cmd) return false;
+        this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, ev.data.childRunId, ev.data.workflow, ev.data.parentClosePolicy) });
+        return true;
+      }
+      case 'child_completed':
+      case 'child_failed': {
+        const child = this.children.get(ev.correlationId ?? '?');
+        if (!child) {
+          if (!this.cancelReason) this.fail(new NonDeterminismError(ev.correlationId ?? '?', 'a child workflow', 'no startChild call at this position'));
+          return false;
+        }
+        child.done = true;
+        if (ev.type === 'child_completed') child.resolve(deserialize(ev.data.result));
+        else child.reject(new ChildWorkflowFailedError(child.runId, child.workflow, objectToError(ev.data.error)));
         return true;
       }
       case 'patch_marker':
@@ -449,6 +489,65 @@ export class Execution implements WorkflowRuntime {
     return true;
   }
 
+  startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }> {
+    const cmd = this.newCommand('child', def.name);
+    cmd.child = { def, args, policy: options.parentClosePolicy, queue: options.queue };
+    return cmd.promise as Promise<{ runId: string; result: Promise<unknown> }>;
+  }
+
+  private trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> } {
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    this.children.set(position, { runId, workflow, policy, done: false, resolve, reject, promise });
+    return { runId, result: promise };
+  }
+
+  /**
+   * Creates the runs of new startChild calls. Creation is idempotent (keyed by this run and the call's
+   * position), so a replay after a crash finds the child it created instead of making a second one.
+   */
+  private async createChildren(): Promise<boolean> {
+    let created = false;
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.kind !== 'child' || cmd.settled || cmd.started) continue;
+      cmd.started = true;
+      const { def, args, policy, queue: childQueue } = cmd.child!;
+      const now = this.deps.clock();
+      const queue = childQueue ?? def.queue;
+      let serialized: string;
+      try {
+        serialized = checkPayload(serialize(args, `the arguments of child workflow "${def.name}"`), `The arguments of child workflow "${def.name}"`, this.deps.limits ?? DEFAULT_LIMITS);
+      } catch (err) {
+        this.settle(cmd, { ok: false, error: err });
+        created = true;
+        continue;
+      }
+      const runId = randomUUID();
+      const idempotencyKey = `child:${this.runId}:${cmd.id}`;
+      const parent = { runId: this.runId, correlationId: cmd.id, parentClosePolicy: policy };
+      const { run } = await this.deps.storage.createRun({
+        runId,
+        workflow: def.name,
+        queue,
+        args: serialized,
+        idempotencyKey,
+        parentRunId: this.runId,
+        createdAt: now,
+        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent }, undefined, now),
+      });
+      this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
+      this.startRuns.push({ runId: run.runId, queue });
+      this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, run.runId, def.name, policy) });
+      created = true;
+    }
+    return created;
+  }
+
   // ---- Live execution ----
 
   /**
@@ -474,6 +573,7 @@ export class Execution implements WorkflowRuntime {
         }
         continue;
       }
+      if (await this.createChildren()) continue;
       if (this.scan()) continue; // something resolved synchronously: let the code move on first
       const toStart = this.readyAttempts();
       if (toStart.length === 0 && this.inflight.size === 0) {
@@ -590,7 +690,7 @@ export class Execution implements WorkflowRuntime {
 
   /** Events that must be durable before anything leaves the process. run_started alone can wait. */
   private mustFlushNow(): boolean {
-    return this.toDispatch.length > 0 || this.newTimers.length > 0 || this.outbox.some((p) => p.type !== 'run_started');
+    return this.toDispatch.length > 0 || this.newTimers.length > 0 || this.startRuns.length > 0 || this.outbox.some((p) => p.type !== 'run_started');
   }
 
   private startAttempt(cmd: Command): void {
@@ -670,7 +770,7 @@ export class Execution implements WorkflowRuntime {
       }
       event = { type: 'run_continued', data: { nextRunId } };
       patch = { status: 'continued' };
-      this.continuedAs = nextRunId;
+      this.startRuns.push({ runId: nextRunId, queue: this.run.queue });
     } else if (outcome.ok) {
       let result: string | undefined;
       try {
@@ -692,6 +792,17 @@ export class Execution implements WorkflowRuntime {
       this.toDispatch = [];
     }
     this.outbox.push(event);
+    for (const child of this.children.values()) {
+      if (!child.done && child.policy !== 'abandon' && patch.status !== 'continued') this.closeChildren.push({ runId: child.runId, policy: child.policy });
+    }
+    if (this.parentLink && patch.status !== 'continued') {
+      const error = patch.status === 'cancelled' ? errorToObject(new CancelledError(this.cancelReason?.reason)) : patch.error;
+      this.notifyParent = {
+        parentRunId: this.parentLink.runId,
+        correlationId: this.parentLink.correlationId,
+        event: patch.status === 'completed' ? { type: 'child_completed', data: { childRunId: this.runId, result: patch.result! } } : { type: 'child_failed', data: { childRunId: this.runId, error: error! } },
+      };
+    }
     // A finished run keeps no timers (e.g. a sleep that lost a Promise.race).
     for (const timerId of [...this.liveTimers]) this.dropTimer(timerId);
     this.newTimers = [];
@@ -747,7 +858,9 @@ export class Execution implements WorkflowRuntime {
       args: serialized,
       idempotencyKey,
       createdAt: now,
-      firstEvent: makeEvent(runId, 1, 'run_created', { workflow: this.workflowName, args: serialized, queue: this.run.queue, idempotencyKey, continuedFrom: this.runId }, undefined, now),
+      parentRunId: this.parentLink?.runId,
+      // A continued child keeps its parent: the last run of the chain reports to it.
+      firstEvent: makeEvent(runId, 1, 'run_created', { workflow: this.workflowName, args: serialized, queue: this.run.queue, idempotencyKey, continuedFrom: this.runId, ...(this.parentLink ? { parent: this.parentLink } : {}) }, undefined, now),
     });
     return run.runId;
   }
@@ -790,14 +903,22 @@ export class Execution implements WorkflowRuntime {
   }
 
   private async afterFlush(): Promise<void> {
-    if (this.toDispatch.length === 0 && this.newTimers.length === 0 && this.continuedAs === undefined) return;
-    const dispatched = this.toDispatch;
-    const timers = this.newTimers;
-    const continuedAs = this.continuedAs;
+    if (this.toDispatch.length === 0 && this.newTimers.length === 0 && this.startRuns.length === 0 && this.closeChildren.length === 0 && !this.notifyParent) return;
+    const effects: FlushEffects = {
+      runId: this.runId,
+      queue: this.run.queue,
+      dispatched: this.toDispatch,
+      timers: this.newTimers,
+      startRuns: this.startRuns,
+      closeChildren: this.closeChildren,
+      notifyParent: this.notifyParent,
+    };
     this.toDispatch = [];
     this.newTimers = [];
-    this.continuedAs = undefined;
-    await this.deps.afterFlush({ runId: this.runId, queue: this.run.queue, dispatched, timers, continuedAs });
+    this.startRuns = [];
+    this.closeChildren = [];
+    this.notifyParent = undefined;
+    await this.deps.afterFlush(effects);
   }
 }
 
@@ -819,6 +940,8 @@ function identityOf(ev: DurablyEvent): string | undefined {
       return `signal:${ev.data.name}`;
     case 'patch_marker':
       return `patch:${ev.data.patchId}`;
+    case 'child_started':
+      return `child:${ev.data.workflow}`;
     default:
       return undefined;
   }

@@ -6,9 +6,9 @@ import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { AppendConflictError, DurablyError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
-import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap } from '../events.js';
+import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, type Logger } from '../logger.js';
-import { Execution, StaleExecutionError, isFatal, type AttemptOutcome } from '../replay/execution.js';
+import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
 import type { Command } from '../replay/commands.js';
 import { backoffDelay } from '../retry.js';
 import { RetryableError } from '../errors.js';
@@ -294,17 +294,40 @@ export class Worker {
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>
         runStepAttempt({ ...request, def: this.withOverride(request.def) }, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
-      afterFlush: async ({ runId, queue, dispatched, timers, continuedAs }: { runId: string; queue: string; dispatched: Command[]; timers: Timer[]; continuedAs?: string }) => {
-        const now = this.client.clock();
-        await Promise.all([
-          ...(continuedAs ? [publishTask(this.client.broker, brokerQueue(queue), { v: 1, kind: 'run', runId: continuedAs, reason: 'start' }, 0, this.client.clock)] : []),
-          ...dispatched.map((cmd) => this.dispatchStep(queue, runId, cmd)),
-          ...timers.map((t) =>
-            publishTask(this.client.broker, brokerQueue(queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock),
-          ),
-        ]);
-      },
+      afterFlush: (effects: FlushEffects) => this.afterFlush(effects),
     };
+  }
+
+  /** Publishes and appends what a durable batch of a run leads to, outside that run's log. */
+  private async afterFlush(effects: FlushEffects): Promise<void> {
+    const now = this.client.clock();
+    const broker = this.client.broker;
+    await Promise.all([
+      ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), { v: 1, kind: 'run', runId: r.runId, reason: 'start' }, 0, this.client.clock)),
+      ...effects.dispatched.map((cmd) => this.dispatchStep(effects.queue, effects.runId, cmd)),
+      ...effects.timers.map((t) => publishTask(broker, brokerQueue(effects.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock)),
+    ]);
+    for (const child of effects.closeChildren) await this.closeChild(child.runId, child.policy);
+    if (effects.notifyParent) await this.notifyParent(effects.notifyParent);
+  }
+
+  /** The parent ended first: end the child at once ("terminate") or ask it to cancel ("request_cancel"). */
+  private async closeChild(runId: string, policy: ParentClosePolicy): Promise<void> {
+    const reason = 'the parent run ended';
+    if (policy === 'terminate') {
+      const now = this.client.clock();
+      const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', finishedAt: now } });
+      if (done.ok) notifyRunFinished(this.client.storage, runId);
+    } else if (policy === 'request_cancel') {
+      const done = await this.client.appendExternal(runId, 'cancel_requested', { reason });
+      if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), { v: 1, kind: 'run', runId, reason: 'cancel' }, 0, this.client.clock);
+    }
+  }
+
+  /** A child ended: record its outcome in the parent's log (unless the parent ended) and wake the parent. */
+  private async notifyParent(notice: NonNullable<FlushEffects['notifyParent']>): Promise<void> {
+    const done = await this.client.appendExternal(notice.parentRunId, notice.event.type, notice.event.data as never, { correlationId: notice.correlationId });
+    if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), { v: 1, kind: 'run', runId: notice.parentRunId, reason: 'step' }, 0, this.client.clock);
   }
 
   private async dispatchStep(runQueue: string, runId: string, cmd: Command): Promise<void> {
