@@ -151,3 +151,23 @@ export async function startChildWith<A extends unknown[], R>(wf: Workflow<A, R>,
 export async function runChild<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<Awaited<R>> {
   return (await startChild(wf, ...args)).result();
 }
+
+export interface QueryDefinition<T> {
+  readonly name: string;
+  /** Inside a workflow: answers this query with `handler()` (which reads the workflow's state). */
+  handle(handler: () => T): void;
+}
+
+/**
+ * A query reads a value a workflow exposes, computed by replaying the run's log in the caller's
+ * process; it never writes. Answer it with `client.query(workflow, runId, query)`.
+ */
+export function defineQuery<T>(name: string): QueryDefinition<T> {
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('defineQuery(name): name must be a non-empty string.');
+  return {
+    name,
+    handle(handler) {
+      runtime(`${name}.handle()`).setQueryHandler(name, handler);
+    },
+  };
+}

@@ -503,6 +503,21 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       await abandoned.child.cancel('test over');
     });
 
+    it('answers a query from the run\'s log without changing it', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.queried, 3);
+      await c.sendSignal(run.runId, 'q-item', 1);
+      await c.sendSignal(run.runId, 'q-item', 2);
+      await waitFor(async () => (await run.status()) === 'suspended' && (await run.events()).filter((e) => e.type === 'signal_received').length === 2, 10_000);
+      await new Promise((r) => setTimeout(r, 50));
+      const before = await run.events();
+      expect(await c.query(W.queried, run.runId, W.progressQuery)).toEqual({ received: 2 });
+      expect(await run.events()).toEqual(before);
+      await c.sendSignal(run.runId, 'q-item', 3);
+      expect(await run.result({ timeout: '20s' })).toBe(3);
+      expect(await c.query(W.queried, run.runId, W.progressQuery)).toEqual({ received: 3 });
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

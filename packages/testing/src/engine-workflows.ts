@@ -3,7 +3,7 @@
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
 import { z } from 'zod';
-import { context, continueAsNew, defineHook, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
+import { context, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -344,3 +344,15 @@ export const leavingParent = workflow('suite.leaving-parent', async (policy: 'te
   return child.runId;
 });
 allWorkflows.push(childWork, parentWf, longChild, leavingParent);
+
+export const progressQuery = defineQuery<{ received: number }>('suite.progress');
+export const queried = workflow('suite.queried', async (count: number) => {
+  let received = 0;
+  progressQuery.handle(() => ({ received }));
+  for (let i = 0; i < count; i++) {
+    await waitForSignal('q-item');
+    received++;
+  }
+  return received;
+});
+allWorkflows.push(queried);

@@ -23,6 +23,9 @@ import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type R
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
 import { onRunFinished } from './notify.js';
+import { Execution, type ExecutionDeps } from '../replay/execution.js';
+import { createLogger } from '../logger.js';
+import type { QueryDefinition } from '../hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
 
 export interface StartOptions {
@@ -147,6 +150,34 @@ export class Client {
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+  }
+
+  /**
+   * Answers a query by replaying the run's log in this process (no step runs, nothing is written):
+   * the workflow's code must be the one that wrote the log.
+   */
+  async query<T>(wf: Workflow<any[], any>, runId: string, query: QueryDefinition<T>): Promise<T> {
+    await this.ensureReady();
+    const run = await this.storage.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    if (run.workflow !== wf.definition.name) {
+      throw new InvalidArgumentError(`query(): run ${runId} is a run of "${run.workflow}", not of "${wf.definition.name}".`);
+    }
+    const readOnly: ExecutionDeps = {
+      storage: this.storage,
+      logger: createLogger('silent'),
+      workerId: 'query',
+      clock: this.clock,
+      inlineRetryMaxMs: 0,
+      runsInline: () => false,
+      runAttempt: async () => ({ ok: false, error: new Error('queries run no steps') }),
+      afterFlush: async () => undefined,
+    };
+    const execution = new Execution(run, wf.definition, readOnly);
+    await execution.feed(await this.storage.readEvents(runId));
+    const answer = execution.answerQuery(query.name);
+    if (!answer.found) throw new InvalidArgumentError(`query(): run ${runId} has not registered a handler for query "${query.name}" (at the point its log has reached).`);
+    return answer.value as T;
   }
 
   /** Retention: deletes finished runs that finished more than `olderThan` ago. Returns how many. */

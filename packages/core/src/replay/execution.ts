@@ -479,6 +479,18 @@ export class Execution implements WorkflowRuntime {
     return cmd.promise;
   }
 
+  private readonly queryHandlers = new Map<string, () => unknown>();
+
+  setQueryHandler(name: string, handler: () => unknown): void {
+    this.queryHandlers.set(name, handler);
+  }
+
+  /** The answer of a query handler registered by the workflow code (after a feed). */
+  answerQuery(name: string): { found: boolean; value?: unknown } {
+    const handler = this.queryHandlers.get(name);
+    return handler ? { found: true, value: handler() } : { found: false };
+  }
+
   patched(patchId: string): boolean {
     const position = String(this.counter + 1);
     const logged = this.logged.get(position);
