@@ -8,6 +8,8 @@ import { AdapterNotInstalledError, ConfigError, UnknownSchemeError, redactUrl } 
 import type { RunFilter, RunPage, Storage } from './storage/storage.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
+import type { ScheduleOptions } from './schedules.js';
+import type { ScheduleRecord } from './storage/storage.js';
 import { MemoryStorage } from './backends/memory/storage.js';
 import { MemoryBroker } from './backends/memory/broker.js';
 
@@ -240,6 +242,11 @@ export function listRuns(filter: RunFilter = {}): Promise<RunPage> {
 
 export function cancel(runId: string, reason?: string): Promise<void> {
   return getDefaultClient().cancel(runId, reason);
+}
+
+/** Creates or replaces a schedule on the default client: cron (with time zone) or a fixed interval. */
+export function schedule<A extends unknown[]>(scheduleId: string, wf: Workflow<A, unknown>, options: ScheduleOptions<A>): Promise<ScheduleRecord> {
+  return getDefaultClient().schedules.create(scheduleId, wf, options);
 }
 
 /** Resumes a hook by its token, on the default client. */

@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'SIGNAL_TIMEOUT'
   | 'PAYLOAD_TOO_LARGE'
   | 'EVENT_LIMIT_EXCEEDED'
-  | 'CHILD_FAILED';
+  | 'CHILD_FAILED'
+  | 'SCHEDULE_NOT_FOUND';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -295,5 +296,12 @@ export class ChildWorkflowFailedError extends DurablyError {
   override readonly code = 'CHILD_FAILED' as const;
   constructor(readonly childRunId: string, readonly workflowName: string, cause: unknown) {
     super(`Child workflow "${workflowName}" (run ${childRunId}) failed: ${describe(cause)}`, { cause });
+  }
+}
+
+export class ScheduleNotFoundError extends DurablyError {
+  override readonly code = 'SCHEDULE_NOT_FOUND' as const;
+  constructor(readonly scheduleId: string) {
+    super(`No schedule with id "${scheduleId}". List them with client.schedules.list().`);
   }
 }

@@ -34,6 +34,7 @@ export {
   cancel,
   resumeHook,
   sendSignal,
+  schedule,
   storageFromUrl,
   brokerFromUrl,
   resolveBackends,
@@ -42,6 +43,7 @@ export {
   DEFAULT_BROKER_URL,
 } from './config.js';
 export type { DurablyConfig, AdapterModule } from './config.js';
+export { Schedules, Scheduler, nextSlot, type ScheduleOptions } from './schedules.js';
 export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';

@@ -356,3 +356,9 @@ export const queried = workflow('suite.queried', async (count: number) => {
   return received;
 });
 allWorkflows.push(queried);
+
+export const scheduledJob = workflow('suite.scheduled', async (label: string, ms: number) => {
+  if (ms > 0) await sleep(ms);
+  return label;
+});
+allWorkflows.push(scheduledJob);

@@ -69,6 +69,7 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
   const overrides = new Map<string, (...args: any[]) => unknown>();
   const worker = new Worker(client, {
     timerSweepInterval: '50ms',
+    scheduleInterval: '50ms',
     inlineRetryMax: 0, // every retry waits on the virtual clock
     ...options.worker,
     workflows: options.workflows,
@@ -76,7 +77,7 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
   });
   await worker.start();
 
-  const settle = async () => {
+  const settle = async (): Promise<void> => {
     // Idle twice in a row across a macrotask: work in flight may publish more work.
     let quiet = 0;
     while (quiet < 2) {
@@ -97,9 +98,11 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
       const due = held.filter((h) => h.due <= virtualNow);
       held.splice(0, due.length);
       for (const h of due) await memory.publish(h.queue, h.body, { dedupKey: h.dedupKey });
+      await worker.tickSchedules();
       await settle();
     }
     virtualNow = target;
+    await worker.tickSchedules();
     await settle();
   };
 

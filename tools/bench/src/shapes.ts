@@ -57,6 +57,11 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     listTimers: (id) => inner.listTimers(id),
     getHook: (t) => inner.getHook(t),
     deleteFinishedRuns: (b, l) => inner.deleteFinishedRuns(b, l),
+    saveSchedule: (r, v) => inner.saveSchedule(r, v),
+    getSchedule: (id) => inner.getSchedule(id),
+    listSchedules: () => inner.listSchedules(),
+    deleteSchedule: (id) => inner.deleteSchedule(id),
+    claimDueSchedules: (now, o) => inner.claimDueSchedules(now, o),
     close: () => inner.close(),
   } satisfies Storage & { appends: number; creates: number };
   return counted;

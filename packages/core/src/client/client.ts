@@ -23,6 +23,7 @@ import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type R
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
 import { onRunFinished } from './notify.js';
+import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../replay/execution.js';
 import { createLogger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
@@ -143,6 +144,8 @@ export class Client {
   readonly broker: Broker;
   readonly clock: () => number;
   readonly limits: Limits;
+  /** Create, pause, resume, trigger, delete and list schedules. */
+  readonly schedules: Schedules;
   private ready?: Promise<void>;
 
   constructor(options: ClientOptions) {
@@ -150,6 +153,7 @@ export class Client {
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.schedules = new Schedules(this);
   }
 
   /**
@@ -225,24 +229,30 @@ export class Client {
     }
     if (options.delay !== undefined) startAt = Math.max(startAt ?? 0, now + parseDuration(options.delay, 'start({ delay })'));
     const serializedArgs = checkPayload(serialize(args, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
-    const first = makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serializedArgs, queue, idempotencyKey: options.idempotencyKey, startAt }, undefined, now);
-    if (first.data.idempotencyKey === undefined) delete first.data.idempotencyKey;
-    if (first.data.startAt === undefined) delete first.data.startAt;
-    const { run, created } = await this.storage.createRun({
-      runId,
-      workflow: def.name,
-      queue,
-      args: serializedArgs,
-      idempotencyKey: options.idempotencyKey,
-      startAt,
-      createdAt: now,
-      firstEvent: first,
-    });
+    const { runId: id } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now });
+    return new RunHandle(this, id);
+  }
+
+  /** @internal Creates a run from already serialized arguments and publishes its start (schedules use it). */
+  async startSerialized(
+    workflowName: string,
+    queue: string,
+    serializedArgs: string,
+    options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number },
+  ): Promise<{ runId: string; created: boolean }> {
+    const now = options.now ?? this.clock();
+    const runId = options.runId ?? randomUUID();
+    const { idempotencyKey, startAt } = options;
+    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue };
+    if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
+    if (startAt !== undefined) data.startAt = startAt;
+    const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
+    const { run, created } = await this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first });
     if (created) {
       // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
       await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
     }
-    return new RunHandle(this, run.runId);
+    return { runId: run.runId, created };
   }
 
   getRun<R = unknown>(runId: string): RunHandle<R> {

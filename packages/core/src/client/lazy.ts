@@ -1,5 +1,5 @@
 import type { Broker, ConsumeOptions, MessageHandler, PublishOptions } from '../broker/broker.js';
-import type { AppendRequest, NewRun, RunFilter, Storage } from '../storage/storage.js';
+import type { AppendRequest, NewRun, RunFilter, ScheduleRecord, Storage } from '../storage/storage.js';
 
 /**
  * Storage and broker that resolve an adapter on first use, so `createClient({ storage: 'postgres://…' })`
@@ -23,6 +23,11 @@ export class LazyStorage implements Storage {
   async listTimers(runId: string) { return (await this.get()).listTimers(runId); }
   async getHook(token: string) { return (await this.get()).getHook(token); }
   async deleteFinishedRuns(finishedBefore: number, limit: number) { return (await this.get()).deleteFinishedRuns(finishedBefore, limit); }
+  async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number) { return (await this.get()).saveSchedule(schedule, expectedVersion); }
+  async getSchedule(scheduleId: string) { return (await this.get()).getSchedule(scheduleId); }
+  async listSchedules() { return (await this.get()).listSchedules(); }
+  async deleteSchedule(scheduleId: string) { return (await this.get()).deleteSchedule(scheduleId); }
+  async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }) { return (await this.get()).claimDueSchedules(now, options); }
   async close() { if (this.instance) await (await this.instance).close(); }
 }
 

@@ -84,6 +84,33 @@ export interface HookRecord {
   consumedAt?: number;
 }
 
+export type OverlapPolicy = 'skip' | 'buffer_one' | 'allow_all' | 'cancel_previous';
+export type CatchUpPolicy = 'none' | 'latest' | 'all';
+
+/** A schedule that starts runs of a workflow on a cron or fixed-interval clock. */
+export interface ScheduleRecord {
+  scheduleId: string;
+  workflow: string;
+  queue: string;
+  /** Serialized argument list of each run. */
+  args: Serialized;
+  /** Exactly one of cron (with optional IANA time zone) or everyMs. */
+  spec: { cron?: string; timezone?: string; everyMs?: number };
+  overlap: OverlapPolicy;
+  catchUp: CatchUpPolicy;
+  paused: boolean;
+  /** The next slot to fire (epoch ms). */
+  nextFireAt?: number;
+  lastFireAt?: number;
+  lastRunId?: string;
+  /** buffer_one: a slot held back while the previous run is still running. */
+  bufferedSlot?: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Incremented by every write; saveSchedule with expectedVersion refuses a stale write. */
+  version: number;
+}
+
 export interface AppendRequest {
   runId: string;
   /** The seq of the last event the writer has seen. The append succeeds only if the log still ends there. */
@@ -188,6 +215,28 @@ export interface Storage {
    * never deleted. Returns the number of runs deleted; call again until it returns less than `limit`.
    */
   deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number>;
+
+  /**
+   * Writes a schedule. Without `expectedVersion`: creates or replaces it. With it: writes only if the
+   * stored version equals `expectedVersion` (returns false otherwise), so two schedulers cannot
+   * overwrite each other's progress. Writing clears the claim lease.
+   */
+  saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean>;
+
+  getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined>;
+
+  /** All schedules, ordered by scheduleId. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+
+  /** Deletes a schedule; returns false when there was none. */
+  deleteSchedule(scheduleId: string): Promise<boolean>;
+
+  /**
+   * Claims up to `limit` schedules that are not paused and are due (`nextFireAt <= now`, or with a
+   * buffered slot) and not leased, leasing each until `now + leaseMs`. Two concurrent callers never
+   * receive the same schedule while its lease holds.
+   */
+  claimDueSchedules(now: number, options: { limit: number; leaseMs: number }): Promise<ScheduleRecord[]>;
 
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;

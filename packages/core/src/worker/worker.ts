@@ -18,6 +18,7 @@ import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
 import { ExecutionCache } from './cache.js';
+import { Scheduler } from '../schedules.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -47,6 +48,10 @@ export interface WorkerOptions {
   cacheSize?: number;
   logger?: Logger;
   workerId?: string;
+  /** Run the scheduler in this worker (fires due schedule slots). Default true. */
+  scheduler?: boolean;
+  /** How often the scheduler looks for due slots. Default 1s. */
+  scheduleInterval?: Duration;
   /** Delete finished runs older than this (checked every recoveryInterval). Default: keep forever. */
   retention?: Duration;
   /** Replaces step bodies by step name (for tests: see createTestEnv's mockStep). */
@@ -110,6 +115,16 @@ export class Worker {
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
     this.stepOverrides = options.stepOverrides ?? new Map();
     this.retentionMs = options.retention === undefined ? undefined : parseDuration(options.retention, 'createWorker(): retention');
+    this.scheduleIntervalMs = parseDuration(options.scheduleInterval ?? '1s', 'createWorker(): scheduleInterval');
+    this.scheduler = options.scheduler === false ? undefined : new Scheduler(client, this.logger);
+  }
+
+  private readonly scheduleIntervalMs: number;
+  private readonly scheduler?: Scheduler;
+
+  /** Fires due schedule slots now (the test environment calls it after moving its clock). */
+  async tickSchedules(): Promise<number> {
+    return this.scheduler ? this.scheduler.tick() : 0;
   }
 
   private readonly retentionMs?: number;
@@ -141,6 +156,10 @@ export class Worker {
     }
     this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
     this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());
+    if (this.scheduler) {
+      const scheduler = this.scheduler;
+      this.every(this.scheduleIntervalMs, async () => void (await scheduler.tick()));
+    }
     if (this.retentionMs !== undefined) {
       const retentionMs = this.retentionMs;
       this.every(this.settings.recoveryIntervalMs, async () => {

@@ -108,6 +108,18 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
   `,
+  `
+  CREATE TABLE IF NOT EXISTS schedules (
+    schedule_id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    paused INTEGER NOT NULL,
+    next_fire_at INTEGER,
+    buffered INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_fire_at) WHERE paused = 0;
+  `,
 ];
 
 /**

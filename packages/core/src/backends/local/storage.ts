@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { DurablyEvent } from '../../events.js';
 import { AppendConflictError, DurablyError, RunNotFoundError, StorageError } from '../../errors.js';
 import type { SerializedError } from '../../serialization.js';
-import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, RunStatus, Storage, Timer } from '../../storage/storage.js';
+import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, RunStatus, ScheduleRecord, Storage, Timer } from '../../storage/storage.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../memory/cursor.js';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 
@@ -246,6 +246,56 @@ export class LocalStorage implements Storage {
           this.stmt('DELETE FROM runs WHERE run_id = ?').run(id);
         }
         return ids.length;
+      });
+      return tx.immediate();
+    });
+  }
+
+  async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
+    return this.guard('save a schedule', () => {
+      const values = [schedule.scheduleId, JSON.stringify(schedule), schedule.paused ? 1 : 0, schedule.nextFireAt ?? null, schedule.bufferedSlot === undefined ? 0 : 1, schedule.version];
+      if (expectedVersion === undefined) {
+        this.stmt(
+          `INSERT INTO schedules (schedule_id, record, paused, next_fire_at, buffered, version, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0)
+           ON CONFLICT (schedule_id) DO UPDATE SET record = excluded.record, paused = excluded.paused, next_fire_at = excluded.next_fire_at,
+             buffered = excluded.buffered, version = excluded.version, lease_until = 0`,
+        ).run(...values);
+        return true;
+      }
+      const result = this.stmt(
+        `UPDATE schedules SET record = ?, paused = ?, next_fire_at = ?, buffered = ?, version = ?, lease_until = 0 WHERE schedule_id = ? AND version = ?`,
+      ).run(values[1], values[2], values[3], values[4], values[5], schedule.scheduleId, expectedVersion);
+      return result.changes === 1;
+    });
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    return this.guard('read a schedule', () => {
+      const row = this.stmt('SELECT record FROM schedules WHERE schedule_id = ?').get(scheduleId) as { record: string } | undefined;
+      return row ? (JSON.parse(row.record) as ScheduleRecord) : undefined;
+    });
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.guard('list schedules', () =>
+      (this.stmt('SELECT record FROM schedules ORDER BY schedule_id').all() as Array<{ record: string }>).map((r) => JSON.parse(r.record) as ScheduleRecord),
+    );
+  }
+
+  async deleteSchedule(scheduleId: string): Promise<boolean> {
+    return this.guard('delete a schedule', () => this.stmt('DELETE FROM schedules WHERE schedule_id = ?').run(scheduleId).changes === 1);
+  }
+
+  async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }): Promise<ScheduleRecord[]> {
+    return this.guard('claim schedules', () => {
+      const tx = this.conn().transaction(() => {
+        const rows = this.stmt(
+          `SELECT schedule_id, record FROM schedules WHERE paused = 0 AND lease_until <= ? AND (next_fire_at <= ? OR buffered = 1)
+           ORDER BY next_fire_at LIMIT ?`,
+        ).all(now, now, options.limit) as Array<{ schedule_id: string; record: string }>;
+        const lease = this.stmt('UPDATE schedules SET lease_until = ? WHERE schedule_id = ?');
+        for (const r of rows) lease.run(now + options.leaseMs, r.schedule_id);
+        return rows.map((r) => JSON.parse(r.record) as ScheduleRecord);
       });
       return tx.immediate();
     });

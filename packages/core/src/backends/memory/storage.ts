@@ -1,6 +1,6 @@
 import type { DurablyEvent } from '../../events.js';
 import { AppendConflictError, RunNotFoundError, StorageError } from '../../errors.js';
-import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, Storage, Timer } from '../../storage/storage.js';
+import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, ScheduleRecord, Storage, Timer } from '../../storage/storage.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
 
 interface StoredRun {
@@ -17,6 +17,7 @@ export class MemoryStorage implements Storage {
   private readonly runs = new Map<string, StoredRun>();
   private readonly byKey = new Map<string, string>();
   private readonly hooks = new Map<string, HookRecord>();
+  private readonly schedules = new Map<string, { record: ScheduleRecord; leaseUntil: number }>();
   /** Runs ordered by (createdAt, runId) ascending, for paging; appended in order in the common case. */
   private ordered: RunRecord[] = [];
   private closed = false;
@@ -153,6 +154,40 @@ export class MemoryStorage implements Storage {
       this.ordered = this.ordered.filter((r) => !gone.has(r.runId));
     }
     return doomed.length;
+  }
+
+  async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
+    this.check();
+    const existing = this.schedules.get(schedule.scheduleId);
+    if (expectedVersion !== undefined && existing?.record.version !== expectedVersion) return false;
+    this.schedules.set(schedule.scheduleId, { record: structuredClone(schedule), leaseUntil: 0 });
+    return true;
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    this.check();
+    const s = this.schedules.get(scheduleId);
+    return s ? structuredClone(s.record) : undefined;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.check();
+    return [...this.schedules.values()].map((s) => structuredClone(s.record)).sort((a, b) => (a.scheduleId < b.scheduleId ? -1 : 1));
+  }
+
+  async deleteSchedule(scheduleId: string): Promise<boolean> {
+    this.check();
+    return this.schedules.delete(scheduleId);
+  }
+
+  async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }): Promise<ScheduleRecord[]> {
+    this.check();
+    const due = [...this.schedules.values()]
+      .filter((s) => !s.record.paused && s.leaseUntil <= now && ((s.record.nextFireAt !== undefined && s.record.nextFireAt <= now) || s.record.bufferedSlot !== undefined))
+      .sort((a, b) => (a.record.nextFireAt ?? 0) - (b.record.nextFireAt ?? 0))
+      .slice(0, options.limit);
+    for (const s of due) s.leaseUntil = now + options.leaseMs;
+    return due.map((s) => structuredClone(s.record));
   }
 
   async getHook(token: string): Promise<HookRecord | undefined> {

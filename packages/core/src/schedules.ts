@@ -1,0 +1,263 @@
+import { Cron } from 'croner';
+import type { Client } from './client/client.js';
+import { checkQueue, isWorkflow, type Workflow } from './definitions.js';
+import { parseDuration, type Duration } from './duration.js';
+import { DurablyError, InvalidArgumentError, ScheduleNotFoundError } from './errors.js';
+import type { Logger } from './logger.js';
+import { checkPayload } from './limits.js';
+import { serialize } from './serialization.js';
+import { FINISHED_STATUSES, type CatchUpPolicy, type OverlapPolicy, type ScheduleRecord } from './storage/storage.js';
+
+export interface ScheduleOptions<A extends unknown[]> {
+  /** Cron expression (5 or 6 fields, croner syntax: `0 9 * * MON`). */
+  cron?: string;
+  /** IANA time zone of the cron expression. Default UTC. */
+  timezone?: string;
+  /** Fixed interval instead of cron: `15m`, `1h`, or ms. */
+  every?: Duration;
+  /** Arguments of each run. */
+  args?: A;
+  /** When a slot comes while the previous run still runs. Default "skip". */
+  overlap?: 'skip' | 'buffer_one' | 'buffer one' | 'allow_all' | 'allow all' | 'cancel_previous' | 'cancel previous';
+  /** Slots missed while no scheduler ran: fire none, only the latest, or all (at most 1,000). Default "latest". */
+  catchUp?: CatchUpPolicy;
+  /** Queue of the runs (default: the workflow's). */
+  queue?: string;
+  /** First slot no earlier than this (for intervals, slots are counted from it). Default: now. */
+  startAt?: Date;
+}
+
+const MAX_CATCH_UP = 1000;
+/** With catchUp "none", a slot this late still counts as on time. */
+const ON_TIME_MS = 60_000;
+
+function normalizeOverlap(value: ScheduleOptions<unknown[]>['overlap']): OverlapPolicy {
+  const v = (value ?? 'skip').replace(' ', '_');
+  if (v === 'skip' || v === 'buffer_one' || v === 'allow_all' || v === 'cancel_previous') return v;
+  throw new InvalidArgumentError(`schedule(): overlap must be "skip", "buffer_one", "allow_all" or "cancel_previous", got ${JSON.stringify(value)}.`);
+}
+
+/** The first slot strictly after `after`. */
+export function nextSlot(spec: ScheduleRecord['spec'], anchor: number, after: number): number | undefined {
+  if (spec.everyMs !== undefined) {
+    if (after < anchor) return anchor;
+    return anchor + (Math.floor((after - anchor) / spec.everyMs) + 1) * spec.everyMs;
+  }
+  const next = new Cron(spec.cron!, { timezone: spec.timezone, paused: true }).nextRun(new Date(after));
+  return next ? next.getTime() : undefined;
+}
+
+/** Builds and validates a schedule record (not yet saved). */
+export function buildSchedule<A extends unknown[]>(
+  scheduleId: string,
+  wf: Workflow<A, unknown>,
+  options: ScheduleOptions<A>,
+  now: number,
+  maxPayloadBytes: number,
+): ScheduleRecord {
+  if (typeof scheduleId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(scheduleId)) {
+    throw new InvalidArgumentError(`schedule(): id ${JSON.stringify(scheduleId)} is invalid: use 1-128 letters, digits, "_", "-", "." and ":".`);
+  }
+  if (!isWorkflow(wf)) throw new InvalidArgumentError('schedule(): the second argument must be a workflow made with workflow(name, fn).');
+  if ((options.cron === undefined) === (options.every === undefined)) {
+    throw new InvalidArgumentError('schedule(): give exactly one of "cron" (with an optional "timezone") or "every".');
+  }
+  const spec: ScheduleRecord['spec'] = {};
+  if (options.cron !== undefined) {
+    try {
+      new Cron(options.cron, { timezone: options.timezone, paused: true }).nextRun();
+    } catch (err) {
+      throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(options.cron)}${options.timezone ? ` in time zone "${options.timezone}"` : ''} is invalid: ${(err as Error).message}`);
+    }
+    spec.cron = options.cron;
+    if (options.timezone !== undefined) spec.timezone = options.timezone;
+  } else {
+    spec.everyMs = parseDuration(options.every!, 'schedule({ every })');
+    if (spec.everyMs < 10) throw new InvalidArgumentError('schedule(): "every" must be at least 10 ms.');
+  }
+  const catchUp = options.catchUp ?? 'latest';
+  if (!['none', 'latest', 'all'].includes(catchUp)) throw new InvalidArgumentError(`schedule(): catchUp must be "none", "latest" or "all", got ${JSON.stringify(catchUp)}.`);
+  const anchor = options.startAt?.getTime() ?? now;
+  if (Number.isNaN(anchor)) throw new InvalidArgumentError('schedule(): startAt is an invalid Date.');
+  const args = checkPayload(serialize(options.args ?? [], `the arguments of schedule "${scheduleId}"`), `The arguments of schedule "${scheduleId}"`, { maxPayloadBytes, warnEvents: 0, maxEvents: 0 });
+  const record: ScheduleRecord = {
+    scheduleId,
+    workflow: wf.definition.name,
+    queue: options.queue === undefined ? wf.definition.queue : checkQueue(options.queue, 'schedule()'),
+    args,
+    spec,
+    overlap: normalizeOverlap(options.overlap),
+    catchUp,
+    paused: false,
+    // An interval's first slot is one interval from now (or startAt itself when given).
+    nextFireAt: spec.everyMs !== undefined ? (options.startAt ? anchor : anchor + spec.everyMs) : nextSlot(spec, anchor, anchor - 1),
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+  if (record.nextFireAt === undefined) throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(options.cron)} never fires.`);
+  return record;
+}
+
+/** Interval schedules count slots from their first slot; cron schedules from the calendar. */
+function anchorOf(s: ScheduleRecord): number {
+  return s.spec.everyMs !== undefined ? (s.lastFireAt ?? s.nextFireAt ?? s.createdAt) : s.createdAt;
+}
+
+/**
+ * Fires due schedule slots. Every worker runs one; storage leases keep two from working on one
+ * schedule at once, and each slot's run is created with the idempotency key `schedule:<id>:<slot>`,
+ * so even a scheduler that lost its lease cannot fire a slot twice.
+ */
+export class Scheduler {
+  constructor(
+    private readonly client: Client,
+    private readonly logger: Logger,
+  ) {}
+
+  async tick(): Promise<number> {
+    const now = this.client.clock();
+    const due = await this.client.storage.claimDueSchedules(now, { limit: 50, leaseMs: 30_000 });
+    let fired = 0;
+    for (const schedule of due) {
+      try {
+        fired += await this.advance(schedule, now);
+      } catch (err) {
+        this.logger.error('schedule failed to fire', { scheduleId: schedule.scheduleId, error: String(err) });
+      }
+    }
+    return fired;
+  }
+
+  private async advance(s: ScheduleRecord, now: number): Promise<number> {
+    const version = s.version;
+    let fired = 0;
+    if (s.bufferedSlot !== undefined && !(await this.previousRunning(s))) {
+      const slot = s.bufferedSlot;
+      s.bufferedSlot = undefined;
+      fired += await this.start(s, slot);
+    }
+    if (s.nextFireAt !== undefined && s.nextFireAt <= now) {
+      const missed: number[] = [];
+      for (let slot: number | undefined = s.nextFireAt; slot !== undefined && slot <= now && missed.length < MAX_CATCH_UP; slot = nextSlot(s.spec, anchorOf(s), slot)) {
+        missed.push(slot);
+      }
+      const slots = s.catchUp === 'all' ? missed : s.catchUp === 'latest' ? missed.slice(-1) : missed.filter((t) => now - t <= ON_TIME_MS).slice(-1);
+      for (const slot of slots) fired += await this.fire(s, slot);
+      s.nextFireAt = nextSlot(s.spec, anchorOf(s), Math.max(now, missed.at(-1) ?? now));
+    }
+    s.version = version + 1;
+    s.updatedAt = now;
+    if (!(await this.client.storage.saveSchedule(s, version))) {
+      // Changed meanwhile (paused, edited, or advanced by another scheduler): its write wins.
+      this.logger.info('schedule changed while firing; keeping the newer version', { scheduleId: s.scheduleId });
+    }
+    return fired;
+  }
+
+  private async previousRunning(s: ScheduleRecord): Promise<boolean> {
+    if (!s.lastRunId) return false;
+    const run = await this.client.storage.getRun(s.lastRunId);
+    return run !== undefined && !FINISHED_STATUSES.has(run.status);
+  }
+
+  /** Applies the overlap policy to one slot. */
+  private async fire(s: ScheduleRecord, slot: number): Promise<number> {
+    if (s.overlap !== 'allow_all' && (await this.previousRunning(s))) {
+      if (s.overlap === 'skip') {
+        this.logger.info('schedule slot skipped: the previous run is still running', { scheduleId: s.scheduleId, slot: new Date(slot).toISOString() });
+        return 0;
+      }
+      if (s.overlap === 'buffer_one') {
+        s.bufferedSlot = slot;
+        return 0;
+      }
+      await this.client.cancel(s.lastRunId!, `schedule ${s.scheduleId}: a new slot started`).catch(() => undefined);
+    }
+    return this.start(s, slot);
+  }
+
+  private async start(s: ScheduleRecord, slot: number): Promise<number> {
+    const { runId, created } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${s.scheduleId}:${slot}` });
+    s.lastRunId = runId;
+    s.lastFireAt = Math.max(s.lastFireAt ?? 0, slot);
+    return created ? 1 : 0;
+  }
+}
+
+/** Client-side schedule management (create or replace, pause, resume, trigger, delete, list). */
+export class Schedules {
+  constructor(private readonly client: Client) {}
+
+  async create<A extends unknown[]>(scheduleId: string, wf: Workflow<A, unknown>, options: ScheduleOptions<A>): Promise<ScheduleRecord> {
+    await this.client.ensureReady();
+    const record = buildSchedule(scheduleId, wf, options, this.client.clock(), this.client.limits.maxPayloadBytes);
+    const existing = await this.client.storage.getSchedule(scheduleId);
+    if (existing) {
+      record.version = existing.version + 1;
+      record.lastRunId = existing.lastRunId;
+      record.lastFireAt = existing.lastFireAt;
+      record.createdAt = existing.createdAt;
+    }
+    await this.client.storage.saveSchedule(record);
+    return record;
+  }
+
+  get(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    return this.client.storage.getSchedule(scheduleId);
+  }
+
+  list(): Promise<ScheduleRecord[]> {
+    return this.client.storage.listSchedules();
+  }
+
+  async pause(scheduleId: string): Promise<void> {
+    await this.update(scheduleId, (s) => {
+      s.paused = true;
+    });
+  }
+
+  /** Resumes from now: slots that passed while paused are not fired. */
+  async resume(scheduleId: string): Promise<void> {
+    const now = this.client.clock();
+    await this.update(scheduleId, (s) => {
+      s.paused = false;
+      s.nextFireAt = nextSlot(s.spec, anchorOf(s), now);
+    });
+  }
+
+  /** Starts a run now, outside the slots (the next slot is unchanged). */
+  async trigger(scheduleId: string): Promise<string> {
+    const s = await this.require(scheduleId);
+    const now = this.client.clock();
+    const { runId } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${scheduleId}:manual:${now}` });
+    await this.update(scheduleId, (rec) => {
+      rec.lastRunId = runId;
+    });
+    return runId;
+  }
+
+  async delete(scheduleId: string): Promise<void> {
+    if (!(await this.client.storage.deleteSchedule(scheduleId))) throw new ScheduleNotFoundError(scheduleId);
+  }
+
+  private async require(scheduleId: string): Promise<ScheduleRecord> {
+    await this.client.ensureReady();
+    const s = await this.client.storage.getSchedule(scheduleId);
+    if (!s) throw new ScheduleNotFoundError(scheduleId);
+    return s;
+  }
+
+  /** Read-modify-write with the version check, retried when a scheduler wrote in between. */
+  private async update(scheduleId: string, change: (s: ScheduleRecord) => void): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const s = await this.require(scheduleId);
+      const version = s.version;
+      change(s);
+      s.version = version + 1;
+      s.updatedAt = this.client.clock();
+      if (await this.client.storage.saveSchedule(s, version)) return;
+    }
+    throw new DurablyError(`Schedule "${scheduleId}" kept changing while being updated; try again.`);
+  }
+}
