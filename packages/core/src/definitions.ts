@@ -9,9 +9,23 @@ const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 export interface StepOptions extends RetryOptions {
   /** Only workers listening on this queue run the step (it is dispatched through the broker). */
   queue?: string;
+  /**
+   * At most `limit` attempts start per `period` across all workers (for rate-limited services).
+   * Steps with the same `key` share the budget (default: the step's name).
+   */
+  rateLimit?: { limit: number; period: Duration; key?: string };
 }
 
-export interface WorkflowOptions {
+export interface ConcurrencyOptions<A extends unknown[]> {
+  /** Most runs of this workflow (per key) that may be started and unfinished at once. */
+  limit: number;
+  /** Groups runs by a key computed from the arguments (e.g. the user id): the limit is per key. */
+  key?: (...args: A) => string;
+}
+
+export interface WorkflowOptions<A extends unknown[] = any[]> {
+  /** Concurrency limit: runs beyond it wait (pending) until a slot frees. */
+  concurrency?: ConcurrencyOptions<A>;
   /** Queue of the workflow's tasks. Default "default". */
   queue?: string;
   /** Default retry policy for the steps this workflow calls (a step's own options win). */
@@ -26,6 +40,7 @@ export interface StepDefinition<A extends unknown[] = any[], R = any> {
   readonly queue?: string;
   /** The step's own retry settings, merged over the workflow's default when it runs. */
   readonly retry?: RetryOptions;
+  readonly rateLimit?: { limit: number; periodMs: number; key: string };
 }
 
 export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
@@ -34,6 +49,7 @@ export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
   readonly fn: (...args: A) => Promise<R>;
   readonly queue: string;
   readonly stepRetry: RetryPolicy;
+  readonly concurrency?: { limit: number; key?: (...args: any[]) => string };
 }
 
 /** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
@@ -81,6 +97,13 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
   // Validate the options now so a typo fails at import time rather than at the first attempt.
   resolveRetryPolicy(options, DEFAULT_RETRY, `step("${name}")`);
   if (options.queue !== undefined) checkQueue(options.queue, `step("${name}")`);
+  let rateLimit: StepDefinition['rateLimit'];
+  if (options.rateLimit !== undefined) {
+    const { limit, period, key } = options.rateLimit;
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`step("${name}"): rateLimit.limit must be a whole number >= 1, got ${JSON.stringify(limit)}.`);
+    rateLimit = { limit, periodMs: parseDuration(period, `step("${name}"): rateLimit.period`), key: key ?? name };
+    if (rateLimit.periodMs < 1) throw new InvalidArgumentError(`step("${name}"): rateLimit.period must be at least 1 ms.`);
+  }
   const definition: StepDefinition<A, Awaited<R>> = {
     kind: 'step',
     name,
@@ -88,6 +111,7 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
     options,
     queue: options.queue,
     retry: options.retries !== undefined || options.backoff !== undefined || options.timeout !== undefined ? options : undefined,
+    rateLimit,
   };
   const existing = stepRegistry.get(name);
   if (existing && existing.fn !== fn) {
@@ -104,7 +128,7 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
 }
 
 /** Defines a workflow: plain async code made durable by recording every step, sleep and recorded value. */
-export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>, options: WorkflowOptions = {}): Workflow<A, R> {
+export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>, options: WorkflowOptions<A> = {}): Workflow<A, R> {
   checkName('Workflow', name);
   if (typeof fn !== 'function') throw new InvalidArgumentError(`workflow("${name}"): the second argument must be a function.`);
   const queue = options.queue === undefined ? 'default' : checkQueue(options.queue, `workflow("${name}")`);
@@ -115,6 +139,12 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     queue,
     stepRetry: resolveRetryPolicy(options.retry, DEFAULT_RETRY, `workflow("${name}") retry`),
   };
+  if (options.concurrency !== undefined) {
+    const { limit, key } = options.concurrency;
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`workflow("${name}"): concurrency.limit must be a whole number >= 1, got ${JSON.stringify(limit)}.`);
+    if (key !== undefined && typeof key !== 'function') throw new InvalidArgumentError(`workflow("${name}"): concurrency.key must be a function of the arguments.`);
+    (definition as { concurrency?: WorkflowDefinition['concurrency'] }).concurrency = { limit, key: key as ((...args: any[]) => string) | undefined };
+  }
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { definition, workflowName: name });

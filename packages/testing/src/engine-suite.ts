@@ -628,6 +628,32 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       await c.schedules.delete(id);
     });
 
+    it('holds runs to a per-key and a per-workflow concurrency limit under many concurrent starts', async () => {
+      const c1 = await client();
+      const c2 = await client();
+      await worker(c1);
+      await worker(c2);
+      const tag = crypto.randomUUID().slice(0, 8);
+      const users = ['ana', 'bob', 'cyd'];
+      const runs = await Promise.all(Array.from({ length: 15 }, (_, i) => (i % 2 ? c1 : c2).start(W.perUser, users[i % 3], tag)));
+      const total = await Promise.all(Array.from({ length: 8 }, () => c1.start(W.limitedTotal, `total-${tag}`)));
+      for (const r of [...runs, ...total]) await r.result({ timeout: '30s' });
+      for (const u of users) expect(W.inFlight.get(`${tag}:${u}`)!.max).toBe(1);
+      expect(W.inFlight.get(`total-${tag}`)!.max).toBeLessThanOrEqual(2);
+      expect(W.inFlight.get(`total-${tag}`)!.max).toBeGreaterThanOrEqual(1);
+    });
+
+    it('spaces the attempts of a rate-limited step across windows', async () => {
+      const { c } = await setup();
+      const tag = crypto.randomUUID().slice(0, 8);
+      const run = await c.start(W.rateWf, tag, 12);
+      expect(await run.result({ timeout: '30s' })).toBe(12);
+      const starts = W.rateStarts.get(tag)!.sort((a, b) => a - b);
+      expect(starts).toHaveLength(12);
+      // 12 permits at 5 per 500 ms window need three windows: a whole window lies between first and last.
+      expect(starts.at(-1)! - starts[0]).toBeGreaterThan(500);
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

@@ -349,6 +349,33 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect((await s.listRuns({ workflow: wf })).runs.map((r) => r.runId).sort()).toEqual([recent.runId, running.runId].sort());
     });
 
+    it('grants at most `limit` concurrency slots per key across clients, idempotently, and frees them with the final append', async () => {
+      const a = await connect();
+      const b = await connect();
+      const key = `slot-${randomUUID()}`;
+      const runs = await Promise.all(Array.from({ length: 10 }, () => a.createRun(newRun()).then((r) => r.run.runId)));
+      const granted = await Promise.all(runs.map((id, i) => (i % 2 ? a : b).acquireSlot(key, id, 2)));
+      expect(granted.filter(Boolean)).toHaveLength(2);
+      const holders = runs.filter((_, i) => granted[i]);
+      expect(await a.acquireSlot(key, holders[0], 2)).toBe(true); // idempotent
+      const waiting = runs.find((_, i) => !granted[i])!;
+      expect(await b.acquireSlot(key, waiting, 2)).toBe(false);
+      await a.append({ runId: holders[0], expectedSeq: 1, events: [], run: { status: 'completed', finishedAt: 1 }, releaseSlots: true });
+      expect(await b.acquireSlot(key, waiting, 2)).toBe(true);
+      expect(await a.acquireSlot(`${key}-other`, waiting, 1)).toBe(true); // keys are independent
+    });
+
+    it('grants at most `limit` rate permits per window across clients and says how long to wait', async () => {
+      const a = await connect();
+      const b = await connect();
+      const key = `rate-${randomUUID()}`;
+      const now = 1_000_000_250; // 250 ms into a 1 s window
+      const waits = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).takePermit(key, 5, 1000, now)));
+      expect(waits.filter((w) => w === 0)).toHaveLength(5);
+      for (const w of waits.filter((x) => x > 0)) expect(w).toBe(750);
+      expect(await a.takePermit(key, 5, 1000, now + 750)).toBe(0); // next window
+    });
+
     it('updates updatedAt on touchRun', async () => {
       const s = await connect();
       const { run } = await s.createRun(newRun());

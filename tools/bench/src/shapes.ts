@@ -62,6 +62,8 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     listSchedules: () => inner.listSchedules(),
     deleteSchedule: (id) => inner.deleteSchedule(id),
     claimDueSchedules: (now, o) => inner.claimDueSchedules(now, o),
+    acquireSlot: (k, r, l) => inner.acquireSlot(k, r, l),
+    takePermit: (k, l, p, n) => inner.takePermit(k, l, p, n),
     close: () => inner.close(),
   } satisfies Storage & { appends: number; creates: number };
   return counted;

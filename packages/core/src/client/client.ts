@@ -330,7 +330,7 @@ export class Client {
     runId: string,
     type: K,
     data: EventDataMap[K],
-    options: { correlationId?: string; run?: import('../storage/storage.js').RunPatch } = {},
+    options: { correlationId?: string; run?: import('../storage/storage.js').RunPatch; releaseSlots?: boolean } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     for (let attempt = 0; ; attempt++) {
       const run = await this.storage.getRun(runId);
@@ -338,7 +338,7 @@ export class Client {
       if (FINISHED_STATUSES.has(run.status)) return { ok: false, missing: false, status: run.status };
       const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
       try {
-        await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event], run: options.run });
+        await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots });
         return { ok: true, queue: run.queue };
       } catch (err) {
         if (err instanceof AppendConflictError && attempt < 100) continue;

@@ -127,6 +127,8 @@ export class Execution implements WorkflowRuntime {
   private cancelReason?: { reason?: string };
   private started = false;
   private startRuns: FlushEffects['startRuns'] = [];
+  /** Set for the final append: the run gives back its concurrency slot. */
+  private releaseSlots = false;
   private closeChildren: FlushEffects['closeChildren'] = [];
   private notifyParent?: FlushEffects['notifyParent'];
   /** The parent of a child run (from run_created). */
@@ -819,6 +821,7 @@ export class Execution implements WorkflowRuntime {
     for (const timerId of [...this.liveTimers]) this.dropTimer(timerId);
     this.newTimers = [];
     this.toDispatch = [];
+    this.releaseSlots = this.def.concurrency !== undefined;
     await this.flush(patch.status, { ...patch, finishedAt: now });
     this.fail(new CancelledError('the run has finished'));
   }
@@ -900,6 +903,7 @@ export class Execution implements WorkflowRuntime {
         setTimers: this.setTimers.length ? this.setTimers : undefined,
         clearTimers: this.clearTimers.length ? this.clearTimers : undefined,
         setHooks: this.setHooks.length ? this.setHooks : undefined,
+        releaseSlots: this.releaseSlots || undefined,
       });
     } catch (err) {
       if (err instanceof AppendConflictError) throw new StaleExecutionError(`Run ${this.runId} was advanced by another writer.`, { cause: err });

@@ -125,6 +125,8 @@ export interface AppendRequest {
   clearTimers?: string[];
   /** Hook index entries to create or update (upsert by token) in the same atomic write. */
   setHooks?: HookRecord[];
+  /** Releases every concurrency slot this run holds, in the same atomic write (the run ended). */
+  releaseSlots?: boolean;
 }
 
 export interface RunFilter {
@@ -237,6 +239,20 @@ export interface Storage {
    * receive the same schedule while its lease holds.
    */
   claimDueSchedules(now: number, options: { limit: number; leaseMs: number }): Promise<ScheduleRecord[]>;
+
+  /**
+   * Concurrency control: takes a slot for `runId` under `key` if fewer than `limit` runs hold one.
+   * Atomic across clients: of concurrent callers, at most `limit` get true. Idempotent: a run that
+   * already holds a slot under the key gets true again. Slots are released by `append({ releaseSlots: true })`.
+   */
+  acquireSlot(key: string, runId: string, limit: number): Promise<boolean>;
+
+  /**
+   * Rate limiting (fixed windows of `periodMs`): takes one of `limit` permits of the window that
+   * contains `now` under `key`. Returns 0 when granted, else the ms until the next window.
+   * Atomic across clients: a window never grants more than `limit`.
+   */
+  takePermit(key: string, limit: number, periodMs: number, now: number): Promise<number>;
 
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;

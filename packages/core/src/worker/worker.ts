@@ -273,8 +273,12 @@ export class Worker {
       }
       const def = this.workflows.get(run.workflow);
       if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
+      const events = await storage.readEvents(runId);
+      if (run.status === 'pending' && def.concurrency && !events.some((e) => e.type === 'cancel_requested')) {
+        if (!(await this.acquireConcurrency(run.runId, def, events[0]))) return;
+      }
       execution = new Execution(run, def, this.executionDeps(run.queue));
-      await execution.feed(await storage.readEvents(runId));
+      await execution.feed(events);
     }
     const live = execution;
     const heartbeat = setInterval(() => {
@@ -288,6 +292,38 @@ export class Worker {
       else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
     } finally {
       clearInterval(heartbeat);
+    }
+  }
+
+  /**
+   * A run of a workflow with a concurrency limit starts only with a slot; without one it stays pending
+   * and looks again shortly (the run, not the worker, holds the slot until it ends).
+   */
+  private async acquireConcurrency(runId: string, def: WorkflowDefinition, first: DurablyEvent | undefined): Promise<boolean> {
+    const { limit, key } = def.concurrency!;
+    const args = first?.type === 'run_created' ? deserialize<unknown[]>(first.data.args) : [];
+    let group: string;
+    try {
+      group = key ? String(key(...args)) : '*';
+    } catch (err) {
+      group = `invalid:${(err as Error).message}`;
+    }
+    if (await this.client.storage.acquireSlot(`${def.name}:${group}`, runId, limit)) return true;
+    const now = this.client.clock();
+    await this.client.storage.touchRun(runId, now); // waiting is not being stuck
+    const run = await this.client.storage.getRun(runId);
+    await publishTask(this.client.broker, brokerQueue(run!.queue), { v: 1, kind: 'run', runId, reason: 'start' }, 100 + Math.random() * 200, this.client.clock, `slot:${runId}`);
+    return false;
+  }
+
+  /** Rate-limited steps wait for a permit before each attempt. */
+  private async waitForPermit(def: StepDefinition): Promise<void> {
+    const rate = def.rateLimit;
+    if (!rate) return;
+    for (;;) {
+      const wait = await this.client.storage.takePermit(`rate:${rate.key}`, rate.limit, rate.periodMs, this.client.clock());
+      if (wait <= 0) return;
+      await new Promise((r) => setTimeout(r, Math.min(wait, rate.periodMs) + Math.random() * 5));
     }
   }
 
@@ -311,8 +347,13 @@ export class Worker {
       limits: this.client.limits,
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
-      runAttempt: (request: Parameters<typeof runStepAttempt>[0]) =>
-        runStepAttempt({ ...request, def: this.withOverride(request.def) }, { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal }),
+      runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
+        await this.waitForPermit(request.def);
+        return runStepAttempt(
+          { ...request, def: this.withOverride(request.def) },
+          { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal },
+        );
+      },
       afterFlush: (effects: FlushEffects) => this.afterFlush(effects),
     };
   }
@@ -335,7 +376,7 @@ export class Worker {
     const reason = 'the parent run ended';
     if (policy === 'terminate') {
       const now = this.client.clock();
-      const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', finishedAt: now } });
+      const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', finishedAt: now }, releaseSlots: true });
       if (done.ok) notifyRunFinished(this.client.storage, runId);
     } else if (policy === 'request_cancel') {
       const done = await this.client.appendExternal(runId, 'cancel_requested', { reason });
@@ -390,6 +431,7 @@ export class Worker {
     heartbeat.unref();
     let outcome: AttemptOutcome;
     try {
+      await this.waitForPermit(def);
       outcome = await runStepAttempt(
         { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
         { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal },

@@ -120,6 +120,19 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_fire_at) WHERE paused = 0;
   `,
+  `
+  CREATE TABLE IF NOT EXISTS concurrency_slots (
+    key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (key, run_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS concurrency_slots_run ON concurrency_slots (run_id);
+  CREATE TABLE IF NOT EXISTS rate_permits (
+    key TEXT PRIMARY KEY,
+    window INTEGER NOT NULL,
+    used INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**

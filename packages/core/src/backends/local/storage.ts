@@ -182,6 +182,7 @@ export class LocalStorage implements Storage {
              ON CONFLICT (token) DO UPDATE SET expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
           ).run(h.token, h.runId, h.correlationId, h.name, h.createdAt, h.expiresAt ?? null, h.consumedAt ?? null);
         }
+        if (request.releaseSlots) this.stmt('DELETE FROM concurrency_slots WHERE run_id = ?').run(request.runId);
       });
       // IMMEDIATE takes the write lock before reading last_seq, so the check and the write are one step
       // even against another process; the primary key (run_id, seq) would refuse a duplicate anyway.
@@ -296,6 +297,40 @@ export class LocalStorage implements Storage {
         const lease = this.stmt('UPDATE schedules SET lease_until = ? WHERE schedule_id = ?');
         for (const r of rows) lease.run(now + options.leaseMs, r.schedule_id);
         return rows.map((r) => JSON.parse(r.record) as ScheduleRecord);
+      });
+      return tx.immediate();
+    });
+  }
+
+  async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {
+    return this.guard('acquire a concurrency slot', () => {
+      const tx = this.conn().transaction(() => {
+        if (this.stmt('SELECT 1 FROM concurrency_slots WHERE key = ? AND run_id = ?').get(key, runId)) return true;
+        const { n } = this.stmt('SELECT COUNT(*) AS n FROM concurrency_slots WHERE key = ?').get(key) as { n: number };
+        if (n >= limit) return false;
+        this.stmt('INSERT INTO concurrency_slots (key, run_id) VALUES (?, ?)').run(key, runId);
+        return true;
+      });
+      // IMMEDIATE: the count and the insert hold the write lock together, across processes.
+      return tx.immediate();
+    });
+  }
+
+  async takePermit(key: string, limit: number, periodMs: number, now: number): Promise<number> {
+    return this.guard('take a rate permit', () => {
+      const window = Math.floor(now / periodMs);
+      const tx = this.conn().transaction(() => {
+        const row = this.stmt('SELECT window, used FROM rate_permits WHERE key = ?').get(key) as { window: number; used: number } | undefined;
+        if (!row || row.window !== window) {
+          if (limit < 1) return (window + 1) * periodMs - now;
+          this.stmt('INSERT INTO rate_permits (key, window, used) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET window = excluded.window, used = 1').run(key, window);
+          return 0;
+        }
+        if (row.used < limit) {
+          this.stmt('UPDATE rate_permits SET used = used + 1 WHERE key = ?').run(key);
+          return 0;
+        }
+        return (window + 1) * periodMs - now;
       });
       return tx.immediate();
     });

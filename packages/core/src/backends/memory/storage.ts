@@ -18,6 +18,8 @@ export class MemoryStorage implements Storage {
   private readonly byKey = new Map<string, string>();
   private readonly hooks = new Map<string, HookRecord>();
   private readonly schedules = new Map<string, { record: ScheduleRecord; leaseUntil: number }>();
+  private readonly slots = new Map<string, Set<string>>();
+  private readonly permits = new Map<string, { window: number; used: number }>();
   /** Runs ordered by (createdAt, runId) ascending, for paging; appended in order in the common case. */
   private ordered: RunRecord[] = [];
   private closed = false;
@@ -133,6 +135,32 @@ export class MemoryStorage implements Storage {
     for (const t of request.setTimers ?? []) run.timers.set(t.timerId, { fireAt: t.fireAt, leaseUntil: 0 });
     for (const id of request.clearTimers ?? []) run.timers.delete(id);
     for (const h of request.setHooks ?? []) this.hooks.set(h.token, { ...h });
+    if (request.releaseSlots) for (const holders of this.slots.values()) holders.delete(request.runId);
+  }
+
+  async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {
+    this.check();
+    let holders = this.slots.get(key);
+    if (!holders) this.slots.set(key, (holders = new Set()));
+    if (holders.has(runId)) return true;
+    if (holders.size >= limit) return false;
+    holders.add(runId);
+    return true;
+  }
+
+  async takePermit(key: string, limit: number, periodMs: number, now: number): Promise<number> {
+    this.check();
+    const window = Math.floor(now / periodMs);
+    const entry = this.permits.get(key);
+    if (!entry || entry.window !== window) {
+      this.permits.set(key, { window, used: 1 });
+      return limit >= 1 ? 0 : (window + 1) * periodMs - now;
+    }
+    if (entry.used < limit) {
+      entry.used++;
+      return 0;
+    }
+    return (window + 1) * periodMs - now;
   }
 
   async deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number> {
