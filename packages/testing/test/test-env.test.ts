@@ -78,3 +78,19 @@ it('mocks a step body without changing the workflow', async () => {
   expect(await run.result({ timeout: '5s' })).toBe('Onboarding complete');
   expect(calls).toEqual(['u2', 'u2 (tips)']);
 });
+
+const report = workflow('env.report', async (team: string) => `report for ${team}`);
+
+it('fires schedule slots as advanceTime passes them', async () => {
+  env = await createTestEnv({ workflows: [report], startTime: new Date('2026-01-05T07:00:00Z') });
+  await env.client.schedules.create('weekly', report, { cron: '0 9 * * MON', timezone: 'Europe/Prague', args: ['sales'], catchUp: 'all', overlap: 'allow_all' });
+  const runsOf = async () => (await env!.client.listRuns({ workflow: 'env.report' })).runs;
+  await env.advanceTime('30m');
+  expect(await runsOf()).toHaveLength(0);
+  await env.advanceTime('1h'); // 08:30Z = 09:30 in Prague, Monday 5 January
+  expect(await runsOf()).toHaveLength(1);
+  await env.advanceTime('14d');
+  const runs = await runsOf();
+  expect(runs).toHaveLength(3);
+  for (const r of runs) expect(await env.client.getRun(r.runId).result({ timeout: '5s' })).toBe('report for sales');
+});
