@@ -48,3 +48,4 @@ export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';
 export * from './backends/local/broker.js';
+export { encodeCursor, decodeCursor, pageLimit } from './backends/memory/cursor.js';

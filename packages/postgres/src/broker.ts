@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { BrokerError, PoisonMessageError, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { Connection, migrate, type PostgresOptions } from './schema.js';
+
+export interface PostgresBrokerOptions extends PostgresOptions {
+  /** Safety-net poll for missed notifications (after a reconnect, say). Default 1 s. */
+  pollIntervalMs?: number;
+  /** Delay before redelivering a message whose handler threw. Default min(100 ms x 2^(n-1), 5 s). */
+  retryBackoffMs?: (deliveryCount: number) => number;
+}
+
+interface Row {
+  id: string;
+  queue: string;
+  body: string;
+  delivery_count: number;
+}
+
+/**
+ * A queue table in Postgres. Consumers claim visible rows with `FOR UPDATE SKIP LOCKED` and push
+ * `available_at` forward by the visibility timeout (the lease); acking deletes the row. Publishes
+ * `NOTIFY` on commit and each broker holds one `LISTEN` connection, so an idle consumer wakes within
+ * milliseconds; delayed messages wake a timer set to their due time; a slow poll covers the rest.
+ */
+export class PostgresBroker implements Broker {
+  readonly maxDelayMs = Infinity;
+  private readonly conn: Connection;
+  private readonly S: string;
+  private readonly channel: string;
+  private readonly consumers = new Set<PgConsumer>();
+  private listener?: pg.Client;
+  private listening?: Promise<void>;
+  private closed = false;
+  private readonly options: PostgresBrokerOptions;
+
+  constructor(options: PostgresBrokerOptions) {
+    this.options = options;
+    this.conn = new Connection(options);
+    this.S = `"${this.conn.schema}"`;
+    this.channel = `durably_${this.conn.schema}`;
+  }
+
+  static async create(options: PostgresBrokerOptions): Promise<PostgresBroker> {
+    const broker = new PostgresBroker(options);
+    await broker.migrate();
+    return broker;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.conn);
+  }
+
+  async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
+    if (this.closed) throw new BrokerError('This PostgresBroker is closed.');
+    const now = Date.now();
+    const delay = Math.max(0, Math.round(options.delayMs ?? 0));
+    try {
+      // The NOTIFY is sent when the insert commits; a duplicate dedup key inserts and notifies nothing.
+      await this.conn.query(
+        `WITH ins AS (
+           INSERT INTO ${this.S}.messages (id, queue, body, available_at, delivery_count, dedup_key, created_at)
+           VALUES ($1, $2, $3, $4, 0, $5, $6)
+           ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL AND delivery_count = 0 DO NOTHING
+           RETURNING queue
+         )
+         SELECT pg_notify($7, queue) FROM ins`,
+        [randomUUID(), queue, body, now + delay, options.dedupKey ?? null, now, this.channel],
+      );
+    } catch (err) {
+      throw new BrokerError(`Publishing to "${queue}" failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription> {
+    if (this.closed) throw new BrokerError('This PostgresBroker is closed.');
+    await this.ensureListening();
+    const consumer = new PgConsumer(this, this.conn, this.S, queue, handler, {
+      concurrency: Math.max(1, options.concurrency),
+      visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
+      maxDeliveries: options.maxDeliveries ?? 10,
+      pollIntervalMs: this.options.pollIntervalMs ?? 1000,
+      retryBackoffMs: this.options.retryBackoffMs ?? ((n) => Math.min(100 * 2 ** (n - 1), 5000)),
+    });
+    this.consumers.add(consumer);
+    consumer.wake();
+    return {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await consumer.stop();
+      },
+    };
+  }
+
+  /** One LISTEN connection per broker, reconnected with backoff when it drops. */
+  private ensureListening(): Promise<void> {
+    this.listening ??= this.listen(0);
+    return this.listening;
+  }
+
+  private async listen(attempt: number): Promise<void> {
+    if (this.closed) return;
+    const client = this.options.pool ? await this.options.pool.connect().then((c) => c as unknown as pg.Client) : new pg.Client({ connectionString: this.options.url });
+    try {
+      if (!this.options.pool) await client.connect();
+      client.on('notification', (msg) => {
+        for (const c of this.consumers) if (c.queue === msg.payload) c.wake();
+      });
+      client.on('error', () => undefined);
+      client.on('end', () => {
+        if (this.closed) return;
+        this.listener = undefined;
+        // Wake everyone (messages may have arrived meanwhile) and listen again.
+        for (const c of this.consumers) c.wake();
+        setTimeout(() => void this.listen(0).catch(() => undefined), 200).unref();
+      });
+      await client.query(`LISTEN "${this.channel}"`);
+      this.listener = client;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (attempt === 0 && this.consumers.size === 0 && !this.listener) {
+        // First connection at consume(): say so, with the address.
+        this.listening = undefined;
+        throw new BrokerError(`Postgres broker could not LISTEN at ${this.conn.address}: ${(err as Error).message}`, { cause: err });
+      }
+      // Later reconnects retry in the background; the poll keeps consumers going meanwhile.
+      setTimeout(() => void this.listen(attempt + 1).catch(() => undefined), Math.min(200 * 2 ** attempt, 5000)).unref();
+    }
+  }
+
+  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    const { rows } = await this.conn.query<{ id: string; queue: string; body: string; reason: string; delivery_count: number; at: string }>(
+      `SELECT * FROM ${this.S}.dead_letters WHERE queue = $1 ORDER BY at, id LIMIT $2`,
+      [queue, limit],
+    );
+    return rows.map((r) => ({ id: r.id, queue: r.queue, body: r.body, reason: r.reason, deliveryCount: r.delivery_count, at: Number(r.at) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.consumers) c.abandon();
+    this.consumers.clear();
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) {
+      if (this.options.pool) (listener as unknown as pg.PoolClient).release(true);
+      else await listener.end().catch(() => undefined);
+    }
+    await this.conn.close();
+  }
+}
+
+interface Settings {
+  concurrency: number;
+  visibilityTimeoutMs: number;
+  maxDeliveries: number;
+  pollIntervalMs: number;
+  retryBackoffMs: (deliveryCount: number) => number;
+}
+
+class PgConsumer {
+  private active = true;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private claiming = false;
+  private again = false;
+  private dueTimer?: NodeJS.Timeout;
+  private readonly poll: NodeJS.Timeout;
+  private readonly leaseTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly broker: PostgresBroker,
+    private readonly conn: Connection,
+    private readonly S: string,
+    readonly queue: string,
+    private readonly handler: MessageHandler,
+    private readonly settings: Settings,
+  ) {
+    this.poll = setInterval(this.wake, settings.pollIntervalMs);
+    this.poll.unref();
+    this.leaseTimer = setInterval(() => void this.extendLeases(), Math.max(50, settings.visibilityTimeoutMs / 3));
+    this.leaseTimer.unref();
+  }
+
+  /** Claims now, or once more after the claim in progress (no claim is lost, none runs twice at once). */
+  readonly wake = (): void => {
+    if (!this.active) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = true;
+    void this.claim().finally(() => {
+      this.claiming = false;
+      if (this.again && this.active) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  };
+
+  private async claim(): Promise<void> {
+    const free = this.settings.concurrency - this.inflight.size;
+    if (!this.active || this.broker.isClosed || free <= 0) return;
+    const now = Date.now();
+    let rows: Row[];
+    try {
+      ({ rows } = await this.conn.query<Row>(
+        `UPDATE ${this.S}.messages m SET available_at = $1, delivery_count = m.delivery_count + 1
+         FROM (SELECT id FROM ${this.S}.messages WHERE queue = $2 AND available_at <= $3 ORDER BY available_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
+         WHERE m.id = due.id
+         RETURNING m.id, m.queue, m.body, m.delivery_count`,
+        [now + this.settings.visibilityTimeoutMs, this.queue, now, free],
+      ));
+    } catch {
+      return; // the server is away; the poll tries again
+    }
+    if (!this.active) return; // closed while claiming: the leases lapse and others get them
+    for (const row of rows) this.run(row);
+    if (rows.length === free) this.again = true;
+    else await this.armDueTimer(now);
+  }
+
+  /** Sleeps until the next delayed (or leased) message of the queue becomes visible. */
+  private async armDueTimer(now: number): Promise<void> {
+    try {
+      const { rows } = await this.conn.query<{ next: string | null }>(`SELECT min(available_at) AS next FROM ${this.S}.messages WHERE queue = $1 AND available_at > $2`, [this.queue, now]);
+      if (!this.active) return;
+      if (this.dueTimer) clearTimeout(this.dueTimer);
+      this.dueTimer = undefined;
+      const next = rows[0]?.next;
+      if (next === null || next === undefined) return;
+      this.dueTimer = setTimeout(this.wake, Math.max(0, Number(next) - Date.now()));
+      this.dueTimer.unref();
+    } catch {
+      // The poll covers it.
+    }
+  }
+
+  private run(row: Row): void {
+    const delivery: Delivery = { id: row.id, queue: row.queue, body: row.body, deliveryCount: row.delivery_count };
+    const task = (async () => {
+      let failed = false;
+      let failure: unknown;
+      try {
+        await this.handler(delivery);
+      } catch (err) {
+        failed = true;
+        failure = err;
+      }
+      if (this.broker.isClosed || !this.inflight.has(row.id)) return; // abandoned
+      try {
+        if (!failed) await this.conn.query(`DELETE FROM ${this.S}.messages WHERE id = $1`, [row.id]);
+        else await this.nack(row, failure);
+      } catch {
+        // Still leased: it comes back after the visibility timeout.
+      }
+    })();
+    const tracked = task.finally(() => {
+      this.inflight.delete(row.id);
+      this.wake();
+    });
+    this.inflight.set(row.id, tracked);
+  }
+
+  private async nack(row: Row, error: unknown): Promise<void> {
+    const poison = error instanceof PoisonMessageError || (error as { code?: unknown })?.code === 'POISON_MESSAGE';
+    if (poison || row.delivery_count >= this.settings.maxDeliveries) {
+      const message = (error as Error)?.message ?? String(error);
+      const reason = poison ? message : `failed ${row.delivery_count} times; last error: ${message}`;
+      await this.conn.query(
+        `WITH gone AS (DELETE FROM ${this.S}.messages WHERE id = $1 RETURNING id, queue, body, delivery_count)
+         INSERT INTO ${this.S}.dead_letters (id, queue, body, reason, delivery_count, at) SELECT id, queue, body, $2, delivery_count, $3 FROM gone
+         ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, delivery_count = EXCLUDED.delivery_count, at = EXCLUDED.at`,
+        [row.id, reason, Date.now()],
+      );
+    } else {
+      await this.conn.query(`UPDATE ${this.S}.messages SET available_at = $2 WHERE id = $1`, [row.id, Date.now() + this.settings.retryBackoffMs(row.delivery_count)]);
+    }
+  }
+
+  /** Live handlers keep their messages invisible to everyone else. */
+  private async extendLeases(): Promise<void> {
+    if (this.inflight.size === 0 || this.broker.isClosed) return;
+    try {
+      await this.conn.query(`UPDATE ${this.S}.messages SET available_at = $1 WHERE id = ANY($2::text[])`, [Date.now() + this.settings.visibilityTimeoutMs, [...this.inflight.keys()]]);
+    } catch {
+      // Retried on the next tick, well within the timeout.
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+    clearInterval(this.poll);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    await Promise.allSettled([...this.inflight.values()]);
+    clearInterval(this.leaseTimer);
+  }
+
+  abandon(): void {
+    this.active = false;
+    clearInterval(this.poll);
+    clearInterval(this.leaseTimer);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.inflight.clear();
+  }
+}

@@ -1,0 +1,17 @@
+import type { AdapterModule } from '@durably/core';
+import { PostgresBroker } from './broker.js';
+import { optionsFromUrl } from './schema.js';
+import { PostgresStorage } from './storage.js';
+
+export { PostgresStorage } from './storage.js';
+export { PostgresBroker, type PostgresBrokerOptions } from './broker.js';
+export { migrate, optionsFromUrl, SCHEMA_VERSION, type PostgresOptions } from './schema.js';
+
+/**
+ * Registers the `postgres:` and `postgresql:` schemes: `DURABLY_STORAGE=postgres://user@host/db?schema=durably`.
+ * Query parameters `schema` (default "durably") and `max` (pool size) are Durably's; the rest go to pg.
+ */
+export const durablyAdapter: AdapterModule = {
+  storage: (url) => new PostgresStorage(optionsFromUrl(url)),
+  broker: (url) => new PostgresBroker(optionsFromUrl(url)),
+};

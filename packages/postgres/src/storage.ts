@@ -1,0 +1,347 @@
+import {
+  AppendConflictError,
+  RunNotFoundError,
+  StorageError,
+  type AppendRequest,
+  type CreateRunResult,
+  type DurablyEvent,
+  type HookRecord,
+  type NewRun,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+  type ScheduleRecord,
+  type SerializedError,
+  type Storage,
+  type Timer,
+  decodeCursor,
+  encodeCursor,
+  pageLimit,
+} from '@durably/core';
+import { Connection, migrate, type PostgresOptions } from './schema.js';
+
+interface RunRow {
+  run_id: string;
+  workflow: string;
+  status: RunStatus;
+  queue: string;
+  args: string;
+  result: string | null;
+  error: SerializedError | null;
+  idempotency_key: string | null;
+  parent_run_id: string | null;
+  created_at: string;
+  updated_at: string;
+  start_at: string | null;
+  finished_at: string | null;
+  last_seq: number;
+}
+
+/**
+ * Durably storage on PostgreSQL. Every append is one statement: a chain of data-modifying CTEs
+ * that updates the run row only if `last_seq` still equals `expectedSeq` and writes the events,
+ * timers, hook entries and slot release only if it did. A statement is atomic, and a concurrent
+ * writer blocks on the run row and then finds `last_seq` moved, so one round trip fences workers.
+ */
+export class PostgresStorage implements Storage {
+  private readonly conn: Connection;
+  private readonly S: string;
+
+  constructor(options: PostgresOptions) {
+    this.conn = new Connection(options);
+    this.S = `"${this.conn.schema}"`;
+  }
+
+  /** Creates the storage and runs its migrations. */
+  static async create(options: PostgresOptions): Promise<PostgresStorage> {
+    const storage = new PostgresStorage(options);
+    await storage.migrate();
+    return storage;
+  }
+
+  get schema(): string {
+    return this.conn.schema;
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.conn);
+  }
+
+  async createRun(run: NewRun): Promise<CreateRunResult> {
+    const S = this.S;
+    const e = run.firstEvent;
+    const { rows } = await this.conn.query<RunRow>(
+      `WITH ins AS (
+         INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1)
+         ON CONFLICT DO NOTHING
+         RETURNING *
+       ), ev AS (
+         INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
+         SELECT run_id, 1, $9, NULL, $10, $11 FROM ins
+       )
+       SELECT * FROM ins`,
+      [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data)],
+    );
+    if (rows[0]) return { run: toRecord(rows[0]), created: true };
+    // Nothing inserted: the idempotency key or the run id exists. ON CONFLICT waited for a racing
+    // insert to commit, so the winner is visible now.
+    if (run.idempotencyKey !== undefined) {
+      const existing = await this.conn.query<RunRow>(`SELECT * FROM ${S}.runs WHERE idempotency_key = $1`, [run.idempotencyKey]);
+      if (existing.rows[0]) return { run: toRecord(existing.rows[0]), created: false };
+    }
+    throw new StorageError(`A run with id "${run.runId}" already exists.`);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const { rows } = await this.conn.query<RunRow>(`SELECT * FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    const limit = pageLimit(filter.limit);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (filter.workflow !== undefined) where.push(`workflow = ${param(filter.workflow)}`);
+    if (filter.status !== undefined) where.push(`status = ANY(${param(Array.isArray(filter.status) ? filter.status : [filter.status])}::text[])`);
+    if (filter.parentRunId !== undefined) where.push(`parent_run_id = ${param(filter.parentRunId)}`);
+    if (filter.createdAfter !== undefined) where.push(`created_at >= ${param(filter.createdAfter)}`);
+    if (filter.createdBefore !== undefined) where.push(`created_at < ${param(filter.createdBefore)}`);
+    if (filter.updatedBefore !== undefined) where.push(`updated_at < ${param(filter.updatedBefore)}`);
+    if (filter.cursor) {
+      const c = decodeCursor(filter.cursor);
+      where.push(`(created_at, run_id) < (${param(c.createdAt)}, ${param(c.runId)})`);
+    }
+    const sql = `SELECT * FROM ${this.S}.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, run_id DESC LIMIT ${param(limit + 1)}`;
+    const { rows } = await this.conn.query<RunRow>(sql, values);
+    const runs = rows.slice(0, limit).map(toRecord);
+    const last = runs[runs.length - 1];
+    return rows.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.runId) } : { runs };
+  }
+
+  async append(request: AppendRequest): Promise<void> {
+    const S = this.S;
+    const { runId, expectedSeq, events } = request;
+    events.forEach((e, i) => {
+      if (e.seq !== expectedSeq + 1 + i) throw new StorageError(`Append to run ${runId}: event ${i} has seq ${e.seq}, expected ${expectedSeq + 1 + i}.`);
+    });
+    const p = request.run ?? {};
+    const updatedAt = events.length > 0 ? Math.max(...events.map((e) => e.at)) : Date.now();
+    const timers = request.setTimers ?? [];
+    const { rows } = await this.conn.query<{ updated: string }>(
+      `WITH upd AS (
+         UPDATE ${S}.runs SET
+           status = COALESCE($3, status), result = COALESCE($4, result), error = COALESCE($5::jsonb, error),
+           finished_at = COALESCE($6, finished_at), updated_at = $7, last_seq = $8
+         WHERE run_id = $1 AND last_seq = $2
+         RETURNING run_id
+       ), ev AS (
+         INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
+         SELECT upd.run_id, e.seq, e.type, e.cid, e.at, e.data
+         FROM upd, unnest($9::int[], $10::text[], $11::text[], $12::bigint[], $13::text[]) AS e(seq, type, cid, at, data)
+       ), tset AS (
+         INSERT INTO ${S}.timers (run_id, timer_id, fire_at, lease_until)
+         SELECT upd.run_id, t.id, t.fire_at, 0 FROM upd, unnest($14::text[], $15::bigint[]) AS t(id, fire_at)
+         ON CONFLICT (run_id, timer_id) DO UPDATE SET fire_at = EXCLUDED.fire_at, lease_until = 0
+       ), tclr AS (
+         DELETE FROM ${S}.timers WHERE run_id = $1 AND timer_id = ANY($16::text[]) AND EXISTS (SELECT 1 FROM upd)
+       ), hk AS (
+         INSERT INTO ${S}.hooks (token, run_id, correlation_id, name, created_at, expires_at, consumed_at)
+         SELECT h.token, upd.run_id, h."correlationId", h.name, h."createdAt", h."expiresAt", h."consumedAt"
+         FROM upd, jsonb_to_recordset($17::jsonb) AS h(token text, "correlationId" text, name text, "createdAt" bigint, "expiresAt" bigint, "consumedAt" bigint)
+         ON CONFLICT (token) DO UPDATE SET expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at
+       ), slots AS (
+         DELETE FROM ${S}.concurrency_slots WHERE run_id = $1 AND $18::boolean AND EXISTS (SELECT 1 FROM upd)
+       )
+       SELECT count(*) AS updated FROM upd`,
+      [
+        runId,
+        expectedSeq,
+        p.status ?? null,
+        p.result ?? null,
+        p.error ? JSON.stringify(p.error) : null,
+        p.finishedAt ?? null,
+        updatedAt,
+        expectedSeq + events.length,
+        events.map((e) => e.seq),
+        events.map((e) => e.type),
+        events.map((e) => e.correlationId ?? null),
+        events.map((e) => e.at),
+        events.map((e) => JSON.stringify(e.data)),
+        timers.map((t) => t.timerId),
+        timers.map((t) => t.fireAt),
+        request.clearTimers ?? [],
+        JSON.stringify(request.setHooks ?? []),
+        request.releaseSlots === true,
+      ],
+    );
+    if (Number(rows[0].updated) === 1) return;
+    const current = await this.conn.query<{ last_seq: number }>(`SELECT last_seq FROM ${S}.runs WHERE run_id = $1`, [runId]);
+    if (!current.rows[0]) throw new RunNotFoundError(runId);
+    throw new AppendConflictError(runId, expectedSeq, current.rows[0].last_seq);
+  }
+
+  async readEvents(runId: string, fromSeq = 1, limit?: number): Promise<DurablyEvent[]> {
+    const { rows } = await this.conn.query<{ run_id: string; seq: number; type: string; correlation_id: string | null; at: string; data: string }>(
+      `SELECT * FROM ${this.S}.events WHERE run_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+      [runId, fromSeq, limit ?? null],
+    );
+    return rows.map((r) => {
+      const event = { runId: r.run_id, seq: r.seq, type: r.type, at: Number(r.at), data: JSON.parse(r.data) } as DurablyEvent;
+      if (r.correlation_id !== null) event.correlationId = r.correlation_id;
+      return event;
+    });
+  }
+
+  async touchRun(runId: string, at: number): Promise<void> {
+    await this.conn.query(`UPDATE ${this.S}.runs SET updated_at = $2 WHERE run_id = $1`, [runId, at]);
+  }
+
+  async claimDueTimers(now: number, options: { limit: number; leaseMs: number }): Promise<Timer[]> {
+    const { rows } = await this.conn.query<{ run_id: string; timer_id: string; fire_at: string }>(
+      `UPDATE ${this.S}.timers t SET lease_until = $2
+       FROM (SELECT run_id, timer_id FROM ${this.S}.timers WHERE fire_at <= $1 AND lease_until <= $1 ORDER BY fire_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+       WHERE t.run_id = due.run_id AND t.timer_id = due.timer_id
+       RETURNING t.run_id, t.timer_id, t.fire_at`,
+      [now, now + options.leaseMs, options.limit],
+    );
+    return rows.map((r) => ({ runId: r.run_id, timerId: r.timer_id, fireAt: Number(r.fire_at) })).sort((a, b) => a.fireAt - b.fireAt);
+  }
+
+  async listTimers(runId: string): Promise<Timer[]> {
+    const { rows } = await this.conn.query<{ timer_id: string; fire_at: string }>(`SELECT timer_id, fire_at FROM ${this.S}.timers WHERE run_id = $1 ORDER BY fire_at`, [runId]);
+    return rows.map((r) => ({ runId, timerId: r.timer_id, fireAt: Number(r.fire_at) }));
+  }
+
+  async getHook(token: string): Promise<HookRecord | undefined> {
+    const { rows } = await this.conn.query<{ token: string; run_id: string; correlation_id: string; name: string; created_at: string; expires_at: string | null; consumed_at: string | null }>(
+      `SELECT * FROM ${this.S}.hooks WHERE token = $1`,
+      [token],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    const hook: HookRecord = { token: r.token, runId: r.run_id, correlationId: r.correlation_id, name: r.name, createdAt: Number(r.created_at) };
+    if (r.expires_at !== null) hook.expiresAt = Number(r.expires_at);
+    if (r.consumed_at !== null) hook.consumedAt = Number(r.consumed_at);
+    return hook;
+  }
+
+  async deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number> {
+    const S = this.S;
+    const { rows } = await this.conn.query<{ n: string }>(
+      `WITH doomed AS (
+         DELETE FROM ${S}.runs WHERE run_id IN (
+           SELECT run_id FROM ${S}.runs WHERE finished_at < $1 AND status IN ('completed', 'failed', 'cancelled', 'continued') LIMIT $2
+         ) RETURNING run_id
+       ), ev AS (DELETE FROM ${S}.events WHERE run_id IN (SELECT run_id FROM doomed)),
+          tm AS (DELETE FROM ${S}.timers WHERE run_id IN (SELECT run_id FROM doomed)),
+          hk AS (DELETE FROM ${S}.hooks WHERE run_id IN (SELECT run_id FROM doomed))
+       SELECT count(*) AS n FROM doomed`,
+      [finishedBefore, limit],
+    );
+    return Number(rows[0].n);
+  }
+
+  async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
+    const S = this.S;
+    const values = [schedule.scheduleId, JSON.stringify(schedule), schedule.paused, schedule.nextFireAt ?? null, schedule.bufferedSlot !== undefined, schedule.version];
+    if (expectedVersion === undefined) {
+      await this.conn.query(
+        `INSERT INTO ${S}.schedules (schedule_id, record, paused, next_fire_at, buffered, version, lease_until) VALUES ($1, $2, $3, $4, $5, $6, 0)
+         ON CONFLICT (schedule_id) DO UPDATE SET record = EXCLUDED.record, paused = EXCLUDED.paused, next_fire_at = EXCLUDED.next_fire_at,
+           buffered = EXCLUDED.buffered, version = EXCLUDED.version, lease_until = 0`,
+        values,
+      );
+      return true;
+    }
+    const result = await this.conn.query(
+      `UPDATE ${S}.schedules SET record = $2, paused = $3, next_fire_at = $4, buffered = $5, version = $6, lease_until = 0 WHERE schedule_id = $1 AND version = $7`,
+      [...values, expectedVersion],
+    );
+    return result.rowCount === 1;
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const { rows } = await this.conn.query<{ record: ScheduleRecord }>(`SELECT record FROM ${this.S}.schedules WHERE schedule_id = $1`, [scheduleId]);
+    return rows[0]?.record;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    const { rows } = await this.conn.query<{ record: ScheduleRecord }>(`SELECT record FROM ${this.S}.schedules ORDER BY schedule_id`);
+    return rows.map((r) => r.record);
+  }
+
+  async deleteSchedule(scheduleId: string): Promise<boolean> {
+    const result = await this.conn.query(`DELETE FROM ${this.S}.schedules WHERE schedule_id = $1`, [scheduleId]);
+    return result.rowCount === 1;
+  }
+
+  async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }): Promise<ScheduleRecord[]> {
+    const { rows } = await this.conn.query<{ record: ScheduleRecord }>(
+      `UPDATE ${this.S}.schedules s SET lease_until = $2
+       FROM (SELECT schedule_id FROM ${this.S}.schedules WHERE NOT paused AND lease_until <= $1 AND (next_fire_at <= $1 OR buffered)
+             ORDER BY next_fire_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+       WHERE s.schedule_id = due.schedule_id
+       RETURNING s.record`,
+      [now, now + options.leaseMs, options.limit],
+    );
+    return rows.map((r) => r.record);
+  }
+
+  async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {
+    const S = this.S;
+    // The advisory lock serializes acquirers of one key; the count and the insert are then one step.
+    return this.conn.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`durably:slot:${this.conn.schema}:${key}`]);
+      const held = await client.query(`SELECT 1 FROM ${S}.concurrency_slots WHERE key = $1 AND run_id = $2`, [key, runId]);
+      if (held.rowCount) return true;
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.concurrency_slots WHERE key = $1`, [key]);
+      if (Number(rows[0].n) >= limit) return false;
+      await client.query(`INSERT INTO ${S}.concurrency_slots (key, run_id) VALUES ($1, $2)`, [key, runId]);
+      return true;
+    });
+  }
+
+  async takePermit(key: string, limit: number, periodMs: number, now: number): Promise<number> {
+    const win = Math.floor(now / periodMs);
+    if (limit < 1) return (win + 1) * periodMs - now;
+    // One statement: a new window resets the count; within a window the row lock serializes takers.
+    const { rows } = await this.conn.query(
+      `INSERT INTO ${this.S}.rate_permits AS r (key, win, used) VALUES ($1, $2, 1)
+       ON CONFLICT (key) DO UPDATE SET win = EXCLUDED.win, used = CASE WHEN r.win = EXCLUDED.win THEN r.used + 1 ELSE 1 END
+       WHERE r.win <> EXCLUDED.win OR r.used < $3
+       RETURNING used`,
+      [key, win, limit],
+    );
+    return rows.length === 1 ? 0 : (win + 1) * periodMs - now;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close();
+  }
+}
+
+function toRecord(row: RunRow): RunRecord {
+  const record: RunRecord = {
+    runId: row.run_id,
+    workflow: row.workflow,
+    status: row.status,
+    queue: row.queue,
+    args: row.args,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    lastSeq: row.last_seq,
+  };
+  if (row.result !== null) record.result = row.result;
+  if (row.error !== null) record.error = row.error;
+  if (row.idempotency_key !== null) record.idempotencyKey = row.idempotency_key;
+  if (row.parent_run_id !== null) record.parentRunId = row.parent_run_id;
+  if (row.start_at !== null) record.startAt = Number(row.start_at);
+  if (row.finished_at !== null) record.finishedAt = Number(row.finished_at);
+  return record;
+}
