@@ -46,3 +46,34 @@ it('names the package to install for a backend that is not installed', async () 
   expect(error.code).not.toBe(0);
   expect(error.stderr).toContain('npm install @durably/aws');
 });
+
+it('runs on Postgres storage by DURABLY_STORAGE alone (with the local broker)', async () => {
+  const url = process.env.DURABLY_TEST_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
+  const schema = `durably_app_${Date.now().toString(36)}`;
+  const dir = mkdtempSync(join(tmpdir(), 'durably-app-pg-'));
+  dirs.push(dir);
+  const reachable = await import('pg').then(async ({ default: pg }) => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    try {
+      await c.connect();
+      return c;
+    } catch (err) {
+      if (process.env.CI) throw err;
+      return undefined;
+    }
+  });
+  if (!reachable) return; // no server outside CI: nothing to run against
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=@durably/source', join(appDir, 'src/main.ts'), '--sleep', '200ms'], {
+      cwd: appDir,
+      env: { ...process.env, DURABLY_STORAGE: `${url}?schema=${schema}`, DURABLY_BROKER: `local:${dir}` },
+      timeout: 60_000,
+    });
+    expect(stdout.trim().split('\n').at(-1)).toBe('result: "Onboarding complete"');
+    const { rows } = await reachable.query(`SELECT status FROM "${schema}".runs`);
+    expect(rows).toEqual([{ status: 'completed' }]);
+  } finally {
+    await reachable.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await reachable.end();
+  }
+});
