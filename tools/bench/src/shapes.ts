@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+import { PostgresBroker, PostgresStorage } from '@durably/postgres';
+
+const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
 /** One measured figure, in the shape of tools/bench/results/latest.json rows. */
 export interface Row {
@@ -31,6 +36,22 @@ export const BACKENDS: Record<string, Backend> = {
     open() {
       const dir = mkdtempSync(join(tmpdir(), 'durably-bench-'));
       return { storage: new LocalStorage({ path: dir }), broker: new LocalBroker({ path: dir }), close: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  postgres: {
+    name: 'postgres',
+    open() {
+      const schema = `durably_bench_${randomBytes(4).toString('hex')}`;
+      return {
+        storage: new PostgresStorage({ url: PG_URL, schema, max: 16 }),
+        broker: new PostgresBroker({ url: PG_URL, schema, max: 8 }),
+        close: async () => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await c.end();
+        },
+      };
     },
   },
 };
