@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BrokerError, PoisonMessageError, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { keyPrefix, openRedis, type RedisConnectionOptions } from './connection.js';
+
+export interface RedisBrokerOptions extends RedisConnectionOptions {
+  /** Delay before redelivering a message whose handler threw. Default min(100 ms x 2^(n-1), 5 s). */
+  retryBackoffMs?: (deliveryCount: number) => number;
+}
+
+const GROUP = 'durably';
+
+/** KEYS: stream, delayed zset, dedup key ('' = none). ARGV: id, body, dc, dk, dueAt (0 = now), dedupTtlMs. */
+const PUBLISH = `
+if ARGV[4] ~= '' then
+  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[6]) then return 0 end
+end
+if tonumber(ARGV[5]) > 0 then
+  redis.call('ZADD', KEYS[2], ARGV[5], cjson.encode({ id = ARGV[1], body = ARGV[2], dc = tonumber(ARGV[3]), dk = ARGV[4] }))
+else
+  redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'body', ARGV[2], 'dc', ARGV[3], 'dk', ARGV[4])
+end
+return 1
+`;
+
+/** Moves due delayed messages into the stream, atomically. KEYS: stream, delayed zset. ARGV: now. Returns ms to the next due one, or -1. */
+const MOVE_DUE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 500)
+for _, raw in ipairs(due) do
+  local m = cjson.decode(raw)
+  redis.call('XADD', KEYS[1], '*', 'id', m.id, 'body', m.body, 'dc', tostring(m.dc), 'dk', m.dk)
+  redis.call('ZREM', KEYS[2], raw)
+end
+local next = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if #next == 0 then return -1 end
+return math.max(0, tonumber(next[2]) - tonumber(ARGV[1]))
+`;
+
+/**
+ * Takes an entry out of the stream and, unless it goes to the dead-letter stream, puts it back
+ * (delayed) with its delivery count raised: retries and reclaimed entries of dead consumers.
+ * KEYS: stream, delayed zset, dlq stream. ARGV: entryId, id, body, dc, dueAt, reason ('' = requeue), now.
+ */
+const REQUEUE = `
+redis.call('XACK', KEYS[1], '${GROUP}', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[3], '*', 'id', ARGV[2], 'body', ARGV[3], 'dc', ARGV[4], 'reason', ARGV[6], 'at', ARGV[7])
+elseif tonumber(ARGV[5]) > tonumber(ARGV[7]) then
+  redis.call('ZADD', KEYS[2], ARGV[5], cjson.encode({ id = ARGV[2], body = ARGV[3], dc = tonumber(ARGV[4]), dk = '' }))
+else
+  redis.call('XADD', KEYS[1], '*', 'id', ARGV[2], 'body', ARGV[3], 'dc', ARGV[4], 'dk', '')
+end
+return 1
+`;
+
+type Scripted = Redis & {
+  durablyPublish(...args: (string | number)[]): Promise<number>;
+  durablyMoveDue(...args: (string | number)[]): Promise<number>;
+  durablyRequeue(...args: (string | number)[]): Promise<number>;
+};
+
+/**
+ * A Redis Streams broker: one stream per queue with the consumer group "durably". Consumers block on
+ * XREADGROUP (no polling); acking is XACK + XDEL; entries of a dead consumer are reclaimed with
+ * XAUTOCLAIM after the visibility timeout; live handlers keep theirs by XCLAIM (which resets the idle
+ * time). Delays wait in a sorted set and move into the stream atomically when due; poison messages go
+ * to a dead-letter stream.
+ */
+export class RedisBroker implements Broker {
+  readonly maxDelayMs = Infinity;
+  private readonly redis: Scripted;
+  private readonly owned: boolean;
+  private readonly P: string;
+  private readonly consumers = new Set<StreamConsumer>();
+  private closed = false;
+  private readonly instance = randomUUID().slice(0, 8);
+  private counter = 0;
+
+  constructor(private readonly options: RedisBrokerOptions) {
+    const { redis, owned } = openRedis(options);
+    this.redis = redis as Scripted;
+    this.owned = owned;
+    this.P = keyPrefix(options.prefix);
+    const r = redis as Redis;
+    if (!('durablyPublish' in r)) {
+      r.defineCommand('durablyPublish', { lua: PUBLISH, numberOfKeys: 3 });
+      r.defineCommand('durablyMoveDue', { lua: MOVE_DUE, numberOfKeys: 2 });
+      r.defineCommand('durablyRequeue', { lua: REQUEUE, numberOfKeys: 3 });
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  keys(queue: string) {
+    return { stream: `${this.P}:q:${queue}`, delayed: `${this.P}:dq:${queue}`, dlq: `${this.P}:dlq:${queue}` };
+  }
+
+  dedupKey(queue: string, key: string): string {
+    return `${this.P}:dd:${queue}:${key}`;
+  }
+
+  get client(): Scripted {
+    return this.redis;
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      await this.redis.ping();
+    } catch (err) {
+      throw new BrokerError(`Redis broker cannot reach the server: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
+    if (this.closed) throw new BrokerError('This RedisBroker is closed.');
+    const k = this.keys(queue);
+    const delay = Math.max(0, Math.round(options.delayMs ?? 0));
+    const dk = options.dedupKey ?? '';
+    try {
+      await this.redis.durablyPublish(k.stream, k.delayed, dk ? this.dedupKey(queue, dk) : '', randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
+    } catch (err) {
+      throw new BrokerError(`Publishing to "${queue}" failed: ${(err as Error).message}`, { cause: err });
+    }
+    // Consumers of this queue in this process sleeping on a delay re-arm for the new due time.
+    if (delay > 0) for (const c of this.consumers) if (c.queue === queue) c.nudge(delay);
+  }
+
+  async consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription> {
+    if (this.closed) throw new BrokerError('This RedisBroker is closed.');
+    const k = this.keys(queue);
+    try {
+      await this.redis.xgroup('CREATE', k.stream, GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw new BrokerError(`Creating the consumer group of "${queue}" failed: ${(err as Error).message}`, { cause: err });
+    }
+    const consumer = new StreamConsumer(this, queue, `${this.instance}-${++this.counter}`, handler, {
+      concurrency: Math.max(1, options.concurrency),
+      visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
+      maxDeliveries: options.maxDeliveries ?? 10,
+      retryBackoffMs: this.options.retryBackoffMs ?? ((n) => Math.min(100 * 2 ** (n - 1), 5000)),
+    });
+    this.consumers.add(consumer);
+    consumer.start();
+    return {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await consumer.stop();
+      },
+    };
+  }
+
+  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    const entries = (await this.redis.xrange(this.keys(queue).dlq, '-', '+', 'COUNT', limit)) as Array<[string, string[]]>;
+    return entries.map(([, fields]) => {
+      const f = toMap(fields);
+      return { id: f.id, queue, body: f.body, reason: f.reason, deliveryCount: Number(f.dc), at: Number(f.at) };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.consumers) c.abandon();
+    this.consumers.clear();
+    if (this.owned) this.redis.disconnect();
+  }
+}
+
+interface Settings {
+  concurrency: number;
+  visibilityTimeoutMs: number;
+  maxDeliveries: number;
+  retryBackoffMs: (deliveryCount: number) => number;
+}
+
+class StreamConsumer {
+  private active = true;
+  private readonly inflight = new Map<string, { promise: Promise<void>; entryId: string }>();
+  private readonly reader: Redis;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private slotFreed?: () => void;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly broker: RedisBroker,
+    readonly queue: string,
+    private readonly name: string,
+    private readonly handler: MessageHandler,
+    private readonly settings: Settings,
+  ) {
+    // Blocking reads need a connection of their own.
+    this.reader = broker.client.duplicate();
+    this.reader.on('error', () => undefined);
+  }
+
+  start(): void {
+    this.loop = this.run();
+    const lease = setInterval(() => void this.extendLeases(), Math.max(50, this.settings.visibilityTimeoutMs / 3));
+    const reclaim = setInterval(() => void this.reclaim(), Math.max(100, this.settings.visibilityTimeoutMs / 2));
+    lease.unref();
+    reclaim.unref();
+    this.timers.push(lease, reclaim);
+  }
+
+  /** A delayed publish from this process may be due before the current block ends. */
+  nudge(delayMs: number): void {
+    if (delayMs < this.blockMs) this.reader.disconnect(true);
+  }
+
+  private blockMs = 1000;
+
+  private async run(): Promise<void> {
+    const k = this.broker.keys(this.queue);
+    const client = this.broker.client;
+    while (this.active) {
+      try {
+        const untilDue = await client.durablyMoveDue(k.stream, k.delayed, Date.now());
+        const free = this.settings.concurrency - this.inflight.size;
+        if (free <= 0) {
+          await new Promise<void>((resolve) => (this.slotFreed = resolve));
+          continue;
+        }
+        this.blockMs = untilDue < 0 ? 1000 : Math.max(1, Math.min(1000, untilDue));
+        const res = (await this.reader.xreadgroup('GROUP', 'durably', this.name, 'COUNT', free, 'BLOCK', this.blockMs, 'STREAMS', k.stream, '>')) as
+          | Array<[string, Array<[string, string[]]>]>
+          | null;
+        if (!this.active) return;
+        for (const [, entries] of res ?? []) for (const [entryId, fields] of entries) this.handle(entryId, toMap(fields));
+      } catch {
+        if (!this.active) return;
+        // Disconnected (a nudge, or the server went away): try again shortly.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  private handle(entryId: string, f: Record<string, string>): void {
+    const deliveryCount = Number(f.dc) + 1;
+    const delivery: Delivery = { id: f.id, queue: this.queue, body: f.body, deliveryCount };
+    const client = this.broker.client;
+    const k = this.broker.keys(this.queue);
+    // Delivered: a new publish with the same dedup key is no longer a duplicate.
+    if (f.dk) void client.del(this.broker.dedupKey(this.queue, f.dk)).catch(() => undefined);
+    const task = (async () => {
+      let failed = false;
+      let failure: unknown;
+      try {
+        await this.handler(delivery);
+      } catch (err) {
+        failed = true;
+        failure = err;
+      }
+      if (this.broker.isClosed || !this.inflight.has(entryId)) return; // abandoned
+      try {
+        if (!failed) {
+          await client.multi().xack(k.stream, 'durably', entryId).xdel(k.stream, entryId).exec();
+        } else {
+          const poison = failure instanceof PoisonMessageError || (failure as { code?: unknown })?.code === 'POISON_MESSAGE';
+          const message = (failure as Error)?.message ?? String(failure);
+          const dead = poison || deliveryCount >= this.settings.maxDeliveries;
+          const reason = dead ? (poison ? message : `failed ${deliveryCount} times; last error: ${message}`) : '';
+          const now = Date.now();
+          await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, deliveryCount, now + this.settings.retryBackoffMs(deliveryCount), reason, now);
+        }
+      } catch {
+        // Still pending: reclaimed after the visibility timeout.
+      }
+    })();
+    const promise = task.finally(() => {
+      this.inflight.delete(entryId);
+      this.slotFreed?.();
+      this.slotFreed = undefined;
+    });
+    this.inflight.set(entryId, { promise, entryId });
+  }
+
+  /** XCLAIM to ourselves resets the idle time of the entries our live handlers hold. */
+  private async extendLeases(): Promise<void> {
+    if (this.inflight.size === 0 || !this.active) return;
+    try {
+      await this.broker.client.xclaim(this.broker.keys(this.queue).stream, 'durably', this.name, 0, ...this.inflight.keys(), 'JUSTID');
+    } catch {
+      // Retried on the next tick.
+    }
+  }
+
+  /** Entries idle past the visibility timeout belong to a dead consumer: put them back in the stream. */
+  private async reclaim(): Promise<void> {
+    if (!this.active) return;
+    const k = this.broker.keys(this.queue);
+    const client = this.broker.client;
+    try {
+      const [, entries] = (await client.xautoclaim(k.stream, 'durably', this.name, this.settings.visibilityTimeoutMs, '0-0', 'COUNT', 100)) as [string, Array<[string, string[]] | null>];
+      const now = Date.now();
+      for (const entry of entries) {
+        if (!entry || !entry[1]) continue;
+        const [entryId, fields] = entry;
+        if (this.inflight.has(entryId)) continue;
+        const f = toMap(fields);
+        // Delivered once already (to the dead consumer): it comes back with the count raised.
+        await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, Number(f.dc) + 1, 0, '', now);
+      }
+    } catch {
+      // The next tick tries again.
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+    this.slotFreed?.();
+    this.reader.disconnect();
+    await Promise.allSettled([...this.inflight.values()].map((i) => i.promise));
+    for (const t of this.timers) clearInterval(t);
+    await this.loop?.catch(() => undefined);
+  }
+
+  abandon(): void {
+    this.active = false;
+    this.slotFreed?.();
+    for (const t of this.timers) clearInterval(t);
+    this.inflight.clear();
+    this.reader.disconnect();
+  }
+}
+
+function toMap(fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) out[fields[i]] = fields[i + 1];
+  return out;
+}

@@ -1,0 +1,209 @@
+/**
+ * Lua scripts of the Redis storage. ioredis loads each once and calls it by EVALSHA. Every script
+ * touches only keys of one prefix, which all share the hash tag `{prefix}`, so each is single-slot on
+ * a Redis Cluster too. ARGV[1] is always the key prefix including the tag, e.g. `{durably}`.
+ */
+
+/** Lex-sortable index member: zero-padded creation time, then the run id. */
+const MEMBER = `local function member(createdAt, runId) return string.format('%016d', createdAt) .. ':' .. runId end`;
+
+const INDEX_KEYS = `
+local function indexKeys(P, workflow, status, parent)
+  local keys = { P .. ':idx:all', P .. ':idx:wf:' .. workflow, P .. ':idx:st:' .. status }
+  if parent and parent ~= '' then table.insert(keys, P .. ':idx:parent:' .. parent) end
+  return keys
+end`;
+
+/** KEYS[1] run hash. ARGV: P, runId, idemKey, workflow, queue, args, parent, createdAt, startAt, firstEvent. */
+export const CREATE_RUN = `
+${MEMBER}
+${INDEX_KEYS}
+local P, runId, idem = ARGV[1], ARGV[2], ARGV[3]
+if idem ~= '' then
+  local existing = redis.call('HGET', P .. ':idem', idem)
+  if existing then return { 'exists', existing } end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return { 'duplicate' } end
+local fields = { 'workflow', ARGV[4], 'status', 'pending', 'queue', ARGV[5], 'args', ARGV[6], 'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'lastSeq', '1' }
+if idem ~= '' then table.insert(fields, 'idempotencyKey'); table.insert(fields, idem) end
+if ARGV[7] ~= '' then table.insert(fields, 'parentRunId'); table.insert(fields, ARGV[7]) end
+if ARGV[9] ~= '' then table.insert(fields, 'startAt'); table.insert(fields, ARGV[9]) end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10])
+if idem ~= '' then redis.call('HSET', P .. ':idem', idem, runId) end
+local m = member(tonumber(ARGV[8]), runId)
+for _, k in ipairs(indexKeys(P, ARGV[4], 'pending', ARGV[7])) do redis.call('ZADD', k, 0, m) end
+return { 'created' }
+`;
+
+/**
+ * The conditional append. KEYS[1] run hash. ARGV: P, runId, expectedSeq, control JSON, event JSON...
+ * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt]], clearTimers: [id],
+ * hooks: [[token, json, pexpireat or 0]], releaseSlots }.
+ */
+export const APPEND = `
+${MEMBER}
+local P, runId, expected = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local last = redis.call('HGET', KEYS[1], 'lastSeq')
+if not last then return { 'missing' } end
+if tonumber(last) ~= expected then return { 'conflict', last } end
+local c = cjson.decode(ARGV[4])
+local n = #ARGV - 4
+if n > 0 then redis.call('RPUSH', P .. ':ev:' .. runId, unpack(ARGV, 5, #ARGV)) end
+local sets = { 'lastSeq', tostring(expected + n), 'updatedAt', string.format('%d', c.updatedAt) }
+if c.status then
+  local old = redis.call('HGET', KEYS[1], 'status')
+  if old ~= c.status then
+    local createdAt = tonumber(redis.call('HGET', KEYS[1], 'createdAt'))
+    local m = member(createdAt, runId)
+    redis.call('ZREM', P .. ':idx:st:' .. old, m)
+    redis.call('ZADD', P .. ':idx:st:' .. c.status, 0, m)
+  end
+  table.insert(sets, 'status'); table.insert(sets, c.status)
+end
+if c.result then table.insert(sets, 'result'); table.insert(sets, c.result) end
+if c.error then table.insert(sets, 'error'); table.insert(sets, c.error) end
+if c.finishedAt then
+  table.insert(sets, 'finishedAt'); table.insert(sets, string.format('%d', c.finishedAt))
+  redis.call('ZADD', P .. ':idx:finished', c.finishedAt, runId)
+end
+redis.call('HSET', KEYS[1], unpack(sets))
+for _, t in ipairs(c.setTimers) do
+  local m = runId .. '|' .. t[1]
+  redis.call('ZADD', P .. ':timers', t[2], m)
+  redis.call('HDEL', P .. ':timer-lease', m)
+  redis.call('SADD', P .. ':rt:' .. runId, t[1])
+end
+for _, id in ipairs(c.clearTimers) do
+  local m = runId .. '|' .. id
+  redis.call('ZREM', P .. ':timers', m)
+  redis.call('HDEL', P .. ':timer-lease', m)
+  redis.call('SREM', P .. ':rt:' .. runId, id)
+end
+for _, h in ipairs(c.hooks) do
+  local key = P .. ':hook:' .. h[1]
+  redis.call('SET', key, h[2])
+  if h[3] > 0 then redis.call('PEXPIREAT', key, h[3]) end
+  redis.call('SADD', P .. ':rh:' .. runId, h[1])
+end
+if c.releaseSlots then
+  for _, k in ipairs(redis.call('SMEMBERS', P .. ':slots-of:' .. runId)) do redis.call('SREM', P .. ':slot:' .. k, runId) end
+  redis.call('DEL', P .. ':slots-of:' .. runId)
+end
+return { 'ok' }
+`;
+
+/** KEYS[1] run hash. ARGV: P, runId, at. */
+export const TOUCH = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3]) end
+return 1
+`;
+
+/** ARGV: P, now, limit, leaseUntil. Returns flat [member, fireAt, ...]. */
+export const CLAIM_TIMERS = `
+local P, now, limit, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local out = {}
+local offset = 0
+while #out / 2 < limit do
+  local batch = redis.call('ZRANGEBYSCORE', P .. ':timers', '-inf', now, 'WITHSCORES', 'LIMIT', offset, 200)
+  if #batch == 0 then break end
+  for i = 1, #batch, 2 do
+    local lease = redis.call('HGET', P .. ':timer-lease', batch[i])
+    if (not lease or tonumber(lease) <= now) and #out / 2 < limit then
+      redis.call('HSET', P .. ':timer-lease', batch[i], leaseUntil)
+      table.insert(out, batch[i]); table.insert(out, batch[i + 1])
+    end
+  end
+  offset = offset + 200
+end
+return out
+`;
+
+/** ARGV: P, finishedBefore, limit. Deletes finished runs with all they own. */
+export const DELETE_FINISHED = `
+${MEMBER}
+local P, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', P .. ':idx:finished', '-inf', '(' .. before, 'LIMIT', 0, limit)
+for _, runId in ipairs(ids) do
+  local runKey = P .. ':run:' .. runId
+  local f = redis.call('HMGET', runKey, 'workflow', 'status', 'parentRunId', 'createdAt', 'idempotencyKey')
+  if f[1] then
+    local m = member(tonumber(f[4]), runId)
+    redis.call('ZREM', P .. ':idx:all', m)
+    redis.call('ZREM', P .. ':idx:wf:' .. f[1], m)
+    redis.call('ZREM', P .. ':idx:st:' .. f[2], m)
+    if f[3] then redis.call('ZREM', P .. ':idx:parent:' .. f[3], m) end
+    if f[5] then redis.call('HDEL', P .. ':idem', f[5]) end
+  end
+  for _, t in ipairs(redis.call('SMEMBERS', P .. ':rt:' .. runId)) do
+    redis.call('ZREM', P .. ':timers', runId .. '|' .. t)
+    redis.call('HDEL', P .. ':timer-lease', runId .. '|' .. t)
+  end
+  for _, token in ipairs(redis.call('SMEMBERS', P .. ':rh:' .. runId)) do redis.call('DEL', P .. ':hook:' .. token) end
+  redis.call('DEL', runKey, P .. ':ev:' .. runId, P .. ':rt:' .. runId, P .. ':rh:' .. runId)
+  redis.call('ZREM', P .. ':idx:finished', runId)
+end
+return #ids
+`;
+
+/** ARGV: P, id, json, version, expectedVersion ('' = unconditional), paused ('1'/'0'), score (nextFireAt, or 0 when buffered, '' when none). */
+export const SAVE_SCHEDULE = `
+local P, id = ARGV[1], ARGV[2]
+local key = P .. ':sched:' .. id
+if ARGV[5] ~= '' and redis.call('HGET', key, 'version') ~= ARGV[5] then return 0 end
+redis.call('HSET', key, 'json', ARGV[3], 'version', ARGV[4])
+redis.call('SADD', P .. ':sched:ids', id)
+redis.call('HDEL', P .. ':sched:lease', id)
+if ARGV[6] == '1' or ARGV[7] == '' then redis.call('ZREM', P .. ':sched:due', id) else redis.call('ZADD', P .. ':sched:due', ARGV[7], id) end
+return 1
+`;
+
+/** ARGV: P, id. */
+export const DELETE_SCHEDULE = `
+local P, id = ARGV[1], ARGV[2]
+redis.call('ZREM', P .. ':sched:due', id)
+redis.call('SREM', P .. ':sched:ids', id)
+redis.call('HDEL', P .. ':sched:lease', id)
+return redis.call('DEL', P .. ':sched:' .. id)
+`;
+
+/** ARGV: P, now, limit, leaseUntil. Returns schedule JSONs. */
+export const CLAIM_SCHEDULES = `
+local P, now, limit, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':sched:due', '-inf', now, 'LIMIT', 0, limit * 4)) do
+  local lease = redis.call('HGET', P .. ':sched:lease', id)
+  if (not lease or tonumber(lease) <= now) and #out < limit then
+    redis.call('HSET', P .. ':sched:lease', id, leaseUntil)
+    table.insert(out, redis.call('HGET', P .. ':sched:' .. id, 'json'))
+  end
+end
+return out
+`;
+
+/** ARGV: P, key, runId, limit. */
+export const ACQUIRE_SLOT = `
+local P, key, runId, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local k = P .. ':slot:' .. key
+if redis.call('SISMEMBER', k, runId) == 1 then return 1 end
+if redis.call('SCARD', k) >= limit then return 0 end
+redis.call('SADD', k, runId)
+redis.call('SADD', P .. ':slots-of:' .. runId, key)
+return 1
+`;
+
+/** ARGV: P, key, limit, window. Returns 1 when granted. */
+export const TAKE_PERMIT = `
+local P, key, limit, win = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local k = P .. ':permit:' .. key
+local cur = redis.call('HMGET', k, 'win', 'used')
+if cur[1] ~= win then
+  redis.call('HSET', k, 'win', win, 'used', 1)
+  return 1
+end
+if tonumber(cur[2]) < limit then
+  redis.call('HINCRBY', k, 'used', 1)
+  return 1
+end
+return 0
+`;
