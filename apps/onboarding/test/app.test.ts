@@ -77,3 +77,29 @@ it('runs on Postgres storage by DURABLY_STORAGE alone (with the local broker)', 
     await reachable.end();
   }
 });
+
+it('runs on Redis storage and broker by DURABLY_STORAGE and DURABLY_BROKER alone', async () => {
+  const url = process.env.DURABLY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+  const prefix = `durably-app-${Date.now().toString(36)}`;
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+  } catch (err) {
+    if (process.env.CI) throw err;
+    return; // no server outside CI: nothing to run against
+  }
+  try {
+    const target = `${url}?prefix=${prefix}`;
+    const { stdout } = await start({ DURABLY_STORAGE: target, DURABLY_BROKER: target }, ['--sleep', '200ms']);
+    expect(stdout.trim().split('\n').at(-1)).toBe('result: "Onboarding complete"');
+    const keys = await redis.keys(`{${prefix}}:run:*`);
+    expect(keys).toHaveLength(1);
+    expect(await redis.hget(keys[0], 'status')).toBe('completed');
+  } finally {
+    const keys = await redis.keys(`{${prefix}}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
