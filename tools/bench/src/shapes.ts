@@ -5,6 +5,10 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
 import { PostgresBroker, PostgresStorage } from '@durably/postgres';
+import { RedisBroker, RedisStorage } from '@durably/redis';
+import { Redis } from 'ioredis';
+
+const REDIS_URL = process.env.DURABLY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -36,6 +40,26 @@ export const BACKENDS: Record<string, Backend> = {
     open() {
       const dir = mkdtempSync(join(tmpdir(), 'durably-bench-'));
       return { storage: new LocalStorage({ path: dir }), broker: new LocalBroker({ path: dir }), close: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  redis: {
+    name: 'redis',
+    open() {
+      const prefix = `durably-bench-${randomBytes(4).toString('hex')}`;
+      return {
+        storage: new RedisStorage({ url: REDIS_URL, prefix }),
+        broker: new RedisBroker({ url: REDIS_URL, prefix }),
+        close: async () => {
+          const r = new Redis(REDIS_URL);
+          let cursor = '0';
+          do {
+            const [next, keys] = await r.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+            cursor = next;
+            if (keys.length) await r.del(...keys);
+          } while (cursor !== '0');
+          r.disconnect();
+        },
+      };
     },
   },
   postgres: {
