@@ -4,6 +4,7 @@ export * from './serialization.js';
 export * from './events.js';
 export * from './storage/storage.js';
 export * from './broker/broker.js';
+export * from './broker/failures.js';
 export type { Logger, LogLevel } from './logger.js';
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 export { createLogger } from './logger.js';

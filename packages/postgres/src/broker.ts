@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { BrokerError, PoisonMessageError, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
 import { Connection, migrate, type PostgresOptions } from './schema.js';
 
 export interface PostgresBrokerOptions extends PostgresOptions {
@@ -84,7 +84,7 @@ export class PostgresBroker implements Broker {
       visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
       maxDeliveries: options.maxDeliveries ?? 10,
       pollIntervalMs: this.options.pollIntervalMs ?? 1000,
-      retryBackoffMs: this.options.retryBackoffMs ?? ((n) => Math.min(100 * 2 ** (n - 1), 5000)),
+      retryBackoffMs: this.options.retryBackoffMs ?? defaultRetryBackoffMs,
     });
     this.consumers.add(consumer);
     consumer.wake();
@@ -268,10 +268,8 @@ class PgConsumer {
   }
 
   private async nack(row: Row, error: unknown): Promise<void> {
-    const poison = error instanceof PoisonMessageError || (error as { code?: unknown })?.code === 'POISON_MESSAGE';
-    if (poison || row.delivery_count >= this.settings.maxDeliveries) {
-      const message = (error as Error)?.message ?? String(error);
-      const reason = poison ? message : `failed ${row.delivery_count} times; last error: ${message}`;
+    const reason = deadLetterReason(error, row.delivery_count, this.settings.maxDeliveries);
+    if (reason !== undefined) {
       await this.conn.query(
         `WITH gone AS (DELETE FROM ${this.S}.messages WHERE id = $1 RETURNING id, queue, body, delivery_count)
          INSERT INTO ${this.S}.dead_letters (id, queue, body, reason, delivery_count, at) SELECT id, queue, body, $2, delivery_count, $3 FROM gone

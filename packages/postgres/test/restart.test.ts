@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, Worker, sleep, step, workflow, type DurablyEvent } from '@durably/core';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { serverRestartScenario } from '@durably/testing';
 import { PostgresBroker, PostgresStorage } from '../src/index.js';
 import { serverAvailable } from './harness.js';
 
@@ -31,15 +31,6 @@ function crashServer(): void {
   asPostgres('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
 }
 
-const work = step('pg-restart.work', async (label: string) => `${label}-done`);
-const flow = workflow('pg-restart.flow', async (n: number) => {
-  const a = await work(`a${n}`);
-  await sleep(300);
-  const b = await work(`b${n}`);
-  const c = await work(`c${n}`);
-  return [a, b, c];
-});
-
 describe.skipIf(!canRun)('postgres server restart', () => {
   beforeAll(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'durably-pg-'));
@@ -59,43 +50,10 @@ describe.skipIf(!canRun)('postgres server restart', () => {
 
   it('completes all 200 runs after the server is killed and restarted mid-run', async () => {
     const url = `postgres://root@127.0.0.1:${PORT}/postgres`;
-    const clients: Client[] = [];
-    const workers: Worker[] = [];
-    const connect = () => {
-      const c = new Client({ storage: new PostgresStorage({ url, max: 5 }), broker: new PostgresBroker({ url, max: 5, pollIntervalMs: 500 }) });
-      clients.push(c);
-      return c;
-    };
-    try {
-      const client = connect();
-      await client.ensureReady();
-      for (let i = 0; i < 2; i++) {
-        const w = new Worker(connect(), { workflows: [flow], concurrency: 20, staleAfter: '3s', recoveryInterval: '1s', visibilityTimeout: '5s', timerSweepInterval: '500ms' });
-        workers.push(w);
-        await w.start();
-      }
-      const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => client.start(flow, i)));
-      // Let some finish, then crash the server while the rest are mid-flight.
-      const deadline = Date.now() + 30_000;
-      while ((await client.listRuns({ workflow: 'pg-restart.flow', status: 'completed', limit: 1000 })).runs.length < 20 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      crashServer();
-      await new Promise((r) => setTimeout(r, 1500));
-      startServer();
-
-      const results = await Promise.all(runs.map((r) => r.result({ timeout: '120s' })));
-      results.forEach((result, i) => expect(result).toEqual([`a${i}-done`, `b${i}-done`, `c${i}-done`]));
-      for (const run of runs) {
-        const events: DurablyEvent[] = await run.events();
-        const completed = events.filter((e) => e.type === 'step_completed');
-        expect(new Set(completed.map((e) => e.correlationId)).size).toBe(completed.length);
-        expect(completed).toHaveLength(3);
-        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      }
-    } finally {
-      await Promise.all(workers.map((w) => w.stop()));
-      await Promise.all(clients.map((c) => c.close()));
-    }
+    await serverRestartScenario({
+      connect: () => ({ storage: new PostgresStorage({ url, max: 5 }), broker: new PostgresBroker({ url, max: 5, pollIntervalMs: 500 }) }),
+      crash: async () => crashServer(),
+      restart: async () => startServer(),
+    });
   }, 180_000);
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { BrokerError, PoisonMessageError, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
 import { keyPrefix, openRedis, type RedisConnectionOptions } from './connection.js';
 
 export interface RedisBrokerOptions extends RedisConnectionOptions {
@@ -140,7 +140,7 @@ export class RedisBroker implements Broker {
       concurrency: Math.max(1, options.concurrency),
       visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
       maxDeliveries: options.maxDeliveries ?? 10,
-      retryBackoffMs: this.options.retryBackoffMs ?? ((n) => Math.min(100 * 2 ** (n - 1), 5000)),
+      retryBackoffMs: this.options.retryBackoffMs ?? defaultRetryBackoffMs,
     });
     this.consumers.add(consumer);
     consumer.start();
@@ -258,10 +258,7 @@ class StreamConsumer {
         if (!failed) {
           await client.multi().xack(k.stream, 'durably', entryId).xdel(k.stream, entryId).exec();
         } else {
-          const poison = failure instanceof PoisonMessageError || (failure as { code?: unknown })?.code === 'POISON_MESSAGE';
-          const message = (failure as Error)?.message ?? String(failure);
-          const dead = poison || deliveryCount >= this.settings.maxDeliveries;
-          const reason = dead ? (poison ? message : `failed ${deliveryCount} times; last error: ${message}`) : '';
+          const reason = deadLetterReason(failure, deliveryCount, this.settings.maxDeliveries) ?? '';
           const now = Date.now();
           await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, deliveryCount, now + this.settings.retryBackoffMs(deliveryCount), reason, now);
         }

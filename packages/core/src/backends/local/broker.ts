@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Broker, ConsumeOptions, DeadLetter, Delivery, MessageHandler, PublishOptions, Subscription } from '../../broker/broker.js';
-import { BrokerError, PoisonMessageError } from '../../errors.js';
+import { BrokerError } from '../../errors.js';
+import { deadLetterReason, defaultRetryBackoffMs } from '../../broker/failures.js';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 
 export interface LocalBrokerOptions {
@@ -110,7 +111,7 @@ export class LocalBroker implements Broker {
       visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
       maxDeliveries: options.maxDeliveries ?? 10,
       pollIntervalMs: this.options.pollIntervalMs ?? 250,
-      retryBackoffMs: this.options.retryBackoffMs ?? ((n) => Math.min(100 * 2 ** (n - 1), 5000)),
+      retryBackoffMs: this.options.retryBackoffMs ?? defaultRetryBackoffMs,
     });
     this.consumers.add(consumer);
     this.ensureWatcher();
@@ -276,11 +277,9 @@ class LocalConsumer {
   }
 
   private nack(row: MessageRow, error: unknown): void {
-    const poison = error instanceof PoisonMessageError || (error as { code?: unknown })?.code === 'POISON_MESSAGE';
     const db = this.broker.conn();
-    if (poison || row.delivery_count >= this.settings.maxDeliveries) {
-      const message = (error as Error)?.message ?? String(error);
-      const reason = poison ? message : `failed ${row.delivery_count} times; last error: ${message}`;
+    const reason = deadLetterReason(error, row.delivery_count, this.settings.maxDeliveries);
+    if (reason !== undefined) {
       db.transaction(() => {
         db.prepare('INSERT OR REPLACE INTO dead_letters (id, queue, body, reason, delivery_count, at) VALUES (?, ?, ?, ?, ?, ?)').run(
           row.id,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, ConsumeOptions, DeadLetter, Delivery, MessageHandler, PublishOptions, Subscription } from '../../broker/broker.js';
-import { BrokerError, PoisonMessageError } from '../../errors.js';
+import { BrokerError } from '../../errors.js';
+import { deadLetterReason, defaultRetryBackoffMs } from '../../broker/failures.js';
 
 interface Message {
   id: string;
@@ -40,7 +41,7 @@ interface QueueState {
 export class MemoryBrokerHub {
   private readonly queues = new Map<string, QueueState>();
 
-  constructor(readonly retryBackoffMs: (deliveryCount: number) => number = (n) => Math.min(100 * 2 ** (n - 1), 5000)) {}
+  constructor(readonly retryBackoffMs: (deliveryCount: number) => number = defaultRetryBackoffMs) {}
 
   queue(name: string): QueueState {
     let q = this.queues.get(name);
@@ -112,9 +113,8 @@ export class MemoryBrokerHub {
         await consumer.handler(delivery);
       } catch (err) {
         if (held.abandoned) return;
-        const poison = err instanceof PoisonMessageError || (err as { code?: unknown })?.code === 'POISON_MESSAGE';
-        if (poison || message.deliveryCount >= consumer.maxDeliveries) {
-          const reason = poison ? (err as Error).message : `failed ${message.deliveryCount} times; last error: ${(err as Error)?.message ?? String(err)}`;
+        const reason = deadLetterReason(err, message.deliveryCount, consumer.maxDeliveries);
+        if (reason !== undefined) {
           this.queue(message.queue).dead.push({ id: message.id, queue: message.queue, body: message.body, reason, deliveryCount: message.deliveryCount, at: Date.now() });
         } else {
           this.enqueue(message, this.retryBackoffMs(message.deliveryCount));
