@@ -61,7 +61,8 @@ export class PostgresBroker implements Broker {
     const delay = Math.max(0, Math.round(options.delayMs ?? 0));
     try {
       // The NOTIFY is sent when the insert commits; a duplicate dedup key inserts and notifies nothing.
-      await this.conn.query(
+      await this.conn.prepared(
+        'publish',
         `WITH ins AS (
            INSERT INTO ${this.S}.messages (id, queue, body, available_at, delivery_count, dedup_key, created_at)
            VALUES ($1, $2, $3, $4, 0, $5, $6)
@@ -209,7 +210,8 @@ class PgConsumer {
     const now = Date.now();
     let rows: Row[];
     try {
-      ({ rows } = await this.conn.query<Row>(
+      ({ rows } = await this.conn.prepared<Row>(
+        'claim',
         `UPDATE ${this.S}.messages m SET available_at = $1, delivery_count = m.delivery_count + 1
          FROM (SELECT id FROM ${this.S}.messages WHERE queue = $2 AND available_at <= $3 ORDER BY available_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
          WHERE m.id = due.id
@@ -254,7 +256,7 @@ class PgConsumer {
       }
       if (this.broker.isClosed || !this.inflight.has(row.id)) return; // abandoned
       try {
-        if (!failed) await this.conn.query(`DELETE FROM ${this.S}.messages WHERE id = $1`, [row.id]);
+        if (!failed) await this.ack(row.id);
         else await this.nack(row, failure);
       } catch {
         // Still leased: it comes back after the visibility timeout.
@@ -265,6 +267,27 @@ class PgConsumer {
       this.wake();
     });
     this.inflight.set(row.id, tracked);
+  }
+
+  private acks: Array<{ id: string; done: () => void; fail: (err: unknown) => void }> = [];
+
+  /**
+   * Acks that arrive together are deleted by one statement (one commit). A handler's ack resolves only
+   * after the delete committed; if the process dies first, the message is simply delivered again.
+   */
+  private ack(id: string): Promise<void> {
+    return new Promise((done, fail) => {
+      this.acks.push({ id, done, fail });
+      if (this.acks.length === 1) {
+        setImmediate(() => {
+          const batch = this.acks.splice(0);
+          this.conn.query(`DELETE FROM ${this.S}.messages WHERE id = ANY($1::text[])`, [batch.map((a) => a.id)]).then(
+            () => batch.forEach((a) => a.done()),
+            (err) => batch.forEach((a) => a.fail(err)),
+          );
+        });
+      }
+    });
   }
 
   private async nack(row: Row, error: unknown): Promise<void> {

@@ -64,6 +64,18 @@ export class Connection {
     }
   }
 
+  /**
+   * Runs a hot query as a named prepared statement: each connection parses and plans it once, then
+   * reuses the plan (the append's CTE chain costs more to plan than to run).
+   */
+  async prepared<R extends pg.QueryResultRow = pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>({ name: `${this.schema}:${name}`, text, values });
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
   /** Runs `fn` in a transaction on one client. */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;

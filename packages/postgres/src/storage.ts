@@ -71,7 +71,8 @@ export class PostgresStorage implements Storage {
   async createRun(run: NewRun): Promise<CreateRunResult> {
     const S = this.S;
     const e = run.firstEvent;
-    const { rows } = await this.conn.query<RunRow>(
+    const { rows } = await this.conn.prepared<RunRow>(
+      'create-run',
       `WITH ins AS (
          INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq)
          VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1)
@@ -95,7 +96,7 @@ export class PostgresStorage implements Storage {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const { rows } = await this.conn.query<RunRow>(`SELECT * FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
+    const { rows } = await this.conn.prepared<RunRow>('get-run', `SELECT * FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
@@ -124,17 +125,90 @@ export class PostgresStorage implements Storage {
     return rows.length > limit && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.runId) } : { runs };
   }
 
+  /**
+   * Group commit: appends arriving together share one transaction (one WAL flush) instead of one
+   * commit each. Each append is still its own conditional statement, so a conflict in one does not
+   * affect the others; results are reported only after the commit. Up to `maxBatches` batches run at
+   * once, on separate connections.
+   */
+  private pending: Array<{ request: AppendRequest; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private activeBatches = 0;
+  private readonly maxBatches = 4;
+
   async append(request: AppendRequest): Promise<void> {
-    const S = this.S;
     const { runId, expectedSeq, events } = request;
     events.forEach((e, i) => {
       if (e.seq !== expectedSeq + 1 + i) throw new StorageError(`Append to run ${runId}: event ${i} has seq ${e.seq}, expected ${expectedSeq + 1 + i}.`);
     });
-    const p = request.run ?? {};
-    const updatedAt = events.length > 0 ? Math.max(...events.map((e) => e.at)) : Date.now();
-    const timers = request.setTimers ?? [];
-    const { rows } = await this.conn.query<{ updated: string }>(
-      `WITH upd AS (
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ request, resolve, reject });
+      this.startBatches();
+    });
+  }
+
+  private startBatches(): void {
+    while (this.activeBatches < this.maxBatches && this.pending.length > 0) {
+      this.activeBatches++;
+      // Let appends issued in the same tick join the batch.
+      setImmediate(() => {
+        void this.runBatches().finally(() => {
+          this.activeBatches--;
+          if (this.pending.length > 0) this.startBatches();
+        });
+      });
+    }
+  }
+
+  private async runBatches(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, 64);
+      if (batch.length === 1) {
+        const [one] = batch;
+        await this.appendNow(this.conn, one.request).then(one.resolve, one.reject);
+        continue;
+      }
+      let updated: boolean[];
+      try {
+        updated = await this.conn.transaction(async (client) => {
+          const results: boolean[] = [];
+          for (const { request } of batch) {
+            const { rows } = await client.query<{ updated: string }>({ name: `${this.conn.schema}:append`, text: this.appendSql, values: this.appendParams(request) });
+            results.push(Number(rows[0].updated) === 1);
+          }
+          return results;
+        });
+      } catch {
+        // The whole batch rolled back (a server error, a deadlock between duplicate executors):
+        // run each append on its own so that each gets its own outcome.
+        await Promise.all(batch.map(({ request, resolve, reject }) => this.appendNow(this.conn, request).then(resolve, reject)));
+        continue;
+      }
+      await Promise.all(
+        batch.map(async ({ request, resolve, reject }, i) => {
+          if (updated[i]) return resolve();
+          await this.conflict(request).then(resolve, reject);
+        }),
+      );
+    }
+  }
+
+  /** One append as its own statement (and transaction). */
+  private async appendNow(conn: Connection, request: AppendRequest): Promise<void> {
+    const { rows } = await conn.prepared<{ updated: string }>('append', this.appendSql, this.appendParams(request));
+    if (Number(rows[0].updated) === 1) return;
+    await this.conflict(request);
+  }
+
+  /** Throws the error of an append that updated nothing: the run is missing or another writer won. */
+  private async conflict(request: AppendRequest): Promise<never> {
+    const current = await this.conn.query<{ last_seq: number }>(`SELECT last_seq FROM ${this.S}.runs WHERE run_id = $1`, [request.runId]);
+    if (!current.rows[0]) throw new RunNotFoundError(request.runId);
+    throw new AppendConflictError(request.runId, request.expectedSeq, current.rows[0].last_seq);
+  }
+
+  private get appendSql(): string {
+    const S = this.S;
+    return `WITH upd AS (
          UPDATE ${S}.runs SET
            status = COALESCE($3, status), result = COALESCE($4, result), error = COALESCE($5::jsonb, error),
            finished_at = COALESCE($6, finished_at), updated_at = $7, last_seq = $8
@@ -158,36 +232,38 @@ export class PostgresStorage implements Storage {
        ), slots AS (
          DELETE FROM ${S}.concurrency_slots WHERE run_id = $1 AND $18::boolean AND EXISTS (SELECT 1 FROM upd)
        )
-       SELECT count(*) AS updated FROM upd`,
-      [
-        runId,
-        expectedSeq,
-        p.status ?? null,
-        p.result ?? null,
-        p.error ? JSON.stringify(p.error) : null,
-        p.finishedAt ?? null,
-        updatedAt,
-        expectedSeq + events.length,
-        events.map((e) => e.seq),
-        events.map((e) => e.type),
-        events.map((e) => e.correlationId ?? null),
-        events.map((e) => e.at),
-        events.map((e) => JSON.stringify(e.data)),
-        timers.map((t) => t.timerId),
-        timers.map((t) => t.fireAt),
-        request.clearTimers ?? [],
-        JSON.stringify(request.setHooks ?? []),
-        request.releaseSlots === true,
-      ],
-    );
-    if (Number(rows[0].updated) === 1) return;
-    const current = await this.conn.query<{ last_seq: number }>(`SELECT last_seq FROM ${S}.runs WHERE run_id = $1`, [runId]);
-    if (!current.rows[0]) throw new RunNotFoundError(runId);
-    throw new AppendConflictError(runId, expectedSeq, current.rows[0].last_seq);
+       SELECT count(*) AS updated FROM upd`;
+  }
+
+  private appendParams(request: AppendRequest): unknown[] {
+    const { runId, expectedSeq, events } = request;
+    const p = request.run ?? {};
+    const timers = request.setTimers ?? [];
+    return [
+      runId,
+      expectedSeq,
+      p.status ?? null,
+      p.result ?? null,
+      p.error ? JSON.stringify(p.error) : null,
+      p.finishedAt ?? null,
+      events.length > 0 ? Math.max(...events.map((e) => e.at)) : Date.now(),
+      expectedSeq + events.length,
+      events.map((e) => e.seq),
+      events.map((e) => e.type),
+      events.map((e) => e.correlationId ?? null),
+      events.map((e) => e.at),
+      events.map((e) => JSON.stringify(e.data)),
+      timers.map((t) => t.timerId),
+      timers.map((t) => t.fireAt),
+      request.clearTimers ?? [],
+      JSON.stringify(request.setHooks ?? []),
+      request.releaseSlots === true,
+    ];
   }
 
   async readEvents(runId: string, fromSeq = 1, limit?: number): Promise<DurablyEvent[]> {
-    const { rows } = await this.conn.query<{ run_id: string; seq: number; type: string; correlation_id: string | null; at: string; data: string }>(
+    const { rows } = await this.conn.prepared<{ run_id: string; seq: number; type: string; correlation_id: string | null; at: string; data: string }>(
+      'read-events',
       `SELECT * FROM ${this.S}.events WHERE run_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
       [runId, fromSeq, limit ?? null],
     );
@@ -199,7 +275,7 @@ export class PostgresStorage implements Storage {
   }
 
   async touchRun(runId: string, at: number): Promise<void> {
-    await this.conn.query(`UPDATE ${this.S}.runs SET updated_at = $2 WHERE run_id = $1`, [runId, at]);
+    await this.conn.prepared('touch', `UPDATE ${this.S}.runs SET updated_at = $2 WHERE run_id = $1`, [runId, at]);
   }
 
   async claimDueTimers(now: number, options: { limit: number; leaseMs: number }): Promise<Timer[]> {
