@@ -26,11 +26,11 @@ const crashFlow = workflow('crash.flow', async (sleepMs: number) => {
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
-function spawnWorker(dir: string, slowStep = ''): ChildProcess {
+function spawnWorker(dir: string, slowStep = '', extraEnv: Record<string, string> = {}): ChildProcess {
   // node itself runs the worker (tsx as a loader), so SIGKILL hits the worker process, not a wrapper.
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@durably/source', fixture], {
     cwd: root,
-    env: { ...process.env, DURABLY_TEST_DIR: dir, SLOW_STEP: slowStep },
+    env: { ...process.env, DURABLY_TEST_DIR: dir, SLOW_STEP: slowStep, ...extraEnv },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.push(child);
@@ -98,6 +98,28 @@ describe('crash safety of the embedded default (SIGKILL)', () => {
       expect(new Set(completed.map((e) => e.correlationId)).size).toBe(3);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
       expect(events.filter((e) => e.type === 'run_completed')).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('hands work back on SIGTERM: another worker finishes the run without waiting for the visibility timeout', async () => {
+    const { dir, client } = await setup();
+    try {
+      // Visibility timeout and staleness far longer than the test: only a hand-back can make it pass.
+      const long = { VISIBILITY: '120s' };
+      const first = spawnWorker(dir, 'two', long);
+      const run = await client.start(crashFlow, 10);
+      await waitFor(() => effects(dir).some((l) => l.startsWith('start two')));
+      spawnWorker(dir, '', long);
+      await waitFor(() => effects(dir).filter((l) => l.startsWith('worker up')).length === 2);
+      const t0 = Date.now();
+      first.kill('SIGTERM');
+      expect(await run.result({ timeout: '30s' })).toEqual(['one-ok', 'two-ok', 'three-ok']);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      await waitFor(() => first.exitCode !== null);
+      expect(effects(dir).some((l) => l.startsWith(`stopped pid=${first.pid}`))).toBe(true);
+      expect(completedSteps(await run.events())).toHaveLength(3);
     } finally {
       await client.close();
     }

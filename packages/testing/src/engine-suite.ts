@@ -654,6 +654,21 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(starts.at(-1)! - starts[0]).toBeGreaterThan(500);
     });
 
+    it('hands in-flight work back on stop: another worker finishes it without waiting for a visibility timeout', async () => {
+      const a = await client();
+      const b = await client();
+      const first = await worker(a, { visibilityTimeout: '60s', staleAfter: '60s' });
+      const run = await a.start(W.handBackWf);
+      await waitFor(() => W.countOf(`${run.runId}:hand-back`) === 1, 10_000);
+      await worker(b, { visibilityTimeout: '60s', staleAfter: '60s' });
+      const t0 = Date.now();
+      await first.stop({ grace: '200ms' });
+      expect(await b.getRun(run.runId).result({ timeout: '20s' })).toBe('second');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const completed = (await run.events()).filter((e) => e.type === 'step_completed');
+      expect(completed).toHaveLength(1);
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

@@ -409,3 +409,21 @@ export const rateWf = workflow('suite.rate', async (tag: string, n: number) => {
   return n;
 });
 allWorkflows.push(perUser, limitedTotal, rateWf);
+
+/** Hangs on its first execution until its signal fires (the worker hands it back); quick afterwards. */
+export const handBackStep = step('suite.hand-back', async () => {
+  const ctx = context() as StepContext;
+  if (bump(`${ctx.runId}:hand-back`) === 1) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+    return `first (aborted: ${ctx.signal.aborted})`;
+  }
+  return 'second';
+});
+export const handBackWf = workflow('suite.hand-back', async () => handBackStep());
+allWorkflows.push(handBackWf);

@@ -880,8 +880,16 @@ export class Execution implements WorkflowRuntime {
     return run.runId;
   }
 
+  private abandoned = false;
+
+  /** The worker handed this run back: nothing more is written from here. */
+  abandon(): void {
+    this.abandoned = true;
+  }
+
   /** One conditional append of everything pending. A no-op when nothing changed. */
   private async flush(status: RunStatus, patch: Record<string, unknown> = {}): Promise<void> {
+    if (this.abandoned) throw new StaleExecutionError(`Run ${this.runId} was handed back to another worker.`);
     if (this.outbox.length === 0 && status === this.status && this.setTimers.length === 0 && this.clearTimers.length === 0 && this.setHooks.length === 0) {
       await this.afterFlush();
       return;

@@ -174,16 +174,63 @@ export class Worker {
    * Graceful stop: takes no new tasks and waits for the ones in hand. A task stopped half-way by
    * a crash instead is safe too: its message returns after the visibility timeout.
    */
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop: takes no new tasks and lets the ones in hand finish for up to `grace` (default:
+   * wait for all). What is still running then is handed back: its runs and dispatched steps are
+   * published again at once, so another worker carries on without waiting for a visibility timeout,
+   * and their step signals are aborted. Their late results here are dropped (the log is fenced).
+   */
+  async stop(options: { grace?: Duration } = {}): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.all(this.subscriptions.map((s) => s.stop()));
+    const stopped = Promise.all(this.subscriptions.map((s) => s.stop()));
+    if (options.grace !== undefined) {
+      const graceMs = parseDuration(options.grace, 'worker.stop({ grace })');
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([stopped.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+      clearTimeout(timer);
+      if (!inTime) await this.handBack();
+    } else {
+      await stopped;
+    }
     this.subscriptions = [];
     this.cache.clear();
     this.logger.info('worker stopped');
   }
+
+  /** Stops gracefully on SIGTERM and SIGINT (a deploy, a spot reclaim), then lets the process exit. */
+  stopOnSignals(options: { grace?: Duration } = { grace: '10s' }): void {
+    const onSignal = (signal: NodeJS.Signals) => {
+      this.logger.info('signal received, stopping', { signal });
+      void this.stop(options).finally(() => {
+        process.exitCode ??= 0;
+        process.removeListener('SIGTERM', onSignal);
+        process.removeListener('SIGINT', onSignal);
+      });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  private async handBack(): Promise<void> {
+    const runs = [...this.executing.values()];
+    const steps = [...this.stepTasks.values()];
+    this.handedBack = true;
+    for (const execution of runs) execution.abandon();
+    this.stopController.abort(new DurablyError('the worker is stopping; the work was handed back'));
+    await Promise.allSettled([
+      ...runs.map((ex) => publishTask(this.client.broker, brokerQueue(ex.run.queue), { v: 1, kind: 'run', runId: ex.runId, reason: 'recover' }, 0, this.client.clock)),
+      ...steps.map(({ task, queue }) => publishTask(this.client.broker, queue, { ...task, notBefore: undefined }, 0, this.client.clock)),
+    ]);
+    this.logger.info('handed back in-flight work', { runs: runs.length, steps: steps.length });
+  }
+
+  /** Executions being advanced and dispatched steps running now, for hand-back. */
+  private readonly executing = new Map<string, Execution>();
+  private readonly stepTasks = new Map<string, { task: StepTask; queue: string }>();
+  private handedBack = false;
 
   private every(intervalMs: number, fn: () => Promise<void>): void {
     let busy = false;
@@ -241,6 +288,7 @@ export class Worker {
           await this.advanceRun(task.runId, recover);
         } catch (err) {
           this.cache.delete(task.runId);
+          if (this.handedBack) return; // published again for another worker
           if (!(err instanceof StaleExecutionError)) throw err;
           // Another writer moved the run on; replay from storage and continue from there.
           if (++stale > 10) throw err;
@@ -253,6 +301,7 @@ export class Worker {
   }
 
   private async advanceRun(runId: string, recover: boolean): Promise<void> {
+    if (this.handedBack) return;
     const storage = this.client.storage;
     let execution = this.cache.take(runId);
     if (execution) {
@@ -281,6 +330,7 @@ export class Worker {
       await execution.feed(events);
     }
     const live = execution;
+    this.executing.set(runId, execution);
     const heartbeat = setInterval(() => {
       storage.touchRun(runId, this.client.clock()).catch(() => undefined);
       this.watchForCancel(live).catch(() => undefined);
@@ -292,6 +342,7 @@ export class Worker {
       else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
     } finally {
       clearInterval(heartbeat);
+      this.executing.delete(runId);
     }
   }
 
@@ -427,6 +478,8 @@ export class Worker {
     let state = stepState(tail, task.stepId);
     if (state.done || state.runEnded) return;
     const attempt = state.attempts + 1;
+    const stepKey = `${task.runId}:${task.stepId}`;
+    this.stepTasks.set(stepKey, { task, queue: brokerQueue(def.queue ?? task.workflowQueue) });
     const heartbeat = setInterval(() => storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), Math.max(1000, this.settings.staleAfterMs / 3));
     heartbeat.unref();
     let outcome: AttemptOutcome;
@@ -438,7 +491,9 @@ export class Worker {
       );
     } finally {
       clearInterval(heartbeat);
+      this.stepTasks.delete(stepKey);
     }
+    if (this.handedBack) return; // another worker runs it now
     const now = this.client.clock();
     let type: 'step_completed' | 'step_failed';
     let data: EventDataMap['step_completed'] | EventDataMap['step_failed'];
