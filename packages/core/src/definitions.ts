@@ -1,5 +1,5 @@
 import { parseDuration, type Duration } from './duration.js';
-import { DurablyError, InvalidArgumentError } from './errors.js';
+import { ArgumentValidationError, DurablyError, InvalidArgumentError } from './errors.js';
 import { DEFAULT_RETRY, resolveRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
 import { currentScope } from './context.js';
 
@@ -9,6 +9,8 @@ const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 export interface StepOptions extends RetryOptions {
   /** Only workers listening on this queue run the step (it is dispatched through the broker). */
   queue?: string;
+  /** Validates the argument list before each attempt; a failure fails the step at once (no retry). */
+  schema?: ArgsSchema;
   /**
    * At most `limit` attempts start per `period` across all workers (for rate-limited services).
    * Steps with the same `key` share the budget (default: the step's name).
@@ -30,6 +32,17 @@ export interface WorkflowOptions<A extends unknown[] = any[]> {
   queue?: string;
   /** Default retry policy for the steps this workflow calls (a step's own options win). */
   retry?: RetryOptions;
+  /** The run fails with WorkflowTimeoutError once this long has passed since it was created, even while suspended. */
+  maxDuration?: Duration;
+  /** Validates the argument list (e.g. `z.tuple([z.string()])`) at start; an invalid start throws ArgumentValidationError. */
+  schema?: ArgsSchema;
+  /** `false`: transient mode. Nothing is stored; steps run inline with their retries; sleep is a real timer. */
+  durable?: boolean;
+}
+
+/** Anything with zod's `safeParse`, applied to the argument list as a tuple. */
+export interface ArgsSchema {
+  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: unknown };
 }
 
 export interface StepDefinition<A extends unknown[] = any[], R = any> {
@@ -41,6 +54,7 @@ export interface StepDefinition<A extends unknown[] = any[], R = any> {
   /** The step's own retry settings, merged over the workflow's default when it runs. */
   readonly retry?: RetryOptions;
   readonly rateLimit?: { limit: number; periodMs: number; key: string };
+  readonly schema?: ArgsSchema;
 }
 
 export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
@@ -50,6 +64,9 @@ export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
   readonly queue: string;
   readonly stepRetry: RetryPolicy;
   readonly concurrency?: { limit: number; key?: (...args: any[]) => string };
+  readonly maxDurationMs?: number;
+  readonly schema?: ArgsSchema;
+  readonly durable: boolean;
 }
 
 /** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
@@ -112,6 +129,7 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
     queue: options.queue,
     retry: options.retries !== undefined || options.backoff !== undefined || options.timeout !== undefined ? options : undefined,
     rateLimit,
+    schema: checkSchemaOption(options.schema, `step("${name}")`),
   };
   const existing = stepRegistry.get(name);
   if (existing && existing.fn !== fn) {
@@ -138,6 +156,9 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     fn: fn as (...args: A) => Promise<Awaited<R>>,
     queue,
     stepRetry: resolveRetryPolicy(options.retry, DEFAULT_RETRY, `workflow("${name}") retry`),
+    maxDurationMs: options.maxDuration === undefined ? undefined : parseDuration(options.maxDuration, `workflow("${name}"): maxDuration`),
+    schema: checkSchemaOption(options.schema, `workflow("${name}")`),
+    durable: options.durable !== false,
   };
   if (options.concurrency !== undefined) {
     const { limit, key } = options.concurrency;
@@ -148,6 +169,20 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { definition, workflowName: name });
+}
+
+function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {
+  if (schema === undefined) return undefined;
+  if (typeof (schema as ArgsSchema)?.safeParse !== 'function') throw new InvalidArgumentError(`${owner}: "schema" must have a safeParse method (a zod schema such as z.tuple([...])).`);
+  return schema as ArgsSchema;
+}
+
+/** Validates an argument list against a schema; returns the parsed list or throws ArgumentValidationError. */
+export function validateArgs(schema: ArgsSchema | undefined, args: unknown[], what: string): unknown[] {
+  if (!schema) return args;
+  const result = schema.safeParse(args);
+  if (result.success) return Array.isArray(result.data) ? result.data : args;
+  throw new ArgumentValidationError(what, result.error);
 }
 
 export function isWorkflow(value: unknown): value is Workflow<unknown[], unknown> {

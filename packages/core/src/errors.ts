@@ -38,7 +38,10 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'EVENT_LIMIT_EXCEEDED'
   | 'CHILD_FAILED'
-  | 'SCHEDULE_NOT_FOUND';
+  | 'SCHEDULE_NOT_FOUND'
+  | 'ARGUMENT_VALIDATION'
+  | 'WORKFLOW_TIMEOUT'
+  | 'DURABLE_ONLY';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -304,4 +307,28 @@ export class ScheduleNotFoundError extends DurablyError {
   constructor(readonly scheduleId: string) {
     super(`No schedule with id "${scheduleId}". List them with client.schedules.list().`);
   }
+}
+
+/** Arguments failed a workflow's or step's schema. Never retried. */
+export class ArgumentValidationError extends DurablyError {
+  override readonly code = 'ARGUMENT_VALIDATION' as const;
+  constructor(readonly what: string, readonly issues: unknown) {
+    super(`Invalid arguments for ${what}: ${formatIssues(issues)}`);
+  }
+}
+
+/** The run passed its workflow's maxDuration. */
+export class WorkflowTimeoutError extends DurablyError {
+  override readonly code = 'WORKFLOW_TIMEOUT' as const;
+}
+
+/** A feature that needs durable mode (hooks, signals, children...) was used in a transient run. */
+export class DurableOnlyError extends DurablyError {
+  override readonly code = 'DURABLE_ONLY' as const;
+}
+
+function formatIssues(error: unknown): string {
+  const issues = (error as { issues?: Array<{ path?: unknown[]; message?: string }> })?.issues;
+  if (Array.isArray(issues)) return issues.map((i) => `${(i.path ?? []).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return error instanceof Error ? error.message : String(error);
 }

@@ -669,6 +669,41 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(completed).toHaveLength(1);
     });
 
+    it('enforces maxDuration, also while the run is suspended', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.timedWf);
+      const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
+      expect(((error as Error).cause as Error).name).toBe('WorkflowTimeoutError');
+      const events = await run.events();
+      expect(events.at(-1)!.at - events[0].at).toBeGreaterThanOrEqual(390);
+      expect(await c.storage.listTimers(run.runId)).toEqual([]);
+    });
+
+    it('validates workflow arguments at start and step arguments before each attempt, without retrying', async () => {
+      const { c } = await setup();
+      const bad = await c.start(W.validatedWf, 'not-an-email', 1).catch((e: unknown) => e);
+      expect((bad as Error).name).toBe('ArgumentValidationError');
+      expect((bad as Error).message).toContain('workflow "suite.validated"');
+      expect((await c.listRuns({ workflow: 'suite.validated' })).runs).toHaveLength(0);
+      const run = await c.start(W.validatedWf, 'ana@example.com', -1);
+      expect(await run.result({ timeout: '20s' })).toEqual({ name: 'StepFailedError', cause: 'ArgumentValidationError', email: 'ana@example.com' });
+      expect((await run.events()).filter((e) => e.type === 'step_failed')).toHaveLength(1);
+      const fine = await c.start(W.validatedWf, 'bo@example.com', 4);
+      expect(await fine.result({ timeout: '20s' })).toBe(8);
+    });
+
+    it('reads the chain of runs linked by continueAsNew, oldest first, from any run of it', async () => {
+      const { c } = await setup();
+      const first = await c.start(W.looping, 0, 5);
+      expect(await first.result({ timeout: '20s' })).toBe(5);
+      const chain = await c.getRunChain(first.runId);
+      expect(chain).toHaveLength(5);
+      expect(chain[0].runId).toBe(first.runId);
+      expect(chain.slice(0, 4).every((r) => r.status === 'continued')).toBe(true);
+      expect(chain[4].status).toBe('completed');
+      expect((await c.getRunChain(chain[2].runId)).map((r) => r.runId)).toEqual(chain.map((r) => r.runId));
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

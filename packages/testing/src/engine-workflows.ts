@@ -427,3 +427,22 @@ export const handBackStep = step('suite.hand-back', async () => {
 });
 export const handBackWf = workflow('suite.hand-back', async () => handBackStep());
 allWorkflows.push(handBackWf);
+
+export const timedWf = workflow('suite.timed', async () => {
+  await sleep(60_000);
+  return 'not reached';
+}, { maxDuration: '400ms' });
+
+export const positive = step('suite.positive', async (n: number) => n * 2, { schema: z.tuple([z.number().positive()]), retries: 3 });
+export const validatedWf = workflow(
+  'suite.validated',
+  async (email: string, n: number) => {
+    try {
+      return await positive(n);
+    } catch (err) {
+      return { name: (err as Error).name, cause: ((err as Error).cause as Error | undefined)?.name, email };
+    }
+  },
+  { schema: z.tuple([z.string().email(), z.number()]) },
+);
+allWorkflows.push(timedWf, validatedWf);

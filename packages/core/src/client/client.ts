@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker } from '../broker/broker.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { checkQueue, isWorkflow, type Workflow } from '../definitions.js';
+import { checkQueue, isWorkflow, validateArgs, type Workflow } from '../definitions.js';
 import {
   AppendConflictError,
   CancelledError,
@@ -40,6 +40,8 @@ export interface StartOptions {
   queue?: string;
   /** Use this run id instead of a generated one. */
   runId?: string;
+  /** `false`: run in this process without storing anything (transient mode). */
+  durable?: boolean;
 }
 
 export interface ClientOptions {
@@ -184,6 +186,29 @@ export class Client {
     return answer.value as T;
   }
 
+  /** The runs linked by continueAsNew that `runId` belongs to, oldest first. */
+  async getRunChain(runId: string): Promise<RunRecord[]> {
+    await this.ensureReady();
+    const start = await this.storage.getRun(runId);
+    if (!start) throw new RunNotFoundError(runId);
+    const chain: RunRecord[] = [start];
+    for (let first = (await this.storage.readEvents(runId, 1, 1))[0]; first?.type === 'run_created' && first.data.continuedFrom; ) {
+      const previous = await this.storage.getRun(first.data.continuedFrom);
+      if (!previous) break; // deleted by retention
+      chain.unshift(previous);
+      first = (await this.storage.readEvents(previous.runId, 1, 1))[0];
+    }
+    for (let current = start; current.status === 'continued'; ) {
+      const [last] = await this.storage.readEvents(current.runId, current.lastSeq);
+      if (last?.type !== 'run_continued') break;
+      const next = await this.storage.getRun(last.data.nextRunId);
+      if (!next) break;
+      chain.push(next);
+      current = next;
+    }
+    return chain;
+  }
+
   /** Retention: deletes finished runs that finished more than `olderThan` ago. Returns how many. */
   async deleteFinishedRuns(olderThan: Duration): Promise<number> {
     await this.ensureReady();
@@ -211,7 +236,6 @@ export class Client {
   async startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
     if (!isWorkflow(wf)) throw new InvalidArgumentError('start(): the first argument must be a workflow made with workflow(name, fn).');
     if (!Array.isArray(args)) throw new InvalidArgumentError('start(): args must be an array.');
-    await this.ensureReady();
     const def = wf.definition;
     const queue = options.queue === undefined ? def.queue : checkQueue(options.queue, 'start()');
     const runId = options.runId ?? randomUUID();
@@ -228,7 +252,14 @@ export class Client {
       if (Number.isNaN(startAt)) throw new InvalidArgumentError('start(): startAt is an invalid Date.');
     }
     if (options.delay !== undefined) startAt = Math.max(startAt ?? 0, now + parseDuration(options.delay, 'start({ delay })'));
-    const serializedArgs = checkPayload(serialize(args, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
+    const validArgs = validateArgs(def.schema, args, `workflow "${def.name}"`) as A;
+    if (!def.durable || options.durable === false) {
+      // Loaded on use: transient runs touch neither storage nor broker.
+      const { startTransient } = await import('../transient.js');
+      return startTransient(this, wf, validArgs, runId) as Promise<RunHandle<Awaited<R>>>;
+    }
+    await this.ensureReady();
+    const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
     const { runId: id } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now });
     return new RunHandle(this, id);
   }

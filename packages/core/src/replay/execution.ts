@@ -32,6 +32,7 @@ import {
   HookTimeoutError,
   SignalTimeoutError,
   ChildWorkflowFailedError,
+  WorkflowTimeoutError,
   FatalError,
   InvalidArgumentError,
   NonDeterminismError,
@@ -171,6 +172,7 @@ export class Execution implements WorkflowRuntime {
       if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
       this.seq = 1;
       this.parentLink = first.data.parent;
+      if (this.def.maxDurationMs !== undefined) this.liveTimers.add('deadline');
       this.startFunction(deserialize<unknown[]>(first.data.args));
       await drain();
     }
@@ -570,10 +572,15 @@ export class Execution implements WorkflowRuntime {
    */
   async advance(options: { redispatch?: boolean } = {}): Promise<AdvanceResult> {
     if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
-    if (this.status === 'pending') this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
+    if (this.status === 'pending') {
+      this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
+      // maxDuration holds while the run is suspended too: a timer wakes it at its deadline.
+      if (this.def.maxDurationMs !== undefined) this.addTimer('deadline', this.run.createdAt + this.def.maxDurationMs);
+    }
     for (;;) {
       await drain();
       this.checkEventCount();
+      this.checkDeadline();
       if (this.finished) {
         await this.finish();
         return 'finished';
@@ -597,6 +604,14 @@ export class Execution implements WorkflowRuntime {
       if (this.mustFlushNow()) await this.flush('running');
       for (const cmd of toStart) this.startAttempt(cmd);
       await this.nextCompletions();
+    }
+  }
+
+  private checkDeadline(): void {
+    const max = this.def.maxDurationMs;
+    if (max === undefined || this.fatal || this.outcome) return;
+    if (this.deps.clock() >= this.run.createdAt + max) {
+      this.fail(new WorkflowTimeoutError(`Run ${this.runId} exceeded its maxDuration of ${max} ms.`));
     }
   }
 
@@ -979,7 +994,7 @@ function describeIdentity(identity: string): string {
 export function isFatal(error: unknown): boolean {
   if (error instanceof FatalError || error instanceof SerializationError) return true;
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'FATAL' || code === 'SERIALIZATION' || code === 'INVALID_ARGUMENT' || code === 'PAYLOAD_TOO_LARGE';
+  return code === 'FATAL' || code === 'SERIALIZATION' || code === 'INVALID_ARGUMENT' || code === 'PAYLOAD_TOO_LARGE' || code === 'ARGUMENT_VALIDATION';
 }
 
 function describeError(error: unknown): string {

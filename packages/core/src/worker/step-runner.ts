@@ -1,5 +1,6 @@
 import { runInScope, type StepContext } from '../context.js';
 import { StepTimeoutError } from '../errors.js';
+import { validateArgs } from '../definitions.js';
 import type { Logger } from '../logger.js';
 import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
 
@@ -34,7 +35,9 @@ export async function runStepAttempt(
   };
   let timer: NodeJS.Timeout | undefined;
   try {
-    const body = runInScope({ kind: 'step', context }, async () => request.def.fn(...request.args));
+    // Checked before every attempt; a failure is an ArgumentValidationError, which is never retried.
+    const args = validateArgs(request.def.schema, request.args, `step "${request.def.name}"`);
+    const body = runInScope({ kind: 'step', context }, async () => request.def.fn(...args));
     const timeoutMs = request.policy.timeoutMs;
     const value =
       timeoutMs === undefined

@@ -544,7 +544,12 @@ export class Worker {
     const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: Math.max(this.settings.visibilityTimeoutMs, 10_000) + graceMs });
     for (const timer of timers) {
       const run = await this.client.storage.getRun(timer.runId);
-      if (!run || FINISHED_STATUSES.has(run.status) || !this.settings.queues.includes(run.queue)) continue;
+      if (run && FINISHED_STATUSES.has(run.status)) {
+        // Left behind by a run that ended: delete it (an empty append that only clears the timer).
+        await this.client.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [], clearTimers: [timer.timerId] }).catch(() => undefined);
+        continue;
+      }
+      if (!run || !this.settings.queues.includes(run.queue)) continue;
       this.logger.info('overdue timer found in storage, waking the run', { runId: timer.runId, timerId: timer.timerId, lateMs: now - timer.fireAt });
       await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: timer.runId, reason: 'timer' }, 0, this.client.clock);
     }

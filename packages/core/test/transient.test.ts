@@ -1,0 +1,65 @@
+import { expect, it } from 'vitest';
+import { Client, DurableOnlyError, MemoryBroker, MemoryStorage, RetryableError, defineHook, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+
+let attempts = 0;
+const flaky = step(
+  'transient.flaky',
+  async (x: number) => {
+    if (++attempts < 3) throw new RetryableError('again');
+    return x * 2;
+  },
+  { retries: 3, backoff: { initial: 10, jitter: false } },
+);
+const quick = workflow('transient.quick', async (x: number) => {
+  await sleep(30);
+  return flaky(x);
+});
+const transientByDefault = workflow('transient.default', async () => 'ran', { durable: false });
+const needsHook = defineHook<string>('transient.hook');
+const hooked = workflow('transient.hooked', async () => {
+  needsHook.create();
+  return 'not reached';
+});
+const slow = workflow('transient.slow', async () => {
+  await sleep(10_000);
+  return 'not reached';
+});
+
+/** Storage and broker that fail on any use: a transient run must touch neither. */
+function untouchable(): { storage: Storage; broker: Broker } {
+  const fail = () => {
+    throw new Error('a transient run touched the backend');
+  };
+  const handler: ProxyHandler<object> = { get: (_t, prop) => (prop === 'then' ? undefined : fail) };
+  return { storage: new Proxy({}, handler) as Storage, broker: new Proxy({}, handler) as Broker };
+}
+
+it('runs a transient workflow in-process: steps retry inline, sleep is a real timer, nothing is stored', async () => {
+  const client = new Client(untouchable());
+  attempts = 0;
+  const t0 = Date.now();
+  const run = await client.startWith(quick, [21], { durable: false });
+  expect(await run.result({ timeout: '5s' })).toBe(42);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(30);
+  expect(attempts).toBe(3);
+  expect(await run.status()).toBe('completed');
+  expect(await run.events()).toEqual([]);
+  expect(await (await client.start(transientByDefault)).result()).toBe('ran');
+});
+
+it('refuses durable-only features in transient mode with a clear error', async () => {
+  const client = new Client({ storage: new MemoryStorage(), broker: new MemoryBroker() });
+  const run = await client.startWith(hooked, [], { durable: false });
+  const error = await run.result().catch((e: unknown) => e);
+  expect(((error as Error).cause as Error)).toBeInstanceOf(DurableOnlyError);
+  expect(((error as Error).cause as Error).message).toContain('durable mode');
+  expect((await client.storage.listRuns()).runs).toHaveLength(0);
+});
+
+it('cancels a transient run', async () => {
+  const client = new Client(untouchable());
+  const run = await client.startWith(slow, [], { durable: false });
+  await run.cancel('enough');
+  await expect(run.result({ timeout: '2s' })).rejects.toThrow('enough');
+  expect(await run.status()).toBe('cancelled');
+});
