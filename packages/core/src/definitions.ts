@@ -38,6 +38,8 @@ export interface WorkflowOptions<A extends unknown[] = any[]> {
   schema?: ArgsSchema;
   /** `false`: transient mode. Nothing is stored; steps run inline with their retries; sleep is a real timer. */
   durable?: boolean;
+  /** Labels stored with every run of this workflow; filter with listRuns({ tags }). */
+  tags?: string[];
 }
 
 /** Anything with zod's `safeParse`, applied to the argument list as a tuple. */
@@ -67,6 +69,7 @@ export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
   readonly maxDurationMs?: number;
   readonly schema?: ArgsSchema;
   readonly durable: boolean;
+  readonly tags: string[];
 }
 
 /** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
@@ -159,6 +162,7 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     maxDurationMs: options.maxDuration === undefined ? undefined : parseDuration(options.maxDuration, `workflow("${name}"): maxDuration`),
     schema: checkSchemaOption(options.schema, `workflow("${name}")`),
     durable: options.durable !== false,
+    tags: checkTags(options.tags, `workflow("${name}")`),
   };
   if (options.concurrency !== undefined) {
     const { limit, key } = options.concurrency;
@@ -169,6 +173,14 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { definition, workflowName: name });
+}
+
+export function checkTags(tags: unknown, owner: string): string[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || !/^[A-Za-z0-9_.:=/-]{1,100}$/.test(t)) || tags.length > 20) {
+    throw new InvalidArgumentError(`${owner}: "tags" must be at most 20 strings of 1-100 letters, digits, "_", ".", ":", "=", "/" or "-", got ${JSON.stringify(tags)}.`);
+  }
+  return [...new Set(tags as string[])];
 }
 
 function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {

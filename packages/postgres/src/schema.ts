@@ -205,6 +205,10 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX IF NOT EXISTS dead_letters_queue ON $S.dead_letters (queue, at);
   `,
+  `
+  ALTER TABLE $S.runs ADD COLUMN IF NOT EXISTS tags text[];
+  CREATE INDEX IF NOT EXISTS runs_tags ON $S.runs USING gin (tags) WHERE tags IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -36,6 +36,7 @@ interface RunRow {
   start_at: string | null;
   finished_at: string | null;
   last_seq: number;
+  tags: string[] | null;
 }
 
 /**
@@ -74,8 +75,8 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.conn.prepared<RunRow>(
       'create-run',
       `WITH ins AS (
-         INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1)
+         INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1, $12)
          ON CONFLICT DO NOTHING
          RETURNING *
        ), ev AS (
@@ -83,7 +84,7 @@ export class PostgresStorage implements Storage {
          SELECT run_id, 1, $9, NULL, $10, $11 FROM ins
        )
        SELECT * FROM ins`,
-      [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data)],
+      [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data), run.tags?.length ? run.tags : null],
     );
     if (rows[0]) return { run: toRecord(rows[0]), created: true };
     // Nothing inserted: the idempotency key or the run id exists. ON CONFLICT waited for a racing
@@ -114,6 +115,7 @@ export class PostgresStorage implements Storage {
     if (filter.createdAfter !== undefined) where.push(`created_at >= ${param(filter.createdAfter)}`);
     if (filter.createdBefore !== undefined) where.push(`created_at < ${param(filter.createdBefore)}`);
     if (filter.updatedBefore !== undefined) where.push(`updated_at < ${param(filter.updatedBefore)}`);
+    if (filter.tags?.length) where.push(`tags @> ${param(filter.tags)}::text[]`);
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
       where.push(`(created_at, run_id) < (${param(c.createdAt)}, ${param(c.runId)})`);
@@ -419,5 +421,6 @@ function toRecord(row: RunRow): RunRecord {
   if (row.parent_run_id !== null) record.parentRunId = row.parent_run_id;
   if (row.start_at !== null) record.startAt = Number(row.start_at);
   if (row.finished_at !== null) record.finishedAt = Number(row.finished_at);
+  if (row.tags !== null) record.tags = row.tags;
   return record;
 }

@@ -14,7 +14,7 @@ local function indexKeys(P, workflow, status, parent)
   return keys
 end`;
 
-/** KEYS[1] run hash. ARGV: P, runId, idemKey, workflow, queue, args, parent, createdAt, startAt, firstEvent. */
+/** KEYS[1] run hash. ARGV: P, runId, idemKey, workflow, queue, args, parent, createdAt, startAt, firstEvent, tags JSON ('' = none). */
 export const CREATE_RUN = `
 ${MEMBER}
 ${INDEX_KEYS}
@@ -28,11 +28,15 @@ local fields = { 'workflow', ARGV[4], 'status', 'pending', 'queue', ARGV[5], 'ar
 if idem ~= '' then table.insert(fields, 'idempotencyKey'); table.insert(fields, idem) end
 if ARGV[7] ~= '' then table.insert(fields, 'parentRunId'); table.insert(fields, ARGV[7]) end
 if ARGV[9] ~= '' then table.insert(fields, 'startAt'); table.insert(fields, ARGV[9]) end
+if ARGV[11] ~= '' then table.insert(fields, 'tags'); table.insert(fields, ARGV[11]) end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10])
 if idem ~= '' then redis.call('HSET', P .. ':idem', idem, runId) end
 local m = member(tonumber(ARGV[8]), runId)
 for _, k in ipairs(indexKeys(P, ARGV[4], 'pending', ARGV[7])) do redis.call('ZADD', k, 0, m) end
+if ARGV[11] ~= '' then
+  for _, tag in ipairs(cjson.decode(ARGV[11])) do redis.call('ZADD', P .. ':idx:tag:' .. tag, 0, m) end
+end
 return { 'created' }
 `;
 
@@ -126,9 +130,12 @@ local P, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local ids = redis.call('ZRANGEBYSCORE', P .. ':idx:finished', '-inf', '(' .. before, 'LIMIT', 0, limit)
 for _, runId in ipairs(ids) do
   local runKey = P .. ':run:' .. runId
-  local f = redis.call('HMGET', runKey, 'workflow', 'status', 'parentRunId', 'createdAt', 'idempotencyKey')
+  local f = redis.call('HMGET', runKey, 'workflow', 'status', 'parentRunId', 'createdAt', 'idempotencyKey', 'tags')
   if f[1] then
     local m = member(tonumber(f[4]), runId)
+    if f[6] then
+      for _, tag in ipairs(cjson.decode(f[6])) do redis.call('ZREM', P .. ':idx:tag:' .. tag, m) end
+    end
     redis.call('ZREM', P .. ':idx:all', m)
     redis.call('ZREM', P .. ':idx:wf:' .. f[1], m)
     redis.call('ZREM', P .. ':idx:st:' .. f[2], m)

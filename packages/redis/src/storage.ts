@@ -103,6 +103,7 @@ export class RedisStorage implements Storage {
         run.createdAt,
         run.startAt ?? '',
         JSON.stringify({ ...run.firstEvent, seq: 1 }),
+        run.tags?.length ? JSON.stringify([...new Set(run.tags)]) : '',
       ),
     );
     if (status === 'exists') return { run: (await this.getRun(existing))!, created: false };
@@ -124,9 +125,11 @@ export class RedisStorage implements Storage {
         ? [`${this.P}:idx:parent:${filter.parentRunId}`]
         : filter.workflow !== undefined
           ? [`${this.P}:idx:wf:${filter.workflow}`]
-          : statuses
-            ? statuses.map((s) => `${this.P}:idx:st:${s}`)
-            : [`${this.P}:idx:all`];
+          : filter.tags?.length
+            ? [`${this.P}:idx:tag:${filter.tags[0]}`]
+            : statuses
+              ? statuses.map((s) => `${this.P}:idx:st:${s}`)
+              : [`${this.P}:idx:all`];
     const cursor = filter.cursor ? decodeCursor(filter.cursor) : undefined;
     const start = cursor ? `(${String(cursor.createdAt).padStart(16, '0')}:${cursor.runId}` : '+';
     const matches = (r: RunRecord) =>
@@ -135,7 +138,8 @@ export class RedisStorage implements Storage {
       (filter.parentRunId === undefined || r.parentRunId === filter.parentRunId) &&
       (filter.createdAfter === undefined || r.createdAt >= filter.createdAfter) &&
       (filter.createdBefore === undefined || r.createdAt < filter.createdBefore) &&
-      (filter.updatedBefore === undefined || r.updatedAt < filter.updatedBefore);
+      (filter.updatedBefore === undefined || r.updatedAt < filter.updatedBefore) &&
+      (!filter.tags?.length || filter.tags.every((t) => r.tags?.includes(t)));
     const found: RunRecord[] = [];
     for (const index of indexes) {
       let from = start;
@@ -303,6 +307,7 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
   if (h.parentRunId !== undefined) record.parentRunId = h.parentRunId;
   if (h.startAt !== undefined) record.startAt = Number(h.startAt);
   if (h.finishedAt !== undefined) record.finishedAt = Number(h.finishedAt);
+  if (h.tags !== undefined) record.tags = JSON.parse(h.tags) as string[];
   return record;
 }
 

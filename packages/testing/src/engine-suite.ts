@@ -704,6 +704,18 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect((await c.getRunChain(chain[2].runId)).map((r) => r.runId)).toEqual(chain.map((r) => r.runId));
     });
 
+    it('stores workflow and start tags and filters runs by them', async () => {
+      const { c } = await setup();
+      const tag = `batch:${crypto.randomUUID().slice(0, 8)}`;
+      const run = await c.startWith(W.plainCalls, [1], { tags: [tag, 'manual'] });
+      await run.result({ timeout: '20s' });
+      await c.start(W.plainCalls, 2);
+      const page = await c.listRuns({ tags: [tag] });
+      expect(page.runs.map((r) => r.runId)).toEqual([run.runId]);
+      expect(page.runs[0].tags).toEqual([tag, 'manual']);
+      await expect(c.startWith(W.plainCalls, [1], { tags: ['has space'] })).rejects.toThrow(/tags/);
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

@@ -209,6 +209,22 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(ids(await s.listRuns({ workflow: wf, status: 'running' }))).toEqual([]);
     });
 
+    it('stores tags and lists runs carrying all the given tags', async () => {
+      const s = await connect();
+      const wf = `conf.tags.${randomUUID()}`;
+      const t = randomUUID().slice(0, 8);
+      const a = (await s.createRun(newRun({ workflow: wf, tags: [`team:${t}`, `tier:gold-${t}`] }))).run;
+      const b = (await s.createRun(newRun({ workflow: wf, tags: [`team:${t}`] }))).run;
+      await s.createRun(newRun({ workflow: wf }));
+      expect(a.tags).toEqual([`team:${t}`, `tier:gold-${t}`]);
+      expect((await s.getRun(b.runId))!.tags).toEqual([`team:${t}`]);
+      const ids = async (tags: string[], workflow?: string) => (await s.listRuns({ tags, workflow })).runs.map((r) => r.runId);
+      expect(await ids([`team:${t}`])).toEqual([b.runId, a.runId]);
+      expect(await ids([`team:${t}`, `tier:gold-${t}`])).toEqual([a.runId]);
+      expect(await ids([`team:${t}`], wf)).toEqual([b.runId, a.runId]);
+      expect(await ids([`nobody-${t}`])).toEqual([]);
+    });
+
     it('pages over 5,000 runs: each exactly once, newest first, while new runs are created', async () => {
       const s = await connect();
       const wf = `conf.paging.${randomUUID()}`;

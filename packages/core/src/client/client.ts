@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker } from '../broker/broker.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { checkQueue, isWorkflow, validateArgs, type Workflow } from '../definitions.js';
+import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../definitions.js';
 import {
   AppendConflictError,
   CancelledError,
@@ -42,6 +42,8 @@ export interface StartOptions {
   runId?: string;
   /** `false`: run in this process without storing anything (transient mode). */
   durable?: boolean;
+  /** Labels for this run, added to the workflow's; filter with listRuns({ tags }). */
+  tags?: string[];
 }
 
 export interface ClientOptions {
@@ -260,7 +262,8 @@ export class Client {
     }
     await this.ensureReady();
     const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
-    const { runId: id } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now });
+    const tags = [...new Set([...def.tags, ...checkTags(options.tags, 'start()')])];
+    const { runId: id } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
     return new RunHandle(this, id);
   }
 
@@ -269,7 +272,7 @@ export class Client {
     workflowName: string,
     queue: string,
     serializedArgs: string,
-    options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number },
+    options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number; tags?: string[] },
   ): Promise<{ runId: string; created: boolean }> {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();
@@ -278,7 +281,8 @@ export class Client {
     if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
     if (startAt !== undefined) data.startAt = startAt;
     const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
-    const { run, created } = await this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first });
+    const tags = options.tags?.length ? options.tags : undefined;
+    const { run, created } = await this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags });
     if (created) {
       // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
       await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);

@@ -38,6 +38,8 @@ export interface RunRecord {
   finishedAt?: number;
   /** seq of the last event in the log. */
   lastSeq: number;
+  /** Labels given at start (workflow tags plus start tags); filterable with listRuns({ tags }). */
+  tags?: string[];
 }
 
 export interface NewRun {
@@ -49,6 +51,7 @@ export interface NewRun {
   parentRunId?: string;
   startAt?: number;
   createdAt: number;
+  tags?: string[];
   /** The `run_created` event, seq 1, written with the run. */
   firstEvent: DurablyEvent;
 }
@@ -139,6 +142,8 @@ export interface RunFilter {
   createdBefore?: number;
   /** Only runs whose record was last updated before this time (used by the recovery sweep). */
   updatedBefore?: number;
+  /** Only runs that carry every one of these tags. */
+  tags?: string[];
   /** Page size; adapters cap it at 1,000. Default 100. */
   limit?: number;
   /** Opaque cursor from a previous page's `nextCursor`. */

@@ -133,6 +133,14 @@ const MIGRATIONS: string[] = [
     used INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE runs ADD COLUMN tags TEXT;
+  CREATE TABLE IF NOT EXISTS run_tags (
+    tag TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (tag, run_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**

@@ -26,6 +26,7 @@ interface RunRow {
   start_at: number | null;
   finished_at: number | null;
   last_seq: number;
+  tags: string | null;
 }
 
 interface EventRow {
@@ -83,10 +84,11 @@ export class LocalStorage implements Storage {
           if (existing) return { run: toRecord(existing), created: false };
         }
         const inserted = this.stmt(
-          `INSERT INTO runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq)
-           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING`,
-        ).run(run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.createdAt, run.startAt ?? null);
+          `INSERT INTO runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
+           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (run_id) DO NOTHING`,
+        ).run(run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.createdAt, run.startAt ?? null, run.tags?.length ? JSON.stringify(run.tags) : null);
         if (inserted.changes === 0) throw new StorageError(`A run with id "${run.runId}" already exists.`);
+        for (const tag of new Set(run.tags ?? [])) this.stmt('INSERT INTO run_tags (tag, run_id) VALUES (?, ?)').run(tag, run.runId);
         this.insertEvents([{ ...run.firstEvent, seq: 1 } as DurablyEvent]);
         return { run: toRecord(this.stmt('SELECT * FROM runs WHERE run_id = ?').get(run.runId) as RunRow), created: true };
       });
@@ -130,6 +132,10 @@ export class LocalStorage implements Storage {
     if (filter.updatedBefore !== undefined) {
       where.push('updated_at < ?');
       params.push(filter.updatedBefore);
+    }
+    for (const tag of filter.tags ?? []) {
+      where.push('run_id IN (SELECT run_id FROM run_tags WHERE tag = ?)');
+      params.push(tag);
     }
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
@@ -244,6 +250,7 @@ export class LocalStorage implements Storage {
           this.stmt('DELETE FROM events WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM timers WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM hooks WHERE run_id = ?').run(id);
+          this.stmt('DELETE FROM run_tags WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM runs WHERE run_id = ?').run(id);
         }
         return ids.length;
@@ -374,6 +381,7 @@ function toRecord(row: RunRow): RunRecord {
   if (row.parent_run_id !== null) record.parentRunId = row.parent_run_id;
   if (row.start_at !== null) record.startAt = row.start_at;
   if (row.finished_at !== null) record.finishedAt = row.finished_at;
+  if (row.tags !== null) record.tags = JSON.parse(row.tags) as string[];
   return record;
 }
 

@@ -48,6 +48,7 @@ export class MemoryStorage implements Storage {
     if (run.idempotencyKey !== undefined) record.idempotencyKey = run.idempotencyKey;
     if (run.parentRunId !== undefined) record.parentRunId = run.parentRunId;
     if (run.startAt !== undefined) record.startAt = run.startAt;
+    if (run.tags?.length) record.tags = [...run.tags];
     this.runs.set(run.runId, { record, events: [{ ...run.firstEvent, seq: 1 } as DurablyEvent], timers: new Map() });
     if (run.idempotencyKey !== undefined) this.byKey.set(run.idempotencyKey, run.runId);
     this.insertOrdered(record);
@@ -103,6 +104,7 @@ export class MemoryStorage implements Storage {
       if (filter.createdAfter !== undefined && r.createdAt < filter.createdAfter) continue;
       if (filter.createdBefore !== undefined && r.createdAt >= filter.createdBefore) continue;
       if (filter.updatedBefore !== undefined && r.updatedAt >= filter.updatedBefore) continue;
+      if (filter.tags?.length && !filter.tags.every((t) => r.tags?.includes(t))) continue;
       if (runs.length === limit) {
         more = true;
         break;
@@ -279,6 +281,7 @@ function compare(a: { createdAt: number; runId: string }, b: { createdAt: number
 
 function copyRecord(r: RunRecord): RunRecord {
   const copy = { ...r };
+  if (r.tags) copy.tags = [...r.tags];
   if (r.error) copy.error = structuredClone(r.error);
   return copy;
 }
