@@ -40,6 +40,10 @@ export interface WorkflowOptions<A extends unknown[] = any[]> {
   durable?: boolean;
   /** Labels stored with every run of this workflow; filter with listRuns({ tags }). */
   tags?: string[];
+  /** Resume the run on another worker when its worker is lost (default true); false fails it instead. */
+  recoverOnWorkerLoss?: boolean;
+  /** Most recoveries after worker loss; one more fails the run with WorkerLostError. Default 10. */
+  maxRecoveryAttempts?: number;
 }
 
 /** Anything with zod's `safeParse`, applied to the argument list as a tuple. */
@@ -70,6 +74,8 @@ export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
   readonly schema?: ArgsSchema;
   readonly durable: boolean;
   readonly tags: string[];
+  readonly recoverOnWorkerLoss: boolean;
+  readonly maxRecoveryAttempts: number;
 }
 
 /** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
@@ -163,7 +169,12 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     schema: checkSchemaOption(options.schema, `workflow("${name}")`),
     durable: options.durable !== false,
     tags: checkTags(options.tags, `workflow("${name}")`),
+    recoverOnWorkerLoss: options.recoverOnWorkerLoss !== false,
+    maxRecoveryAttempts: options.maxRecoveryAttempts ?? 10,
   };
+  if (!Number.isInteger(definition.maxRecoveryAttempts) || definition.maxRecoveryAttempts < 0) {
+    throw new InvalidArgumentError(`workflow("${name}"): maxRecoveryAttempts must be a whole number >= 0, got ${JSON.stringify(options.maxRecoveryAttempts)}.`);
+  }
   if (options.concurrency !== undefined) {
     const { limit, key } = options.concurrency;
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`workflow("${name}"): concurrency.limit must be a whole number >= 1, got ${JSON.stringify(limit)}.`);

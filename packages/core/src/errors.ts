@@ -41,7 +41,8 @@ export type ErrorCode =
   | 'SCHEDULE_NOT_FOUND'
   | 'ARGUMENT_VALIDATION'
   | 'WORKFLOW_TIMEOUT'
-  | 'DURABLE_ONLY';
+  | 'DURABLE_ONLY'
+  | 'WORKER_LOST';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -331,4 +332,9 @@ function formatIssues(error: unknown): string {
   const issues = (error as { issues?: Array<{ path?: unknown[]; message?: string }> })?.issues;
   if (Array.isArray(issues)) return issues.map((i) => `${(i.path ?? []).join('.') || '(root)'}: ${i.message}`).join('; ');
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The run lost its worker more often than its workflow allows (recoverOnWorkerLoss, maxRecoveryAttempts). */
+export class WorkerLostError extends DurablyError {
+  override readonly code = 'WORKER_LOST' as const;
 }

@@ -24,6 +24,8 @@ export interface EventDataMap {
   };
   /** A worker began executing the run (first time, or again after a crash). */
   run_started: { workerId: string };
+  /** The worker executing the run was lost (crash, hand-back); `attempt` counts the recoveries. */
+  run_interrupted: { attempt: number; workerId: string };
   run_completed: { result: Serialized };
   run_failed: { error: SerializedError };
   run_cancelled: { reason?: string };

@@ -105,13 +105,24 @@ export class PostgresBroker implements Broker {
 
   private async listen(attempt: number): Promise<void> {
     if (this.closed) return;
-    const client = this.options.pool ? await this.options.pool.connect().then((c) => c as unknown as pg.Client) : new pg.Client({ connectionString: this.options.url });
+    let client: pg.Client;
+    try {
+      client = this.options.pool ? ((await this.options.pool.connect()) as unknown as pg.Client) : new pg.Client({ connectionString: this.options.url });
+    } catch (err) {
+      setTimeout(() => void this.listen(attempt + 1).catch(() => undefined), Math.min(200 * 2 ** attempt, 5000)).unref();
+      if (attempt === 0 && this.consumers.size === 0) {
+        this.listening = undefined;
+        throw new BrokerError(`Postgres broker could not LISTEN at ${this.conn.address}: ${(err as Error).message}`, { cause: err });
+      }
+      return;
+    }
+    // Registered before connecting: a drop at any moment must not become an uncaught exception.
+    client.on('error', () => undefined);
     try {
       if (!this.options.pool) await client.connect();
       client.on('notification', (msg) => {
         for (const c of this.consumers) if (c.queue === msg.payload) c.wake();
       });
-      client.on('error', () => undefined);
       client.on('end', () => {
         if (this.closed) return;
         this.listener = undefined;

@@ -84,6 +84,7 @@ export class Connection {
     } catch (err) {
       throw this.wrap(err);
     }
+    guardClient(client);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -106,6 +107,18 @@ export class Connection {
   async close(): Promise<void> {
     if (this.owned) await this.pool.end().catch(() => undefined);
   }
+}
+
+const guarded = new WeakSet<object>();
+
+/**
+ * A checked-out client whose connection drops (a server restart) emits 'error' besides failing its
+ * query; without a listener that would be an uncaught exception. The failed query reports it.
+ */
+export function guardClient(client: { on(event: 'error', listener: (err: Error) => void): unknown }): void {
+  if (guarded.has(client)) return;
+  guarded.add(client);
+  client.on('error', () => undefined);
 }
 
 /**

@@ -604,7 +604,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       await c.schedules.create(none, W.scheduledJob, { every: '1s', startAt: new Date(Date.now() - 125_000), catchUp: 'none', args: ['n', 0], overlap: 'allow_all' });
       // No scheduler ran while the slots passed; now one starts.
       const w = await worker(c, { scheduleInterval: '20ms' });
-      await waitFor(async () => (await runsOfSchedule(c, all)).length >= 6, 10_000);
+      await waitFor(async () => (await runsOfSchedule(c, all)).length >= 6 && (await runsOfSchedule(c, latest)).length >= 1, 10_000);
       await w.stop();
       expect((await runsOfSchedule(c, all)).length).toBeLessThanOrEqual(7);
       expect((await runsOfSchedule(c, latest)).length).toBeLessThanOrEqual(2);
@@ -714,6 +714,34 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(page.runs.map((r) => r.runId)).toEqual([run.runId]);
       expect(page.runs[0].tags).toEqual([tag, 'manual']);
       await expect(c.startWith(W.plainCalls, [1], { tags: ['has space'] })).rejects.toThrow(/tags/);
+    });
+
+    /** Starts `wf` on a worker whose "process" then dies mid-step; another worker takes over. */
+    async function loseWorker(wf: typeof W.recovering) {
+      const a = await client();
+      await worker(a, { visibilityTimeout: '1s' });
+      const run = await a.start(wf);
+      await waitFor(() => W.countOf(`${run.runId}:loss`) === 1, 10_000);
+      await a.broker.close(); // its delivery is abandoned, as by a dead process
+      const b = await client();
+      await worker(b, { visibilityTimeout: '1s' });
+      const outcome = await b.getRun(run.runId).result({ timeout: '20s' }).catch((e: unknown) => e);
+      W.releases.get(run.runId)?.();
+      return { outcome, events: await b.getRun(run.runId).events() };
+    }
+
+    it('records an interrupted event when a run loses its worker and resumes it elsewhere', async () => {
+      const recovered = await loseWorker(W.recovering);
+      expect(recovered.outcome).toBe('done');
+      const interrupted = recovered.events.filter((e) => e.type === 'run_interrupted') as Extract<DurablyEvent, { type: 'run_interrupted' }>[];
+      expect(interrupted.map((e) => e.data.attempt)).toEqual([1]);
+    });
+
+    it('fails a run that loses its worker when its workflow has recoverOnWorkerLoss: false', async () => {
+      const failed = await loseWorker(W.fragile);
+      expect(((failed.outcome as Error).cause as Error)?.name).toBe('WorkerLostError');
+      expect(((failed.outcome as Error).cause as Error).message).toContain('recoverOnWorkerLoss: false');
+      expect(failed.events.map((e) => e.type)).toContain('run_interrupted');
     });
 
     it('runs every step as a broker task in dispatch mode', async () => {

@@ -446,3 +446,14 @@ export const validatedWf = workflow(
   { schema: z.tuple([z.string().email(), z.number()]) },
 );
 allWorkflows.push(timedWf, validatedWf);
+
+/** Hangs on its first execution until the test releases it (its worker "dies" meanwhile); quick afterwards. */
+export const releases = new Map<string, () => void>();
+export const lossStep = step('suite.loss', async () => {
+  const ctx = context() as StepContext;
+  if (bump(`${ctx.runId}:loss`) === 1) await new Promise<void>((resolve) => releases.set(ctx.runId, resolve));
+  return 'done';
+});
+export const recovering = workflow('suite.recovering', async () => lossStep());
+export const fragile = workflow('suite.fragile', async () => lossStep(), { recoverOnWorkerLoss: false });
+allWorkflows.push(recovering, fragile);

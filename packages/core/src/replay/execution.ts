@@ -33,6 +33,7 @@ import {
   SignalTimeoutError,
   ChildWorkflowFailedError,
   WorkflowTimeoutError,
+  WorkerLostError,
   FatalError,
   InvalidArgumentError,
   NonDeterminismError,
@@ -211,6 +212,9 @@ export class Execution implements WorkflowRuntime {
   /** Applies one logged event; returns true when it settled a command (the code may move on). */
   private apply(ev: DurablyEvent): boolean {
     switch (ev.type) {
+      case 'run_interrupted':
+        this.interruptions = ev.data.attempt;
+        return false;
       case 'run_created':
       case 'run_started':
       case 'run_completed':
@@ -570,8 +574,9 @@ export class Execution implements WorkflowRuntime {
    * Runs the workflow forward from the end of the log until it finishes or can only wait.
    * Throws StaleExecutionError when another writer appended to the run meanwhile.
    */
-  async advance(options: { redispatch?: boolean } = {}): Promise<AdvanceResult> {
+  async advance(options: { redispatch?: boolean; interrupted?: boolean } = {}): Promise<AdvanceResult> {
     if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
+    if (options.interrupted && !this.finished) this.recordInterruption();
     if (this.status === 'pending') {
       this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
       // maxDuration holds while the run is suspended too: a timer wakes it at its deadline.
@@ -612,6 +617,23 @@ export class Execution implements WorkflowRuntime {
     if (max === undefined || this.fatal || this.outcome) return;
     if (this.deps.clock() >= this.run.createdAt + max) {
       this.fail(new WorkflowTimeoutError(`Run ${this.runId} exceeded its maxDuration of ${max} ms.`));
+    }
+  }
+
+  private interruptions = 0;
+
+  /**
+   * Called when this execution takes over a run whose previous worker was lost: records it, and fails
+   * the run when its workflow does not recover from worker loss or has used up its recoveries.
+   */
+  private recordInterruption(): void {
+    const attempt = this.interruptions + 1;
+    this.interruptions = attempt;
+    this.push({ type: 'run_interrupted', data: { attempt, workerId: this.deps.workerId } });
+    if (!this.def.recoverOnWorkerLoss) {
+      this.fail(new WorkerLostError(`Run ${this.runId} lost its worker and its workflow has recoverOnWorkerLoss: false.`));
+    } else if (attempt > this.def.maxRecoveryAttempts) {
+      this.fail(new WorkerLostError(`Run ${this.runId} lost its worker ${attempt} times, more than its maxRecoveryAttempts (${this.def.maxRecoveryAttempts}).`));
     }
   }
 

@@ -79,7 +79,7 @@ export class Worker {
   private readonly settings: Settings;
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
-  private readonly active = new Map<string, { again: boolean; recover: boolean }>();
+  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean }>();
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -262,13 +262,14 @@ export class Worker {
       await publishTask(this.client.broker, delivery.queue, { ...task, notBefore: undefined }, task.notBefore - now, this.client.clock);
       return;
     }
-    if (task.kind === 'run') await this.processRun(task);
+    if (task.kind === 'run') await this.processRun(task, delivery.deliveryCount > 1);
     else await this.processStep(task);
   }
 
   // ---- Runs ----
 
-  private async processRun(task: RunTask): Promise<void> {
+  /** `redelivered`: the broker delivers this task again (its previous consumer failed or died). */
+  private async processRun(task: RunTask, redelivered = false): Promise<void> {
     const state = this.active.get(task.runId);
     if (state) {
       // Already advancing here: make it look again when done instead of replaying in parallel.
@@ -276,16 +277,18 @@ export class Worker {
       state.recover ||= task.reason === 'recover';
       return;
     }
-    const mine = { again: true, recover: task.reason === 'recover' };
+    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered };
     this.active.set(task.runId, mine);
     try {
       let stale = 0;
       while (mine.again) {
         mine.again = false;
         const recover = mine.recover;
+        const redelivery = mine.redelivered === true;
         mine.recover = false;
+        mine.redelivered = false;
         try {
-          await this.advanceRun(task.runId, recover);
+          await this.advanceRun(task.runId, recover, redelivery);
         } catch (err) {
           this.cache.delete(task.runId);
           if (this.handedBack) return; // published again for another worker
@@ -300,10 +303,11 @@ export class Worker {
     }
   }
 
-  private async advanceRun(runId: string, recover: boolean): Promise<void> {
+  private async advanceRun(runId: string, recover: boolean, redelivered = false): Promise<void> {
     if (this.handedBack) return;
     const storage = this.client.storage;
     let execution = this.cache.take(runId);
+    const cached = execution !== undefined;
     if (execution) {
       const tail = await storage.readEvents(runId, execution.seq + 1);
       if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
@@ -337,7 +341,10 @@ export class Worker {
     }, Math.min(1000, Math.max(100, this.settings.staleAfterMs / 3)));
     heartbeat.unref();
     try {
-      const result = await execution.advance({ redispatch: recover });
+      // Lost its worker: found running by a recovery or a redelivery, or still pending but redelivered
+      // (its first worker died before recording anything). Not for an execution this worker caches.
+      const lost = !cached && ((recover && execution.status === 'running') || (redelivered && execution.status === 'pending'));
+      const result = await execution.advance({ redispatch: recover, interrupted: lost });
       if (result === 'finished') notifyRunFinished(storage, runId);
       else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
     } finally {
