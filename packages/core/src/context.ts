@@ -36,6 +36,8 @@ export interface StepContext {
   heartbeat(): void;
   /** Fired when the attempt times out or the run is cancelled. */
   readonly signal: AbortSignal;
+  /** The step's checkpoint (see `checkpoint`); absent outside a worker. */
+  readonly checkpoints?: import('./checkpoint.js').CheckpointStore;
 }
 
 /** The context a workflow sees through `context()`: deterministic values recorded in the log. */

@@ -13,6 +13,7 @@ export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js'
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './definitions.js';
 export { validateArgs } from './definitions.js';
 export { context, stepContext, sleep } from './context.js';
+export { checkpoint, type CheckpointStore } from './checkpoint.js';
 export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './hooks.js';
 export type { QueryDefinition } from './hooks.js';
 export type { ChildHandle, ChildOptions } from './hooks.js';

@@ -46,8 +46,8 @@ class TransientRuntime implements WorkflowRuntime {
     const policy = resolveRetryPolicy(def.retry, this.def.stepRetry, `step("${def.name}")`);
     for (let attempt = 1; ; attempt++) {
       const outcome = await runStepAttempt(
-        { runId: this.runId, stepId: `transient-${attempt}`, def, args, attempt, policy, signal: this.controller.signal },
-        { logger: this.logger, heartbeat: () => undefined },
+        { runId: this.runId, stepId: `transient-${def.name}`, def, args, attempt, policy, signal: this.controller.signal },
+        { logger: this.logger, heartbeat: () => undefined, checkpoints: this.memoryCheckpoint(def.name) },
       );
       this.check();
       if (outcome.ok) return outcome.value;
@@ -55,6 +55,17 @@ class TransientRuntime implements WorkflowRuntime {
       const delay = outcome.error instanceof RetryableError && outcome.error.retryAfterMs !== undefined ? outcome.error.retryAfterMs : backoffDelay(policy, attempt);
       await this.wait(delay);
     }
+  }
+
+  private readonly checkpointValues = new Map<string, unknown>();
+
+  /** In transient mode checkpoints live in memory, for the retries of this process. */
+  private memoryCheckpoint(key: string) {
+    return {
+      save: async (value: unknown) => void this.checkpointValues.set(key, value),
+      load: async () => this.checkpointValues.get(key),
+      delete: async () => void this.checkpointValues.delete(key),
+    };
   }
 
   async sleep(duration: Duration | Date): Promise<void> {

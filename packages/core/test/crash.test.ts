@@ -23,6 +23,9 @@ const crashFlow = workflow('crash.flow', async (sleepMs: number) => {
   return [a, b, c];
 });
 
+const rows = step('crash.rows', async (count: number) => count);
+const rowsFlow = workflow('crash.rows-flow', async (count: number) => rows(count));
+
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
@@ -120,6 +123,24 @@ describe('crash safety of the embedded default (SIGKILL)', () => {
       await waitFor(() => first.exitCode !== null);
       expect(effects(dir).some((l) => l.startsWith(`stopped pid=${first.pid}`))).toBe(true);
       expect(completedSteps(await run.events())).toHaveLength(3);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('resumes a step killed mid-way from its checkpoint on the next attempt', async () => {
+    const { dir, client } = await setup();
+    try {
+      const first = spawnWorker(dir, 'rows');
+      const run = await client.start(rowsFlow, 10);
+      await waitFor(() => effects(dir).some((l) => l.startsWith('row 5')));
+      await kill9(first);
+      spawnWorker(dir);
+      expect(await run.result({ timeout: '60s' })).toBe(10);
+      const rowLines = effects(dir).filter((l) => l.startsWith('row '));
+      // Rows 1-5 ran in the killed worker, 6-10 in the next one: none twice.
+      expect(rowLines.map((l) => Number(l.split(' ')[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(rowLines.slice(5).every((l) => !l.endsWith(`pid=${first.pid}`))).toBe(true);
     } finally {
       await client.close();
     }

@@ -222,6 +222,14 @@ const MIGRATIONS: string[] = [
   ALTER TABLE $S.runs ADD COLUMN IF NOT EXISTS tags text[];
   CREATE INDEX IF NOT EXISTS runs_tags ON $S.runs USING gin (tags) WHERE tags IS NOT NULL;
   `,
+  `
+  CREATE TABLE IF NOT EXISTS $S.checkpoints (
+    run_id text NOT NULL,
+    step_id text NOT NULL,
+    value text NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -318,7 +318,8 @@ export class PostgresStorage implements Storage {
          ) RETURNING run_id
        ), ev AS (DELETE FROM ${S}.events WHERE run_id IN (SELECT run_id FROM doomed)),
           tm AS (DELETE FROM ${S}.timers WHERE run_id IN (SELECT run_id FROM doomed)),
-          hk AS (DELETE FROM ${S}.hooks WHERE run_id IN (SELECT run_id FROM doomed))
+          hk AS (DELETE FROM ${S}.hooks WHERE run_id IN (SELECT run_id FROM doomed)),
+          cp AS (DELETE FROM ${S}.checkpoints WHERE run_id IN (SELECT run_id FROM doomed))
        SELECT count(*) AS n FROM doomed`,
       [finishedBefore, limit],
     );
@@ -369,6 +370,22 @@ export class PostgresStorage implements Storage {
       [now, now + options.leaseMs, options.limit],
     );
     return rows.map((r) => r.record);
+  }
+
+  async putCheckpoint(runId: string, stepId: string, value: string): Promise<void> {
+    await this.conn.query(
+      `INSERT INTO ${this.S}.checkpoints (run_id, step_id, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, step_id) DO UPDATE SET value = EXCLUDED.value`,
+      [runId, stepId, value],
+    );
+  }
+
+  async getCheckpoint(runId: string, stepId: string): Promise<string | undefined> {
+    const { rows } = await this.conn.query<{ value: string }>(`SELECT value FROM ${this.S}.checkpoints WHERE run_id = $1 AND step_id = $2`, [runId, stepId]);
+    return rows[0]?.value;
+  }
+
+  async deleteCheckpoint(runId: string, stepId: string): Promise<void> {
+    await this.conn.query(`DELETE FROM ${this.S}.checkpoints WHERE run_id = $1 AND step_id = $2`, [runId, stepId]);
   }
 
   async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {

@@ -147,7 +147,7 @@ for _, runId in ipairs(ids) do
     redis.call('HDEL', P .. ':timer-lease', runId .. '|' .. t)
   end
   for _, token in ipairs(redis.call('SMEMBERS', P .. ':rh:' .. runId)) do redis.call('DEL', P .. ':hook:' .. token) end
-  redis.call('DEL', runKey, P .. ':ev:' .. runId, P .. ':rt:' .. runId, P .. ':rh:' .. runId)
+  redis.call('DEL', runKey, P .. ':ev:' .. runId, P .. ':rt:' .. runId, P .. ':rh:' .. runId, P .. ':cp:' .. runId)
   redis.call('ZREM', P .. ':idx:finished', runId)
 end
 return #ids

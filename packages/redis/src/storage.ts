@@ -268,6 +268,18 @@ export class RedisStorage implements Storage {
     return raws.map((r) => JSON.parse(r) as ScheduleRecord);
   }
 
+  async putCheckpoint(runId: string, stepId: string, value: string): Promise<void> {
+    await this.call('save a checkpoint', () => this.redis.hset(`${this.P}:cp:${runId}`, stepId, value));
+  }
+
+  async getCheckpoint(runId: string, stepId: string): Promise<string | undefined> {
+    return (await this.call('read a checkpoint', () => this.redis.hget(`${this.P}:cp:${runId}`, stepId))) ?? undefined;
+  }
+
+  async deleteCheckpoint(runId: string, stepId: string): Promise<void> {
+    await this.call('delete a checkpoint', () => this.redis.hdel(`${this.P}:cp:${runId}`, stepId));
+  }
+
   async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {
     return (await this.call('acquire a slot', () => this.redis.durablyAcquireSlot(this.P, key, runId, limit))) === 1;
   }

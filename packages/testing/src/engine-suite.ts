@@ -744,6 +744,15 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(failed.events.map((e) => e.type)).toContain('run_interrupted');
     });
 
+    it('resumes a step from its checkpoint on the next attempt and deletes the checkpoint when the step completes', async () => {
+      const { c } = await setup();
+      const run = await c.start(W.checkpointWf, 6, 3);
+      expect(await run.result({ timeout: '20s' })).toBe(6);
+      expect(W.processed.get(run.runId)).toEqual([1, 2, 3, 4, 5, 6]); // nothing done twice
+      const stepId = (await run.events()).find((e) => e.type === 'step_completed')!.correlationId!;
+      expect(await c.storage.getCheckpoint(run.runId, stepId)).toBeUndefined();
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

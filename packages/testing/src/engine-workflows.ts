@@ -3,7 +3,7 @@
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
 import { z } from 'zod';
-import { context, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
+import { checkpoint, context, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -457,3 +457,23 @@ export const lossStep = step('suite.loss', async () => {
 export const recovering = workflow('suite.recovering', async () => lossStep());
 export const fragile = workflow('suite.fragile', async () => lossStep(), { recoverOnWorkerLoss: false });
 allWorkflows.push(recovering, fragile);
+
+/** Processes items 1..n, checkpointing after each; the first attempt fails after `failAfter` items. */
+export const processed = new Map<string, number[]>();
+export const checkpointed = step(
+  'suite.checkpointed',
+  async (n: number, failAfter: number) => {
+    const ctx = context() as StepContext;
+    let done = (await checkpoint.load<number>()) ?? 0;
+    while (done < n) {
+      done++;
+      processed.set(ctx.runId, [...(processed.get(ctx.runId) ?? []), done]);
+      await checkpoint.save(done);
+      if (ctx.attempt === 1 && done === failAfter) throw new RetryableError('interrupted mid-way');
+    }
+    return done;
+  },
+  { retries: 2, backoff: { initial: 10, jitter: false } },
+);
+export const checkpointWf = workflow('suite.checkpoint', async (n: number, failAfter: number) => checkpointed(n, failAfter));
+allWorkflows.push(checkpointWf);

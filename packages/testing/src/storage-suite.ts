@@ -392,6 +392,23 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(await a.takePermit(key, 5, 1000, now + 750)).toBe(0); // next window
     });
 
+    it('saves, replaces, reads and deletes step checkpoints, per run and step', async () => {
+      const a = await connect();
+      const b = await connect();
+      const { run } = await a.createRun(newRun());
+      await a.putCheckpoint(run.runId, '2', '[1]');
+      await a.putCheckpoint(run.runId, '2', '[7]');
+      await a.putCheckpoint(run.runId, '3', '[3]');
+      expect(await b.getCheckpoint(run.runId, '2')).toBe('[7]');
+      expect(await b.getCheckpoint(run.runId, '3')).toBe('[3]');
+      expect(await b.getCheckpoint(run.runId, '4')).toBeUndefined();
+      await b.deleteCheckpoint(run.runId, '2');
+      expect(await a.getCheckpoint(run.runId, '2')).toBeUndefined();
+      await a.append({ runId: run.runId, expectedSeq: 1, events: [], run: { status: 'completed', finishedAt: 1 } });
+      while ((await a.deleteFinishedRuns(2, 100)) > 0);
+      expect(await a.getCheckpoint(run.runId, '3')).toBeUndefined();
+    });
+
     it('updates updatedAt on touchRun', async () => {
       const s = await connect();
       const { run } = await s.createRun(newRun());

@@ -109,6 +109,9 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     claimDueSchedules: (now, o) => inner.claimDueSchedules(now, o),
     acquireSlot: (k, r, l) => inner.acquireSlot(k, r, l),
     takePermit: (k, l, p, n) => inner.takePermit(k, l, p, n),
+    putCheckpoint: (r, st, v) => inner.putCheckpoint(r, st, v),
+    getCheckpoint: (r, st) => inner.getCheckpoint(r, st),
+    deleteCheckpoint: (r, st) => inner.deleteCheckpoint(r, st),
     close: () => inner.close(),
   } satisfies Storage & { appends: number; creates: number };
   return counted;

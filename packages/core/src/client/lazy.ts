@@ -28,6 +28,9 @@ export class LazyStorage implements Storage {
   async listSchedules() { return (await this.get()).listSchedules(); }
   async deleteSchedule(scheduleId: string) { return (await this.get()).deleteSchedule(scheduleId); }
   async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }) { return (await this.get()).claimDueSchedules(now, options); }
+  async putCheckpoint(runId: string, stepId: string, value: string) { return (await this.get()).putCheckpoint(runId, stepId, value); }
+  async getCheckpoint(runId: string, stepId: string) { return (await this.get()).getCheckpoint(runId, stepId); }
+  async deleteCheckpoint(runId: string, stepId: string) { return (await this.get()).deleteCheckpoint(runId, stepId); }
   async acquireSlot(key: string, runId: string, limit: number) { return (await this.get()).acquireSlot(key, runId, limit); }
   async takePermit(key: string, limit: number, periodMs: number, now: number) { return (await this.get()).takePermit(key, limit, periodMs, now); }
   async close() { if (this.instance) await (await this.instance).close(); }

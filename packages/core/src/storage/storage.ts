@@ -259,6 +259,14 @@ export interface Storage {
    */
   takePermit(key: string, limit: number, periodMs: number, now: number): Promise<number>;
 
+  /**
+   * Step checkpoints: a value a long step saves as it goes (keyed by run and step), so that its next
+   * attempt after a crash resumes where it was. Upsert; deleted with the run by retention.
+   */
+  putCheckpoint(runId: string, stepId: string, value: Serialized): Promise<void>;
+  getCheckpoint(runId: string, stepId: string): Promise<Serialized | undefined>;
+  deleteCheckpoint(runId: string, stepId: string): Promise<void>;
+
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { runInScope, type StepContext } from '../context.js';
 import { StepTimeoutError } from '../errors.js';
 import { validateArgs } from '../definitions.js';
+import type { CheckpointStore } from '../checkpoint.js';
 import type { Logger } from '../logger.js';
 import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
 
@@ -12,7 +13,7 @@ import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
  */
 export async function runStepAttempt(
   request: AttemptRequest,
-  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal },
+  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore },
 ): Promise<AttemptOutcome> {
   const controller = new AbortController();
   // Aborted by the worker stopping or by the run being cancelled, whichever comes first.
@@ -32,6 +33,7 @@ export async function runStepAttempt(
     logger: options.logger.child({ runId: request.runId, step: request.def.name, stepId: request.stepId, attempt: request.attempt }),
     heartbeat: options.heartbeat,
     signal: controller.signal,
+    checkpoints: options.checkpoints,
   };
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -18,6 +18,7 @@ import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
 import { ExecutionCache } from './cache.js';
+import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
 
 export interface WorkerOptions {
@@ -374,6 +375,27 @@ export class Worker {
     return false;
   }
 
+  /** A step's checkpoint in storage; `used` tells whether the attempt touched it (then it is deleted on success). */
+  private checkpointsFor(runId: string, stepId: string): CheckpointStore & { used: boolean } {
+    const storage = this.client.storage;
+    const cp = {
+      used: false,
+      save: async (value: unknown) => {
+        cp.used = true;
+        await storage.putCheckpoint(runId, stepId, serialize(value, 'a step checkpoint'));
+      },
+      load: async () => {
+        cp.used = true;
+        const raw = await storage.getCheckpoint(runId, stepId);
+        return raw === undefined ? undefined : deserialize(raw);
+      },
+      delete: async () => {
+        await storage.deleteCheckpoint(runId, stepId);
+      },
+    };
+    return cp;
+  }
+
   /** Rate-limited steps wait for a permit before each attempt. */
   private async waitForPermit(def: StepDefinition): Promise<void> {
     const rate = def.rateLimit;
@@ -407,10 +429,13 @@ export class Worker {
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
         await this.waitForPermit(request.def);
-        return runStepAttempt(
+        const checkpoints = this.checkpointsFor(request.runId, request.stepId);
+        const outcome = await runStepAttempt(
           { ...request, def: this.withOverride(request.def) },
-          { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal },
+          { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints },
         );
+        if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
+        return outcome;
       },
       afterFlush: (effects: FlushEffects) => this.afterFlush(effects),
     };
@@ -492,10 +517,12 @@ export class Worker {
     let outcome: AttemptOutcome;
     try {
       await this.waitForPermit(def);
+      const checkpoints = this.checkpointsFor(task.runId, task.stepId);
       outcome = await runStepAttempt(
         { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal },
+        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints },
       );
+      if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
     } finally {
       clearInterval(heartbeat);
       this.stepTasks.delete(stepKey);

@@ -135,6 +135,12 @@ const MIGRATIONS: string[] = [
   `,
   `
   ALTER TABLE runs ADD COLUMN tags TEXT;
+  CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS run_tags (
     tag TEXT NOT NULL,
     run_id TEXT NOT NULL,

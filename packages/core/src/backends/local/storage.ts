@@ -251,6 +251,7 @@ export class LocalStorage implements Storage {
           this.stmt('DELETE FROM timers WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM hooks WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM run_tags WHERE run_id = ?').run(id);
+          this.stmt('DELETE FROM checkpoints WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM runs WHERE run_id = ?').run(id);
         }
         return ids.length;
@@ -307,6 +308,20 @@ export class LocalStorage implements Storage {
       });
       return tx.immediate();
     });
+  }
+
+  async putCheckpoint(runId: string, stepId: string, value: string): Promise<void> {
+    this.guard('save a checkpoint', () =>
+      this.stmt('INSERT INTO checkpoints (run_id, step_id, value) VALUES (?, ?, ?) ON CONFLICT (run_id, step_id) DO UPDATE SET value = excluded.value').run(runId, stepId, value),
+    );
+  }
+
+  async getCheckpoint(runId: string, stepId: string): Promise<string | undefined> {
+    return this.guard('read a checkpoint', () => (this.stmt('SELECT value FROM checkpoints WHERE run_id = ? AND step_id = ?').get(runId, stepId) as { value: string } | undefined)?.value);
+  }
+
+  async deleteCheckpoint(runId: string, stepId: string): Promise<void> {
+    this.guard('delete a checkpoint', () => this.stmt('DELETE FROM checkpoints WHERE run_id = ? AND step_id = ?').run(runId, stepId));
   }
 
   async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {

@@ -19,6 +19,7 @@ export class MemoryStorage implements Storage {
   private readonly hooks = new Map<string, HookRecord>();
   private readonly schedules = new Map<string, { record: ScheduleRecord; leaseUntil: number }>();
   private readonly slots = new Map<string, Set<string>>();
+  private readonly checkpoints = new Map<string, string>();
   private readonly permits = new Map<string, { window: number; used: number }>();
   /** Runs ordered by (createdAt, runId) ascending, for paging; appended in order in the common case. */
   private ordered: RunRecord[] = [];
@@ -140,6 +141,21 @@ export class MemoryStorage implements Storage {
     if (request.releaseSlots) for (const holders of this.slots.values()) holders.delete(request.runId);
   }
 
+  async putCheckpoint(runId: string, stepId: string, value: string): Promise<void> {
+    this.check();
+    this.checkpoints.set(`${runId}\n${stepId}`, value);
+  }
+
+  async getCheckpoint(runId: string, stepId: string): Promise<string | undefined> {
+    this.check();
+    return this.checkpoints.get(`${runId}\n${stepId}`);
+  }
+
+  async deleteCheckpoint(runId: string, stepId: string): Promise<void> {
+    this.check();
+    this.checkpoints.delete(`${runId}\n${stepId}`);
+  }
+
   async acquireSlot(key: string, runId: string, limit: number): Promise<boolean> {
     this.check();
     let holders = this.slots.get(key);
@@ -178,6 +194,7 @@ export class MemoryStorage implements Storage {
       this.runs.delete(runId);
       if (run.record.idempotencyKey !== undefined) this.byKey.delete(run.record.idempotencyKey);
       for (const [token, hook] of this.hooks) if (hook.runId === runId) this.hooks.delete(token);
+      for (const key of this.checkpoints.keys()) if (key.startsWith(`${runId}\n`)) this.checkpoints.delete(key);
     }
     if (doomed.length > 0) {
       const gone = new Set(doomed);
