@@ -36,6 +36,10 @@ export interface StepContext {
   heartbeat(): void;
   /** Fired when the attempt times out or the run is cancelled. */
   readonly signal: AbortSignal;
+  /** Payloads (or timeouts) of this step's hooks so far (see `stepHook`); absent outside a worker. */
+  readonly hookOutcomes?: import('./step-hooks.js').StepHookOutcomes;
+  /** @internal Set by stepHook when it suspends the step, even if the body catches what it throws. */
+  readonly suspension?: { current?: import('./step-hooks.js').StepSuspended };
   /** The step's checkpoint (see `checkpoint`); absent outside a worker. */
   readonly checkpoints?: import('./checkpoint.js').CheckpointStore;
 }

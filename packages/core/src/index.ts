@@ -14,6 +14,7 @@ export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, Work
 export { validateArgs } from './definitions.js';
 export { context, stepContext, sleep } from './context.js';
 export { checkpoint, type CheckpointStore } from './checkpoint.js';
+export { stepHook } from './step-hooks.js';
 export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './hooks.js';
 export type { QueryDefinition } from './hooks.js';
 export type { ChildHandle, ChildOptions } from './hooks.js';

@@ -3,7 +3,7 @@
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
 import { z } from 'zod';
-import { checkpoint, context, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
+import { checkpoint, context, stepHook, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -477,3 +477,21 @@ export const checkpointed = step(
 );
 export const checkpointWf = workflow('suite.checkpoint', async (n: number, failAfter: number) => checkpointed(n, failAfter));
 allWorkflows.push(checkpointWf);
+
+export const stepHookTokens = new Map<string, string>();
+export const reviewed = step('suite.reviewed', async (doc: string, timeoutMs: number) => {
+  const ctx = context() as StepContext;
+  bump(`${ctx.runId}:reviewed`);
+  try {
+    const verdict = await stepHook<{ ok: boolean }>('suite.review', {
+      timeout: timeoutMs,
+      schema: z.object({ ok: z.boolean() }),
+      onToken: (token) => void stepHookTokens.set(ctx.runId, token),
+    });
+    return `${doc}: ${verdict.ok ? 'approved' : 'rejected'}`;
+  } catch (err) {
+    return `${doc}: ${(err as Error).name}`;
+  }
+});
+export const reviewWf = workflow('suite.review', async (doc: string, timeoutMs: number) => reviewed(doc, timeoutMs));
+allWorkflows.push(reviewWf);

@@ -31,6 +31,9 @@ export class Command {
   scheduledSeq?: number;
   /** retryAt for which a wake-up timer was written. */
   retryTimerAt?: number;
+  /** stepHook: the hook the step is suspended on (by name), and the outcomes of its hooks so far. */
+  waitingHook?: { name: string; token: string; timeoutAt?: number };
+  hookOutcomes = new Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>();
 
   // Sleeps
   durationMs?: number;

@@ -45,6 +45,7 @@ import { deserialize, errorToObject, objectToError, serialize } from '../seriali
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from '../retry.js';
 import { Command, describeCall, drain } from './commands.js';
 import { checkPayload, DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { StepSuspended } from '../step-hooks.js';
 import { EventLimitExceededError } from '../errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ContinueAsNew } from '../hooks.js';
@@ -61,6 +62,8 @@ export interface AttemptRequest {
   policy: RetryPolicy;
   /** Fired when the run is cancelled while the attempt runs. */
   signal?: AbortSignal;
+  /** Outcomes of the step's hooks so far (stepHook). */
+  hookOutcomes?: Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>;
 }
 
 export interface ExecutionDeps {
@@ -278,6 +281,7 @@ export class Execution implements WorkflowRuntime {
       case 'run_continued':
         return false;
       case 'hook_created': {
+        if (isStepHook(ev.correlationId)) return this.applyStepHook(ev);
         const cmd = this.expect(ev, 'hook', ev.data.name);
         if (cmd) {
           cmd.started = true;
@@ -289,6 +293,7 @@ export class Execution implements WorkflowRuntime {
       }
       case 'hook_received':
       case 'hook_timed_out': {
+        if (isStepHook(ev.correlationId)) return this.applyStepHook(ev);
         const cmd = this.expectKind(ev, 'hook');
         if (!cmd) return false;
         this.liveTimers.delete(`hook:${cmd.id}`);
@@ -360,6 +365,25 @@ export class Execution implements WorkflowRuntime {
       return undefined;
     }
     return cmd;
+  }
+
+  /** Events of a step's hooks (correlation id `<stepId>/<hookName>`): suspend or resume the step. */
+  private applyStepHook(ev: DurablyEvent): boolean {
+    const [stepId, name] = splitStepHook(ev.correlationId!);
+    const cmd = this.commands.get(stepId);
+    if (!cmd || cmd.kind !== 'step') {
+      if (!this.cancelReason) this.fail(new NonDeterminismError(stepId, `a step hook "${name}"`, cmd ? cmd.describe() : 'no call at this position'));
+      return false;
+    }
+    if (ev.type === 'hook_created') {
+      cmd.waitingHook = { name, token: ev.data.token, timeoutAt: ev.data.expiresAt };
+      if (ev.data.expiresAt !== undefined) this.liveTimers.add(`hook:${ev.correlationId}`);
+      return false;
+    }
+    this.liveTimers.delete(`hook:${ev.correlationId}`);
+    cmd.waitingHook = undefined;
+    cmd.hookOutcomes.set(name, ev.type === 'hook_received' ? { ok: true, value: deserialize(ev.data.payload) } : { ok: false, error: new HookTimeoutError(`Step hook "${name}" timed out before it was resumed.`) });
+    return true;
   }
 
   /** Like expect, for outcome events that carry no name (hook payloads). */
@@ -704,6 +728,15 @@ export class Execution implements WorkflowRuntime {
           this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
           settled = true;
         }
+      } else if (cmd.kind === 'step' && cmd.waitingHook?.timeoutAt !== undefined && cmd.waitingHook.timeoutAt <= now) {
+        const { name, token, timeoutAt } = cmd.waitingHook;
+        const cid = `${cmd.id}/${name}`;
+        this.push({ type: 'hook_timed_out', correlationId: cid, data: {} });
+        this.setHooks.push({ token, runId: this.runId, correlationId: cid, name, createdAt: now, expiresAt: timeoutAt, consumedAt: now });
+        this.dropTimer(`hook:${cid}`);
+        cmd.waitingHook = undefined;
+        cmd.hookOutcomes.set(name, { ok: false, error: new HookTimeoutError(`Step hook "${name}" timed out before it was resumed.`) });
+        settled = true;
       } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def!)) {
         if (!cmd.scheduled) {
           cmd.scheduled = true;
@@ -724,7 +757,7 @@ export class Execution implements WorkflowRuntime {
     const now = this.deps.clock();
     const ready: Command[] = [];
     for (const cmd of this.commands.values()) {
-      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.scheduled || !this.deps.runsInline(cmd.def!)) continue;
+      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.scheduled || cmd.waitingHook || !this.deps.runsInline(cmd.def!)) continue;
       const wait = (cmd.retryAt ?? 0) - now;
       if (wait <= this.deps.inlineRetryMaxMs) {
         ready.push(cmd);
@@ -752,7 +785,7 @@ export class Execution implements WorkflowRuntime {
     const wait = Math.max(0, (cmd.retryAt ?? 0) - this.deps.clock());
     const run = async () => {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const outcome = await this.deps.runAttempt({ runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt, policy: cmd.policy!, signal });
+      const outcome = await this.deps.runAttempt({ runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt, policy: cmd.policy!, signal, hookOutcomes: cmd.hookOutcomes });
       this.completed.push({ cmd, outcome, attempt });
       this.wakeInflight?.();
     };
@@ -785,8 +818,19 @@ export class Execution implements WorkflowRuntime {
       return;
     }
     const error = outcome.error;
-    const policy = cmd.policy!;
     const now = this.deps.clock();
+    if (error instanceof StepSuspended) {
+      // Not a failure: the step waits for its hook; the attempt is not counted.
+      cmd.attempts = attempt - 1;
+      const cid = `${cmd.id}/${error.hookName}`;
+      const expiresAt = error.timeoutMs === undefined ? undefined : now + error.timeoutMs;
+      cmd.waitingHook = { name: error.hookName, token: error.token, timeoutAt: expiresAt };
+      this.push({ type: 'hook_created', correlationId: cid, data: expiresAt === undefined ? { name: error.hookName, token: error.token } : { name: error.hookName, token: error.token, expiresAt } });
+      this.setHooks.push({ token: error.token, runId: this.runId, correlationId: cid, name: error.hookName, createdAt: now, expiresAt });
+      if (expiresAt !== undefined) this.addTimer(`hook:${cid}`, expiresAt);
+      return;
+    }
+    const policy = cmd.policy!;
     const fatal = isFatal(error) || attempt >= policy.maxAttempts;
     const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
     if (!fatal) {
@@ -983,6 +1027,15 @@ export class Execution implements WorkflowRuntime {
   }
 }
 
+function isStepHook(correlationId: string | undefined): boolean {
+  return correlationId !== undefined && correlationId.includes('/');
+}
+
+function splitStepHook(correlationId: string): [string, string] {
+  const i = correlationId.indexOf('/');
+  return [correlationId.slice(0, i), correlationId.slice(i + 1)];
+}
+
 function identityOf(ev: DurablyEvent): string | undefined {
   switch (ev.type) {
     case 'step_scheduled':
@@ -995,7 +1048,7 @@ function identityOf(ev: DurablyEvent): string | undefined {
     case 'value_recorded':
       return `value:${ev.data.kind}`;
     case 'hook_created':
-      return `hook:${ev.data.name}`;
+      return isStepHook(ev.correlationId) ? undefined : `hook:${ev.data.name}`;
     case 'signal_waiting':
     case 'signal_timed_out':
       return `signal:${ev.data.name}`;

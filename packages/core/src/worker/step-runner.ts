@@ -2,6 +2,7 @@ import { runInScope, type StepContext } from '../context.js';
 import { StepTimeoutError } from '../errors.js';
 import { validateArgs } from '../definitions.js';
 import type { CheckpointStore } from '../checkpoint.js';
+import type { StepHookOutcomes } from '../step-hooks.js';
 import type { Logger } from '../logger.js';
 import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
 
@@ -13,7 +14,7 @@ import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
  */
 export async function runStepAttempt(
   request: AttemptRequest,
-  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore },
+  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore; hookOutcomes?: StepHookOutcomes },
 ): Promise<AttemptOutcome> {
   const controller = new AbortController();
   // Aborted by the worker stopping or by the run being cancelled, whichever comes first.
@@ -34,6 +35,8 @@ export async function runStepAttempt(
     heartbeat: options.heartbeat,
     signal: controller.signal,
     checkpoints: options.checkpoints,
+    hookOutcomes: options.hookOutcomes,
+    suspension: {},
   };
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -54,9 +57,10 @@ export async function runStepAttempt(
               }, timeoutMs);
             }),
           ]);
+    if (context.suspension?.current) return { ok: false, error: context.suspension.current };
     return { ok: true, value };
   } catch (error) {
-    return { ok: false, error };
+    return { ok: false, error: context.suspension?.current ?? error };
   } finally {
     if (timer) clearTimeout(timer);
     for (const s of outer) s.removeEventListener('abort', onOuterAbort);

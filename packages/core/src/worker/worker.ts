@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
+import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Delivery, Subscription } from '../broker/broker.js';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, DurablyError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { AppendConflictError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
@@ -18,6 +19,7 @@ import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
 import { ExecutionCache } from './cache.js';
+import { StepSuspended } from '../step-hooks.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
 
@@ -114,6 +116,8 @@ export class Worker {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
+    // Every running attempt listens on the stop signal: one listener per attempt is expected.
+    setMaxListeners(0, this.stopController.signal);
     this.stepOverrides = options.stepOverrides ?? new Map();
     this.retentionMs = options.retention === undefined ? undefined : parseDuration(options.retention, 'createWorker(): retention');
     this.scheduleIntervalMs = parseDuration(options.scheduleInterval ?? '1s', 'createWorker(): scheduleInterval');
@@ -432,7 +436,13 @@ export class Worker {
         const checkpoints = this.checkpointsFor(request.runId, request.stepId);
         const outcome = await runStepAttempt(
           { ...request, def: this.withOverride(request.def) },
-          { logger: this.logger, heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints },
+          {
+            logger: this.logger,
+            heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined),
+            signal: this.stopController.signal,
+            checkpoints,
+            hookOutcomes: request.hookOutcomes,
+          },
         );
         if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
         return outcome;
@@ -520,9 +530,12 @@ export class Worker {
       const checkpoints = this.checkpointsFor(task.runId, task.stepId);
       outcome = await runStepAttempt(
         { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints },
+        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints, hookOutcomes: new Map() },
       );
       if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
+      if (!outcome.ok && outcome.error instanceof StepSuspended) {
+        outcome = { ok: false, error: new FatalError(`stepHook("${outcome.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
+      }
     } finally {
       clearInterval(heartbeat);
       this.stepTasks.delete(stepKey);
