@@ -9,6 +9,8 @@ import type { ParentClosePolicy } from './events.js';
 export interface WorkflowRuntime {
   readonly runId: string;
   readonly workflowName: string;
+  /** From run_created, for runs started by a schedule. */
+  readonly scheduled?: { at: number; scheduleId?: string };
   callStep(definition: StepDefinition, args: unknown[]): Promise<unknown>;
   sleep(duration: Duration | Date): Promise<void>;
   recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T;
@@ -55,6 +57,9 @@ export interface WorkflowContext {
   random(): number;
   /** A random UUID, recorded. */
   uuid(): string;
+  /** For a run started by a schedule (or a backfill): the slot it was started for. */
+  readonly scheduledAt?: Date;
+  readonly scheduleId?: string;
   readonly logger: Logger;
 }
 
@@ -89,6 +94,7 @@ export function context(): WorkflowContext | StepContext {
     now: () => new Date(ex.recordValue('now', () => Date.now())),
     random: () => ex.recordValue('random', () => Math.random()),
     uuid: () => ex.recordValue('uuid', () => crypto.randomUUID()),
+    ...(ex.scheduled ? { scheduledAt: new Date(ex.scheduled.at), scheduleId: ex.scheduled.scheduleId } : {}),
     logger: ex.logger,
   };
 }

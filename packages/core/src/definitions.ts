@@ -40,6 +40,12 @@ export interface WorkflowOptions<A extends unknown[] = any[]> {
   durable?: boolean;
   /** Labels stored with every run of this workflow; filter with listRuns({ tags }). */
   tags?: string[];
+  /**
+   * A schedule declared with the workflow (`{ cron, timezone }`, `{ every }` or `{ calendar }`, plus the
+   * schedule options): workers activate it when they start, under the id `workflow:<name>`, once however
+   * many workers there are.
+   */
+  schedule?: import('./schedules.js').ScheduleOptions<A>;
   /** Resume the run on another worker when its worker is lost (default true); false fails it instead. */
   recoverOnWorkerLoss?: boolean;
   /** Most recoveries after worker loss; one more fails the run with WorkerLostError. Default 10. */
@@ -76,6 +82,7 @@ export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
   readonly tags: string[];
   readonly recoverOnWorkerLoss: boolean;
   readonly maxRecoveryAttempts: number;
+  readonly schedule?: import('./schedules.js').ScheduleOptions<any[]>;
 }
 
 /** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
@@ -170,6 +177,7 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     durable: options.durable !== false,
     tags: checkTags(options.tags, `workflow("${name}")`),
     recoverOnWorkerLoss: options.recoverOnWorkerLoss !== false,
+    schedule: options.schedule as import('./schedules.js').ScheduleOptions<any[]> | undefined,
     maxRecoveryAttempts: options.maxRecoveryAttempts ?? 10,
   };
   if (!Number.isInteger(definition.maxRecoveryAttempts) || definition.maxRecoveryAttempts < 0) {

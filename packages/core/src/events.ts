@@ -19,6 +19,9 @@ export interface EventDataMap {
     idempotencyKey?: string;
     startAt?: number;
     continuedFrom?: string;
+    /** Set for a run started by a schedule: the slot it was started for, and the schedule. */
+    scheduledAt?: number;
+    scheduleId?: string;
     /** Set for a child run: the parent and the position of its startChild call. */
     parent?: { runId: string; correlationId: string; parentClosePolicy: ParentClosePolicy };
   };

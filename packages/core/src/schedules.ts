@@ -15,10 +15,19 @@ export interface ScheduleOptions<A extends unknown[]> {
   timezone?: string;
   /** Fixed interval instead of cron: `15m`, `1h`, or ms. */
   every?: Duration;
+  /**
+   * Calendar fields instead of cron: `{ dayOfWeek: [1, 3], hour: 9, minute: 30 }` (0 = Sunday).
+   * Unset minute and hour default to 0 (hour to every hour when only minute is set); other fields to every.
+   */
+  calendar?: CalendarSpec;
+  /** No slot after this time. */
+  endAt?: Date;
+  /** Start each run up to this long after its slot, at random, to spread load. */
+  jitter?: Duration;
   /** Arguments of each run. */
   args?: A;
   /** When a slot comes while the previous run still runs. Default "skip". */
-  overlap?: 'skip' | 'buffer_one' | 'buffer one' | 'allow_all' | 'allow all' | 'cancel_previous' | 'cancel previous';
+  overlap?: 'skip' | 'buffer_one' | 'buffer one' | 'buffer_all' | 'buffer all' | 'allow_all' | 'allow all' | 'cancel_previous' | 'cancel previous';
   /** Slots missed while no scheduler ran: fire none, only the latest, or all (at most 1,000). Default "latest". */
   catchUp?: CatchUpPolicy;
   /** Queue of the runs (default: the workflow's). */
@@ -27,14 +36,47 @@ export interface ScheduleOptions<A extends unknown[]> {
   startAt?: Date;
 }
 
+export interface CalendarSpec {
+  minute?: number | number[];
+  hour?: number | number[];
+  dayOfMonth?: number | number[];
+  month?: number | number[];
+  /** 0 (Sunday) to 6. */
+  dayOfWeek?: number | number[];
+}
+
+const CALENDAR_RANGES: Record<keyof CalendarSpec, [number, number]> = { minute: [0, 59], hour: [0, 23], dayOfMonth: [1, 31], month: [1, 12], dayOfWeek: [0, 6] };
+
+/** Turns calendar fields into the equivalent cron expression. */
+export function calendarToCron(spec: CalendarSpec): string {
+  const field = (name: keyof CalendarSpec, fallback: string): string => {
+    const value = spec[name];
+    if (value === undefined) return fallback;
+    const list = Array.isArray(value) ? value : [value];
+    const [lo, hi] = CALENDAR_RANGES[name];
+    if (list.length === 0 || list.some((v) => !Number.isInteger(v) || v < lo || v > hi)) {
+      throw new InvalidArgumentError(`schedule(): calendar.${name} must be whole numbers from ${lo} to ${hi}, got ${JSON.stringify(value)}.`);
+    }
+    return [...new Set(list)].sort((a, b) => a - b).join(',');
+  };
+  const onlyMinute = spec.minute !== undefined && spec.hour === undefined && spec.dayOfMonth === undefined && spec.month === undefined && spec.dayOfWeek === undefined;
+  return [field('minute', '0'), field('hour', onlyMinute ? '*' : '0'), field('dayOfMonth', '*'), field('month', '*'), field('dayOfWeek', '*')].join(' ');
+}
+
 const MAX_CATCH_UP = 1000;
 /** With catchUp "none", a slot this late still counts as on time. */
 const ON_TIME_MS = 60_000;
 
 function normalizeOverlap(value: ScheduleOptions<unknown[]>['overlap']): OverlapPolicy {
   const v = (value ?? 'skip').replace(' ', '_');
-  if (v === 'skip' || v === 'buffer_one' || v === 'allow_all' || v === 'cancel_previous') return v;
-  throw new InvalidArgumentError(`schedule(): overlap must be "skip", "buffer_one", "allow_all" or "cancel_previous", got ${JSON.stringify(value)}.`);
+  if (v === 'skip' || v === 'buffer_one' || v === 'buffer_all' || v === 'allow_all' || v === 'cancel_previous') return v;
+  throw new InvalidArgumentError(`schedule(): overlap must be "skip", "buffer_one", "buffer_all", "allow_all" or "cancel_previous", got ${JSON.stringify(value)}.`);
+}
+
+/** The first slot strictly after `after`, if it is not past the schedule's end. */
+function nextSlotOf(s: ScheduleRecord, after: number): number | undefined {
+  const next = nextSlot(s.spec, anchorOf(s), after);
+  return next !== undefined && s.endAt !== undefined && next > s.endAt ? undefined : next;
 }
 
 /** The first slot strictly after `after`. */
@@ -59,17 +101,19 @@ export function buildSchedule<A extends unknown[]>(
     throw new InvalidArgumentError(`schedule(): id ${JSON.stringify(scheduleId)} is invalid: use 1-128 letters, digits, "_", "-", "." and ":".`);
   }
   if (!isWorkflow(wf)) throw new InvalidArgumentError('schedule(): the second argument must be a workflow made with workflow(name, fn).');
-  if ((options.cron === undefined) === (options.every === undefined)) {
-    throw new InvalidArgumentError('schedule(): give exactly one of "cron" (with an optional "timezone") or "every".');
+  const given = [options.cron, options.every, options.calendar].filter((x) => x !== undefined).length;
+  if (given !== 1) {
+    throw new InvalidArgumentError('schedule(): give exactly one of "cron" (with an optional "timezone"), "calendar" (with an optional "timezone") or "every".');
   }
   const spec: ScheduleRecord['spec'] = {};
-  if (options.cron !== undefined) {
+  const cron = options.calendar !== undefined ? calendarToCron(options.calendar) : options.cron;
+  if (cron !== undefined) {
     try {
-      new Cron(options.cron, { timezone: options.timezone, paused: true }).nextRun();
+      new Cron(cron, { timezone: options.timezone, paused: true }).nextRun();
     } catch (err) {
-      throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(options.cron)}${options.timezone ? ` in time zone "${options.timezone}"` : ''} is invalid: ${(err as Error).message}`);
+      throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(cron)}${options.timezone ? ` in time zone "${options.timezone}"` : ''} is invalid: ${(err as Error).message}`);
     }
-    spec.cron = options.cron;
+    spec.cron = cron;
     if (options.timezone !== undefined) spec.timezone = options.timezone;
   } else {
     spec.everyMs = parseDuration(options.every!, 'schedule({ every })');
@@ -94,9 +138,35 @@ export function buildSchedule<A extends unknown[]>(
     createdAt: now,
     updatedAt: now,
     version: 1,
+    stats: { fired: 0, skipped: 0, running: [] },
+    history: [{ at: now, action: 'created' }],
   };
-  if (record.nextFireAt === undefined) throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(options.cron)} never fires.`);
+  if (options.endAt !== undefined) {
+    record.endAt = options.endAt.getTime();
+    if (Number.isNaN(record.endAt)) throw new InvalidArgumentError('schedule(): endAt is an invalid Date.');
+    if (record.nextFireAt !== undefined && record.nextFireAt > record.endAt) record.nextFireAt = undefined;
+  }
+  if (options.jitter !== undefined) record.jitterMs = parseDuration(options.jitter, 'schedule({ jitter })');
+  if (record.nextFireAt === undefined && record.endAt === undefined) throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(cron)} never fires.`);
   return record;
+}
+
+/**
+ * Starts the run of one slot. The idempotency key is the slot's, so the scheduler, a backfill and a
+ * racing scheduler all start at most one run per slot; the run sees the slot as context().scheduledAt.
+ */
+function startSlot(client: Client, s: ScheduleRecord, slot: number) {
+  const jitter = s.jitterMs ? Math.floor(Math.random() * s.jitterMs) : 0;
+  return client.startSerialized(s.workflow, s.queue, s.args, {
+    idempotencyKey: `schedule:${s.scheduleId}:${slot}`,
+    scheduledAt: slot,
+    scheduleId: s.scheduleId,
+    startAt: jitter > 0 ? client.clock() + jitter : undefined,
+  });
+}
+
+function noteHistory(s: ScheduleRecord, at: number, action: string, detail?: string): void {
+  s.history = [...(s.history ?? []), detail === undefined ? { at, action } : { at, action, detail }].slice(-100);
 }
 
 /** Interval schedules count slots from their first slot; cron schedules from the calendar. */
@@ -132,19 +202,24 @@ export class Scheduler {
   private async advance(s: ScheduleRecord, now: number): Promise<number> {
     const version = s.version;
     let fired = 0;
+    await this.pruneRunning(s);
     if (s.bufferedSlot !== undefined && !(await this.previousRunning(s))) {
       const slot = s.bufferedSlot;
       s.bufferedSlot = undefined;
       fired += await this.start(s, slot);
     }
+    if (s.bufferedSlots?.length && !(await this.previousRunning(s))) {
+      fired += await this.start(s, s.bufferedSlots.shift()!);
+      if (s.bufferedSlots.length === 0) s.bufferedSlots = undefined;
+    }
     if (s.nextFireAt !== undefined && s.nextFireAt <= now) {
       const missed: number[] = [];
-      for (let slot: number | undefined = s.nextFireAt; slot !== undefined && slot <= now && missed.length < MAX_CATCH_UP; slot = nextSlot(s.spec, anchorOf(s), slot)) {
+      for (let slot: number | undefined = s.nextFireAt; slot !== undefined && slot <= now && missed.length < MAX_CATCH_UP; slot = nextSlotOf(s, slot)) {
         missed.push(slot);
       }
       const slots = s.catchUp === 'all' ? missed : s.catchUp === 'latest' ? missed.slice(-1) : missed.filter((t) => now - t <= ON_TIME_MS).slice(-1);
       for (const slot of slots) fired += await this.fire(s, slot);
-      s.nextFireAt = nextSlot(s.spec, anchorOf(s), Math.max(now, missed.at(-1) ?? now));
+      s.nextFireAt = nextSlotOf(s, Math.max(now, missed.at(-1) ?? now));
     }
     s.version = version + 1;
     s.updatedAt = now;
@@ -153,6 +228,17 @@ export class Scheduler {
       this.logger.info('schedule changed while firing; keeping the newer version', { scheduleId: s.scheduleId });
     }
     return fired;
+  }
+
+  /** Statistics stay true: runs that finished leave the running list. */
+  private async pruneRunning(s: ScheduleRecord): Promise<void> {
+    s.stats ??= { fired: 0, skipped: 0, running: [] };
+    const still: string[] = [];
+    for (const runId of s.stats.running) {
+      const run = await this.client.storage.getRun(runId);
+      if (run && !FINISHED_STATUSES.has(run.status)) still.push(runId);
+    }
+    s.stats.running = still;
   }
 
   private async previousRunning(s: ScheduleRecord): Promise<boolean> {
@@ -166,10 +252,16 @@ export class Scheduler {
     if (s.overlap !== 'allow_all' && (await this.previousRunning(s))) {
       if (s.overlap === 'skip') {
         this.logger.info('schedule slot skipped: the previous run is still running', { scheduleId: s.scheduleId, slot: new Date(slot).toISOString() });
+        s.stats!.skipped++;
         return 0;
       }
       if (s.overlap === 'buffer_one') {
+        if (s.bufferedSlot !== undefined) s.stats!.skipped++;
         s.bufferedSlot = slot;
+        return 0;
+      }
+      if (s.overlap === 'buffer_all') {
+        (s.bufferedSlots ??= []).push(slot);
         return 0;
       }
       await this.client.cancel(s.lastRunId!, `schedule ${s.scheduleId}: a new slot started`).catch(() => undefined);
@@ -178,9 +270,14 @@ export class Scheduler {
   }
 
   private async start(s: ScheduleRecord, slot: number): Promise<number> {
-    const { runId, created } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${s.scheduleId}:${slot}` });
+    const { runId, created } = await startSlot(this.client, s, slot);
     s.lastRunId = runId;
     s.lastFireAt = Math.max(s.lastFireAt ?? 0, slot);
+    if (created) {
+      s.stats ??= { fired: 0, skipped: 0, running: [] };
+      s.stats.fired++;
+      s.stats.running.push(runId);
+    }
     return created ? 1 : 0;
   }
 }
@@ -198,6 +295,9 @@ export class Schedules {
       record.lastRunId = existing.lastRunId;
       record.lastFireAt = existing.lastFireAt;
       record.createdAt = existing.createdAt;
+      record.stats = existing.stats ?? record.stats;
+      record.history = existing.history ?? [];
+      noteHistory(record, this.client.clock(), 'updated');
     }
     await this.client.storage.saveSchedule(record);
     return record;
@@ -214,6 +314,7 @@ export class Schedules {
   async pause(scheduleId: string): Promise<void> {
     await this.update(scheduleId, (s) => {
       s.paused = true;
+      noteHistory(s, this.client.clock(), 'paused');
     });
   }
 
@@ -222,7 +323,8 @@ export class Schedules {
     const now = this.client.clock();
     await this.update(scheduleId, (s) => {
       s.paused = false;
-      s.nextFireAt = nextSlot(s.spec, anchorOf(s), now);
+      s.nextFireAt = nextSlotOf(s, now);
+      noteHistory(s, now, 'resumed');
     });
   }
 
@@ -233,8 +335,57 @@ export class Schedules {
     const { runId } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${scheduleId}:manual:${now}` });
     await this.update(scheduleId, (rec) => {
       rec.lastRunId = runId;
+      rec.stats ??= { fired: 0, skipped: 0, running: [] };
+      rec.stats.fired++;
+      rec.stats.running.push(runId);
+      noteHistory(rec, now, 'triggered', runId);
     });
     return runId;
+  }
+
+  /**
+   * Starts one run per slot of the schedule in [from, to] (inclusive), each receiving its slot as
+   * context().scheduledAt. Slots that already have a run (fired or backfilled before) get none.
+   * Returns the ids of the runs started. At most 1,000 slots.
+   */
+  async backfill(scheduleId: string, from: Date, to: Date): Promise<string[]> {
+    const s = await this.require(scheduleId);
+    const start = from.getTime();
+    const end = to.getTime();
+    if (Number.isNaN(start) || Number.isNaN(end) || end < start) throw new InvalidArgumentError('backfill(): "from" and "to" must be valid Dates with from <= to.');
+    const slots: number[] = [];
+    for (let slot = nextSlot(s.spec, anchorOf(s), start - 1); slot !== undefined && slot <= end; slot = nextSlot(s.spec, anchorOf(s), slot)) {
+      if (slots.length >= MAX_CATCH_UP) throw new InvalidArgumentError(`backfill(): more than ${MAX_CATCH_UP} slots between ${from.toISOString()} and ${to.toISOString()}; backfill a shorter window.`);
+      slots.push(slot);
+    }
+    const started: string[] = [];
+    for (const slot of slots) {
+      const { runId, created } = await startSlot(this.client, s, slot);
+      if (created) started.push(runId);
+    }
+    await this.update(scheduleId, (rec) => {
+      rec.stats ??= { fired: 0, skipped: 0, running: [] };
+      rec.stats.fired += started.length;
+      rec.stats.running.push(...started);
+      noteHistory(rec, this.client.clock(), 'backfilled', `${from.toISOString()}..${to.toISOString()}: ${started.length} runs`);
+    });
+    return started;
+  }
+
+  /**
+   * Activates a schedule declared on a workflow (`workflow(..., { schedule })`), under the id
+   * `workflow:<name>`. Creates it when missing and updates it when the declaration changed; leaves it
+   * (and its progress) alone otherwise, so any number of workers can call it on start.
+   */
+  async ensureDeclared(wf: Workflow<any[], unknown>, options: ScheduleOptions<unknown[]>): Promise<ScheduleRecord> {
+    const id = `workflow:${wf.definition.name}`;
+    const now = this.client.clock();
+    const wanted = buildSchedule(id, wf, options, now, this.client.limits.maxPayloadBytes);
+    const existing = await this.client.storage.getSchedule(id);
+    const same = (a: ScheduleRecord, b: ScheduleRecord) =>
+      JSON.stringify([a.spec, a.args, a.overlap, a.catchUp, a.queue, a.endAt, a.jitterMs]) === JSON.stringify([b.spec, b.args, b.overlap, b.catchUp, b.queue, b.endAt, b.jitterMs]);
+    if (existing && same(existing, wanted)) return existing;
+    return this.create(id, wf, options);
   }
 
   async delete(scheduleId: string): Promise<void> {

@@ -328,7 +328,8 @@ export class PostgresStorage implements Storage {
 
   async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
     const S = this.S;
-    const values = [schedule.scheduleId, JSON.stringify(schedule), schedule.paused, schedule.nextFireAt ?? null, schedule.bufferedSlot !== undefined, schedule.version];
+    const buffered = schedule.bufferedSlot !== undefined || (schedule.bufferedSlots?.length ?? 0) > 0;
+    const values = [schedule.scheduleId, JSON.stringify(schedule), schedule.paused, schedule.nextFireAt ?? null, buffered, schedule.version];
     if (expectedVersion === undefined) {
       await this.conn.query(
         `INSERT INTO ${S}.schedules (schedule_id, record, paused, next_fire_at, buffered, version, lease_until) VALUES ($1, $2, $3, $4, $5, $6, 0)

@@ -124,8 +124,37 @@ export class RedisBroker implements Broker {
     } catch (err) {
       throw new BrokerError(`Publishing to "${queue}" failed: ${(err as Error).message}`, { cause: err });
     }
-    // Consumers of this queue in this process sleeping on a delay re-arm for the new due time.
-    if (delay > 0) for (const c of this.consumers) if (c.queue === queue) c.nudge(delay);
+    if (delay > 0) this.armDue(queue, Date.now() + delay);
+  }
+
+  private readonly dueTimers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+
+  /**
+   * Moves a queue's delayed messages into its stream when the earliest one this process knows of is
+   * due. The XADD wakes the readers blocked on that stream in every process, so a delay is on time
+   * without interrupting a blocking read; consumers also move due messages themselves before each
+   * read, which covers a publisher that died before its timer fired.
+   */
+  armDue(queue: string, at: number): void {
+    if (this.closed) return;
+    const current = this.dueTimers.get(queue);
+    if (current && current.at <= at) return;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => void this.moveDue(queue), Math.max(0, at - Date.now()));
+    timer.unref();
+    this.dueTimers.set(queue, { at, timer });
+  }
+
+  private async moveDue(queue: string): Promise<void> {
+    this.dueTimers.delete(queue);
+    if (this.closed) return;
+    const k = this.keys(queue);
+    try {
+      const untilDue = await this.redis.durablyMoveDue(k.stream, k.delayed, Date.now());
+      if (untilDue >= 0) this.armDue(queue, Date.now() + untilDue);
+    } catch {
+      this.armDue(queue, Date.now() + 100);
+    }
   }
 
   async consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription> {
@@ -165,6 +194,8 @@ export class RedisBroker implements Broker {
     this.closed = true;
     for (const c of this.consumers) c.abandon();
     this.consumers.clear();
+    for (const { timer } of this.dueTimers.values()) clearTimeout(timer);
+    this.dueTimers.clear();
     if (this.owned) this.redis.disconnect();
   }
 }
@@ -205,12 +236,6 @@ class StreamConsumer {
     this.timers.push(lease, reclaim);
   }
 
-  /** A delayed publish from this process may be due before the current block ends. */
-  nudge(delayMs: number): void {
-    if (delayMs < this.blockMs) this.reader.disconnect(true);
-  }
-
-  private blockMs = 1000;
 
   private async run(): Promise<void> {
     const k = this.broker.keys(this.queue);
@@ -223,15 +248,15 @@ class StreamConsumer {
           await new Promise<void>((resolve) => (this.slotFreed = resolve));
           continue;
         }
-        this.blockMs = untilDue < 0 ? 1000 : Math.max(1, Math.min(1000, untilDue));
-        const res = (await this.reader.xreadgroup('GROUP', 'durably', this.name, 'COUNT', free, 'BLOCK', this.blockMs, 'STREAMS', k.stream, '>')) as
+        const blockMs = untilDue < 0 ? 1000 : Math.max(1, Math.min(1000, untilDue));
+        const res = (await this.reader.xreadgroup('GROUP', 'durably', this.name, 'COUNT', free, 'BLOCK', blockMs, 'STREAMS', k.stream, '>')) as
           | Array<[string, Array<[string, string[]]>]>
           | null;
         if (!this.active) return;
         for (const [, entries] of res ?? []) for (const [entryId, fields] of entries) this.handle(entryId, toMap(fields));
       } catch {
         if (!this.active) return;
-        // Disconnected (a nudge, or the server went away): try again shortly.
+        // Disconnected (stopping, or the server went away): try again shortly.
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -260,7 +285,9 @@ class StreamConsumer {
         } else {
           const reason = deadLetterReason(failure, deliveryCount, this.settings.maxDeliveries) ?? '';
           const now = Date.now();
-          await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, deliveryCount, now + this.settings.retryBackoffMs(deliveryCount), reason, now);
+          const dueAt = now + this.settings.retryBackoffMs(deliveryCount);
+          await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, deliveryCount, dueAt, reason, now);
+          if (!reason) this.broker.armDue(this.queue, dueAt);
         }
       } catch {
         // Still pending: reclaimed after the visibility timeout.

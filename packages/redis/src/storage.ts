@@ -237,7 +237,8 @@ export class RedisStorage implements Storage {
   }
 
   async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
-    const score = schedule.bufferedSlot !== undefined ? 0 : (schedule.nextFireAt ?? '');
+    const buffered = schedule.bufferedSlot !== undefined || (schedule.bufferedSlots?.length ?? 0) > 0;
+    const score = buffered ? 0 : (schedule.nextFireAt ?? '');
     const ok = await this.call('save a schedule', () =>
       this.redis.durablySaveSchedule(this.P, schedule.scheduleId, JSON.stringify(schedule), schedule.version, expectedVersion ?? '', schedule.paused ? '1' : '0', score),
     );

@@ -774,6 +774,84 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(await late.result({ timeout: '20s' })).toBe('doc-2: HookTimeoutError');
     });
 
+    async function runsOf(c: Client, workflowName: string, scheduleId: string) {
+      const page = await c.listRuns({ workflow: workflowName, limit: 1000 });
+      return page.runs.filter((r) => r.idempotencyKey?.startsWith(`schedule:${scheduleId}:`)).sort((a, b) => a.createdAt - b.createdAt);
+    }
+
+    it('backfills one run per missed slot, each with its scheduled time, never twice; records the lifecycle', async () => {
+      const c = await client();
+      await worker(c, { scheduleInterval: '30ms' });
+      const id = `backfill-${crypto.randomUUID().slice(0, 8)}`;
+      const hour = 3_600_000;
+      const base = Math.floor(Date.now() / hour) * hour - 10 * hour;
+      await c.schedules.create(id, W.stampedJob, { every: '1h', startAt: new Date(base), catchUp: 'none', args: [0] });
+      const started = await c.schedules.backfill(id, new Date(base + hour), new Date(base + 3 * hour));
+      expect(started).toHaveLength(3);
+      const results = (await Promise.all(started.map((r) => c.getRun(r).result({ timeout: '20s' })))) as Array<{ scheduledAt: number; scheduleId: string }>;
+      expect(results.map((r) => r.scheduledAt).sort()).toEqual([base + hour, base + 2 * hour, base + 3 * hour]);
+      expect(results.every((r) => r.scheduleId === id)).toBe(true);
+      expect(await c.schedules.backfill(id, new Date(base + hour), new Date(base + 3 * hour))).toEqual([]);
+      await c.schedules.pause(id);
+      await c.schedules.resume(id);
+      const record = (await c.schedules.get(id))!;
+      expect(record.history!.map((h) => h.action)).toEqual(['created', 'backfilled', 'backfilled', 'paused', 'resumed']);
+      expect(record.stats!.fired).toBe(3);
+      await c.schedules.delete(id);
+    });
+
+    it('stops at endAt, spreads starts by jitter, buffers every slot with buffer_all, and prunes finished runs from its statistics', async () => {
+      const c = await client();
+      await worker(c, { scheduleInterval: '20ms' });
+      const ended = `end-${crypto.randomUUID().slice(0, 8)}`;
+      await c.schedules.create(ended, W.stampedJob, { every: '100ms', endAt: new Date(Date.now() + 350), args: [0], overlap: 'allow_all', jitter: '30ms' });
+      const buffered = `all-${crypto.randomUUID().slice(0, 8)}`;
+      await c.schedules.create(buffered, W.stampedJob, { every: '100ms', args: [220], overlap: 'buffer_all' });
+      await new Promise((r) => setTimeout(r, 1200));
+      await c.schedules.pause(buffered);
+      const endedRuns = await runsOf(c, 'suite.stamped', ended);
+      expect(endedRuns.length).toBeGreaterThanOrEqual(2);
+      expect(endedRuns.length).toBeLessThanOrEqual(4);
+      expect((await c.schedules.get(ended))!.nextFireAt).toBeUndefined();
+      for (const r of endedRuns) {
+        const slot = Number(r.idempotencyKey!.split(':').at(-1));
+        expect(r.startAt === undefined || (r.startAt >= r.createdAt && r.startAt <= r.createdAt + 30)).toBe(true);
+        expect(((await c.getRun(r.runId).result({ timeout: '20s' })) as { scheduledAt: number }).scheduledAt).toBe(slot);
+      }
+      const all = await runsOf(c, 'suite.stamped', buffered);
+      expect(all.length).toBeGreaterThanOrEqual(2);
+      for (const r of all) await c.getRun(r.runId).result({ timeout: '20s' });
+      const spans = await Promise.all(all.map(async (r) => { const e = await c.getRun(r.runId).events(); return { start: e[0].at, end: e.at(-1)!.at }; }));
+      for (let i = 1; i < spans.length; i++) expect(spans[i].start).toBeGreaterThanOrEqual(spans[i - 1].end);
+      // Held-back slots are kept (buffer_all), and the statistics drop runs once they finish.
+      await c.schedules.resume(buffered);
+      await waitFor(async () => ((await c.schedules.get(buffered))!.stats!.running.length <= 1), 10_000);
+      await c.schedules.delete(buffered);
+      await c.schedules.delete(ended);
+    });
+
+    it('activates a schedule declared on a workflow once, however many workers start', async () => {
+      const c1 = await client();
+      const c2 = await client();
+      await worker(c1, { scheduleInterval: '30ms', workflows: [...W.allWorkflows, W.declaredJob] });
+      await worker(c2, { scheduleInterval: '30ms', workflows: [...W.allWorkflows, W.declaredJob] });
+      const declared = (await c1.schedules.list()).filter((s) => s.scheduleId === 'workflow:suite.declared');
+      expect(declared).toHaveLength(1);
+      expect(declared[0].history!.map((h) => h.action)).toEqual(['created']);
+      await waitFor(async () => (await runsOf(c1, 'suite.declared', 'workflow:suite.declared')).length >= 2, 10_000);
+      await c1.schedules.delete('workflow:suite.declared');
+    });
+
+    it('turns calendar fields into slots in the time zone', async () => {
+      const c = await client();
+      const id = `cal-${crypto.randomUUID().slice(0, 8)}`;
+      const record = await c.schedules.create(id, W.stampedJob, { calendar: { dayOfWeek: [2, 4], hour: 18, minute: 30 }, timezone: 'America/New_York', args: [0] });
+      const local = new Date(record.nextFireAt!).toLocaleString('en-US', { timeZone: 'America/New_York', weekday: 'long', hour: '2-digit', minute: '2-digit', hour12: false });
+      expect(['Tuesday 18:30', 'Thursday 18:30']).toContain(local);
+      await expect(c.schedules.create(`${id}-bad`, W.stampedJob, { calendar: { hour: 25 } })).rejects.toThrow(/calendar.hour/);
+      await c.schedules.delete(id);
+    });
+
     it('runs every step as a broker task in dispatch mode', async () => {
       const { c } = await setup({ stepMode: 'dispatch' });
       const run = await c.start(W.onboarding, 'user_d', 20);

@@ -495,3 +495,11 @@ export const reviewed = step('suite.reviewed', async (doc: string, timeoutMs: nu
 });
 export const reviewWf = workflow('suite.review', async (doc: string, timeoutMs: number) => reviewed(doc, timeoutMs));
 allWorkflows.push(reviewWf);
+
+export const stampedJob = workflow('suite.stamped', async (ms: number) => {
+  if (ms > 0) await sleep(ms);
+  const ctx = context() as WorkflowContext;
+  return { scheduledAt: ctx.scheduledAt?.getTime(), scheduleId: ctx.scheduleId };
+});
+export const declaredJob = workflow('suite.declared', async () => 'tick', { schedule: { every: '150ms', overlap: 'allow_all' } });
+allWorkflows.push(stampedJob);

@@ -272,7 +272,7 @@ export class Client {
     workflowName: string,
     queue: string,
     serializedArgs: string,
-    options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number; tags?: string[] },
+    options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number; tags?: string[]; scheduledAt?: number; scheduleId?: string },
   ): Promise<{ runId: string; created: boolean }> {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();
@@ -280,6 +280,8 @@ export class Client {
     const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue };
     if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
     if (startAt !== undefined) data.startAt = startAt;
+    if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
+    if (options.scheduleId !== undefined) data.scheduleId = options.scheduleId;
     const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
     const tags = options.tags?.length ? options.tags : undefined;
     const { run, created } = await this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags });

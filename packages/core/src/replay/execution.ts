@@ -131,6 +131,7 @@ export class Execution implements WorkflowRuntime {
   private fatal?: Error;
   private cancelReason?: { reason?: string };
   private started = false;
+  scheduled?: { at: number; scheduleId?: string };
   private startRuns: FlushEffects['startRuns'] = [];
   /** Set for the final append: the run gives back its concurrency slot. */
   private releaseSlots = false;
@@ -176,6 +177,7 @@ export class Execution implements WorkflowRuntime {
       if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
       this.seq = 1;
       this.parentLink = first.data.parent;
+      if (first.data.scheduledAt !== undefined) this.scheduled = { at: first.data.scheduledAt, scheduleId: first.data.scheduleId };
       if (this.def.maxDurationMs !== undefined) this.liveTimers.add('deadline');
       this.startFunction(deserialize<unknown[]>(first.data.args));
       await drain();

@@ -87,7 +87,7 @@ export interface HookRecord {
   consumedAt?: number;
 }
 
-export type OverlapPolicy = 'skip' | 'buffer_one' | 'allow_all' | 'cancel_previous';
+export type OverlapPolicy = 'skip' | 'buffer_one' | 'buffer_all' | 'allow_all' | 'cancel_previous';
 export type CatchUpPolicy = 'none' | 'latest' | 'all';
 
 /** A schedule that starts runs of a workflow on a cron or fixed-interval clock. */
@@ -108,6 +108,16 @@ export interface ScheduleRecord {
   lastRunId?: string;
   /** buffer_one: a slot held back while the previous run is still running. */
   bufferedSlot?: number;
+  /** buffer_all: every slot held back while the previous run is still running, oldest first. */
+  bufferedSlots?: number[];
+  /** No slot after this time (epoch ms). */
+  endAt?: number;
+  /** Each run starts up to this many ms after its slot, at random (spreads load). */
+  jitterMs?: number;
+  /** Counters kept by the scheduler; `running` holds the ids of runs not yet finished (pruned as they end). */
+  stats?: { fired: number; skipped: number; running: string[] };
+  /** Lifecycle changes (created, updated, paused, resumed, triggered, backfilled), newest last, at most 100. */
+  history?: Array<{ at: number; action: string; detail?: string }>;
   createdAt: number;
   updatedAt: number;
   /** Incremented by every write; saveSchedule with expectedVersion refuses a stale write. */

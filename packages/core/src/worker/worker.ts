@@ -96,6 +96,7 @@ export class Worker {
     for (const wf of options.workflows) {
       if (!isWorkflow(wf)) throw new InvalidArgumentError('createWorker(): every entry of "workflows" must be made with workflow(name, fn).');
       this.workflows.set(wf.definition.name, wf.definition);
+      if (wf.definition.schedule && options.scheduler !== false) this.declared.push(wf);
     }
     const concurrency = options.concurrency ?? 10;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`createWorker(): "concurrency" must be a whole number >= 1, got ${concurrency}.`);
@@ -135,6 +136,7 @@ export class Worker {
   private readonly retentionMs?: number;
 
   private readonly stepOverrides: Map<string, (...args: any[]) => unknown>;
+  private readonly declared: Workflow<any[], any>[] = [];
   private handling = 0;
 
   /** True while the worker is handling a task (tests use it to wait until the system is idle). */
@@ -158,6 +160,10 @@ export class Worker {
         visibilityTimeoutMs: this.settings.visibilityTimeoutMs,
       });
       this.subscriptions.push(sub);
+    }
+    // Schedules declared on workflows: created or updated once, whichever worker gets there first.
+    for (const wf of this.declared) {
+      await this.client.schedules.ensureDeclared(wf, wf.definition.schedule!);
     }
     this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
     this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());

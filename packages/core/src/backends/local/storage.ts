@@ -262,7 +262,8 @@ export class LocalStorage implements Storage {
 
   async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
     return this.guard('save a schedule', () => {
-      const values = [schedule.scheduleId, JSON.stringify(schedule), schedule.paused ? 1 : 0, schedule.nextFireAt ?? null, schedule.bufferedSlot === undefined ? 0 : 1, schedule.version];
+      const buffered = schedule.bufferedSlot !== undefined || (schedule.bufferedSlots?.length ?? 0) > 0;
+      const values = [schedule.scheduleId, JSON.stringify(schedule), schedule.paused ? 1 : 0, schedule.nextFireAt ?? null, buffered ? 1 : 0, schedule.version];
       if (expectedVersion === undefined) {
         this.stmt(
           `INSERT INTO schedules (schedule_id, record, paused, next_fire_at, buffered, version, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0)

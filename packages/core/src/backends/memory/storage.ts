@@ -230,7 +230,7 @@ export class MemoryStorage implements Storage {
   async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }): Promise<ScheduleRecord[]> {
     this.check();
     const due = [...this.schedules.values()]
-      .filter((s) => !s.record.paused && s.leaseUntil <= now && ((s.record.nextFireAt !== undefined && s.record.nextFireAt <= now) || s.record.bufferedSlot !== undefined))
+      .filter((s) => !s.record.paused && s.leaseUntil <= now && ((s.record.nextFireAt !== undefined && s.record.nextFireAt <= now) || isBuffered(s.record)))
       .sort((a, b) => (a.record.nextFireAt ?? 0) - (b.record.nextFireAt ?? 0))
       .slice(0, options.limit);
     for (const s of due) s.leaseUntil = now + options.leaseMs;
@@ -288,6 +288,10 @@ export class MemoryStorage implements Storage {
   private check(): void {
     if (this.closed) throw new StorageError('This MemoryStorage is closed.');
   }
+}
+
+function isBuffered(s: ScheduleRecord): boolean {
+  return s.bufferedSlot !== undefined || (s.bufferedSlots?.length ?? 0) > 0;
 }
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled', 'continued']);
