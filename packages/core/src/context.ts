@@ -42,6 +42,8 @@ export interface StepContext {
   readonly hookOutcomes?: import('./step-hooks.js').StepHookOutcomes;
   /** @internal Set by stepHook when it suspends the step, even if the body catches what it throws. */
   readonly suspension?: { current?: import('./step-hooks.js').StepSuspended };
+  /** @internal The worker's client (streams use it to reach other runs); absent outside a worker. */
+  readonly client?: import('./client/client.js').Client;
   /** The step's checkpoint (see `checkpoint`); absent outside a worker. */
   readonly checkpoints?: import('./checkpoint.js').CheckpointStore;
 }

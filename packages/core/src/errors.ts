@@ -42,7 +42,10 @@ export type ErrorCode =
   | 'ARGUMENT_VALIDATION'
   | 'WORKFLOW_TIMEOUT'
   | 'DURABLE_ONLY'
-  | 'WORKER_LOST';
+  | 'WORKER_LOST'
+  | 'STREAM_NOT_DEFINED'
+  | 'STREAM_RUN_NOT_FOUND'
+  | 'STREAM_FAILED';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -326,6 +329,38 @@ export class WorkflowTimeoutError extends DurablyError {
 /** A feature that needs durable mode (hooks, signals, children...) was used in a transient run. */
 export class DurableOnlyError extends DurablyError {
   override readonly code = 'DURABLE_ONLY' as const;
+}
+
+/** A stream run was started or emitted to in a process where its stream is not defined. */
+export class StreamNotDefinedError extends DurablyError {
+  override readonly code = 'STREAM_NOT_DEFINED' as const;
+  constructor(readonly stream: string) {
+    super(`No stream named "${stream}" is defined in this process. Import the module that calls defineStream("${stream}", ...) (and its streamStep calls) in every worker.`);
+  }
+}
+
+/** emit() to a stream run that was never started. */
+export class StreamRunNotFoundError extends DurablyError {
+  override readonly code = 'STREAM_RUN_NOT_FOUND' as const;
+  constructor(
+    readonly stream: string,
+    readonly streamRunId: string,
+  ) {
+    super(`Stream "${stream}" has no run "${streamRunId}". Start it first with runStream() in a workflow or client.startStream(), then emit to it.`);
+  }
+}
+
+/** The stream run behind runStream() failed or was cancelled. */
+export class StreamFailedError extends DurablyError {
+  override readonly code = 'STREAM_FAILED' as const;
+  constructor(
+    readonly stream: string,
+    readonly streamRunId: string,
+    readonly status: string,
+    detail?: string,
+  ) {
+    super(`Stream "${stream}" run "${streamRunId}" ended as ${status}${detail ? `: ${detail}` : ''}.`);
+  }
 }
 
 function formatIssues(error: unknown): string {

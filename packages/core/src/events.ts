@@ -24,6 +24,8 @@ export interface EventDataMap {
     scheduleId?: string;
     /** Set for a child run: the parent and the position of its startChild call. */
     parent?: { runId: string; correlationId: string; parentClosePolicy: ParentClosePolicy };
+    /** Signals the previous run (continueAsNew) had received but not consumed, in arrival order. */
+    carriedSignals?: Array<{ name: string; payload: Serialized }>;
   };
   /** A worker began executing the run (first time, or again after a crash). */
   run_started: { workerId: string };
@@ -51,7 +53,8 @@ export interface EventDataMap {
   hook_received: { payload: Serialized };
   hook_timed_out: Record<string, never>;
   /** sendSignal delivered a named message (buffered until a waitForSignal takes it). */
-  signal_received: { name: string; payload: Serialized };
+  /** `carried`: moved here from the run this one continues (it arrived there after the continuation was created). */
+  signal_received: { name: string; payload: Serialized; carried?: boolean };
   /** A waitForSignal with a timeout began waiting. */
   signal_waiting: { name: string; timeoutAt?: number };
   signal_timed_out: { name: string };

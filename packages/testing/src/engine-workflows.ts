@@ -3,7 +3,7 @@
  * effects counted per run so that tests can check that recorded work is not repeated.
  */
 import { z } from 'zod';
-import { checkpoint, context, stepHook, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
+import { defineStream, runStream, streamStep, checkpoint, context, stepHook, continueAsNew, defineHook, defineQuery, FatalError, patched, RetryableError, runChild, shield, sleep, startChild, startChildWith, step, waitForSignal, workflow, type StepContext, type Workflow, type WorkflowContext } from '@durably/core';
 
 /** Step body executions per key (usually `${runId}:${label}`). */
 export const sideEffects = new Map<string, number>();
@@ -269,7 +269,14 @@ export const looping = workflow('suite.looping', async (i: number, until: number
   return next;
 });
 
-allWorkflows.push(expense, collector, patchedWf, looping);
+/** Takes one signal per run and continues as new: signals sent meanwhile must follow the chain. */
+export const relay = workflow('suite.relay', async (seen: number[], total: number): Promise<number[]> => {
+  const next = [...seen, await waitForSignal<number>('item')];
+  if (next.length < total) return continueAsNew(next, total);
+  return next;
+});
+
+allWorkflows.push(expense, collector, patchedWf, looping, relay);
 
 export const big = step('suite.big', async (bytes: number) => 'x'.repeat(bytes));
 export const bigResult = workflow('suite.big-result', async (bytes: number) => {
@@ -503,3 +510,76 @@ export const stampedJob = workflow('suite.stamped', async (ms: number) => {
 });
 export const declaredJob = workflow('suite.declared', async () => 'tick', { schedule: { every: '150ms', overlap: 'allow_all' } });
 allWorkflows.push(stampedJob);
+
+// ---------------------------------------------------------------------------------------------
+// Streams: a planner waits for N workers' results and a human approval.
+
+export const planStream = defineStream(
+  'suite.plan',
+  (input: { tasks: string[] }, s) => {
+    s.emit('plan', { expected: input.tasks.length });
+    for (const task of input.tasks) s.emit('task.assigned', { task });
+  },
+  {
+    schemas: {
+      'task.done': z.object({ task: z.string(), answer: z.string() }),
+      approval: z.object({ approved: z.boolean() }),
+    },
+  },
+);
+
+streamStep(planStream, { name: 'worker', signals: ['task.assigned', 'shutdown'] }, async (signal, ctx) => {
+  if (signal.type === 'shutdown') return ctx.terminate('planner finished');
+  const { task } = signal.payload as { task: string };
+  bump(`stream:${ctx.streamRunId}:work:${task}`);
+  ctx.emit('task.done', { task, answer: task.toUpperCase() });
+});
+
+interface PlannerState {
+  expected: number;
+  answers: string[];
+}
+
+streamStep(planStream, { name: 'planner', signals: ['plan', 'task.done', 'approval'], initialState: { expected: -1, answers: [] } as PlannerState }, (signal, ctx) => {
+  const state = { ...ctx.state, answers: [...ctx.state.answers] };
+  if (signal.type === 'plan') state.expected = (signal.payload as { expected: number }).expected;
+  if (signal.type === 'task.done') state.answers.push((signal.payload as { answer: string }).answer);
+  if (signal.type === 'approval') {
+    ctx.emit('shutdown');
+    return (signal.payload as { approved: boolean }).approved ? ctx.complete({ approved: state.answers.sort() }, state) : ctx.terminate('rejected', state);
+  }
+  // Every result in: wait for a human.
+  if (state.expected >= 0 && state.answers.length === state.expected) return ctx.suspend(state);
+  return ctx.resume(state);
+});
+
+export const planWorkflow = workflow('suite.plan-wf', async (streamRunId: string, tasks: string[]) => {
+  const first = await runStream(planStream, { streamRunId, input: { tasks } });
+  const second = await runStream(planStream, { streamRunId });
+  return { first, second };
+});
+
+/** Delayed signals: one scheduled by a handler, one by a client. */
+export const timerStream = defineStream('suite.timers', (input: { delayMs: number }, s) => {
+  s.emit('tick', { at: 0 });
+  if (input.delayMs > 0) s.emit('tock', { from: 'body' }, { delay: input.delayMs });
+});
+streamStep(timerStream, { name: 'clock', signals: ['tick', 'tock'], initialState: [] as string[] }, (signal, ctx) => {
+  const seen = [...ctx.state, `${signal.type}:${(signal.payload as { from?: string }).from ?? ''}`];
+  return seen.length === 3 ? ctx.complete(seen, seen) : ctx.resume(seen);
+});
+streamStep(timerStream, { name: 'fragile', signals: ['tick'], retries: 0 }, () => {
+  throw new FatalError('this handler always fails');
+});
+
+export const timerWorkflow = workflow('suite.timers-wf', async (streamRunId: string, delayMs: number) => runStream(timerStream, { streamRunId, input: { delayMs } }));
+
+/** A counter stream that continues as new every 4 signals. */
+export const counterStream = defineStream('suite.counter', undefined, { signalsPerRun: 4 });
+streamStep(counterStream, { name: 'sum', signals: ['add'], initialState: 0 }, (signal, ctx) => {
+  const total = ctx.state + (signal.payload as number);
+  return total >= 55 ? ctx.complete(total, total) : ctx.resume(total);
+});
+export const counterWorkflow = workflow('suite.counter-wf', async (streamRunId: string) => runStream(counterStream, { streamRunId }));
+
+allWorkflows.push(planWorkflow, timerWorkflow, counterWorkflow);

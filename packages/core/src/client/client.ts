@@ -310,7 +310,27 @@ export class Client {
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
-    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
+    await this.ensureReady();
+    // A run that continued as new hands its signals on: follow the chain to the run that is current.
+    for (let target = runId, hops = 0; ; hops++) {
+      const appended = await this.appendExternal(target, 'signal_received', { name, payload: serialized });
+      if (appended.ok) {
+        await publishTask(this.broker, brokerQueue(appended.queue), { v: 1, kind: 'run', runId: target, reason: 'signal' }, 0, this.clock);
+        return;
+      }
+      if (appended.missing) throw new RunNotFoundError(target);
+      const next = appended.status === 'continued' && hops < 10_000 ? await this.continuationOf(target) : undefined;
+      if (!next) throw new RunAlreadyFinishedError(target, appended.status!);
+      target = next;
+    }
+  }
+
+  /** The run that continued `runId` (continueAsNew), from its final event. */
+  private async continuationOf(runId: string): Promise<string | undefined> {
+    const run = await this.storage.getRun(runId);
+    if (!run) return undefined;
+    const [last] = await this.storage.readEvents(runId, run.lastSeq, 1);
+    return last?.type === 'run_continued' ? last.data.nextRunId : undefined;
   }
 
   /**

@@ -41,7 +41,7 @@ import {
   SerializationError,
   StepFailedError,
 } from '../errors.js';
-import { deserialize, errorToObject, objectToError, serialize } from '../serialization.js';
+import { deserialize, errorToObject, objectToError, serialize, type Serialized } from '../serialization.js';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from '../retry.js';
 import { Command, describeCall, drain } from './commands.js';
 import { checkPayload, DEFAULT_LIMITS, type Limits } from '../limits.js';
@@ -117,7 +117,9 @@ export class Execution implements WorkflowRuntime {
   /** Logged events whose data a call needs synchronously (context values, hook tokens), by position. */
   private readonly loggedData = new Map<string, DurablyEvent>();
   /** Signals received and not yet taken by a waitForSignal, per name, in log order. */
-  private readonly signalQueues = new Map<string, unknown[]>();
+  /** Signals received and not yet consumed by a waitForSignal, by name; `order` is arrival order. */
+  private readonly signalQueues = new Map<string, Array<{ value: unknown; raw: Serialized; order: number }>>();
+  private signalOrder = 0;
   private setHooks: HookRecord[] = [];
   private outbox: Pending[] = [];
   private setTimers: Timer[] = [];
@@ -178,6 +180,8 @@ export class Execution implements WorkflowRuntime {
       this.seq = 1;
       this.parentLink = first.data.parent;
       if (first.data.scheduledAt !== undefined) this.scheduled = { at: first.data.scheduledAt, scheduleId: first.data.scheduleId };
+      // Signals the previous run of a continueAsNew chain received but did not consume.
+      for (const carried of first.data.carriedSignals ?? []) this.deliverSignal(carried.name, carried.payload);
       if (this.def.maxDurationMs !== undefined) this.liveTimers.add('deadline');
       this.startFunction(deserialize<unknown[]>(first.data.args));
       await drain();
@@ -304,7 +308,7 @@ export class Execution implements WorkflowRuntime {
         return true;
       }
       case 'signal_received':
-        return this.deliverSignal(ev.data.name, deserialize(ev.data.payload));
+        return this.deliverSignal(ev.data.name, ev.data.payload);
       case 'signal_waiting': {
         const cmd = this.expect(ev, 'signal', ev.data.name);
         if (cmd) {
@@ -398,18 +402,25 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** A signal goes to the earliest waiting waitForSignal of its name, or waits in the buffer. */
-  private deliverSignal(name: string, payload: unknown): boolean {
+  private deliverSignal(name: string, raw: Serialized): boolean {
     for (const cmd of this.commands.values()) {
       if (cmd.kind === 'signal' && cmd.name === name && !cmd.settled) {
         this.dropTimer(`signal:${cmd.id}`);
-        this.settle(cmd, { ok: true, value: payload });
+        this.settle(cmd, { ok: true, value: deserialize(raw) });
         return true;
       }
     }
     let queue = this.signalQueues.get(name);
     if (!queue) this.signalQueues.set(name, (queue = []));
-    queue.push(payload);
+    queue.push({ value: deserialize(raw), raw, order: this.signalOrder++ });
     return false;
+  }
+
+  /** Signals received and never consumed, in arrival order: continueAsNew hands them to the next run. */
+  private unconsumedSignals(): Array<{ name: string; payload: Serialized }> {
+    const all: Array<{ name: string; payload: Serialized; order: number }> = [];
+    for (const [name, queue] of this.signalQueues) for (const q of queue) all.push({ name, payload: q.raw, order: q.order });
+    return all.sort((a, b) => a.order - b.order).map(({ name, payload }) => ({ name, payload }));
   }
 
   private fail(error: Error): void {
@@ -509,7 +520,7 @@ export class Execution implements WorkflowRuntime {
     const cmd = this.newCommand('signal', name);
     cmd.timeoutMs = timeoutMs;
     const queued = this.signalQueues.get(name);
-    if (!cmd.settled && queued && queued.length > 0) this.settle(cmd, { ok: true, value: queued.shift() });
+    if (!cmd.settled && queued && queued.length > 0) this.settle(cmd, { ok: true, value: queued.shift()!.value });
     return cmd.promise;
   }
 
@@ -947,9 +958,10 @@ export class Execution implements WorkflowRuntime {
    */
   private async createContinuation(args: unknown[], now: number): Promise<string> {
     const serialized = serialize(args, `the arguments of continueAsNew in workflow "${this.workflowName}"`);
+    const carriedSignals = this.unconsumedSignals();
     const runId = randomUUID();
     const idempotencyKey = `continue:${this.runId}`;
-    const { run } = await this.deps.storage.createRun({
+    const { run, created } = await this.deps.storage.createRun({
       runId,
       workflow: this.workflowName,
       queue: this.run.queue,
@@ -958,9 +970,49 @@ export class Execution implements WorkflowRuntime {
       createdAt: now,
       parentRunId: this.parentLink?.runId,
       // A continued child keeps its parent: the last run of the chain reports to it.
-      firstEvent: makeEvent(runId, 1, 'run_created', { workflow: this.workflowName, args: serialized, queue: this.run.queue, idempotencyKey, continuedFrom: this.runId, ...(this.parentLink ? { parent: this.parentLink } : {}) }, undefined, now),
+      firstEvent: makeEvent(
+        runId,
+        1,
+        'run_created',
+        {
+          workflow: this.workflowName,
+          args: serialized,
+          queue: this.run.queue,
+          idempotencyKey,
+          continuedFrom: this.runId,
+          ...(this.parentLink ? { parent: this.parentLink } : {}),
+          ...(carriedSignals.length > 0 ? { carriedSignals } : {}),
+        },
+        undefined,
+        now,
+      ),
     });
+    if (!created) await this.carryLateSignals(run.runId, carriedSignals, now);
     return run.runId;
+  }
+
+  /**
+   * The continuation was created by an earlier attempt of this final append, which then lost a race
+   * (a signal arrived). Signals that arrived since are not in its run_created: append them to it.
+   */
+  private async carryLateSignals(nextRunId: string, carried: Array<{ name: string; payload: Serialized }>, now: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const events = await this.deps.storage.readEvents(nextRunId);
+      const first = events[0];
+      if (first?.type !== 'run_created') return;
+      const already = (first.data.carriedSignals?.length ?? 0) + events.filter((e) => e.type === 'signal_received' && e.data.carried).length;
+      const missing = carried.slice(already);
+      if (missing.length === 0) return;
+      const lastSeq = events.at(-1)!.seq;
+      const appended = missing.map((m, i) => makeEvent(nextRunId, lastSeq + 1 + i, 'signal_received', { name: m.name, payload: m.payload, carried: true }, undefined, now) as DurablyEvent);
+      try {
+        await this.deps.storage.append({ runId: nextRunId, expectedSeq: lastSeq, events: appended });
+        return;
+      } catch (err) {
+        if (err instanceof AppendConflictError && attempt < 50) continue;
+        throw err;
+      }
+    }
   }
 
   private abandoned = false;
@@ -1071,7 +1123,16 @@ function describeIdentity(identity: string): string {
 export function isFatal(error: unknown): boolean {
   if (error instanceof FatalError || error instanceof SerializationError) return true;
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'FATAL' || code === 'SERIALIZATION' || code === 'INVALID_ARGUMENT' || code === 'PAYLOAD_TOO_LARGE' || code === 'ARGUMENT_VALIDATION';
+  return (
+    code === 'FATAL' ||
+    code === 'SERIALIZATION' ||
+    code === 'INVALID_ARGUMENT' ||
+    code === 'PAYLOAD_TOO_LARGE' ||
+    code === 'ARGUMENT_VALIDATION' ||
+    code === 'STREAM_NOT_DEFINED' ||
+    code === 'STREAM_RUN_NOT_FOUND' ||
+    code === 'STREAM_FAILED'
+  );
 }
 
 function describeError(error: unknown): string {

@@ -14,7 +14,7 @@ import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
  */
 export async function runStepAttempt(
   request: AttemptRequest,
-  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore; hookOutcomes?: StepHookOutcomes },
+  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore; hookOutcomes?: StepHookOutcomes; client?: import('../client/client.js').Client },
 ): Promise<AttemptOutcome> {
   const controller = new AbortController();
   // Aborted by the worker stopping or by the run being cancelled, whichever comes first.
@@ -37,6 +37,7 @@ export async function runStepAttempt(
     checkpoints: options.checkpoints,
     hookOutcomes: options.hookOutcomes,
     suspension: {},
+    client: options.client,
   };
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -22,6 +22,7 @@ import { ExecutionCache } from './cache.js';
 import { StepSuspended } from '../step-hooks.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
+import { streamWorkflow } from '../streams.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -98,6 +99,8 @@ export class Worker {
       this.workflows.set(wf.definition.name, wf.definition);
       if (wf.definition.schedule && options.scheduler !== false) this.declared.push(wf);
     }
+    // Stream runs (defineStream) are runs of one built-in workflow: every worker can run them.
+    if (!this.workflows.has(streamWorkflow.definition.name)) this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
     const concurrency = options.concurrency ?? 10;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`createWorker(): "concurrency" must be a whole number >= 1, got ${concurrency}.`);
     const queues = (options.queues ?? ['default']).map((q) => checkQueue(q, 'createWorker()'));
@@ -448,6 +451,7 @@ export class Worker {
             signal: this.stopController.signal,
             checkpoints,
             hookOutcomes: request.hookOutcomes,
+            client: this.client,
           },
         );
         if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
@@ -536,7 +540,7 @@ export class Worker {
       const checkpoints = this.checkpointsFor(task.runId, task.stepId);
       outcome = await runStepAttempt(
         { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints, hookOutcomes: new Map() },
+        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints, hookOutcomes: new Map(), client: this.client },
       );
       if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
       if (!outcome.ok && outcome.error instanceof StepSuspended) {
