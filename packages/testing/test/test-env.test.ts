@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { RetryableError, sleep, step, workflow } from '@durably/core';
+import { defineStream, RetryableError, runStream, sleep, step, streamStep, workflow } from '@durably/core';
 import { createTestEnv, type TestEnv } from '../src/index.js';
 import { approval, expense, issuedTokens } from '../src/engine-workflows.js';
 
@@ -93,4 +93,22 @@ it('fires schedule slots as advanceTime passes them', async () => {
   const runs = await runsOf();
   expect(runs).toHaveLength(3);
   for (const r of runs) expect(await env.client.getRun(r.runId).result({ timeout: '5s' })).toBe('report for sales');
+});
+
+const reminders = defineStream('env.reminders', (input: { days: number }, s) => {
+  s.emit('reminder', { n: 1 }, { delay: `${input.days}d` });
+});
+streamStep(reminders, { name: 'inbox', signals: ['reminder'] }, (signal, ctx) => ctx.complete(signal.payload));
+const remindLater = workflow('env.remind-later', async (days: number) => runStream(reminders, { streamRunId: `r-${days}`, input: { days } }));
+
+it('delivers a stream signal scheduled days ahead when advanceTime passes it', async () => {
+  env = await createTestEnv({ workflows: [remindLater] });
+  const run = await env.start(remindLater, 3);
+  await env.settle();
+  await env.advanceTime('2d');
+  expect(await run.status()).toBe('suspended');
+  await env.advanceTime('1d');
+  const outcome = await run.result({ timeout: '5s' });
+  expect(outcome.status).toBe('completed');
+  expect(outcome.steps.inbox).toMatchObject({ status: 'completed', result: { n: 1 } });
 });
