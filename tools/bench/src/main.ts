@@ -1,64 +1,141 @@
 /**
- * Durably benchmarks on the built-in backends.
+ * Durably on every backend, side by side with the engines a user would pick instead (DBOS Transact
+ * on the same Postgres, BullMQ on the same Redis, Vercel Workflow's local world) and the raw limits
+ * of the servers, in one run on one machine.
  *
- *   npm run bench                       # every shape on memory and local, default sizes
- *   npm run bench -- --shape B1 --backend local
- *   npm run bench -- --size tiny        # smoke run
+ *   npm run bench                                   # everything (about 10 minutes)
+ *   npm run bench -- --shape B1 --backend postgres  # a part
+ *   npm run bench -- --system durably --system raw  # only some systems
+ *   npm run bench -- --size tiny                    # smoke run
  *
- * Prints one table per shape and writes tools/bench/results/latest.json.
+ * Prints one table per shape, writes tools/bench/results/latest.json (rows of
+ * { shape, system, backend, mode, metric, value, unit }) and renders docs/performance.svg.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKENDS, b1, b2, b3, b4, b5, type Row } from './shapes.js';
+import { BACKENDS, b1, b2, b3, b4, b5, b6, type Row } from './shapes.js';
+import { renderChart } from './chart.js';
 
 const { values } = parseArgs({
   options: {
     shape: { type: 'string', multiple: true },
     backend: { type: 'string', multiple: true },
+    system: { type: 'string', multiple: true },
     size: { type: 'string', default: 'full' },
     out: { type: 'string', default: join(import.meta.dirname, '../results/latest.json') },
+    chart: { type: 'string' },
   },
+});
+
+// Vercel Workflow's local world adds many abort listeners to one signal; its warnings are noise here.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'MaxListenersExceededWarning' && w.name !== 'DeprecationWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
 });
 
 const tiny = values.size === 'tiny';
 const sizes = {
+  raw: tiny ? 300 : 3000,
   b1: tiny ? 40 : 2000,
   b2: tiny ? 50 : 1000,
   b3: tiny ? 20 : 1000,
   b4: tiny ? 100 : 10_000,
   b5: tiny ? 10 : 100,
+  b6: tiny ? 10 : 200,
+  /** Vercel Workflow's local world replays the whole history per step: its runs are bounded. */
+  vercelB1Ms: tiny ? 3000 : 30_000,
+  vercelB2: tiny ? 20 : 250,
 };
-const shapes = new Set((values.shape ?? ['B1', 'B2', 'B3', 'B4', 'B5']).map((s) => s.toUpperCase()));
-const backends = (values.backend ?? Object.keys(BACKENDS)).map((b) => {
-  const backend = BACKENDS[b];
-  if (!backend) throw new Error(`Unknown backend "${b}". Known: ${Object.keys(BACKENDS).join(', ')}`);
-  return backend;
-});
+const SHAPES = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6'];
+const SYSTEMS = ['durably', 'dbos', 'bullmq', 'vercel-workflow', 'raw'];
+const shapes = new Set((values.shape ?? SHAPES).map((s) => s.toUpperCase()));
+for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`Unknown shape "${s}". Known: ${SHAPES.join(', ')}`);
+const systems = new Set(values.system ?? SYSTEMS);
+for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`Unknown system "${s}". Known: ${SYSTEMS.join(', ')}`);
+const backendNames = values.backend ?? Object.keys(BACKENDS);
+for (const b of backendNames) if (!BACKENDS[b]) throw new Error(`Unknown backend "${b}". Known: ${Object.keys(BACKENDS).join(', ')}`);
+const wants = (backend: string) => backendNames.includes(backend) || (backend === 'postgres' && backendNames.some((b) => b.startsWith('postgres'))) || (backend === 'redis' && backendNames.some((b) => b.includes('redis')));
 
 const rows: Row[] = [];
-async function measure(label: string, fn: () => Promise<Row[]>) {
-  process.stderr.write(`… ${label}\n`);
-  const t0 = Date.now();
-  const result = await fn();
-  rows.push(...result);
-  process.stderr.write(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-}
+const tasks: Array<{ label: string; run: () => Promise<Row[]> }> = [];
+const task = (label: string, run: () => Promise<Row[]>) => tasks.push({ label, run });
 
-for (const backend of backends) {
-  for (const mode of ['inline', 'dispatch'] as const) {
-    if (shapes.has('B1')) await measure(`B1 ${backend.name} ${mode}: ${sizes.b1} x 3 steps at concurrency 50`, () => b1(backend, mode, sizes.b1, 50));
-    if (shapes.has('B2')) await measure(`B2 ${backend.name} ${mode}: ${sizes.b2} sequential steps`, () => b2(backend, mode, sizes.b2));
-    if (shapes.has('B5')) await measure(`B5 ${backend.name} ${mode}: ${sizes.b5} parallel steps`, () => b5(backend, mode, sizes.b5));
+if (systems.has('raw') && shapes.has('B0')) {
+  const { rawPostgres, rawRedis, rawRabbit } = await import('./raw.js');
+  if (wants('postgres')) task('B0 raw Postgres: INSERT commits/s on 1 and 16 connections', () => rawPostgres(sizes.raw));
+  if (wants('redis')) task('B0 raw Redis: XADD and EVALSHA ops/s on 1 and 16 connections', () => rawRedis(sizes.raw));
+  if (!values.backend) task('B0 raw RabbitMQ: persistent publish-confirm and consume-ack msgs/s', () => rawRabbit(sizes.raw));
+}
+if (systems.has('durably')) {
+  for (const name of backendNames) {
+    const backend = BACKENDS[name];
+    for (const mode of ['inline', 'dispatch'] as const) {
+      if (shapes.has('B1')) task(`B1 Durably ${name} ${mode}: ${sizes.b1} workflows x 3 steps at concurrency 50`, () => b1(backend, mode, sizes.b1, 50));
+      if (shapes.has('B2')) task(`B2 Durably ${name} ${mode}: one workflow of ${sizes.b2} sequential steps`, () => b2(backend, mode, sizes.b2));
+      if (shapes.has('B5')) task(`B5 Durably ${name} ${mode}: one workflow of ${sizes.b5} parallel steps`, () => b5(backend, mode, sizes.b5));
+    }
+    if (shapes.has('B3')) {
+      task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 1 s`, () => b3(backend, sizes.b3, 1000));
+      if (!tiny) task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 10 s`, () => b3(backend, sizes.b3, 10_000));
+    }
+    if (shapes.has('B4')) {
+      task(`B4 Durably ${name}: ${sizes.b4} runs suspended on a 1 h sleep`, () => b4(backend, sizes.b4, 'sleep'));
+      task(`B4 Durably ${name}: ${sizes.b4} runs suspended on a hook`, () => b4(backend, sizes.b4, 'hook'));
+    }
+    if (shapes.has('B6')) task(`B6 Durably ${name}: ${sizes.b6} hook round trips`, () => b6(backend, sizes.b6, 10));
   }
-  if (shapes.has('B3')) await measure(`B3 ${backend.name}: ${sizes.b3} sleeps of 1 s`, () => b3(backend, sizes.b3, 1000));
-  if (shapes.has('B4')) await measure(`B4 ${backend.name}: ${sizes.b4} runs suspended on a 1 h sleep`, () => b4(backend, sizes.b4));
+}
+if (systems.has('dbos') && wants('postgres') && (shapes.has('B1') || shapes.has('B2'))) {
+  task(`B1/B2 DBOS Transact on Postgres: ${sizes.b1} workflows x 3 steps; ${sizes.b2} sequential steps`, async () => (await import('./peers.js')).dbos(shapes, sizes.b1, 50, sizes.b2));
+}
+if (systems.has('bullmq') && wants('redis')) {
+  if (shapes.has('B1')) task(`B1 BullMQ on Redis: ${sizes.b1} chains of 3 jobs at concurrency 50`, async () => (await import('./peers.js')).bullmqB1(sizes.b1, 50));
+  if (shapes.has('B2')) task(`B2 BullMQ on Redis: one chain of ${sizes.b2} jobs`, async () => (await import('./peers.js')).bullmqB2(sizes.b2));
+}
+if (systems.has('vercel-workflow') && !values.backend && (shapes.has('B1') || shapes.has('B2'))) {
+  task(`B1/B2 Vercel Workflow, local world: 3-step workflows for ${sizes.vercelB1Ms / 1000} s; one workflow of ${sizes.vercelB2} steps`, async () =>
+    (await import('./vercel.js')).vercelWorkflow(shapes, sizes.b1, 50, sizes.vercelB2, sizes.vercelB1Ms),
+  );
 }
 
-for (const shape of [...new Set(rows.map((r) => r.shape))]) {
+const failures: string[] = [];
+const began = Date.now();
+for (const [i, t] of tasks.entries()) {
+  const elapsed = ((Date.now() - began) / 1000).toFixed(0);
+  process.stderr.write(`[${i + 1}/${tasks.length}, ${elapsed} s] ${t.label} … `);
+  const t0 = Date.now();
+  try {
+    const result = await t.run();
+    rows.push(...result);
+    process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  } catch (err) {
+    // The other parts still run (a server that is down fails only its own rows); the exit code says it.
+    failures.push(`${t.label}: ${(err as Error).message}`);
+    process.stderr.write(`failed: ${(err as Error).message}\n`);
+  }
+}
+
+for (const shape of SHAPES.filter((s) => rows.some((r) => r.shape === s))) {
   console.log(`\n${shape}`);
-  console.table(rows.filter((r) => r.shape === shape).map((r) => ({ backend: r.backend, mode: r.mode, metric: r.metric, value: Number(r.value.toFixed(3)), unit: r.unit })));
+  console.table(
+    rows
+      .filter((r) => r.shape === shape)
+      .map((r) => ({ system: r.system, backend: r.backend, mode: r.mode, metric: r.metric, value: Number(r.value.toFixed(3)), unit: r.unit })),
+  );
 }
 mkdirSync(join(values.out!, '..'), { recursive: true });
-writeFileSync(values.out!, JSON.stringify({ at: new Date().toISOString(), node: process.version, size: values.size, rows }, null, 2) + '\n');
+const at = new Date().toISOString();
+writeFileSync(values.out!, JSON.stringify({ at, node: process.version, size: values.size, rows }, null, 2) + '\n');
 console.log(`\nwrote ${values.out}`);
+const chart = values.chart ?? (tiny || values.shape || values.backend || values.system ? undefined : join(import.meta.dirname, '../../../docs/performance.svg'));
+if (chart) {
+  writeFileSync(chart, renderChart(rows, `${at.slice(0, 10)} · Node ${process.version} · 2 cores · same machine, same servers`));
+  console.log(`wrote ${chart}`);
+}
+process.stderr.write(`\nbench finished in ${((Date.now() - began) / 1000).toFixed(0)} s\n`);
+if (failures.length > 0) {
+  process.stderr.write(`${failures.length} part(s) failed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+  process.exit(1);
+}
+process.exit(0);

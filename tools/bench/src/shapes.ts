@@ -3,19 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+import { statSync, readdirSync } from 'node:fs';
+import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, defineHook, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
 import { PostgresBroker, PostgresStorage } from '@durably/postgres';
 import { RedisBroker, RedisStorage } from '@durably/redis';
 import { Redis } from 'ioredis';
 
-const REDIS_URL = process.env.DURABLY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-
-const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.DURABLY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
+export const AMQP_URL = process.env.DURABLY_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 /** One measured figure, in the shape of tools/bench/results/latest.json rows. */
 export interface Row {
   shape: string;
-  system: 'durably' | 'raw';
+  system: 'durably' | 'dbos' | 'bullmq' | 'vercel-workflow' | 'raw';
   backend: string;
   mode: string;
   metric: string;
@@ -23,9 +24,19 @@ export interface Row {
   unit: string;
 }
 
+export interface Opened {
+  storage: Storage;
+  broker: Broker;
+  close(): Promise<void>;
+  /** Bytes the backend holds for this bench (tables, keys, file), when it can tell. */
+  bytes?(): Promise<number>;
+  /** Server-side commands or statements so far, when the server counts them. */
+  commands?(): Promise<number>;
+}
+
 export interface Backend {
   name: string;
-  open(): { storage: Storage; broker: Broker; close(): Promise<void> };
+  open(): Opened;
 }
 
 export const BACKENDS: Record<string, Backend> = {
@@ -39,7 +50,12 @@ export const BACKENDS: Record<string, Backend> = {
     name: 'local',
     open() {
       const dir = mkdtempSync(join(tmpdir(), 'durably-bench-'));
-      return { storage: new LocalStorage({ path: dir }), broker: new LocalBroker({ path: dir }), close: async () => rmSync(dir, { recursive: true, force: true }) };
+      return {
+        storage: new LocalStorage({ path: dir }),
+        broker: new LocalBroker({ path: dir }),
+        close: async () => rmSync(dir, { recursive: true, force: true }),
+        bytes: async () => readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0),
+      };
     },
   },
   redis: {
@@ -49,6 +65,25 @@ export const BACKENDS: Record<string, Backend> = {
       return {
         storage: new RedisStorage({ url: REDIS_URL, prefix }),
         broker: new RedisBroker({ url: REDIS_URL, prefix }),
+        bytes: async () => {
+          const r = new Redis(REDIS_URL);
+          let total = 0;
+          let cursor = '0';
+          do {
+            const [next, keys] = await r.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+            cursor = next;
+            for (const k of keys) total += Number((await r.memory('USAGE', k)) ?? 0);
+          } while (cursor !== '0');
+          r.disconnect();
+          return total;
+        },
+        // The server's count of every command it has run (all clients: run the bench alone).
+        commands: async () => {
+          const r = new Redis(REDIS_URL);
+          const info = await r.info('stats');
+          r.disconnect();
+          return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? NaN);
+        },
         close: async () => {
           const r = new Redis(REDIS_URL);
           let cursor = '0';
@@ -69,6 +104,24 @@ export const BACKENDS: Record<string, Backend> = {
       return {
         storage: new PostgresStorage({ url: PG_URL, schema, max: 16 }),
         broker: new PostgresBroker({ url: PG_URL, schema, max: 8 }),
+        bytes: async () => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          const { rows } = await c.query(
+            `SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0)::bigint AS bytes FROM pg_tables WHERE schemaname = $1`,
+            [schema],
+          );
+          await c.end();
+          return Number(rows[0].bytes);
+        },
+        // Transactions committed in the database (all clients: run the bench alone).
+        commands: async () => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          const { rows } = await c.query(`SELECT pg_stat_force_next_flush()`).then(() => c.query(`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`));
+          await c.end();
+          return Number(rows[0].n);
+        },
         close: async () => {
           const c = new pg.Client({ connectionString: PG_URL });
           await c.connect();
@@ -79,6 +132,29 @@ export const BACKENDS: Record<string, Backend> = {
     },
   },
 };
+
+// Postgres storage with the Redis Streams broker: a pair chosen by configuration alone.
+BACKENDS['postgres+redis'] = {
+  name: 'postgres+redis',
+  open() {
+    const pgSide = BACKENDS.postgres.open();
+    const redisSide = BACKENDS.redis.open();
+    void redisSide.storage.close();
+    void pgSide.broker.close();
+    return {
+      storage: pgSide.storage,
+      broker: redisSide.broker,
+      bytes: pgSide.bytes,
+      close: async () => {
+        await pgSide.close();
+        await redisSide.close();
+      },
+    };
+  },
+};
+
+/** Backends that need a server (skipped, with a note, when it is not reachable outside CI). */
+export const SERVER_BACKENDS = new Set(['postgres', 'redis', 'postgres+redis']);
 
 /** Counts storage writes so that the cost per step is measured, not assumed. */
 export function countingStorage(inner: Storage): Storage & { appends: number; creates: number } {
@@ -139,14 +215,28 @@ export const sleeper = workflow('bench.sleeper', async (ms: number) => {
   await sleep(ms);
   return Date.now();
 });
-export const fanOut = workflow('bench.fan-out', async (n: number) => Promise.all(Array.from({ length: n }, (_, i) => noop(String(i)))));
+const stampNoop = step('bench.stamp', async () => performance.timeOrigin + performance.now());
+export const fanOut = workflow('bench.fan-out', async (n: number) => Promise.all(Array.from({ length: n }, () => stampNoop())));
 
-export const WORKFLOWS = [threeSteps, longChain, sleeper, fanOut];
+export const benchHook = defineHook<string>('bench.hook');
+/** Tokens of the hooks created by hookWaiter runs, by run id (the bench's "other process" reads them). */
+export const hookTokens = new Map<string, string>();
+const publishToken = step('bench.publish-token', async (runId: string, token: string) => {
+  hookTokens.set(runId, token);
+});
+export const hookWaiter = workflow('bench.hook-waiter', async (runId: string) => {
+  const hook = benchHook.create();
+  await publishToken(runId, hook.token);
+  const value = await hook;
+  return noop(value);
+});
+
+export const WORKFLOWS = [threeSteps, longChain, sleeper, fanOut, hookWaiter];
 
 export async function withEngine<T>(
   backend: Backend,
   mode: 'inline' | 'dispatch',
-  fn: (c: Client, storage: Storage & { appends: number; creates: number }) => Promise<T>,
+  fn: (c: Client, storage: Storage & { appends: number; creates: number }, opened: Opened) => Promise<T>,
 ): Promise<T> {
   const opened = backend.open();
   const storage = countingStorage(opened.storage);
@@ -154,7 +244,7 @@ export async function withEngine<T>(
   const worker = new Worker(client, { workflows: WORKFLOWS, concurrency: 64, stepMode: mode });
   await worker.start();
   try {
-    return await fn(client, storage);
+    return await fn(client, storage, opened);
   } finally {
     await worker.stop();
     await client.close();
@@ -169,7 +259,7 @@ export function percentile(sorted: number[], p: number): number {
 
 /** B1: `count` workflows of 3 no-op steps, `concurrency` in flight from the client. */
 export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: number, concurrency: number): Promise<Row[]> {
-  return withEngine(backend, mode, async (client, storage) => {
+  return withEngine(backend, mode, async (client, storage, opened) => {
     const payload = 'x'.repeat(100);
     const latencies: number[] = [];
     const runOne = async () => {
@@ -182,6 +272,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
     await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
     latencies.length = 0;
     const appends0 = storage.appends;
+    const commands0 = (await opened.commands?.()) ?? NaN;
     let next = 0;
     const t0 = performance.now();
     await Promise.all(
@@ -198,6 +289,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       row('latency_p50_ms', percentile(latencies, 50), 'ms'),
       row('latency_p99_ms', percentile(latencies, 99), 'ms'),
       row('appends_per_step', (storage.appends - appends0) / (count * 3), 'appends/step'),
+      ...(opened.commands ? [row(backend.name === 'redis' ? 'redis_commands_per_step' : 'pg_commits_per_step', (((await opened.commands()) - commands0) / (count * 3)), backend.name === 'redis' ? 'commands/step' : 'commits/step')] : []),
     ];
   });
 }
@@ -237,9 +329,12 @@ export async function b3(backend: Backend, count: number, ms: number): Promise<R
   });
 }
 
-/** B4: worker RSS before and after `count` runs suspend on a 1 h sleep (after GC). */
-export async function b4(backend: Backend, count: number): Promise<Row[]> {
-  return withEngine(backend, 'inline', async (client, storage) => {
+/**
+ * B4: worker RSS before and after `count` runs suspend (after GC), on a 1 h sleep or on a hook, and
+ * the storage bytes per suspended run.
+ */
+export async function b4(backend: Backend, count: number, on: 'sleep' | 'hook' = 'sleep'): Promise<Row[]> {
+  return withEngine(backend, 'inline', async (client, storage, opened) => {
     const gc = (globalThis as { gc?: () => void }).gc;
     const settle = async () => {
       for (let i = 0; i < 3; i++) {
@@ -248,27 +343,64 @@ export async function b4(backend: Backend, count: number): Promise<Row[]> {
       }
     };
     await settle();
+    const bytes0 = (await opened.bytes?.()) ?? NaN;
     const before = process.memoryUsage();
     const runs = [];
     for (let i = 0; i < count; i += 500) {
-      runs.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => client.start(sleeper, 3_600_000)))));
+      runs.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(500, count - i) }, async () => {
+            if (on === 'sleep') return client.start(sleeper, 3_600_000);
+            const runId = crypto.randomUUID();
+            return client.startWith(hookWaiter, [runId], { runId });
+          }),
+        )),
+      );
     }
-    const deadline = Date.now() + 120_000;
-    while ((await storage.listRuns({ workflow: 'bench.sleeper', status: 'suspended', limit: 1000 })).runs.length < Math.min(1000, count) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const deadline = Date.now() + 180_000;
     // Wait for all to suspend.
     for (const run of runs) {
       while ((await run.status()) !== 'suspended' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     }
     await settle();
     const after = process.memoryUsage();
-    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B4', system: 'durably', backend: backend.name, mode: 'sleep 1h', metric, value, unit });
+    const bytes1 = (await opened.bytes?.()) ?? NaN;
+    for (const run of runs) hookTokens.delete(run.runId);
+    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B4', system: 'durably', backend: backend.name, mode: on === 'sleep' ? 'sleep 1h' : 'hook', metric, value, unit });
     return [
       row('suspended_runs', count, 'runs'),
       row('rss_delta_mb', (after.rss - before.rss) / 2 ** 20, 'MB'),
       row('heap_delta_mb', (after.heapUsed - before.heapUsed) / 2 ** 20, 'MB'),
+      ...(opened.bytes ? [row('storage_bytes_per_run', (bytes1 - bytes0) / count, 'bytes')] : []),
     ];
+  });
+}
+
+/** B6: hook round trip: resumeHook from another client until the run's next step is done; p50/p99. */
+export async function b6(backend: Backend, count: number, concurrency: number): Promise<Row[]> {
+  return withEngine(backend, 'inline', async (client) => {
+    const other = new Client({ storage: client.storage, broker: client.broker });
+    const rounds: number[] = [];
+    const one = async () => {
+      const runId = crypto.randomUUID();
+      const run = await client.startWith(hookWaiter, [runId], { runId });
+      while (!hookTokens.has(runId)) await new Promise((r) => setTimeout(r, 2));
+      while ((await run.status()) !== 'suspended') await new Promise((r) => setTimeout(r, 2));
+      const t0 = performance.now();
+      await other.resumeHook(hookTokens.get(runId)!, 'go');
+      await run.result({ timeout: '60s' });
+      rounds.push(performance.now() - t0);
+      hookTokens.delete(runId);
+    };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < count) await one();
+      }),
+    );
+    rounds.sort((a, b) => a - b);
+    const row = (metric: string, value: number): Row => ({ shape: 'B6', system: 'durably', backend: backend.name, mode: 'inline', metric, value, unit: 'ms' });
+    return [row('round_trip_p50_ms', percentile(rounds, 50)), row('round_trip_p99_ms', percentile(rounds, 99))];
   });
 }
 
@@ -276,10 +408,15 @@ export async function b4(backend: Backend, count: number): Promise<Row[]> {
 export async function b5(backend: Backend, mode: 'inline' | 'dispatch', n: number): Promise<Row[]> {
   return withEngine(backend, mode, async (client, storage) => {
     const appends0 = storage.appends;
-    const t0 = performance.now();
-    await (await client.start(fanOut, n)).result({ timeout: '120s' });
-    const total = performance.now() - t0;
+    const t0 = performance.timeOrigin + performance.now();
+    const stamps = (await (await client.start(fanOut, n)).result({ timeout: '120s' })) as number[];
+    const total = performance.timeOrigin + performance.now() - t0;
     const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B5', system: 'durably', backend: backend.name, mode, metric, value, unit });
-    return [row('all_done_ms', total, 'ms'), row('appends', storage.appends - appends0, 'appends')];
+    return [
+      row('first_step_done_ms', Math.min(...stamps) - t0, 'ms'),
+      row('last_step_done_ms', Math.max(...stamps) - t0, 'ms'),
+      row('result_ms', total, 'ms'),
+      row('appends', storage.appends - appends0, 'appends'),
+    ];
   });
 }

@@ -1,22 +1,49 @@
-import { expect, it } from 'vitest';
-import { BACKENDS, b1, b2, b3, b4, b5 } from '../src/shapes.js';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, expect, it } from 'vitest';
+import type { Row } from '../src/shapes.js';
 
-// Each shape at a tiny size: the bench keeps working. Timings are not asserted here.
-it('runs every shape at tiny size on every built-in backend', async () => {
-  // The server backends join in CI (where their servers always run) or with DURABLY_BENCH_SERVERS=1.
-  const backends = Object.values(BACKENDS).filter((b) => !['postgres', 'redis'].includes(b.name) || process.env.CI || process.env.DURABLY_BENCH_SERVERS);
-  for (const backend of backends) {
-    const rows = [
-      ...(await b1(backend, 'inline', 20, 5)),
-      ...(await b1(backend, 'dispatch', 10, 5)),
-      ...(await b2(backend, 'inline', 30)),
-      ...(await b3(backend, 5, 100)),
-      ...(await b4(backend, 20)),
-      ...(await b5(backend, 'inline', 10)),
-    ];
-    for (const r of rows) expect(Number.isFinite(r.value), `${r.shape} ${r.metric} on ${backend.name}`).toBe(true);
-    // Inline steps cost at most one storage append each in steady state.
-    const perStep = rows.find((r) => r.shape === 'B1' && r.mode === 'inline' && r.metric === 'appends_per_step')!;
-    expect(perStep.value).toBeLessThanOrEqual(1);
+const benchDir = resolve(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'durably-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// The whole bench at tiny size, as `npm run bench -- --size tiny` runs it: every shape, every system.
+// The server backends and the peers join in CI (where the servers always run) or with
+// DURABLY_BENCH_SERVERS=1. Timings are not asserted here; the shape of the results is.
+it('runs every shape at tiny size and writes rows a script can compare, and a chart', async () => {
+  const servers = Boolean(process.env.CI || process.env.DURABLY_BENCH_SERVERS);
+  const out = join(dir, 'latest.json');
+  const chart = join(dir, 'chart.svg');
+  const scope = servers ? [] : ['--backend', 'memory', '--backend', 'local', '--system', 'durably'];
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/main.ts', '--size', 'tiny', '--out', out, '--chart', chart, ...scope], {
+    cwd: benchDir,
+    timeout: 240_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  expect(stdout).toContain(`wrote ${out}`);
+  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[] };
+  for (const r of rows) {
+    expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'shape', 'system', 'unit', 'value']);
+    expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
   }
-}, 120_000);
+  const shapes = new Set(rows.map((r) => r.shape));
+  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6']) expect(shapes, s).toContain(s);
+  const systems = servers ? ['durably', 'dbos', 'bullmq', 'vercel-workflow'] : ['durably'];
+  for (const system of systems) {
+    const b1 = rows.filter((r) => r.shape === 'B1' && r.system === system).map((r) => r.metric);
+    expect(b1, system).toEqual(expect.arrayContaining(['workflows_per_s', 'steps_per_s', 'latency_p50_ms', 'latency_p99_ms']));
+    const b2 = rows.filter((r) => r.shape === 'B2' && r.system === system).map((r) => r.metric);
+    expect(b2, system).toEqual(expect.arrayContaining(['total_ms', 'gap_ratio_late_early']));
+  }
+  if (servers) expect(rows.filter((r) => r.shape === 'B0' && r.system === 'raw').map((r) => r.backend)).toEqual(expect.arrayContaining(['postgres', 'redis', 'rabbitmq']));
+  // With inline steps, at most one storage write per step in steady state, on every backend.
+  for (const r of rows.filter((x) => x.shape === 'B1' && x.system === 'durably' && x.mode === 'inline' && x.metric === 'appends_per_step')) {
+    expect(r.value, r.backend).toBeLessThanOrEqual(1);
+  }
+  const svg = readFileSync(chart, 'utf8');
+  expect(svg.startsWith('<svg')).toBe(true);
+  expect(svg).toContain('B1 throughput');
+}, 300_000);
