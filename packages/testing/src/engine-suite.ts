@@ -988,9 +988,27 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     it('wakes a sleeping run from the timer in storage when its wake-up message is lost', async () => {
       const dropDelayed = (b: Broker): Broker => wrapBroker(b, (_q, _body, options) => (options?.delayMs ?? 0) > 0);
       const c = await client(dropDelayed);
-      await worker(c);
+      // No local fast path: the wake-up goes through the (lossy) broker.
+      await worker(c, { localTimerWindow: 0 });
       const run = await c.start(W.sleeper, 100);
       expect(await run.result({ timeout: '20s' })).toBe('woke');
+    });
+
+    it('fires a short timer in the worker that wrote it, and a stopping worker hands its timers to the broker', async () => {
+      const c = await client();
+      const first = await worker(c);
+      const quick = await c.start(W.sleeper, 50);
+      expect(await quick.result({ timeout: '20s' })).toBe('woke');
+      const run = await c.start(W.sleeper, 700);
+      await waitFor(async () => (await run.status()) === 'suspended', 10_000);
+      await first.stop();
+      // The second worker never sweeps storage for timers: only the handed-back message can wake the run.
+      await worker(c, { timerSweepInterval: '1h' });
+      expect(await run.result({ timeout: '20s' })).toBe('woke');
+      const events = await run.events();
+      const started = events.find((e) => e.type === 'sleep_started') as { data: { wakeAt: number } };
+      const woke = events.find((e) => e.type === 'sleep_completed')!;
+      expect(woke.at - started.data.wakeAt).toBeLessThan(1500);
     });
 
     it('resumes a run whose start message was lost, through the recovery sweep', async () => {

@@ -71,6 +71,7 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
     timerSweepInterval: '50ms',
     scheduleInterval: '50ms',
     inlineRetryMax: 0, // every retry waits on the virtual clock
+    localTimerWindow: 0, // every timer waits on the virtual clock
     ...options.worker,
     workflows: options.workflows,
     stepOverrides: overrides,

@@ -23,6 +23,7 @@ import { StepSuspended } from '../step-hooks.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
 import { streamWorkflow } from '../streams.js';
+import { LocalTimers, type LocalTimer } from './local-timers.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -46,6 +47,12 @@ export interface WorkerOptions {
   recoveryInterval?: Duration;
   /** How often to look in storage for overdue timers whose wake-up message was lost. Default 1s. */
   timerSweepInterval?: Duration;
+  /**
+   * Timers (sleeps, timeouts) due within this window are fired by this worker itself at their time,
+   * without a broker round trip; later ones get a delayed broker message. Either way the timer in
+   * storage is the truth: if this worker dies, the timer sweep wakes the run. 0 turns it off. Default 60s.
+   */
+  localTimerWindow?: Duration;
   /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */
   inlineRetryMax?: Duration;
   /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
@@ -71,6 +78,7 @@ type Settings = {
   recoveryIntervalMs: number;
   timerSweepIntervalMs: number;
   inlineRetryMaxMs: number;
+  localTimerWindowMs: number;
 };
 
 /**
@@ -116,7 +124,9 @@ export class Worker {
       recoveryIntervalMs: parseDuration(options.recoveryInterval ?? '10s', 'createWorker(): recoveryInterval'),
       timerSweepIntervalMs: parseDuration(options.timerSweepInterval ?? '1s', 'createWorker(): timerSweepInterval'),
       inlineRetryMaxMs: parseDuration(options.inlineRetryMax ?? '5s', 'createWorker(): inlineRetryMax'),
+      localTimerWindowMs: parseDuration(options.localTimerWindow ?? '60s', 'createWorker(): localTimerWindow'),
     };
+    this.localTimers = new LocalTimers(() => client.clock(), (due) => this.fireLocalTimers(due));
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
@@ -130,6 +140,33 @@ export class Worker {
 
   private readonly scheduleIntervalMs: number;
   private readonly scheduler?: Scheduler;
+  private readonly localTimers: LocalTimers;
+  private localWakes = 0;
+
+  /**
+   * Local timers fell due: advance their runs here, as a delivered task would. Past the worker's
+   * concurrency (a burst), or when advancing fails, the wake-up goes through the broker instead.
+   */
+  private fireLocalTimers(due: LocalTimer[]): void {
+    for (const t of due) {
+      const task: RunTask = { v: 1, kind: 'run', runId: t.runId, reason: 'timer' };
+      if (!this.running || this.localWakes >= this.settings.concurrency) {
+        void publishTask(this.client.broker, brokerQueue(t.queue), task, 0, this.client.clock).catch(() => undefined);
+        continue;
+      }
+      this.localWakes++;
+      this.handling++;
+      void this.processRun(task)
+        .catch(async (err) => {
+          this.logger.warn('local wake-up failed; handing it to the broker', { runId: t.runId, error: String(err) });
+          await publishTask(this.client.broker, brokerQueue(t.queue), task, 0, this.client.clock).catch(() => undefined);
+        })
+        .finally(() => {
+          this.localWakes--;
+          this.handling--;
+        });
+    }
+  }
 
   /** Fires due schedule slots now (the test environment calls it after moving its clock). */
   async tickSchedules(): Promise<number> {
@@ -199,6 +236,11 @@ export class Worker {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    // Wake-ups held here go to the broker, so another worker fires them on time.
+    const now = this.client.clock();
+    await Promise.allSettled(
+      this.localTimers.drain().map((t) => publishTask(this.client.broker, brokerQueue(t.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, Math.max(0, t.fireAt - now), this.client.clock)),
+    );
     const stopped = Promise.all(this.subscriptions.map((s) => s.stop()));
     if (options.grace !== undefined) {
       const graceMs = parseDuration(options.grace, 'worker.stop({ grace })');
@@ -468,7 +510,13 @@ export class Worker {
     await Promise.all([
       ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), { v: 1, kind: 'run', runId: r.runId, reason: 'start' }, 0, this.client.clock)),
       ...effects.dispatched.map((cmd) => this.dispatchStep(effects.queue, effects.runId, cmd)),
-      ...effects.timers.map((t) => publishTask(broker, brokerQueue(effects.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock)),
+      ...effects.timers.map((t) => {
+        if (this.running && t.fireAt - now <= this.settings.localTimerWindowMs) {
+          this.localTimers.add({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt });
+          return undefined;
+        }
+        return publishTask(broker, brokerQueue(effects.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock);
+      }),
     ]);
     for (const child of effects.closeChildren) await this.closeChild(child.runId, child.policy);
     if (effects.notifyParent) await this.notifyParent(effects.notifyParent);
