@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
-import { Connection, migrate, type PostgresOptions } from './schema.js';
+import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 export interface PostgresBrokerOptions extends PostgresOptions {
   /** Safety-net poll for missed notifications (after a reconnect, say). Default 1 s. */
@@ -38,7 +38,7 @@ export class PostgresBroker implements Broker {
     this.options = options;
     this.conn = new Connection(options);
     this.S = `"${this.conn.schema}"`;
-    this.channel = `durably_${this.conn.schema}`;
+    this.channel = channelName('durably', this.conn.schema);
   }
 
   static async create(options: PostgresBrokerOptions): Promise<PostgresBroker> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { DurablyError, InvalidArgumentError, StorageError, redactUrl } from '@durably/core';
 
@@ -20,6 +21,15 @@ export function checkSchema(schema: string): string {
     throw new InvalidArgumentError(`Postgres schema ${JSON.stringify(schema)} is invalid: use 1-63 lowercase letters, digits and "_", starting with a letter or "_".`);
   }
   return schema;
+}
+
+/**
+ * A LISTEN/NOTIFY channel name for a schema. Channel names are identifiers (at most 63 bytes): a
+ * schema too long for the prefix is replaced by a hash of it.
+ */
+export function channelName(prefix: string, schema: string): string {
+  const name = `${prefix}_${schema}`;
+  return name.length <= 63 ? name : `${prefix}_${createHash('sha1').update(schema).digest('hex').slice(0, 24)}`;
 }
 
 /** Parses `postgres://...?schema=x&max=n`: the Durably options are removed from what pg sees. */

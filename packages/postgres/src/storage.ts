@@ -19,7 +19,8 @@ import {
   encodeCursor,
   pageLimit,
 } from '@durably/core';
-import { Connection, migrate, type PostgresOptions } from './schema.js';
+import pg from 'pg';
+import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 interface RunRow {
   run_id: string;
@@ -49,9 +50,49 @@ export class PostgresStorage implements Storage {
   private readonly conn: Connection;
   private readonly S: string;
 
-  constructor(options: PostgresOptions) {
+  private readonly finishedChannel: string;
+
+  constructor(private readonly options: PostgresOptions) {
     this.conn = new Connection(options);
     this.S = `"${this.conn.schema}"`;
+    this.finishedChannel = channelName('durably_done', this.conn.schema);
+  }
+
+  private listener?: Promise<pg.Client>;
+  private readonly finishedListeners = new Set<(runId: string) => void>();
+  private closing = false;
+
+  /** One LISTEN connection per storage (opened on first use) on the channel appends notify at commit. */
+  async subscribeFinished(listener: (runId: string) => void): Promise<() => void> {
+    this.finishedListeners.add(listener);
+    try {
+      await (this.listener ??= this.listenFinished());
+    } catch (err) {
+      this.listener = undefined;
+      this.finishedListeners.delete(listener);
+      throw this.conn.wrap(err);
+    }
+    return () => void this.finishedListeners.delete(listener);
+  }
+
+  private async listenFinished(): Promise<pg.Client> {
+    const client = this.options.pool ? ((await this.options.pool.connect()) as unknown as pg.Client) : new pg.Client({ connectionString: this.options.url });
+    client.on('error', () => undefined);
+    if (!this.options.pool) await client.connect();
+    client.on('notification', (msg) => {
+      if (msg.channel !== this.finishedChannel || !msg.payload) return;
+      for (const l of this.finishedListeners) l(msg.payload);
+    });
+    client.on('end', () => {
+      // Dropped (a server restart): listen again; waiters poll meanwhile.
+      this.listener = undefined;
+      if (this.closing || this.finishedListeners.size === 0) return;
+      setTimeout(() => {
+        if (!this.closing) this.listener ??= this.listenFinished().catch(() => (this.listener = undefined) as never);
+      }, 500).unref();
+    });
+    await client.query(`LISTEN "${this.finishedChannel}"`);
+    return client;
   }
 
   /** Creates the storage and runs its migrations. */
@@ -233,8 +274,11 @@ export class PostgresStorage implements Storage {
          ON CONFLICT (token) DO UPDATE SET expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at
        ), slots AS (
          DELETE FROM ${S}.concurrency_slots WHERE run_id = $1 AND $18::boolean AND EXISTS (SELECT 1 FROM upd)
+       ), done AS (
+         -- Sent at commit: clients waiting on result() in any process hear that the run finished.
+         SELECT pg_notify($19, upd.run_id) FROM upd WHERE $6::bigint IS NOT NULL
        )
-       SELECT count(*) AS updated FROM upd`;
+       SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM done) AS notified`;
   }
 
   private appendParams(request: AppendRequest): unknown[] {
@@ -260,6 +304,7 @@ export class PostgresStorage implements Storage {
       request.clearTimers ?? [],
       JSON.stringify(request.setHooks ?? []),
       request.releaseSlots === true,
+      this.finishedChannel,
     ];
   }
 
@@ -418,6 +463,13 @@ export class PostgresStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    const listener = await this.listener?.catch(() => undefined);
+    this.listener = undefined;
+    if (listener) {
+      if (this.options.pool) (listener as unknown as pg.PoolClient).release(true);
+      else await listener.end().catch(() => undefined);
+    }
     await this.conn.close();
   }
 }

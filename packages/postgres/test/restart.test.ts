@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -24,7 +24,24 @@ function asPostgres(cmd: string, args: string[]): void {
 }
 
 function startServer(): void {
-  asPostgres('pg_ctl', ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-w', '-t', '30', '-o', `-p ${PORT} -k ${dataDir} -c listen_addresses=127.0.0.1`, 'start']);
+  const start = () => asPostgres('pg_ctl', ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-w', '-t', '60', '-o', `-p ${PORT} -k ${dataDir} -c listen_addresses=127.0.0.1`, 'start']);
+  try {
+    start();
+  } catch (err) {
+    // Under a loaded machine the first start can time out: say why, and try once more.
+    const log = existsSync(join(dataDir, 'server.log')) ? readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').slice(-15).join('\n') : '(no server log)';
+    console.error(`private postgres on port ${PORT} did not start:\n${log}`);
+    try {
+      asPostgres('pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']);
+    } catch {
+      // not running
+    }
+    try {
+      start();
+    } catch {
+      throw err;
+    }
+  }
 }
 
 function crashServer(): void {

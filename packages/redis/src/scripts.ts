@@ -70,6 +70,8 @@ if c.error then table.insert(sets, 'error'); table.insert(sets, c.error) end
 if c.finishedAt then
   table.insert(sets, 'finishedAt'); table.insert(sets, string.format('%d', c.finishedAt))
   redis.call('ZADD', P .. ':idx:finished', c.finishedAt, runId)
+  -- Clients waiting on result() in any process hear of it at once (see subscribeFinished).
+  redis.call('PUBLISH', P .. ':finished', runId)
 end
 redis.call('HSET', KEYS[1], unpack(sets))
 for _, t in ipairs(c.setTimers) do

@@ -108,7 +108,13 @@ export class RedisStorage implements Storage {
     );
     if (status === 'exists') return { run: (await this.getRun(existing))!, created: false };
     if (status === 'duplicate') throw new StorageError(`A run with id "${run.runId}" already exists.`);
-    return { run: (await this.getRun(run.runId))!, created: true };
+    // Created as given: the record is known without reading it back.
+    const created: RunRecord = { runId: run.runId, workflow: run.workflow, status: 'pending', queue: run.queue, args: run.args, createdAt: run.createdAt, updatedAt: run.createdAt, lastSeq: 1 };
+    if (run.idempotencyKey !== undefined) created.idempotencyKey = run.idempotencyKey;
+    if (run.parentRunId !== undefined) created.parentRunId = run.parentRunId;
+    if (run.startAt !== undefined) created.startAt = run.startAt;
+    if (run.tags?.length) created.tags = [...new Set(run.tags)];
+    return { run: created, created: true };
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -292,7 +298,34 @@ export class RedisStorage implements Storage {
     return granted === 1 ? 0 : (win + 1) * periodMs - now;
   }
 
+  private subscriber?: Redis;
+  private readonly finishedListeners = new Set<(runId: string) => void>();
+
+  /** One subscriber connection per storage, on the channel the append script publishes finished run ids to. */
+  async subscribeFinished(listener: (runId: string) => void): Promise<() => void> {
+    this.finishedListeners.add(listener);
+    if (!this.subscriber) {
+      const sub = this.redis.duplicate();
+      sub.on('error', () => undefined); // ioredis reconnects and re-subscribes by itself
+      sub.on('message', (_channel: string, runId: string) => {
+        for (const l of this.finishedListeners) l(runId);
+      });
+      this.subscriber = sub;
+      try {
+        await sub.subscribe(`${this.P}:finished`);
+      } catch (err) {
+        this.subscriber = undefined;
+        this.finishedListeners.delete(listener);
+        sub.disconnect();
+        throw new StorageError(`Redis storage could not subscribe to finished runs: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return () => void this.finishedListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
     if (this.owned) this.redis.disconnect();
   }
 }

@@ -733,8 +733,11 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       const runB = await c.start(W.planWorkflow, b, ['delta']);
       // inspectStream reads a stream run's state from its log, from any client.
       const suspended = async (id: string) => (await inspectStream(W.planStream, { streamRunId: id, client: other }))?.status === 'suspended';
-      await waitFor(() => suspended(a), 20_000);
-      await waitFor(() => suspended(b), 20_000);
+      // ...and the workflows have their first outcome (an approval before that would let the stream
+      // complete before the first runStream looked, which it would then report instead).
+      const firstOutcome = async (run: typeof runA) => (await run.events()).some((e) => e.type === 'signal_received' && e.data.name.startsWith('durably.stream.outcome:'));
+      await waitFor(async () => (await suspended(a)) && (await firstOutcome(runA)), 20_000);
+      await waitFor(async () => (await suspended(b)) && (await firstOutcome(runB)), 20_000);
       const snapshot = (await inspectStream(W.planStream, { streamRunId: a, client: other }))!;
       expect(snapshot.steps.planner.status).toBe('suspended');
       expect(snapshot.steps.worker.status).toBe('active');

@@ -409,6 +409,34 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(await a.getCheckpoint(run.runId, '3')).toBeUndefined();
     });
 
+    it('tells subscribers on other clients of runs that finish, when it offers subscribeFinished', async () => {
+      const writer = await connect();
+      const reader = await connect();
+      if (!reader.subscribeFinished) {
+        // Optional capability (the local SQLite backend polls instead): nothing else to check.
+        expect(writer.subscribeFinished).toBeUndefined();
+        return;
+      }
+      const heard: string[] = [];
+      const unsubscribe = await reader.subscribeFinished((runId) => heard.push(runId));
+      const done = newRun();
+      const open = newRun();
+      await writer.createRun(done);
+      await writer.createRun(open);
+      await writer.append({ runId: open.runId, expectedSeq: 1, events: [ev(open.runId, 2)] });
+      await writer.append({ runId: done.runId, expectedSeq: 1, events: [ev(done.runId, 2)], run: { status: 'completed', result: '[1]', finishedAt: Date.now() } });
+      const deadline = Date.now() + 5000;
+      while (!heard.includes(done.runId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(heard).toContain(done.runId);
+      expect(heard).not.toContain(open.runId);
+      unsubscribe();
+      const later = newRun();
+      await writer.createRun(later);
+      await writer.append({ runId: later.runId, expectedSeq: 1, events: [ev(later.runId, 2)], run: { status: 'failed', finishedAt: Date.now() } });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard).not.toContain(later.runId);
+    });
+
     it('updates updatedAt on touchRun', async () => {
       const s = await connect();
       const { run } = await s.createRun(newRun());

@@ -189,6 +189,7 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     getCheckpoint: (r, st) => inner.getCheckpoint(r, st),
     deleteCheckpoint: (r, st) => inner.deleteCheckpoint(r, st),
     close: () => inner.close(),
+    ...(inner.subscribeFinished ? { subscribeFinished: (listener: (runId: string) => void) => inner.subscribeFinished!(listener) } : {}),
   } satisfies Storage & { appends: number; creates: number };
   return counted;
 }

@@ -22,7 +22,7 @@ import { deserialize, objectToError, serialize } from '../serialization.js';
 import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
-import { onRunFinished } from './notify.js';
+import { listenForRemoteFinishes, onRunFinished } from './notify.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../replay/execution.js';
 import { createLogger } from '../logger.js';
@@ -83,13 +83,23 @@ export class RunHandle<R = unknown> {
     const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'result({ timeout })');
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const storage = this.client.storage;
-    // Same-process workers notify at once; other processes are noticed by polling with backoff.
+    // Same-process workers notify at once, and storages that can (Postgres, Redis) tell of runs
+    // finished by other processes; polling with backoff is the safety net, slow when notices come.
     let wake: (() => void) | undefined;
-    const unsubscribe = onRunFinished(storage, this.runId, () => wake?.());
+    // Set by a notice that arrives while the run is being read, so it is not lost.
+    let noticed = false;
+    const onNotice = () => {
+      noticed = true;
+      wake?.();
+    };
     let runId = this.runId;
+    let unsubscribe = onRunFinished(storage, runId, onNotice);
+    const notified = await listenForRemoteFinishes(storage);
+    const maxDelay = notified ? 2000 : 500;
     try {
-      let delay = 10;
+      let delay = notified ? 250 : 10;
       for (;;) {
+        noticed = false;
         const run = await storage.getRun(runId);
         if (!run) throw new RunNotFoundError(runId);
         if (run.status === 'continued') {
@@ -97,12 +107,15 @@ export class RunHandle<R = unknown> {
           const [last] = await storage.readEvents(runId, run.lastSeq);
           if (last?.type === 'run_continued') {
             runId = last.data.nextRunId;
+            unsubscribe();
+            unsubscribe = onRunFinished(storage, runId, onNotice);
             continue;
           }
         }
         if (FINISHED_STATUSES.has(run.status)) return outcomeOf<R>(run);
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw new ResultTimeoutError(runId, timeoutMs!, run.status);
+        if (noticed) continue; // finished while we were reading: read again at once
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(delay, remaining));
           wake = () => {
@@ -111,7 +124,7 @@ export class RunHandle<R = unknown> {
           };
         });
         wake = undefined;
-        delay = Math.min(delay * 2, 500);
+        delay = Math.min(delay * 2, maxDelay);
       }
     } finally {
       unsubscribe();

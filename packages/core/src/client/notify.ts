@@ -24,6 +24,29 @@ export function onRunFinished(storage: Storage, runId: string, listener: () => v
   return () => emitter.off(runId, listener);
 }
 
+/**
+ * Subscribes once per storage object to the storage's own notices of finished runs (other
+ * processes' runs), feeding the same emitter. Resolves true when the storage offers them.
+ */
+const remote = new WeakMap<Storage, Promise<boolean>>();
+
+export function listenForRemoteFinishes(storage: Storage): Promise<boolean> {
+  let listening = remote.get(storage);
+  if (!listening) {
+    listening = storage.subscribeFinished
+      ? storage.subscribeFinished((runId) => notifyRunFinished(storage, runId)).then(
+          () => true,
+          () => {
+            remote.delete(storage); // try again on the next result()
+            return false;
+          },
+        )
+      : Promise.resolve(false);
+    remote.set(storage, listening);
+  }
+  return listening;
+}
+
 export function notifyRunFinished(storage: Storage, runId: string): void {
   emitters.get(storage)?.emit(runId);
 }

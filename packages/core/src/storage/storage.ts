@@ -277,6 +277,14 @@ export interface Storage {
   getCheckpoint(runId: string, stepId: string): Promise<Serialized | undefined>;
   deleteCheckpoint(runId: string, stepId: string): Promise<void>;
 
+  /**
+   * Optional. Calls `listener` with the id of each run that finishes (completed, failed, cancelled or
+   * continued), written by any process, while subscribed; resolves once listening. Lets `result()`
+   * wait for a run of another process without polling. Best effort: a notice can be missed (during a
+   * reconnect, say), so callers keep a slow safety poll. Returns the unsubscribe function.
+   */
+  subscribeFinished?(listener: (runId: string) => void): Promise<() => void>;
+
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;
 }

@@ -145,7 +145,7 @@ export class Worker {
 
   /**
    * Local timers fell due: advance their runs here, as a delivered task would. Past the worker's
-   * concurrency (a burst), or when advancing fails, the wake-up goes through the broker instead.
+   * concurrency (a burst), or once the worker stops, the wake-up goes through the broker instead.
    */
   private fireLocalTimers(due: LocalTimer[]): void {
     for (const t of due) {
@@ -157,9 +157,11 @@ export class Worker {
       this.localWakes++;
       this.handling++;
       void this.processRun(task)
-        .catch(async (err) => {
-          this.logger.warn('local wake-up failed; handing it to the broker', { runId: t.runId, error: String(err) });
-          await publishTask(this.client.broker, brokerQueue(t.queue), task, 0, this.client.clock).catch(() => undefined);
+        .catch((err) => {
+          // Storage away (a restart, say): try again here shortly. The timer in storage stays, so
+          // the sweep of any worker wakes the run even if this process dies meanwhile.
+          this.logger.debug('local wake-up failed; retrying shortly', { runId: t.runId, error: String(err) });
+          if (this.running) this.localTimers.add({ ...t, fireAt: this.client.clock() + 500 });
         })
         .finally(() => {
           this.localWakes--;
