@@ -94,9 +94,11 @@ if (systems.has('bullmq') && wants('redis')) {
   if (shapes.has('B2')) task(`B2 BullMQ on Redis: one chain of ${sizes.b2} jobs`, async () => (await import('./peers.js')).bullmqB2(sizes.b2));
 }
 if (systems.has('vercel-workflow') && !values.backend && (shapes.has('B1') || shapes.has('B2'))) {
-  task(`B1/B2 Vercel Workflow, local world: 3-step workflows for ${sizes.vercelB1Ms / 1000} s; one workflow of ${sizes.vercelB2} steps`, async () =>
-    (await import('./vercel.js')).vercelWorkflow(shapes, sizes.b1, 50, sizes.vercelB2, sizes.vercelB1Ms),
-  );
+  for (const world of ['local world', 'postgres world']) {
+    task(`B1/B2 Vercel Workflow, ${world}: 3-step workflows for ${sizes.vercelB1Ms / 1000} s; one workflow of ${sizes.vercelB2} steps`, async () =>
+      (await import('./vercel.js')).vercelWorkflow(shapes, sizes.b1, 50, sizes.vercelB2, sizes.vercelB1Ms, [world]),
+    );
+  }
 }
 
 const failures: string[] = [];

@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { percentile, type Row } from './shapes.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PG_URL, percentile, type Row } from './shapes.js';
 
 const benchDir = join(import.meta.dirname, '..');
 const IDS = {
@@ -61,10 +63,10 @@ async function withVercel<T>(fn: (start: (id: string, args: unknown[]) => Promis
 }
 
 /**
- * B1 (bounded: at most `count` workflows or `maxMs` of measuring, whichever comes first) and B2 on
- * the local world.
+ * B1 (bounded: at most `count` workflows or `maxMs` of measuring, whichever comes first) and B2, in
+ * this process, on the world the environment selects (WORKFLOW_TARGET_WORLD; the local one by default).
  */
-export async function vercelWorkflow(shapes: Set<string>, count: number, concurrency: number, steps: number, maxMs: number): Promise<Row[]> {
+export async function runVercelShapes(world: string, shapes: Set<string>, count: number, concurrency: number, steps: number, maxMs: number): Promise<Row[]> {
   return withVercel(async (start) => {
     const rows: Row[] = [];
     if (shapes.has('B1')) {
@@ -87,7 +89,7 @@ export async function vercelWorkflow(shapes: Set<string>, count: number, concurr
       );
       const seconds = (performance.now() - t0) / 1000;
       latencies.sort((a, b) => a - b);
-      const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B1', system: 'vercel-workflow', backend: 'local world', mode: 'inline', metric, value, unit });
+      const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B1', system: 'vercel-workflow', backend: world, mode: 'inline', metric, value, unit });
       rows.push(
         row('workflows_per_s', latencies.length / seconds, 'workflows/s'),
         row('steps_per_s', (latencies.length * 3) / seconds, 'steps/s'),
@@ -105,9 +107,67 @@ export async function vercelWorkflow(shapes: Set<string>, count: number, concurr
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       const early = mean(gaps.slice(0, tenth));
       const late = mean(gaps.slice(-tenth));
-      const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'vercel-workflow', backend: 'local world', mode: 'inline', metric, value, unit });
+      const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'vercel-workflow', backend: world, mode: `${steps} steps`, metric, value, unit });
       rows.push(row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'));
     }
     return rows;
   });
+}
+
+/**
+ * Vercel Workflow on its local world and on its Postgres world (a database of its own on the same
+ * server, set up by its bootstrap CLI), each in a child process: a world is chosen once per process.
+ */
+export async function vercelWorkflow(shapes: Set<string>, count: number, concurrency: number, steps: number, maxMs: number, worlds: string[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const world of worlds) {
+    const env: Record<string, string> = { ...(process.env as Record<string, string>) };
+    let database: string | undefined;
+    if (world === 'postgres world') {
+      database = `durably_bench_vw_${randomBytes(4).toString('hex')}`;
+      await adminQuery(`CREATE DATABASE ${database}`);
+      env.WORKFLOW_TARGET_WORLD = '@workflow/world-postgres';
+      env.WORKFLOW_POSTGRES_URL = withDatabase(PG_URL, database);
+      env.WORKFLOW_POSTGRES_WORKER_CONCURRENCY = String(concurrency);
+      env.WORKFLOW_POSTGRES_MAX_POOL_SIZE = String(concurrency + 2);
+      await promisify(execFile)(process.execPath, [join(benchDir, '../../node_modules/@workflow/world-postgres/bin/setup.js')], { cwd: benchDir, env, timeout: 120_000 });
+    }
+    try {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', '--conditions=@durably/source', join(benchDir, 'src/vercel-child.ts'), world, [...shapes].join(','), String(count), String(concurrency), String(steps), String(maxMs)],
+        { cwd: benchDir, env, timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 },
+      );
+      const line = stdout.trim().split('\n').findLast((l) => l.startsWith('ROWS '));
+      if (!line) throw new Error(`Vercel Workflow (${world}) printed no results:\n${stdout.slice(-2000)}`);
+      rows.push(...(JSON.parse(line.slice(5)) as Row[]));
+      if (database) {
+        // Proof that this world really kept its runs in Postgres.
+        const c = new pg.Client({ connectionString: withDatabase(PG_URL, database) });
+        await c.connect();
+        const { rows: counted } = await c.query<{ n: string }>('SELECT count(*) AS n FROM workflow.workflow_runs');
+        await c.end();
+        rows.push({ shape: 'B1', system: 'vercel-workflow', backend: world, mode: 'check', metric: 'runs_in_postgres', value: Number(counted[0].n), unit: 'runs' });
+      }
+    } finally {
+      if (database) await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    }
+  }
+  return rows;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
 }
