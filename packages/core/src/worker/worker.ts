@@ -143,17 +143,27 @@ export class Worker {
   private readonly localTimers: LocalTimers;
   private localWakes = 0;
 
+  /** Local timers that fell due, waiting for a free slot (earliest first). */
+  private readonly localDue: LocalTimer[] = [];
+
   /**
-   * Local timers fell due: advance their runs here, as a delivered task would. Past the worker's
-   * concurrency (a burst), or once the worker stops, the wake-up goes through the broker instead.
+   * Local timers fell due: advance their runs here, as a delivered task would, at most `concurrency`
+   * at once (a burst waits here, in due order, rather than taking the slower way through the broker).
    */
   private fireLocalTimers(due: LocalTimer[]): void {
-    for (const t of due) {
-      const task: RunTask = { v: 1, kind: 'run', runId: t.runId, reason: 'timer' };
-      if (!this.running || this.localWakes >= this.settings.concurrency) {
-        void publishTask(this.client.broker, brokerQueue(t.queue), task, 0, this.client.clock).catch(() => undefined);
+    this.localDue.push(...due);
+    this.pumpLocalTimers();
+  }
+
+  private pumpLocalTimers(): void {
+    while (this.localDue.length > 0 && this.localWakes < this.settings.concurrency) {
+      const t = this.localDue.shift()!;
+      if (!this.running) {
+        // Stopping: the broker takes it (stop() also hands over what is still queued here).
+        void publishTask(this.client.broker, brokerQueue(t.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, 0, this.client.clock).catch(() => undefined);
         continue;
       }
+      const task: RunTask = { v: 1, kind: 'run', runId: t.runId, reason: 'timer' };
       this.localWakes++;
       this.handling++;
       void this.processRun(task)
@@ -166,6 +176,7 @@ export class Worker {
         .finally(() => {
           this.localWakes--;
           this.handling--;
+          this.pumpLocalTimers();
         });
     }
   }
@@ -241,7 +252,7 @@ export class Worker {
     // Wake-ups held here go to the broker, so another worker fires them on time.
     const now = this.client.clock();
     await Promise.allSettled(
-      this.localTimers.drain().map((t) => publishTask(this.client.broker, brokerQueue(t.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, Math.max(0, t.fireAt - now), this.client.clock)),
+      [...this.localDue.splice(0), ...this.localTimers.drain()].map((t) => publishTask(this.client.broker, brokerQueue(t.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, Math.max(0, t.fireAt - now), this.client.clock)),
     );
     const stopped = Promise.all(this.subscriptions.map((s) => s.stop()));
     if (options.grace !== undefined) {
