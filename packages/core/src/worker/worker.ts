@@ -382,7 +382,9 @@ export class Worker {
       if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
       await execution.feed(tail);
     } else {
-      const run = await storage.getRun(runId);
+      // Both reads at once: one round trip (Redis pipelines them; Postgres runs them side by side).
+      // An append landing between them is harmless: the next append is fenced by the log.
+      const [run, log] = await Promise.all([storage.getRun(runId), storage.readEvents(runId)]);
       if (!run) {
         this.logger.warn('task for an unknown run ignored', { runId });
         return;
@@ -395,7 +397,7 @@ export class Worker {
       }
       const def = this.workflows.get(run.workflow);
       if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
-      const events = await storage.readEvents(runId);
+      const events = log;
       if (run.status === 'pending' && def.concurrency && !events.some((e) => e.type === 'cancel_requested')) {
         if (!(await this.acquireConcurrency(run.runId, def, events[0]))) return;
       }
