@@ -20,11 +20,13 @@ const COLORS: Record<Row['system'], string> = {
   raw: '#6b7280',
 };
 
+const NAMES: Record<Row['system'], string> = { durably: 'Durably', dbos: 'DBOS Transact', bullmq: 'BullMQ', 'vercel-workflow': 'Vercel Workflow', raw: 'raw' };
+
 function panels(rows: Row[]): Panel[] {
   const pick = (shape: string, metric: string, filter: (r: Row) => boolean = () => true) =>
     rows
       .filter((r) => r.shape === shape && r.metric === metric && filter(r) && Number.isFinite(r.value))
-      .map((r) => ({ label: `${r.system === 'durably' ? 'Durably' : r.system} · ${r.backend}${r.mode && r.mode !== 'inline' ? ` · ${r.mode}` : ''}`, value: r.value, system: r.system }));
+      .map((r) => ({ label: `${NAMES[r.system]} · ${r.backend}${r.mode && r.mode !== 'inline' ? ` · ${r.mode}` : ''}`, value: r.value, system: r.system }));
   return [
     { title: 'B1 throughput: 3-step workflows per second (higher is better)', unit: 'wf/s', lowerIsBetter: false, bars: pick('B1', 'workflows_per_s') },
     { title: 'B1 latency p50, start to result (lower is better)', unit: 'ms', lowerIsBetter: true, bars: pick('B1', 'latency_p50_ms') },
@@ -74,7 +76,7 @@ export function renderChart(rows: Row[], subtitle: string): string {
   }
   const legend = (Object.keys(COLORS) as Row['system'][])
     .filter((s) => rows.some((r) => r.system === s))
-    .map((s, i) => `<rect x="${10 + i * 150}" y="${y}" width="12" height="12" fill="${COLORS[s]}"/><text x="${28 + i * 150}" y="${y + 11}" font-size="12">${s === 'durably' ? 'Durably' : s}</text>`)
+    .map((s, i) => `<rect x="${10 + i * 150}" y="${y}" width="12" height="12" fill="${COLORS[s]}"/><text x="${28 + i * 150}" y="${y + 11}" font-size="12">${NAMES[s]}</text>`)
     .join('');
   y += 30;
   return [

@@ -194,6 +194,25 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
   return counted;
 }
 
+/** Counts broker publishes, so that the messages per step are measured, not assumed. */
+export function countingBroker(inner: Broker): Broker & { published: number } {
+  const counted = {
+    published: 0,
+    get maxDelayMs() {
+      return inner.maxDelayMs;
+    },
+    migrate: () => inner.migrate(),
+    publish: (queue: string, body: string, options?: Parameters<Broker['publish']>[2]) => {
+      counted.published++;
+      return inner.publish(queue, body, options);
+    },
+    consume: (queue: string, handler: Parameters<Broker['consume']>[1], options: Parameters<Broker['consume']>[2]) => inner.consume(queue, handler, options),
+    deadLetters: (queue: string, limit?: number) => inner.deadLetters(queue, limit),
+    close: () => inner.close(),
+  };
+  return counted as Broker & { published: number };
+}
+
 const noop = step('bench.noop', async (payload: string) => payload);
 export const threeSteps = workflow('bench.three-steps', async (payload: string) => {
   await noop(payload);
@@ -237,15 +256,16 @@ export const WORKFLOWS = [threeSteps, longChain, sleeper, fanOut, hookWaiter];
 export async function withEngine<T>(
   backend: Backend,
   mode: 'inline' | 'dispatch',
-  fn: (c: Client, storage: Storage & { appends: number; creates: number }, opened: Opened) => Promise<T>,
+  fn: (c: Client, storage: Storage & { appends: number; creates: number }, opened: Opened & { published(): number }) => Promise<T>,
 ): Promise<T> {
   const opened = backend.open();
   const storage = countingStorage(opened.storage);
-  const client = new Client({ storage, broker: opened.broker });
+  const broker = countingBroker(opened.broker);
+  const client = new Client({ storage, broker });
   const worker = new Worker(client, { workflows: WORKFLOWS, concurrency: 64, stepMode: mode });
   await worker.start();
   try {
-    return await fn(client, storage, opened);
+    return await fn(client, storage, { ...opened, published: () => broker.published });
   } finally {
     await worker.stop();
     await client.close();
@@ -273,6 +293,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
     await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
     latencies.length = 0;
     const appends0 = storage.appends;
+    const published0 = opened.published();
     const commands0 = (await opened.commands?.()) ?? NaN;
     let next = 0;
     const t0 = performance.now();
@@ -290,6 +311,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       row('latency_p50_ms', percentile(latencies, 50), 'ms'),
       row('latency_p99_ms', percentile(latencies, 99), 'ms'),
       row('appends_per_step', (storage.appends - appends0) / (count * 3), 'appends/step'),
+      row('broker_messages_per_step', (opened.published() - published0) / (count * 3), 'messages/step'),
       ...(opened.commands ? [row(backend.name === 'redis' ? 'redis_commands_per_step' : 'pg_commits_per_step', (((await opened.commands()) - commands0) / (count * 3)), backend.name === 'redis' ? 'commands/step' : 'commits/step')] : []),
     ];
   });
