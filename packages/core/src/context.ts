@@ -8,6 +8,8 @@ import type { ParentClosePolicy } from './events.js';
 /** What a workflow execution offers to the durable calls made inside it (implemented by Execution). */
 export interface WorkflowRuntime {
   readonly runId: string;
+  /** True for a transient run (durable: false), which keeps no log. */
+  readonly transient?: boolean;
   readonly workflowName: string;
   /** From run_created, for runs started by a schedule. */
   readonly scheduled?: { at: number; scheduleId?: string };

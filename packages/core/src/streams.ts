@@ -19,7 +19,7 @@ import { context, currentScope, type StepContext, type WorkflowContext } from '.
 import { checkQueue, step, workflow, type StepOptions } from './definitions.js';
 import { getDefaultClient } from './config.js';
 import { parseDuration, type Duration } from './duration.js';
-import { DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from './errors.js';
+import { DurableOnlyError, DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from './errors.js';
 import { continueAsNew, defineQuery, shield, waitForSignal, type PayloadSchema } from './hooks.js';
 import { deserialize, serialize } from './serialization.js';
 import { sleep } from './context.js';
@@ -389,7 +389,7 @@ export async function emit(stream: Stream<any>, type: string, payload?: unknown,
   }
   const streamRunId = checkStreamRunId(options.streamRunId, 'emit()');
   const scope = currentScope();
-  if (scope?.kind === 'workflow') {
+  if (scope?.kind === 'workflow' && !scope.execution.transient) {
     const wctx = context() as WorkflowContext;
     await emitFromWorkflow(stream.name, streamRunId, { kind: 'emit', id: `${wctx.runId}:${wctx.uuid()}`, type, payload, deliverAt: delayMs > 0 ? wctx.now().getTime() + delayMs : undefined });
     return;
@@ -473,6 +473,9 @@ export async function runStream<I>(stream: Stream<I>, options: { streamRunId: st
   if (stream?.kind !== 'stream') throw new InvalidArgumentError('runStream(): the first argument must be a stream made with defineStream().');
   const scope = currentScope();
   if (scope?.kind !== 'workflow') throw new NotInWorkflowError('runStream() was called outside a workflow. Call it in a workflow(...) body; use startStream() and emit() elsewhere.');
+  if (scope.execution.transient) {
+    throw new DurableOnlyError('runStream() needs durable mode: it suspends the run until the stream settles, which a transient run (durable: false) cannot do. Start the run without durable: false.');
+  }
   const streamRunId = checkStreamRunId(options?.streamRunId, 'runStream()');
   const wctx = context() as WorkflowContext;
   const key = `${stream.name}/${streamRunId}`;

@@ -19,6 +19,7 @@ import { runStepAttempt } from './worker/step-runner.js';
  * For quick jobs where durability costs more than it gives: a crash loses the run.
  */
 class TransientRuntime implements WorkflowRuntime {
+  readonly transient = true;
   readonly logger = createLogger();
   private readonly controller = new AbortController();
   cancelled?: CancelledError;

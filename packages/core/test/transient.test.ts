@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { Client, DurableOnlyError, MemoryBroker, MemoryStorage, RetryableError, defineHook, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+import { Client, DurableOnlyError, MemoryBroker, MemoryStorage, RetryableError, defineHook, defineStream, runStream, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
 
 let attempts = 0;
 const flaky = step(
@@ -20,6 +20,8 @@ const hooked = workflow('transient.hooked', async () => {
   needsHook.create();
   return 'not reached';
 });
+const panel = defineStream('transient.panel');
+const streaming = workflow('transient.streaming', async () => runStream(panel, { streamRunId: 'p-1' }));
 const slow = workflow('transient.slow', async () => {
   await sleep(10_000);
   return 'not reached';
@@ -53,6 +55,10 @@ it('refuses durable-only features in transient mode with a clear error', async (
   const error = await run.result().catch((e: unknown) => e);
   expect(((error as Error).cause as Error)).toBeInstanceOf(DurableOnlyError);
   expect(((error as Error).cause as Error).message).toContain('durable mode');
+  expect((await client.storage.listRuns()).runs).toHaveLength(0);
+  const streamed = await (await client.startWith(streaming, [], { durable: false })).result().catch((e: unknown) => e);
+  expect(((streamed as Error).cause as Error)).toBeInstanceOf(DurableOnlyError);
+  expect(((streamed as Error).cause as Error).message).toContain('runStream() needs durable mode');
   expect((await client.storage.listRuns()).runs).toHaveLength(0);
 });
 
