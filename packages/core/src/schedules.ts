@@ -381,9 +381,14 @@ export class Schedules {
     const id = `workflow:${wf.definition.name}`;
     const now = this.client.clock();
     const wanted = buildSchedule(id, wf, options, now, this.client.limits.maxPayloadBytes);
-    const existing = await this.client.storage.getSchedule(id);
     const same = (a: ScheduleRecord, b: ScheduleRecord) =>
       JSON.stringify([a.spec, a.args, a.overlap, a.catchUp, a.queue, a.endAt, a.jitterMs]) === JSON.stringify([b.spec, b.args, b.overlap, b.catchUp, b.queue, b.endAt, b.jitterMs]);
+    let existing = await this.client.storage.getSchedule(id);
+    if (!existing) {
+      // Created only if absent: of workers starting together, one creates it and the others find it.
+      if (await this.client.storage.saveSchedule(wanted, 0)) return wanted;
+      existing = await this.client.storage.getSchedule(id);
+    }
     if (existing && same(existing, wanted)) return existing;
     return this.create(id, wf, options);
   }

@@ -384,6 +384,13 @@ export class PostgresStorage implements Storage {
       );
       return true;
     }
+    if (expectedVersion === 0) {
+      const created = await this.conn.query(
+        `INSERT INTO ${S}.schedules (schedule_id, record, paused, next_fire_at, buffered, version, lease_until) VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (schedule_id) DO NOTHING`,
+        values,
+      );
+      return created.rowCount === 1;
+    }
     const result = await this.conn.query(
       `UPDATE ${S}.schedules SET record = $2, paused = $3, next_fire_at = $4, buffered = $5, version = $6, lease_until = 0 WHERE schedule_id = $1 AND version = $7`,
       [...values, expectedVersion],

@@ -159,7 +159,11 @@ return #ids
 export const SAVE_SCHEDULE = `
 local P, id = ARGV[1], ARGV[2]
 local key = P .. ':sched:' .. id
-if ARGV[5] ~= '' and redis.call('HGET', key, 'version') ~= ARGV[5] then return 0 end
+if ARGV[5] == '0' then
+  if redis.call('EXISTS', key) == 1 then return 0 end
+elseif ARGV[5] ~= '' and redis.call('HGET', key, 'version') ~= ARGV[5] then
+  return 0
+end
 redis.call('HSET', key, 'json', ARGV[3], 'version', ARGV[4])
 redis.call('SADD', P .. ':sched:ids', id)
 redis.call('HDEL', P .. ':sched:lease', id)

@@ -927,10 +927,11 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     });
 
     it('activates a schedule declared on a workflow once, however many workers start', async () => {
+      // Four workers (two clients each, as separate processes would be) start at the same moment.
       const c1 = await client();
       const c2 = await client();
-      await worker(c1, { scheduleInterval: '30ms', workflows: [...W.allWorkflows, W.declaredJob] });
-      await worker(c2, { scheduleInterval: '30ms', workflows: [...W.allWorkflows, W.declaredJob] });
+      const options = { scheduleInterval: '30ms' as const, workflows: [...W.allWorkflows, W.declaredJob] };
+      await Promise.all([worker(c1, options), worker(c2, options), worker(c1, options), worker(c2, options)]);
       const declared = (await c1.schedules.list()).filter((s) => s.scheduleId === 'workflow:suite.declared');
       expect(declared).toHaveLength(1);
       expect(declared[0].history!.map((h) => h.action)).toEqual(['created']);

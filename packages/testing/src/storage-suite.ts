@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppendConflictError, RunNotFoundError, StorageError, makeEvent, type DurablyEvent, type NewRun, type RunRecord, type Storage } from '@durably/core';
+import { AppendConflictError, RunNotFoundError, StorageError, makeEvent, type DurablyEvent, type NewRun, type RunRecord, type ScheduleRecord, type Storage } from '@durably/core';
 
 export interface StorageHarness {
   /** A new client on the same backend each call, as another process would have. */
@@ -435,6 +435,37 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       await writer.append({ runId: later.runId, expectedSeq: 1, events: [ev(later.runId, 2)], run: { status: 'failed', finishedAt: Date.now() } });
       await new Promise((r) => setTimeout(r, 200));
       expect(heard).not.toContain(later.runId);
+    });
+
+    it('writes schedules with version checks: create-only-if-absent (0) races to one winner, stale versions lose', async () => {
+      const a = await connect();
+      const b = await connect();
+      const id = `conf-sched-${randomUUID().slice(0, 8)}`;
+      const record = (version: number, by: string): ScheduleRecord => ({
+        scheduleId: id,
+        workflow: 'conf.wf',
+        queue: 'default',
+        args: '[[]]',
+        spec: { everyMs: 60_000 },
+        overlap: 'skip',
+        catchUp: 'latest',
+        paused: false,
+        nextFireAt: Date.now() + 60_000,
+        history: [{ at: Date.now(), action: 'created', detail: by }],
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+        version,
+      });
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).saveSchedule(record(1, `writer-${i}`), 0)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const stored = (await a.getSchedule(id))!;
+      expect(stored.history![0].detail).toBe(`writer-${results.indexOf(true)}`);
+      expect(await b.saveSchedule(record(1, 'late'), 0)).toBe(false);
+      expect(await a.saveSchedule({ ...stored, version: 2 }, 1)).toBe(true);
+      expect(await b.saveSchedule({ ...stored, version: 2, paused: true }, 1)).toBe(false);
+      expect((await b.getSchedule(id))!.paused).toBe(false);
+      expect(await b.deleteSchedule(id)).toBe(true);
+      expect(await a.getSchedule(id)).toBeUndefined();
     });
 
     it('updates updatedAt on touchRun', async () => {

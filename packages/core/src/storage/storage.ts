@@ -236,7 +236,8 @@ export interface Storage {
   /**
    * Writes a schedule. Without `expectedVersion`: creates or replaces it. With it: writes only if the
    * stored version equals `expectedVersion` (returns false otherwise), so two schedulers cannot
-   * overwrite each other's progress. Writing clears the claim lease.
+   * overwrite each other's progress; `expectedVersion: 0` creates it only if no schedule has its id.
+   * Writing clears the claim lease.
    */
   saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean>;
 

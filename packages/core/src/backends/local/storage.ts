@@ -272,6 +272,12 @@ export class LocalStorage implements Storage {
         ).run(...values);
         return true;
       }
+      if (expectedVersion === 0) {
+        const created = this.stmt(
+          `INSERT INTO schedules (schedule_id, record, paused, next_fire_at, buffered, version, lease_until) VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (schedule_id) DO NOTHING`,
+        ).run(...values);
+        return created.changes === 1;
+      }
       const result = this.stmt(
         `UPDATE schedules SET record = ?, paused = ?, next_fire_at = ?, buffered = ?, version = ?, lease_until = 0 WHERE schedule_id = ? AND version = ?`,
       ).run(values[1], values[2], values[3], values[4], values[5], schedule.scheduleId, expectedVersion);

@@ -206,7 +206,7 @@ export class MemoryStorage implements Storage {
   async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean> {
     this.check();
     const existing = this.schedules.get(schedule.scheduleId);
-    if (expectedVersion !== undefined && existing?.record.version !== expectedVersion) return false;
+    if (expectedVersion === 0 ? existing !== undefined : expectedVersion !== undefined && existing?.record.version !== expectedVersion) return false;
     this.schedules.set(schedule.scheduleId, { record: structuredClone(schedule), leaseUntil: 0 });
     return true;
   }
