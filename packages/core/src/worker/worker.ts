@@ -395,6 +395,8 @@ export class Worker {
         await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId, reason: 'start' }, run.startAt - now, this.client.clock);
         return;
       }
+      // The log is the truth: the run may have ended (terminated, say) between the two reads.
+      if (log.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
       const def = this.workflows.get(run.workflow);
       if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
       const events = log;
