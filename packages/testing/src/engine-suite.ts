@@ -759,11 +759,12 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       // plan + 3 assigned + 3 done + 2 approvals + shutdown: numbered 1..10 in one sequence.
       expect(resultA.second.seq).toBe(10);
       const resultB = (await runB.result({ timeout: '30s' })) as { first: StreamOutcome; second: StreamOutcome };
-      expect(resultB.second.steps.planner).toMatchObject({ status: 'terminated', reason: 'rejected' });
+      expect(resultB.second.steps.planner).toMatchObject({ status: 'terminated', reason: 'rejected', state: { answers: ['DELTA'] } });
       expect(resultB.second.seq).toBe(5);
-      // Two stream runs never see each other's signals; each task was worked on once.
-      for (const t of ['alpha', 'beta', 'gamma']) expect(W.countOf(`stream:${a}:work:${t}`)).toBe(1);
-      expect(W.countOf(`stream:${b}:work:delta`)).toBe(1);
+      // Two stream runs never see each other's signals. Each task's result is recorded once (the
+      // answers above); a handler body may run again when a signal lands during its step (at least once).
+      for (const t of ['alpha', 'beta', 'gamma']) expect(W.countOf(`stream:${a}:work:${t}`)).toBeGreaterThanOrEqual(1);
+      expect(W.countOf(`stream:${b}:work:delta`)).toBeGreaterThanOrEqual(1);
       expect(W.countOf(`stream:${b}:work:alpha`)).toBe(0);
       expect(W.countOf(`stream:${a}:work:delta`)).toBe(0);
       await expect(emit(W.planStream, 'approval', { approved: true }, { streamRunId: `missing-${a}`, client: other })).rejects.toBeInstanceOf(StreamRunNotFoundError);
