@@ -6,7 +6,7 @@ import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { AppendConflictError, CancelledError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
@@ -14,7 +14,7 @@ import type { Command } from '../replay/commands.js';
 import { backoffDelay } from '../retry.js';
 import { RetryableError } from '../errors.js';
 import { deserialize, errorToObject, serialize } from '../serialization.js';
-import { FINISHED_STATUSES, type Timer } from '../storage/storage.js';
+import { FINISHED_STATUSES, type RunRecord, type Timer } from '../storage/storage.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages.js';
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
@@ -389,7 +389,11 @@ export class Worker {
         this.logger.warn('task for an unknown run ignored', { runId });
         return;
       }
-      if (FINISHED_STATUSES.has(run.status)) return;
+      if (FINISHED_STATUSES.has(run.status)) {
+        // Delivered again after a failure: what follows a run's end may not have happened.
+        if (redelivered) await this.repairFinished(run, log);
+        return;
+      }
       const now = this.client.clock();
       if (run.status === 'pending' && run.startAt !== undefined && run.startAt > now) {
         await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId, reason: 'start' }, run.startAt - now, this.client.clock);
@@ -549,6 +553,66 @@ export class Worker {
     } else if (policy === 'request_cancel') {
       const done = await this.client.appendExternal(runId, 'cancel_requested', { reason });
       if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), { v: 1, kind: 'run', runId, reason: 'cancel' }, 0, this.client.clock);
+    }
+  }
+
+  /**
+   * What follows a run's final append — telling its parent, closing its children — runs once after
+   * that append; if it failed (storage away at that moment), the task is delivered again and lands
+   * here. Each effect is checked against the other run's log before it is redone, so doing it twice
+   * is harmless. (Starts of continuations, dispatched steps and timers have their own sweeps.)
+   */
+  private async repairFinished(run: RunRecord, log: DurablyEvent[]): Promise<void> {
+    const first = log[0];
+    const end = log.findLast((e) => TERMINAL_EVENT_TYPES.has(e.type));
+    if (first?.type !== 'run_created' || !end || end.type === 'run_continued') return;
+    const parent = first.data.parent;
+    if (parent) {
+      const error = end.type === 'run_cancelled' ? errorToObject(new CancelledError(end.data.reason)) : run.error;
+      const event =
+        run.status === 'completed'
+          ? { type: 'child_completed' as const, data: { childRunId: run.runId, result: run.result! } }
+          : { type: 'child_failed' as const, data: { childRunId: run.runId, error: error ?? errorToObject(new DurablyError(`child run ${run.runId} ended as ${run.status}`)) } };
+      await this.appendOnce(parent.runId, parent.correlationId, event, (e) => (e.type === 'child_completed' || e.type === 'child_failed') && e.correlationId === parent.correlationId, 'step');
+    }
+    const settled = new Set(log.flatMap((e) => (e.type === 'child_completed' || e.type === 'child_failed' ? [e.data.childRunId] : [])));
+    for (const e of log) {
+      if (e.type !== 'child_started' || e.data.parentClosePolicy === 'abandon' || settled.has(e.data.childRunId)) continue;
+      const reason = 'the parent run ended';
+      if (e.data.parentClosePolicy === 'terminate') {
+        await this.client.appendExternal(e.data.childRunId, 'run_cancelled', { reason }, { run: { status: 'cancelled', finishedAt: this.client.clock() }, releaseSlots: true });
+      } else {
+        await this.appendOnce(e.data.childRunId, undefined, { type: 'cancel_requested', data: { reason } }, (x) => x.type === 'cancel_requested', 'cancel');
+      }
+    }
+  }
+
+  /**
+   * Appends `event` to another run unless its log already has one that `exists` matches (re-checked
+   * after every lost race), then wakes that run. Nothing happens if the run is gone or finished.
+   */
+  private async appendOnce<K extends keyof EventDataMap>(
+    runId: string,
+    correlationId: string | undefined,
+    event: { type: K; data: EventDataMap[K] },
+    exists: (e: DurablyEvent) => boolean,
+    reason: RunTask['reason'],
+  ): Promise<void> {
+    const storage = this.client.storage;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const target = await storage.getRun(runId);
+      if (!target || FINISHED_STATUSES.has(target.status)) return;
+      const events = await storage.readEvents(runId);
+      if (events.some(exists)) return;
+      const lastSeq = events.at(-1)?.seq ?? target.lastSeq;
+      try {
+        await storage.append({ runId, expectedSeq: lastSeq, events: [makeEvent(runId, lastSeq + 1, event.type, event.data as never, correlationId, this.client.clock()) as DurablyEvent] });
+      } catch (err) {
+        if (err instanceof AppendConflictError) continue;
+        throw err;
+      }
+      await publishTask(this.client.broker, brokerQueue(target.queue), { v: 1, kind: 'run', runId, reason }, 0, this.client.clock);
+      return;
     }
   }
 
