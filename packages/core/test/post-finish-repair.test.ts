@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { Client, MemoryBroker, MemoryStorage, StorageError, Worker, runChild, sleep, startChildWith, step, workflow, type AppendRequest, type Storage } from '../src/index.js';
+import { Client, MemoryBroker, MemoryStorage, StorageError, Worker, runChild, sleep, startChildWith, step, waitForSignal, workflow, type AppendRequest, type Storage } from '../src/index.js';
 
 const childBody = step('repair.child-body', async () => 'child done');
 const child = workflow('repair.child', async () => childBody());
@@ -52,6 +52,46 @@ it('terminates the children of a finished run even when that failed right after 
     while ((await client.getRun(childId).status()) !== 'cancelled' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await client.getRun(childId).status()).toBe('cancelled');
     expect((await client.getRun(childId).events()).filter((e) => e.type === 'run_cancelled')).toHaveLength(1);
+  } finally {
+    await worker.stop();
+  }
+});
+
+const grandchild = workflow('repair.grandchild', async () => {
+  await sleep(60_000);
+  return 'woke';
+});
+const middle = workflow('repair.middle', async () => {
+  await startChildWith(grandchild, [], { parentClosePolicy: 'terminate' });
+  await sleep(60_000);
+  return 'woke';
+});
+const top = workflow('repair.top', async () => {
+  const handle = await startChildWith(middle, [], { parentClosePolicy: 'terminate' });
+  await waitForSignal('go'); // the test sends it once the grandchild exists
+  return handle.runId;
+});
+
+it('terminates grandchildren too: a terminated child runs no code, so its children are closed for it', async () => {
+  const storage = new MemoryStorage();
+  const client = new Client({ storage, broker: new MemoryBroker() });
+  const worker = new Worker(client, { workflows: [top, middle, grandchild] });
+  await worker.start();
+  try {
+    const run = await client.start(top);
+    const deadline = Date.now() + 10_000;
+    const childOf = async (runId: string) => (await storage.listRuns({ parentRunId: runId })).runs[0];
+    while (Date.now() < deadline && !(await childOf(run.runId))) await new Promise((r) => setTimeout(r, 10));
+    const middleRun = (await childOf(run.runId))!;
+    while (Date.now() < deadline && !(await childOf(middleRun.runId))) await new Promise((r) => setTimeout(r, 10));
+    const grandchildRun = (await childOf(middleRun.runId))!;
+    expect(grandchildRun.workflow).toBe('repair.grandchild');
+    await client.sendSignal(run.runId, 'go');
+    expect(await run.result({ timeout: '10s' })).toBe(middleRun.runId);
+    for (const id of [middleRun.runId, grandchildRun.runId]) {
+      while (Date.now() < deadline && (await client.getRun(id).status()) !== 'cancelled') await new Promise((r) => setTimeout(r, 20));
+      expect(await client.getRun(id).status()).toBe('cancelled');
+    }
   } finally {
     await worker.stop();
   }

@@ -547,9 +547,7 @@ export class Worker {
   private async closeChild(runId: string, policy: ParentClosePolicy): Promise<void> {
     const reason = 'the parent run ended';
     if (policy === 'terminate') {
-      const now = this.client.clock();
-      const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', finishedAt: now }, releaseSlots: true });
-      if (done.ok) notifyRunFinished(this.client.storage, runId);
+      await this.terminateChild(runId, 1);
     } else if (policy === 'request_cancel') {
       const done = await this.client.appendExternal(runId, 'cancel_requested', { reason });
       if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), { v: 1, kind: 'run', runId, reason: 'cancel' }, 0, this.client.clock);
@@ -575,16 +573,34 @@ export class Worker {
           : { type: 'child_failed' as const, data: { childRunId: run.runId, error: error ?? errorToObject(new DurablyError(`child run ${run.runId} ended as ${run.status}`)) } };
       await this.appendOnce(parent.runId, parent.correlationId, event, (e) => (e.type === 'child_completed' || e.type === 'child_failed') && e.correlationId === parent.correlationId, 'step');
     }
+    await this.closeChildrenOf(log);
+  }
+
+  /**
+   * Applies the parent-close policy to the children still running of a run that ended, read from its
+   * log. Repeating it is harmless: finished children are skipped and a cancel request is sent once.
+   */
+  private async closeChildrenOf(log: DurablyEvent[], depth = 0): Promise<void> {
     const settled = new Set(log.flatMap((e) => (e.type === 'child_completed' || e.type === 'child_failed' ? [e.data.childRunId] : [])));
     for (const e of log) {
       if (e.type !== 'child_started' || e.data.parentClosePolicy === 'abandon' || settled.has(e.data.childRunId)) continue;
-      const reason = 'the parent run ended';
       if (e.data.parentClosePolicy === 'terminate') {
-        await this.client.appendExternal(e.data.childRunId, 'run_cancelled', { reason }, { run: { status: 'cancelled', finishedAt: this.client.clock() }, releaseSlots: true });
+        await this.terminateChild(e.data.childRunId, depth + 1);
       } else {
-        await this.appendOnce(e.data.childRunId, undefined, { type: 'cancel_requested', data: { reason } }, (x) => x.type === 'cancel_requested', 'cancel');
+        await this.appendOnce(e.data.childRunId, undefined, { type: 'cancel_requested', data: { reason: 'the parent run ended' } }, (x) => x.type === 'cancel_requested', 'cancel');
       }
     }
+  }
+
+  /**
+   * Ends a child at once (parent-close policy "terminate"). No code of the child runs, so its own
+   * children are closed here, by their policies, down the tree.
+   */
+  private async terminateChild(runId: string, depth: number): Promise<void> {
+    const now = this.client.clock();
+    const done = await this.client.appendExternal(runId, 'run_cancelled', { reason: 'the parent run ended' }, { run: { status: 'cancelled', finishedAt: now }, releaseSlots: true });
+    if (done.ok) notifyRunFinished(this.client.storage, runId);
+    if (depth < 100) await this.closeChildrenOf(await this.client.storage.readEvents(runId), depth);
   }
 
   /**
