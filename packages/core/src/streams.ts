@@ -330,11 +330,8 @@ async function currentRunOf(client: Client, name: string, streamRunId: string): 
   await client.ensureReady();
   const page = await client.storage.listRuns({ workflow: STREAM_WORKFLOW, tags: [tagOf(name, streamRunId)], limit: 1 });
   let run = page.runs[0];
-  if (!run) return undefined;
-  for (let hops = 0; run.status === 'continued' && hops < 100_000; hops++) {
-    const [last] = await client.storage.readEvents(run.runId, run.lastSeq, 1);
-    if (last?.type !== 'run_continued') break;
-    const next = await client.storage.getRun(last.data.nextRunId);
+  for (let nextId = run && (await client.nextInChain(run)); nextId; nextId = await client.nextInChain(run)) {
+    const next = await client.storage.getRun(nextId);
     if (!next) break;
     run = next;
   }
@@ -391,7 +388,9 @@ export async function emit(stream: Stream<any>, type: string, payload?: unknown,
   const scope = currentScope();
   if (scope?.kind === 'workflow' && !scope.execution.transient) {
     const wctx = context() as WorkflowContext;
-    await emitFromWorkflow(stream.name, streamRunId, { kind: 'emit', id: `${wctx.runId}:${wctx.uuid()}`, type, payload, deliverAt: delayMs > 0 ? wctx.now().getTime() + delayMs : undefined });
+    const message: InboxMessage = { kind: 'emit', id: `${wctx.runId}:${wctx.uuid()}`, type, payload };
+    if (delayMs > 0) message.deliverAt = wctx.now().getTime() + delayMs;
+    await emitStep(stream.name, streamRunId, message);
     return;
   }
   const client = clientHere(options.client, 'emit()');
@@ -416,11 +415,6 @@ const emitStep = step('durably.stream.emit', async (name: string, streamRunId: s
   const client = clientHere(undefined, 'emit()');
   await sendToStream(client, name, streamRunId, message);
 });
-
-function emitFromWorkflow(name: string, streamRunId: string, message: InboxMessage): Promise<void> {
-  if (message.kind === 'emit' && message.deliverAt === undefined) delete (message as { deliverAt?: number }).deliverAt;
-  return emitStep(name, streamRunId, message);
-}
 
 /** Registers a watch (or reads the final outcome of a finished stream run). */
 const watchStep = step(

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { Client, MemoryBroker, MemoryStorage, StorageError, Worker, runChild, sleep, startChildWith, step, waitForSignal, workflow, type AppendRequest, type Storage } from '../src/index.js';
+import { Client, MemoryBroker, MemoryStorage, StorageError, Worker, runChild, sleep, startChildWith, step, waitForSignal, workflow, type AppendRequest, type Storage, type Workflow } from '../src/index.js';
 
 const childBody = step('repair.child-body', async () => 'child done');
 const child = workflow('repair.child', async () => childBody());
@@ -24,37 +24,37 @@ function failingOnce(inner: MemoryStorage, fails: (r: AppendRequest) => boolean)
   });
 }
 
-it('tells the parent that its child finished even when that failed right after the child ended', async () => {
-  const inner = new MemoryStorage();
-  const storage = failingOnce(inner, (r) => r.events.some((e) => e.type === 'child_completed'));
+/** Runs `fn` with a client and a started worker on `storage`, and stops the worker after. */
+async function withWorker(storage: Storage, workflows: Workflow<any[], any>[], fn: (client: Client) => Promise<void>): Promise<void> {
   const client = new Client({ storage, broker: new MemoryBroker() });
-  const worker = new Worker(client, { workflows: [parent, child] });
+  const worker = new Worker(client, { workflows });
   await worker.start();
   try {
-    const run = await client.start(parent);
-    expect(await run.result({ timeout: '10s' })).toBe('parent got: child done');
-    expect((await run.events()).filter((e) => e.type === 'child_completed')).toHaveLength(1);
+    await fn(client);
   } finally {
     await worker.stop();
   }
+}
+
+it('tells the parent that its child finished even when that failed right after the child ended', async () => {
+  const storage = failingOnce(new MemoryStorage(), (r) => r.events.some((e) => e.type === 'child_completed'));
+  await withWorker(storage, [parent, child], async (client) => {
+    const run = await client.start(parent);
+    expect(await run.result({ timeout: '10s' })).toBe('parent got: child done');
+    expect((await run.events()).filter((e) => e.type === 'child_completed')).toHaveLength(1);
+  });
 });
 
 it('terminates the children of a finished run even when that failed right after the run ended', async () => {
-  const inner = new MemoryStorage();
-  const storage = failingOnce(inner, (r) => r.events.some((e) => e.type === 'run_cancelled'));
-  const client = new Client({ storage, broker: new MemoryBroker() });
-  const worker = new Worker(client, { workflows: [leaving, sleepyChild] });
-  await worker.start();
-  try {
+  const storage = failingOnce(new MemoryStorage(), (r) => r.events.some((e) => e.type === 'run_cancelled'));
+  await withWorker(storage, [leaving, sleepyChild], async (client) => {
     const run = await client.start(leaving);
     const childId = (await run.result({ timeout: '10s' })) as string;
     const deadline = Date.now() + 10_000;
     while ((await client.getRun(childId).status()) !== 'cancelled' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await client.getRun(childId).status()).toBe('cancelled');
     expect((await client.getRun(childId).events()).filter((e) => e.type === 'run_cancelled')).toHaveLength(1);
-  } finally {
-    await worker.stop();
-  }
+  });
 });
 
 const grandchild = workflow('repair.grandchild', async () => {
@@ -74,10 +74,7 @@ const top = workflow('repair.top', async () => {
 
 it('terminates grandchildren too: a terminated child runs no code, so its children are closed for it', async () => {
   const storage = new MemoryStorage();
-  const client = new Client({ storage, broker: new MemoryBroker() });
-  const worker = new Worker(client, { workflows: [top, middle, grandchild] });
-  await worker.start();
-  try {
+  await withWorker(storage, [top, middle, grandchild], async (client) => {
     const run = await client.start(top);
     const deadline = Date.now() + 10_000;
     const childOf = async (runId: string) => (await storage.listRuns({ parentRunId: runId })).runs[0];
@@ -92,7 +89,5 @@ it('terminates grandchildren too: a terminated child runs no code, so its childr
       while (Date.now() < deadline && (await client.getRun(id).status()) !== 'cancelled') await new Promise((r) => setTimeout(r, 20));
       expect(await client.getRun(id).status()).toBe('cancelled');
     }
-  } finally {
-    await worker.stop();
-  }
+  });
 });

@@ -712,7 +712,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect((await c.getRunChain(chain[2].runId)).map((r) => r.runId)).toEqual(chain.map((r) => r.runId));
     });
 
-    it('hands signals a run had not consumed to the run that continues it, and sendSignal follows the chain', async () => {
+    it('hands signals a run had not consumed to the run that continues it; sendSignal and cancel follow the chain', async () => {
       const { c } = await setup();
       const other = await client();
       const run = await c.start(W.relay, [], 6);
@@ -722,6 +722,13 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect(chain).toHaveLength(6);
       expect(await c.getRun(chain.at(-1)!.runId).result({ timeout: '5s' })).toEqual([1, 2, 3, 4, 5, 6]);
       await expect(other.sendSignal(run.runId, 'item', 7)).rejects.toBeInstanceOf(RunAlreadyFinishedError);
+      // cancel() on a run that continued goes to the run that is current, like a signal.
+      const looping = await c.start(W.relay, [], 5);
+      await other.sendSignal(looping.runId, 'item', 1);
+      await waitFor(async () => (await c.getRunChain(looping.runId)).length === 2 && (await c.getRunChain(looping.runId))[1].status === 'suspended', 20_000);
+      await other.cancel(looping.runId, 'enough');
+      await waitFor(async () => (await c.getRunChain(looping.runId)).at(-1)!.status === 'cancelled', 20_000);
+      await expect(looping.result({ timeout: '5s' })).rejects.toBeInstanceOf(CancelledError);
     });
 
     it('runs a stream: workers report to a planner that waits for approval; runStream returns on suspension and on completion', async () => {

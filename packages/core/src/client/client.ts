@@ -102,15 +102,13 @@ export class RunHandle<R = unknown> {
         noticed = false;
         const run = await storage.getRun(runId);
         if (!run) throw new RunNotFoundError(runId);
-        if (run.status === 'continued') {
-          // Follow continueAsNew to the run that carries on; its outcome is this run's outcome.
-          const [last] = await storage.readEvents(runId, run.lastSeq);
-          if (last?.type === 'run_continued') {
-            runId = last.data.nextRunId;
-            unsubscribe();
-            unsubscribe = onRunFinished(storage, runId, onNotice);
-            continue;
-          }
+        // Follow continueAsNew to the run that carries on; its outcome is this run's outcome.
+        const next = await this.client.nextInChain(run);
+        if (next) {
+          runId = next;
+          unsubscribe();
+          unsubscribe = onRunFinished(storage, runId, onNotice);
+          continue;
         }
         if (FINISHED_STATUSES.has(run.status)) return outcomeOf<R>(run);
         const remaining = deadline - Date.now();
@@ -213,15 +211,21 @@ export class Client {
       chain.unshift(previous);
       first = (await this.storage.readEvents(previous.runId, 1, 1))[0];
     }
-    for (let current = start; current.status === 'continued'; ) {
-      const [last] = await this.storage.readEvents(current.runId, current.lastSeq);
-      if (last?.type !== 'run_continued') break;
-      const next = await this.storage.getRun(last.data.nextRunId);
+    for (let current = start; ; ) {
+      const nextId = await this.nextInChain(current);
+      const next = nextId === undefined ? undefined : await this.storage.getRun(nextId);
       if (!next) break;
       chain.push(next);
       current = next;
     }
     return chain;
+  }
+
+  /** @internal The run that continues `run` (continueAsNew), read from its final event; undefined if it did not continue. */
+  async nextInChain(run: RunRecord): Promise<string | undefined> {
+    if (run.status !== 'continued') return undefined;
+    const [last] = await this.storage.readEvents(run.runId, run.lastSeq, 1);
+    return last?.type === 'run_continued' ? last.data.nextRunId : undefined;
   }
 
   /** Retention: deletes finished runs that finished more than `olderThan` ago. Returns how many. */
@@ -323,27 +327,7 @@ export class Client {
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
-    await this.ensureReady();
-    // A run that continued as new hands its signals on: follow the chain to the run that is current.
-    for (let target = runId, hops = 0; ; hops++) {
-      const appended = await this.appendExternal(target, 'signal_received', { name, payload: serialized });
-      if (appended.ok) {
-        await publishTask(this.broker, brokerQueue(appended.queue), { v: 1, kind: 'run', runId: target, reason: 'signal' }, 0, this.clock);
-        return;
-      }
-      if (appended.missing) throw new RunNotFoundError(target);
-      const next = appended.status === 'continued' && hops < 10_000 ? await this.continuationOf(target) : undefined;
-      if (!next) throw new RunAlreadyFinishedError(target, appended.status!);
-      target = next;
-    }
-  }
-
-  /** The run that continued `runId` (continueAsNew), from its final event. */
-  private async continuationOf(runId: string): Promise<string | undefined> {
-    const run = await this.storage.getRun(runId);
-    if (!run) return undefined;
-    const [last] = await this.storage.readEvents(runId, run.lastSeq, 1);
-    return last?.type === 'run_continued' ? last.data.nextRunId : undefined;
+    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
   }
 
   /**
@@ -384,12 +368,24 @@ export class Client {
     return { runId: hook.runId };
   }
 
-  /** Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the run. */
+  /**
+   * Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the
+   * run. A run that continued as new passes it on: the chain is followed to the run that is current.
+   */
   private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal'): Promise<void> {
     await this.ensureReady();
-    const appended = await this.appendExternal(runId, type, data);
-    if (!appended.ok) throw appended.missing ? new RunNotFoundError(runId) : new RunAlreadyFinishedError(runId, appended.status!);
-    await publishTask(this.broker, brokerQueue(appended.queue), { v: 1, kind: 'run', runId, reason }, 0, this.clock);
+    for (let target = runId; ; ) {
+      const appended = await this.appendExternal(target, type, data);
+      if (appended.ok) {
+        await publishTask(this.broker, brokerQueue(appended.queue), { v: 1, kind: 'run', runId: target, reason }, 0, this.clock);
+        return;
+      }
+      if (appended.missing) throw new RunNotFoundError(target);
+      const run = appended.status === 'continued' ? await this.storage.getRun(target) : undefined;
+      const next = run && (await this.nextInChain(run));
+      if (!next) throw new RunAlreadyFinishedError(target, appended.status!);
+      target = next;
+    }
   }
 
   /**
