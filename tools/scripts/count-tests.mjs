@@ -16,9 +16,10 @@ for (const root of roots) {
     reports++;
     passed += report.numPassedTests ?? 0;
     failed += report.numFailedTests ?? 0;
-    // A test file that failed to load has no tests in it; count it as a failure so it cannot hide.
+    // A test file that failed with no failed test in it (it failed to load, or a beforeAll threw and
+    // its tests were skipped) counts as one failure, so it cannot hide.
     for (const suite of report.testResults ?? []) {
-      if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed++;
+      if (suite.status === 'failed' && !(suite.assertionResults ?? []).some((a) => a.status === 'failed')) failed++;
     }
   }
 }
