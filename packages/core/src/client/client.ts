@@ -28,6 +28,9 @@ import { Execution, type ExecutionDeps } from '../replay/execution.js';
 import { createLogger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
+import type { WorkerConfig } from '../config/types.js';
+import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../observe/instrumentation.js';
+import { otelInstrumentation } from '../observe/otel.js';
 
 export interface StartOptions {
   /** A second start with the same key returns the first run instead of starting another. */
@@ -53,6 +56,14 @@ export interface ClientOptions {
   limits?: Partial<Limits>;
   /** The clock; tests can replace it. */
   clock?: () => number;
+  /** Defaults for workers created on this client (the config file's `worker`); the worker's own options win. */
+  worker?: WorkerConfig;
+  /** What the storage and broker are (URLs, passwords hidden), for logs. */
+  backends?: { storage: string; broker: string };
+  /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
+  instrumentation?: Instrumentation;
+  /** @internal Settings known once the config is loaded (createClient): applied by ensureReady. */
+  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'backends'>>;
 }
 
 const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -161,6 +172,13 @@ export class Client {
   readonly limits: Limits;
   /** Create, pause, resume, trigger, delete and list schedules. */
   readonly schedules: Schedules;
+  /** Defaults for workers created on this client (from the config file). */
+  workerDefaults?: WorkerConfig;
+  /** The storage and broker, described for logs; undefined for adapter instances passed in directly. */
+  backends?: { storage: string; broker: string };
+  private readonly deferred?: ClientOptions['deferred'];
+  /** @internal */
+  readonly instrumentation: CombinedInstrumentation;
   private ready?: Promise<void>;
 
   constructor(options: ClientOptions) {
@@ -168,6 +186,10 @@ export class Client {
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.workerDefaults = options.worker;
+    this.backends = options.backends;
+    this.deferred = options.deferred;
+    this.instrumentation = combineInstrumentation([otelInstrumentation(), options.instrumentation]);
     this.schedules = new Schedules(this);
   }
 
@@ -242,7 +264,15 @@ export class Client {
 
   /** Runs the idempotent schema set-up of storage and broker once per client. */
   ensureReady(): Promise<void> {
-    this.ready ??= Promise.all([this.storage.migrate(), this.broker.migrate()]).then(() => undefined);
+    this.ready ??= (async () => {
+      if (this.deferred) {
+        const settings = await this.deferred();
+        Object.assign(this.limits, settings.limits);
+        this.workerDefaults = settings.worker;
+        this.backends = settings.backends;
+      }
+      await Promise.all([this.storage.migrate(), this.broker.migrate()]);
+    })();
     return this.ready;
   }
 
@@ -299,14 +329,23 @@ export class Client {
     if (startAt !== undefined) data.startAt = startAt;
     if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
     if (options.scheduleId !== undefined) data.scheduleId = options.scheduleId;
+    // The caller's trace context travels with the run, so every worker that runs it continues the trace.
+    const scope = this.instrumentation.runStart({ runId, workflow: workflowName, queue });
+    if (scope.trace) Object.assign(data, scope.trace);
     const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
     const tags = options.tags?.length ? options.tags : undefined;
-    const { run, created } = await this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags });
-    if (created) {
-      // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
-      await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
+    try {
+      const { run, created } = await scope.wrap(() => this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags }));
+      if (created) {
+        // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
+        await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
+      }
+      scope.end();
+      return { runId: run.runId, created };
+    } catch (err) {
+      scope.end(err);
+      throw err;
     }
-    return { runId: run.runId, created };
   }
 
   getRun<R = unknown>(runId: string): RunHandle<R> {
@@ -326,6 +365,7 @@ export class Client {
   /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
+    await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
     await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
   }
