@@ -19,6 +19,8 @@ import { nearest } from './config/nearest.js';
 export interface AdapterModule {
   storage?(url: string): Storage | Promise<Storage>;
   broker?(url: string): Broker | Promise<Broker>;
+  /** Optional: the SQL that migrate() runs for this URL, for review (`durably migrate --print-sql`). */
+  migrationSql?(url: string): string | Promise<string>;
 }
 
 export type { DurablyConfig } from './config/types.js';
@@ -88,6 +90,16 @@ async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
   }
   if (!mod.durablyAdapter) throw new ConfigError(`The package ${pkg} does not export "durablyAdapter"; is it a Durably adapter of a compatible version?`);
   return mod.durablyAdapter;
+}
+
+/**
+ * The adapter package a storage URL needs and its module, or undefined for the built-in backends
+ * (memory:, file:). Throws UnknownSchemeError or AdapterNotInstalledError like storageFromUrl.
+ */
+export async function storageAdapterFor(url: string): Promise<{ packageName: string; adapter: AdapterModule } | undefined> {
+  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
+  const pkg = STORAGE_SCHEMES[scheme];
+  return pkg ? { packageName: pkg, adapter: await loadAdapter(pkg, url) } : undefined;
 }
 
 /** Creates the storage a URL names. Adapter packages are imported only when their scheme is used. */

@@ -14,6 +14,7 @@ export { combineInstrumentation, type Instrumentation, type CombinedInstrumentat
 export { logInstrumentation } from './observe/log-instrumentation.js';
 export { otelInstrumentation } from './observe/otel.js';
 export { parseTraceparent, formatTraceparent } from './observe/trace-context.js';
+export { listDeadLetters, retryDeadLetter, type DeadTask } from './client/dead-letters.js';
 export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './worker/messages.js';
 export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
 export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
@@ -50,6 +51,7 @@ export {
   brokerFromUrl,
   resolveBackends,
   openBackends,
+  storageAdapterFor,
   clientFromConfig,
   describeBackend,
   loadConfigFile,

@@ -167,11 +167,8 @@ export class Execution implements WorkflowRuntime {
   /** The trace context stored with the run (run_created), if its creator had one. */
   trace?: TraceContext;
 
-  /** Why the run failed, once it has (undefined otherwise). */
-  get failure(): unknown {
-    if (this.fatal) return this.fatal;
-    return this.outcome && !this.outcome.ok ? this.outcome.error : undefined;
-  }
+  /** Why the run failed, once its end is recorded (undefined otherwise). */
+  failure?: unknown;
 
   get finished(): boolean {
     return this.outcome !== undefined || this.fatal !== undefined;
@@ -885,6 +882,7 @@ export class Execution implements WorkflowRuntime {
     let patch: { status: RunStatus; result?: string; error?: ReturnType<typeof errorToObject> };
     let event: Pending;
     const outcome = this.fatal ? { ok: false as const, error: this.fatal } : this.outcome!;
+    this.failure = outcome.ok ? undefined : outcome.error;
     if (this.cancelReason && !this.fatal) {
       event = { type: 'run_cancelled', data: { reason: this.cancelReason.reason } };
       patch = { status: 'cancelled' };
