@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { clientFromConfig, DEFAULT_BROKER_URL, parseDuration, type Client } from '@durably/core';
 import { EXIT } from '../exit-codes.js';
@@ -15,19 +17,13 @@ interface Check {
 
 const require = createRequire(import.meta.url);
 
+/** The installed version of a package, looked up where Node would find it from here (exports may hide package.json). */
 function versionOf(pkg: string): string | undefined {
-  try {
-    return (require(`${pkg}/package.json`) as { version: string }).version;
-  } catch {
-    try {
-      // Packages whose exports hide package.json: find it next to the entry point.
-      const entry = require.resolve(pkg);
-      const dir = entry.slice(0, entry.lastIndexOf(`/node_modules/${pkg}/`) + `/node_modules/${pkg}/`.length);
-      return (require(`${dir}package.json`) as { version: string }).version;
-    } catch {
-      return undefined;
-    }
+  for (const dir of require.resolve.paths(pkg) ?? []) {
+    const file = join(dir, pkg, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
   }
+  return undefined;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
