@@ -9,7 +9,10 @@ export function nearest(input: string, candidates: readonly string[], maxDistanc
       best = c;
     }
   }
-  return bestScore <= Math.min(maxDistance, Math.max(1, Math.floor(input.length / 2))) ? best : undefined;
+  if (bestScore <= Math.min(maxDistance, Math.max(1, Math.floor(input.length / 2)))) return best;
+  // A shortened or lengthened name ("maxPayload" for "maxPayloadBytes").
+  const lower = input.toLowerCase();
+  return lower.length >= 4 ? candidates.find((c) => c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase())) : undefined;
 }
 
 export function levenshtein(a: string, b: string): number {
