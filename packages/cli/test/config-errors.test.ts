@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { durably, HIDE_PACKAGES, makeApp } from './harness.js';
+import { durably, HIDE_PACKAGES, makeApp, WorkerProcess } from './harness.js';
 
 /**
  * Every configuration error the CLI can meet: one line with the fix, and the exit code of its kind
@@ -144,6 +144,32 @@ describe('durably: configuration errors', () => {
     const r = await durably(['migrate', '--print-sql', '--storage', 'memory:', '--broker', 'memory:'], { cwd: app() });
     expect(r.code).toBe(2);
     expect(oneLineError(r.stderr)).toMatch(/--print-sql prints the SQL of a SQL storage \(postgres:\/\/\); the storage memory: is migrated/);
+  });
+
+  it('durably worker loads workflows from a module path, takes --concurrency and --queue, and exits 0 on SIGINT', async () => {
+    const dir = app();
+    const worker = new WorkerProcess(['./workflows.ts', '--concurrency', '3', '--queue', 'default,email', '--storage', 'memory:', '--broker', 'memory:'], { cwd: dir });
+    const running = await worker.waitFor((l) => l.msg === 'worker running', 'the worker');
+    expect(running.workflows).toEqual(expect.arrayContaining(['fixture.hello', 'fixture.approve', 'fixture.slow']));
+    expect(worker.lines().find((l) => l.msg === 'worker started')).toMatchObject({ concurrency: 3, queues: ['default', 'email'], storage: 'memory:', broker: 'memory:' });
+    expect(await worker.stop('SIGINT')).toBe(0);
+  });
+
+  it('durably worker refuses a missing module, a glob that matches nothing, and modules that export no workflow', async () => {
+    const dir = app();
+    writeFileSync(join(dir, 'empty.ts'), 'export const nothing = 1;\n');
+    const missing = await durably(['worker', './nope.ts', '--storage', 'memory:', '--broker', 'memory:'], { cwd: dir });
+    expect(missing.code).toBe(3);
+    expect(oneLineError(missing.stderr)).toMatch(/The workflow module .*nope\.ts does not exist/);
+    const glob = await durably(['worker', './src/*.ts', '--storage', 'memory:', '--broker', 'memory:'], { cwd: dir });
+    expect(glob.code).toBe(3);
+    expect(oneLineError(glob.stderr)).toMatch(/The glob .*src\/\*\.ts matches no file/);
+    const none = await durably(['worker', './empty.ts', '--storage', 'memory:', '--broker', 'memory:'], { cwd: dir });
+    expect(none.code).toBe(3);
+    expect(oneLineError(none.stderr)).toMatch(/No workflow is exported by .*empty\.ts/);
+    const nothing = await durably(['worker', '--storage', 'memory:', '--broker', 'memory:'], { cwd: dir });
+    expect(nothing.code).toBe(3);
+    expect(oneLineError(nothing.stderr)).toMatch(/No workflows to run/);
   });
 
   it('every command has --help with examples', async () => {

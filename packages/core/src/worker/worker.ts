@@ -30,7 +30,8 @@ import { otelInstrumentation } from '../observe/otel.js';
 import { traceOf } from '../observe/trace-context.js';
 import type { HttpOptions, WorkerConfig } from '../config/types.js';
 import { deadLetterReason } from '../broker/failures.js';
-import { PoisonMessageError } from '../errors.js';
+import { MAX_DELIVERIES, deriveSettings, type Settings } from './settings.js';
+import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -80,41 +81,6 @@ export interface WorkerOptions {
   /** Replaces step bodies by step name (for tests: see createTestEnv's mockStep). */
   stepOverrides?: Map<string, (...args: any[]) => unknown>;
 }
-
-/** Deliveries before the broker dead-letters a failing task (passed to consume, so the worker knows when it happens). */
-const MAX_DELIVERIES = 10;
-
-function deriveSettings(options: Omit<WorkerOptions, 'workflows'>): Settings {
-  const concurrency = options.concurrency ?? 10;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`createWorker(): "concurrency" must be a whole number >= 1, got ${concurrency}.`);
-  const queues = (options.queues ?? ['default']).map((q) => checkQueue(q, 'createWorker()'));
-  if (options.stepMode !== undefined && options.stepMode !== 'inline' && options.stepMode !== 'dispatch') {
-    throw new InvalidArgumentError(`createWorker(): "stepMode" must be "inline" or "dispatch", got ${JSON.stringify(options.stepMode)}.`);
-  }
-  return {
-    concurrency,
-    queues,
-    stepMode: options.stepMode ?? 'inline',
-    visibilityTimeoutMs: parseDuration(options.visibilityTimeout ?? '30s', 'createWorker(): visibilityTimeout'),
-    staleAfterMs: parseDuration(options.staleAfter ?? '60s', 'createWorker(): staleAfter'),
-    recoveryIntervalMs: parseDuration(options.recoveryInterval ?? '10s', 'createWorker(): recoveryInterval'),
-    timerSweepIntervalMs: parseDuration(options.timerSweepInterval ?? '1s', 'createWorker(): timerSweepInterval'),
-    inlineRetryMaxMs: parseDuration(options.inlineRetryMax ?? '5s', 'createWorker(): inlineRetryMax'),
-    localTimerWindowMs: parseDuration(options.localTimerWindow ?? '60s', 'createWorker(): localTimerWindow'),
-  };
-}
-
-type Settings = {
-  concurrency: number;
-  queues: string[];
-  stepMode: 'inline' | 'dispatch';
-  visibilityTimeoutMs: number;
-  staleAfterMs: number;
-  recoveryIntervalMs: number;
-  timerSweepIntervalMs: number;
-  inlineRetryMaxMs: number;
-  localTimerWindowMs: number;
-};
 
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
@@ -297,17 +263,9 @@ export class Worker {
   }
 
   private async startOps(http: HttpOptions): Promise<void> {
-    const [{ MetricsInstrumentation }, { startOpsServer }] = await Promise.all([import('../observe/metrics.js'), import('../observe/ops-server.js')]);
-    const metrics = new MetricsInstrumentation({
-      inProgress: () => this.handling,
-      deadLetterCounts: async () => {
-        const counts: Record<string, number> = {};
-        for (const queue of this.settings.queues) counts[queue] = (await this.client.broker.deadLetters(brokerQueue(queue), 1000)).length;
-        return counts;
-      },
-    });
+    const { metrics, server } = await startOperations(this.client, () => this.handling, () => this.running, this.settings.queues, http, this.logger);
     this.instrumentation = combineInstrumentation([this.instrumentation, metrics]);
-    this.ops = await startOpsServer(http, { running: () => this.running, checkStorage: async () => void (await this.client.storage.getRun('durably-readiness-probe')) }, metrics, this.logger);
+    this.ops = server;
   }
 
   /**
@@ -906,23 +864,4 @@ function stepState(events: DurablyEvent[], stepId: string): { attempts: number; 
     }
   }
   return { attempts, done, runEnded };
-}
-
-/** How an attempt ended, by the rule the replay loop and the dispatched-step path apply. */
-function attemptOutcome(outcome: AttemptOutcome, attempt: number, maxAttempts: number): StepAttemptOutcome {
-  if (outcome.ok) return 'completed';
-  if (outcome.error instanceof StepSuspended) return 'suspended';
-  return isFatal(outcome.error) || attempt >= maxAttempts ? 'failed' : 'retry';
-}
-
-function runIdOf(body: string): string | undefined {
-  try {
-    return decodeTask(body).runId;
-  } catch (err) {
-    return err instanceof PoisonMessageError ? undefined : undefined;
-  }
-}
-
-function describeInstance(backend: object): string {
-  return `${backend.constructor?.name ?? 'custom'} instance`;
 }
