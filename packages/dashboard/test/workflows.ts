@@ -1,4 +1,4 @@
-import { defineHook, runChild, sleep, step, stepContext, waitForSignal, workflow } from '@durably/core';
+import { continueAsNew, defineHook, runChild, sleep, step, stepContext, waitForSignal, workflow } from '@durably/core';
 
 /**
  * Workflows the dashboard's tests run on a real worker: steps (one fails once and is retried),
@@ -63,4 +63,11 @@ export const failingFlow = workflow('dash.failing', async () => {
   await explode();
 });
 
-export const allWorkflows = [orderFlow, notifyCustomer, signalFlow, failingFlow];
+
+
+/** Continues as new twice: a chain of three runs. */
+export const loopFlow = workflow('dash.loop', async (n: number): Promise<number> => {
+  if (n < 2) return continueAsNew(n + 1);
+  return n;
+});
+export const allWorkflows = [orderFlow, notifyCustomer, signalFlow, failingFlow, loopFlow];
