@@ -50,11 +50,31 @@ export function RunPage({ runId }: { runId: string }) {
     });
   };
 
+  // The heading is the same element while loading and once loaded, so focus put on it stays there.
+  const head = (
+    <>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <Link href="/">Runs</Link> / {data ? <Link href={`/?workflow=${encodeURIComponent(data.run.workflow)}`}>{data.run.workflow}</Link> : '…'} / <span class="mono">{shortId(runId)}</span>
+      </nav>
+      <div class="run-head">
+        <h1 tabIndex={-1}>
+          {data ? (
+            <>
+              {data.run.workflow} <StatusBadge status={data.run.status} />
+            </>
+          ) : (
+            `Run ${shortId(runId)}`
+          )}
+        </h1>
+        <p class="mono run-id">{runId}</p>
+        <ErrorNotice error={detail.error} />
+      </div>
+    </>
+  );
   if (!data) {
     return (
       <>
-        <h1 tabIndex={-1}>Run {shortId(runId)}</h1>
-        <ErrorNotice error={detail.error} />
+        {head}
         {!detail.error && <p class="muted">Loading…</p>}
       </>
     );
@@ -64,16 +84,7 @@ export function RunPage({ runId }: { runId: string }) {
   const waitingHooks = data.hooks.filter((h) => h.status === 'waiting');
   return (
     <>
-      <nav aria-label="Breadcrumb" class="crumbs">
-        <Link href="/">Runs</Link> / <Link href={`/?workflow=${encodeURIComponent(run.workflow)}`}>{run.workflow}</Link> / <span class="mono">{shortId(run.runId)}</span>
-      </nav>
-      <div class="run-head">
-        <h1 tabIndex={-1}>
-          {run.workflow} <StatusBadge status={run.status} />
-        </h1>
-        <p class="mono run-id">{run.runId}</p>
-        {detail.error && <ErrorNotice error={detail.error} />}
-      </div>
+      {head}
 
       <dl class="facts run-facts">
         <dt>Created</dt>

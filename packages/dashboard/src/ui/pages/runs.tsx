@@ -6,7 +6,8 @@ import { ErrorNotice } from '../components/notice.js';
 import { StatusBadge } from '../components/status.js';
 import { formatDuration, formatRelative, formatTime, shortId } from '../format.js';
 
-const FILTER_KEYS = ['workflow', 'status', 'tags', 'createdAfter', 'createdBefore', 'parent'] as const;
+const FILTER_KEYS = ['workflow', 'status', 'tags', 'createdAfter', 'createdBefore', 'parent', 'limit'] as const;
+const PAGE_SIZES = ['10', '25', '50', '100'];
 type Filters = Partial<Record<(typeof FILTER_KEYS)[number], string>>;
 
 /** Filters live in the address, so a filtered list can be bookmarked, shared and gone back to. */
@@ -53,9 +54,10 @@ export function RunsPage() {
     setCursor(undefined);
   }, [search]);
 
-  const query = toQuery(filters, { cursor, limit: '25' });
+  const perPage = PAGE_SIZES.includes(filters.limit ?? '') ? filters.limit! : '25';
+  const query = toQuery(filters, { cursor, limit: perPage });
   const page = usePoll<RunPageResponse>(`/api/runs?${query}`, 2000);
-  const { status: _status, ...countFilters } = filters;
+  const { status: _status, limit: _limit, ...countFilters } = filters;
   const counts = usePoll<StatusCountsResponse>(`/api/runs/counts?${toQuery(countFilters)}`, 5000);
 
   const apply = (next: Filters) => navigate(`/?${toQuery(next)}`);
@@ -70,6 +72,7 @@ export function RunsPage() {
       createdAfter: localToIso(String(form.get('createdAfter') ?? '')),
       createdBefore: localToIso(String(form.get('createdBefore') ?? '')),
       parent: text('parent'),
+      limit: text('limit') === '25' ? undefined : text('limit'),
     });
   };
 
@@ -127,6 +130,16 @@ export function RunsPage() {
         <label>
           Parent run
           <input name="parent" defaultValue={filters.parent ?? ''} placeholder="run id" />
+        </label>
+        <label>
+          Per page
+          <select name="limit" defaultValue={perPage}>
+            {PAGE_SIZES.map((n) => (
+              <option value={n} key={n}>
+                {n}
+              </option>
+            ))}
+          </select>
         </label>
         <div class="filter-buttons">
           <button type="submit">Apply filters</button>
