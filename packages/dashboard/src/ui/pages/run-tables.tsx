@@ -5,6 +5,8 @@ import { StatusBadge } from '../components/status.js';
 import { Value } from '../components/value.js';
 import { formatDuration, formatRelative, formatTime, shortId } from '../format.js';
 
+const FINISHED = new Set(['completed', 'failed', 'cancelled', 'continued']);
+
 const START_SOURCE: Record<AttemptView['startSource'], string> = {
   step_started: 'recorded',
   retry_at: 'estimated: the retry time',
@@ -129,7 +131,8 @@ export function CallTables({ detail, now }: { detail: RunDetailResponse; now: nu
 
       {detail.timers.length > 0 && (
         <section aria-labelledby="timers-title">
-          <h2 id="timers-title">Pending timers</h2>
+          <h2 id="timers-title">{FINISHED.has(detail.run.status) ? 'Timers left in storage' : 'Pending timers'}</h2>
+          {FINISHED.has(detail.run.status) && <p class="muted small">The run has ended: these fire and find nothing to do.</p>}
           <table>
             <thead>
               <tr>
