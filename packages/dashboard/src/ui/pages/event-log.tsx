@@ -4,6 +4,7 @@ import { ErrorBlock } from '../components/error-view.js';
 import { Value } from '../components/value.js';
 import { formatClock, formatDuration, formatTime } from '../format.js';
 
+const PAGE = 500;
 const TIME_FIELDS = new Set(['wakeAt', 'retryAt', 'expiresAt', 'timeoutAt', 'startAt', 'scheduledAt', 'leaseUntil']);
 
 function fieldText(key: string, value: unknown): string {
@@ -15,10 +16,13 @@ function fieldText(key: string, value: unknown): string {
 /** The run's whole log, in order, every field shown; filterable by type, call id or text. */
 export function EventLog({ events, start, highlight }: { events: EventView[]; start: number; highlight?: number }) {
   const [filter, setFilter] = useState('');
+  const [limit, setLimit] = useState(PAGE);
   const needle = filter.trim().toLowerCase();
-  const shown = needle
+  const matching = needle
     ? events.filter((e) => e.type.includes(needle) || e.correlationId === needle || JSON.stringify(e.fields).toLowerCase().includes(needle) || String(e.seq) === needle)
     : events;
+  // A long log is shown a page at a time (the highlighted event is always included), so the page stays quick.
+  const shown = matching.length <= limit ? matching : matching.filter((e, i) => i < limit || e.seq === highlight);
   return (
     <section aria-labelledby="events-title">
       <div class="section-head">
@@ -70,7 +74,14 @@ export function EventLog({ events, start, highlight }: { events: EventView[]; st
           ))}
         </tbody>
       </table>
-      {shown.length === 0 && <p class="empty">No event matches “{filter}”.</p>}
+      {matching.length > shown.length && (
+        <p>
+          <button type="button" class="secondary" onClick={() => setLimit(limit + PAGE)}>
+            Show {Math.min(PAGE, matching.length - shown.length)} more of {matching.length - shown.length} events
+          </button>
+        </p>
+      )}
+      {matching.length === 0 && <p class="empty">No event matches “{filter}”.</p>}
     </section>
   );
 }
