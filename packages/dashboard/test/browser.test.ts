@@ -96,6 +96,14 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     await childLink.waitFor();
     await childLink.click();
     await page.getByRole('heading', { level: 1 }).getByText('dash.notify-customer').waitFor();
+    // Back and forth between the two runs: each page shows its own run (a finished run's page polls
+    // slowly; moving to another run must not keep a stale ETag without its data).
+    for (let i = 0; i < 4; i++) {
+      await page.goBack();
+      await page.getByRole('heading', { level: 1 }).getByText('dash.order').waitFor({ timeout: 5000 });
+      await page.goForward();
+      await page.getByRole('heading', { level: 1 }).getByText('dash.notify-customer').waitFor({ timeout: 5000 });
+    }
     expect(pageErrors).toEqual([]);
   }, 90_000);
 

@@ -85,6 +85,9 @@ export interface Polled<T> {
 export function usePoll<T>(path: string | undefined, intervalMs: number): Polled<T> {
   const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean; path?: string }>({ loading: path !== undefined, path });
   const etag = useRef<string | undefined>(undefined);
+  // Read at each tick, so a new interval (a run that finished) never interrupts a request in flight.
+  const interval = useRef(intervalMs);
+  interval.current = intervalMs;
   const [tick, setTick] = useState(0);
   const refresh = useCallback(() => setTick((t) => t + 1), []);
 
@@ -105,9 +108,11 @@ export function usePoll<T>(path: string | undefined, intervalMs: number): Polled
         if (res.status === 304) {
           setState((s) => (s.error ? { ...s, error: undefined, loading: false } : s));
         } else if (res.ok) {
-          etag.current = res.headers.get('ETag') ?? undefined;
           const data = (await res.json()) as T;
-          if (!cancelled) setState({ data, loading: false, path });
+          if (cancelled) return;
+          // The ETag is kept only with the data it stands for: a later 304 must mean "what you have".
+          etag.current = res.headers.get('ETag') ?? undefined;
+          setState({ data, loading: false, path });
         } else {
           const error = await failure(res);
           if (!cancelled) setState((s) => ({ ...s, error, loading: false }));
@@ -116,11 +121,11 @@ export function usePoll<T>(path: string | undefined, intervalMs: number): Polled
         if (cancelled || (err as Error).name === 'AbortError') return;
         setState((s) => ({ ...s, error: new Error(`Cannot reach the dashboard server: ${(err as Error).message}`), loading: false }));
       }
-      if (!cancelled) timer = setTimeout(schedule, intervalMs);
+      if (!cancelled) timer = setTimeout(schedule, interval.current);
     };
     const schedule = () => {
       if (document.visibilityState === 'hidden') {
-        timer = setTimeout(schedule, intervalMs);
+        timer = setTimeout(schedule, interval.current);
         return;
       }
       void load();
@@ -131,7 +136,7 @@ export function usePoll<T>(path: string | undefined, intervalMs: number): Polled
       controller.abort();
       if (timer) clearTimeout(timer);
     };
-  }, [path, intervalMs, tick]);
+  }, [path, tick]);
 
   const current = state.path === path;
   return { data: current ? state.data : undefined, error: current ? state.error : undefined, loading: current ? state.loading : true, refresh };
