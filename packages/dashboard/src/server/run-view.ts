@@ -1,8 +1,13 @@
-import { RunNotFoundError, type Client, type DurablyEvent, type RunRecord, type Timer } from '@durably/core';
-import type { ChildView, EventView, HookView, RunDetailResponse, RunSummary, SignalView, StepView, TimerView } from '../shared/api-types.js';
+import { RunNotFoundError, type Client, type DurablyEvent, type RunRecord, type RunStatus as CoreRunStatus, type Timer } from '@durably/core';
+import type { ChildView, EventView, HookView, RunDetailResponse, RunStatus, RunSummary, SignalView, StepView, TimerView } from '../shared/api-types.js';
 import { deriveSteps, type LogEvent } from '../shared/steps.js';
 import { layoutTimeline } from '../shared/timeline.js';
 import { renderSerialized, serializedErrorView } from './render.js';
+
+// The page's copy of the run statuses (it cannot import core) must be core's: the build fails otherwise.
+type SameStatuses = [CoreRunStatus] extends [RunStatus] ? ([RunStatus] extends [CoreRunStatus] ? true : never) : never;
+const sameStatuses: SameStatuses = true;
+void sameStatuses;
 
 /** The run record without its payloads: what tables and lists show. */
 export function summarize(run: RunRecord): RunSummary {
