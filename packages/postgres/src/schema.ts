@@ -240,15 +240,22 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, step_id)
   );
   `,
+  // Idempotency keys become unique per workflow: the column's own UNIQUE constraint (named by
+  // Postgres's default rule in version 1) gives way to a unique index on (workflow, key).
+  `
+  CREATE UNIQUE INDEX IF NOT EXISTS runs_idempotency ON $S.runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  ALTER TABLE $S.runs DROP CONSTRAINT IF EXISTS runs_idempotency_key_key;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * Creates the schema and applies missing migrations under a transaction-scoped advisory lock, so
- * processes migrating at once serialize and the later ones find nothing to do.
+ * processes migrating at once serialize and the later ones find nothing to do. `target` stops at an
+ * older version (tests of the upgrade path use it).
  */
-export async function migrate(conn: Connection): Promise<void> {
+export async function migrate(conn: Connection, target = MIGRATIONS.length): Promise<void> {
   const S = `"${conn.schema}"`;
   await conn.transaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`durably:migrate:${conn.schema}`]);
@@ -256,7 +263,7 @@ export async function migrate(conn: Connection): Promise<void> {
     await client.query(`CREATE TABLE IF NOT EXISTS ${S}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${S}.schema_migrations`);
     const current = rows[0]?.v ?? 0;
-    for (let version = current; version < MIGRATIONS.length; version++) {
+    for (let version = current; version < Math.min(target, MIGRATIONS.length); version++) {
       await client.query(MIGRATIONS[version].replaceAll('$S', S));
       await client.query(`INSERT INTO ${S}.schema_migrations (version) VALUES ($1)`, [version + 1]);
     }

@@ -33,6 +33,7 @@ type Scripted = Redis & {
   durablyClaimSchedules(...args: (string | number)[]): Promise<string[]>;
   durablyAcquireSlot(...args: (string | number)[]): Promise<number>;
   durablyTakePermit(...args: (string | number)[]): Promise<number>;
+  durablyMigrateIdem(...args: (string | number)[]): Promise<number>;
 };
 
 /** Hooks stay readable this long past their expiry, so a late resume says "expired", not "not found". */
@@ -66,6 +67,7 @@ export class RedisStorage implements Storage {
     define('durablyClaimSchedules', lua.CLAIM_SCHEDULES, 0);
     define('durablyAcquireSlot', lua.ACQUIRE_SLOT, 0);
     define('durablyTakePermit', lua.TAKE_PERMIT, 0);
+    define('durablyMigrateIdem', lua.MIGRATE_IDEM, 0);
   }
 
   get prefix(): string {
@@ -84,9 +86,14 @@ export class RedisStorage implements Storage {
     }
   }
 
-  /** Redis needs no schema; this checks the connection and that scripts can run. */
+  /**
+   * Redis needs no schema: this checks the connection, then upgrades keys written by older releases
+   * in place (idempotency keys kept for all workflows in one hash move to one hash per workflow), in
+   * batches, each one atomic; creates meanwhile read both.
+   */
   async migrate(): Promise<void> {
     await this.call('connect', () => this.redis.ping());
+    for (let left = 1; left > 0; ) left = await this.call('migrate idempotency keys', () => this.redis.durablyMigrateIdem(this.P, 500));
   }
 
   async createRun(run: NewRun): Promise<CreateRunResult> {
@@ -106,8 +113,12 @@ export class RedisStorage implements Storage {
         run.tags?.length ? JSON.stringify([...new Set(run.tags)]) : '',
       ),
     );
-    if (status === 'exists') return { run: (await this.getRun(existing))!, created: false };
-    if (status === 'duplicate') throw new StorageError(`A run with id "${run.runId}" already exists.`);
+    if (status === 'exists') {
+      const found = await this.getRun(existing);
+      // Deleted by retention since the script saw it: the next create may succeed.
+      if (!found) return this.createRun(run);
+      return { run: found, created: false };
+    }
     // Created as given: the record is known without reading it back.
     const created: RunRecord = { runId: run.runId, workflow: run.workflow, status: 'pending', queue: run.queue, args: run.args, createdAt: run.createdAt, updatedAt: run.createdAt, lastSeq: 1 };
     if (run.idempotencyKey !== undefined) created.idempotencyKey = run.idempotencyKey;
