@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   ResultTimeoutError,
   RunAlreadyFinishedError,
+  RunIdInUseError,
   RunNotFoundError,
   WorkflowFailedError,
 } from '../errors.js';
@@ -25,12 +26,16 @@ import { brokerQueue } from '../worker/messages.js';
 import { listenForRemoteFinishes, onRunFinished } from './notify.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../replay/execution.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
 
 export interface StartOptions {
-  /** A second start with the same key returns the first run instead of starting another. */
+  /**
+   * A second start of the same workflow with the same key returns the first run instead of starting
+   * another (keys are unique per workflow). If that run was started with other arguments, the handle
+   * says so (`argsDiffer`) and a warning is logged.
+   */
   idempotencyKey?: string;
   /** Start no earlier than this long from now. */
   delay?: Duration;
@@ -38,7 +43,11 @@ export interface StartOptions {
   startAt?: Date;
   /** Queue of the run's workflow tasks (default: the workflow's queue). */
   queue?: string;
-  /** Use this run id instead of a generated one. */
+  /**
+   * Use this run id instead of a generated one. A start with the id of an existing run of the same
+   * workflow and arguments returns that run (a start retried after a timeout, say); with another
+   * workflow or other arguments it throws RunIdInUseError.
+   */
   runId?: string;
   /** `false`: run in this process without storing anything (transient mode). */
   durable?: boolean;
@@ -53,16 +62,41 @@ export interface ClientOptions {
   limits?: Partial<Limits>;
   /** The clock; tests can replace it. */
   clock?: () => number;
+  /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
+  logger?: Logger;
 }
 
 const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/** How a start() call got its handle. */
+export interface StartOutcome {
+  /** true: this call created the run; false: it found an existing one (same idempotency key, or same runId). */
+  created: boolean;
+  /** true when the existing run, found by idempotency key, was started with other arguments than this call's. */
+  argsDiffer?: boolean;
+}
+
 /** A handle to one run: its id, its status, its outcome and its log. */
 export class RunHandle<R = unknown> {
+  /**
+   * Set on handles returned by start(): false when the start returned a run that already existed
+   * (by idempotency key or runId) instead of creating one. Undefined on handles from getRun().
+   */
+  readonly created?: boolean;
+  /**
+   * true when start() returned an existing run found by its idempotency key that was started with
+   * other arguments than the ones given (the arguments of the first start win; a warning is logged).
+   */
+  readonly argsDiffer: boolean;
+
   constructor(
     private readonly client: Client,
     readonly runId: string,
-  ) {}
+    start?: StartOutcome,
+  ) {
+    if (start) this.created = start.created;
+    this.argsDiffer = start?.argsDiffer === true;
+  }
 
   async status(): Promise<RunStatus> {
     return (await this.record()).status;
@@ -110,7 +144,7 @@ export class RunHandle<R = unknown> {
           unsubscribe = onRunFinished(storage, runId, onNotice);
           continue;
         }
-        if (FINISHED_STATUSES.has(run.status)) return outcomeOf<R>(run);
+        if (FINISHED_STATUSES.has(run.status)) return await outcomeOf<R>(run, storage);
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw new ResultTimeoutError(runId, timeoutMs!, run.status);
         if (noticed) continue; // finished while we were reading: read again at once
@@ -140,14 +174,20 @@ export class RunHandle<R = unknown> {
   }
 }
 
-function outcomeOf<R>(run: RunRecord): R {
+async function outcomeOf<R>(run: RunRecord, storage: Storage): Promise<R> {
   switch (run.status) {
     case 'completed':
       return (run.result === undefined ? undefined : deserialize(run.result)) as R;
     case 'failed':
       throw new WorkflowFailedError(run.runId, run.error ? objectToError(run.error) : new Error('unknown error'));
-    case 'cancelled':
-      throw new CancelledError(`run ${run.runId} was cancelled`);
+    case 'cancelled': {
+      // The record keeps the CancelledError with the reason given to cancel(); runs recorded without
+      // it have the reason in their final event.
+      const stored = run.error ? objectToError(run.error) : undefined;
+      if (stored instanceof CancelledError) throw stored;
+      const [last] = await storage.readEvents(run.runId, run.lastSeq, 1);
+      throw new CancelledError(last?.type === 'run_cancelled' ? last.data.reason : undefined);
+    }
     default:
       throw new WorkflowFailedError(run.runId, new Error(`run ended with status ${run.status}`));
   }
@@ -161,12 +201,14 @@ export class Client {
   readonly limits: Limits;
   /** Create, pause, resume, trigger, delete and list schedules. */
   readonly schedules: Schedules;
+  readonly logger: Logger;
   private ready?: Promise<void>;
 
   constructor(options: ClientOptions) {
     this.storage = options.storage;
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? createLogger();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.schedules = new Schedules(this);
   }
@@ -280,8 +322,24 @@ export class Client {
     await this.ensureReady();
     const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
     const tags = [...new Set([...def.tags, ...checkTags(options.tags, 'start()')])];
-    const { runId: id } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
-    return new RunHandle(this, id);
+    const { run, created } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
+    if (created) return new RunHandle(this, run.runId, { created: true });
+    const byKey = options.idempotencyKey !== undefined && run.workflow === def.name && run.idempotencyKey === options.idempotencyKey;
+    const argsDiffer = run.args !== serializedArgs;
+    if (!byKey) {
+      // Found by its runId: the same start again (retried after a timeout, say) gets the run; any
+      // other start must not be mistaken for it.
+      if (run.workflow !== def.name || argsDiffer) throw new RunIdInUseError(run.runId, run.workflow, def.name);
+      return new RunHandle(this, run.runId, { created: false });
+    }
+    if (argsDiffer) {
+      this.logger.warn('start(): the idempotency key was already used by a run with other arguments; that run is returned and these arguments are ignored', {
+        workflow: def.name,
+        idempotencyKey: options.idempotencyKey,
+        runId: run.runId,
+      });
+    }
+    return new RunHandle(this, run.runId, { created: false, argsDiffer });
   }
 
   /** @internal Creates a run from already serialized arguments and publishes its start (schedules use it). */
@@ -290,7 +348,7 @@ export class Client {
     queue: string,
     serializedArgs: string,
     options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number; tags?: string[]; scheduledAt?: number; scheduleId?: string },
-  ): Promise<{ runId: string; created: boolean }> {
+  ): Promise<{ runId: string; created: boolean; run: RunRecord }> {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();
     const { idempotencyKey, startAt } = options;
@@ -306,7 +364,7 @@ export class Client {
       // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
       await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
     }
-    return { runId: run.runId, created };
+    return { runId: run.runId, created, run };
   }
 
   getRun<R = unknown>(runId: string): RunHandle<R> {
@@ -320,6 +378,7 @@ export class Client {
 
   /** Records a cancel request; the run ends as `cancelled` once a worker processes it. */
   async cancel(runId: string, reason?: string): Promise<void> {
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('cancel(): reason must be a string.');
     await this.appendToRun(runId, 'cancel_requested', reason === undefined ? {} : { reason }, 'cancel');
   }
 
@@ -383,7 +442,7 @@ export class Client {
       if (appended.missing) throw new RunNotFoundError(target);
       const run = appended.status === 'continued' ? await this.storage.getRun(target) : undefined;
       const next = run && (await this.nextInChain(run));
-      if (!next) throw new RunAlreadyFinishedError(target, appended.status!);
+      if (!next) throw new RunAlreadyFinishedError(target, appended.status!, reason);
       target = next;
     }
   }
