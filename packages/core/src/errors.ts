@@ -262,6 +262,20 @@ export class ConfigError extends DurablyError {
   override readonly code = 'CONFIG' as const;
 }
 
+/** A backend URL that cannot be parsed; `part` names what is wrong in it. */
+export class InvalidUrlError extends ConfigError {
+  constructor(
+    /** The URL with its password hidden. */
+    readonly url: string,
+    readonly part: 'scheme' | 'userinfo' | 'host' | 'port' | 'query' | 'url',
+    detail: string,
+    example: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid URL "${url}": ${detail}. Expected a URL such as ${example}.`, options);
+  }
+}
+
 export function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
@@ -274,7 +288,12 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url;
+    // Not parseable (a message about that very URL, say): hide what lies between "user:" and the last "@".
+    const start = url.indexOf('//');
+    const at = url.lastIndexOf('@');
+    if (start < 0 || at < start) return url;
+    const colon = url.indexOf(':', start + 2);
+    return colon >= 0 && colon < at ? `${url.slice(0, colon + 1)}***${url.slice(at)}` : url;
   }
 }
 

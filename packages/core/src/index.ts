@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './duration.js';
+export { parseServerUrl } from './urls.js';
 export * from './serialization.js';
 export * from './events.js';
 export * from './storage/storage.js';
@@ -21,7 +22,7 @@ export type { ChildHandle, ChildOptions } from './hooks.js';
 export type { HookDefinition, Hook, PayloadSchema } from './hooks.js';
 export type { StepContext, WorkflowContext } from './context.js';
 export { Client, RunHandle } from './client/client.js';
-export type { ClientOptions, StartOptions } from './client/client.js';
+export type { ClientOptions, StartOptions, StartOutcome } from './client/client.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
 export {
@@ -46,7 +47,7 @@ export {
   DEFAULT_STORAGE_URL,
   DEFAULT_BROKER_URL,
 } from './config.js';
-export type { DurablyConfig, AdapterModule } from './config.js';
+export type { DurablyConfig, AdapterModule, ClientSetup } from './config.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
 export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
 export { Schedules, Scheduler, nextSlot, type ScheduleOptions } from './schedules.js';

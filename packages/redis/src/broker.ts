@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
-import { keyPrefix, openRedis, type RedisConnectionOptions } from './connection.js';
+import { keyPrefix, openRedis, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 
 export interface RedisBrokerOptions extends RedisConnectionOptions {
   /** Delay before redelivering a message whose handler threw. Default min(100 ms x 2^(n-1), 5 s). */
@@ -71,6 +71,7 @@ export class RedisBroker implements Broker {
   readonly maxDelayMs = Infinity;
   private readonly redis: Scripted;
   private readonly owned: boolean;
+  private readonly connection: RedisConnection;
   private readonly P: string;
   private readonly consumers = new Set<StreamConsumer>();
   private closed = false;
@@ -78,7 +79,9 @@ export class RedisBroker implements Broker {
   private counter = 0;
 
   constructor(private readonly options: RedisBrokerOptions) {
-    const { redis, owned } = openRedis(options);
+    const connection = openRedis(options);
+    const { redis, owned } = connection;
+    this.connection = connection;
     this.redis = redis as Scripted;
     this.owned = owned;
     this.P = keyPrefix(options.prefix);
@@ -110,7 +113,7 @@ export class RedisBroker implements Broker {
     try {
       await this.redis.ping();
     } catch (err) {
-      throw new BrokerError(`Redis broker cannot reach the server: ${(err as Error).message}`, { cause: err });
+      throw new BrokerError(this.connection.describe('connect', err), { cause: err });
     }
   }
 
@@ -122,7 +125,7 @@ export class RedisBroker implements Broker {
     try {
       await this.redis.durablyPublish(k.stream, k.delayed, dk ? this.dedupKey(queue, dk) : '', randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
     } catch (err) {
-      throw new BrokerError(`Publishing to "${queue}" failed: ${(err as Error).message}`, { cause: err });
+      throw new BrokerError(this.connection.describe(`publish to "${queue}"`, err), { cause: err });
     }
     if (delay > 0) this.armDue(queue, Date.now() + delay);
   }
@@ -163,7 +166,7 @@ export class RedisBroker implements Broker {
     try {
       await this.redis.xgroup('CREATE', k.stream, GROUP, '0', 'MKSTREAM');
     } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw new BrokerError(`Creating the consumer group of "${queue}" failed: ${(err as Error).message}`, { cause: err });
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw new BrokerError(this.connection.describe(`create the consumer group of "${queue}"`, err), { cause: err });
     }
     const consumer = new StreamConsumer(this, queue, `${this.instance}-${++this.counter}`, handler, {
       concurrency: Math.max(1, options.concurrency),

@@ -20,7 +20,7 @@ import {
   type Timer,
 } from '@durably/core';
 import * as lua from './scripts.js';
-import { openRedis, keyPrefix, type RedisConnectionOptions } from './connection.js';
+import { openRedis, keyPrefix, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 
 type Scripted = Redis & {
   durablyCreateRun(...args: (string | number)[]): Promise<string[]>;
@@ -48,9 +48,12 @@ export class RedisStorage implements Storage {
   private readonly redis: Scripted;
   private readonly P: string;
   private readonly owned: boolean;
+  private readonly connection: RedisConnection;
 
   constructor(options: RedisConnectionOptions) {
-    const { redis, owned } = openRedis(options);
+    const connection = openRedis(options);
+    const { redis, owned } = connection;
+    this.connection = connection;
     this.owned = owned;
     this.P = keyPrefix(options.prefix);
     this.redis = redis as Scripted;
@@ -82,7 +85,7 @@ export class RedisStorage implements Storage {
     try {
       return await fn();
     } catch (err) {
-      throw new StorageError(`Redis failed to ${what}: ${(err as Error).message}`, { cause: err });
+      throw new StorageError(this.connection.describe(what, err), { cause: err });
     }
   }
 
@@ -328,7 +331,7 @@ export class RedisStorage implements Storage {
         this.subscriber = undefined;
         this.finishedListeners.delete(listener);
         sub.disconnect();
-        throw new StorageError(`Redis storage could not subscribe to finished runs: ${(err as Error).message}`, { cause: err });
+        throw new StorageError(this.connection.describe('subscribe to finished runs', err), { cause: err });
       }
     }
     return () => void this.finishedListeners.delete(listener);

@@ -24,6 +24,7 @@ import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type R
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
 import { listenForRemoteFinishes, onRunFinished } from './notify.js';
+import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../replay/execution.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -64,6 +65,14 @@ export interface ClientOptions {
   clock?: () => number;
   /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
   logger?: Logger;
+  /**
+   * How long the first use of the client (ensureReady: worker.start(), the first start()...) keeps
+   * trying to reach a storage or broker that is down, with exponential backoff, logging each wait.
+   * 0 fails at once. Default 60s.
+   */
+  connectTimeout?: Duration;
+  /** @internal The URLs the backends were made from (passwords hidden), for log lines. */
+  addresses?: { storage?: string; broker?: string };
 }
 
 const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -203,12 +212,16 @@ export class Client {
   readonly schedules: Schedules;
   readonly logger: Logger;
   private ready?: Promise<void>;
+  private readonly connectTimeoutMs: number;
+  private readonly addresses: { storage?: string; broker?: string };
 
   constructor(options: ClientOptions) {
     this.storage = options.storage;
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? createLogger();
+    this.connectTimeoutMs = parseDuration(options.connectTimeout ?? '60s', 'connectTimeout');
+    this.addresses = options.addresses ?? {};
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.schedules = new Schedules(this);
   }
@@ -282,9 +295,22 @@ export class Client {
     }
   }
 
-  /** Runs the idempotent schema set-up of storage and broker once per client. */
+  /**
+   * Reaches storage and broker and runs their idempotent schema set-up, once per client. A backend
+   * that is down (a StorageError or BrokerError that is not about credentials, permissions or a
+   * missing database) is tried again with exponential backoff for up to `connectTimeout`, each wait
+   * logged with the address tried; so a worker restarted during an outage waits for it instead of
+   * exiting. A failure is not kept: the next call tries again.
+   */
   ensureReady(): Promise<void> {
-    this.ready ??= Promise.all([this.storage.migrate(), this.broker.migrate()]).then(() => undefined);
+    this.ready ??= connectWithRetry(this.storage, this.broker, {
+      timeoutMs: this.connectTimeoutMs,
+      logger: this.logger,
+      addresses: this.addresses,
+    }).catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 
