@@ -50,7 +50,7 @@ export {
 export type { DurablyConfig, AdapterModule, ClientSetup } from './config.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
 export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
-export { Schedules, Scheduler, nextSlot, type ScheduleOptions } from './schedules.js';
+export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
 export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';
