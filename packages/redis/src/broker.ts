@@ -186,9 +186,9 @@ export class RedisBroker implements Broker {
 
   async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
     const entries = (await this.redis.xrange(this.keys(queue).dlq, '-', '+', 'COUNT', limit)) as Array<[string, string[]]>;
-    return entries.map(([, fields]) => {
+    return entries.map(([entryId, fields]) => {
       const f = toMap(fields);
-      return { id: f.id, queue, body: f.body, reason: f.reason, deliveryCount: Number(f.dc), at: Number(f.at) };
+      return { id: f.id || entryId, queue, body: f.body ?? '', reason: f.reason ?? 'unknown', deliveryCount: countOf(f.dc), at: Number(f.at) || Number(entryId.split('-')[0]) };
     });
   }
 
@@ -266,10 +266,25 @@ class StreamConsumer {
   }
 
   private handle(entryId: string, f: Record<string, string>): void {
-    const deliveryCount = Number(f.dc) + 1;
-    const delivery: Delivery = { id: f.id, queue: this.queue, body: f.body, deliveryCount };
     const client = this.broker.client;
     const k = this.broker.keys(this.queue);
+    const deliveryCount = countOf(f.dc) + 1;
+    if (f.body === undefined || f.id === undefined) {
+      // Not written by publish (another program's XADD, a damaged entry): no handler could use it,
+      // so it goes to the dead letters on its first delivery, under its stream id if it has no id.
+      const reason = `malformed stream entry ${entryId}: no ${f.body === undefined ? '"body"' : '"id"'} field (fields: ${Object.keys(f).join(', ') || 'none'})`;
+      const task = client
+        .durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id ?? entryId, f.body ?? '', deliveryCount, 0, reason, Date.now())
+        .then(() => undefined, () => undefined) // still pending: reclaimed and tried again after the visibility timeout
+        .finally(() => {
+          this.inflight.delete(entryId);
+          this.slotFreed?.();
+          this.slotFreed = undefined;
+        });
+      this.inflight.set(entryId, { promise: task, entryId });
+      return;
+    }
+    const delivery: Delivery = { id: f.id, queue: this.queue, body: f.body, deliveryCount };
     // Delivered: a new publish with the same dedup key is no longer a duplicate.
     if (f.dk) void client.del(this.broker.dedupKey(this.queue, f.dk)).catch(() => undefined);
     const task = (async () => {
@@ -327,8 +342,12 @@ class StreamConsumer {
         const [entryId, fields] = entry;
         if (this.inflight.has(entryId)) continue;
         const f = toMap(fields);
+        if (f.body === undefined || f.id === undefined) {
+          await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id ?? entryId, f.body ?? '', countOf(f.dc) + 1, 0, `malformed stream entry ${entryId}: reclaimed without a "body" or "id" field`, now);
+          continue;
+        }
         // Delivered once already (to the dead consumer): it comes back with the count raised.
-        await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, Number(f.dc) + 1, 0, '', now);
+        await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, countOf(f.dc) + 1, 0, '', now);
       }
     } catch {
       // The next tick tries again.
@@ -353,8 +372,14 @@ class StreamConsumer {
   }
 }
 
-function toMap(fields: string[]): Record<string, string> {
+function toMap(fields: string[] | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (let i = 0; i < fields.length; i += 2) out[fields[i]] = fields[i + 1];
+  for (let i = 0; i + 1 < (fields?.length ?? 0); i += 2) out[fields![i]] = fields![i + 1];
   return out;
+}
+
+/** A stored delivery count; 0 when missing or not a count (an entry publish did not write). */
+function countOf(dc: string | undefined): number {
+  const n = Number(dc);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
