@@ -13,7 +13,7 @@ export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
 export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './definitions.js';
 export { validateArgs } from './definitions.js';
-export { context, stepContext, sleep } from './context.js';
+export { context, stepContext, workflowContext, sleep } from './context.js';
 export { checkpoint, type CheckpointStore } from './checkpoint.js';
 export { stepHook } from './step-hooks.js';
 export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './hooks.js';

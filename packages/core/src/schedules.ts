@@ -339,7 +339,8 @@ export class Schedules {
   async trigger(scheduleId: string): Promise<string> {
     const s = await this.require(scheduleId);
     const now = this.client.clock();
-    const { runId } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${scheduleId}:manual:${now}` });
+    // The run knows its schedule, and the trigger time as its slot (context().scheduledAt).
+    const { runId } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${scheduleId}:manual:${now}`, scheduledAt: now, scheduleId });
     await this.update(scheduleId, (rec) => {
       rec.lastRunId = runId;
       rec.stats ??= { fired: 0, skipped: 0, running: [] };

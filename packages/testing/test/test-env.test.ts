@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { context, defineStream, RetryableError, runStream, sleep, step, streamStep, workflow } from '@durably/core';
+import { context, workflowContext, defineStream, RetryableError, runStream, sleep, step, streamStep, workflow } from '@durably/core';
 import { createTestEnv, type TestEnv } from '../src/index.js';
 import { approval, expense, issuedTokens } from '../src/engine-workflows.js';
 
@@ -128,6 +128,23 @@ it('fires every slot one advanceTime passes, in slot order, each run with its sc
   }
   await env.advanceTime('1m');
   expect(await slotsOf(env, 'env.tick')).toHaveLength(8);
+});
+
+const slotReport = workflow('env.slot-report', async (team: string) => {
+  const { scheduledAt, scheduleId, now } = workflowContext();
+  return { team, slot: (scheduledAt ?? now()).toISOString(), scheduleId };
+});
+
+it('gives runs started by trigger() the trigger time as their slot, and workflowContext() types the workflow context', async () => {
+  const t0 = new Date('2026-03-02T10:00:00Z');
+  env = await createTestEnv({ workflows: [slotReport], startTime: t0 });
+  await env.client.schedules.create('reports', slotReport, { cron: '0 9 * * *', args: ['sales'] });
+  await env.advanceTime('10s');
+  const runId = await env.client.schedules.trigger('reports');
+  expect(await env.client.getRun(runId).result({ timeout: '5s' })).toEqual({ team: 'sales', slot: '2026-03-02T10:00:10.000Z', scheduleId: 'reports' });
+  const plain = await env.start(slotReport, 'ops');
+  expect(await plain.result({ timeout: '5s' })).toEqual({ team: 'ops', slot: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), scheduleId: undefined });
+  expect(() => workflowContext()).toThrow(/outside a workflow/);
 });
 
 const slowReport = workflow('env.slow-report', async () => {
