@@ -5,6 +5,8 @@ import type { Broker } from './broker/broker.js';
 import { Client, type RunHandle, type StartOptions } from './client/client.js';
 import type { Workflow } from './definitions.js';
 import { AdapterNotInstalledError, ConfigError, UnknownSchemeError, redactUrl } from './errors.js';
+import type { Duration } from './duration.js';
+import type { Logger } from './logger.js';
 import type { RunFilter, RunPage, Storage } from './storage/storage.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
@@ -26,6 +28,22 @@ export interface DurablyConfig {
   broker?: string | Broker;
   /** Module paths or globs of workflow files, for the CLI worker. */
   workflows?: string[];
+  /**
+   * How long the client keeps trying to reach a storage or broker that is down when first used
+   * (worker.start(), the first start()), with exponential backoff up to 5 s between tries, logging
+   * each wait. 0 fails at once. Default 60s.
+   */
+  connectTimeout?: Duration;
+}
+
+/** Options of connect() and createClient() besides the backends. */
+export interface ClientSetup {
+  /** See DurablyConfig.connectTimeout. */
+  connectTimeout?: Duration;
+  /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
+  logger?: Logger;
+  /** The clock; tests can replace it. */
+  clock?: () => number;
 }
 
 export const DEFAULT_STORAGE_URL = 'file:./.durably';
@@ -158,18 +176,46 @@ export async function loadConfigFile(cwd = process.cwd()): Promise<DurablyConfig
  * config file, then the embedded default (file:./.durably with the local broker).
  */
 export async function resolveBackends(config: DurablyConfig = {}): Promise<{ storage: Storage; broker: Broker }> {
-  const file = config.storage !== undefined && config.broker !== undefined ? {} : await loadConfigFile();
-  const storage = config.storage ?? process.env.DURABLY_STORAGE ?? file.storage ?? DEFAULT_STORAGE_URL;
-  const broker = config.broker ?? process.env.DURABLY_BROKER ?? file.broker ?? DEFAULT_BROKER_URL;
+  const { storage, broker } = await resolveSpecs(config);
   const s = typeof storage === 'string' ? await storageFromUrl(storage) : storage;
   const b = typeof broker === 'string' ? await brokerFromUrl(broker, typeof storage === 'string' ? storage : undefined) : broker;
   return { storage: s, broker: b };
 }
 
-/** Creates a client from URLs or adapter instances (missing ones come from env, config file or the default). */
-export async function connect(config: DurablyConfig = {}): Promise<Client> {
-  const { storage, broker } = await resolveBackends(config);
-  const client = new Client({ storage, broker });
+/** Explicit values, then the environment, then the config file (read only when it is needed), then the defaults. */
+async function resolveSpecs(config: DurablyConfig, options: { timeoutFromFile?: boolean } = {}): Promise<{ storage: string | Storage; broker: string | Broker; file: DurablyConfig }> {
+  const needFile =
+    (config.storage ?? process.env.DURABLY_STORAGE) === undefined ||
+    (config.broker ?? process.env.DURABLY_BROKER) === undefined ||
+    (options.timeoutFromFile === true && config.connectTimeout === undefined);
+  const file = needFile ? await loadConfigFile() : {};
+  return {
+    storage: config.storage ?? process.env.DURABLY_STORAGE ?? file.storage ?? DEFAULT_STORAGE_URL,
+    broker: config.broker ?? process.env.DURABLY_BROKER ?? file.broker ?? DEFAULT_BROKER_URL,
+    file,
+  };
+}
+
+function addressesOf(storage: string | Storage, broker: string | Broker): { storage?: string; broker?: string } {
+  return { storage: typeof storage === 'string' ? redactUrl(storage) : undefined, broker: typeof broker === 'string' ? redactUrl(broker) : undefined };
+}
+
+/**
+ * Creates a client from URLs or adapter instances (missing ones come from env, config file or the
+ * default) and reaches its backends: a backend that is down is tried again with backoff for up to
+ * `connectTimeout` (default 60 s), each wait logged.
+ */
+export async function connect(config: DurablyConfig & ClientSetup = {}): Promise<Client> {
+  const specs = await resolveSpecs(config, { timeoutFromFile: true });
+  const { storage, broker } = await resolveBackends({ storage: specs.storage, broker: specs.broker });
+  const client = new Client({
+    storage,
+    broker,
+    logger: config.logger,
+    clock: config.clock,
+    connectTimeout: config.connectTimeout ?? specs.file.connectTimeout,
+    addresses: addressesOf(specs.storage, specs.broker),
+  });
   await client.ensureReady();
   return client;
 }
@@ -179,39 +225,39 @@ export async function connect(config: DurablyConfig = {}): Promise<Client> {
  * first use. Values left out come from DURABLY_STORAGE / DURABLY_BROKER, then durably.config.*, then
  * the embedded default.
  */
-export function createClient(options: { storage?: string | Storage; broker?: string | Broker; clock?: () => number } = {}): Client {
+export function createClient(options: { storage?: string | Storage; broker?: string | Broker } & ClientSetup = {}): Client {
   let specs: Promise<{ storage: string | Storage; broker: string | Broker }> | undefined;
-  const resolveSpecs = () =>
-    (specs ??= (async () => {
-      const needFile = (options.storage ?? process.env.DURABLY_STORAGE) === undefined || (options.broker ?? process.env.DURABLY_BROKER) === undefined;
-      const file = needFile ? await loadConfigFile() : {};
-      return {
-        storage: options.storage ?? process.env.DURABLY_STORAGE ?? file.storage ?? DEFAULT_STORAGE_URL,
-        broker: options.broker ?? process.env.DURABLY_BROKER ?? file.broker ?? DEFAULT_BROKER_URL,
-      };
-    })());
+  const getSpecs = () => (specs ??= resolveSpecs({ storage: options.storage, broker: options.broker }));
   const storage =
     typeof options.storage === 'object'
       ? options.storage
       : new LazyStorage(async () => {
-          const { storage: spec } = await resolveSpecs();
+          const { storage: spec } = await getSpecs();
           return typeof spec === 'string' ? storageFromUrl(spec) : spec;
         });
   const broker =
     typeof options.broker === 'object'
       ? options.broker
       : new LazyBroker(async () => {
-          const { storage: s, broker: spec } = await resolveSpecs();
+          const { storage: s, broker: spec } = await getSpecs();
           return typeof spec === 'string' ? brokerFromUrl(spec, typeof s === 'string' ? s : undefined) : spec;
         });
-  return new Client({ storage, broker, clock: options.clock });
+  const known = (options.storage ?? process.env.DURABLY_STORAGE) !== undefined && (options.broker ?? process.env.DURABLY_BROKER) !== undefined;
+  return new Client({
+    storage,
+    broker,
+    clock: options.clock,
+    logger: options.logger,
+    connectTimeout: options.connectTimeout,
+    addresses: known ? addressesOf(options.storage ?? process.env.DURABLY_STORAGE!, options.broker ?? process.env.DURABLY_BROKER!) : {},
+  });
 }
 
 let defaultClient: Client | undefined;
 
 /** Sets the default client used by start(), getRun(), listRuns(), cancel() and createWorker() without a client. */
 export function configure(config: DurablyConfig | Client): Client {
-  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker });
+  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker, connectTimeout: config.connectTimeout });
   return defaultClient;
 }
 

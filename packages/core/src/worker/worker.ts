@@ -598,7 +598,8 @@ export class Worker {
    */
   private async terminateChild(runId: string, depth: number): Promise<void> {
     const now = this.client.clock();
-    const done = await this.client.appendExternal(runId, 'run_cancelled', { reason: 'the parent run ended' }, { run: { status: 'cancelled', finishedAt: now }, releaseSlots: true });
+    const reason = 'the parent run ended';
+    const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', error: errorToObject(new CancelledError(reason)), finishedAt: now }, releaseSlots: true });
     if (done.ok) notifyRunFinished(this.client.storage, runId);
     if (depth < 100) await this.closeChildrenOf(await this.client.storage.readEvents(runId), depth);
   }
