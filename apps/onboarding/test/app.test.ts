@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,73 @@ it('runs the onboarding sample on the embedded default and prints each step and 
     expect(index, `"${fragment}" in order in:\n${stdout}`).toBeGreaterThan(0);
     at = index + 1;
   }
+  expect(lines.at(-1)).toBe('result: "Onboarding complete"');
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'durably-app-'));
+  dirs.push(dir);
+  return dir;
+}
+
+it('prints its usage for --help, and refuses bad options and durations with the usage, before any run exists', async () => {
+  const dir = tempDir();
+  const env = { DURABLY_STORAGE: `file:${dir}`, DURABLY_BROKER: 'local:' };
+  const help = await start(env, ['--help']);
+  expect(help.stdout).toContain('Usage: npm start -- [--user <id>] [--sleep <duration>] [--key <key>]');
+  expect(help.stdout).toContain('--sleep <duration>');
+  for (const [args, message] of [
+    [['--sleep', '30'], '--sleep 30 has no unit: write 30s, 30m or 30ms.'],
+    [['--sleep', '1dy'], '--sleep "1dy" is not a duration'],
+    [['--bogus'], "Unknown option '--bogus'"],
+    [['--user', ''], '--user ""'],
+  ] as const) {
+    const error = (await start(env, [...args]).catch((e: unknown) => e)) as { code: number; stderr: string; stdout: string };
+    expect(error.code, `${args.join(' ')}`).toBe(2);
+    expect(error.stderr).toContain(message);
+    expect(error.stderr).toContain('Usage: npm start --');
+    expect(error.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    expect(error.stdout).toBe('');
+  }
+  expect(existsSync(join(dir, 'durably.db'))).toBe(false); // nothing was started
+});
+
+it('says so when --key names a run started with other arguments, and shows that run under its own header', async () => {
+  const dir = tempDir();
+  const env = { DURABLY_STORAGE: `file:${dir}`, DURABLY_BROKER: 'local:' };
+  const first = await start(env, ['--key', 'k1', '--user', 'ana', '--sleep', '50ms']);
+  const runId = /^run (\S+) /.exec(first.stdout)![1];
+  const second = await start(env, ['--key', 'k1', '--user', 'bob', '--sleep', '50ms']);
+  const lines = second.stdout.trim().split('\n');
+  expect(lines[0]).toBe(`run ${runId} (onboarding for ana, sleep 50ms)`);
+  expect(lines[1]).toContain('the key "k1" belongs to this earlier run, started for ana with sleep 50ms; --user bob --sleep 50ms are ignored');
+  expect(second.stdout).not.toContain('bob (');
+  expect(lines.at(-1)).toBe('result: "Onboarding complete"');
+  expect(second.stderr).toContain('the idempotency key was already used by a run with other arguments');
+});
+
+it('on Ctrl-C during the sleep, says the run is suspended and prints the exact command that resumes it', async () => {
+  const dir = tempDir();
+  const env = { ...process.env, DURABLY_STORAGE: `file:${dir}`, DURABLY_BROKER: 'local:' };
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@durably/source', join(appDir, 'src/main.ts'), '--sleep', '3s', '--user', 'ana'], { cwd: appDir, env });
+  let stdout = '';
+  let interrupted = false;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (!interrupted && stdout.includes('sleeping until')) interrupted = child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code, stdout).toBe(130);
+  const runId = /^run (\S+) /.exec(stdout)![1];
+  expect(stdout).toMatch(new RegExp(`Stopped\\. Run ${runId} is suspended, sleeping until \\S+Z\\.`));
+  const command = /Resume it with:\n {2}(npm start -- .*)\n/.exec(stdout)![1];
+  expect(command).toMatch(/^npm start -- --key onboarding-[0-9a-f]{8} --user ana --sleep 3s$/);
+  // The printed command, run again, carries on the same run from its log.
+  const resumed = await start({ DURABLY_STORAGE: `file:${dir}`, DURABLY_BROKER: 'local:' }, command.replace(/^npm start -- /, '').split(' '));
+  const lines = resumed.stdout.trim().split('\n');
+  expect(lines[0]).toBe(`run ${runId} (onboarding for ana, sleep 3s)`);
+  expect(lines[1]).toContain('attaching to it');
+  expect(resumed.stdout.match(/step send-welcome-email completed/g)).toHaveLength(1);
   expect(lines.at(-1)).toBe('result: "Onboarding complete"');
 });
 

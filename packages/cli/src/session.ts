@@ -53,12 +53,12 @@ export class Session {
    */
   async client(): Promise<Client> {
     if (this.connected) return this.connected;
-    const client = await clientFromConfig(this.resolved);
+    const client = await clientFromConfig(this.resolved, { logger: this.logger, connectTimeout: this.options.connectTimeout });
     this.connected = client;
     const timeoutMs = parseDuration(this.options.connectTimeout, '--connect-timeout');
     const reach = async (what: 'storage' | 'broker', migrate: () => Promise<void>) => {
       const setting = this.resolved[what];
-      const where = `${client.backends?.[what] ?? what}${setting.source === 'default' ? '' : ` (set by ${setting.origin})`}`;
+      const where = `${client.addresses[what] ?? what}${setting.source === 'default' ? '' : ` (set by ${setting.origin})`}`;
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -80,7 +80,7 @@ export class Session {
     };
     await Promise.all([reach('storage', () => client.storage.migrate()), reach('broker', () => client.broker.migrate())]);
     await client.ensureReady();
-    this.logger.info('connected', { storage: client.backends?.storage, broker: client.backends?.broker, config: this.resolved.file ?? 'none' });
+    this.logger.info('connected', { storage: client.addresses.storage, broker: client.addresses.broker, config: this.resolved.file ?? 'none' });
     return client;
   }
 

@@ -3,6 +3,8 @@ import type { Broker } from './broker/broker.js';
 import { Client, type RunHandle, type StartOptions } from './client/client.js';
 import type { Workflow } from './definitions.js';
 import { AdapterNotInstalledError, ConfigError, DurablyError, UnknownSchemeError, redactUrl } from './errors.js';
+import type { Duration } from './duration.js';
+import type { Logger } from './logger.js';
 import type { RunFilter, RunPage, Storage } from './storage/storage.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
@@ -25,6 +27,16 @@ export interface AdapterModule {
 
 export type { DurablyConfig } from './config/types.js';
 export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
+
+/** Options of connect() and createClient() besides the backends. */
+export interface ClientSetup {
+  /** See DurablyConfig.connectTimeout. */
+  connectTimeout?: Duration;
+  /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
+  logger?: Logger;
+  /** The clock; tests can replace it. */
+  clock?: () => number;
+}
 
 const STORAGE_SCHEMES: Record<string, string | null> = {
   'memory:': null,
@@ -183,17 +195,23 @@ export async function resolveBackends(config: DurablyConfig = {}, options: Resol
   return openBackends(await resolveConfig(config, options));
 }
 
-/** Creates a client from resolved settings: backends, limits, worker defaults. */
-export async function clientFromConfig(resolved: ResolvedConfig, options: { clock?: () => number } = {}): Promise<Client> {
+/** Creates a client from resolved settings: backends, limits, worker defaults, connect timeout. */
+export async function clientFromConfig(resolved: ResolvedConfig, options: ClientSetup = {}): Promise<Client> {
   const { storage, broker } = await openBackends(resolved);
   return new Client({
     storage,
     broker,
     clock: options.clock,
+    logger: options.logger,
+    connectTimeout: options.connectTimeout ?? resolved.connectTimeout,
     limits: resolved.limits,
     worker: resolved.worker,
-    backends: { storage: describeBackend(resolved.storage.value), broker: describeBackend(resolved.broker.value) },
+    addresses: addressesOf(resolved),
   });
+}
+
+function addressesOf(resolved: Pick<ResolvedConfig, 'storage' | 'broker'>): { storage: string; broker: string } {
+  return { storage: describeBackend(resolved.storage.value), broker: describeBackend(resolved.broker.value) };
 }
 
 /**
@@ -201,8 +219,9 @@ export async function clientFromConfig(resolved: ResolvedConfig, options: { cloc
  * DURABLY_BROKER, the config file, or the embedded default. The config file's `limits` and
  * `worker` options apply to it and to workers created on it.
  */
-export async function connect(config: DurablyConfig = {}): Promise<Client> {
-  const client = await clientFromConfig(await resolveConfig(config));
+export async function connect(config: DurablyConfig & ClientSetup = {}): Promise<Client> {
+  const { logger, clock, ...rest } = config;
+  const client = await clientFromConfig(await resolveConfig(rest), { logger, clock });
   await client.ensureReady();
   return client;
 }
@@ -212,9 +231,9 @@ export async function connect(config: DurablyConfig = {}): Promise<Client> {
  * first use. Values left out come from DURABLY_STORAGE / DURABLY_BROKER, then durably.config.*, then
  * the embedded default; the config file's limits and worker options are applied on first use.
  */
-export function createClient(options: { storage?: string | Storage; broker?: string | Broker; clock?: () => number } = {}): Client {
+export function createClient(options: { storage?: string | Storage; broker?: string | Broker } & ClientSetup = {}): Client {
   let resolving: Promise<ResolvedConfig> | undefined;
-  const settings = () => (resolving ??= resolveConfig({ storage: options.storage, broker: options.broker }, { optionOrigin: 'createClient()' }));
+  const settings = () => (resolving ??= resolveConfig({ storage: options.storage, broker: options.broker, connectTimeout: options.connectTimeout }, { optionOrigin: 'createClient()' }));
   const storage =
     typeof options.storage === 'object'
       ? options.storage
@@ -233,9 +252,11 @@ export function createClient(options: { storage?: string | Storage; broker?: str
     storage,
     broker,
     clock: options.clock,
+    logger: options.logger,
+    connectTimeout: options.connectTimeout,
     deferred: async () => {
       const resolved = await settings();
-      return { limits: resolved.limits, worker: resolved.worker, backends: { storage: describeBackend(resolved.storage.value), broker: describeBackend(resolved.broker.value) } };
+      return { limits: resolved.limits, worker: resolved.worker, addresses: addressesOf(resolved) };
     },
   });
 }
@@ -244,7 +265,7 @@ let defaultClient: Client | undefined;
 
 /** Sets the default client used by start(), getRun(), listRuns(), cancel() and createWorker() without a client. */
 export function configure(config: DurablyConfig | Client): Client {
-  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker });
+  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker, connectTimeout: config.connectTimeout });
   return defaultClient;
 }
 

@@ -103,6 +103,17 @@ export function context(): WorkflowContext | StepContext {
   };
 }
 
+/**
+ * Inside a workflow only: the workflow context (deterministic `now()`, `random()`, `uuid()`, the
+ * run id, the schedule slot), typed as such. Throws elsewhere. `context()` returns the same object,
+ * typed as the union of the workflow and the step context.
+ */
+export function workflowContext(): WorkflowContext {
+  const scope = storage.getStore();
+  if (scope?.kind !== 'workflow') throw new NotInWorkflowError('workflowContext() was called outside a workflow. Call it inside a workflow(...) function body (in a step, use stepContext()).');
+  return context() as WorkflowContext;
+}
+
 /** Inside a step only: the step context. Throws elsewhere. */
 export function stepContext(): StepContext {
   const scope = storage.getStore();

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'NON_DETERMINISM'
   | 'APPEND_CONFLICT'
   | 'RUN_NOT_FOUND'
+  | 'RUN_ID_IN_USE'
   | 'WORKFLOW_NOT_REGISTERED'
   | 'STEP_TIMEOUT'
   | 'STEP_FAILED'
@@ -148,11 +149,16 @@ export class WorkflowFailedError extends DurablyError {
 
 export class ResultTimeoutError extends DurablyError {
   override readonly code = 'RESULT_TIMEOUT' as const;
-  constructor(readonly runId: string, timeoutMs: number, status: string) {
+  constructor(
+    readonly runId: string,
+    readonly timeoutMs: number,
+    readonly status: string,
+  ) {
     super(`Run ${runId} did not finish within ${timeoutMs} ms (status: ${status}). Is a worker running against the same storage and broker?`);
   }
 }
 
+/** The run was cancelled; `reason` is the one given to cancel(). */
 export class CancelledError extends DurablyError {
   override readonly code = 'CANCELLED' as const;
   constructor(readonly reason?: string) {
@@ -160,10 +166,43 @@ export class CancelledError extends DurablyError {
   }
 }
 
+/** What was asked of a run that had already finished. */
+export type FinishedRunAction = 'cancel' | 'signal';
+
+/** cancel() or sendSignal() reached a run that had already finished; nothing was written. */
 export class RunAlreadyFinishedError extends DurablyError {
   override readonly code = 'RUN_ALREADY_FINISHED' as const;
-  constructor(readonly runId: string, readonly status: string) {
-    super(`Run ${runId} has already finished (status: ${status}); there is nothing to cancel.`);
+  constructor(
+    readonly runId: string,
+    readonly status: string,
+    readonly action: FinishedRunAction = 'cancel',
+  ) {
+    super(
+      `Run ${runId} has already finished (status: ${status}); ` +
+        (action === 'signal' ? 'it takes no more signals, so this one was not delivered.' : 'there is nothing to cancel.'),
+    );
+  }
+}
+
+/**
+ * start() with a `runId` that a run of another workflow, or of the same workflow with other
+ * arguments, already has. (The same workflow and arguments return the existing run: a retried start.)
+ */
+export class RunIdInUseError extends DurablyError {
+  override readonly code = 'RUN_ID_IN_USE' as const;
+  constructor(
+    readonly runId: string,
+    /** The workflow of the run that has the id. */
+    readonly workflow: string,
+    /** The workflow the start asked for. */
+    readonly requestedWorkflow: string,
+  ) {
+    super(
+      workflow === requestedWorkflow
+        ? `Run id "${runId}" is already used by a run of workflow "${workflow}" started with other arguments. ` +
+            `A start with an existing runId returns that run only when the workflow and the arguments are the same (a retried start); use another runId for another run.`
+        : `Run id "${runId}" is already used by a run of workflow "${workflow}", not "${requestedWorkflow}". Use another runId for a run of "${requestedWorkflow}".`,
+    );
   }
 }
 
@@ -223,6 +262,20 @@ export class ConfigError extends DurablyError {
   override readonly code = 'CONFIG' as const;
 }
 
+/** A backend URL that cannot be parsed; `part` names what is wrong in it. */
+export class InvalidUrlError extends ConfigError {
+  constructor(
+    /** The URL with its password hidden. */
+    readonly url: string,
+    readonly part: 'scheme' | 'userinfo' | 'host' | 'port' | 'query' | 'url',
+    detail: string,
+    example: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid URL "${url}": ${detail}. Expected a URL such as ${example}.`, options);
+  }
+}
+
 export function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
@@ -235,7 +288,12 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url;
+    // Not parseable (a message about that very URL, say): hide what lies between "user:" and the last "@".
+    const start = url.indexOf('//');
+    const at = url.lastIndexOf('@');
+    if (start < 0 || at < start) return url;
+    const colon = url.indexOf(':', start + 2);
+    return colon >= 0 && colon < at ? `${url.slice(0, colon + 1)}***${url.slice(at)}` : url;
   }
 }
 

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './duration.js';
+export { parseServerUrl } from './urls.js';
 export * from './serialization.js';
 export * from './events.js';
 export * from './storage/storage.js';
@@ -20,7 +21,7 @@ export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
 export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './definitions.js';
 export { validateArgs } from './definitions.js';
-export { context, stepContext, sleep } from './context.js';
+export { context, stepContext, workflowContext, sleep } from './context.js';
 export { checkpoint, type CheckpointStore } from './checkpoint.js';
 export { stepHook } from './step-hooks.js';
 export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './hooks.js';
@@ -29,7 +30,7 @@ export type { ChildHandle, ChildOptions } from './hooks.js';
 export type { HookDefinition, Hook, PayloadSchema } from './hooks.js';
 export type { StepContext, WorkflowContext } from './context.js';
 export { Client, RunHandle } from './client/client.js';
-export type { ClientOptions, StartOptions } from './client/client.js';
+export type { ClientOptions, StartOptions, StartOutcome } from './client/client.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
 export {
@@ -58,10 +59,10 @@ export {
   DEFAULT_STORAGE_URL,
   DEFAULT_BROKER_URL,
 } from './config.js';
-export type { DurablyConfig, AdapterModule } from './config.js';
+export type { DurablyConfig, AdapterModule, ClientSetup } from './config.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
 export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
-export { Schedules, Scheduler, nextSlot, type ScheduleOptions } from './schedules.js';
+export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
 export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';

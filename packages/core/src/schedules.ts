@@ -79,6 +79,13 @@ function nextSlotOf(s: ScheduleRecord, after: number): number | undefined {
   return next !== undefined && s.endAt !== undefined && next > s.endAt ? undefined : next;
 }
 
+/** How many slots of a schedule fall in (after, until], counting at most `max + 1` (enough to tell "more than max"). */
+export function countSlots(s: ScheduleRecord, after: number, until: number, max: number): number {
+  let n = 0;
+  for (let slot = nextSlotOf(s, after); slot !== undefined && slot <= until && n <= max; slot = nextSlotOf(s, slot)) n++;
+  return n;
+}
+
 /** The first slot strictly after `after`. */
 export function nextSlot(spec: ScheduleRecord['spec'], anchor: number, after: number): number | undefined {
   if (spec.everyMs !== undefined) {
@@ -335,7 +342,8 @@ export class Schedules {
   async trigger(scheduleId: string): Promise<string> {
     const s = await this.require(scheduleId);
     const now = this.client.clock();
-    const { runId } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${scheduleId}:manual:${now}` });
+    // The run knows its schedule, and the trigger time as its slot (context().scheduledAt).
+    const { runId } = await this.client.startSerialized(s.workflow, s.queue, s.args, { idempotencyKey: `schedule:${scheduleId}:manual:${now}`, scheduledAt: now, scheduleId });
     await this.update(scheduleId, (rec) => {
       rec.lastRunId = runId;
       rec.stats ??= { fired: 0, skipped: 0, running: [] };

@@ -1,12 +1,14 @@
 import { parse, stringify } from 'devalue';
+import * as errorClasses from './errors.js';
 import { DurablyError, SerializationError } from './errors.js';
 
 /**
  * Values cross process boundaries as strings made by devalue: it keeps Date, Map, Set, BigInt,
  * typed arrays, RegExp, undefined, -0/NaN/Infinity, repeated and cyclic references, and rejects
  * functions and class instances with a clear path to the bad value. Errors are added here with a
- * reducer that keeps name, message, stack, code and cause. (superjson was the alternative; devalue
- * is smaller, faster and already handles binary data.)
+ * reducer that keeps name, message, stack, code, cause and a Durably error's fields, and a reviver
+ * that rebuilds the error's class (see objectToError). (superjson was the alternative; devalue is
+ * smaller, faster and already handles binary data.)
  */
 export type Serialized = string;
 
@@ -18,24 +20,54 @@ export interface SerializedError {
   /** Set for errors whose class says "do not retry" (FatalError and friends). */
   fatal?: boolean;
   cause?: SerializedError;
+  /**
+   * The own data fields of a Durably error (NonDeterminismError's `position`, `recorded` and
+   * `current`, StepFailedError's `stepName` and `attempts`...), as JSON values. Errors of other
+   * classes keep only name, message, stack and code: their fields may hold anything (a request with
+   * its credentials, say), which has no place in a durable log.
+   */
+  fields?: Record<string, unknown>;
 }
 
 const reducers = {
   Error: (value: unknown) => (value instanceof Error ? errorToObject(value) : undefined),
 };
 
-const ERROR_CLASSES = new Map<string, new (message: string) => Error>([
+const BUILTIN_ERRORS = new Map<string, ErrorConstructor>([
   ['Error', Error],
   ['TypeError', TypeError],
   ['RangeError', RangeError],
   ['SyntaxError', SyntaxError],
   ['ReferenceError', ReferenceError],
+  ['EvalError', EvalError],
+  ['URIError', URIError],
 ]);
+
+type DurablyErrorClass = abstract new (...args: never[]) => DurablyError;
+
+/**
+ * Every error class core exports, by class name and by code, so that a stored error comes back as an
+ * instance of its class. By code: a user's subclass (`class CardDeclined extends FatalError`) is not
+ * known here by name, but comes back as an instance of the Durably class it extends.
+ */
+const DURABLY_BY_NAME = new Map<string, DurablyErrorClass>();
+const DURABLY_BY_CODE = new Map<string, DurablyErrorClass>();
+for (const value of Object.values(errorClasses)) {
+  if (typeof value !== 'function' || !(value === DurablyError || value.prototype instanceof DurablyError)) continue;
+  const cls = value as DurablyErrorClass;
+  DURABLY_BY_NAME.set(cls.name, cls);
+  // `code` is a class field, set by the constructor: one instance tells it.
+  try {
+    const code = (Reflect.construct(cls, []) as DurablyError).code;
+    if (!DURABLY_BY_CODE.has(code)) DURABLY_BY_CODE.set(code, cls);
+  } catch {
+    // A constructor that needs its arguments: the class is still found by name.
+  }
+}
 
 const revivers = {
   Error: (value: SerializedError) => objectToError(value),
 };
-
 export function serialize(value: unknown, what = 'value'): Serialized {
   try {
     return stringify(value, reducers);
@@ -66,25 +98,55 @@ export function errorToObject(err: unknown): SerializedError {
   if (typeof code === 'string') out.code = code;
   if (code === 'FATAL') out.fatal = true;
   if (err.cause !== undefined) out.cause = errorToObject(err.cause);
+  if (err instanceof DurablyError) {
+    const fields = ownFields(err);
+    if (fields) out.fields = fields;
+  }
   return out;
 }
 
-/** Rebuilds an Error from its stored form; the stored name, code and stack are kept. */
+const NOT_FIELDS = new Set(['name', 'message', 'stack', 'code', 'cause']);
+
+/** The own enumerable data fields of an error, each kept only if it survives JSON unchanged in kind. */
+function ownFields(err: Error): Record<string, unknown> | undefined {
+  let fields: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(err)) {
+    if (NOT_FIELDS.has(key) || value === undefined || typeof value === 'function') continue;
+    let json: unknown;
+    try {
+      json = value instanceof Error ? errorToObject(value) : JSON.parse(JSON.stringify(value));
+    } catch {
+      continue; // cyclic, a BigInt...: not a field a log can keep
+    }
+    (fields ??= {})[key] = json;
+  }
+  return fields;
+}
+
+/**
+ * Rebuilds an Error from its stored form. A Durably error comes back as an instance of its class
+ * (found by name, else by code) with its fields; a built-in error as its built-in class; any other
+ * as a plain Error with the stored name, message, stack and code. The class's constructor is not run
+ * (its arguments are not stored): the instance is made by Error with the class as `new.target`, so
+ * it is a real Error whose prototype chain is the class's.
+ */
 export function objectToError(obj: SerializedError): Error {
-  const Ctor = ERROR_CLASSES.get(obj.name) ?? Error;
-  const err: Error = obj.code ? new RestoredError(obj.message, obj.code) : new Ctor(obj.message);
-  Object.defineProperty(err, 'name', { value: obj.name, enumerable: false, configurable: true, writable: true });
-  if (obj.stack) err.stack = obj.stack;
-  if (obj.cause) (err as { cause?: unknown }).cause = objectToError(obj.cause);
+  const durably = DURABLY_BY_NAME.get(obj.name) ?? (obj.code === undefined ? undefined : DURABLY_BY_CODE.get(obj.code));
+  const builtin = durably ? undefined : BUILTIN_ERRORS.get(obj.name);
+  const err: Error = durably ? (Reflect.construct(Error, [obj.message], durably) as Error) : new (builtin ?? Error)(obj.message);
+  define(err, 'name', obj.name, false);
+  if (obj.code !== undefined) define(err, 'code', obj.code, true);
+  for (const [key, value] of Object.entries(obj.fields ?? {})) {
+    if (!NOT_FIELDS.has(key)) define(err, key, value, true);
+  }
+  if (obj.stack) define(err, 'stack', obj.stack, false);
+  else if (err.stack) define(err, 'stack', `${obj.name}: ${obj.message}`, false);
+  if (obj.cause) define(err, 'cause', objectToError(obj.cause), false);
   return err;
 }
 
-/** An error read back from the log: keeps the original class name in `name` and its `code`. */
-class RestoredError extends DurablyError {
-  constructor(message: string, code: string) {
-    super(message);
-    Object.defineProperty(this, 'code', { value: code, enumerable: true });
-  }
+function define(target: object, key: string, value: unknown, enumerable: boolean): void {
+  Object.defineProperty(target, key, { value, enumerable, configurable: true, writable: true });
 }
 
 function safeString(value: unknown): string {

@@ -124,7 +124,7 @@ class TransientRunHandle<R> extends RunHandle<R> {
     private readonly runtime: TransientRuntime,
     promise: Promise<R>,
   ) {
-    super(client, runId);
+    super(client, runId, { created: true });
     this.done = promise.then(
       (value) => {
         this.state = runtime.cancelled ? 'cancelled' : 'completed';

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   AdapterNotInstalledError,
+  CancelledError,
+  FatalError,
   InvalidArgumentError,
+  NonDeterminismError,
+  StepFailedError,
+  WorkflowFailedError,
+  errorToObject,
+  objectToError,
   InvalidDurationError,
   RetryableError,
   SerializationError,
@@ -42,6 +49,37 @@ describe('serialization', () => {
     expect(back.err).toBeInstanceOf(RangeError);
     expect(back.err.message).toBe('out');
     expect('n' in back).toBe(true);
+  });
+  it('rebuilds Durably errors as their class with their fields, and keeps other errors plain', () => {
+    const stored = JSON.parse(JSON.stringify(errorToObject(new WorkflowFailedError('r1', new StepFailedError('pay', 3, new NonDeterminismError('4', 'step "a"', 'step "b"'))))));
+    const back = objectToError(stored);
+    expect(back).toBeInstanceOf(WorkflowFailedError);
+    expect(back).toBeInstanceOf(Error);
+    expect(back).toMatchObject({ name: 'WorkflowFailedError', code: 'WORKFLOW_FAILED', runId: 'r1' });
+    const step = back.cause as StepFailedError;
+    expect(step).toBeInstanceOf(StepFailedError);
+    expect(step).toMatchObject({ stepName: 'pay', attempts: 3 });
+    expect(step.cause).toBeInstanceOf(NonDeterminismError);
+    expect(step.cause).toMatchObject({ position: '4', recorded: 'step "a"', current: 'step "b"' });
+    // A user's subclass comes back as the Durably class it extends, under its own name.
+    class CardDeclined extends FatalError {
+      constructor(readonly last4: string) {
+        super('card declined');
+      }
+    }
+    const declined = objectToError(errorToObject(new CardDeclined('4242')));
+    expect(declined).toBeInstanceOf(FatalError);
+    expect(declined).toMatchObject({ name: 'CardDeclined', code: 'FATAL', last4: '4242' });
+    // Errors of other classes keep name, message, stack and code, and none of their other fields.
+    const system = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', config: { password: 'secret' } });
+    const plain = objectToError(errorToObject(system));
+    expect(Object.getPrototypeOf(plain)).toBe(Error.prototype);
+    expect(plain).toMatchObject({ name: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED' });
+    expect(plain.stack).toBe(system.stack);
+    expect('config' in plain).toBe(false);
+    expect(JSON.stringify(errorToObject(system))).not.toContain('secret');
+    expect(objectToError(errorToObject(new TypeError('t')))).toBeInstanceOf(TypeError);
+    expect(deserialize<{ e: CancelledError }>(serialize({ e: new CancelledError('why') })).e).toMatchObject({ reason: 'why' });
   });
   it('rejects functions with a clear error', () => {
     expect(() => serialize({ f: () => 1 }, 'the arguments')).toThrow(SerializationError);

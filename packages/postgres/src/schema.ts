@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { DurablyError, InvalidArgumentError, StorageError, redactUrl } from '@durably/core';
+import { DurablyError, InvalidArgumentError, InvalidUrlError, StorageError, parseServerUrl, redactUrl } from '@durably/core';
 
 /** Options shared by the Postgres storage and broker. */
 export interface PostgresOptions {
@@ -32,14 +32,22 @@ export function channelName(prefix: string, schema: string): string {
   return name.length <= 63 ? name : `${prefix}_${createHash('sha1').update(schema).digest('hex').slice(0, 24)}`;
 }
 
-/** Parses `postgres://...?schema=x&max=n`: the Durably options are removed from what pg sees. */
+export const POSTGRES_URL_EXAMPLE = 'postgres://user:password@host:5432/database?schema=durably';
+
+/**
+ * Parses `postgres://...?schema=x&max=n`: the Durably options are removed from what pg sees. A URL
+ * that cannot be parsed throws InvalidUrlError (a ConfigError) naming the part at fault.
+ */
 export function optionsFromUrl(url: string): PostgresOptions {
-  const u = new URL(url);
+  const u = parseServerUrl(url, POSTGRES_URL_EXAMPLE);
   const schema = u.searchParams.get('schema') ?? undefined;
   const max = u.searchParams.get('max');
+  if (max !== null && !/^[1-9]\d{0,3}$/.test(max)) {
+    throw new InvalidUrlError(redactUrl(url), 'query', `"max=${max}" must be a pool size from 1 to 9999`, POSTGRES_URL_EXAMPLE);
+  }
   u.searchParams.delete('schema');
   u.searchParams.delete('max');
-  return { url: u.toString(), schema, max: max ? Number(max) : undefined };
+  return { url: u.toString(), schema, max: max === null ? undefined : Number(max) };
 }
 
 /** A pool owned by the adapter or lent by the user, with the address for error messages. */
@@ -57,6 +65,7 @@ export class Connection {
       this.address = 'the given pg.Pool';
     } else {
       if (!options.url) throw new InvalidArgumentError('Postgres adapter: give a connection string (url) or a pg.Pool (pool).');
+      parseServerUrl(options.url, POSTGRES_URL_EXAMPLE);
       this.pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 10 });
       // An idle client losing its connection (a server restart) must not crash the process.
       this.pool.on('error', () => undefined);
@@ -111,6 +120,12 @@ export class Connection {
   wrap(err: unknown): Error {
     if (err instanceof DurablyError) return err;
     const message = (err as Error)?.message ?? String(err);
+    const code = (err as { code?: string })?.code ?? '';
+    if (/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code) || /timeout expired|Connection terminated/i.test(message)) {
+      return new StorageError(`Postgres at ${this.address} is unreachable: ${message}. Check that the server runs and that the host and port are right (${POSTGRES_URL_EXAMPLE}).`, { cause: err });
+    }
+    if (code === '28P01' || code === '28000') return new StorageError(`Postgres at ${this.address} refused the login: ${message}. Check the user and password in the URL.`, { cause: err });
+    if (code === '3D000') return new StorageError(`Postgres at ${this.address}: ${message}. Create the database (createdb) or name an existing one in the URL.`, { cause: err });
     return new StorageError(`Postgres at ${this.address} failed: ${message}`, { cause: err });
   }
 
@@ -240,6 +255,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, step_id)
   );
   `,
+  // Idempotency keys become unique per workflow: the column's own UNIQUE constraint (named by
+  // Postgres's default rule in version 1) gives way to a unique index on (workflow, key).
+  `
+  CREATE UNIQUE INDEX IF NOT EXISTS runs_idempotency ON $S.runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  ALTER TABLE $S.runs DROP CONSTRAINT IF EXISTS runs_idempotency_key_key;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -283,9 +304,10 @@ export function migrationScript(schema = 'durably'): string {
 
 /**
  * Creates the schema and applies missing migrations under a transaction-scoped advisory lock, so
- * processes migrating at once serialize and the later ones find nothing to do.
+ * processes migrating at once serialize and the later ones find nothing to do. `target` stops at an
+ * older version (tests of the upgrade path use it).
  */
-export async function migrate(conn: Connection): Promise<void> {
+export async function migrate(conn: Connection, target = MIGRATIONS.length): Promise<void> {
   const S = `"${conn.schema}"`;
   await conn.transaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`durably:migrate:${conn.schema}`]);
@@ -293,7 +315,7 @@ export async function migrate(conn: Connection): Promise<void> {
     await client.query(`CREATE TABLE IF NOT EXISTS ${S}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${S}.schema_migrations`);
     const current = rows[0]?.v ?? 0;
-    for (let version = current; version < MIGRATIONS.length; version++) {
+    for (let version = current; version < Math.min(target, MIGRATIONS.length); version++) {
       await client.query(MIGRATIONS[version].replaceAll('$S', S));
       await client.query(`INSERT INTO ${S}.schema_migrations (version) VALUES ($1)`, [version + 1]);
     }

@@ -113,28 +113,32 @@ export class PostgresStorage implements Storage {
   async createRun(run: NewRun): Promise<CreateRunResult> {
     const S = this.S;
     const e = run.firstEvent;
-    const { rows } = await this.conn.prepared<RunRow>(
-      'create-run',
-      `WITH ins AS (
-         INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1, $12)
-         ON CONFLICT DO NOTHING
-         RETURNING *
-       ), ev AS (
-         INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
-         SELECT run_id, 1, $9, NULL, $10, $11 FROM ins
-       )
-       SELECT * FROM ins`,
-      [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data), run.tags?.length ? run.tags : null],
-    );
-    if (rows[0]) return { run: toRecord(rows[0]), created: true };
-    // Nothing inserted: the idempotency key or the run id exists. ON CONFLICT waited for a racing
-    // insert to commit, so the winner is visible now.
-    if (run.idempotencyKey !== undefined) {
-      const existing = await this.conn.query<RunRow>(`SELECT * FROM ${S}.runs WHERE idempotency_key = $1`, [run.idempotencyKey]);
+    // ON CONFLICT DO NOTHING (on the run id or the per-workflow key) waits for a racing insert to
+    // commit, so the winner is visible to the read that follows. Read again if it is gone by then
+    // (deleted by retention): the next insert may succeed.
+    for (let attempt = 0; ; attempt++) {
+      const { rows } = await this.conn.prepared<RunRow>(
+        'create-run',
+        `WITH ins AS (
+           INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
+           VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1, $12)
+           ON CONFLICT DO NOTHING
+           RETURNING *
+         ), ev AS (
+           INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
+           SELECT run_id, 1, $9, NULL, $10, $11 FROM ins
+         )
+         SELECT * FROM ins`,
+        [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data), run.tags?.length ? run.tags : null],
+      );
+      if (rows[0]) return { run: toRecord(rows[0]), created: true };
+      const existing = await this.conn.query<RunRow>(
+        `SELECT * FROM ${S}.runs WHERE run_id = $1 OR (workflow = $2 AND idempotency_key = $3) ORDER BY (idempotency_key IS NOT DISTINCT FROM $3) DESC LIMIT 1`,
+        [run.runId, run.workflow, run.idempotencyKey ?? null],
+      );
       if (existing.rows[0]) return { run: toRecord(existing.rows[0]), created: false };
+      if (attempt >= 3) throw new StorageError(`Postgres at ${this.conn.address}: creating run "${run.runId}" conflicted with a run that no longer exists, ${attempt + 1} times.`);
     }
-    throw new StorageError(`A run with id "${run.runId}" already exists.`);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

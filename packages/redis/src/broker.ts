@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
-import { keyPrefix, openRedis, type RedisConnectionOptions } from './connection.js';
+import { keyPrefix, openRedis, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 
 export interface RedisBrokerOptions extends RedisConnectionOptions {
   /** Delay before redelivering a message whose handler threw. Default min(100 ms x 2^(n-1), 5 s). */
@@ -71,6 +71,7 @@ export class RedisBroker implements Broker {
   readonly maxDelayMs = Infinity;
   private readonly redis: Scripted;
   private readonly owned: boolean;
+  private readonly connection: RedisConnection;
   private readonly P: string;
   private readonly consumers = new Set<StreamConsumer>();
   private closed = false;
@@ -78,7 +79,9 @@ export class RedisBroker implements Broker {
   private counter = 0;
 
   constructor(private readonly options: RedisBrokerOptions) {
-    const { redis, owned } = openRedis(options);
+    const connection = openRedis(options);
+    const { redis, owned } = connection;
+    this.connection = connection;
     this.redis = redis as Scripted;
     this.owned = owned;
     this.P = keyPrefix(options.prefix);
@@ -110,7 +113,7 @@ export class RedisBroker implements Broker {
     try {
       await this.redis.ping();
     } catch (err) {
-      throw new BrokerError(`Redis broker cannot reach the server: ${(err as Error).message}`, { cause: err });
+      throw new BrokerError(this.connection.describe('connect', err), { cause: err });
     }
   }
 
@@ -122,7 +125,7 @@ export class RedisBroker implements Broker {
     try {
       await this.redis.durablyPublish(k.stream, k.delayed, dk ? this.dedupKey(queue, dk) : '', randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
     } catch (err) {
-      throw new BrokerError(`Publishing to "${queue}" failed: ${(err as Error).message}`, { cause: err });
+      throw new BrokerError(this.connection.describe(`publish to "${queue}"`, err), { cause: err });
     }
     if (delay > 0) this.armDue(queue, Date.now() + delay);
   }
@@ -163,7 +166,7 @@ export class RedisBroker implements Broker {
     try {
       await this.redis.xgroup('CREATE', k.stream, GROUP, '0', 'MKSTREAM');
     } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw new BrokerError(`Creating the consumer group of "${queue}" failed: ${(err as Error).message}`, { cause: err });
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw new BrokerError(this.connection.describe(`create the consumer group of "${queue}"`, err), { cause: err });
     }
     const consumer = new StreamConsumer(this, queue, `${this.instance}-${++this.counter}`, handler, {
       concurrency: Math.max(1, options.concurrency),
@@ -183,9 +186,9 @@ export class RedisBroker implements Broker {
 
   async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
     const entries = (await this.redis.xrange(this.keys(queue).dlq, '-', '+', 'COUNT', limit)) as Array<[string, string[]]>;
-    return entries.map(([, fields]) => {
+    return entries.map(([entryId, fields]) => {
       const f = toMap(fields);
-      return { id: f.id, queue, body: f.body, reason: f.reason, deliveryCount: Number(f.dc), at: Number(f.at) };
+      return { id: f.id || entryId, queue, body: f.body ?? '', reason: f.reason ?? 'unknown', deliveryCount: countOf(f.dc), at: Number(f.at) || Number(entryId.split('-')[0]) };
     });
   }
 
@@ -276,10 +279,25 @@ class StreamConsumer {
   }
 
   private handle(entryId: string, f: Record<string, string>): void {
-    const deliveryCount = Number(f.dc) + 1;
-    const delivery: Delivery = { id: f.id, queue: this.queue, body: f.body, deliveryCount };
     const client = this.broker.client;
     const k = this.broker.keys(this.queue);
+    const deliveryCount = countOf(f.dc) + 1;
+    if (f.body === undefined || f.id === undefined) {
+      // Not written by publish (another program's XADD, a damaged entry): no handler could use it,
+      // so it goes to the dead letters on its first delivery, under its stream id if it has no id.
+      const reason = `malformed stream entry ${entryId}: no ${f.body === undefined ? '"body"' : '"id"'} field (fields: ${Object.keys(f).join(', ') || 'none'})`;
+      const task = client
+        .durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id ?? entryId, f.body ?? '', deliveryCount, 0, reason, Date.now())
+        .then(() => undefined, () => undefined) // still pending: reclaimed and tried again after the visibility timeout
+        .finally(() => {
+          this.inflight.delete(entryId);
+          this.slotFreed?.();
+          this.slotFreed = undefined;
+        });
+      this.inflight.set(entryId, { promise: task, entryId });
+      return;
+    }
+    const delivery: Delivery = { id: f.id, queue: this.queue, body: f.body, deliveryCount };
     // Delivered: a new publish with the same dedup key is no longer a duplicate.
     if (f.dk) void client.del(this.broker.dedupKey(this.queue, f.dk)).catch(() => undefined);
     const task = (async () => {
@@ -337,8 +355,12 @@ class StreamConsumer {
         const [entryId, fields] = entry;
         if (this.inflight.has(entryId)) continue;
         const f = toMap(fields);
+        if (f.body === undefined || f.id === undefined) {
+          await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id ?? entryId, f.body ?? '', countOf(f.dc) + 1, 0, `malformed stream entry ${entryId}: reclaimed without a "body" or "id" field`, now);
+          continue;
+        }
         // Delivered once already (to the dead consumer): it comes back with the count raised.
-        await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, Number(f.dc) + 1, 0, '', now);
+        await client.durablyRequeue(k.stream, k.delayed, k.dlq, entryId, f.id, f.body, countOf(f.dc) + 1, 0, '', now);
       }
     } catch {
       // The next tick tries again.
@@ -363,8 +385,14 @@ class StreamConsumer {
   }
 }
 
-function toMap(fields: string[]): Record<string, string> {
+function toMap(fields: string[] | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (let i = 0; i < fields.length; i += 2) out[fields[i]] = fields[i + 1];
+  for (let i = 0; i + 1 < (fields?.length ?? 0); i += 2) out[fields![i]] = fields![i + 1];
   return out;
+}
+
+/** A stored delivery count; 0 when missing or not a count (an entry publish did not write). */
+function countOf(dc: string | undefined): number {
+  const n = Number(dc);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { InvalidArgumentError } from '@durably/core';
+import { InvalidArgumentError, parseServerUrl, redactUrl } from '@durably/core';
 
 export interface RedisConnectionOptions {
   /** `redis://host:6379/0` (or `rediss://`). Ignored when `redis` is given. */
@@ -18,19 +18,65 @@ export function keyPrefix(prefix = 'durably'): string {
   return `{${prefix}}`;
 }
 
-export function openRedis(options: RedisConnectionOptions): { redis: Redis; owned: boolean } {
-  if (options.redis) return { redis: options.redis, owned: false };
-  if (!options.url) throw new InvalidArgumentError('Redis adapter: give a URL (url) or an ioredis client (redis).');
-  // Commands wait for a reconnect (up to 10 retries) instead of failing at once while the server restarts.
-  // Auto-pipelining sends the commands issued in one tick in one write: many concurrent runs, few syscalls.
-  const redis = new Redis(options.url, { maxRetriesPerRequest: 10, enableOfflineQueue: true, enableAutoPipelining: true });
-  redis.on('error', () => undefined);
-  return { redis, owned: true };
+/** An ioredis client with what error messages need: the address it talks to and its last connection error. */
+export interface RedisConnection {
+  redis: Redis;
+  /** false when the user lent the client: close() leaves it open. */
+  owned: boolean;
+  /** host:port (or the socket path) the client connects to. */
+  endpoint: string;
+  /** The URL with its password hidden, or a description of the lent client. */
+  address: string;
+  /** Explains a failed command: the address, the cause (the last connection error when it was one), and what to check. */
+  describe(what: string, err: unknown): string;
 }
 
-/** Parses `redis://host:port/db?prefix=name`. */
+const UNREACHABLE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET|max retries per request|Connection is closed|Stream isn't writeable/i;
+const AUTH = /NOAUTH|WRONGPASS|invalid password|invalid username-password/i;
+
+export function openRedis(options: RedisConnectionOptions): RedisConnection {
+  let redis: Redis;
+  let owned: boolean;
+  let address: string;
+  if (options.redis) {
+    redis = options.redis;
+    owned = false;
+    address = 'the given ioredis client';
+  } else {
+    if (!options.url) throw new InvalidArgumentError('Redis adapter: give a URL (url) or an ioredis client (redis).');
+    parseServerUrl(options.url, REDIS_URL_EXAMPLE);
+    // Commands wait for a reconnect (up to 10 retries, about 3 s) instead of failing at once while the server restarts.
+    // Auto-pipelining sends the commands issued in one tick in one write: many concurrent runs, few syscalls.
+    redis = new Redis(options.url, { maxRetriesPerRequest: 10, enableOfflineQueue: true, enableAutoPipelining: true });
+    owned = true;
+    address = redactUrl(options.url);
+  }
+  const o = redis.options;
+  const endpoint = o.path ? o.path : `${o.host ?? 'localhost'}:${o.port ?? 6379}`;
+  // ioredis reports connection failures as 'error' events and fails the command with its own words
+  // ("Reached the max retries per request limit"); the last event is the cause worth showing.
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => (lastError = err));
+  redis.on('ready', () => (lastError = undefined));
+  const describe = (what: string, err: unknown): string => {
+    const message = (err as Error)?.message ?? String(err);
+    const connection = lastError?.message;
+    // ioredis's "Reached the max retries per request limit" only says that it gave up: the connection error says why.
+    const cause = connection && /max retries per request/i.test(message) ? connection : connection && connection !== message ? `${message} (last connection error: ${connection})` : message;
+    if (AUTH.test(cause)) return `Redis at ${endpoint} (${address}) refused the credentials to ${what}: ${cause}. Check the user and password in the URL (redis://user:password@host:6379).`;
+    if (UNREACHABLE.test(cause)) {
+      return `Redis at ${endpoint} (${address}) is unreachable; could not ${what}: ${cause}. Check that the server runs and that the host and port are right (${REDIS_URL_EXAMPLE}).`;
+    }
+    return `Redis at ${endpoint} (${address}) failed to ${what}: ${cause}`;
+  };
+  return { redis, owned, endpoint, address, describe };
+}
+
+export const REDIS_URL_EXAMPLE = 'redis://user:password@host:6379/0?prefix=durably';
+
+/** Parses `redis://host:port/db?prefix=name`; a URL that cannot be parsed throws InvalidUrlError naming the part at fault. */
 export function optionsFromUrl(url: string): RedisConnectionOptions {
-  const u = new URL(url);
+  const u = parseServerUrl(url, REDIS_URL_EXAMPLE);
   const prefix = u.searchParams.get('prefix') ?? undefined;
   u.searchParams.delete('prefix');
   return { url: u.toString(), prefix };

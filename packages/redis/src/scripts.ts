@@ -14,16 +14,31 @@ local function indexKeys(P, workflow, status, parent)
   return keys
 end`;
 
+/**
+ * Idempotency keys are unique per workflow: `P:idem:<workflow>` maps a key to its run. Releases
+ * before scoped keys kept one hash, `P:idem`, for every workflow; migrate() moves its entries
+ * (MIGRATE_IDEM), and until that is done a key found there counts only for its own workflow.
+ */
+const IDEM_LOOKUP = `
+local function findByKey(P, workflow, idem)
+  local id = redis.call('HGET', P .. ':idem:' .. workflow, idem)
+  if id then return id end
+  id = redis.call('HGET', P .. ':idem', idem)
+  if id and redis.call('HGET', P .. ':run:' .. id, 'workflow') == workflow then return id end
+  return nil
+end`;
+
 /** KEYS[1] run hash. ARGV: P, runId, idemKey, workflow, queue, args, parent, createdAt, startAt, firstEvent, tags JSON ('' = none). */
 export const CREATE_RUN = `
 ${MEMBER}
 ${INDEX_KEYS}
+${IDEM_LOOKUP}
 local P, runId, idem = ARGV[1], ARGV[2], ARGV[3]
 if idem ~= '' then
-  local existing = redis.call('HGET', P .. ':idem', idem)
+  local existing = findByKey(P, ARGV[4], idem)
   if existing then return { 'exists', existing } end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return { 'duplicate' } end
+if redis.call('EXISTS', KEYS[1]) == 1 then return { 'exists', runId } end
 local fields = { 'workflow', ARGV[4], 'status', 'pending', 'queue', ARGV[5], 'args', ARGV[6], 'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'lastSeq', '1' }
 if idem ~= '' then table.insert(fields, 'idempotencyKey'); table.insert(fields, idem) end
 if ARGV[7] ~= '' then table.insert(fields, 'parentRunId'); table.insert(fields, ARGV[7]) end
@@ -31,7 +46,7 @@ if ARGV[9] ~= '' then table.insert(fields, 'startAt'); table.insert(fields, ARGV
 if ARGV[11] ~= '' then table.insert(fields, 'tags'); table.insert(fields, ARGV[11]) end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10])
-if idem ~= '' then redis.call('HSET', P .. ':idem', idem, runId) end
+if idem ~= '' then redis.call('HSET', P .. ':idem:' .. ARGV[4], idem, runId) end
 local m = member(tonumber(ARGV[8]), runId)
 for _, k in ipairs(indexKeys(P, ARGV[4], 'pending', ARGV[7])) do redis.call('ZADD', k, 0, m) end
 if ARGV[11] ~= '' then
@@ -142,7 +157,10 @@ for _, runId in ipairs(ids) do
     redis.call('ZREM', P .. ':idx:wf:' .. f[1], m)
     redis.call('ZREM', P .. ':idx:st:' .. f[2], m)
     if f[3] then redis.call('ZREM', P .. ':idx:parent:' .. f[3], m) end
-    if f[5] then redis.call('HDEL', P .. ':idem', f[5]) end
+    if f[5] then
+      redis.call('HDEL', P .. ':idem:' .. f[1], f[5])
+      if redis.call('HGET', P .. ':idem', f[5]) == runId then redis.call('HDEL', P .. ':idem', f[5]) end
+    end
   end
   for _, t in ipairs(redis.call('SMEMBERS', P .. ':rt:' .. runId)) do
     redis.call('ZREM', P .. ':timers', runId .. '|' .. t)
@@ -219,4 +237,23 @@ if tonumber(cur[2]) < limit then
   return 1
 end
 return 0
+`;
+
+/**
+ * Moves up to ARGV[2] entries of the unscoped idempotency hash `P:idem` (releases before keys were
+ * scoped by workflow) into `P:idem:<workflow>`. ARGV: P, count. Returns the entries left to move.
+ * Entries of runs that no longer exist are dropped.
+ */
+export const MIGRATE_IDEM = `
+local P, count = ARGV[1], tonumber(ARGV[2])
+local old = P .. ':idem'
+local scan = redis.call('HSCAN', old, '0', 'COUNT', count)
+local flat = scan[2]
+for i = 1, #flat, 2 do
+  local key, runId = flat[i], flat[i + 1]
+  local workflow = redis.call('HGET', P .. ':run:' .. runId, 'workflow')
+  if workflow then redis.call('HSETNX', P .. ':idem:' .. workflow, key, runId) end
+  redis.call('HDEL', old, key)
+end
+return redis.call('HLEN', old)
 `;

@@ -20,7 +20,7 @@ import {
   type Timer,
 } from '@durably/core';
 import * as lua from './scripts.js';
-import { openRedis, keyPrefix, type RedisConnectionOptions } from './connection.js';
+import { openRedis, keyPrefix, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 
 type Scripted = Redis & {
   durablyCreateRun(...args: (string | number)[]): Promise<string[]>;
@@ -33,6 +33,7 @@ type Scripted = Redis & {
   durablyClaimSchedules(...args: (string | number)[]): Promise<string[]>;
   durablyAcquireSlot(...args: (string | number)[]): Promise<number>;
   durablyTakePermit(...args: (string | number)[]): Promise<number>;
+  durablyMigrateIdem(...args: (string | number)[]): Promise<number>;
 };
 
 /** Hooks stay readable this long past their expiry, so a late resume says "expired", not "not found". */
@@ -47,9 +48,12 @@ export class RedisStorage implements Storage {
   private readonly redis: Scripted;
   private readonly P: string;
   private readonly owned: boolean;
+  private readonly connection: RedisConnection;
 
   constructor(options: RedisConnectionOptions) {
-    const { redis, owned } = openRedis(options);
+    const connection = openRedis(options);
+    const { redis, owned } = connection;
+    this.connection = connection;
     this.owned = owned;
     this.P = keyPrefix(options.prefix);
     this.redis = redis as Scripted;
@@ -66,6 +70,7 @@ export class RedisStorage implements Storage {
     define('durablyClaimSchedules', lua.CLAIM_SCHEDULES, 0);
     define('durablyAcquireSlot', lua.ACQUIRE_SLOT, 0);
     define('durablyTakePermit', lua.TAKE_PERMIT, 0);
+    define('durablyMigrateIdem', lua.MIGRATE_IDEM, 0);
   }
 
   get prefix(): string {
@@ -80,13 +85,18 @@ export class RedisStorage implements Storage {
     try {
       return await fn();
     } catch (err) {
-      throw new StorageError(`Redis failed to ${what}: ${(err as Error).message}`, { cause: err });
+      throw new StorageError(this.connection.describe(what, err), { cause: err });
     }
   }
 
-  /** Redis needs no schema; this checks the connection and that scripts can run. */
+  /**
+   * Redis needs no schema: this checks the connection, then upgrades keys written by older releases
+   * in place (idempotency keys kept for all workflows in one hash move to one hash per workflow), in
+   * batches, each one atomic; creates meanwhile read both.
+   */
   async migrate(): Promise<void> {
     await this.call('connect', () => this.redis.ping());
+    for (let left = 1; left > 0; ) left = await this.call('migrate idempotency keys', () => this.redis.durablyMigrateIdem(this.P, 500));
   }
 
   async createRun(run: NewRun): Promise<CreateRunResult> {
@@ -106,8 +116,12 @@ export class RedisStorage implements Storage {
         run.tags?.length ? JSON.stringify([...new Set(run.tags)]) : '',
       ),
     );
-    if (status === 'exists') return { run: (await this.getRun(existing))!, created: false };
-    if (status === 'duplicate') throw new StorageError(`A run with id "${run.runId}" already exists.`);
+    if (status === 'exists') {
+      const found = await this.getRun(existing);
+      // Deleted by retention since the script saw it: the next create may succeed.
+      if (!found) return this.createRun(run);
+      return { run: found, created: false };
+    }
     // Created as given: the record is known without reading it back.
     const created: RunRecord = { runId: run.runId, workflow: run.workflow, status: 'pending', queue: run.queue, args: run.args, createdAt: run.createdAt, updatedAt: run.createdAt, lastSeq: 1 };
     if (run.idempotencyKey !== undefined) created.idempotencyKey = run.idempotencyKey;
@@ -317,7 +331,7 @@ export class RedisStorage implements Storage {
         this.subscriber = undefined;
         this.finishedListeners.delete(listener);
         sub.disconnect();
-        throw new StorageError(`Redis storage could not subscribe to finished runs: ${(err as Error).message}`, { cause: err });
+        throw new StorageError(this.connection.describe('subscribe to finished runs', err), { cause: err });
       }
     }
     return () => void this.finishedListeners.delete(listener);

@@ -30,6 +30,10 @@ import {
   type WorkerOptions,
 } from '@durably/core';
 import * as W from './engine-workflows.js';
+import { startTests } from './engine-start.js';
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 export interface EngineHarness {
   /** A new storage and broker client on the same backends (like another process). */
@@ -1031,6 +1035,8 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       const { c } = await setup();
       expect(await c.getRun(run.runId).result({ timeout: '20s' })).toBe('abc');
     });
+
+    startTests({ setup });
   });
 }
 
@@ -1049,13 +1055,4 @@ function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?:
     deadLetters: (queue, limit) => inner.deadLetters(queue, limit),
     close: () => inner.close(),
   };
-}
-
-export async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppendConflictError, RunNotFoundError, StorageError, makeEvent, type DurablyEvent, type NewRun, type RunRecord, type ScheduleRecord, type Storage } from '@durably/core';
+import { AppendConflictError, RunNotFoundError, makeEvent, type DurablyEvent, type NewRun, type RunRecord, type ScheduleRecord, type Storage } from '@durably/core';
 
 export interface StorageHarness {
   /** A new client on the same backend each call, as another process would have. */
@@ -83,12 +83,50 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(new Set(results.map((r) => r.run.runId)).size).toBe(1);
     });
 
-    it('refuses a second run with the same id', async () => {
+    it('returns the existing run for a second create with the same run id, writing nothing, also when creates race', async () => {
       const s = await connect();
       const input = newRun();
-      await s.createRun(input);
-      await expect(s.createRun({ ...input })).rejects.toBeInstanceOf(StorageError);
+      const first = await s.createRun(input);
+      const again = await s.createRun(newRun({ runId: input.runId, workflow: 'conf.other', args: '[[1],"other"]', createdAt: input.createdAt + 5 }));
+      expect(again.created).toBe(false);
+      expect(again.run).toEqual(first.run);
       expect(await seqs(s, input.runId)).toEqual([1]);
+      expect((await s.readEvents(input.runId))[0]).toEqual(input.firstEvent);
+      expect((await s.listRuns({ workflow: 'conf.other' })).runs.map((r) => r.runId)).not.toContain(input.runId);
+
+      const other = await connect();
+      const runId = `race-${randomUUID()}`;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).createRun(newRun({ runId, args: `[[1],"arg ${i}"]` }))),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const winner = results.find((r) => r.created)!.run;
+      for (const r of results) expect(r.run).toEqual(winner);
+      expect(await seqs(s, runId)).toEqual([1]);
+    });
+
+    it('scopes idempotency keys by workflow: one run per workflow and key, also when creates race', async () => {
+      const s = await connect();
+      const key = `key-${randomUUID()}`;
+      const a = await s.createRun(newRun({ workflow: 'conf.scope-a', idempotencyKey: key }));
+      const b = await s.createRun(newRun({ workflow: 'conf.scope-b', idempotencyKey: key }));
+      expect([a.created, b.created]).toEqual([true, true]);
+      expect(b.run.runId).not.toBe(a.run.runId);
+      expect(b.run).toMatchObject({ workflow: 'conf.scope-b', idempotencyKey: key });
+      const againA = await s.createRun(newRun({ workflow: 'conf.scope-a', idempotencyKey: key }));
+      expect(againA).toEqual({ run: a.run, created: false });
+      const againB = await s.createRun(newRun({ workflow: 'conf.scope-b', idempotencyKey: key }));
+      expect(againB).toEqual({ run: b.run, created: false });
+
+      const other = await connect();
+      const raceKey = `race-${randomUUID()}`;
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? s : other).createRun(newRun({ workflow: i % 3 ? 'conf.scope-a' : 'conf.scope-b', idempotencyKey: raceKey }))),
+      );
+      expect(results.filter((r) => r.created).map((r) => r.run.workflow).sort()).toEqual(['conf.scope-a', 'conf.scope-b']);
+      for (const wf of ['conf.scope-a', 'conf.scope-b']) {
+        expect(new Set(results.filter((r) => r.run.workflow === wf).map((r) => r.run.runId)).size).toBe(1);
+      }
     });
 
     it('appends events, applies the run patch and timers, and updates lastSeq and updatedAt', async () => {

@@ -1,8 +1,10 @@
 import {
   Client,
+  InvalidArgumentError,
   MemoryBroker,
   MemoryStorage,
   Worker,
+  countSlots,
   parseDuration,
   type Broker,
   type Duration,
@@ -12,6 +14,9 @@ import {
   type Workflow,
   type WorkerOptions,
 } from '@durably/core';
+
+/** Schedule slots one advanceTime call may stop at (each one starts a run and waits for the work to settle). */
+const MAX_SLOT_STOPS = 10_000;
 
 export interface TestEnvOptions {
   workflows: Workflow<any[], any>[];
@@ -29,11 +34,14 @@ export interface TestEnv {
   start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>>;
   startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>>;
   /**
-   * Moves the virtual clock forward: sleeps, hook and signal timeouts, retries and delayed starts that
-   * fall due run now, in due order, and the call returns once the workers are idle again.
+   * Moves the virtual clock forward: sleeps, hook and signal timeouts, retries, delayed starts and
+   * schedule slots that fall due run now, in due order: the clock stops at each of them in turn
+   * (each schedule slot starts its own run, with its `scheduledAt`, after the work of the earlier
+   * ones has settled), and the call returns once the workers are idle again. A call that would pass
+   * more than 10,000 schedule slots throws InvalidArgumentError before moving the clock.
    */
   advanceTime(duration: Duration): Promise<void>;
-  /** Waits until no task is queued or running (all runs finished or waiting on time or people). */
+  /** Fires schedule slots due now, then waits until no task is queued or running (all runs finished or waiting on time or people). */
   settle(): Promise<void>;
   /** Replaces a step's body in this environment's worker (its recorded name stays the same). */
   mockStep<A extends unknown[], R>(step: Step<A, R>, impl: (...args: A) => R | Promise<R>): void;
@@ -69,7 +77,8 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
   const overrides = new Map<string, (...args: any[]) => unknown>();
   const worker = new Worker(client, {
     timerSweepInterval: '50ms',
-    scheduleInterval: '50ms',
+    // Schedules fire when the virtual clock reaches their slots, driven by advanceTime and settle.
+    scheduleInterval: '1h',
     inlineRetryMax: 0, // every retry waits on the virtual clock
     localTimerWindow: 0, // every timer waits on the virtual clock
     ...options.worker,
@@ -78,7 +87,7 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
   });
   await worker.start();
 
-  const settle = async (): Promise<void> => {
+  const waitIdle = async (): Promise<void> => {
     // Idle twice in a row across a macrotask: work in flight may publish more work.
     let quiet = 0;
     while (quiet < 2) {
@@ -87,23 +96,48 @@ export async function createTestEnv(options: TestEnvOptions): Promise<TestEnv> {
     }
   };
 
+  const settle = async (): Promise<void> => {
+    await waitIdle();
+    await worker.tickSchedules();
+    await waitIdle();
+  };
+
+  /** The earliest slot after the current virtual time of a schedule that is not paused. */
+  const nextScheduleSlot = async (): Promise<number | undefined> => {
+    let next: number | undefined;
+    for (const s of await client.storage.listSchedules()) {
+      // A slot at or before now was due at the last tick: only later ones are stops.
+      if (s.paused || s.nextFireAt === undefined || s.nextFireAt <= virtualNow) continue;
+      if (next === undefined || s.nextFireAt < next) next = s.nextFireAt;
+    }
+    return next;
+  };
+
   const advanceTime = async (duration: Duration) => {
     const target = virtualNow + parseDuration(duration, 'advanceTime()');
     await settle();
+    let slots = 0;
+    for (const s of await client.storage.listSchedules()) {
+      if (!s.paused) slots += countSlots(s, virtualNow, target, MAX_SLOT_STOPS);
+    }
+    if (slots > MAX_SLOT_STOPS) {
+      throw new InvalidArgumentError(
+        `advanceTime(${JSON.stringify(duration)}) would pass more than ${MAX_SLOT_STOPS} schedule slots, each started and settled in turn; advance in smaller steps, or pause the schedules the test does not need.`,
+      );
+    }
     for (;;) {
       held.sort((a, b) => a.due - b.due || a.seq - b.seq);
-      const next = held[0];
-      if (!next || next.due > target) break;
+      const slot = await nextScheduleSlot();
+      const next = Math.min(held[0]?.due ?? Infinity, slot ?? Infinity);
+      if (next > target) break;
       // Step the clock to each due time in turn, so that work scheduled meanwhile keeps its order.
-      virtualNow = Math.max(virtualNow, next.due);
+      virtualNow = Math.max(virtualNow, next);
       const due = held.filter((h) => h.due <= virtualNow);
       held.splice(0, due.length);
       for (const h of due) await memory.publish(h.queue, h.body, { dedupKey: h.dedupKey });
-      await worker.tickSchedules();
       await settle();
     }
     virtualNow = target;
-    await worker.tickSchedules();
     await settle();
   };
 

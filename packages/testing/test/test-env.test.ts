@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { defineStream, RetryableError, runStream, sleep, step, streamStep, workflow } from '@durably/core';
+import { context, workflowContext, defineStream, RetryableError, runStream, sleep, step, streamStep, workflow } from '@durably/core';
 import { createTestEnv, type TestEnv } from '../src/index.js';
 import { approval, expense, issuedTokens } from '../src/engine-workflows.js';
 
@@ -93,6 +93,83 @@ it('fires schedule slots as advanceTime passes them', async () => {
   const runs = await runsOf();
   expect(runs).toHaveLength(3);
   for (const r of runs) expect(await env.client.getRun(r.runId).result({ timeout: '5s' })).toBe('report for sales');
+});
+
+const tick = workflow('env.tick', async () => {
+  const ctx = context();
+  return ctx.kind === 'workflow' ? ctx.scheduledAt?.toISOString() : undefined;
+});
+
+/** The runs of a workflow, oldest first, with the slot each was started for. */
+async function slotsOf(e: TestEnv, wf: string): Promise<Array<{ runId: string; scheduledAt?: number; createdAt: number }>> {
+  const runs = (await e.client.listRuns({ workflow: wf })).runs.reverse();
+  return Promise.all(
+    runs.map(async (r) => {
+      const [first] = await e.client.getRun(r.runId).events(1);
+      return { runId: r.runId, createdAt: r.createdAt, scheduledAt: first.type === 'run_created' ? first.data.scheduledAt : undefined };
+    }),
+  );
+}
+
+it('fires every slot one advanceTime passes, in slot order, each run with its scheduledAt (every and cron)', async () => {
+  const t0 = new Date('2026-03-02T10:00:30Z');
+  env = await createTestEnv({ workflows: [tick], startTime: t0 });
+  await env.client.schedules.create('each-minute', tick, { every: '1m' }); // 10:01:30, 10:02:30, ...
+  await env.client.schedules.create('cron-minute', tick, { cron: '* * * * *' }); // 10:01:00, 10:02:00, ...
+  await env.advanceTime('3m');
+  const runs = await slotsOf(env, 'env.tick');
+  const at = (time: string) => new Date(`2026-03-02T${time}Z`).getTime();
+  expect(runs.map((r) => r.scheduledAt)).toEqual([at('10:01:00'), at('10:01:30'), at('10:02:00'), at('10:02:30'), at('10:03:00'), at('10:03:30')]);
+  // Each run was started at its own slot, not all at the end.
+  expect(runs.map((r) => r.createdAt)).toEqual(runs.map((r) => r.scheduledAt));
+  for (const r of runs) expect(await env.client.getRun(r.runId).result({ timeout: '5s' })).toBe(new Date(r.scheduledAt!).toISOString());
+  for (const id of ['each-minute', 'cron-minute']) {
+    expect((await env.client.schedules.get(id))!.stats).toMatchObject({ fired: 3, skipped: 0 });
+  }
+  await env.advanceTime('1m');
+  expect(await slotsOf(env, 'env.tick')).toHaveLength(8);
+});
+
+const slotReport = workflow('env.slot-report', async (team: string) => {
+  const { scheduledAt, scheduleId, now } = workflowContext();
+  return { team, slot: (scheduledAt ?? now()).toISOString(), scheduleId };
+});
+
+it('gives runs started by trigger() the trigger time as their slot, and workflowContext() types the workflow context', async () => {
+  const t0 = new Date('2026-03-02T10:00:00Z');
+  env = await createTestEnv({ workflows: [slotReport], startTime: t0 });
+  await env.client.schedules.create('reports', slotReport, { cron: '0 9 * * *', args: ['sales'] });
+  await env.advanceTime('10s');
+  const runId = await env.client.schedules.trigger('reports');
+  expect(await env.client.getRun(runId).result({ timeout: '5s' })).toEqual({ team: 'sales', slot: '2026-03-02T10:00:10.000Z', scheduleId: 'reports' });
+  const plain = await env.start(slotReport, 'ops');
+  expect(await plain.result({ timeout: '5s' })).toEqual({ team: 'ops', slot: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), scheduleId: undefined });
+  expect(() => workflowContext()).toThrow(/outside a workflow/);
+});
+
+const slowReport = workflow('env.slow-report', async () => {
+  await sleep('90s');
+  return 'done';
+});
+
+it('applies the overlap policy slot by slot while advanceTime passes them', async () => {
+  const t0 = new Date('2026-03-02T10:00:00Z');
+  env = await createTestEnv({ workflows: [slowReport], startTime: t0 });
+  await env.client.schedules.create('slow', slowReport, { every: '1m', overlap: 'skip' });
+  // Slot 1 starts a run that sleeps until 2m30; slot 2 finds it running (skipped); slot 3 starts one.
+  await env.advanceTime('3m');
+  const runs = await slotsOf(env, 'env.slow-report');
+  expect(runs.map((r) => r.scheduledAt)).toEqual([t0.getTime() + 60_000, t0.getTime() + 180_000]);
+  expect((await env.client.schedules.get('slow'))!.stats).toMatchObject({ fired: 2, skipped: 1 });
+});
+
+it('refuses, before moving the clock, an advanceTime that would pass more than 10,000 schedule slots', async () => {
+  env = await createTestEnv({ workflows: [tick] });
+  const before = env.now();
+  await env.client.schedules.create('fast', tick, { every: '10ms' });
+  await expect(env.advanceTime('1h')).rejects.toThrow(/more than 10000 schedule slots/);
+  expect(env.now()).toBe(before);
+  expect((await env.client.listRuns({ workflow: 'env.tick' })).runs).toEqual([]);
 });
 
 const reminders = defineStream('env.reminders', (input: { days: number }, s) => {

@@ -96,9 +96,9 @@ export function registerDoctor(program: Command): void {
             await within(timeoutMs, 'storage', client.storage.migrate());
             const probes: number[] = [];
             for (let i = 0; i < 5; i++) probes.push((await timed(() => within(timeoutMs, 'storage', client!.storage.getRun(`doctor-probe-${randomUUID()}`)))).ms);
-            add('storage connection', 'ok', `${client.backends?.storage}: round trip ${median(probes).toFixed(1)} ms (median of 5 reads)`);
+            add('storage connection', 'ok', `${client.addresses.storage}: round trip ${median(probes).toFixed(1)} ms (median of 5 reads)`);
           } catch (err) {
-            add('storage connection', 'fail', `${client.backends?.storage}: ${(err as Error).message}`);
+            add('storage connection', 'fail', `${client.addresses.storage}: ${(err as Error).message}`);
           }
           try {
             await within(timeoutMs, 'broker', client.broker.migrate());
@@ -112,9 +112,9 @@ export function registerDoctor(program: Command): void {
               await within(timeoutMs, 'broker round trip', got);
             });
             await sub.stop();
-            add('broker connection', 'ok', `${client.backends?.broker}: publish-to-delivery ${ms.toFixed(1)} ms`);
+            add('broker connection', 'ok', `${client.addresses.broker}: publish-to-delivery ${ms.toFixed(1)} ms`);
           } catch (err) {
-            add('broker connection', 'fail', `${client.backends?.broker}: ${(err as Error).message}`);
+            add('broker connection', 'fail', `${client.addresses.broker}: ${(err as Error).message}`);
           }
           await client.close();
         }

@@ -23,7 +23,7 @@ export function registerMigrate(program: Command): void {
         const progress = session.out.progress('migrating storage and broker...');
         const client = await session.client();
         progress.done();
-        session.out.result({ storage: client.backends?.storage, broker: client.backends?.broker, migrated: true }, () => `storage ${client.backends?.storage} and broker ${client.backends?.broker} are migrated`);
+        session.out.result({ storage: client.addresses.storage, broker: client.addresses.broker, migrated: true }, () => `storage ${client.addresses.storage} and broker ${client.addresses.broker} are migrated`);
       }),
     );
 }

@@ -4,36 +4,41 @@ import { parseDuration, type Duration } from '../duration.js';
 import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../definitions.js';
 import {
   AppendConflictError,
-  CancelledError,
   HookAlreadyUsedError,
   HookExpiredError,
   HookNotFoundError,
   HookPayloadInvalidError,
   InvalidArgumentError,
-  ResultTimeoutError,
   RunAlreadyFinishedError,
+  RunIdInUseError,
   RunNotFoundError,
-  WorkflowFailedError,
 } from '../errors.js';
 import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../events.js';
 import { getHookDefinition } from '../hooks.js';
 import type { HookRecord } from '../storage/storage.js';
-import { deserialize, objectToError, serialize } from '../serialization.js';
+import { serialize } from '../serialization.js';
 import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
-import { listenForRemoteFinishes, onRunFinished } from './notify.js';
+import { RunHandle } from './handle.js';
+import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../replay/execution.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
 import type { WorkerConfig } from '../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../observe/instrumentation.js';
 import { otelInstrumentation } from '../observe/otel.js';
 
+export { RunHandle, type StartOutcome } from './handle.js';
+
 export interface StartOptions {
-  /** A second start with the same key returns the first run instead of starting another. */
+  /**
+   * A second start of the same workflow with the same key returns the first run instead of starting
+   * another (keys are unique per workflow). If that run was started with other arguments, the handle
+   * says so (`argsDiffer`) and a warning is logged.
+   */
   idempotencyKey?: string;
   /** Start no earlier than this long from now. */
   delay?: Duration;
@@ -41,7 +46,11 @@ export interface StartOptions {
   startAt?: Date;
   /** Queue of the run's workflow tasks (default: the workflow's queue). */
   queue?: string;
-  /** Use this run id instead of a generated one. */
+  /**
+   * Use this run id instead of a generated one. A start with the id of an existing run of the same
+   * workflow and arguments returns that run (a start retried after a timeout, say); with another
+   * workflow or other arguments it throws RunIdInUseError.
+   */
   runId?: string;
   /** `false`: run in this process without storing anything (transient mode). */
   durable?: boolean;
@@ -58,111 +67,23 @@ export interface ClientOptions {
   clock?: () => number;
   /** Defaults for workers created on this client (the config file's `worker`); the worker's own options win. */
   worker?: WorkerConfig;
-  /** What the storage and broker are (URLs, passwords hidden), for logs. */
-  backends?: { storage: string; broker: string };
   /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
   instrumentation?: Instrumentation;
   /** @internal Settings known once the config is loaded (createClient): applied by ensureReady. */
-  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'backends'>>;
+  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'addresses'>>;
+  /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
+  logger?: Logger;
+  /**
+   * How long the first use of the client (ensureReady: worker.start(), the first start()...) keeps
+   * trying to reach a storage or broker that is down, with exponential backoff, logging each wait.
+   * 0 fails at once. Default 60s.
+   */
+  connectTimeout?: Duration;
+  /** The URLs the backends were made from (passwords hidden), for log lines. */
+  addresses?: { storage?: string; broker?: string };
 }
 
 const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-/** A handle to one run: its id, its status, its outcome and its log. */
-export class RunHandle<R = unknown> {
-  constructor(
-    private readonly client: Client,
-    readonly runId: string,
-  ) {}
-
-  async status(): Promise<RunStatus> {
-    return (await this.record()).status;
-  }
-
-  /** The run record (status, times, result or error). */
-  async record(): Promise<RunRecord> {
-    const run = await this.client.storage.getRun(this.runId);
-    if (!run) throw new RunNotFoundError(this.runId);
-    return run;
-  }
-
-  /**
-   * Waits for the run to finish. Resolves with the workflow's return value; rejects with
-   * WorkflowFailedError (cause: the workflow's error), CancelledError, or ResultTimeoutError.
-   */
-  async result(options: { timeout?: Duration } = {}): Promise<R> {
-    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'result({ timeout })');
-    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    const storage = this.client.storage;
-    // Same-process workers notify at once, and storages that can (Postgres, Redis) tell of runs
-    // finished by other processes; polling with backoff is the safety net, slow when notices come.
-    let wake: (() => void) | undefined;
-    // Set by a notice that arrives while the run is being read, so it is not lost.
-    let noticed = false;
-    const onNotice = () => {
-      noticed = true;
-      wake?.();
-    };
-    let runId = this.runId;
-    let unsubscribe = onRunFinished(storage, runId, onNotice);
-    const notified = await listenForRemoteFinishes(storage);
-    const maxDelay = notified ? 2000 : 500;
-    try {
-      let delay = notified ? 250 : 10;
-      for (;;) {
-        noticed = false;
-        const run = await storage.getRun(runId);
-        if (!run) throw new RunNotFoundError(runId);
-        // Follow continueAsNew to the run that carries on; its outcome is this run's outcome.
-        const next = await this.client.nextInChain(run);
-        if (next) {
-          runId = next;
-          unsubscribe();
-          unsubscribe = onRunFinished(storage, runId, onNotice);
-          continue;
-        }
-        if (FINISHED_STATUSES.has(run.status)) return outcomeOf<R>(run);
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) throw new ResultTimeoutError(runId, timeoutMs!, run.status);
-        if (noticed) continue; // finished while we were reading: read again at once
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(delay, remaining));
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-        delay = Math.min(delay * 2, maxDelay);
-      }
-    } finally {
-      unsubscribe();
-    }
-  }
-
-  /** The run's full event log, in seq order. */
-  async events(fromSeq = 1): Promise<DurablyEvent[]> {
-    return this.client.storage.readEvents(this.runId, fromSeq);
-  }
-
-  /** Asks the run to stop: it sees a CancelledError at its current await and ends as `cancelled`. */
-  async cancel(reason?: string): Promise<void> {
-    await this.client.cancel(this.runId, reason);
-  }
-}
-
-function outcomeOf<R>(run: RunRecord): R {
-  switch (run.status) {
-    case 'completed':
-      return (run.result === undefined ? undefined : deserialize(run.result)) as R;
-    case 'failed':
-      throw new WorkflowFailedError(run.runId, run.error ? objectToError(run.error) : new Error('unknown error'));
-    case 'cancelled':
-      throw new CancelledError(`run ${run.runId} was cancelled`);
-    default:
-      throw new WorkflowFailedError(run.runId, new Error(`run ended with status ${run.status}`));
-  }
-}
 
 /** Starts and observes runs on one storage and broker. */
 export class Client {
@@ -174,20 +95,24 @@ export class Client {
   readonly schedules: Schedules;
   /** Defaults for workers created on this client (from the config file). */
   workerDefaults?: WorkerConfig;
-  /** The storage and broker, described for logs; undefined for adapter instances passed in directly. */
-  backends?: { storage: string; broker: string };
   private readonly deferred?: ClientOptions['deferred'];
   /** @internal */
   readonly instrumentation: CombinedInstrumentation;
+  readonly logger: Logger;
   private ready?: Promise<void>;
+  private readonly connectTimeoutMs: number;
+  /** The URLs of storage and broker (passwords hidden), for log lines; empty for adapter instances passed in. */
+  addresses: { storage?: string; broker?: string };
 
   constructor(options: ClientOptions) {
     this.storage = options.storage;
     this.broker = options.broker;
     this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? createLogger();
+    this.connectTimeoutMs = parseDuration(options.connectTimeout ?? '60s', 'connectTimeout');
+    this.addresses = options.addresses ?? {};
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.workerDefaults = options.worker;
-    this.backends = options.backends;
     this.deferred = options.deferred;
     this.instrumentation = combineInstrumentation([otelInstrumentation(), options.instrumentation]);
     this.schedules = new Schedules(this);
@@ -262,17 +187,26 @@ export class Client {
     }
   }
 
-  /** Runs the idempotent schema set-up of storage and broker once per client. */
+  /**
+   * Reaches storage and broker and runs their idempotent schema set-up, once per client. A backend
+   * that is down (a StorageError or BrokerError that is not about credentials, permissions or a
+   * missing database) is tried again with exponential backoff for up to `connectTimeout`, each wait
+   * logged with the address tried; so a worker restarted during an outage waits for it instead of
+   * exiting. A failure is not kept: the next call tries again.
+   */
   ensureReady(): Promise<void> {
     this.ready ??= (async () => {
       if (this.deferred) {
         const settings = await this.deferred();
         Object.assign(this.limits, settings.limits);
         this.workerDefaults = settings.worker;
-        this.backends = settings.backends;
+        this.addresses = settings.addresses ?? {};
       }
-      await Promise.all([this.storage.migrate(), this.broker.migrate()]);
-    })();
+      await connectWithRetry(this.storage, this.broker, { timeoutMs: this.connectTimeoutMs, logger: this.logger, addresses: this.addresses });
+    })().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 
@@ -310,8 +244,24 @@ export class Client {
     await this.ensureReady();
     const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
     const tags = [...new Set([...def.tags, ...checkTags(options.tags, 'start()')])];
-    const { runId: id } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
-    return new RunHandle(this, id);
+    const { run, created } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
+    if (created) return new RunHandle(this, run.runId, { created: true });
+    const byKey = options.idempotencyKey !== undefined && run.workflow === def.name && run.idempotencyKey === options.idempotencyKey;
+    const argsDiffer = run.args !== serializedArgs;
+    if (!byKey) {
+      // Found by its runId: the same start again (retried after a timeout, say) gets the run; any
+      // other start must not be mistaken for it.
+      if (run.workflow !== def.name || argsDiffer) throw new RunIdInUseError(run.runId, run.workflow, def.name);
+      return new RunHandle(this, run.runId, { created: false });
+    }
+    if (argsDiffer) {
+      this.logger.warn('start(): the idempotency key was already used by a run with other arguments; that run is returned and these arguments are ignored', {
+        workflow: def.name,
+        idempotencyKey: options.idempotencyKey,
+        runId: run.runId,
+      });
+    }
+    return new RunHandle(this, run.runId, { created: false, argsDiffer });
   }
 
   /** @internal Creates a run from already serialized arguments and publishes its start (schedules use it). */
@@ -320,7 +270,7 @@ export class Client {
     queue: string,
     serializedArgs: string,
     options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number; tags?: string[]; scheduledAt?: number; scheduleId?: string },
-  ): Promise<{ runId: string; created: boolean }> {
+  ): Promise<{ runId: string; created: boolean; run: RunRecord }> {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();
     const { idempotencyKey, startAt } = options;
@@ -341,7 +291,7 @@ export class Client {
         await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
       }
       scope.end();
-      return { runId: run.runId, created };
+      return { runId: run.runId, created, run };
     } catch (err) {
       scope.end(err);
       throw err;
@@ -359,6 +309,7 @@ export class Client {
 
   /** Records a cancel request; the run ends as `cancelled` once a worker processes it. */
   async cancel(runId: string, reason?: string): Promise<void> {
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('cancel(): reason must be a string.');
     await this.appendToRun(runId, 'cancel_requested', reason === undefined ? {} : { reason }, 'cancel');
   }
 
@@ -423,7 +374,7 @@ export class Client {
       if (appended.missing) throw new RunNotFoundError(target);
       const run = appended.status === 'continued' ? await this.storage.getRun(target) : undefined;
       const next = run && (await this.nextInChain(run));
-      if (!next) throw new RunAlreadyFinishedError(target, appended.status!);
+      if (!next) throw new RunAlreadyFinishedError(target, appended.status!, reason);
       target = next;
     }
   }

@@ -97,6 +97,7 @@ export async function resolveConfig(explicit: DurablyConfig = {}, options: Resol
     limits: { ...fileConfig.limits, ...explicit.limits },
     worker: { ...fileConfig.worker, ...explicit.worker, ...(fileConfig.worker?.http || explicit.worker?.http ? { http: { ...fileConfig.worker?.http, ...explicit.worker?.http } as { port: number } } : {}) },
     logLevel,
+    connectTimeout: explicit.connectTimeout ?? fileConfig.connectTimeout,
     warnings,
   };
 }

@@ -57,6 +57,7 @@ export const configSchema = z.strictObject({
   limits: limits.optional(),
   worker: worker.optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+  connectTimeout: duration.optional(),
 });
 
 const DURATION = 'a duration such as "30s", "5m", "1d" or a number of milliseconds';
@@ -89,6 +90,7 @@ const EXPECTS: Record<string, string> = {
   'worker.http.port': 'a port number from 0 to 65535',
   'worker.http.host': 'a host name or address ("127.0.0.1")',
   logLevel: '"debug", "info", "warn", "error" or "silent"',
+  connectTimeout: DURATION,
 };
 
 /** Known keys of the object at a dotted path, read from the schema itself. */

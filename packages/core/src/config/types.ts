@@ -22,6 +22,12 @@ export interface DurablyConfig {
   worker?: WorkerConfig;
   /** Log level of the CLI and of default loggers; `DURABLY_LOG_LEVEL` overrides it. */
   logLevel?: LogLevel;
+  /**
+   * How long the client keeps trying to reach a storage or broker that is down when first used
+   * (worker.start(), the first start()), with exponential backoff up to 5 s between tries, logging
+   * each wait. 0 fails at once. Default 60s.
+   */
+  connectTimeout?: Duration;
 }
 
 /** Worker options that a config file can set; options given in code or on the command line win. */
@@ -74,6 +80,8 @@ export interface ResolvedConfig {
   limits: Partial<Limits>;
   worker: WorkerConfig;
   logLevel?: Setting<LogLevel>;
+  /** From the options, else the config file; undefined: the client's default (60s). */
+  connectTimeout?: Duration;
   /** Things that work but are probably not meant (a misspelled DURABLY_ variable, say). */
   warnings: string[];
 }

@@ -885,7 +885,7 @@ export class Execution implements WorkflowRuntime {
     this.failure = outcome.ok ? undefined : outcome.error;
     if (this.cancelReason && !this.fatal) {
       event = { type: 'run_cancelled', data: { reason: this.cancelReason.reason } };
-      patch = { status: 'cancelled' };
+      patch = { status: 'cancelled', error: errorToObject(new CancelledError(this.cancelReason.reason)) };
     } else if (!outcome.ok && outcome.error instanceof ContinueAsNew) {
       let nextRunId: string;
       try {

@@ -47,6 +47,7 @@ export interface NewRun {
   workflow: string;
   queue: string;
   args: Serialized;
+  /** Unique per workflow: another workflow may use the same key for a run of its own. */
   idempotencyKey?: string;
   parentRunId?: string;
   startAt?: number;
@@ -169,7 +170,10 @@ export interface RunPage {
 
 export interface CreateRunResult {
   run: RunRecord;
-  /** false when a run with the same idempotency key already existed: `run` is that run, nothing was written. */
+  /**
+   * false when the run already existed (a run with the same `runId`, or a run of the same workflow
+   * with the same idempotency key): `run` is that existing run, and nothing was written.
+   */
   created: boolean;
 }
 
@@ -181,10 +185,17 @@ export interface Storage {
   migrate(): Promise<void>;
 
   /**
-   * Creates a run and its first event (seq 1) atomically, with status `pending`.
-   * Idempotent by `idempotencyKey`: if a run with that key exists, returns it with `created: false`
-   * and writes nothing, even when two creates with the same key race.
-   * A second create with an existing `runId` and no key throws `StorageError`.
+   * Creates a run and its first event (seq 1) atomically, with status `pending`, and returns it
+   * with `created: true`. Idempotent, and never throws for an existing run:
+   * - by `runId`: if a run with that id exists (of any workflow, with any arguments), returns it
+   *   with `created: false` and writes nothing;
+   * - by `(workflow, idempotencyKey)`: if a run of the same workflow has that key, returns it with
+   *   `created: false` and writes nothing. Keys are scoped by workflow: runs of two workflows may
+   *   carry the same key, and each is created.
+   * Both hold when creates race, across clients: of concurrent creates with the same runId, or the
+   * same workflow and key, exactly one gets `created: true` and the others get its run.
+   * (The client compares an existing run's workflow and arguments with the request; the storage
+   * does not.)
    */
   createRun(run: NewRun): Promise<CreateRunResult>;
 

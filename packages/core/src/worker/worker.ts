@@ -253,8 +253,8 @@ export class Worker {
     }
     if (this.http) await this.startOps(this.http);
     this.logger.info('worker started', {
-      storage: this.client.backends?.storage ?? describeInstance(this.client.storage),
-      broker: this.client.backends?.broker ?? describeInstance(this.client.broker),
+      storage: this.client.addresses.storage ?? describeInstance(this.client.storage),
+      broker: this.client.addresses.broker ?? describeInstance(this.client.broker),
       queues: this.settings.queues,
       concurrency: this.settings.concurrency,
       stepMode: this.settings.stepMode,
@@ -670,7 +670,8 @@ export class Worker {
    */
   private async terminateChild(runId: string, depth: number): Promise<void> {
     const now = this.client.clock();
-    const done = await this.client.appendExternal(runId, 'run_cancelled', { reason: 'the parent run ended' }, { run: { status: 'cancelled', finishedAt: now }, releaseSlots: true });
+    const reason = 'the parent run ended';
+    const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', error: errorToObject(new CancelledError(reason)), finishedAt: now }, releaseSlots: true });
     if (done.ok) notifyRunFinished(this.client.storage, runId);
     if (depth < 100) await this.closeChildrenOf(await this.client.storage.readEvents(runId), depth);
   }

@@ -147,19 +147,52 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (tag, run_id)
   ) WITHOUT ROWID;
   `,
+  // Idempotency keys become unique per workflow. SQLite cannot drop a column's UNIQUE constraint, so
+  // the runs table is rebuilt (the documented way: new table, copy, drop, rename, indexes again).
+  `
+  CREATE TABLE runs_v7 (
+    run_id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    args TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    idempotency_key TEXT,
+    parent_run_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    start_at INTEGER,
+    finished_at INTEGER,
+    last_seq INTEGER NOT NULL,
+    tags TEXT
+  );
+  INSERT INTO runs_v7 (run_id, workflow, status, queue, args, result, error, idempotency_key, parent_run_id, created_at, updated_at, start_at, finished_at, last_seq, tags)
+    SELECT run_id, workflow, status, queue, args, result, error, idempotency_key, parent_run_id, created_at, updated_at, start_at, finished_at, last_seq, tags FROM runs;
+  DROP TABLE runs;
+  ALTER TABLE runs_v7 RENAME TO runs;
+  CREATE INDEX runs_created ON runs (created_at DESC, run_id DESC);
+  CREATE INDEX runs_workflow ON runs (workflow, created_at DESC, run_id DESC);
+  CREATE INDEX runs_status ON runs (status, updated_at);
+  CREATE INDEX runs_parent ON runs (parent_run_id, created_at DESC, run_id DESC) WHERE parent_run_id IS NOT NULL;
+  CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE UNIQUE INDEX runs_idempotency ON runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  `,
 ];
 
 /**
  * Applies the migrations the file lacks, in one IMMEDIATE transaction (which takes the write lock at
- * once), so two processes migrating together serialize and the second finds nothing to do.
+ * once), so two processes migrating together serialize and the second finds nothing to do. `target`
+ * stops at an older version (tests of the upgrade path use it).
  */
-export function migrate(db: SqliteDatabase): void {
+export function migrate(db: SqliteDatabase, target = MIGRATIONS.length): void {
   const apply = db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
-    for (let version = current; version < MIGRATIONS.length; version++) {
+    const goal = Math.min(target, MIGRATIONS.length);
+    for (let version = current; version < goal; version++) {
       db.exec(MIGRATIONS[version]);
     }
-    if (current < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+    if (current < goal) db.pragma(`user_version = ${goal}`);
   });
   apply.immediate();
 }

@@ -80,19 +80,19 @@ export class LocalStorage implements Storage {
       const db = this.conn();
       const tx = db.transaction((): CreateRunResult => {
         if (run.idempotencyKey !== undefined) {
-          const existing = this.stmt('SELECT * FROM runs WHERE idempotency_key = ?').get(run.idempotencyKey) as RunRow | undefined;
+          const existing = this.stmt('SELECT * FROM runs WHERE workflow = ? AND idempotency_key = ?').get(run.workflow, run.idempotencyKey) as RunRow | undefined;
           if (existing) return { run: toRecord(existing), created: false };
         }
         const inserted = this.stmt(
           `INSERT INTO runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
            VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (run_id) DO NOTHING`,
         ).run(run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.createdAt, run.startAt ?? null, run.tags?.length ? JSON.stringify(run.tags) : null);
-        if (inserted.changes === 0) throw new StorageError(`A run with id "${run.runId}" already exists.`);
+        if (inserted.changes === 0) return { run: toRecord(this.stmt('SELECT * FROM runs WHERE run_id = ?').get(run.runId) as RunRow), created: false };
         for (const tag of new Set(run.tags ?? [])) this.stmt('INSERT INTO run_tags (tag, run_id) VALUES (?, ?)').run(tag, run.runId);
         this.insertEvents([{ ...run.firstEvent, seq: 1 } as DurablyEvent]);
         return { run: toRecord(this.stmt('SELECT * FROM runs WHERE run_id = ?').get(run.runId) as RunRow), created: true };
       });
-      // IMMEDIATE: the idempotency check and the insert hold the write lock together, across processes.
+      // IMMEDIATE: the checks and the insert hold the write lock together, across processes.
       return tx.immediate();
     });
   }

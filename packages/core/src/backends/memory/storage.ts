@@ -15,6 +15,7 @@ interface StoredRun {
  */
 export class MemoryStorage implements Storage {
   private readonly runs = new Map<string, StoredRun>();
+  /** (workflow, idempotency key) -> runId. */
   private readonly byKey = new Map<string, string>();
   private readonly hooks = new Map<string, HookRecord>();
   private readonly schedules = new Map<string, { record: ScheduleRecord; leaseUntil: number }>();
@@ -32,10 +33,11 @@ export class MemoryStorage implements Storage {
   async createRun(run: NewRun): Promise<CreateRunResult> {
     this.check();
     if (run.idempotencyKey !== undefined) {
-      const existing = this.byKey.get(run.idempotencyKey);
-      if (existing) return { run: { ...this.runs.get(existing)!.record }, created: false };
+      const existing = this.byKey.get(keyOf(run.workflow, run.idempotencyKey));
+      if (existing) return { run: copyRecord(this.runs.get(existing)!.record), created: false };
     }
-    if (this.runs.has(run.runId)) throw new StorageError(`A run with id "${run.runId}" already exists.`);
+    const same = this.runs.get(run.runId);
+    if (same) return { run: copyRecord(same.record), created: false };
     const record: RunRecord = {
       runId: run.runId,
       workflow: run.workflow,
@@ -51,7 +53,7 @@ export class MemoryStorage implements Storage {
     if (run.startAt !== undefined) record.startAt = run.startAt;
     if (run.tags?.length) record.tags = [...run.tags];
     this.runs.set(run.runId, { record, events: [{ ...run.firstEvent, seq: 1 } as DurablyEvent], timers: new Map() });
-    if (run.idempotencyKey !== undefined) this.byKey.set(run.idempotencyKey, run.runId);
+    if (run.idempotencyKey !== undefined) this.byKey.set(keyOf(run.workflow, run.idempotencyKey), run.runId);
     this.insertOrdered(record);
     return { run: { ...record }, created: true };
   }
@@ -192,7 +194,7 @@ export class MemoryStorage implements Storage {
     for (const runId of doomed) {
       const run = this.runs.get(runId)!;
       this.runs.delete(runId);
-      if (run.record.idempotencyKey !== undefined) this.byKey.delete(run.record.idempotencyKey);
+      if (run.record.idempotencyKey !== undefined) this.byKey.delete(keyOf(run.record.workflow, run.record.idempotencyKey));
       for (const [token, hook] of this.hooks) if (hook.runId === runId) this.hooks.delete(token);
       for (const key of this.checkpoints.keys()) if (key.startsWith(`${runId}\n`)) this.checkpoints.delete(key);
     }
@@ -288,6 +290,11 @@ export class MemoryStorage implements Storage {
   private check(): void {
     if (this.closed) throw new StorageError('This MemoryStorage is closed.');
   }
+}
+
+/** Idempotency keys are unique per workflow. */
+function keyOf(workflow: string, idempotencyKey: string): string {
+  return `${workflow}\n${idempotencyKey}`;
 }
 
 function isBuffered(s: ScheduleRecord): boolean {

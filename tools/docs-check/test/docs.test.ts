@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkMarkdown, dedupeImports, formatDiagnostics } from '../src/check.js';
+import { extractBlocks, MarkerError } from '../src/extract.js';
+import { WORKSPACE_ROOT, docsFiles } from '../src/files.js';
+
+describe('the documentation', () => {
+  it('type-checks every TypeScript block of README.md and docs/ against the public entry points', () => {
+    const files = docsFiles();
+    expect(files.map((f) => f.slice(WORKSPACE_ROOT.length + 1))).toEqual(expect.arrayContaining(['README.md', 'docs/getting-started.md', 'docs/concepts/testing.md']));
+    const result = checkMarkdown(WORKSPACE_ROOT, files);
+    expect(result.checked).toBeGreaterThanOrEqual(30);
+    // Each error as "file:line:column TScode: message", so a failure says where to look.
+    expect(formatDiagnostics(result.diagnostics)).toBe('');
+  });
+});
+
+describe('the checker', () => {
+  const fixture = join(import.meta.dirname, 'fixtures/sample.md');
+
+  it('reports errors at their Markdown line, joins continued blocks, skips partial ones and compiles hidden context first', () => {
+    const result = checkMarkdown(WORKSPACE_ROOT, [fixture]);
+    expect(result).toMatchObject({ blocks: 5, checked: 4, partial: 1 });
+    const found = result.diagnostics.map((d) => `${d.line}:${d.column} TS${d.code}`);
+    expect(found).toEqual([
+      '15:39 TS2345', // start(greet, 42): a number for a string, found through the block it continues
+      '26:7 TS2322', // the hidden context declared `visitor`; the error is in the block
+      '30:9 TS2322', // an indented block is checked too
+    ]);
+    expect(result.diagnostics.every((d) => d.file === 'tools/docs-check/test/fixtures/sample.md')).toBe(true);
+  });
+
+  it('refuses unknown markers and a continued block with nothing before it', () => {
+    expect(() => extractBlocks('x.md', '```ts contined\nconst a = 1;\n```\n')).toThrow(MarkerError);
+    const lone = checkMarkdown(WORKSPACE_ROOT, [join(import.meta.dirname, 'fixtures/lone-continued.md')]);
+    expect(lone.diagnostics.map((d) => d.message)).toContain('a "continued" block needs a checked TypeScript block before it on the page');
+  });
+
+  it('drops imports an earlier block made, keeping line numbers', () => {
+    const seen = new Set<string>();
+    dedupeImports("import { a, b } from 'm';\n", seen);
+    const out = dedupeImports("import { b, c } from 'm';\nimport {\n  a,\n} from 'm';\nuse(a, b, c);\n", seen);
+    expect(out).toBe("import { c } from \"m\";\n\n\n\nuse(a, b, c);\n");
+  });
+});
