@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { parseServerUrl } from '../urls.js';
 import type { LogLevel } from '../logger.js';
 import { findConfigFile, loadConfigFromFile, type ModuleImporter } from './load.js';
 import { nearest } from './nearest.js';
@@ -117,11 +118,13 @@ function checked<T>(setting: Setting<T>): Setting<T> {
     throw new ConfigError(`${setting.origin} is "${hidePassword(value)}", which is not a URL: it needs a scheme such as file:, postgres:// or redis://.`);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    const scheme = value.slice(0, value.indexOf(':')).toLowerCase();
     try {
-      new URL(value);
-    } catch {
-      const scheme = value.slice(0, value.indexOf(':'));
-      throw new ConfigError(`${setting.origin} is "${hidePassword(value)}", which is not a valid URL. Expected ${scheme}://user:password@host:port/${scheme.startsWith('redis') ? '0' : 'database'} (percent-encode special characters in the password).`);
+      parseServerUrl(value, `${scheme}://user:password@host:port/${scheme.startsWith('redis') ? '0' : 'database'}`);
+    } catch (err) {
+      // The adapters' own URL check, plus where the URL was set.
+      if (err instanceof Error) err.message = `${setting.origin}: ${err.message}`;
+      throw err;
     }
   }
   return setting;
