@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { durably, HIDE_PACKAGES, makeApp, WorkerProcess } from './harness.js';
+import { spawn } from 'node:child_process';
+import { BIN, cleanEnv, durably, HIDE_PACKAGES, makeApp, WorkerProcess } from './harness.js';
 
 /**
  * Every configuration error the CLI can meet: one line with the fix, and the exit code of its kind
@@ -138,6 +139,24 @@ describe('durably: configuration errors', () => {
     });
     expect(r.code).toBe(3);
     expect(oneLineError(r.stderr)).toBe('error: durably dashboard needs the package @durably/dashboard, which is not installed. Run: npm install @durably/dashboard');
+  });
+
+  it('durably dashboard serves @durably/dashboard over the configured storage until SIGINT', async () => {
+    const dir = app({ storage: 'file:./.durably', broker: 'local:' });
+    const child = spawn(process.execPath, ['--conditions=@durably/source', BIN, 'dashboard', '--port', '0', '--json'], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const deadline = Date.now() + 60_000;
+    while (!stdout.includes('"url"') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    const { url } = JSON.parse(stdout) as { url: string };
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${url}/api/health`);
+    expect(health.status).toBe(200);
+    const runs = await fetch(`${url}/api/runs`);
+    expect(runs.status).toBe(200);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
   });
 
   it('migrate --print-sql refuses a storage without SQL', async () => {
