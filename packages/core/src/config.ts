@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Broker } from './broker/broker.js';
 import { Client, type RunHandle, type StartOptions } from './client/client.js';
 import type { Workflow } from './definitions.js';
-import { AdapterNotInstalledError, ConfigError, UnknownSchemeError, redactUrl } from './errors.js';
+import { AdapterNotInstalledError, ConfigError, DurablyError, UnknownSchemeError, redactUrl } from './errors.js';
 import type { Duration } from './duration.js';
 import type { Logger } from './logger.js';
 import type { RunFilter, RunPage, Storage } from './storage/storage.js';
@@ -14,27 +12,21 @@ import type { ScheduleOptions } from './schedules.js';
 import type { ScheduleRecord } from './storage/storage.js';
 import { MemoryStorage } from './backends/memory/storage.js';
 import { MemoryBroker } from './backends/memory/broker.js';
+import type { DurablyConfig, ResolvedConfig, Setting } from './config/types.js';
+import { DEFAULT_STORAGE_URL, hidePassword, resolveConfig, type ResolveOptions } from './config/resolve.js';
+import { findConfigFile, loadConfigFromFile } from './config/load.js';
+import { nearest } from './config/nearest.js';
 
 /** What an adapter package exports so that a URL can select it: `export const durablyAdapter = { ... }`. */
 export interface AdapterModule {
   storage?(url: string): Storage | Promise<Storage>;
   broker?(url: string): Broker | Promise<Broker>;
+  /** Optional: the SQL that migrate() runs for this URL, for review (`durably migrate --print-sql`). */
+  migrationSql?(url: string): string | Promise<string>;
 }
 
-export interface DurablyConfig {
-  /** Storage URL (memory:, file:./.durably, postgres://, redis://, dynamodb://) or an adapter instance. */
-  storage?: string | Storage;
-  /** Broker URL (local:, memory:, postgres://, redis://, amqp://, sqs://) or an adapter instance. */
-  broker?: string | Broker;
-  /** Module paths or globs of workflow files, for the CLI worker. */
-  workflows?: string[];
-  /**
-   * How long the client keeps trying to reach a storage or broker that is down when first used
-   * (worker.start(), the first start()), with exponential backoff up to 5 s between tries, logging
-   * each wait. 0 fails at once. Default 60s.
-   */
-  connectTimeout?: Duration;
-}
+export type { DurablyConfig } from './config/types.js';
+export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
 
 /** Options of connect() and createClient() besides the backends. */
 export interface ClientSetup {
@@ -45,9 +37,6 @@ export interface ClientSetup {
   /** The clock; tests can replace it. */
   clock?: () => number;
 }
-
-export const DEFAULT_STORAGE_URL = 'file:./.durably';
-export const DEFAULT_BROKER_URL = 'local:';
 
 const STORAGE_SCHEMES: Record<string, string | null> = {
   'memory:': null,
@@ -88,7 +77,7 @@ function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string,
   const scheme = match ? match[1].toLowerCase() : '';
   if (!(scheme in known)) {
     const names = Object.keys(known);
-    const guess = closest(scheme || url, names);
+    const guess = nearest(scheme || url, names);
     throw new UnknownSchemeError(
       `Unknown ${kind} scheme ${JSON.stringify(scheme || url)} in "${redactUrl(url)}". Known: ${names.join(', ')}.` + (guess ? ` Did you mean "${guess}"?` : ''),
     );
@@ -113,6 +102,16 @@ async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
   }
   if (!mod.durablyAdapter) throw new ConfigError(`The package ${pkg} does not export "durablyAdapter"; is it a Durably adapter of a compatible version?`);
   return mod.durablyAdapter;
+}
+
+/**
+ * The adapter package a storage URL needs and its module, or undefined for the built-in backends
+ * (memory:, file:). Throws UnknownSchemeError or AdapterNotInstalledError like storageFromUrl.
+ */
+export async function storageAdapterFor(url: string): Promise<{ packageName: string; adapter: AdapterModule } | undefined> {
+  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
+  const pkg = STORAGE_SCHEMES[scheme];
+  return pkg ? { packageName: pkg, adapter: await loadAdapter(pkg, url) } : undefined;
 }
 
 /** Creates the storage a URL names. Adapter packages are imported only when their scheme is used. */
@@ -152,70 +151,77 @@ export async function brokerFromUrl(url: string, storageUrl?: string): Promise<B
   return adapter.broker(url);
 }
 
-/** Reads durably.config.{json,mjs,js,ts} from `cwd` when present (a .ts file needs a TS-aware runtime such as tsx). */
+/** Reads and checks the nearest durably.config.* from `cwd` up; `{}` when there is none. */
 export async function loadConfigFile(cwd = process.cwd()): Promise<DurablyConfig> {
-  for (const name of ['durably.config.json', 'durably.config.mjs', 'durably.config.js', 'durably.config.ts']) {
-    const file = resolve(cwd, name);
-    if (!existsSync(file)) continue;
-    try {
-      if (name.endsWith('.json')) {
-        const { readFile } = await import('node:fs/promises');
-        return JSON.parse(await readFile(file, 'utf8')) as DurablyConfig;
-      }
-      const mod = (await import(pathToFileURL(file).href)) as { default?: DurablyConfig };
-      return mod.default ?? {};
-    } catch (err) {
-      throw new ConfigError(`Cannot load ${file}: ${(err as Error).message}`, { cause: err });
-    }
+  const file = findConfigFile(cwd);
+  return file ? (await loadConfigFromFile(file)).config : {};
+}
+
+/** Opens the storage and broker that resolved settings name, saying where a failing URL was set. */
+export async function openBackends(resolved: Pick<ResolvedConfig, 'storage' | 'broker'>): Promise<{ storage: Storage; broker: Broker }> {
+  const storageSpec = resolved.storage.value;
+  const brokerSpec = resolved.broker.value;
+  const s = typeof storageSpec === 'string' ? await fromSetting(resolved.storage as Setting<string>, storageFromUrl) : storageSpec;
+  try {
+    const b = typeof brokerSpec === 'string' ? await fromSetting(resolved.broker as Setting<string>, (url) => brokerFromUrl(url, typeof storageSpec === 'string' ? storageSpec : undefined)) : brokerSpec;
+    return { storage: s, broker: b };
+  } catch (err) {
+    await s.close().catch(() => undefined);
+    throw err;
   }
-  return {};
+}
+
+async function fromSetting<T>(setting: Setting<string>, open: (url: string) => Promise<T>): Promise<T> {
+  try {
+    return await open(setting.value);
+  } catch (err) {
+    // The URL's own message plus where it was set: the env, a flag, or which config file.
+    if (err instanceof DurablyError && setting.source !== 'default' && !err.message.includes(setting.origin)) err.message += ` (set by ${setting.origin})`;
+    throw err;
+  }
+}
+
+/** How a storage or broker is named in logs: its URL with the password hidden, or its class. */
+export function describeBackend(spec: string | Storage | Broker): string {
+  return typeof spec === 'string' ? hidePassword(redactUrl(spec)) : `${spec.constructor?.name ?? 'custom'} instance`;
 }
 
 /**
  * The storage and broker to use: explicit values, then DURABLY_STORAGE / DURABLY_BROKER, then the
- * config file, then the embedded default (file:./.durably with the local broker).
+ * config file (the nearest durably.config.* from the working directory up), then the embedded
+ * default (file:./.durably with the local broker).
  */
-export async function resolveBackends(config: DurablyConfig = {}): Promise<{ storage: Storage; broker: Broker }> {
-  const { storage, broker } = await resolveSpecs(config);
-  const s = typeof storage === 'string' ? await storageFromUrl(storage) : storage;
-  const b = typeof broker === 'string' ? await brokerFromUrl(broker, typeof storage === 'string' ? storage : undefined) : broker;
-  return { storage: s, broker: b };
+export async function resolveBackends(config: DurablyConfig = {}, options: ResolveOptions = {}): Promise<{ storage: Storage; broker: Broker }> {
+  return openBackends(await resolveConfig(config, options));
 }
 
-/** Explicit values, then the environment, then the config file (read only when it is needed), then the defaults. */
-async function resolveSpecs(config: DurablyConfig, options: { timeoutFromFile?: boolean } = {}): Promise<{ storage: string | Storage; broker: string | Broker; file: DurablyConfig }> {
-  const needFile =
-    (config.storage ?? process.env.DURABLY_STORAGE) === undefined ||
-    (config.broker ?? process.env.DURABLY_BROKER) === undefined ||
-    (options.timeoutFromFile === true && config.connectTimeout === undefined);
-  const file = needFile ? await loadConfigFile() : {};
-  return {
-    storage: config.storage ?? process.env.DURABLY_STORAGE ?? file.storage ?? DEFAULT_STORAGE_URL,
-    broker: config.broker ?? process.env.DURABLY_BROKER ?? file.broker ?? DEFAULT_BROKER_URL,
-    file,
-  };
+/** Creates a client from resolved settings: backends, limits, worker defaults, connect timeout. */
+export async function clientFromConfig(resolved: ResolvedConfig, options: ClientSetup = {}): Promise<Client> {
+  const { storage, broker } = await openBackends(resolved);
+  return new Client({
+    storage,
+    broker,
+    clock: options.clock,
+    logger: options.logger,
+    connectTimeout: options.connectTimeout ?? resolved.connectTimeout,
+    limits: resolved.limits,
+    worker: resolved.worker,
+    addresses: addressesOf(resolved),
+  });
 }
 
-function addressesOf(storage: string | Storage, broker: string | Broker): { storage?: string; broker?: string } {
-  return { storage: typeof storage === 'string' ? redactUrl(storage) : undefined, broker: typeof broker === 'string' ? redactUrl(broker) : undefined };
+function addressesOf(resolved: Pick<ResolvedConfig, 'storage' | 'broker'>): { storage: string; broker: string } {
+  return { storage: describeBackend(resolved.storage.value), broker: describeBackend(resolved.broker.value) };
 }
 
 /**
- * Creates a client from URLs or adapter instances (missing ones come from env, config file or the
- * default) and reaches its backends: a backend that is down is tried again with backoff for up to
- * `connectTimeout` (default 60 s), each wait logged.
+ * Creates a client from URLs or adapter instances; what is left out comes from DURABLY_STORAGE /
+ * DURABLY_BROKER, the config file, or the embedded default. The config file's `limits` and
+ * `worker` options apply to it and to workers created on it.
  */
 export async function connect(config: DurablyConfig & ClientSetup = {}): Promise<Client> {
-  const specs = await resolveSpecs(config, { timeoutFromFile: true });
-  const { storage, broker } = await resolveBackends({ storage: specs.storage, broker: specs.broker });
-  const client = new Client({
-    storage,
-    broker,
-    logger: config.logger,
-    clock: config.clock,
-    connectTimeout: config.connectTimeout ?? specs.file.connectTimeout,
-    addresses: addressesOf(specs.storage, specs.broker),
-  });
+  const { logger, clock, ...rest } = config;
+  const client = await clientFromConfig(await resolveConfig(rest), { logger, clock });
   await client.ensureReady();
   return client;
 }
@@ -223,33 +229,35 @@ export async function connect(config: DurablyConfig & ClientSetup = {}): Promise
 /**
  * Creates a client synchronously from URLs or adapter instances; adapters named by URL are loaded on
  * first use. Values left out come from DURABLY_STORAGE / DURABLY_BROKER, then durably.config.*, then
- * the embedded default.
+ * the embedded default; the config file's limits and worker options are applied on first use.
  */
 export function createClient(options: { storage?: string | Storage; broker?: string | Broker } & ClientSetup = {}): Client {
-  let specs: Promise<{ storage: string | Storage; broker: string | Broker }> | undefined;
-  const getSpecs = () => (specs ??= resolveSpecs({ storage: options.storage, broker: options.broker }));
+  let resolving: Promise<ResolvedConfig> | undefined;
+  const settings = () => (resolving ??= resolveConfig({ storage: options.storage, broker: options.broker, connectTimeout: options.connectTimeout }, { optionOrigin: 'createClient()' }));
   const storage =
     typeof options.storage === 'object'
       ? options.storage
       : new LazyStorage(async () => {
-          const { storage: spec } = await getSpecs();
-          return typeof spec === 'string' ? storageFromUrl(spec) : spec;
+          const resolved = await settings();
+          return typeof resolved.storage.value === 'string' ? fromSetting(resolved.storage as Setting<string>, storageFromUrl) : resolved.storage.value;
         });
   const broker =
     typeof options.broker === 'object'
       ? options.broker
       : new LazyBroker(async () => {
-          const { storage: s, broker: spec } = await getSpecs();
-          return typeof spec === 'string' ? brokerFromUrl(spec, typeof s === 'string' ? s : undefined) : spec;
+          const { storage: s, broker: b } = await settings();
+          return typeof b.value === 'string' ? fromSetting(b as Setting<string>, (url) => brokerFromUrl(url, typeof s.value === 'string' ? s.value : undefined)) : b.value;
         });
-  const known = (options.storage ?? process.env.DURABLY_STORAGE) !== undefined && (options.broker ?? process.env.DURABLY_BROKER) !== undefined;
   return new Client({
     storage,
     broker,
     clock: options.clock,
     logger: options.logger,
     connectTimeout: options.connectTimeout,
-    addresses: known ? addressesOf(options.storage ?? process.env.DURABLY_STORAGE!, options.broker ?? process.env.DURABLY_BROKER!) : {},
+    deferred: async () => {
+      const resolved = await settings();
+      return { limits: resolved.limits, worker: resolved.worker, addresses: addressesOf(resolved) };
+    },
   });
 }
 
@@ -308,31 +316,4 @@ export function sendSignal(runId: string, name: string, payload?: unknown): Prom
 /** Creates a worker; without `client` it uses the default client. Call `start()` on it. */
 export function createWorker(options: WorkerOptions): Worker {
   return new Worker(options.client ?? getDefaultClient(), options);
-}
-
-function closest(input: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestScore = Infinity;
-  for (const c of candidates) {
-    const d = levenshtein(input.toLowerCase(), c);
-    if (d < bestScore) {
-      bestScore = d;
-      best = c;
-    }
-  }
-  return bestScore <= 3 ? best : undefined;
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }

@@ -26,6 +26,12 @@ export interface EventDataMap {
     parent?: { runId: string; correlationId: string; parentClosePolicy: ParentClosePolicy };
     /** Signals the previous run (continueAsNew) had received but not consumed, in arrival order. */
     carriedSignals?: Array<{ name: string; payload: Serialized }>;
+    /**
+     * W3C trace context (OpenTelemetry) of whoever started the run: every worker that executes the
+     * run continues this trace. Child runs and continuations inherit their parent's.
+     */
+    traceparent?: string;
+    tracestate?: string;
   };
   /** A worker began executing the run (first time, or again after a crash). */
   run_started: { workerId: string };

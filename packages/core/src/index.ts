@@ -6,9 +6,17 @@ export * from './events.js';
 export * from './storage/storage.js';
 export * from './broker/broker.js';
 export * from './broker/failures.js';
-export type { Logger, LogLevel } from './logger.js';
+export type { Logger, LogLevel, LoggerOptions, PinoLike } from './logger.js';
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
-export { createLogger } from './logger.js';
+export { createLogger, createPino, fromPino, toLogger, isPinoLike } from './logger.js';
+export type { WorkerConfig, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
+export { validateConfig, resolveConfig, findConfigFile, loadConfigFromFile, hidePassword, nearest, CONFIG_FILE_NAMES, ENV_VARIABLES, type ResolveOptions, type ModuleImporter } from './config/index.js';
+export { combineInstrumentation, type Instrumentation, type CombinedInstrumentation, type TraceContext, type RunStartInfo, type StartScope, type RunExecutionInfo, type RunExecutionOutcome, type RunExecutionResult, type RunScope, type StepAttemptInfo, type StepAttemptOutcome, type AttemptScope, type TaskInfo, type DeadLetterInfo, type RecoveryInfo } from './observe/instrumentation.js';
+export { logInstrumentation } from './observe/log-instrumentation.js';
+export { otelInstrumentation } from './observe/otel.js';
+export { parseTraceparent, formatTraceparent } from './observe/trace-context.js';
+export { listDeadLetters, retryDeadLetter, type DeadTask } from './client/dead-letters.js';
+export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './worker/messages.js';
 export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
 export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './definitions.js';
@@ -43,6 +51,10 @@ export {
   storageFromUrl,
   brokerFromUrl,
   resolveBackends,
+  openBackends,
+  storageAdapterFor,
+  clientFromConfig,
+  describeBackend,
   loadConfigFile,
   DEFAULT_STORAGE_URL,
   DEFAULT_BROKER_URL,

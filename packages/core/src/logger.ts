@@ -1,4 +1,11 @@
-/** The logger interface the engine writes to and hands to steps. Compatible with pino and console-like loggers. */
+import { createRequire } from 'node:module';
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+
+/**
+ * The logger interface the engine writes to and hands to workflows and steps: `(msg, fields)`.
+ * Give `createWorker({ logger })` one of these, or a pino instance as it is: pino's own signature is
+ * `(fields, msg)`, and `toLogger` adapts it so that every field is kept.
+ */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -8,24 +15,91 @@ export interface Logger {
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** The part of a pino logger (or a pino-compatible one) that Durably uses. */
+export interface PinoLike {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): PinoLike;
+  bindings(): Record<string, unknown>;
+  levels: { values: Record<string, number> };
+}
+
+export interface LoggerOptions {
+  /** Default: DURABLY_LOG_LEVEL, else "warn" (the engine is quiet unless asked). */
+  level?: LogLevel;
+  /** Human-readable lines (pino-pretty, when installed). Default: DURABLY_LOG_FORMAT, else when stderr is a terminal. */
+  pretty?: boolean;
+  /** Where JSON lines go. Default: stderr, written synchronously (nothing is lost when the process dies). */
+  destination?: DestinationStream;
+  /** Fields added to every line. */
+  bindings?: Record<string, unknown>;
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export function isPinoLike(value: unknown): value is PinoLike {
+  const v = value as Partial<PinoLike> | null;
+  return typeof v === 'object' && v !== null && typeof v.bindings === 'function' && typeof v.child === 'function' && typeof v.levels?.values === 'object';
+}
+
+/** Adapts a pino instance to the Logger interface, keeping every field (pino takes `(fields, msg)`). */
+export function fromPino(logger: PinoLike): Logger {
+  return {
+    debug: (msg, fields) => logger.debug(fields ?? {}, msg),
+    info: (msg, fields) => logger.info(fields ?? {}, msg),
+    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+    error: (msg, fields) => logger.error(fields ?? {}, msg),
+    child: (fields) => fromPino(logger.child(fields)),
+  };
+}
+
+/** A Logger as given (or a pino instance, adapted). */
+export function toLogger(logger: Logger | PinoLike): Logger {
+  return isPinoLike(logger) ? fromPino(logger) : logger;
+}
+
+function envLevel(): LogLevel | undefined {
+  const v = process.env.DURABLY_LOG_LEVEL;
+  return v && (LEVELS as string[]).includes(v) ? (v as LogLevel) : undefined;
+}
+
+/** pino-pretty is optional (the CLI depends on it): without it, lines stay JSON. */
+function prettyStream(): DestinationStream | undefined {
+  try {
+    const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream;
+    return pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * A structured logger writing one JSON line per entry to stderr. Level from DURABLY_LOG_LEVEL
- * (default "warn"), so the engine is quiet unless asked. Pass your own (e.g. a pino instance
- * adapted to this interface) to createWorker({ logger }).
+ * A pino logger behind the Logger interface: one JSON line per entry on stderr (JSON when piped,
+ * readable when stderr is a terminal and pino-pretty is installed). Level from DURABLY_LOG_LEVEL
+ * (default "warn", so an embedded engine is quiet unless asked; the durably CLI defaults to "info").
  */
-export function createLogger(level: LogLevel = (process.env.DURABLY_LOG_LEVEL as LogLevel) || 'warn', bindings: Record<string, unknown> = {}): Logger {
-  const min = ORDER[level] ?? ORDER.warn;
-  const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (ORDER[lvl] < min) return;
-    process.stderr.write(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...bindings, ...fields }) + '\n');
-  };
-  return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
-    child: (fields) => createLogger(level, { ...bindings, ...fields }),
-  };
+export function createLogger(levelOrOptions: LogLevel | LoggerOptions = {}, bindings: Record<string, unknown> = {}): Logger {
+  const options: LoggerOptions = typeof levelOrOptions === 'string' ? { level: levelOrOptions, bindings } : { ...levelOrOptions, bindings: { ...levelOrOptions.bindings, ...bindings } };
+  return fromPino(createPino(options) as unknown as PinoLike);
+}
+
+/** The pino instance createLogger wraps (for callers that want pino itself). */
+export function createPino(options: LoggerOptions = {}): PinoLogger {
+  const level = options.level ?? envLevel() ?? 'warn';
+  const format = process.env.DURABLY_LOG_FORMAT;
+  const pretty = options.pretty ?? (format === 'pretty' ? true : format === 'json' ? false : process.stderr.isTTY === true);
+  const destination = options.destination ?? (pretty ? prettyStream() : undefined) ?? pino.destination({ fd: 2, sync: true });
+  const logger = pino(
+    {
+      level,
+      base: { pid: process.pid, ...options.bindings },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+  return logger;
 }

@@ -99,7 +99,7 @@ export function nextSlot(spec: ScheduleRecord['spec'], anchor: number, after: nu
 /** Builds and validates a schedule record (not yet saved). */
 export function buildSchedule<A extends unknown[]>(
   scheduleId: string,
-  wf: Workflow<A, unknown>,
+  wf: Workflow<A, unknown> | string,
   options: ScheduleOptions<A>,
   now: number,
   maxPayloadBytes: number,
@@ -107,7 +107,9 @@ export function buildSchedule<A extends unknown[]>(
   if (typeof scheduleId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(scheduleId)) {
     throw new InvalidArgumentError(`schedule(): id ${JSON.stringify(scheduleId)} is invalid: use 1-128 letters, digits, "_", "-", "." and ":".`);
   }
-  if (!isWorkflow(wf)) throw new InvalidArgumentError('schedule(): the second argument must be a workflow made with workflow(name, fn).');
+  // By name (the CLI, the dashboard): the workers that run it hold its definition.
+  const def = typeof wf === 'string' ? { name: wf, queue: 'default' } : isWorkflow(wf) ? wf.definition : undefined;
+  if (!def || !/^[A-Za-z0-9_.:-]{1,200}$/.test(def.name)) throw new InvalidArgumentError('schedule(): the second argument must be a workflow made with workflow(name, fn), or its name.');
   const given = [options.cron, options.every, options.calendar].filter((x) => x !== undefined).length;
   if (given !== 1) {
     throw new InvalidArgumentError('schedule(): give exactly one of "cron" (with an optional "timezone"), "calendar" (with an optional "timezone") or "every".');
@@ -133,8 +135,8 @@ export function buildSchedule<A extends unknown[]>(
   const args = checkPayload(serialize(options.args ?? [], `the arguments of schedule "${scheduleId}"`), `The arguments of schedule "${scheduleId}"`, { maxPayloadBytes, warnEvents: 0, maxEvents: 0 });
   const record: ScheduleRecord = {
     scheduleId,
-    workflow: wf.definition.name,
-    queue: options.queue === undefined ? wf.definition.queue : checkQueue(options.queue, 'schedule()'),
+    workflow: def.name,
+    queue: options.queue === undefined ? def.queue : checkQueue(options.queue, 'schedule()'),
     args,
     spec,
     overlap: normalizeOverlap(options.overlap),
@@ -293,7 +295,8 @@ export class Scheduler {
 export class Schedules {
   constructor(private readonly client: Client) {}
 
-  async create<A extends unknown[]>(scheduleId: string, wf: Workflow<A, unknown>, options: ScheduleOptions<A>): Promise<ScheduleRecord> {
+  /** `wf`: the workflow, or its name (runs go to `options.queue`, default "default"). */
+  async create<A extends unknown[]>(scheduleId: string, wf: Workflow<A, unknown> | string, options: ScheduleOptions<A>): Promise<ScheduleRecord> {
     await this.client.ensureReady();
     const record = buildSchedule(scheduleId, wf, options, this.client.clock(), this.client.limits.maxPayloadBytes);
     const existing = await this.client.storage.getSchedule(scheduleId);

@@ -152,6 +152,11 @@ export class PostgresBroker implements Broker {
     return rows.map((r) => ({ id: r.id, queue: r.queue, body: r.body, reason: r.reason, deliveryCount: r.delivery_count, at: Number(r.at) }));
   }
 
+  async removeDeadLetter(queue: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.conn.query(`DELETE FROM ${this.S}.dead_letters WHERE queue = $1 AND id = $2`, [queue, id]);
+    return (rowCount ?? 0) > 0;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,11 +1,11 @@
 import type { AdapterModule } from '@durably/core';
 import { PostgresBroker } from './broker.js';
-import { optionsFromUrl } from './schema.js';
+import { migrationScript, optionsFromUrl } from './schema.js';
 import { PostgresStorage } from './storage.js';
 
 export { PostgresStorage } from './storage.js';
 export { PostgresBroker, type PostgresBrokerOptions } from './broker.js';
-export { migrate, optionsFromUrl, SCHEMA_VERSION, type PostgresOptions } from './schema.js';
+export { migrate, migrationScript, optionsFromUrl, SCHEMA_VERSION, type PostgresOptions } from './schema.js';
 
 /**
  * Registers the `postgres:` and `postgresql:` schemes: `DURABLY_STORAGE=postgres://user@host/db?schema=durably`.
@@ -14,4 +14,5 @@ export { migrate, optionsFromUrl, SCHEMA_VERSION, type PostgresOptions } from '.
 export const durablyAdapter: AdapterModule = {
   storage: (url) => new PostgresStorage(optionsFromUrl(url)),
   broker: (url) => new PostgresBroker(optionsFromUrl(url)),
+  migrationSql: (url) => migrationScript(optionsFromUrl(url).schema),
 };

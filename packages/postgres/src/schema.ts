@@ -266,6 +266,43 @@ const MIGRATIONS: string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
+ * The SQL that `migrate()` runs, as one script for a DBA to review and apply (`durably migrate
+ * --print-sql`). Like `migrate()` it takes the same advisory lock and records each version in
+ * schema_migrations, and each migration runs only when its version is not recorded yet, so the
+ * script is safe to run more than once and leaves nothing for `migrate()` to do.
+ */
+export function migrationScript(schema = 'durably'): string {
+  const name = checkSchema(schema);
+  const S = `"${name}"`;
+  const lines = [
+    `-- Durably's PostgreSQL schema ${S}, version ${MIGRATIONS.length}.`,
+    '-- Idempotent: each migration runs only if schema_migrations does not record it yet.',
+    'BEGIN;',
+    `SELECT pg_advisory_xact_lock(hashtext('durably:migrate:${name}'));`,
+    `CREATE SCHEMA IF NOT EXISTS ${S};`,
+    `CREATE TABLE IF NOT EXISTS ${S}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());`,
+  ];
+  MIGRATIONS.forEach((sql, i) => {
+    const version = i + 1;
+    const body = sql.replaceAll('$S', S).trim().replace(/^ {2}/gm, '      ');
+    lines.push(
+      '',
+      `-- migration ${version}`,
+      `DO $durably$ BEGIN`,
+      `  IF NOT EXISTS (SELECT 1 FROM ${S}.schema_migrations WHERE version = ${version}) THEN`,
+      `    EXECUTE $migration$`,
+      `      ${body}`,
+      `    $migration$;`,
+      `    INSERT INTO ${S}.schema_migrations (version) VALUES (${version});`,
+      `  END IF;`,
+      `END $durably$;`,
+    );
+  });
+  lines.push('', 'COMMIT;', '');
+  return lines.join('\n');
+}
+
+/**
  * Creates the schema and applies missing migrations under a transaction-scoped advisory lock, so
  * processes migrating at once serialize and the later ones find nothing to do. `target` stops at an
  * older version (tests of the upgrade path use it).

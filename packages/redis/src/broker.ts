@@ -192,6 +192,19 @@ export class RedisBroker implements Broker {
     });
   }
 
+  async removeDeadLetter(queue: string, id: string): Promise<boolean> {
+    // Dead letters are entries of a stream whose field `id` is the message id: find the entry, XDEL it.
+    const key = this.keys(queue).dlq;
+    for (let start = '-'; ; ) {
+      const entries = (await this.redis.xrange(key, start, '+', 'COUNT', 500)) as Array<[string, string[]]>;
+      for (const [entryId, fields] of entries) {
+        if (toMap(fields).id === id) return (await this.redis.xdel(key, entryId)) > 0;
+      }
+      if (entries.length < 500) return false;
+      start = `(${entries[entries.length - 1][0]}`;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -199,6 +199,28 @@ export function brokerSuite(name: string, createHarness: () => Promise<BrokerHar
       expect(poisonCalls).toBe(1);
     });
 
+    it('removes one dead letter by id when the broker offers removeDeadLetter', async (ctx) => {
+      const b = await connect();
+      if (!b.removeDeadLetter) return ctx.skip();
+      const queue = q();
+      await consume(b, queue, async (d) => {
+        throw new PoisonMessageError(`poison ${d.body}`);
+      });
+      await b.publish(queue, 'one');
+      await b.publish(queue, 'two');
+      let dead: Awaited<ReturnType<Broker['deadLetters']>> = [];
+      const deadline = Date.now() + 10_000;
+      while (dead.length < 2 && Date.now() < deadline) {
+        dead = await b.deadLetters(queue);
+        await sleep(20);
+      }
+      expect(dead.map((d) => d.body).sort()).toEqual(['one', 'two']);
+      const one = dead.find((d) => d.body === 'one')!;
+      expect(await b.removeDeadLetter(queue, one.id)).toBe(true);
+      expect(await b.removeDeadLetter(queue, one.id)).toBe(false);
+      expect((await b.deadLetters(queue)).map((d) => d.body)).toEqual(['two']);
+    });
+
     it('dead-letters a message that fails maxDeliveries times and stops delivering it', async () => {
       const b = await connect();
       const queue = q();

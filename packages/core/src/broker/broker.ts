@@ -86,6 +86,13 @@ export interface Broker {
   deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
 
   /**
+   * Optional. Deletes one dead letter (by its `id` from `deadLetters`); resolves false when there is
+   * none. `durably dead-letters retry` publishes the body again first, then removes it, so a crash
+   * between the two leaves a duplicate (harmless) and never a loss.
+   */
+  removeDeadLetter?(queue: string, id: string): Promise<boolean>;
+
+  /**
    * Closes connections at once. Deliveries still being handled are abandoned, as if the process
    * died: they are neither acked nor nacked, and come back after their visibility timeout.
    */

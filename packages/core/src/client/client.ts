@@ -27,6 +27,9 @@ import { Execution, type ExecutionDeps } from '../replay/execution.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
+import type { WorkerConfig } from '../config/types.js';
+import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../observe/instrumentation.js';
+import { otelInstrumentation } from '../observe/otel.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
 
@@ -62,6 +65,12 @@ export interface ClientOptions {
   limits?: Partial<Limits>;
   /** The clock; tests can replace it. */
   clock?: () => number;
+  /** Defaults for workers created on this client (the config file's `worker`); the worker's own options win. */
+  worker?: WorkerConfig;
+  /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
+  instrumentation?: Instrumentation;
+  /** @internal Settings known once the config is loaded (createClient): applied by ensureReady. */
+  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'addresses'>>;
   /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
   logger?: Logger;
   /**
@@ -70,7 +79,7 @@ export interface ClientOptions {
    * 0 fails at once. Default 60s.
    */
   connectTimeout?: Duration;
-  /** @internal The URLs the backends were made from (passwords hidden), for log lines. */
+  /** The URLs the backends were made from (passwords hidden), for log lines. */
   addresses?: { storage?: string; broker?: string };
 }
 
@@ -84,10 +93,16 @@ export class Client {
   readonly limits: Limits;
   /** Create, pause, resume, trigger, delete and list schedules. */
   readonly schedules: Schedules;
+  /** Defaults for workers created on this client (from the config file). */
+  workerDefaults?: WorkerConfig;
+  private readonly deferred?: ClientOptions['deferred'];
+  /** @internal */
+  readonly instrumentation: CombinedInstrumentation;
   readonly logger: Logger;
   private ready?: Promise<void>;
   private readonly connectTimeoutMs: number;
-  private readonly addresses: { storage?: string; broker?: string };
+  /** The URLs of storage and broker (passwords hidden), for log lines; empty for adapter instances passed in. */
+  addresses: { storage?: string; broker?: string };
 
   constructor(options: ClientOptions) {
     this.storage = options.storage;
@@ -97,6 +112,9 @@ export class Client {
     this.connectTimeoutMs = parseDuration(options.connectTimeout ?? '60s', 'connectTimeout');
     this.addresses = options.addresses ?? {};
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.workerDefaults = options.worker;
+    this.deferred = options.deferred;
+    this.instrumentation = combineInstrumentation([otelInstrumentation(), options.instrumentation]);
     this.schedules = new Schedules(this);
   }
 
@@ -177,11 +195,15 @@ export class Client {
    * exiting. A failure is not kept: the next call tries again.
    */
   ensureReady(): Promise<void> {
-    this.ready ??= connectWithRetry(this.storage, this.broker, {
-      timeoutMs: this.connectTimeoutMs,
-      logger: this.logger,
-      addresses: this.addresses,
-    }).catch((err: unknown) => {
+    this.ready ??= (async () => {
+      if (this.deferred) {
+        const settings = await this.deferred();
+        Object.assign(this.limits, settings.limits);
+        this.workerDefaults = settings.worker;
+        this.addresses = settings.addresses ?? {};
+      }
+      await connectWithRetry(this.storage, this.broker, { timeoutMs: this.connectTimeoutMs, logger: this.logger, addresses: this.addresses });
+    })().catch((err: unknown) => {
       this.ready = undefined;
       throw err;
     });
@@ -257,14 +279,23 @@ export class Client {
     if (startAt !== undefined) data.startAt = startAt;
     if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
     if (options.scheduleId !== undefined) data.scheduleId = options.scheduleId;
+    // The caller's trace context travels with the run, so every worker that runs it continues the trace.
+    const scope = this.instrumentation.runStart({ runId, workflow: workflowName, queue });
+    if (scope.trace) Object.assign(data, scope.trace);
     const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
     const tags = options.tags?.length ? options.tags : undefined;
-    const { run, created } = await this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags });
-    if (created) {
-      // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
-      await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
+    try {
+      const { run, created } = await scope.wrap(() => this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags }));
+      if (created) {
+        // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
+        await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
+      }
+      scope.end();
+      return { runId: run.runId, created, run };
+    } catch (err) {
+      scope.end(err);
+      throw err;
     }
-    return { runId: run.runId, created, run };
   }
 
   getRun<R = unknown>(runId: string): RunHandle<R> {
@@ -285,6 +316,7 @@ export class Client {
   /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
+    await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
     await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
   }

@@ -1,4 +1,5 @@
 import type { Broker, ConsumeOptions, MessageHandler, PublishOptions } from '../broker/broker.js';
+import { BrokerError } from '../errors.js';
 import type { AppendRequest, NewRun, RunFilter, ScheduleRecord, Storage } from '../storage/storage.js';
 
 /**
@@ -50,5 +51,10 @@ export class LazyBroker implements Broker {
   async publish(queue: string, body: string, options?: PublishOptions) { return (await this.get()).publish(queue, body, options); }
   async consume(queue: string, handler: MessageHandler, options: ConsumeOptions) { return (await this.get()).consume(queue, handler, options); }
   async deadLetters(queue: string, limit?: number) { return (await this.get()).deadLetters(queue, limit); }
+  async removeDeadLetter(queue: string, id: string): Promise<boolean> {
+    const broker = await this.get();
+    if (!broker.removeDeadLetter) throw new BrokerError(`The broker ${broker.constructor?.name ?? ''} cannot remove dead letters (it has no removeDeadLetter).`);
+    return broker.removeDeadLetter(queue, id);
+  }
   async close() { if (this.instance) await (await this.instance).close(); }
 }

@@ -50,6 +50,9 @@ import { EventLimitExceededError } from '../errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ContinueAsNew } from '../hooks.js';
 import type { HookRecord } from '../storage/storage.js';
+import type { TraceContext } from '../observe/instrumentation.js';
+import { traceOf } from '../observe/trace-context.js';
+import { lastSeqWrittenByExecution, replayAwareLogger } from './replay-logger.js';
 
 export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -111,6 +114,10 @@ export class Execution implements WorkflowRuntime {
   readonly logger: Logger;
 
   private counter = 0;
+  /** True while the code re-runs what an earlier execution already ran (its logger is silent then). */
+  private replaying = false;
+  /** Positions of steps dispatched through the broker (their outcomes are written by other workers). */
+  private readonly dispatchedIds = new Set<string>();
   private readonly commands = new Map<string, Command>();
   /** Logged identities of calls not reached yet during replay: position -> "step:name" etc. */
   private readonly logged = new Map<string, string>();
@@ -154,8 +161,14 @@ export class Execution implements WorkflowRuntime {
     this.runId = run.runId;
     this.workflowName = run.workflow;
     this.status = run.status;
-    this.logger = deps.logger.child({ runId: run.runId, workflow: run.workflow });
+    this.logger = replayAwareLogger(deps.logger.child({ runId: run.runId, workflow: run.workflow }), () => this.replaying);
   }
+
+  /** The trace context stored with the run (run_created), if its creator had one. */
+  trace?: TraceContext;
+
+  /** Why the run failed, once its end is recorded (undefined otherwise). */
+  failure?: unknown;
 
   get finished(): boolean {
     return this.outcome !== undefined || this.fatal !== undefined;
@@ -173,12 +186,16 @@ export class Execution implements WorkflowRuntime {
    */
   async feed(events: DurablyEvent[]): Promise<void> {
     for (const ev of events) this.index(ev);
+    // Code re-running up to the last event this run's own execution wrote ran before: it logs nothing.
+    const replayUntil = lastSeqWrittenByExecution(events, this.dispatchedIds, this.seq);
+    this.replaying = replayUntil > this.seq;
     if (!this.started) {
       this.started = true;
       const first = events[0];
       if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
       this.seq = 1;
       this.parentLink = first.data.parent;
+      this.trace = traceOf(first.data);
       if (first.data.scheduledAt !== undefined) this.scheduled = { at: first.data.scheduledAt, scheduleId: first.data.scheduleId };
       // Signals the previous run of a continueAsNew chain received but did not consume.
       for (const carried of first.data.carriedSignals ?? []) this.deliverSignal(carried.name, carried.payload);
@@ -191,8 +208,10 @@ export class Execution implements WorkflowRuntime {
       if (ev.seq !== this.seq + 1) throw new DurablyError(`Run ${this.runId}: gap in the log at seq ${this.seq + 1} (got ${ev.seq}).`);
       this.seq = ev.seq;
       if (this.fatal) continue;
+      this.replaying = ev.seq <= replayUntil;
       if (this.apply(ev)) await drain();
     }
+    this.replaying = false;
     this.logged.clear();
     this.loggedData.clear();
   }
@@ -595,7 +614,7 @@ export class Execution implements WorkflowRuntime {
         idempotencyKey,
         parentRunId: this.runId,
         createdAt: now,
-        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent }, undefined, now),
+        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, ...this.trace }, undefined, now),
       });
       this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
       this.startRuns.push({ runId: run.runId, queue });
@@ -850,7 +869,6 @@ export class Execution implements WorkflowRuntime {
       const delay = error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(policy, attempt);
       cmd.retryAt = now + delay;
       data.retryAt = cmd.retryAt;
-      this.logger.info('step attempt failed, will retry', { step: cmd.name, attempt, retryInMs: delay, error: describeError(error) });
     }
     this.push({ type: 'step_failed', correlationId: cmd.id, data, at: now });
     if (fatal) {
@@ -864,6 +882,7 @@ export class Execution implements WorkflowRuntime {
     let patch: { status: RunStatus; result?: string; error?: ReturnType<typeof errorToObject> };
     let event: Pending;
     const outcome = this.fatal ? { ok: false as const, error: this.fatal } : this.outcome!;
+    this.failure = outcome.ok ? undefined : outcome.error;
     if (this.cancelReason && !this.fatal) {
       event = { type: 'run_cancelled', data: { reason: this.cancelReason.reason } };
       patch = { status: 'cancelled', error: errorToObject(new CancelledError(this.cancelReason.reason)) };
@@ -982,6 +1001,7 @@ export class Execution implements WorkflowRuntime {
           continuedFrom: this.runId,
           ...(this.parentLink ? { parent: this.parentLink } : {}),
           ...(carriedSignals.length > 0 ? { carriedSignals } : {}),
+          ...this.trace,
         },
         undefined,
         now,
@@ -1133,8 +1153,4 @@ export function isFatal(error: unknown): boolean {
     code === 'STREAM_RUN_NOT_FOUND' ||
     code === 'STREAM_FAILED'
   );
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

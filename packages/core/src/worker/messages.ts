@@ -15,6 +15,8 @@ export interface RunTask {
   reason: 'start' | 'timer' | 'step' | 'recover' | 'cancel' | 'retry' | 'hook' | 'signal';
   /** Not before this epoch ms (covers delays longer than the broker's maximum). */
   notBefore?: number;
+  /** When it was published (epoch ms): the worker measures queue lag from it. */
+  sentAt?: number;
 }
 
 /** Run one attempt of a dispatched step. */
@@ -31,6 +33,10 @@ export interface StepTask {
   /** The workflow's queue, where the run task goes when the step is done. */
   workflowQueue: string;
   notBefore?: number;
+  sentAt?: number;
+  /** W3C trace context of the run execution that dispatched it (OpenTelemetry). */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export function encodeTask(task: TaskMessage): string {

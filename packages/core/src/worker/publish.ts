@@ -8,7 +8,8 @@ import { encodeTask, type TaskMessage } from './messages.js';
  */
 export async function publishTask(broker: Broker, queue: string, task: TaskMessage, delayMs: number, clock: () => number = Date.now, dedupKey?: string): Promise<void> {
   const delay = Math.max(0, Math.round(delayMs));
-  const message: TaskMessage = delay > 0 ? { ...task, notBefore: clock() + delay } : task;
+  const now = clock();
+  const message: TaskMessage = delay > 0 ? { ...task, sentAt: now, notBefore: now + delay } : { ...task, sentAt: now };
   await broker.publish(queue, encodeTask(message), {
     delayMs: delay > 0 ? Math.min(delay, broker.maxDelayMs) : undefined,
     dedupKey,

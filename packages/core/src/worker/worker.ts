@@ -8,7 +8,7 @@ import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Wo
 import { parseDuration, type Duration } from '../duration.js';
 import { AppendConflictError, CancelledError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, toLogger, type Logger, type PinoLike } from '../logger.js';
 import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
 import type { Command } from '../replay/commands.js';
 import { backoffDelay } from '../retry.js';
@@ -24,6 +24,14 @@ import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
 import { streamWorkflow } from '../streams.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
+import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation, type RunExecutionOutcome, type StepAttemptOutcome } from '../observe/instrumentation.js';
+import { logInstrumentation } from '../observe/log-instrumentation.js';
+import { otelInstrumentation } from '../observe/otel.js';
+import { traceOf } from '../observe/trace-context.js';
+import type { HttpOptions, WorkerConfig } from '../config/types.js';
+import { deadLetterReason } from '../broker/failures.js';
+import { MAX_DELIVERIES, deriveSettings, type Settings } from './settings.js';
+import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -57,7 +65,12 @@ export interface WorkerOptions {
   inlineRetryMax?: Duration;
   /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
   cacheSize?: number;
-  logger?: Logger;
+  /** A Logger, or a pino instance as it is (every field is kept). Default: createLogger(). */
+  logger?: Logger | PinoLike;
+  /** Your own hooks on runs, step attempts, dead letters and recoveries (besides logs, metrics and spans). */
+  instrumentation?: Instrumentation;
+  /** Opt-in operations endpoint: GET /healthz, /readyz and /metrics (Prometheus) on this port. */
+  http?: HttpOptions;
   workerId?: string;
   /** Run the scheduler in this worker (fires due schedule slots). Default true. */
   scheduler?: boolean;
@@ -69,18 +82,6 @@ export interface WorkerOptions {
   stepOverrides?: Map<string, (...args: any[]) => unknown>;
 }
 
-type Settings = {
-  concurrency: number;
-  queues: string[];
-  stepMode: 'inline' | 'dispatch';
-  visibilityTimeoutMs: number;
-  staleAfterMs: number;
-  recoveryIntervalMs: number;
-  timerSweepIntervalMs: number;
-  inlineRetryMaxMs: number;
-  localTimerWindowMs: number;
-};
-
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
  * overdue timers and stuck runs. Any number of workers may share a storage and a broker.
@@ -88,7 +89,7 @@ type Settings = {
 export class Worker {
   readonly workerId: string;
   private readonly workflows = new Map<string, WorkflowDefinition>();
-  private readonly settings: Settings;
+  private settings: Settings;
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
   private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean }>();
@@ -101,6 +102,10 @@ export class Worker {
     private readonly client: Client,
     options: WorkerOptions,
   ) {
+    // The config file's worker options are defaults; options given in code win.
+    this.ownOptions = options;
+    this.sawDefaults = client.workerDefaults;
+    options = { ...client.workerDefaults, ...options };
     if (!Array.isArray(options.workflows)) throw new InvalidArgumentError('createWorker(): "workflows" must be an array of workflows.');
     for (const wf of options.workflows) {
       if (!isWorkflow(wf)) throw new InvalidArgumentError('createWorker(): every entry of "workflows" must be made with workflow(name, fn).');
@@ -109,26 +114,12 @@ export class Worker {
     }
     // Stream runs (defineStream) are runs of one built-in workflow: every worker can run them.
     if (!this.workflows.has(streamWorkflow.definition.name)) this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
-    const concurrency = options.concurrency ?? 10;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`createWorker(): "concurrency" must be a whole number >= 1, got ${concurrency}.`);
-    const queues = (options.queues ?? ['default']).map((q) => checkQueue(q, 'createWorker()'));
-    if (options.stepMode !== undefined && options.stepMode !== 'inline' && options.stepMode !== 'dispatch') {
-      throw new InvalidArgumentError(`createWorker(): "stepMode" must be "inline" or "dispatch", got ${JSON.stringify(options.stepMode)}.`);
-    }
-    this.settings = {
-      concurrency,
-      queues,
-      stepMode: options.stepMode ?? 'inline',
-      visibilityTimeoutMs: parseDuration(options.visibilityTimeout ?? '30s', 'createWorker(): visibilityTimeout'),
-      staleAfterMs: parseDuration(options.staleAfter ?? '60s', 'createWorker(): staleAfter'),
-      recoveryIntervalMs: parseDuration(options.recoveryInterval ?? '10s', 'createWorker(): recoveryInterval'),
-      timerSweepIntervalMs: parseDuration(options.timerSweepInterval ?? '1s', 'createWorker(): timerSweepInterval'),
-      inlineRetryMaxMs: parseDuration(options.inlineRetryMax ?? '5s', 'createWorker(): inlineRetryMax'),
-      localTimerWindowMs: parseDuration(options.localTimerWindow ?? '60s', 'createWorker(): localTimerWindow'),
-    };
+    this.settings = deriveSettings(options);
     this.localTimers = new LocalTimers(() => client.clock(), (due) => this.fireLocalTimers(due));
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
+    this.logger = toLogger(options.logger ?? createLogger()).child({ workerId: this.workerId });
+    this.instrumentation = combineInstrumentation([logInstrumentation(this.logger), otelInstrumentation(), options.instrumentation]);
+    this.http = options.http;
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
     // Every running attempt listens on the stop signal: one listener per attempt is expected.
     setMaxListeners(0, this.stopController.signal);
@@ -138,8 +129,35 @@ export class Worker {
     this.scheduler = options.scheduler === false ? undefined : new Scheduler(client, this.logger);
   }
 
-  private readonly scheduleIntervalMs: number;
+  private scheduleIntervalMs: number;
   private readonly scheduler?: Scheduler;
+  private readonly ownOptions: WorkerOptions;
+  private sawDefaults?: WorkerConfig;
+  private instrumentation: CombinedInstrumentation;
+  private http?: HttpOptions;
+  private ops?: { url: string; close(): Promise<void> };
+  /** Trace context of runs being advanced here, for the steps they dispatch. */
+  private readonly runTraces = new Map<string, () => import('../observe/instrumentation.js').TraceContext | undefined>();
+
+  /** The operations endpoint's base URL (`http://127.0.0.1:9464`) while it listens. */
+  get httpAddress(): string | undefined {
+    return this.ops?.url;
+  }
+
+  /**
+   * A client made by createClient() loads its config file on first use, after workers may have been
+   * created on it: its worker options are applied here, before anything runs.
+   */
+  private applyLateDefaults(): void {
+    const defaults = this.client.workerDefaults;
+    if (!defaults || defaults === this.sawDefaults) return;
+    this.sawDefaults = defaults;
+    const options = { ...defaults, ...this.ownOptions };
+    this.settings = deriveSettings(options);
+    this.retentionMs = options.retention === undefined ? undefined : parseDuration(options.retention, 'createWorker(): retention');
+    this.scheduleIntervalMs = parseDuration(options.scheduleInterval ?? '1s', 'createWorker(): scheduleInterval');
+    this.http = options.http;
+  }
   private readonly localTimers: LocalTimers;
   private localWakes = 0;
 
@@ -186,7 +204,7 @@ export class Worker {
     return this.scheduler ? this.scheduler.tick() : 0;
   }
 
-  private readonly retentionMs?: number;
+  private retentionMs?: number;
 
   private readonly stepOverrides: Map<string, (...args: any[]) => unknown>;
   private readonly declared: Workflow<any[], any>[] = [];
@@ -206,11 +224,13 @@ export class Worker {
   async start(): Promise<void> {
     if (this.running) return;
     await this.client.ensureReady();
+    this.applyLateDefaults();
     this.running = true;
     for (const queue of this.settings.queues) {
       const sub = await this.client.broker.consume(brokerQueue(queue), (d) => this.handle(d), {
         concurrency: this.settings.concurrency,
         visibilityTimeoutMs: this.settings.visibilityTimeoutMs,
+        maxDeliveries: MAX_DELIVERIES,
       });
       this.subscriptions.push(sub);
     }
@@ -231,7 +251,21 @@ export class Worker {
         if (deleted > 0) this.logger.info('retention: deleted finished runs', { deleted });
       });
     }
-    this.logger.info('worker started', { queues: this.settings.queues, concurrency: this.settings.concurrency, stepMode: this.settings.stepMode });
+    if (this.http) await this.startOps(this.http);
+    this.logger.info('worker started', {
+      storage: this.client.addresses.storage ?? describeInstance(this.client.storage),
+      broker: this.client.addresses.broker ?? describeInstance(this.client.broker),
+      queues: this.settings.queues,
+      concurrency: this.settings.concurrency,
+      stepMode: this.settings.stepMode,
+      ...(this.ops ? { http: this.ops.url } : {}),
+    });
+  }
+
+  private async startOps(http: HttpOptions): Promise<void> {
+    const { metrics, server } = await startOperations(this.client, () => this.handling, () => this.running, this.settings.queues, http, this.logger);
+    this.instrumentation = combineInstrumentation([this.instrumentation, metrics]);
+    this.ops = server;
   }
 
   /**
@@ -266,6 +300,8 @@ export class Worker {
     }
     this.subscriptions = [];
     this.cache.clear();
+    await this.ops?.close();
+    this.ops = undefined;
     this.logger.info('worker stopped');
   }
 
@@ -318,6 +354,11 @@ export class Worker {
     this.handling++;
     try {
       await this.handleTask(delivery);
+    } catch (err) {
+      // The same rule every broker applies: tell when this failure is the one that dead-letters it.
+      const reason = deadLetterReason(err, delivery.deliveryCount, MAX_DELIVERIES);
+      if (reason !== undefined) this.instrumentation.deadLetter({ queue: delivery.queue, messageId: delivery.id, reason, runId: runIdOf(delivery.body) });
+      throw err;
     } finally {
       this.handling--;
     }
@@ -326,6 +367,8 @@ export class Worker {
   private async handleTask(delivery: Delivery): Promise<void> {
     const task = decodeTask(delivery.body);
     const now = this.client.clock();
+    const due = Math.max(task.sentAt ?? 0, task.notBefore ?? 0);
+    this.instrumentation.taskReceived({ queue: delivery.queue, kind: task.kind, runId: task.runId, lagMs: due > 0 ? now - due : 0 });
     if (task.notBefore !== undefined && task.notBefore - now > 5) {
       // Delivered early because the broker caps delays: wait out the rest on the broker.
       await publishTask(this.client.broker, delivery.queue, { ...task, notBefore: undefined }, task.notBefore - now, this.client.clock);
@@ -407,10 +450,22 @@ export class Worker {
       if (run.status === 'pending' && def.concurrency && !events.some((e) => e.type === 'cancel_requested')) {
         if (!(await this.acquireConcurrency(run.runId, def, events[0]))) return;
       }
-      execution = new Execution(run, def, this.executionDeps(run.queue));
+      execution = new Execution(run, def, this.executionDeps(run.queue, run.workflow));
       await execution.feed(events);
     }
     const live = execution;
+    const scope = this.instrumentation.runExecution({
+      runId,
+      workflow: execution.workflowName,
+      queue: execution.run.queue,
+      workerId: this.workerId,
+      createdAt: execution.run.createdAt,
+      firstStart: execution.status === 'pending',
+      replayedEvents: cached ? 0 : execution.seq,
+      trace: execution.trace,
+    });
+    let outcome: RunExecutionOutcome = 'error';
+    let failure: unknown;
     this.executing.set(runId, execution);
     const heartbeat = setInterval(() => {
       storage.touchRun(runId, this.client.clock()).catch(() => undefined);
@@ -421,12 +476,26 @@ export class Worker {
       // Lost its worker: found running by a recovery or a redelivery, or still pending but redelivered
       // (its first worker died before recording anything). Not for an execution this worker caches.
       const lost = !cached && ((recover && execution.status === 'running') || (redelivered && execution.status === 'pending'));
-      const result = await execution.advance({ redispatch: recover, interrupted: lost });
-      if (result === 'finished') notifyRunFinished(storage, runId);
-      else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
+      if (lost) this.instrumentation.recovery({ kind: 'worker_lost', runId, detail: { workflow: execution.workflowName } });
+      this.runTraces.set(runId, () => scope.trace() ?? live.trace);
+      const result = await scope.wrap(() => live.advance({ redispatch: recover, interrupted: lost }));
+      if (result === 'finished') {
+        outcome = live.status as RunExecutionOutcome;
+        failure = live.failure;
+        notifyRunFinished(storage, runId);
+      } else {
+        outcome = 'suspended';
+        if (execution.waitingOnDispatched) this.cache.put(runId, execution);
+      }
+    } catch (err) {
+      outcome = err instanceof StaleExecutionError || this.handedBack ? 'superseded' : 'error';
+      failure = err;
+      throw err;
     } finally {
       clearInterval(heartbeat);
       this.executing.delete(runId);
+      this.runTraces.delete(runId);
+      scope.end({ outcome, error: failure });
     }
   }
 
@@ -492,7 +561,7 @@ export class Worker {
     if (cancel) execution.abortInflight((cancel.data as { reason?: string }).reason);
   }
 
-  private executionDeps(runQueue: string) {
+  private executionDeps(runQueue: string, workflow: string) {
     const storage = this.client.storage;
     return {
       storage,
@@ -506,17 +575,20 @@ export class Worker {
       runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
         await this.waitForPermit(request.def);
         const checkpoints = this.checkpointsFor(request.runId, request.stepId);
-        const outcome = await runStepAttempt(
+        const scope = this.instrumentation.stepAttempt({ runId: request.runId, workflow, stepId: request.stepId, step: request.def.name, attempt: request.attempt, maxAttempts: request.policy.maxAttempts, inline: true });
+        const began = Date.now();
+        const outcome = await scope.wrap(() => runStepAttempt(
           { ...request, def: this.withOverride(request.def) },
           {
-            logger: this.logger,
+            logger: this.logger.child({ workflow }),
             heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined),
             signal: this.stopController.signal,
             checkpoints,
             hookOutcomes: request.hookOutcomes,
             client: this.client,
           },
-        );
+        ));
+        scope.end({ outcome: attemptOutcome(outcome, request.attempt, request.policy.maxAttempts), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
         if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
         return outcome;
       },
@@ -652,6 +724,8 @@ export class Worker {
       scheduledSeq: cmd.scheduledSeq ?? 1,
       workflowQueue: runQueue,
     };
+    const trace = this.runTraces.get(runId)?.();
+    if (trace) Object.assign(task, trace);
     const delay = Math.max(0, (cmd.retryAt ?? 0) - this.client.clock());
     await publishTask(this.client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, this.client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
   }
@@ -684,10 +758,13 @@ export class Worker {
     try {
       await this.waitForPermit(def);
       const checkpoints = this.checkpointsFor(task.runId, task.stepId);
-      outcome = await runStepAttempt(
+      const scope = this.instrumentation.stepAttempt({ runId: task.runId, stepId: task.stepId, step: task.name, attempt, maxAttempts: task.policy.maxAttempts, inline: false, trace: traceOf(task) });
+      const began = Date.now();
+      outcome = await scope.wrap(() => runStepAttempt(
         { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
         { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints, hookOutcomes: new Map(), client: this.client },
-      );
+      ));
+      scope.end({ outcome: attemptOutcome(outcome, attempt, task.policy.maxAttempts), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
       if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
       if (!outcome.ok && outcome.error instanceof StepSuspended) {
         outcome = { ok: false, error: new FatalError(`stepHook("${outcome.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
@@ -753,7 +830,7 @@ export class Worker {
         continue;
       }
       if (!run || !this.settings.queues.includes(run.queue)) continue;
-      this.logger.info('overdue timer found in storage, waking the run', { runId: timer.runId, timerId: timer.timerId, lateMs: now - timer.fireAt });
+      this.instrumentation.recovery({ kind: 'overdue_timer', runId: timer.runId, detail: { timerId: timer.timerId, lateMs: now - timer.fireAt } });
       await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: timer.runId, reason: 'timer' }, 0, this.client.clock);
     }
   }
@@ -767,7 +844,7 @@ export class Worker {
       if (!this.settings.queues.includes(run.queue) || this.active.has(run.runId)) continue;
       // Touch first so that other workers' sweeps leave it alone for another stale period.
       await this.client.storage.touchRun(run.runId, now);
-      this.logger.warn('resuming a run with no progress', { runId: run.runId, status: run.status, idleMs: now - run.updatedAt });
+      this.instrumentation.recovery({ kind: 'stale_run', runId: run.runId, detail: { workflow: run.workflow, status: run.status, idleMs: now - run.updatedAt } });
       await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
     }
   }

@@ -152,6 +152,10 @@ export class LocalBroker implements Broker {
     );
   }
 
+  async removeDeadLetter(queue: string, id: string): Promise<boolean> {
+    return this.guard('remove a dead letter', () => this.conn().prepare('DELETE FROM dead_letters WHERE queue = ? AND id = ?').run(queue, id).changes > 0);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // Abandon in-flight deliveries as a dead process would: no ack, no lease extension.

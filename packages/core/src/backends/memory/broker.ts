@@ -198,6 +198,14 @@ export class MemoryBroker implements Broker {
     return this.hub.queue(queue).dead.slice(0, limit).map((d) => ({ ...d }));
   }
 
+  async removeDeadLetter(queue: string, id: string): Promise<boolean> {
+    const dead = this.hub.queue(queue).dead;
+    const i = dead.findIndex((d) => d.id === id);
+    if (i < 0) return false;
+    dead.splice(i, 1);
+    return true;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,0 +1,179 @@
+/**
+ * The one seam through which the engine reports what it does. The worker and the client call these
+ * hooks; logs (`logInstrumentation`), Prometheus metrics (`MetricsInstrumentation`) and OpenTelemetry
+ * spans (`otelInstrumentation`) are implementations of it, and users may add their own
+ * (`createWorker({ instrumentation })`). Every member is optional; a hook must not throw (what one
+ * throws is caught and ignored, so observability can never fail a run).
+ */
+
+/** W3C trace context, as stored in a run's `run_created` event and carried by step tasks. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
+}
+
+export interface RunStartInfo {
+  runId: string;
+  workflow: string;
+  queue: string;
+}
+
+/** The client is creating a run (start, schedule slot): wraps the creation; returns what to store. */
+export interface StartScope {
+  /** The trace context the run carries (stored in run_created as `traceparent`/`tracestate`). */
+  trace?: TraceContext;
+  wrap?<T>(fn: () => T): T;
+  end(error?: unknown): void;
+}
+
+export interface RunExecutionInfo {
+  runId: string;
+  workflow: string;
+  queue: string;
+  workerId: string;
+  /** When the run was created (epoch ms). */
+  createdAt: number;
+  /** True when this execution starts the run (it was pending); false when it resumes it. */
+  firstStart: boolean;
+  /** Events of the log replayed before running forward. */
+  replayedEvents: number;
+  /** The trace context stored with the run, if its creator had one. */
+  trace?: TraceContext;
+}
+
+/** How one execution of a run on a worker ended. */
+export type RunExecutionOutcome = 'completed' | 'failed' | 'cancelled' | 'continued' | 'suspended' | 'superseded' | 'error';
+
+export interface RunExecutionResult {
+  outcome: RunExecutionOutcome;
+  /** The run's error (failed) or what went wrong advancing it (error). */
+  error?: unknown;
+}
+
+export interface RunScope {
+  /** Runs `fn` inside this scope (the trace context that step attempts and child spans inherit). */
+  wrap?<T>(fn: () => T): T;
+  /** The trace context of this scope, for work it hands to other workers (dispatched steps). */
+  trace?(): TraceContext | undefined;
+  end(result: RunExecutionResult): void;
+}
+
+export interface StepAttemptInfo {
+  runId: string;
+  /** Absent for a dispatched step whose workflow this worker does not know. */
+  workflow?: string;
+  stepId: string;
+  step: string;
+  attempt: number;
+  maxAttempts: number;
+  /** true: the attempt runs in the run's own execution; false: dispatched through the broker. */
+  inline: boolean;
+  /** For dispatched steps: the trace context carried by the task. */
+  trace?: TraceContext;
+}
+
+/** completed; failed (no attempt follows); retry (another attempt follows); suspended (waits on a step hook). */
+export type StepAttemptOutcome = 'completed' | 'failed' | 'retry' | 'suspended';
+
+export interface AttemptScope {
+  wrap?<T>(fn: () => T): T;
+  end(result: { outcome: StepAttemptOutcome; durationMs: number; error?: unknown }): void;
+}
+
+export interface TaskInfo {
+  queue: string;
+  kind: 'run' | 'step';
+  runId: string;
+  /** How long after it was due the task was received (ms; 0 when unknown). */
+  lagMs: number;
+}
+
+export interface DeadLetterInfo {
+  queue: string;
+  messageId: string;
+  reason: string;
+  runId?: string;
+}
+
+export interface RecoveryInfo {
+  /** stale_run: no progress for staleAfter; overdue_timer: a wake-up was lost; worker_lost: a run's worker died mid-run. */
+  kind: 'stale_run' | 'overdue_timer' | 'worker_lost';
+  runId: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface Instrumentation {
+  runStart?(info: RunStartInfo): StartScope | void;
+  runExecution?(info: RunExecutionInfo): RunScope | void;
+  stepAttempt?(info: StepAttemptInfo): AttemptScope | void;
+  taskReceived?(info: TaskInfo): void;
+  deadLetter?(info: DeadLetterInfo): void;
+  recovery?(info: RecoveryInfo): void;
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Observability never fails the work it observes.
+  }
+}
+
+function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the engine calls: every hook present, every scope complete. */
+export interface CombinedInstrumentation {
+  runStart(info: RunStartInfo): { trace?: TraceContext; wrap<T>(fn: () => T): T; end(error?: unknown): void };
+  runExecution(info: RunExecutionInfo): { wrap<T>(fn: () => T): T; trace(): TraceContext | undefined; end(result: RunExecutionResult): void };
+  stepAttempt(info: StepAttemptInfo): { wrap<T>(fn: () => T): T; end(result: { outcome: StepAttemptOutcome; durationMs: number; error?: unknown }): void };
+  taskReceived(info: TaskInfo): void;
+  deadLetter(info: DeadLetterInfo): void;
+  recovery(info: RecoveryInfo): void;
+}
+
+/** One instrumentation that calls each of `parts` in order (their `wrap`s nest, the first outermost). */
+export function combineInstrumentation(parts: Array<Instrumentation | undefined>): CombinedInstrumentation {
+  const list = parts.filter((p): p is Instrumentation => p !== undefined);
+  const scopes = <S extends { wrap?<T>(fn: () => T): T }>(made: Array<S | void | undefined>) => {
+    const live = made.filter((s): s is S => s !== undefined && s !== null);
+    const wrap = <T>(fn: () => T): T => live.reduceRight<() => T>((inner, s) => (s.wrap ? () => s.wrap!(inner) : inner), fn)();
+    return { live, wrap };
+  };
+  return {
+    runStart(info) {
+      const { live, wrap } = scopes(list.map((p) => attempt(() => p.runStart?.(info))));
+      return {
+        trace: live.find((s) => s.trace)?.trace,
+        wrap,
+        end: (error) => live.forEach((s) => safely(() => s.end(error))),
+      };
+    },
+    runExecution(info) {
+      const { live, wrap } = scopes(list.map((p) => attempt(() => p.runExecution?.(info))));
+      return {
+        wrap,
+        trace: () => {
+          for (const s of live) {
+            const t = attempt(() => s.trace?.());
+            if (t) return t;
+          }
+          return undefined;
+        },
+        end: (result) => live.forEach((s) => safely(() => s.end(result))),
+      };
+    },
+    stepAttempt(info) {
+      const { live, wrap } = scopes(list.map((p) => attempt(() => p.stepAttempt?.(info))));
+      return { wrap, end: (result) => live.forEach((s) => safely(() => s.end(result))) };
+    },
+    taskReceived: (info) => list.forEach((p) => safely(() => p.taskReceived?.(info))),
+    deadLetter: (info) => list.forEach((p) => safely(() => p.deadLetter?.(info))),
+    recovery: (info) => list.forEach((p) => safely(() => p.recovery?.(info))),
+  };
+}
