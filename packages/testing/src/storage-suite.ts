@@ -8,11 +8,20 @@ export interface StorageHarness {
   cleanup?(): Promise<void>;
 }
 
+export interface StorageSuiteOptions {
+  /**
+   * What createRun does with a runId that exists: 'throws' StorageError (the contract until now), or
+   * 'returns-existing' ({ run: existing, created: false }, writing nothing: the contract being adopted).
+   * Default 'throws'.
+   */
+  existingRunId?: 'throws' | 'returns-existing';
+}
+
 /**
  * The storage contract suite. Every adapter runs it with one call; each test isolates itself with
  * fresh run ids and a unique workflow name, so one backend can be shared by all tests.
  */
-export function storageSuite(name: string, createHarness: () => Promise<StorageHarness>): void {
+export function storageSuite(name: string, createHarness: () => Promise<StorageHarness>, options: StorageSuiteOptions = {}): void {
   describe(`storage conformance: ${name}`, () => {
     let harness: StorageHarness | undefined;
     const clients: Storage[] = [];
@@ -86,8 +95,13 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
     it('refuses a second run with the same id', async () => {
       const s = await connect();
       const input = newRun();
-      await s.createRun(input);
-      await expect(s.createRun({ ...input })).rejects.toBeInstanceOf(StorageError);
+      const first = await s.createRun(input);
+      if (options.existingRunId === 'returns-existing') {
+        const again = await s.createRun({ ...input, args: '[["other"]]' });
+        expect(again).toEqual({ run: first.run, created: false });
+      } else {
+        await expect(s.createRun({ ...input })).rejects.toBeInstanceOf(StorageError);
+      }
       expect(await seqs(s, input.runId)).toEqual([1]);
     });
 
