@@ -7,8 +7,11 @@ import { shared } from '../../vitest.shared.js';
  * pairs that need the machine's Postgres. Each writes its own report; scripts/test.mjs runs both and
  * merges them into the one report CI counts.
  */
+// The shared include would be merged into each project's: each project names its own files instead.
+const { include: _include, ...sharedTest } = shared.test ?? {};
+
 export default defineConfig(
-  mergeConfig(shared, {
+  mergeConfig({ ...shared, test: sharedTest }, {
     test: {
       // Test credentials for the emulators; instance metadata is never asked (no network but loopback).
       env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },

@@ -18,8 +18,8 @@ export function hookItem(h: HookRecord): Item {
 }
 
 export function timerItem(runId: string, timerId: string, fireAt: number, shards: number): Item {
-  // dt is the due time the index sorts on; ls the lease (0: free), projected into the index.
-  return { ...key(runPk(runId), timerSk(timerId)), id: S(runId), ti: S(timerId), dt: N(fireAt), dk: S(timerDueKey(shardOf(`${runId}\n${timerId}`, shards))), ls: N(0) };
+  // ft: when it fires; dt: when it may be claimed (the fire time, or the end of a lease; see due.ts).
+  return { ...key(runPk(runId), timerSk(timerId)), id: S(runId), ti: S(timerId), ft: N(fireAt), dt: N(fireAt), dk: S(timerDueKey(shardOf(`${runId}\n${timerId}`, shards))) };
 }
 
 export interface Plan {

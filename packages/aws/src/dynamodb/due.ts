@@ -5,11 +5,12 @@ import { INDEX, RUN_SK, runPk, timerDueKey } from './keys.js';
 
 /**
  * Claiming by due time, shared by timers and schedules. Their items carry `dk` (a shard partition of
- * the `gdue` index: `T#<n>` or `S#<n>`), `dt` (the due time it sorts on) and `ls` (the lease: free
- * when <= now). A claim reads the due entries of every shard (the index is eventually consistent and
- * only proposes), then leases each with a conditional update on the item itself (`dt <= now AND ls <=
- * now`), so of two claimers only one wins an item, and a lease that ran out makes it claimable again.
- * Spreading over shards keeps one partition from holding every due entry of a busy table.
+ * the `gdue` index: `T#<n>` or `S#<n>`) and `dt`, the time from which they may be claimed: the due
+ * time, and while leased the end of the lease. A claim reads the entries of every shard with `dt <=
+ * now` (the index is eventually consistent and only proposes), then leases each with a conditional
+ * update on the item itself (`dt <= now`, set `dt` to the lease's end), so of two claimers only one
+ * wins an item, a leased item leaves the claimable range until its lease runs out, and a claim never
+ * reads past the leased ones. Spreading over shards keeps one partition from holding every due entry.
  */
 export async function claimDue(
   db: Dynamo,
@@ -29,7 +30,7 @@ export async function claimDue(
     const results = await Promise.all(wave.map((c) => lease(db, c, now, now + leaseMs)));
     for (const r of results) if (r) claimed.push(r);
   }
-  return claimed.sort((a, b) => Number(a.dt.N) - Number(b.dt.N));
+  return claimed;
 }
 
 async function dueCandidates(db: Dynamo, dueKey: string, now: number, want: number): Promise<Item[]> {
@@ -42,8 +43,7 @@ async function dueCandidates(db: Dynamo, dueKey: string, now: number, want: numb
         TableName: db.table,
         IndexName: INDEX.due,
         KeyConditionExpression: '#dk = :k AND #dt <= :now',
-        FilterExpression: '#ls <= :now',
-        ExpressionAttributeNames: { '#dk': 'dk', '#dt': 'dt', '#ls': 'ls' },
+        ExpressionAttributeNames: { '#dk': 'dk', '#dt': 'dt' },
         ExpressionAttributeValues: { ':k': S(dueKey), ':now': N(now) },
         ExclusiveStartKey: start,
         Limit: Math.min(1000, want * 2),
@@ -63,9 +63,9 @@ async function lease(db: Dynamo, candidate: Item, now: number, until: number): P
       new UpdateItemCommand({
         TableName: db.table,
         Key: { pk: candidate.pk, sk: candidate.sk },
-        UpdateExpression: 'SET #ls = :until',
-        ConditionExpression: 'attribute_exists(#dk) AND #dt <= :now AND #ls <= :now',
-        ExpressionAttributeNames: { '#ls': 'ls', '#dt': 'dt', '#dk': 'dk' },
+        UpdateExpression: 'SET #dt = :until',
+        ConditionExpression: 'attribute_exists(#dk) AND #dt <= :now',
+        ExpressionAttributeNames: { '#dt': 'dt', '#dk': 'dk' },
         ExpressionAttributeValues: { ':until': N(until), ':now': N(now) },
         ReturnValues: 'ALL_NEW',
       }),
@@ -83,13 +83,16 @@ export function timerDueKeys(shards: number): string[] {
 }
 
 export function toTimer(item: Item): Timer {
-  return { runId: str(item, 'id')!, timerId: str(item, 'ti')!, fireAt: num(item, 'dt')! };
+  return { runId: str(item, 'id')!, timerId: str(item, 'ti')!, fireAt: num(item, 'ft')! };
 }
 
 export async function claimDueTimers(db: Dynamo, now: number, options: { limit: number; leaseMs: number }, shards: number): Promise<Timer[]> {
   const claimed = await claimDue(db, timerDueKeys(shards), now, options.limit, options.leaseMs);
   const checked = await Promise.all(claimed.map((t) => (t.gs ? committed(db, t) : true)));
-  return claimed.filter((_, i) => checked[i]).map(toTimer);
+  return claimed
+    .filter((_, i) => checked[i])
+    .map(toTimer)
+    .sort((a, b) => a.fireAt - b.fireAt);
 }
 
 /** Timers written ahead of an append that is still committing are not fired yet. */

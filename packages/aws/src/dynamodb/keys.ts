@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
  * - `gal`: `al` (`<shard>`) / `ck` — all runs, spread over shards.
  * - `gpa`: `pr` (parent run id) / `ck` — children of a run (sparse).
  * - `gtg`: `tg` (tag) / `ck` — on the `G#` items: runs carrying a tag.
- * - `gdue`: `dk` (`T#<shard>` or `S#<shard>`) / `dt` (due time) — timers and due schedules, with the lease.
+ * - `gdue`: `dk` (`T#<shard>` or `S#<shard>`) / `dt` (claimable from: due time, or lease end) — timers and due schedules.
  * - `gfin`: `fk` (`<shard>`) / `fa` (finishedAt) — finished runs, oldest first, for retention.
  *
  * `ck` is the creation time zero-padded to 15 digits, "#", and the run id: ordering by it is

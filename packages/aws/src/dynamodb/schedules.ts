@@ -9,13 +9,14 @@ import { SCHEDULES_PK, scheduleDueKey, shardOf } from './keys.js';
  * Schedules live in one partition (`SCHED`, sorted by id: listSchedules is one Query); the few writes
  * a schedule makes per fire are far below a partition's limits. Due ones are found through the
  * sharded `gdue` index: a schedule that is not paused and has a next slot (or a buffered one, due at
- * once) carries `dk`/`dt`, and is claimed with a lease like a timer.
+ * once) carries `dk`/`dt`, and is claimed with a lease like a timer. Every save rewrites the item
+ * and so clears the lease.
  */
 const MAX_SCHEDULE_BYTES = 350_000;
 
 function scheduleItem(s: ScheduleRecord, shards: number): Item {
   const buffered = s.bufferedSlot !== undefined || (s.bufferedSlots?.length ?? 0) > 0;
-  const item: Item = { ...key(SCHEDULES_PK, s.scheduleId), rec: toMap(s), v: N(s.version), ls: N(0) };
+  const item: Item = { ...key(SCHEDULES_PK, s.scheduleId), rec: toMap(s), v: N(s.version) };
   if (!s.paused && (buffered || s.nextFireAt !== undefined)) {
     item.dk = S(scheduleDueKey(shardOf(s.scheduleId, shards)));
     item.dt = N(buffered ? 0 : s.nextFireAt!);

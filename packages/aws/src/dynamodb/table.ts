@@ -33,8 +33,8 @@ const gsi = (IndexName: string, hash: string, range: string, include?: string[])
     { AttributeName: hash, KeyType: 'HASH' },
     { AttributeName: range, KeyType: 'RANGE' },
   ],
-  // Keys only (or a few attributes that never change after the item is written, plus the lease of
-  // timers): an append then writes no index unless the status changes. Records are read from the table.
+  // Keys only (or an attribute that never changes after the item is written): an append then writes
+  // no index unless the status changes. Records are read from the table.
   Projection: include ? { ProjectionType: 'INCLUDE', NonKeyAttributes: include } : { ProjectionType: 'KEYS_ONLY' },
 });
 
@@ -45,7 +45,7 @@ export const INDEXES: GlobalSecondaryIndex[] = [
   gsi(INDEX.all, 'al', 'ck'),
   gsi(INDEX.parent, 'pr', 'ck'),
   gsi(INDEX.tag, 'tg', 'ck'),
-  gsi(INDEX.due, 'dk', 'dt', ['ls']),
+  gsi(INDEX.due, 'dk', 'dt'),
   gsi(INDEX.finished, 'fk', 'fa'),
 ];
 
