@@ -59,7 +59,9 @@ export function storageOptionsFromUrl(url: string): DynamoStorageOptions {
 /** The client to use, whether the storage owns it (and so destroys it on close), and where it points. */
 export function openClient(options: DynamoStorageOptions): { client: DynamoDBClient; owned: boolean; where: string } {
   if (options.client) return { client: options.client, owned: false, where: options.endpoint ?? (options.region ? `region ${options.region}` : 'the given DynamoDBClient') };
-  // A few more attempts than the SDK's 3: on-demand tables throttle briefly when traffic jumps.
-  const client = new DynamoDBClient({ region: options.region, endpoint: options.endpoint, maxAttempts: 6 });
+  // A few more attempts than the SDK's 3: on-demand tables throttle briefly when traffic jumps. More
+  // sockets than the SDK's 50: a busy worker has more calls in flight (keep-alive is on by default).
+  const agent = { keepAlive: true, maxSockets: 256 };
+  const client = new DynamoDBClient({ region: options.region, endpoint: options.endpoint, maxAttempts: 6, requestHandler: { httpAgent: agent, httpsAgent: agent } });
   return { client, owned: true, where: options.endpoint ?? `region ${options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '(SDK default)'}` };
 }

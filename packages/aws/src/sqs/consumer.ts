@@ -28,10 +28,11 @@ export interface ConsumerHost {
 const MAX_VISIBILITY_SECONDS = 43_200;
 
 /**
- * One subscription: long-polling receivers (one per 10 of concurrency, at most 4), each asking for
- * as many messages as there are free handler slots (at most 10, SQS's batch). A delivered message's
- * visibility is extended every third of the timeout while its handler runs; a resolved handler
- * deletes it (batched), a thrown one makes it visible again after the backoff, or dead-letters it.
+ * One subscription: a long-polling receiver, joined by more (one per 10 of concurrency, at most 4)
+ * while receives come back full, each asking for as many messages as there are free handler slots
+ * (at most 10, SQS's batch). An idle subscription so keeps one poll open, not four. A delivered
+ * message's visibility is extended every third of the timeout while its handler runs; a resolved
+ * handler deletes it (batched), a thrown one makes it visible again after the backoff, or dead-letters it.
  */
 export class SqsConsumer {
   private active = true;
@@ -49,9 +50,10 @@ export class SqsConsumer {
     private readonly settings: ConsumerSettings,
   ) {}
 
+  private receivers = 0;
+
   start(): void {
-    const receivers = Math.min(4, Math.ceil(this.settings.concurrency / 10));
-    for (let i = 0; i < receivers; i++) void this.receive();
+    this.addReceiver();
     this.leaseTimer = setInterval(() => void this.extendLeases(), Math.max(250, (this.settings.visibilitySeconds * 1000) / 3));
     this.leaseTimer.unref();
   }
@@ -61,7 +63,13 @@ export class SqsConsumer {
     for (const w of waiting) w();
   }
 
-  private async receive(): Promise<void> {
+  private addReceiver(): void {
+    this.receivers++;
+    void this.receive(this.receivers === 1).finally(() => this.receivers--);
+  }
+
+  /** The lead receiver polls for the subscription's lifetime; the others while there is a backlog. */
+  private async receive(lead: boolean): Promise<void> {
     let failures = 0;
     while (this.active) {
       const free = this.settings.concurrency - this.inflight.size - this.reserved;
@@ -106,6 +114,8 @@ export class SqsConsumer {
         return;
       }
       for (const m of messages) this.handle(m);
+      if (messages.length === n && this.receivers < Math.min(4, Math.ceil(this.settings.concurrency / 10))) this.addReceiver();
+      else if (!lead && messages.length < n) return;
     }
   }
 

@@ -58,6 +58,8 @@ export function checkBrokerOptions(options: SqsBrokerOptions): Required<Pick<Sqs
 
 export function openSqs(options: SqsBrokerOptions): { client: SQSClient; owned: boolean; where: string } {
   if (options.client) return { client: options.client, owned: false, where: options.endpoint ?? (options.region ? `region ${options.region}` : 'the given SQSClient') };
-  const client = new SQSClient({ region: options.region, endpoint: options.endpoint, maxAttempts: 6 });
+  // Long polls hold a socket each for up to 20 s: more sockets than the SDK's 50.
+  const agent = { keepAlive: true, maxSockets: 256 };
+  const client = new SQSClient({ region: options.region, endpoint: options.endpoint, maxAttempts: 6, requestHandler: { httpAgent: agent, httpsAgent: agent } });
   return { client, owned: true, where: options.endpoint ?? `region ${options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '(SDK default)'}` };
 }

@@ -38,7 +38,7 @@ describe('SQS broker', () => {
     client.destroy();
   });
 
-  it('sends publishes of one tick as SendMessageBatch calls of up to 10, and acks as DeleteMessageBatch', async () => {
+  it('sends publishes of one tick as SendMessageBatch calls of up to 10, receives up to 10 a call, and acks as DeleteMessageBatch', async () => {
     const b = broker();
     await b.publish('q', 'warm-up'); // creates the queue: not part of the count
     const before = { ...b.requests };
@@ -51,6 +51,8 @@ describe('SQS broker', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(b.requests.DeleteMessage ?? 0).toBe(0);
     expect(b.requests.DeleteMessageBatch).toBeLessThanOrEqual(6);
+    // 26 waiting messages, up to 10 per receive (one empty long poll per receiver may be open too).
+    expect(b.requests.ReceiveMessage).toBeLessThanOrEqual(10);
   });
 
   it('carries bodies with characters SQS refuses, and refuses a message over SQS size limit with a clear error', async () => {
