@@ -20,7 +20,8 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
   const scope = servers ? [] : ['--backend', 'memory', '--backend', 'local', '--system', 'durably'];
   const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/main.ts', '--size', 'tiny', '--out', out, '--chart', chart, ...scope], {
     cwd: benchDir,
-    timeout: 240_000,
+    // DynamoDB + SQS on their emulators add about a minute (a JVM to start, a slower store).
+    timeout: 420_000,
     maxBuffer: 64 * 1024 * 1024,
   });
   expect(stdout).toContain(`wrote ${out}`);
@@ -46,4 +47,4 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
   const svg = readFileSync(chart, 'utf8');
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('B1 throughput');
-}, 300_000);
+}, 480_000);
