@@ -1,4 +1,4 @@
-export { storageSuite, type StorageHarness, type StorageSuiteOptions } from './storage-suite.js';
+export { storageSuite, type StorageHarness } from './storage-suite.js';
 export { brokerSuite, type BrokerHarness, type BrokerSuiteOptions } from './broker-suite.js';
 export { engineSuite, waitFor, type EngineHarness } from './engine-suite.js';
 export { createTestEnv, type TestEnv, type TestEnvOptions } from './test-env.js';
