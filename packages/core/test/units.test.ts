@@ -74,7 +74,7 @@ describe('definitions', () => {
   it('validates names and refuses two different steps with one name', () => {
     expect(() => workflow('', async () => 1)).toThrow(InvalidArgumentError);
     step('units.same', async () => 1);
-    expect(() => step('units.same', async () => 2)).toThrow(/already defined/);
+    expect(() => step('units.same', async () => 2)).toThrow(/Two different steps are named "units.same"/);
   });
 });
 

@@ -6,7 +6,7 @@ import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, CancelledError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
@@ -104,11 +104,18 @@ export class Worker {
     if (!Array.isArray(options.workflows)) throw new InvalidArgumentError('createWorker(): "workflows" must be an array of workflows.');
     for (const wf of options.workflows) {
       if (!isWorkflow(wf)) throw new InvalidArgumentError('createWorker(): every entry of "workflows" must be made with workflow(name, fn).');
+      const known = this.workflows.get(wf.definition.name);
+      if (known === wf.definition) continue; // the same workflow listed twice
+      // Two definitions under one name (a module loaded twice, two copies of the package): the
+      // worker could not tell which code a run of that name should run.
+      if (known) throw new DuplicateNameError('workflow', wf.definition.name, undefined, undefined, 'createWorker()');
       this.workflows.set(wf.definition.name, wf.definition);
       if (wf.definition.schedule && options.scheduler !== false) this.declared.push(wf);
     }
     // Stream runs (defineStream) are runs of one built-in workflow: every worker can run them.
-    if (!this.workflows.has(streamWorkflow.definition.name)) this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
+    const stream = this.workflows.get(streamWorkflow.definition.name);
+    if (stream && stream !== streamWorkflow.definition) throw new DuplicateNameError('workflow', streamWorkflow.definition.name, undefined, undefined, 'createWorker()');
+    this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
     const concurrency = options.concurrency ?? 10;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`createWorker(): "concurrency" must be a whole number >= 1, got ${concurrency}.`);
     const queues = (options.queues ?? ['default']).map((q) => checkQueue(q, 'createWorker()'));
