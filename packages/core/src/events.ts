@@ -38,6 +38,14 @@ export interface EventDataMap {
   run_continued: { nextRunId: string };
   /** A step dispatched to the broker (dispatch mode); inline steps skip it. */
   step_scheduled: { name: string; args: Serialized; queue: string };
+  /**
+   * An attempt of the step begins in `workerId`, written before its body runs. The worker holds the
+   * attempt under a lease until `leaseUntil`, renewed while the body runs (the run's timer
+   * `lease:<position>` holds the current expiry); another worker that finds the attempt with no
+   * outcome leaves it to its owner while the lease lives, and takes it over once it lapses. The time
+   * from this event to the attempt's outcome is the attempt's duration.
+   */
+  step_started: { name: string; attempt: number; workerId: string; leaseUntil: number };
   /** An attempt of a step failed. `retryAt` is set when another attempt will follow. */
   step_failed: { name: string; attempt: number; error: SerializedError; retryAt?: number };
   /** The step succeeded on `attempt`; its result is what every replay returns. */

@@ -30,6 +30,8 @@ import {
   type WorkerOptions,
 } from '@durably/core';
 import * as W from './engine-workflows.js';
+import { leaseTests } from './engine-leases.js';
+import type { SuiteContext } from './engine-context.js';
 
 export interface EngineHarness {
   /** A new storage and broker client on the same backends (like another process). */
@@ -56,10 +58,10 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     const workers: Worker[] = [];
     let harness: EngineHarness | undefined;
 
-    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>): Promise<Client> {
+    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage): Promise<Client> {
       harness ??= await createHarness();
       const { storage, broker } = await harness.connect();
-      const c = new Client({ storage, broker: wrap ? wrap(broker) : broker, limits });
+      const c = new Client({ storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
       opened.push(c);
       await c.ensureReady();
       return c;
@@ -88,6 +90,10 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     function types(events: DurablyEvent[]): string[] {
       return events.map((e) => e.type);
     }
+
+    // Behaviour by topic, in files of their own.
+    const suite: SuiteContext = { client, worker, setup, fast: FAST };
+    leaseTests(suite);
 
     it('runs the quick example: steps, a durable sleep, a result, and a contiguous log', async () => {
       const { c } = await setup();
@@ -821,34 +827,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       await expect(c.startWith(W.plainCalls, [1], { tags: ['has space'] })).rejects.toThrow(/tags/);
     });
 
-    /** Starts `wf` on a worker whose "process" then dies mid-step; another worker takes over. */
-    async function loseWorker(wf: typeof W.recovering) {
-      const a = await client();
-      await worker(a, { visibilityTimeout: '1s' });
-      const run = await a.start(wf);
-      await waitFor(() => W.countOf(`${run.runId}:loss`) === 1, 10_000);
-      await a.broker.close(); // its delivery is abandoned, as by a dead process
-      const b = await client();
-      await worker(b, { visibilityTimeout: '1s' });
-      const outcome = await b.getRun(run.runId).result({ timeout: '20s' }).catch((e: unknown) => e);
-      W.releases.get(run.runId)?.();
-      return { outcome, events: await b.getRun(run.runId).events() };
-    }
-
-    it('records an interrupted event when a run loses its worker and resumes it elsewhere', async () => {
-      const recovered = await loseWorker(W.recovering);
-      expect(recovered.outcome).toBe('done');
-      const interrupted = recovered.events.filter((e) => e.type === 'run_interrupted') as Extract<DurablyEvent, { type: 'run_interrupted' }>[];
-      expect(interrupted.map((e) => e.data.attempt)).toEqual([1]);
-    });
-
-    it('fails a run that loses its worker when its workflow has recoverOnWorkerLoss: false', async () => {
-      const failed = await loseWorker(W.fragile);
-      expect(((failed.outcome as Error).cause as Error)?.name).toBe('WorkerLostError');
-      expect(((failed.outcome as Error).cause as Error).message).toContain('recoverOnWorkerLoss: false');
-      expect(failed.events.map((e) => e.type)).toContain('run_interrupted');
-    });
-
     it('resumes a step from its checkpoint on the next attempt and deletes the checkpoint when the step completes', async () => {
       const { c } = await setup();
       const run = await c.start(W.checkpointWf, 6, 3);
@@ -1035,7 +1013,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
 }
 
 /** A broker that silently drops the publishes `drop` selects (a lost message), and passes the rest. */
-function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?: PublishOptions) => boolean): Broker {
+export function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?: PublishOptions) => boolean): Broker {
   return {
     get maxDelayMs() {
       return inner.maxDelayMs;

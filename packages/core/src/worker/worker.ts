@@ -6,24 +6,24 @@ import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, type Logger } from '../logger.js';
-import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
+import { DEFAULT_STEP_LEASE_MS, Execution, StaleExecutionError, type FlushEffects } from '../replay/execution.js';
 import type { Command } from '../replay/commands.js';
-import { backoffDelay } from '../retry.js';
-import { RetryableError } from '../errors.js';
 import { deserialize, errorToObject, serialize } from '../serialization.js';
-import { FINISHED_STATUSES, type RunRecord, type Timer } from '../storage/storage.js';
+import { FINISHED_STATUSES, type RunRecord } from '../storage/storage.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages.js';
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
+import { runStepTask } from './step-task.js';
 import { ExecutionCache } from './cache.js';
-import { StepSuspended } from '../step-hooks.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
 import { streamWorkflow } from '../streams.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
+import { AttemptRegistry } from './attempts.js';
+import { openClaim } from '../replay/claims.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -41,6 +41,14 @@ export interface WorkerOptions {
   stepMode?: 'inline' | 'dispatch';
   /** Broker visibility timeout: a dead worker's task comes back after this. Default 30s. */
   visibilityTimeout?: Duration;
+  /**
+   * Lease of a running step attempt. The worker renews it while the body runs (every third of it, at
+   * most every second); another worker that finds the attempt under a live lease leaves it alone,
+   * and once it lapses (the worker died) the run is taken over, the attempt run again. So a run whose
+   * worker was killed mid-step resumes about `stepLease` + 3 s after the kill. A step body that blocks
+   * the event loop for longer than this may be run a second time elsewhere. Default 5s.
+   */
+  stepLease?: Duration;
   /** A pending or running run with no progress for this long is resumed elsewhere. Default 60s. */
   staleAfter?: Duration;
   /** How often to look for stuck runs. Default 10s. */
@@ -74,6 +82,7 @@ type Settings = {
   queues: string[];
   stepMode: 'inline' | 'dispatch';
   visibilityTimeoutMs: number;
+  stepLeaseMs: number;
   staleAfterMs: number;
   recoveryIntervalMs: number;
   timerSweepIntervalMs: number;
@@ -127,15 +136,18 @@ export class Worker {
       queues,
       stepMode: options.stepMode ?? 'inline',
       visibilityTimeoutMs: parseDuration(options.visibilityTimeout ?? '30s', 'createWorker(): visibilityTimeout'),
+      stepLeaseMs: options.stepLease === undefined ? DEFAULT_STEP_LEASE_MS : parseDuration(options.stepLease, 'createWorker(): stepLease'),
       staleAfterMs: parseDuration(options.staleAfter ?? '60s', 'createWorker(): staleAfter'),
       recoveryIntervalMs: parseDuration(options.recoveryInterval ?? '10s', 'createWorker(): recoveryInterval'),
       timerSweepIntervalMs: parseDuration(options.timerSweepInterval ?? '1s', 'createWorker(): timerSweepInterval'),
       inlineRetryMaxMs: parseDuration(options.inlineRetryMax ?? '5s', 'createWorker(): inlineRetryMax'),
       localTimerWindowMs: parseDuration(options.localTimerWindow ?? '60s', 'createWorker(): localTimerWindow'),
     };
+    if (this.settings.stepLeaseMs < 100) throw new InvalidArgumentError(`createWorker(): "stepLease" must be at least 100 ms, got ${this.settings.stepLeaseMs} ms.`);
     this.localTimers = new LocalTimers(() => client.clock(), (due) => this.fireLocalTimers(due));
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
+    this.attempts = new AttemptRegistry(client.storage, client.clock, this.settings.stepLeaseMs, this.logger);
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
     // Every running attempt listens on the stop signal: one listener per attempt is expected.
     setMaxListeners(0, this.stopController.signal);
@@ -147,6 +159,10 @@ export class Worker {
 
   private readonly scheduleIntervalMs: number;
   private readonly scheduler?: Scheduler;
+  /** Step attempts running here, with their leases. */
+  private readonly attempts: AttemptRegistry;
+  /** Renews the leases until the worker has stopped (so also during stop's grace period). */
+  private leaseTimer?: NodeJS.Timeout;
   private readonly localTimers: LocalTimers;
   private localWakes = 0;
 
@@ -225,6 +241,12 @@ export class Worker {
     for (const wf of this.declared) {
       await this.client.schedules.ensureDeclared(wf, wf.definition.schedule!);
     }
+    let renewing = false;
+    this.leaseTimer = setInterval(() => {
+      if (renewing) return;
+      renewing = true;
+      void this.attempts.renew().finally(() => (renewing = false));
+    }, Math.max(50, Math.min(1000, Math.floor(this.settings.stepLeaseMs / 3))));
     this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
     this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());
     if (this.scheduler) {
@@ -273,6 +295,8 @@ export class Worker {
     }
     this.subscriptions = [];
     this.cache.clear();
+    clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
     this.logger.info('worker stopped');
   }
 
@@ -295,6 +319,8 @@ export class Worker {
     const steps = [...this.stepTasks.values()];
     this.handedBack = true;
     for (const execution of runs) execution.abandon();
+    // The next worker takes the attempts over at once, not after their leases lapse.
+    await this.attempts.voidAll();
     this.stopController.abort(new DurablyError('the worker is stopping; the work was handed back'));
     await Promise.allSettled([
       ...runs.map((ex) => publishTask(this.client.broker, brokerQueue(ex.run.queue), { v: 1, kind: 'run', runId: ex.runId, reason: 'recover' }, 0, this.client.clock)),
@@ -348,9 +374,11 @@ export class Worker {
   private async processRun(task: RunTask, redelivered = false): Promise<void> {
     const state = this.active.get(task.runId);
     if (state) {
-      // Already advancing here: make it look again when done instead of replaying in parallel.
+      // Already advancing here: make it look again when done instead of replaying in parallel, and
+      // let the live execution look at its due times now (a timer's wake-up may be why this came).
       state.again = true;
       state.recover ||= task.reason === 'recover';
+      this.executing.get(task.runId)?.poke();
       return;
     }
     const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered };
@@ -383,7 +411,6 @@ export class Worker {
     if (this.handedBack) return;
     const storage = this.client.storage;
     let execution = this.cache.take(runId);
-    const cached = execution !== undefined;
     if (execution) {
       const tail = await storage.readEvents(runId, execution.seq + 1);
       if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
@@ -419,17 +446,18 @@ export class Worker {
     }
     const live = execution;
     this.executing.set(runId, execution);
+    const beatMs = Math.min(1000, Math.max(100, this.settings.staleAfterMs / 3));
     const heartbeat = setInterval(() => {
-      storage.touchRun(runId, this.client.clock()).catch(() => undefined);
+      // A lease renewal of a long step sets updatedAt too: then no separate touch is needed.
+      if (!this.attempts.renewedWithin(runId, beatMs)) storage.touchRun(runId, this.client.clock()).catch(() => undefined);
       this.watchForCancel(live).catch(() => undefined);
-    }, Math.min(1000, Math.max(100, this.settings.staleAfterMs / 3)));
+    }, beatMs);
     heartbeat.unref();
     try {
-      // Lost its worker: found running by a recovery or a redelivery, or still pending but redelivered
-      // (its first worker died before recording anything). Not for an execution this worker caches.
-      const lost = !cached && ((recover && execution.status === 'running') || (redelivered && execution.status === 'pending'));
-      const result = await execution.advance({ redispatch: recover, interrupted: lost });
+      // A lost worker shows in the log as an attempt whose lease lapsed: the execution counts it.
+      const result = await execution.advance({ redispatch: recover });
       if (result === 'finished') notifyRunFinished(storage, runId);
+      else if (result === 'owned') this.logger.debug('run left to the worker running its step', { runId });
       else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
     } finally {
       clearInterval(heartbeat);
@@ -507,6 +535,8 @@ export class Worker {
       workerId: this.workerId,
       clock: this.client.clock,
       inlineRetryMaxMs: this.settings.inlineRetryMaxMs,
+      stepLeaseMs: this.settings.stepLeaseMs,
+      attempts: this.attempts,
       limits: this.client.limits,
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
@@ -664,84 +694,27 @@ export class Worker {
 
   // ---- Dispatched steps ----
 
-  /**
-   * Runs one attempt of a dispatched step and records its outcome in the run's log. The append is
-   * conditional like every other: on a race it re-reads the tail, and stops if the outcome of this
-   * attempt is already recorded (a duplicate delivery) or the run has ended.
-   */
   private async processStep(task: StepTask): Promise<void> {
-    const storage = this.client.storage;
-    const found = getStepDefinition(task.name);
-    const def = found && this.withOverride(found);
-    if (!def) {
-      throw new DurablyError(`Step "${task.name}" is not defined in this worker process. Import the module that defines it in every worker that listens on its queue.`);
-    }
-    let tail = await storage.readEvents(task.runId, task.scheduledSeq);
-    if (tail.length === 0) return; // the run was deleted
-    let lastSeq = tail[tail.length - 1].seq;
-    let state = stepState(tail, task.stepId);
-    if (state.done || state.runEnded) return;
-    const attempt = state.attempts + 1;
-    const stepKey = `${task.runId}:${task.stepId}`;
-    this.stepTasks.set(stepKey, { task, queue: brokerQueue(def.queue ?? task.workflowQueue) });
-    const heartbeat = setInterval(() => storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), Math.max(1000, this.settings.staleAfterMs / 3));
-    heartbeat.unref();
-    let outcome: AttemptOutcome;
-    try {
-      await this.waitForPermit(def);
-      const checkpoints = this.checkpointsFor(task.runId, task.stepId);
-      outcome = await runStepAttempt(
-        { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints, hookOutcomes: new Map(), client: this.client },
-      );
-      if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
-      if (!outcome.ok && outcome.error instanceof StepSuspended) {
-        outcome = { ok: false, error: new FatalError(`stepHook("${outcome.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
-      }
-    } finally {
-      clearInterval(heartbeat);
-      this.stepTasks.delete(stepKey);
-    }
-    if (this.handedBack) return; // another worker runs it now
-    const now = this.client.clock();
-    let type: 'step_completed' | 'step_failed';
-    let data: EventDataMap['step_completed'] | EventDataMap['step_failed'];
-    let retryAt: number | undefined;
-    if (outcome.ok) {
-      try {
-        data = { name: task.name, attempt, result: serialize(outcome.value, `the result of step "${task.name}"`) };
-        type = 'step_completed';
-      } catch (err) {
-        outcome = { ok: false, error: err };
-      }
-    }
-    if (!outcome.ok) {
-      const fatal = isFatal(outcome.error) || attempt >= task.policy.maxAttempts;
-      const error = outcome.error;
-      retryAt = fatal ? undefined : now + (error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(task.policy, attempt));
-      data = { name: task.name, attempt, error: errorToObject(error) };
-      if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
-      type = 'step_failed';
-    }
-    for (;;) {
-      const event = makeEvent(task.runId, lastSeq + 1, type!, data! as never, task.stepId, now) as DurablyEvent;
-      try {
-        await storage.append({ runId: task.runId, expectedSeq: lastSeq, events: [event], run: { status: 'running' } });
-        break;
-      } catch (err) {
-        if (!(err instanceof AppendConflictError)) throw err;
-        tail = await storage.readEvents(task.runId, lastSeq + 1);
-        if (tail.length === 0) continue;
-        lastSeq = tail[tail.length - 1].seq;
-        state = stepState(tail, task.stepId);
-        if (state.runEnded || state.done || state.attempts >= attempt) return; // recorded by a duplicate
-      }
-    }
-    if (retryAt !== undefined) {
-      await publishTask(this.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined }, retryAt - now, this.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
-    } else {
-      await publishTask(this.client.broker, brokerQueue(task.workflowQueue), { v: 1, kind: 'run', runId: task.runId, reason: 'step' }, 0, this.client.clock);
-    }
+    await runStepTask(task, {
+      client: this.client,
+      logger: this.logger,
+      workerId: this.workerId,
+      leaseMs: this.settings.stepLeaseMs,
+      attempts: this.attempts,
+      stopSignal: this.stopController.signal,
+      handedBack: () => this.handedBack,
+      definition: (name) => {
+        const found = getStepDefinition(name);
+        return found && this.withOverride(found);
+      },
+      waitForPermit: (def) => this.waitForPermit(def),
+      checkpointsFor: (runId, stepId) => this.checkpointsFor(runId, stepId),
+      track: (t, queue) => {
+        const key = `${t.runId}:${t.stepId}`;
+        if (queue === undefined) this.stepTasks.delete(key);
+        else this.stepTasks.set(key, { task: t, queue });
+      },
+    });
   }
 
   // ---- Sweeps ----
@@ -753,8 +726,13 @@ export class Worker {
     const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: Math.max(this.settings.visibilityTimeoutMs, 10_000) + graceMs });
     for (const timer of timers) {
       const run = await this.client.storage.getRun(timer.runId);
-      if (run && FINISHED_STATUSES.has(run.status)) {
-        // Left behind by a run that ended: delete it (an empty append that only clears the timer).
+      // Left behind by a run that ended, or the lease of an attempt that already ended (a renewal that
+      // raced its outcome): delete it (an empty append that only clears the timer). A lapsed lease of
+      // an attempt in flight wakes the run, whose worker takes the attempt over.
+      const stray =
+        run !== undefined &&
+        (FINISHED_STATUSES.has(run.status) || (timer.timerId.startsWith('lease:') && !openClaim(await this.client.storage.readEvents(run.runId), timer.timerId.slice('lease:'.length))));
+      if (stray) {
         await this.client.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [], clearTimers: [timer.timerId] }).catch(() => undefined);
         continue;
       }
@@ -777,21 +755,4 @@ export class Worker {
       await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
     }
   }
-}
-
-/** What a log tail says about one dispatched step. */
-function stepState(events: DurablyEvent[], stepId: string): { attempts: number; done: boolean; runEnded: boolean } {
-  let attempts = 0;
-  let done = false;
-  let runEnded = false;
-  for (const e of events) {
-    if (TERMINAL_EVENT_TYPES.has(e.type)) runEnded = true;
-    if (e.correlationId !== stepId) continue;
-    if (e.type === 'step_completed') done = true;
-    if (e.type === 'step_failed') {
-      attempts = Math.max(attempts, e.data.attempt);
-      if (e.data.retryAt === undefined) done = true;
-    }
-  }
-  return { attempts, done, runEnded };
 }
