@@ -24,6 +24,7 @@ export { Client, RunHandle } from './client/client.js';
 export type { ClientOptions, StartOptions } from './client/client.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
+export type { StopOnSignalsOptions } from './worker/shutdown.js';
 export {
   configure,
   createClient,

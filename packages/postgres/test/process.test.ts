@@ -1,5 +1,5 @@
 import { afterEach, describe, it } from 'vitest';
-import { workerKilledMidStepScenario } from '@durably/testing';
+import { workerKilledMidStepScenario, workerStoppedBySignalScenario } from '@durably/testing';
 import { PG_URL, dropSchema, serverAvailable, uniqueSchema } from './harness.js';
 
 // Real worker processes on Postgres storage and the Postgres broker, chosen by URL as a deployment would.
@@ -21,4 +21,8 @@ describe.skipIf(!available)('worker processes on Postgres', () => {
     console.log(`postgres: step retried ${recoveredMs} ms after SIGKILL`);
   }, 90_000);
 
+  it('exits within its grace period on SIGTERM with stopOnSignals, handing its step back to another worker', async () => {
+    const times = await workerStoppedBySignalScenario(backend());
+    console.log(`postgres: SIGTERM exit busy ${times.busyExitMs} ms, idle ${times.idleExitMs} ms; step handed over after ${times.handedOverMs} ms`);
+  }, 90_000);
 });

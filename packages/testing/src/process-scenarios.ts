@@ -9,7 +9,7 @@ import { processFlow } from './process/flow.js';
 
 /**
  * Scenarios with real worker processes, for each backend a process can reach by URL: one is killed
- * with SIGKILL mid-step. The workers run with the default settings (visibility
+ * with SIGKILL mid-step, one gets SIGTERM. The workers run with the default settings (visibility
  * timeout 30 s, step lease 5 s), so the bounds checked here are the ones a deployment gets.
  */
 export interface ProcessBackend {
@@ -109,6 +109,49 @@ export async function workerKilledMidStepScenario(backend: ProcessBackend): Prom
       expect(new Set(completed.map((e) => e.correlationId)).size).toBe(3);
       expect(scene.lines().filter((l) => l.what === 'done one')).toHaveLength(1);
       return { recoveredMs };
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * A busy worker that stops on signals gets SIGTERM mid-step: it hands the step back, closes its
+ * connections and exits within its grace period, and another worker finishes the run at once; then
+ * that worker, idle, gets SIGTERM and exits at once too.
+ */
+export async function workerStoppedBySignalScenario(backend: ProcessBackend, graceMs = 3000): Promise<{ busyExitMs: number; idleExitMs: number; handedOverMs: number }> {
+  const client = await connect({ storage: backend.storage, broker: backend.broker });
+  try {
+    return await withScene(backend, async (scene) => {
+      const grace = { STOP_GRACE: `${graceMs}ms` };
+      const busy = scene.spawnWorker({ ...grace, SLOW_STEP: 'two' });
+      await scene.waitFor(up(scene, busy));
+      const run = await client.start(processFlow);
+      await scene.waitFor(started(scene, 'two', busy));
+      const other = scene.spawnWorker(grace);
+      await scene.waitFor(up(scene, other));
+
+      const t0 = Date.now();
+      busy.kill('SIGTERM');
+      const busyExit = await exited(busy);
+      const busyExitMs = Date.now() - t0;
+      expect(busyExit).toEqual({ code: 0, signal: null });
+      // Within the grace period, plus what starting and ending a process takes on a loaded machine.
+      expect(busyExitMs).toBeLessThan(graceMs + 2000);
+      expect(await run.result({ timeout: '30s' })).toEqual(['one-ok', 'two-ok', 'three-ok']);
+      const retry = scene.lines().find((l) => l.what.startsWith('start two') && l.pid === other.pid)!;
+      const handedOverMs = retry.t - t0;
+      expect(handedOverMs).toBeLessThan(graceMs + 10_000); // handed back: no lease or visibility timeout to wait out
+
+      const t1 = Date.now();
+      other.kill('SIGTERM');
+      const idleExit = await exited(other);
+      const idleExitMs = Date.now() - t1;
+      expect(idleExit).toEqual({ code: 0, signal: null });
+      expect(idleExitMs).toBeLessThan(graceMs);
+      expect(scene.lines().filter((l) => l.what === 'exit code=0').map((l) => l.pid).sort()).toEqual([busy.pid, other.pid].sort());
+      return { busyExitMs, idleExitMs, handedOverMs };
     });
   } finally {
     await client.close();

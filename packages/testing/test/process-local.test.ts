@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'vitest';
-import { workerKilledMidStepScenario } from '../src/index.js';
+import { workerKilledMidStepScenario, workerStoppedBySignalScenario } from '../src/index.js';
 
 // Real worker processes on the embedded default (a SQLite file and the local broker in one directory).
 const dirs: string[] = [];
@@ -21,4 +21,8 @@ describe('worker processes on the local backend', () => {
     console.log(`local: step retried ${recoveredMs} ms after SIGKILL`);
   }, 90_000);
 
+  it('exits within its grace period on SIGTERM with stopOnSignals, handing its step back to another worker', async () => {
+    const times = await workerStoppedBySignalScenario(backend());
+    console.log(`local: SIGTERM exit busy ${times.busyExitMs} ms, idle ${times.idleExitMs} ms; step handed over after ${times.handedOverMs} ms`);
+  }, 90_000);
 });

@@ -23,6 +23,7 @@ import { Scheduler } from '../schedules.js';
 import { streamWorkflow } from '../streams.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
 import { AttemptRegistry } from './attempts.js';
+import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
 import { openClaim } from '../replay/claims.js';
 
 export interface WorkerOptions {
@@ -300,18 +301,14 @@ export class Worker {
     this.logger.info('worker stopped');
   }
 
-  /** Stops gracefully on SIGTERM and SIGINT (a deploy, a spot reclaim), then lets the process exit. */
-  stopOnSignals(options: { grace?: Duration } = { grace: '10s' }): void {
-    const onSignal = (signal: NodeJS.Signals) => {
-      this.logger.info('signal received, stopping', { signal });
-      void this.stop(options).finally(() => {
-        process.exitCode ??= 0;
-        process.removeListener('SIGTERM', onSignal);
-        process.removeListener('SIGINT', onSignal);
-      });
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+  /**
+   * Stops gracefully on SIGTERM and SIGINT (a deploy, a spot reclaim): what is in hand may finish
+   * until shortly before `grace` (default 10s) ends, the rest is handed back, the client is closed
+   * (`closeClient: false` keeps it), and the process exits, at the latest when the grace period ends
+   * (`exit: false` leaves that to the app). See docs/concepts/shutdown.md.
+   */
+  stopOnSignals(options: StopOnSignalsOptions = {}): void {
+    installSignalHandlers(this, this.client, this.logger, options);
   }
 
   private async handBack(): Promise<void> {
