@@ -31,6 +31,11 @@ export interface EventDataMap {
   run_started: { workerId: string };
   /** The worker executing the run was lost (crash, hand-back); `attempt` counts the recoveries. */
   run_interrupted: { attempt: number; workerId: string };
+  /**
+   * The run waits for a worker that has its workflow: `workerId` received it without having it
+   * (`registered` lists what that worker has, at most 50). Written once per wait; the run stays as it was.
+   */
+  run_waiting: { reason: 'workflow_not_registered'; workflow: string; queue: string; workerId: string; registered: string[] };
   run_completed: { result: Serialized };
   run_failed: { error: SerializedError };
   run_cancelled: { reason?: string };

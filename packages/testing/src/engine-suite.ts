@@ -31,6 +31,7 @@ import {
 } from '@durably/core';
 import * as W from './engine-workflows.js';
 import { leaseTests } from './engine-leases.js';
+import { unknownWorkflowTests } from './engine-unknown-workflow.js';
 import type { SuiteContext } from './engine-context.js';
 
 export interface EngineHarness {
@@ -94,6 +95,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     // Behaviour by topic, in files of their own.
     const suite: SuiteContext = { client, worker, setup, fast: FAST };
     leaseTests(suite);
+    unknownWorkflowTests(suite);
 
     it('runs the quick example: steps, a durable sleep, a result, and a contiguous log', async () => {
       const { c } = await setup();

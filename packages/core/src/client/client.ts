@@ -28,6 +28,7 @@ import { Execution, type ExecutionDeps } from '../replay/execution.js';
 import { createLogger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
+import { waitingOf, type RunWaiting } from './waiting.js';
 
 export interface StartOptions {
   /** A second start with the same key returns the first run instead of starting another. */
@@ -127,6 +128,15 @@ export class RunHandle<R = unknown> {
     } finally {
       unsubscribe();
     }
+  }
+
+  /**
+   * Why the run, unfinished, is not progressing by itself, when the engine knows: it waits for a
+   * worker that has its workflow (no worker that received it has). Undefined otherwise (it runs, or
+   * waits on a timer, a hook, a signal or a step).
+   */
+  async waitingFor(): Promise<RunWaiting | undefined> {
+    return waitingOf(this.client.storage, await this.record());
   }
 
   /** The run's full event log, in seq order. */

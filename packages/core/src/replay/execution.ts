@@ -243,6 +243,7 @@ export class Execution implements WorkflowRuntime {
         return false;
       case 'run_created':
       case 'run_started':
+      case 'run_waiting':
       case 'run_completed':
       case 'run_failed':
       case 'run_cancelled':

@@ -15,6 +15,8 @@ export interface RunTask {
   reason: 'start' | 'timer' | 'step' | 'recover' | 'cancel' | 'retry' | 'hook' | 'signal';
   /** Not before this epoch ms (covers delays longer than the broker's maximum). */
   notBefore?: number;
+  /** Times workers that do not have the run's workflow passed this task on (see unknown-workflows.ts). */
+  hops?: number;
 }
 
 /** Run one attempt of a dispatched step. */

@@ -6,7 +6,7 @@ import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, type Logger } from '../logger.js';
 import { DEFAULT_STEP_LEASE_MS, Execution, StaleExecutionError, type FlushEffects } from '../replay/execution.js';
@@ -24,6 +24,7 @@ import { streamWorkflow } from '../streams.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
 import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
+import { UnknownWorkflows } from './unknown-workflows.js';
 import { openClaim } from '../replay/claims.js';
 
 export interface WorkerOptions {
@@ -149,6 +150,7 @@ export class Worker {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = (options.logger ?? createLogger()).child({ workerId: this.workerId });
     this.attempts = new AttemptRegistry(client.storage, client.clock, this.settings.stepLeaseMs, this.logger);
+    this.unknown = new UnknownWorkflows(client, this.logger, this.workerId, () => [...this.workflows.keys()]);
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
     // Every running attempt listens on the stop signal: one listener per attempt is expected.
     setMaxListeners(0, this.stopController.signal);
@@ -162,6 +164,8 @@ export class Worker {
   private readonly scheduler?: Scheduler;
   /** Step attempts running here, with their leases. */
   private readonly attempts: AttemptRegistry;
+  /** Runs of workflows this worker does not have. */
+  private readonly unknown: UnknownWorkflows;
   /** Renews the leases until the worker has stopped (so also during stop's grace period). */
   private leaseTimer?: NodeJS.Timeout;
   private readonly localTimers: LocalTimers;
@@ -242,6 +246,8 @@ export class Worker {
     for (const wf of this.declared) {
       await this.client.schedules.ensureDeclared(wf, wf.definition.schedule!);
     }
+    // Runs that waited for a worker with one of these workflows start now.
+    void this.unknown.startWaitingRuns(new Set(this.workflows.keys()), this.settings.queues).catch((err) => this.logger.error('looking for runs waiting for this worker failed', { error: String(err) }));
     let renewing = false;
     this.leaseTimer = setInterval(() => {
       if (renewing) return;
@@ -389,7 +395,7 @@ export class Worker {
         mine.recover = false;
         mine.redelivered = false;
         try {
-          await this.advanceRun(task.runId, recover, redelivery);
+          await this.advanceRun(task, recover, redelivery);
         } catch (err) {
           this.cache.delete(task.runId);
           if (this.handedBack) return; // published again for another worker
@@ -404,8 +410,9 @@ export class Worker {
     }
   }
 
-  private async advanceRun(runId: string, recover: boolean, redelivered = false): Promise<void> {
+  private async advanceRun(task: RunTask, recover: boolean, redelivered = false): Promise<void> {
     if (this.handedBack) return;
+    const runId = task.runId;
     const storage = this.client.storage;
     let execution = this.cache.take(runId);
     if (execution) {
@@ -433,7 +440,7 @@ export class Worker {
       // The log is the truth: the run may have ended (terminated, say) between the two reads.
       if (log.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
       const def = this.workflows.get(run.workflow);
-      if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
+      if (!def) return this.unknown.handle(run, log, task);
       const events = log;
       if (run.status === 'pending' && def.concurrency && !events.some((e) => e.type === 'cancel_requested')) {
         if (!(await this.acquireConcurrency(run.runId, def, events[0]))) return;
@@ -739,17 +746,29 @@ export class Worker {
     }
   }
 
-  /** Finds runs left pending or running by a dead process and republishes them. */
+  /**
+   * Finds runs left pending or running by a dead process and republishes them: only runs this worker
+   * can run (its queues, its workflows), so a run that waits for a worker with its workflow is not
+   * sent round between workers that do not have it. It pages on past the runs it skips, and resumes
+   * at most 100 per sweep.
+   */
   private async sweepStuckRuns(): Promise<void> {
     const now = this.client.clock();
-    const page = await this.client.storage.listRuns({ status: ['pending', 'running'], updatedBefore: now - this.settings.staleAfterMs, limit: 100 });
-    for (const run of page.runs) {
-      if (run.startAt !== undefined && run.startAt > now) continue;
-      if (!this.settings.queues.includes(run.queue) || this.active.has(run.runId)) continue;
-      // Touch first so that other workers' sweeps leave it alone for another stale period.
-      await this.client.storage.touchRun(run.runId, now);
-      this.logger.warn('resuming a run with no progress', { runId: run.runId, status: run.status, idleMs: now - run.updatedAt });
-      await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
+    let cursor: string | undefined;
+    let resumed = 0;
+    for (let pages = 0; pages < 10 && resumed < 100; pages++) {
+      const page = await this.client.storage.listRuns({ status: ['pending', 'running'], updatedBefore: now - this.settings.staleAfterMs, limit: 100, cursor });
+      for (const run of page.runs) {
+        if (run.startAt !== undefined && run.startAt > now) continue;
+        if (!this.settings.queues.includes(run.queue) || !this.workflows.has(run.workflow) || this.active.has(run.runId) || resumed >= 100) continue;
+        resumed++;
+        // Touch first so that other workers' sweeps leave it alone for another stale period.
+        await this.client.storage.touchRun(run.runId, now);
+        this.logger.warn('resuming a run with no progress', { runId: run.runId, status: run.status, idleMs: now - run.updatedAt });
+        await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
+      }
+      if (!page.nextCursor) return;
+      cursor = page.nextCursor;
     }
   }
 }
