@@ -662,9 +662,13 @@ export class Execution implements WorkflowRuntime {
    * Runs the workflow forward from the end of the log until it finishes or can only wait.
    * Throws StaleExecutionError when another writer appended to the run meanwhile.
    */
-  async advance(options: { redispatch?: boolean } = {}): Promise<AdvanceResult> {
+  /**
+   * `redispatch`: send the dispatched steps again (a recovery). `checkDispatched`: also look whether
+   * the leases of dispatched steps' attempts lapsed (the run was woken by a timer, which may be one).
+   */
+  async advance(options: { redispatch?: boolean; checkDispatched?: boolean } = {}): Promise<AdvanceResult> {
     if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
-    if (!this.finished && (await this.resolveClaims()) === 'owned') return 'owned';
+    if (!this.finished && (await this.resolveClaims(options.checkDispatched === true)) === 'owned') return 'owned';
     if (this.status === 'pending') {
       this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
       // maxDuration holds while the run is suspended too: a timer wakes it at its deadline.
@@ -715,10 +719,10 @@ export class Execution implements WorkflowRuntime {
    * are adopted; one running in another live worker means that worker advances the run, so this
    * execution leaves it ('owned'); ones whose lease lapsed lost their worker and are taken over.
    */
-  private async resolveClaims(): Promise<'owned' | undefined> {
+  private async resolveClaims(checkDispatched: boolean): Promise<'owned' | undefined> {
     const foreign: Command[] = [];
     for (const cmd of this.commands.values()) {
-      if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight) continue;
+      if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight || (cmd.scheduled && !checkDispatched)) continue;
       const key = { runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq };
       const adopted = cmd.claim.workerId === this.deps.workerId ? this.deps.attempts?.adopt(key) : undefined;
       if (adopted) this.follow(cmd, cmd.claim.attempt, adopted);

@@ -102,7 +102,7 @@ export class Worker {
   private readonly settings: Settings;
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
-  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean }>();
+  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean }>();
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -381,10 +381,11 @@ export class Worker {
       // let the live execution look at its due times now (a timer's wake-up may be why this came).
       state.again = true;
       state.recover ||= task.reason === 'recover';
+      state.timer ||= task.reason === 'timer';
       this.executing.get(task.runId)?.poke();
       return;
     }
-    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered };
+    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer' };
     this.active.set(task.runId, mine);
     try {
       let stale = 0;
@@ -392,10 +393,12 @@ export class Worker {
         mine.again = false;
         const recover = mine.recover;
         const redelivery = mine.redelivered === true;
+        const timer = mine.timer === true;
         mine.recover = false;
         mine.redelivered = false;
+        mine.timer = false;
         try {
-          await this.advanceRun(task, recover, redelivery);
+          await this.advanceRun(task, recover, redelivery, timer);
         } catch (err) {
           this.cache.delete(task.runId);
           if (this.handedBack) return; // published again for another worker
@@ -403,6 +406,7 @@ export class Worker {
           // Another writer moved the run on; replay from storage and continue from there.
           if (++stale > 10) throw err;
           mine.again = true;
+          mine.timer ||= timer;
         }
       }
     } finally {
@@ -410,7 +414,8 @@ export class Worker {
     }
   }
 
-  private async advanceRun(task: RunTask, recover: boolean, redelivered = false): Promise<void> {
+  /** `timer`: woken by a timer, maybe a lapsed lease of a dispatched step's attempt. */
+  private async advanceRun(task: RunTask, recover: boolean, redelivered = false, timer = false): Promise<void> {
     if (this.handedBack) return;
     const runId = task.runId;
     const storage = this.client.storage;
@@ -459,7 +464,7 @@ export class Worker {
     heartbeat.unref();
     try {
       // A lost worker shows in the log as an attempt whose lease lapsed: the execution counts it.
-      const result = await execution.advance({ redispatch: recover });
+      const result = await execution.advance({ redispatch: recover, checkDispatched: recover || timer });
       if (result === 'finished') notifyRunFinished(storage, runId);
       else if (result === 'owned') this.logger.debug('run left to the worker running its step', { runId });
       else if (execution.waitingOnDispatched) this.cache.put(runId, execution);
