@@ -36,10 +36,13 @@ export interface AttemptKey {
  * is replayed, the replay adopts the attempt still running here instead of running its body again.
  */
 export interface AttemptTracker {
-  /** Runs an attempt whose `step_started` (with `leaseUntil`) is durable; its lease is renewed until `release`. */
-  run(key: AttemptKey, options: { shielded: boolean; leaseUntil: number }, body: () => Promise<AttemptOutcome>): Promise<AttemptOutcome>;
+  /**
+   * Runs an attempt whose `step_started` (with `leaseUntil`) is durable; its lease is renewed until
+   * `release`. `abort` fires the attempt's signal (cancellation), for whichever execution adopts it.
+   */
+  run(key: AttemptKey, options: { shielded: boolean; leaseUntil: number; abort?: AbortController }, body: () => Promise<AttemptOutcome>): Promise<AttemptOutcome>;
   /** The attempt this claim names, when it runs (or ran, unrecorded) in this process. */
-  adopt(key: AttemptKey): Promise<AttemptOutcome> | undefined;
+  adopt(key: AttemptKey): { outcome: Promise<AttemptOutcome>; abort?: AbortController } | undefined;
   /** The attempt's outcome is recorded, or never will be: stop renewing its lease and forget it. */
   release(runId: string, stepId: string): void;
   /** The run's log is known to end at `seq` (renewals are conditional appends at its end). */

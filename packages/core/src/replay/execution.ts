@@ -725,8 +725,12 @@ export class Execution implements WorkflowRuntime {
       if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight || (cmd.scheduled && !checkDispatched)) continue;
       const key = { runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq };
       const adopted = cmd.claim.workerId === this.deps.workerId ? this.deps.attempts?.adopt(key) : undefined;
-      if (adopted) this.follow(cmd, cmd.claim.attempt, adopted);
-      else foreign.push(cmd);
+      if (adopted) {
+        cmd.abort = adopted.abort;
+        this.follow(cmd, cmd.claim.attempt, adopted.outcome);
+      } else {
+        foreign.push(cmd);
+      }
     }
     if (foreign.length === 0) return undefined;
     const leases = new Map((await this.deps.storage.listTimers(this.runId)).map((t) => [t.timerId, t.fireAt]));
@@ -920,7 +924,7 @@ export class Execution implements WorkflowRuntime {
     const request: AttemptRequest = { runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt: claim.attempt, policy: cmd.policy!, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq };
     const body = () => this.deps.runAttempt(request);
     const tracker = this.deps.attempts;
-    this.follow(cmd, claim.attempt, tracker ? tracker.run({ runId: this.runId, stepId: cmd.id, claimSeq: claim.seq }, { shielded: cmd.shielded, leaseUntil: claim.leaseUntil }, body) : body());
+    this.follow(cmd, claim.attempt, tracker ? tracker.run({ runId: this.runId, stepId: cmd.id, claimSeq: claim.seq }, { shielded: cmd.shielded, leaseUntil: claim.leaseUntil, abort }, body) : body());
   }
 
   /** The loop records the attempt's outcome when it comes. */

@@ -10,6 +10,7 @@ interface Entry {
   shielded: boolean;
   /** The lease's expiry as last written. */
   leaseUntil: number;
+  abort?: AbortController;
   promise: Promise<AttemptOutcome>;
   /** When the body ended; an outcome nobody records is forgotten a while later. */
   settledAt?: number;
@@ -43,19 +44,19 @@ export class AttemptRegistry implements AttemptTracker {
     private readonly logger: Logger,
   ) {}
 
-  run(key: AttemptKey, options: { shielded: boolean; leaseUntil: number }, body: () => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
+  run(key: AttemptKey, options: { shielded: boolean; leaseUntil: number; abort?: AbortController }, body: () => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
     const run = this.runOf(key.runId);
     run.knownSeq = Math.max(run.knownSeq, key.claimSeq);
     const promise = body();
-    const entry: Entry = { claimSeq: key.claimSeq, shielded: options.shielded, leaseUntil: options.leaseUntil, promise, renew: true };
+    const entry: Entry = { claimSeq: key.claimSeq, shielded: options.shielded, leaseUntil: options.leaseUntil, abort: options.abort, promise, renew: true };
     run.entries.set(key.stepId, entry);
     void promise.then(() => (entry.settledAt = this.clock()));
     return promise;
   }
 
-  adopt(key: AttemptKey): Promise<AttemptOutcome> | undefined {
+  adopt(key: AttemptKey): { outcome: Promise<AttemptOutcome>; abort?: AbortController } | undefined {
     const entry = this.runs.get(key.runId)?.entries.get(key.stepId);
-    return entry && entry.claimSeq === key.claimSeq && entry.renew ? entry.promise : undefined;
+    return entry && entry.claimSeq === key.claimSeq && entry.renew ? { outcome: entry.promise, abort: entry.abort } : undefined;
   }
 
   release(runId: string, stepId: string): void {
