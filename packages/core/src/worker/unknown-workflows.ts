@@ -16,7 +16,7 @@ const MAX_HOPS = 3;
  * few times (another worker on the queue may have the workflow), and then leaves it. The run stays
  * pending, with nothing dead-lettered and no message going round between workers that cannot run
  * it: the recovery sweep of a worker republishes only runs whose workflow it has, and a worker that
- * starts looks for the waiting runs of its workflows (`startWaitingRuns`).
+ * starts looks for the waiting runs of its workflows (`findWaitingRuns`) and runs them itself.
  */
 export class UnknownWorkflows {
   private readonly reported = new Set<string>();
@@ -58,28 +58,27 @@ export class UnknownWorkflows {
   }
 
   /**
-   * Starts the runs of `workflows` that wait for a worker that has them (pending, their log ending
-   * with `run_waiting`), on this worker's queues. Called when the worker starts; bounded to a few
-   * thousand pending runs, the recovery sweep takes care of any beyond.
+   * The runs of `workflows` that wait for a worker that has them (pending, their log ending with
+   * `run_waiting`), on this worker's queues. Looked for when the worker starts, which then runs them
+   * itself: a task published for them could go to a worker on the same queue that does not have the
+   * workflow either. Bounded to a few thousand pending runs; the recovery sweep takes care of any beyond.
    */
-  async startWaitingRuns(workflows: Set<string>, queues: string[]): Promise<number> {
+  async findWaitingRuns(workflows: Set<string>, queues: string[]): Promise<string[]> {
     const storage = this.client.storage;
     const now = this.client.clock();
     let cursor: string | undefined;
-    let started = 0;
+    const found: string[] = [];
     for (let page = 0; page < 20; page++) {
       const { runs, nextCursor } = await storage.listRuns({ status: 'pending', limit: 200, cursor });
       for (const run of runs) {
         if (!workflows.has(run.workflow) || !queues.includes(run.queue) || (run.startAt !== undefined && run.startAt > now)) continue;
         const [last] = await storage.readEvents(run.runId, run.lastSeq, 1);
-        if (last?.type !== 'run_waiting') continue;
-        await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'start' }, 0, this.client.clock);
-        started++;
+        if (last?.type === 'run_waiting') found.push(run.runId);
       }
       if (!nextCursor) break;
       cursor = nextCursor;
     }
-    if (started > 0) this.logger.info('started runs that waited for a worker with their workflow', { started });
-    return started;
+    if (found.length > 0) this.logger.info('starting runs that waited for a worker with their workflow', { runs: found.length });
+    return found;
   }
 }

@@ -209,6 +209,27 @@ export class Worker {
     }
   }
 
+  /** Advances runs in this worker, a few at a time, as delivered tasks would be; one that fails goes to the broker. */
+  private async runHere(runIds: string[]): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      while (next < runIds.length && this.running) {
+        const task: RunTask = { v: 1, kind: 'run', runId: runIds[next++], reason: 'start' };
+        this.handling++;
+        try {
+          await this.processRun(task);
+        } catch (err) {
+          this.logger.debug('starting a waiting run here failed; it goes to the broker', { runId: task.runId, error: String(err) });
+          const run = await this.client.storage.getRun(task.runId).catch(() => undefined);
+          if (run) await publishTask(this.client.broker, brokerQueue(run.queue), task, 0, this.client.clock).catch(() => undefined);
+        } finally {
+          this.handling--;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, this.settings.concurrency) }, lane));
+  }
+
   /** Fires due schedule slots now (the test environment calls it after moving its clock). */
   async tickSchedules(): Promise<number> {
     return this.scheduler ? this.scheduler.tick() : 0;
@@ -246,8 +267,11 @@ export class Worker {
     for (const wf of this.declared) {
       await this.client.schedules.ensureDeclared(wf, wf.definition.schedule!);
     }
-    // Runs that waited for a worker with one of these workflows start now.
-    void this.unknown.startWaitingRuns(new Set(this.workflows.keys()), this.settings.queues).catch((err) => this.logger.error('looking for runs waiting for this worker failed', { error: String(err) }));
+    // Runs that waited for a worker with one of these workflows start now, here.
+    void this.unknown
+      .findWaitingRuns(new Set(this.workflows.keys()), this.settings.queues)
+      .then((runIds) => this.runHere(runIds))
+      .catch((err) => this.logger.error('looking for runs waiting for this worker failed', { error: String(err) }));
     let renewing = false;
     this.leaseTimer = setInterval(() => {
       if (renewing) return;
