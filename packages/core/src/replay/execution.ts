@@ -661,8 +661,6 @@ export class Execution implements WorkflowRuntime {
   /**
    * Runs the workflow forward from the end of the log until it finishes or can only wait.
    * Throws StaleExecutionError when another writer appended to the run meanwhile.
-   */
-  /**
    * `redispatch`: send the dispatched steps again (a recovery). `checkDispatched`: also look whether
    * the leases of dispatched steps' attempts lapsed (the run was woken by a timer, which may be one).
    */
