@@ -179,9 +179,13 @@ export const pgStatements = { total: 0, writes: 0 };
 export const SERVER_BACKENDS = new Set(['postgres', 'redis', 'postgres+redis']);
 
 /** Counts storage writes so that the cost per step is measured, not assumed. */
-export function countingStorage(inner: Storage): Storage & { appends: number; creates: number } {
+export type CountingStorage = Storage & { appends: number; timerMoves: number; creates: number };
+
+/** Counts appends (all of them, and apart the ones without events: lease renewals and timer moves). */
+export function countingStorage(inner: Storage): CountingStorage {
   const counted = {
     appends: 0,
+    timerMoves: 0,
     creates: 0,
     migrate: () => inner.migrate(),
     createRun: (r) => {
@@ -192,6 +196,7 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     listRuns: (f) => inner.listRuns(f),
     append: (r) => {
       counted.appends++;
+      if (r.events.length === 0) counted.timerMoves++;
       return inner.append(r);
     },
     readEvents: (id, from, limit) => inner.readEvents(id, from, limit),
@@ -212,7 +217,7 @@ export function countingStorage(inner: Storage): Storage & { appends: number; cr
     deleteCheckpoint: (r, st) => inner.deleteCheckpoint(r, st),
     close: () => inner.close(),
     ...(inner.subscribeFinished ? { subscribeFinished: (listener: (runId: string) => void) => inner.subscribeFinished!(listener) } : {}),
-  } satisfies Storage & { appends: number; creates: number };
+  } satisfies CountingStorage;
   return counted;
 }
 
@@ -278,7 +283,7 @@ export const WORKFLOWS = [threeSteps, longChain, sleeper, fanOut, hookWaiter];
 export async function withEngine<T>(
   backend: Backend,
   mode: 'inline' | 'dispatch',
-  fn: (c: Client, storage: Storage & { appends: number; creates: number }, opened: Opened & { published(): number }) => Promise<T>,
+  fn: (c: Client, storage: CountingStorage, opened: Opened & { published(): number }) => Promise<T>,
 ): Promise<T> {
   const opened = backend.open();
   const storage = countingStorage(opened.storage);
@@ -315,6 +320,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
     await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
     latencies.length = 0;
     const appends0 = storage.appends;
+    const moves0 = storage.timerMoves;
     const published0 = opened.published();
     const commands0 = (await opened.commands?.()) ?? NaN;
     const writes0 = (await opened.writes?.()) ?? NaN;
@@ -335,6 +341,8 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       row('latency_p50_ms', percentile(latencies, 50), 'ms'),
       row('latency_p99_ms', percentile(latencies, 99), 'ms'),
       row('appends_per_step', (storage.appends - appends0) / (count * 3), 'appends/step'),
+      // Appends without events: a step's lease renewed (once a third of stepLease has passed, so only on a slow backend) or a timer moved.
+      row('timer_moves_per_step', (storage.timerMoves - moves0) / (count * 3), 'appends/step'),
       row('broker_messages_per_step', (opened.published() - published0) / (count * 3), 'messages/step'),
       ...(opened.commands && backend.name === 'redis' ? [row('redis_commands_per_step', ((await opened.commands()) - commands0) / (count * 3), 'commands/step')] : []),
       ...(opened.commands && backend.name === 'postgres' ? [row('pg_statements_per_step', ((await opened.commands()) - commands0) / (count * 3), 'statements/step')] : []),
