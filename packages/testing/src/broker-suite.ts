@@ -11,6 +11,12 @@ export interface BrokerHarness {
 export interface BrokerSuiteOptions {
   /** Visibility timeout used in the redelivery tests. Default 1000 ms. */
   visibilityTimeoutMs?: number;
+  /**
+   * The server gives a dead client's unacked deliveries back as soon as it sees the connection close
+   * (RabbitMQ), not after a visibility timeout: the test of a dead consumer then checks that the
+   * message comes back, and not that it waited.
+   */
+  redeliversOnDisconnect?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,7 +154,7 @@ export function brokerSuite(name: string, createHarness: () => Promise<BrokerHar
       expect(second[0].id).toBe(first[0].id);
       expect(second[0].body).toBe('survive me');
       expect(second[0].deliveryCount).toBe(2);
-      expect(Date.now() - died).toBeGreaterThanOrEqual(vt * 0.5);
+      if (!options.redeliversOnDisconnect) expect(Date.now() - died).toBeGreaterThanOrEqual(vt * 0.5);
     });
 
     it('keeps a long handler of a live client invisible to other consumers', async () => {
