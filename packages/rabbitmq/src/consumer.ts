@@ -378,6 +378,7 @@ export class Consumer {
   /** Takes no new messages, waits for running handlers (their acks are kept), then closes the channel. */
   async stop(): Promise<void> {
     this.active = false;
+    if (this.abandoned) return; // closed: its handlers' outcomes no longer matter here
     const channel = this.channel;
     await this.subscribing.catch(() => undefined);
     if (channel && this.tag) {
@@ -403,6 +404,7 @@ export class Consumer {
       clearTimeout(entry.handover);
       entry.lease?.abandon();
     }
+    this.running.clear();
     for (const wait of this.waiting.splice(0)) clearTimeout(wait.timer);
     const channel = this.channel;
     this.channel = undefined;
