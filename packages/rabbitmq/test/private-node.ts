@@ -67,6 +67,18 @@ export class PrivateNode {
     };
     const child = spawn(SERVER!, [], { env, cwd: this.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    // A test run that ends without its afterAll (a timeout, Ctrl-C) must not leave the node running.
+    const reap = () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    };
+    process.once('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
     const keep = (d: Buffer) => {
       this.output = (this.output + d.toString()).slice(-6000);
       appendFileSync(join(this.dir, 'node.log'), d);
