@@ -529,6 +529,8 @@ function describeIssues(error: unknown): string {
 }
 
 const TIMER = Symbol('timer');
+/** Stands for "no signal has arrived" when the stream looks without waiting. */
+const NOTHING = Symbol('nothing');
 
 export const streamWorkflow = workflow(STREAM_WORKFLOW, async (name: string, streamRunId: string, input: unknown, carried: StreamRunState | null): Promise<StreamOutcome> => {
   const stream = getStream(name);
@@ -617,6 +619,28 @@ export const streamWorkflow = workflow(STREAM_WORKFLOW, async (name: string, str
     await Promise.all(due.map((w) => notifyStep(w.watcher, w.watchId, outcome)));
   };
 
+  /**
+   * A watch sent while the stream run was completing (its final append then lost the race and the run
+   * replayed with the watch in its log) sits in the signal buffer, or in the pending wait, unread: the
+   * watcher would wait forever. Take what has arrived, without waiting, and tell those watchers too.
+   */
+  const notifyLateWatchers = async (pending: Promise<InboxMessage> | undefined) => {
+    const late: InboxMessage[] = [];
+    const now = async (p: Promise<InboxMessage>) => Promise.race([p, Promise.resolve(NOTHING)]);
+    if (pending) {
+      const got = await now(pending);
+      if (got === NOTHING) return; // the pending wait has taken nothing, so nothing is buffered
+      late.push(got);
+    }
+    for (;;) {
+      const got = await now(waitForSignal<InboxMessage>(INBOX));
+      if (got === NOTHING) break;
+      late.push(got);
+    }
+    for (const m of late) if (m.kind === 'watch') st.watchers.push({ watcher: m.watcher, watchId: m.watchId, afterVersion: m.afterVersion });
+    await notify('completed');
+  };
+
   try {
     if (!carried) for (const e of await stream.start(input, streamRunId)) accept(e);
     let next: Promise<InboxMessage> | undefined;
@@ -625,7 +649,10 @@ export const streamWorkflow = workflow(STREAM_WORKFLOW, async (name: string, str
       while (st.queue.length > 0) await handle(st.queue.shift()!);
       const status = aggregate(st);
       if (status !== 'running') await notify(status);
-      if (status === 'completed') return outcomeOf(name, streamRunId, st, 'completed');
+      if (status === 'completed') {
+        await notifyLateWatchers(next);
+        return outcomeOf(name, streamRunId, st, 'completed');
+      }
       if (!next && handledHere >= stream.signalsPerRun) return continueAsNew(name, streamRunId, input, st);
       next ??= waitForSignal<InboxMessage>(INBOX);
       const due = st.delayed.reduce<number | undefined>((min, e) => (min === undefined || e.deliverAt! < min ? e.deliverAt! : min), undefined);
