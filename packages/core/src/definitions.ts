@@ -1,7 +1,8 @@
 import { parseDuration, type Duration } from './duration.js';
-import { ArgumentValidationError, DurablyError, InvalidArgumentError } from './errors.js';
+import { ArgumentValidationError, InvalidArgumentError } from './errors.js';
 import { DEFAULT_RETRY, resolveRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
 import { currentScope } from './context.js';
+import { NameRegistry } from './names.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
 const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -99,7 +100,9 @@ export type Workflow<A extends unknown[], R> = ((...args: A) => Promise<Awaited<
  * step must be defined (its module imported) in every worker that listens on its queue. This and
  * the default client are the only process-wide state.
  */
-const stepRegistry = new Map<string, StepDefinition>();
+const stepRegistry = new NameRegistry<StepDefinition>('step');
+/** Workflow names are unique too: a run's log names its workflow, and a worker runs it by that name. */
+const workflowRegistry = new NameRegistry<WorkflowDefinition>('workflow');
 
 export function getStepDefinition(name: string): StepDefinition | undefined {
   return stepRegistry.get(name);
@@ -147,11 +150,7 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
     rateLimit,
     schema: checkSchemaOption(options.schema, `step("${name}")`),
   };
-  const existing = stepRegistry.get(name);
-  if (existing && existing.fn !== fn) {
-    throw new DurablyError(`A different step named "${name}" is already defined. Step names must be unique in a process: rename one of them.`);
-  }
-  stepRegistry.set(name, definition as StepDefinition);
+  stepRegistry.register(name, fn, definition as StepDefinition);
   const call = (...args: A): Promise<Awaited<R>> => {
     const scope = currentScope();
     if (scope?.kind === 'workflow') return scope.execution.callStep(definition as StepDefinition, args) as Promise<Awaited<R>>;
@@ -189,6 +188,7 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     if (key !== undefined && typeof key !== 'function') throw new InvalidArgumentError(`workflow("${name}"): concurrency.key must be a function of the arguments.`);
     (definition as { concurrency?: WorkflowDefinition['concurrency'] }).concurrency = { limit, key: key as ((...args: any[]) => string) | undefined };
   }
+  workflowRegistry.register(name, fn, definition as WorkflowDefinition);
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { definition, workflowName: name });

@@ -46,7 +46,8 @@ export type ErrorCode =
   | 'WORKER_LOST'
   | 'STREAM_NOT_DEFINED'
   | 'STREAM_RUN_NOT_FOUND'
-  | 'STREAM_FAILED';
+  | 'STREAM_FAILED'
+  | 'DUPLICATE_NAME';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -430,4 +431,22 @@ function formatIssues(error: unknown): string {
 /** The run lost its worker more often than its workflow allows (recoverOnWorkerLoss, maxRecoveryAttempts). */
 export class WorkerLostError extends DurablyError {
   override readonly code = 'WORKER_LOST' as const;
+}
+
+/** Two different steps, workflows or hooks have one name: the name must say which code to run. */
+export class DuplicateNameError extends DurablyError {
+  override readonly code = 'DUPLICATE_NAME' as const;
+  constructor(
+    readonly kind: 'step' | 'workflow' | 'hook',
+    readonly definedName: string,
+    readonly firstSite?: string,
+    readonly secondSite?: string,
+    where?: string,
+  ) {
+    super(
+      `${where ? `${where}: t` : 'T'}wo different ${kind}s are named "${definedName}"` +
+        (firstSite || secondSite ? ` (defined at ${firstSite ?? 'an unknown place'} and at ${secondSite ?? 'an unknown place'})` : '') +
+        `. ${kind[0].toUpperCase()}${kind.slice(1)} names must be unique in a process: rename one of them.`,
+    );
+  }
 }

@@ -37,6 +37,11 @@ export interface EventDataMap {
   run_started: { workerId: string };
   /** The worker executing the run was lost (crash, hand-back); `attempt` counts the recoveries. */
   run_interrupted: { attempt: number; workerId: string };
+  /**
+   * The run waits for a worker that has its workflow: `workerId` received it without having it
+   * (`registered` lists what that worker has, at most 50). Written once per wait; the run stays as it was.
+   */
+  run_waiting: { reason: 'workflow_not_registered'; workflow: string; queue: string; workerId: string; registered: string[] };
   run_completed: { result: Serialized };
   run_failed: { error: SerializedError };
   run_cancelled: { reason?: string };
@@ -44,6 +49,14 @@ export interface EventDataMap {
   run_continued: { nextRunId: string };
   /** A step dispatched to the broker (dispatch mode); inline steps skip it. */
   step_scheduled: { name: string; args: Serialized; queue: string };
+  /**
+   * An attempt of the step begins in `workerId`, written before its body runs. The worker holds the
+   * attempt under a lease until `leaseUntil`, renewed while the body runs (the run's timer
+   * `lease:<position>` holds the current expiry); another worker that finds the attempt with no
+   * outcome leaves it to its owner while the lease lives, and takes it over once it lapses. The time
+   * from this event to the attempt's outcome is the attempt's duration.
+   */
+  step_started: { name: string; attempt: number; workerId: string; leaseUntil: number };
   /** An attempt of a step failed. `retryAt` is set when another attempt will follow. */
   step_failed: { name: string; attempt: number; error: SerializedError; retryAt?: number };
   /** The step succeeded on `attempt`; its result is what every replay returns. */

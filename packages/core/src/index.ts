@@ -31,8 +31,10 @@ export type { HookDefinition, Hook, PayloadSchema } from './hooks.js';
 export type { StepContext, WorkflowContext } from './context.js';
 export { Client, RunHandle } from './client/client.js';
 export type { ClientOptions, StartOptions, StartOutcome } from './client/client.js';
+export type { RunWaiting } from './client/waiting.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
+export type { StopOnSignalsOptions } from './worker/shutdown.js';
 export {
   configure,
   createClient,

@@ -20,7 +20,7 @@ it('runs through the default client set by configure()', async () => {
     expect(await run.result({ timeout: '10s' })).toBe('hello ana');
     const handle = getRun(run.runId);
     expect(await handle.status()).toBe('completed');
-    expect((await handle.events()).map((e) => e.type)).toEqual(['run_created', 'run_started', 'step_completed', 'run_completed']);
+    expect((await handle.events()).map((e) => e.type)).toEqual(['run_created', 'run_started', 'step_started', 'step_completed', 'run_completed']);
     expect((await listRuns({ workflow: 'default-client.greet' })).runs.map((r) => r.runId)).toEqual([run.runId]);
   } finally {
     await worker.stop();

@@ -11,6 +11,12 @@ export interface BrokerHarness {
 export interface BrokerSuiteOptions {
   /** Visibility timeout used in the redelivery tests. Default 1000 ms. */
   visibilityTimeoutMs?: number;
+  /**
+   * True for brokers whose delivery count is the backend's receive count (SQS's
+   * ApproximateReceiveCount): a receive in flight when its consumer dies may take the message once
+   * more without delivering it, so after a crash the count is at least, not exactly, one higher.
+   */
+  approximateDeliveryCount?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,7 +153,8 @@ export function brokerSuite(name: string, createHarness: () => Promise<BrokerHar
       await waitFor(() => second.length === 1, vt * 10 + 5000, 'the redelivery');
       expect(second[0].id).toBe(first[0].id);
       expect(second[0].body).toBe('survive me');
-      expect(second[0].deliveryCount).toBe(2);
+      if (options.approximateDeliveryCount) expect(second[0].deliveryCount).toBeGreaterThanOrEqual(2);
+      else expect(second[0].deliveryCount).toBe(2);
       expect(Date.now() - died).toBeGreaterThanOrEqual(vt * 0.5);
     });
 

@@ -34,6 +34,9 @@ import { startTests } from './engine-start.js';
 import { waitFor } from './wait.js';
 
 export { waitFor };
+import { leaseTests } from './engine-leases.js';
+import { unknownWorkflowTests } from './engine-unknown-workflow.js';
+import type { SuiteContext } from './engine-context.js';
 
 export interface EngineHarness {
   /** A new storage and broker client on the same backends (like another process). */
@@ -60,10 +63,10 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     const workers: Worker[] = [];
     let harness: EngineHarness | undefined;
 
-    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>): Promise<Client> {
+    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage): Promise<Client> {
       harness ??= await createHarness();
       const { storage, broker } = await harness.connect();
-      const c = new Client({ storage, broker: wrap ? wrap(broker) : broker, limits });
+      const c = new Client({ storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
       opened.push(c);
       await c.ensureReady();
       return c;
@@ -92,6 +95,11 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     function types(events: DurablyEvent[]): string[] {
       return events.map((e) => e.type);
     }
+
+    // Behaviour by topic, in files of their own.
+    const suite: SuiteContext = { client, worker, setup, fast: FAST };
+    leaseTests(suite);
+    unknownWorkflowTests(suite);
 
     it('runs the quick example: steps, a durable sleep, a result, and a contiguous log', async () => {
       const { c } = await setup();
@@ -360,6 +368,8 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       expect((await run.events()).length).toBe(before);
       expect(await other.resumeHook(token, { approved: true, by: 'ana' })).toEqual({ runId: run.runId });
       expect(await run.result({ timeout: '20s' })).toEqual({ decision: { approved: true, by: 'ana' } });
+      // The resumed hook's timeout timer went with the run's appends (it used to stay until it fired).
+      expect(await c.storage.listTimers(run.runId)).toEqual([]);
       await expect(other.resumeHook(token, { approved: false, by: 'bob' })).rejects.toBeInstanceOf(HookAlreadyUsedError);
       const events = await run.events();
       expect(events.filter((e) => e.type === 'hook_received')).toHaveLength(1);
@@ -825,34 +835,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       await expect(c.startWith(W.plainCalls, [1], { tags: ['has space'] })).rejects.toThrow(/tags/);
     });
 
-    /** Starts `wf` on a worker whose "process" then dies mid-step; another worker takes over. */
-    async function loseWorker(wf: typeof W.recovering) {
-      const a = await client();
-      await worker(a, { visibilityTimeout: '1s' });
-      const run = await a.start(wf);
-      await waitFor(() => W.countOf(`${run.runId}:loss`) === 1, 10_000);
-      await a.broker.close(); // its delivery is abandoned, as by a dead process
-      const b = await client();
-      await worker(b, { visibilityTimeout: '1s' });
-      const outcome = await b.getRun(run.runId).result({ timeout: '20s' }).catch((e: unknown) => e);
-      W.releases.get(run.runId)?.();
-      return { outcome, events: await b.getRun(run.runId).events() };
-    }
-
-    it('records an interrupted event when a run loses its worker and resumes it elsewhere', async () => {
-      const recovered = await loseWorker(W.recovering);
-      expect(recovered.outcome).toBe('done');
-      const interrupted = recovered.events.filter((e) => e.type === 'run_interrupted') as Extract<DurablyEvent, { type: 'run_interrupted' }>[];
-      expect(interrupted.map((e) => e.data.attempt)).toEqual([1]);
-    });
-
-    it('fails a run that loses its worker when its workflow has recoverOnWorkerLoss: false', async () => {
-      const failed = await loseWorker(W.fragile);
-      expect(((failed.outcome as Error).cause as Error)?.name).toBe('WorkerLostError');
-      expect(((failed.outcome as Error).cause as Error).message).toContain('recoverOnWorkerLoss: false');
-      expect(failed.events.map((e) => e.type)).toContain('run_interrupted');
-    });
-
     it('resumes a step from its checkpoint on the next attempt and deletes the checkpoint when the step completes', async () => {
       const { c } = await setup();
       const run = await c.start(W.checkpointWf, 6, 3);
@@ -1041,7 +1023,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
 }
 
 /** A broker that silently drops the publishes `drop` selects (a lost message), and passes the rest. */
-function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?: PublishOptions) => boolean): Broker {
+export function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?: PublishOptions) => boolean): Broker {
   return {
     get maxDelayMs() {
       return inner.maxDelayMs;

@@ -53,10 +53,13 @@ export const parallel = workflow('suite.parallel', async (count: number) => {
   const all = await Promise.all(Array.from({ length: count }, (_, i) => square(i, (count - i) * 3)));
   return all;
 });
-/** Promise.race between a fast and a slow step, then a sleep that forces a replay before returning. */
+/**
+ * Promise.race between a fast and a slow step, then a sleep that outlasts the slow one (so its outcome
+ * is recorded too) and suspends the run, forcing a replay before returning.
+ */
 export const race = workflow('suite.race', async () => {
   const winner = await Promise.race([square(2, 80).then((v) => `slow:${v}`), square(3, 1).then((v) => `fast:${v}`)]);
-  await sleep(30);
+  await sleep(200);
   const after = await square(4, 1);
   return { winner, after };
 });

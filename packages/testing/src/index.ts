@@ -3,3 +3,4 @@ export { brokerSuite, type BrokerHarness, type BrokerSuiteOptions } from './brok
 export { engineSuite, waitFor, type EngineHarness } from './engine-suite.js';
 export { createTestEnv, type TestEnv, type TestEnvOptions } from './test-env.js';
 export { serverRestartScenario, type RestartScenario } from './restart-scenario.js';
+export { workerKilledMidStepScenario, workerStoppedBySignalScenario, type ProcessBackend } from './process-scenarios.js';

@@ -331,6 +331,32 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
       expect(mine(await s.claimDueTimers(t0 + 20_000, { limit: 1000, leaseMs: 1000 }))).toEqual(['later']);
     });
 
+    it('moves a timer with an append of no events: fenced, the log unchanged, updatedAt set, and a claimed timer moved is claimable at its new time', async () => {
+      // How a worker renews a step attempt's lease while the step runs (the timer lease:<position>).
+      const s = await connect();
+      const { run } = await s.createRun(newRun());
+      const t0 = 3_000_000;
+      const mine = (ts: { runId: string; timerId: string }[]) => ts.filter((t) => t.runId === run.runId).map((t) => t.timerId);
+      await s.append({ runId: run.runId, expectedSeq: 1, events: [ev(run.runId, 2)], setTimers: [{ runId: run.runId, timerId: 'lease:2', fireAt: t0 }] });
+      expect(mine(await s.claimDueTimers(t0 + 10, { limit: 1000, leaseMs: 60_000 }))).toEqual(['lease:2']);
+      const before = (await s.getRun(run.runId))!;
+      await new Promise((r) => setTimeout(r, 5));
+      await s.append({ runId: run.runId, expectedSeq: 2, events: [], setTimers: [{ runId: run.runId, timerId: 'lease:2', fireAt: t0 + 100 }] });
+      const after = (await s.getRun(run.runId))!;
+      expect(after.lastSeq).toBe(2);
+      expect(await seqs(s, run.runId)).toEqual([1, 2]);
+      expect(after.updatedAt).toBeGreaterThan(before.updatedAt);
+      expect(await s.listTimers(run.runId)).toEqual([{ runId: run.runId, timerId: 'lease:2', fireAt: t0 + 100 }]);
+      // Moving ended the claim of 60 s: due again at its new time, not before.
+      expect(mine(await s.claimDueTimers(t0 + 50, { limit: 1000, leaseMs: 60_000 }))).toEqual([]);
+      expect(mine(await s.claimDueTimers(t0 + 200, { limit: 1000, leaseMs: 60_000 }))).toEqual(['lease:2']);
+      // Fenced like any append: a writer behind the log moves nothing.
+      await expect(s.append({ runId: run.runId, expectedSeq: 1, events: [], setTimers: [{ runId: run.runId, timerId: 'lease:2', fireAt: t0 + 999 }] })).rejects.toBeInstanceOf(AppendConflictError);
+      expect((await s.listTimers(run.runId))[0].fireAt).toBe(t0 + 100);
+      await s.append({ runId: run.runId, expectedSeq: 2, events: [], clearTimers: ['lease:2'] });
+      expect(await s.listTimers(run.runId)).toEqual([]);
+    });
+
     it('gives each of 200 due timers to exactly one of two workers claiming at once', async () => {
       const a = await connect();
       const b = await connect();

@@ -7,6 +7,7 @@
  *   npm run bench -- --shape B1 --backend postgres  # a part
  *   npm run bench -- --system durably --system raw  # only some systems
  *   npm run bench -- --size tiny                    # smoke run
+ *   npm run bench -- --backend dynamodb+sqs         # DynamoDB + SQS on their emulators (in a private network namespace)
  *
  * Prints one table per shape, writes tools/bench/results/latest.json (rows of
  * { shape, system, backend, mode, metric, value, unit }) and renders docs/performance.svg.
@@ -53,8 +54,10 @@ const shapes = new Set((values.shape ?? SHAPES).map((s) => s.toUpperCase()));
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`Unknown shape "${s}". Known: ${SHAPES.join(', ')}`);
 const systems = new Set(values.system ?? SYSTEMS);
 for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`Unknown system "${s}". Known: ${SYSTEMS.join(', ')}`);
-const backendNames = values.backend ?? Object.keys(BACKENDS);
-for (const b of backendNames) if (!BACKENDS[b]) throw new Error(`Unknown backend "${b}". Known: ${Object.keys(BACKENDS).join(', ')}`);
+/** Backends measured in a child process of their own (see aws.ts). */
+const CHILD_BACKENDS = ['dynamodb+sqs'];
+const backendNames = values.backend ?? [...Object.keys(BACKENDS), ...CHILD_BACKENDS];
+for (const b of backendNames) if (!BACKENDS[b] && !CHILD_BACKENDS.includes(b)) throw new Error(`Unknown backend "${b}". Known: ${[...Object.keys(BACKENDS), ...CHILD_BACKENDS].join(', ')}`);
 const wants = (backend: string) => backendNames.includes(backend) || (backend === 'postgres' && backendNames.some((b) => b.startsWith('postgres'))) || (backend === 'redis' && backendNames.some((b) => b.includes('redis')));
 
 const rows: Row[] = [];
@@ -68,7 +71,7 @@ if (systems.has('raw') && shapes.has('B0')) {
   if (!values.backend) task('B0 raw RabbitMQ: persistent publish-confirm and consume-ack msgs/s', () => rawRabbit(sizes.raw));
 }
 if (systems.has('durably')) {
-  for (const name of backendNames) {
+  for (const name of backendNames.filter((b) => BACKENDS[b])) {
     const backend = BACKENDS[name];
     for (const mode of ['inline', 'dispatch'] as const) {
       if (shapes.has('B1')) task(`B1 Durably ${name} ${mode}: ${sizes.b1} workflows x 3 steps at concurrency 50`, () => b1(backend, mode, sizes.b1, 50));
@@ -85,6 +88,18 @@ if (systems.has('durably')) {
     }
     if (shapes.has('B6')) task(`B6 Durably ${name}: ${sizes.b6} hook round trips`, () => b6(backend, sizes.b6, 10));
   }
+}
+if (systems.has('durably') && backendNames.includes('dynamodb+sqs') && [...shapes].some((s) => s !== 'B0')) {
+  task('B1-B6 Durably dynamodb+sqs on emulators (DynamoDB Local, fauxqs), in a private network namespace', async () => {
+    const { dynamodbSqs } = await import('./aws.js');
+    try {
+      return await dynamodbSqs(shapes, { b1: sizes.b1, b2: sizes.b2, b3: sizes.b3, b4: sizes.b4, b5: sizes.b5, b6: sizes.b6 }, tiny);
+    } catch (err) {
+      // The parts that ran keep their rows; the failure is still reported.
+      rows.push(...((err as { rows?: Row[] }).rows ?? []));
+      throw err;
+    }
+  });
 }
 if (systems.has('dbos') && wants('postgres') && (shapes.has('B1') || shapes.has('B2'))) {
   task(`B1/B2 DBOS Transact on Postgres: ${sizes.b1} workflows x 3 steps; ${sizes.b2} sequential steps`, async () => (await import('./peers.js')).dbos(shapes, sizes.b1, 50, sizes.b2));

@@ -34,6 +34,8 @@ export interface Opened {
   commands?(): Promise<number>;
   /** Of those, the ones that write (Postgres). */
   writes?(): Promise<number>;
+  /** Named counters the backend keeps (DynamoDB read and write units, SQS requests), read around the measured part. */
+  usage?(): Record<string, number>;
 }
 
 export interface Backend {
@@ -316,6 +318,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
     const published0 = opened.published();
     const commands0 = (await opened.commands?.()) ?? NaN;
     const writes0 = (await opened.writes?.()) ?? NaN;
+    const usage0 = opened.usage?.() ?? {};
     let next = 0;
     const t0 = performance.now();
     await Promise.all(
@@ -336,22 +339,25 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       ...(opened.commands && backend.name === 'redis' ? [row('redis_commands_per_step', ((await opened.commands()) - commands0) / (count * 3), 'commands/step')] : []),
       ...(opened.commands && backend.name === 'postgres' ? [row('pg_statements_per_step', ((await opened.commands()) - commands0) / (count * 3), 'statements/step')] : []),
       ...(opened.writes && backend.name === 'postgres' ? [row('pg_writes_per_step', ((await opened.writes()) - writes0) / (count * 3), 'statements/step')] : []),
+      ...Object.entries(opened.usage?.() ?? {}).map(([name, value]) => row(`${name}_per_step`, (value - (usage0[name] ?? 0)) / (count * 3), `${name.replace(/^.*_(units|requests)$/, '$1')}/step`)),
     ];
   });
 }
 
 /** B2: one workflow of `steps` sequential steps; total time and late/early step-gap ratio. */
 export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: number): Promise<Row[]> {
-  return withEngine(backend, mode, async (client) => {
+  return withEngine(backend, mode, async (client, _storage, opened) => {
+    const usage0 = opened.usage?.() ?? {};
     const t0 = performance.now();
     const gaps = (await (await client.start(longChain, steps, true)).result({ timeout: '600s' })) as number[];
     const total = performance.now() - t0;
+    const usage = Object.entries(opened.usage?.() ?? {}).map(([name, value]): Row => ({ shape: 'B2', system: 'durably', backend: backend.name, mode, metric: `${name}_per_step`, value: (value - (usage0[name] ?? 0)) / steps, unit: `${name.replace(/^.*_(units|requests)$/, '$1')}/step` }));
     const tenth = Math.max(1, Math.floor(steps / 10));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const early = mean(gaps.slice(0, tenth));
     const late = mean(gaps.slice(-tenth));
     const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'durably', backend: backend.name, mode, metric, value, unit });
-    return [row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x')];
+    return [row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'), ...usage];
   });
 }
 

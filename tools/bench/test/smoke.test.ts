@@ -20,7 +20,8 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
   const scope = servers ? [] : ['--backend', 'memory', '--backend', 'local', '--system', 'durably'];
   const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/main.ts', '--size', 'tiny', '--out', out, '--chart', chart, ...scope], {
     cwd: benchDir,
-    timeout: 240_000,
+    // DynamoDB + SQS on their emulators add about a minute (a JVM to start, a slower store).
+    timeout: 420_000,
     maxBuffer: 64 * 1024 * 1024,
   });
   expect(stdout).toContain(`wrote ${out}`);
@@ -39,11 +40,12 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
     expect(b2, system).toEqual(expect.arrayContaining(['total_ms', 'gap_ratio_late_early']));
   }
   if (servers) expect(rows.filter((r) => r.shape === 'B0' && r.system === 'raw').map((r) => r.backend)).toEqual(expect.arrayContaining(['postgres', 'redis', 'rabbitmq']));
-  // With inline steps, at most one storage write per step in steady state, on every backend.
+  // With inline steps, one storage write per step in steady state, on every backend: a run of n steps
+  // costs n + 1 appends (the first step's start goes with run_started), so 4/3 for B1's 3-step runs.
   for (const r of rows.filter((x) => x.shape === 'B1' && x.system === 'durably' && x.mode === 'inline' && x.metric === 'appends_per_step')) {
-    expect(r.value, r.backend).toBeLessThanOrEqual(1);
+    expect(r.value, r.backend).toBeLessThanOrEqual(4 / 3 + 1e-9);
   }
   const svg = readFileSync(chart, 'utf8');
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('B1 throughput');
-}, 300_000);
+}, 480_000);

@@ -5,6 +5,7 @@ import { deserialize, objectToError } from '../serialization.js';
 import { FINISHED_STATUSES, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
 import type { Client } from './client.js';
 import { listenForRemoteFinishes, onRunFinished } from './notify.js';
+import { waitingOf, type RunWaiting } from './waiting.js';
 
 /** How a start() call got its handle. */
 export interface StartOutcome {
@@ -99,6 +100,15 @@ export class RunHandle<R = unknown> {
     } finally {
       unsubscribe();
     }
+  }
+
+  /**
+   * Why the run, unfinished, is not progressing by itself, when the engine knows: it waits for a
+   * worker that has its workflow (no worker that received it has). Undefined otherwise (it runs, or
+   * waits on a timer, a hook, a signal or a step).
+   */
+  async waitingFor(): Promise<RunWaiting | undefined> {
+    return waitingOf(this.client.storage, await this.record());
   }
 
   /** The run's full event log, in seq order. */

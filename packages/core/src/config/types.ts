@@ -36,6 +36,7 @@ export interface WorkerConfig {
   queues?: string[];
   stepMode?: 'inline' | 'dispatch';
   visibilityTimeout?: Duration;
+  stepLease?: Duration;
   staleAfter?: Duration;
   recoveryInterval?: Duration;
   timerSweepInterval?: Duration;

@@ -52,6 +52,10 @@ export function logInstrumentation(logger: Logger): Instrumentation {
       logger.error('message dead-lettered', { queue: info.queue, messageId: info.messageId, runId: info.runId, reason: info.reason });
     },
     recovery(info) {
+      if (info.kind === 'worker_lost' && info.detail?.handedBack === true) {
+        logger.info('taking over a step attempt its worker handed back', { runId: info.runId, ...info.detail });
+        return;
+      }
       const message =
         info.kind === 'stale_run' ? 'resuming a run with no progress' : info.kind === 'overdue_timer' ? 'overdue timer found in storage; waking the run' : 'run lost its worker; resuming it here';
       logger.warn(message, { runId: info.runId, ...info.detail });

@@ -29,6 +29,8 @@ export class Command {
   inflight = false;
   /** seq of its step_scheduled event (dispatch mode), for the step worker's duplicate check. */
   scheduledSeq?: number;
+  /** The step's latest `step_started` with no outcome after it: an attempt in flight, here or in another worker. */
+  claim?: { attempt: number; workerId: string; seq: number; leaseUntil: number };
   /** retryAt for which a wake-up timer was written. */
   retryTimerAt?: number;
   /** stepHook: the hook the step is suspended on (by name), and the outcomes of its hooks so far. */

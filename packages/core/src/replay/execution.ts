@@ -53,6 +53,8 @@ import type { HookRecord } from '../storage/storage.js';
 import type { TraceContext } from '../observe/instrumentation.js';
 import { traceOf } from '../observe/trace-context.js';
 import { lastSeqWrittenByExecution, replayAwareLogger } from './replay-logger.js';
+import { leaseTimerId, type AttemptTracker } from './claims.js';
+import { nextDueAt } from './due.js';
 
 export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -67,6 +69,8 @@ export interface AttemptRequest {
   signal?: AbortSignal;
   /** Outcomes of the step's hooks so far (stepHook). */
   hookOutcomes?: Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>;
+  /** seq of the attempt's `step_started`. */
+  claimSeq?: number;
 }
 
 export interface ExecutionDeps {
@@ -82,6 +86,12 @@ export interface ExecutionDeps {
   runAttempt(request: AttemptRequest): Promise<AttemptOutcome>;
   /** Side effects of a durable batch: step tasks to publish, timers to schedule wake-ups for. */
   afterFlush(effects: FlushEffects): Promise<void>;
+  /** How long a step attempt's lease lasts without renewal (see claims.ts). Default 5 s. */
+  stepLeaseMs?: number;
+  /** The worker's running attempts: adopted across replays, their leases renewed. Without it, attempts belong to this execution. */
+  attempts?: AttemptTracker;
+  /** Told when this execution takes over an attempt whose worker was lost or handed it back (the worker reports it; without it, a log line). */
+  onTakeover?(detail: { runId: string; step: string; stepId: string; attempt: number; previousWorker: string; handedBack: boolean }): void;
 }
 
 /** What must happen outside storage once a batch is durable. */
@@ -101,7 +111,13 @@ export interface FlushEffects {
 /** Thrown out of `advance()` when another writer appended first: drop this execution and replay. */
 export class StaleExecutionError extends DurablyError {}
 
-export type AdvanceResult = 'finished' | 'suspended';
+/** Default `stepLease`: a step attempt whose worker stops renewing it for this long is taken over. */
+export const DEFAULT_STEP_LEASE_MS = 5000;
+/** setTimeout's longest delay; a later due time is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `owned`: an attempt of the run runs in another live worker, which advances the run; nothing was written. */
+export type AdvanceResult = 'finished' | 'suspended' | 'owned';
 
 type Pending = { type: EventType; data: unknown; correlationId?: string; at?: number };
 
@@ -133,9 +149,12 @@ export class Execution implements WorkflowRuntime {
   private clearTimers: string[] = [];
   private newTimers: Timer[] = [];
   private toDispatch: Command[] = [];
-  private readonly inflight = new Set<Promise<void>>();
+  /** Steps whose attempts' outcomes the next append records: the worker stops renewing their leases once it is durable. */
+  private toRelease: string[] = [];
   private readonly completed: Array<{ cmd: Command; outcome: AttemptOutcome; attempt: number }> = [];
-  private wakeInflight?: () => void;
+  /** Wakes the loop while it waits on attempts (an outcome, a poke); set only while it waits. */
+  private wake?: () => void;
+  private poked = false;
   private outcome?: { ok: true; value: unknown } | { ok: false; error: unknown };
   private fatal?: Error;
   private cancelReason?: { reason?: string };
@@ -245,6 +264,7 @@ export class Execution implements WorkflowRuntime {
         return false;
       case 'run_created':
       case 'run_started':
+      case 'run_waiting':
       case 'run_completed':
       case 'run_failed':
       case 'run_cancelled':
@@ -257,9 +277,20 @@ export class Execution implements WorkflowRuntime {
         }
         return false;
       }
+      case 'step_started': {
+        // Not an outcome: the code moves on only when the attempt ends. Recorded here as the attempt
+        // in flight, which advance() adopts, leaves to its live owner, or takes over (claims.ts).
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (cmd) {
+          cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
+          this.liveTimers.add(leaseTimerId(cmd.id));
+        }
+        return false;
+      }
       case 'step_failed': {
         const cmd = this.expect(ev, 'step', ev.data.name);
         if (!cmd) return false;
+        this.endClaim(cmd);
         cmd.attempts = ev.data.attempt;
         if (ev.data.retryAt !== undefined) {
           cmd.retryAt = ev.data.retryAt;
@@ -273,6 +304,7 @@ export class Execution implements WorkflowRuntime {
       case 'step_completed': {
         const cmd = this.expect(ev, 'step', ev.data.name);
         if (!cmd) return false;
+        this.endClaim(cmd);
         cmd.attempts = ev.data.attempt;
         this.liveTimers.delete(`retry:${cmd.id}`);
         this.settle(cmd, { ok: true, value: deserialize(ev.data.result) });
@@ -321,7 +353,9 @@ export class Execution implements WorkflowRuntime {
         if (isStepHook(ev.correlationId)) return this.applyStepHook(ev);
         const cmd = this.expectKind(ev, 'hook');
         if (!cmd) return false;
-        this.liveTimers.delete(`hook:${cmd.id}`);
+        // A payload written by resumeHook leaves the hook's timeout timer in storage: clear it with the next append.
+        if (ev.type === 'hook_received') this.dropTimer(`hook:${cmd.id}`);
+        else this.liveTimers.delete(`hook:${cmd.id}`);
         if (ev.type === 'hook_received') this.settle(cmd, { ok: true, value: deserialize(ev.data.payload) });
         else this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
         return true;
@@ -401,6 +435,7 @@ export class Execution implements WorkflowRuntime {
       return false;
     }
     if (ev.type === 'hook_created') {
+      this.endClaim(cmd);
       cmd.waitingHook = { name, token: ev.data.token, timeoutAt: ev.data.expiresAt };
       if (ev.data.expiresAt !== undefined) this.liveTimers.add(`hook:${ev.correlationId}`);
       return false;
@@ -453,6 +488,25 @@ export class Execution implements WorkflowRuntime {
     else cmd.reject(outcome.error);
   }
 
+  /** The step's attempt ended as the log says (its outcome was written with its lease timer's deletion). */
+  private endClaim(cmd: Command): void {
+    cmd.claim = undefined;
+    this.liveTimers.delete(leaseTimerId(cmd.id));
+  }
+
+  /**
+   * The step's attempt will not be recorded by this execution (cancelled, or the run ended): its lease
+   * timer goes with the next append, its running body is no longer renewed, and its signal fires.
+   */
+  private dropClaim(cmd: Command, reason: unknown): void {
+    if (cmd.inflight) {
+      cmd.abort?.abort(reason);
+      this.deps.attempts?.release(this.runId, cmd.id);
+    }
+    if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
+    cmd.claim = undefined;
+  }
+
   private requestCancel(reason?: string): void {
     if (this.cancelReason) return;
     this.cancelReason = { reason };
@@ -460,6 +514,7 @@ export class Execution implements WorkflowRuntime {
     for (const cmd of [...this.commands.values()]) {
       if (cmd.settled || cmd.shielded) continue;
       cmd.abort?.abort(error);
+      if (cmd.kind === 'step') this.dropClaim(cmd, error);
       this.settle(cmd, { ok: false, error });
     }
   }
@@ -629,10 +684,12 @@ export class Execution implements WorkflowRuntime {
   /**
    * Runs the workflow forward from the end of the log until it finishes or can only wait.
    * Throws StaleExecutionError when another writer appended to the run meanwhile.
+   * `redispatch`: send the dispatched steps again (a recovery). `checkDispatched`: also look whether
+   * the leases of dispatched steps' attempts lapsed (the run was woken by a timer, which may be one).
    */
-  async advance(options: { redispatch?: boolean; interrupted?: boolean } = {}): Promise<AdvanceResult> {
+  async advance(options: { redispatch?: boolean; checkDispatched?: boolean } = {}): Promise<AdvanceResult> {
     if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
-    if (options.interrupted && !this.finished) this.recordInterruption();
+    if (!this.finished && (await this.resolveClaims(options.checkDispatched === true)) === 'owned') return 'owned';
     if (this.status === 'pending') {
       this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
       // maxDuration holds while the run is suspended too: a timer wakes it at its deadline.
@@ -657,15 +714,73 @@ export class Execution implements WorkflowRuntime {
       }
       if (await this.createChildren()) continue;
       if (this.scan()) continue; // something resolved synchronously: let the code move on first
-      const toStart = this.readyAttempts();
-      if (toStart.length === 0 && this.inflight.size === 0) {
+      const { ready, waiting } = this.readyAttempts();
+      if (ready.length === 0 && !waiting && !this.attemptsRunning) {
         await this.flush(this.waitingOnDispatched ? 'running' : 'suspended');
         return 'suspended';
       }
-      if (this.mustFlushNow()) await this.flush('running');
-      for (const cmd of toStart) this.startAttempt(cmd);
-      await this.nextCompletions();
+      // An attempt's start is durable before its body runs, so that another worker finding the run
+      // leaves the attempt to this one. It shares the append with whatever else is pending (the
+      // previous step's outcome): one append per step in steady state.
+      for (const cmd of ready) this.claim(cmd);
+      if (ready.length > 0 || this.mustFlushNow()) await this.flush('running');
+      for (const cmd of ready) this.startAttempt(cmd);
+      await this.waitForProgress();
     }
+  }
+
+  /** Some step attempt runs for this execution (an outcome may still come). */
+  private get attemptsRunning(): boolean {
+    for (const cmd of this.commands.values()) if (cmd.inflight) return true;
+    return false;
+  }
+
+  /**
+   * Attempts the log shows in flight (`step_started`, no outcome): ones still running in this worker
+   * are adopted; one running in another live worker means that worker advances the run, so this
+   * execution leaves it ('owned'); ones whose lease lapsed lost their worker and are taken over.
+   */
+  private async resolveClaims(checkDispatched: boolean): Promise<'owned' | undefined> {
+    const foreign: Command[] = [];
+    for (const cmd of this.commands.values()) {
+      if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight || (cmd.scheduled && !checkDispatched)) continue;
+      const key = { runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq };
+      const adopted = cmd.claim.workerId === this.deps.workerId ? this.deps.attempts?.adopt(key) : undefined;
+      if (adopted) {
+        cmd.abort = adopted.abort;
+        this.follow(cmd, cmd.claim.attempt, adopted.outcome);
+      } else {
+        foreign.push(cmd);
+      }
+    }
+    if (foreign.length === 0) return undefined;
+    const leases = new Map((await this.deps.storage.listTimers(this.runId)).map((t) => [t.timerId, t.fireAt]));
+    const now = this.deps.clock();
+    const lapsed: Array<{ cmd: Command; handedBack: boolean }> = [];
+    for (const cmd of foreign) {
+      const until = leases.get(leaseTimerId(cmd.id));
+      if (cmd.scheduled) {
+        // A dispatched step's attempt belongs to a step worker; with no lease timer left it was handed
+        // back, and the step worker that gets the task claims it. A lapsed one is re-sent from here.
+        if (until !== undefined && until <= now) lapsed.push({ cmd, handedBack: false });
+      } else if (until !== undefined && until > now) {
+        return 'owned';
+      } else {
+        lapsed.push({ cmd, handedBack: until === undefined });
+      }
+    }
+    if (lapsed.length === 0) return undefined;
+    for (const { cmd, handedBack } of lapsed) {
+      const detail = { step: cmd.name, stepId: cmd.id, attempt: cmd.claim!.attempt, previousWorker: cmd.claim!.workerId };
+      if (this.deps.onTakeover) this.deps.onTakeover({ ...detail, runId: this.runId, handedBack });
+      else if (handedBack) this.logger.info('taking over a step attempt its worker handed back', detail);
+      else this.logger.warn('a step attempt lost its worker (its lease lapsed); taking it over', detail);
+      this.dropTimer(leaseTimerId(cmd.id));
+      cmd.claim = undefined;
+      if (cmd.scheduled) this.toDispatch.push(cmd);
+    }
+    this.recordInterruption();
+    return undefined;
   }
 
   private checkDeadline(): void {
@@ -784,15 +899,21 @@ export class Execution implements WorkflowRuntime {
     return settled;
   }
 
-  /** Inline steps whose next attempt may start now; long retry waits get a timer instead. */
-  private readyAttempts(): Command[] {
+  /**
+   * Inline steps whose next attempt may start now, and whether some wait in this process for a short
+   * retry delay; long retry waits get a timer instead.
+   */
+  private readyAttempts(): { ready: Command[]; waiting: boolean } {
     const now = this.deps.clock();
     const ready: Command[] = [];
+    let waiting = false;
     for (const cmd of this.commands.values()) {
-      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.scheduled || cmd.waitingHook || !this.deps.runsInline(cmd.def!)) continue;
+      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.claim || cmd.scheduled || cmd.waitingHook || !this.deps.runsInline(cmd.def!)) continue;
       const wait = (cmd.retryAt ?? 0) - now;
-      if (wait <= this.deps.inlineRetryMaxMs) {
+      if (wait <= 0) {
         ready.push(cmd);
+      } else if (wait <= this.deps.inlineRetryMaxMs) {
+        waiting = true; // waitForProgress wakes at its retryAt
       } else if (cmd.retryTimerAt !== cmd.retryAt) {
         cmd.retryTimerAt = cmd.retryAt;
         const timer = { runId: this.runId, timerId: `retry:${cmd.id}`, fireAt: cmd.retryAt! };
@@ -801,7 +922,7 @@ export class Execution implements WorkflowRuntime {
         this.liveTimers.add(timer.timerId);
       }
     }
-    return ready;
+    return { ready, waiting };
   }
 
   /** Events that must be durable before anything leaves the process. run_started alone can wait. */
@@ -809,33 +930,76 @@ export class Execution implements WorkflowRuntime {
     return this.toDispatch.length > 0 || this.newTimers.length > 0 || this.startRuns.length > 0 || this.outbox.some((p) => p.type !== 'run_started');
   }
 
-  private startAttempt(cmd: Command): void {
-    cmd.inflight = true;
-    cmd.abort = new AbortController();
-    const signal = cmd.abort.signal;
-    const attempt = cmd.attempts + 1;
-    const wait = Math.max(0, (cmd.retryAt ?? 0) - this.deps.clock());
-    const run = async () => {
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const outcome = await this.deps.runAttempt({ runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt, policy: cmd.policy!, signal, hookOutcomes: cmd.hookOutcomes });
-      this.completed.push({ cmd, outcome, attempt });
-      this.wakeInflight?.();
-    };
-    const p: Promise<void> = run().finally(() => this.inflight.delete(p));
-    this.inflight.add(p);
+  /** Queues the `step_started` of the step's next attempt and its lease timer (storage only: no wake-up is published for it). */
+  private claim(cmd: Command): void {
+    const now = this.deps.clock();
+    const leaseUntil = now + (this.deps.stepLeaseMs ?? DEFAULT_STEP_LEASE_MS);
+    this.push({ type: 'step_started', correlationId: cmd.id, data: { name: cmd.name, attempt: cmd.attempts + 1, workerId: this.deps.workerId, leaseUntil }, at: now });
+    this.storeTimer({ runId: this.runId, timerId: leaseTimerId(cmd.id), fireAt: leaseUntil });
   }
 
-  private async nextCompletions(): Promise<void> {
-    if (this.completed.length > 0) return;
-    await new Promise<void>((resolve) => (this.wakeInflight = resolve));
-    this.wakeInflight = undefined;
+  /** Runs the attempt that the durable `step_started` (cmd.claim) names. */
+  private startAttempt(cmd: Command): void {
+    const claim = cmd.claim!;
+    const abort = new AbortController();
+    cmd.abort = abort;
+    const request: AttemptRequest = { runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt: claim.attempt, policy: cmd.policy!, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq };
+    const body = () => this.deps.runAttempt(request);
+    const tracker = this.deps.attempts;
+    this.follow(cmd, claim.attempt, tracker ? tracker.run({ runId: this.runId, stepId: cmd.id, claimSeq: claim.seq }, { shielded: cmd.shielded, leaseUntil: claim.leaseUntil, abort }, body) : body());
+  }
+
+  /** The loop records the attempt's outcome when it comes. */
+  private follow(cmd: Command, attempt: number, outcome: Promise<AttemptOutcome>): void {
+    cmd.inflight = true;
+    void outcome.then((o) => {
+      this.completed.push({ cmd, outcome: o, attempt });
+      this.wake?.();
+    });
+  }
+
+  /**
+   * Waits for something to do while attempts run or a short retry waits: an attempt's outcome, the
+   * run's earliest due time (a sleep, a hook or signal timeout, a retry, the maxDuration deadline),
+   * which fires while inline steps run just as it would in a suspended run, or a poke.
+   */
+  private async waitForProgress(): Promise<void> {
+    if (this.completed.length > 0 || this.poked) {
+      this.poked = false;
+      return;
+    }
+    const due = nextDueAt(this.commands.values(), {
+      deadline: this.def.maxDurationMs === undefined ? undefined : this.run.createdAt + this.def.maxDurationMs,
+      waitsInline: (cmd) => this.deps.runsInline(cmd.def!) && cmd.retryAt! - this.deps.clock() <= this.deps.inlineRetryMaxMs,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (due !== undefined) timer = setTimeout(resolve, Math.min(Math.max(0, due - this.deps.clock()), MAX_TIMER_MS));
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+    this.poked = false;
+  }
+
+  /**
+   * Tells a waiting loop to look again: the worker received a task for this run (a timer's wake-up,
+   * whose due time a virtual clock may have reached before the wall clock did).
+   */
+  poke(): void {
+    this.poked = true;
+    this.wake?.();
   }
 
   /** Turns an attempt's outcome into its event and settles the call (the event is flushed before any external effect). */
   private recordAttempt(cmd: Command, outcome: AttemptOutcome, attempt: number): void {
     cmd.inflight = false;
     cmd.attempts = attempt;
-    if (cmd.settled) return; // cancelled meanwhile
+    if (cmd.settled) return; // cancelled meanwhile (its claim was dropped then)
+    // The outcome (or the hook suspension) ends the attempt, in the same append as its lease timer's deletion.
+    if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
+    cmd.claim = undefined;
+    this.toRelease.push(cmd.id);
     if (outcome.ok) {
       let result: string;
       try {
@@ -936,7 +1100,14 @@ export class Execution implements WorkflowRuntime {
     this.toDispatch = [];
     this.releaseSlots = this.def.concurrency !== undefined;
     await this.flush(patch.status, { ...patch, finishedAt: now });
-    this.fail(new CancelledError('the run has finished'));
+    // Attempts that lost a race to the end of the run: nothing of theirs can be recorded now.
+    const ended = new CancelledError('the run has finished');
+    for (const cmd of this.commands.values()) {
+      if (!cmd.inflight) continue;
+      cmd.abort?.abort(ended);
+      this.deps.attempts?.release(this.runId, cmd.id);
+    }
+    this.fail(ended);
   }
 
   /** Queues an event for the next append, stamped with the time it happened. */
@@ -954,9 +1125,16 @@ export class Execution implements WorkflowRuntime {
   /** Writes a timer with the next append and publishes its wake-up after it. */
   private addTimer(timerId: string, fireAt: number): void {
     const timer = { runId: this.runId, timerId, fireAt };
-    this.setTimers.push(timer);
+    this.storeTimer(timer);
     this.newTimers.push(timer);
-    this.liveTimers.add(timerId);
+  }
+
+  /** Writes a timer with the next append, replacing a deletion of the same timer queued in this batch. */
+  private storeTimer(timer: Timer): void {
+    this.clearTimers = this.clearTimers.filter((id) => id !== timer.timerId);
+    this.setTimers = this.setTimers.filter((t) => t.timerId !== timer.timerId);
+    this.setTimers.push(timer);
+    this.liveTimers.add(timer.timerId);
   }
 
   /** Deletes a timer with the next append; one not yet written is simply not written. */
@@ -1055,6 +1233,9 @@ export class Execution implements WorkflowRuntime {
       if (ev.type === 'step_scheduled') {
         const cmd = this.commands.get(ev.correlationId!);
         if (cmd) cmd.scheduledSeq = ev.seq;
+      } else if (ev.type === 'step_started') {
+        const cmd = this.commands.get(ev.correlationId!);
+        if (cmd) cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
       }
     }
     try {
@@ -1078,6 +1259,12 @@ export class Execution implements WorkflowRuntime {
     this.setTimers = [];
     this.clearTimers = [];
     this.setHooks = [];
+    const tracker = this.deps.attempts;
+    if (tracker) {
+      tracker.seen(this.runId, this.seq);
+      for (const stepId of this.toRelease) tracker.release(this.runId, stepId);
+    }
+    this.toRelease = [];
     await this.afterFlush();
   }
 
@@ -1113,6 +1300,7 @@ function splitStepHook(correlationId: string): [string, string] {
 function identityOf(ev: DurablyEvent): string | undefined {
   switch (ev.type) {
     case 'step_scheduled':
+    case 'step_started':
     case 'step_failed':
     case 'step_completed':
       return `step:${ev.data.name}`;

@@ -28,14 +28,14 @@ const WRITTEN_BY_EXECUTION = new Set<EventType>([
 
 /**
  * The highest seq in `events` that this run's execution wrote. Workflow code that runs on replay
- * before that point already ran (and logged) in an earlier execution. Inline step outcomes are the
- * execution's own; a dispatched step's (its step_scheduled is in the log) come from another worker.
+ * before that point already ran (and logged) in an earlier execution. Inline step starts and outcomes are
+ * the execution's own; a dispatched step's (its step_scheduled is in the log) come from another worker.
  */
 export function lastSeqWrittenByExecution(events: DurablyEvent[], dispatched: Set<string>, from = 0): number {
   let last = from;
   for (const ev of events) {
     if (ev.type === 'step_scheduled' && ev.correlationId) dispatched.add(ev.correlationId);
-    const own = WRITTEN_BY_EXECUTION.has(ev.type) || ((ev.type === 'step_completed' || ev.type === 'step_failed') && !dispatched.has(ev.correlationId ?? ''));
+    const own = WRITTEN_BY_EXECUTION.has(ev.type) || ((ev.type === 'step_started' || ev.type === 'step_completed' || ev.type === 'step_failed') && !dispatched.has(ev.correlationId ?? ''));
     if (own && ev.seq > last) last = ev.seq;
   }
   return last;

@@ -129,11 +129,18 @@ export interface AppendRequest {
   runId: string;
   /** The seq of the last event the writer has seen. The append succeeds only if the log still ends there. */
   expectedSeq: number;
-  /** Events numbered expectedSeq + 1, expectedSeq + 2, ... with no gap. */
+  /**
+   * Events numbered expectedSeq + 1, expectedSeq + 2, ... with no gap. May be empty: the append then
+   * only moves timers or patches the run (a step attempt's lease is renewed so), still fenced by
+   * `expectedSeq`, with `lastSeq` unchanged and `updatedAt` set.
+   */
   events: DurablyEvent[];
   /** Applied to the run record in the same atomic write. `updatedAt` and `lastSeq` are always set. */
   run?: RunPatch;
-  /** Timers to create or move (upsert by runId + timerId) in the same atomic write. */
+  /**
+   * Timers to create or move (upsert by runId + timerId) in the same atomic write. Moving a timer
+   * ends its claim (`claimDueTimers`' lease): it is due again at its new `fireAt`.
+   */
   setTimers?: Timer[];
   /** timerIds of this run's timers to delete in the same atomic write. */
   clearTimers?: string[];
@@ -231,7 +238,7 @@ export interface Storage {
    */
   claimDueTimers(now: number, options: { limit: number; leaseMs: number }): Promise<Timer[]>;
 
-  /** The run's timers that are not yet cleared (for inspection and tests). */
+  /** The run's timers that are not yet cleared, by fireAt (the engine reads a step attempt's lease from it). */
   listTimers(runId: string): Promise<Timer[]>;
 
   /** The hook index entry of a token, or undefined when no hook has that token. */

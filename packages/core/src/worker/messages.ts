@@ -17,6 +17,8 @@ export interface RunTask {
   notBefore?: number;
   /** When it was published (epoch ms): the worker measures queue lag from it. */
   sentAt?: number;
+  /** Times workers that do not have the run's workflow passed this task on (see unknown-workflows.ts). */
+  hops?: number;
 }
 
 /** Run one attempt of a dispatched step. */

@@ -6,20 +6,18 @@ import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, CancelledError, DurablyError, FatalError, InvalidArgumentError, WorkflowNotRegisteredError } from '../errors.js';
+import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
 import { createLogger, toLogger, type Logger, type PinoLike } from '../logger.js';
-import { Execution, StaleExecutionError, isFatal, type AttemptOutcome, type FlushEffects } from '../replay/execution.js';
+import { Execution, StaleExecutionError, type FlushEffects } from '../replay/execution.js';
 import type { Command } from '../replay/commands.js';
-import { backoffDelay } from '../retry.js';
-import { RetryableError } from '../errors.js';
 import { deserialize, errorToObject, serialize } from '../serialization.js';
-import { FINISHED_STATUSES, type RunRecord, type Timer } from '../storage/storage.js';
+import { FINISHED_STATUSES, type RunRecord } from '../storage/storage.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages.js';
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
+import { runStepTask } from './step-task.js';
 import { ExecutionCache } from './cache.js';
-import { StepSuspended } from '../step-hooks.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import { Scheduler } from '../schedules.js';
 import { streamWorkflow } from '../streams.js';
@@ -32,6 +30,10 @@ import type { HttpOptions, WorkerConfig } from '../config/types.js';
 import { deadLetterReason } from '../broker/failures.js';
 import { MAX_DELIVERIES, deriveSettings, type Settings } from './settings.js';
 import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
+import { AttemptRegistry } from './attempts.js';
+import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
+import { UnknownWorkflows } from './unknown-workflows.js';
+import { openClaim } from '../replay/claims.js';
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -49,6 +51,14 @@ export interface WorkerOptions {
   stepMode?: 'inline' | 'dispatch';
   /** Broker visibility timeout: a dead worker's task comes back after this. Default 30s. */
   visibilityTimeout?: Duration;
+  /**
+   * Lease of a running step attempt. The worker renews it while the body runs (every third of it, at
+   * most every second); another worker that finds the attempt under a live lease leaves it alone,
+   * and once it lapses (the worker died) the run is taken over, the attempt run again. So a run whose
+   * worker was killed mid-step resumes about `stepLease` + 3 s after the kill. A step body that blocks
+   * the event loop for longer than this may be run a second time elsewhere. Default 5s.
+   */
+  stepLease?: Duration;
   /** A pending or running run with no progress for this long is resumed elsewhere. Default 60s. */
   staleAfter?: Duration;
   /** How often to look for stuck runs. Default 10s. */
@@ -92,7 +102,7 @@ export class Worker {
   private settings: Settings;
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
-  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean }>();
+  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean }>();
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -109,17 +119,26 @@ export class Worker {
     if (!Array.isArray(options.workflows)) throw new InvalidArgumentError('createWorker(): "workflows" must be an array of workflows.');
     for (const wf of options.workflows) {
       if (!isWorkflow(wf)) throw new InvalidArgumentError('createWorker(): every entry of "workflows" must be made with workflow(name, fn).');
+      const known = this.workflows.get(wf.definition.name);
+      if (known === wf.definition) continue; // the same workflow listed twice
+      // Two definitions under one name (a module loaded twice, two copies of the package): the
+      // worker could not tell which code a run of that name should run.
+      if (known) throw new DuplicateNameError('workflow', wf.definition.name, undefined, undefined, 'createWorker()');
       this.workflows.set(wf.definition.name, wf.definition);
       if (wf.definition.schedule && options.scheduler !== false) this.declared.push(wf);
     }
     // Stream runs (defineStream) are runs of one built-in workflow: every worker can run them.
-    if (!this.workflows.has(streamWorkflow.definition.name)) this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
+    const stream = this.workflows.get(streamWorkflow.definition.name);
+    if (stream && stream !== streamWorkflow.definition) throw new DuplicateNameError('workflow', streamWorkflow.definition.name, undefined, undefined, 'createWorker()');
+    this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
     this.settings = deriveSettings(options);
     this.localTimers = new LocalTimers(() => client.clock(), (due) => this.fireLocalTimers(due));
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = toLogger(options.logger ?? createLogger()).child({ workerId: this.workerId });
     this.instrumentation = combineInstrumentation([logInstrumentation(this.logger), otelInstrumentation(), options.instrumentation]);
     this.http = options.http;
+    this.attempts = new AttemptRegistry(client.storage, client.clock, () => this.settings.stepLeaseMs, this.logger);
+    this.unknown = new UnknownWorkflows(client, this.logger, this.workerId, () => [...this.workflows.keys()]);
     this.cache = new ExecutionCache(options.cacheSize ?? 1000);
     // Every running attempt listens on the stop signal: one listener per attempt is expected.
     setMaxListeners(0, this.stopController.signal);
@@ -158,6 +177,12 @@ export class Worker {
     this.scheduleIntervalMs = parseDuration(options.scheduleInterval ?? '1s', 'createWorker(): scheduleInterval');
     this.http = options.http;
   }
+  /** Step attempts running here, with their leases. */
+  private readonly attempts: AttemptRegistry;
+  /** Runs of workflows this worker does not have. */
+  private readonly unknown: UnknownWorkflows;
+  /** Renews the leases until the worker has stopped (so also during stop's grace period). */
+  private leaseTimer?: NodeJS.Timeout;
   private readonly localTimers: LocalTimers;
   private localWakes = 0;
 
@@ -199,6 +224,27 @@ export class Worker {
     }
   }
 
+  /** Advances runs in this worker, a few at a time, as delivered tasks would be; one that fails goes to the broker. */
+  private async runHere(runIds: string[]): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      while (next < runIds.length && this.running) {
+        const task: RunTask = { v: 1, kind: 'run', runId: runIds[next++], reason: 'start' };
+        this.handling++;
+        try {
+          await this.processRun(task);
+        } catch (err) {
+          this.logger.debug('starting a waiting run here failed; it goes to the broker', { runId: task.runId, error: String(err) });
+          const run = await this.client.storage.getRun(task.runId).catch(() => undefined);
+          if (run) await publishTask(this.client.broker, brokerQueue(run.queue), task, 0, this.client.clock).catch(() => undefined);
+        } finally {
+          this.handling--;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, this.settings.concurrency) }, lane));
+  }
+
   /** Fires due schedule slots now (the test environment calls it after moving its clock). */
   async tickSchedules(): Promise<number> {
     return this.scheduler ? this.scheduler.tick() : 0;
@@ -238,6 +284,17 @@ export class Worker {
     for (const wf of this.declared) {
       await this.client.schedules.ensureDeclared(wf, wf.definition.schedule!);
     }
+    // Runs that waited for a worker with one of these workflows start now, here.
+    void this.unknown
+      .findWaitingRuns(new Set(this.workflows.keys()), this.settings.queues)
+      .then((runIds) => this.runHere(runIds))
+      .catch((err) => this.logger.error('looking for runs waiting for this worker failed', { error: String(err) }));
+    let renewing = false;
+    this.leaseTimer = setInterval(() => {
+      if (renewing) return;
+      renewing = true;
+      void this.attempts.renew().finally(() => (renewing = false));
+    }, Math.max(50, Math.min(1000, Math.floor(this.settings.stepLeaseMs / 3))));
     this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
     this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());
     if (this.scheduler) {
@@ -300,23 +357,21 @@ export class Worker {
     }
     this.subscriptions = [];
     this.cache.clear();
+    clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
     await this.ops?.close();
     this.ops = undefined;
     this.logger.info('worker stopped');
   }
 
-  /** Stops gracefully on SIGTERM and SIGINT (a deploy, a spot reclaim), then lets the process exit. */
-  stopOnSignals(options: { grace?: Duration } = { grace: '10s' }): void {
-    const onSignal = (signal: NodeJS.Signals) => {
-      this.logger.info('signal received, stopping', { signal });
-      void this.stop(options).finally(() => {
-        process.exitCode ??= 0;
-        process.removeListener('SIGTERM', onSignal);
-        process.removeListener('SIGINT', onSignal);
-      });
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+  /**
+   * Stops gracefully on SIGTERM and SIGINT (a deploy, a spot reclaim): what is in hand may finish
+   * until shortly before `grace` (default 10s) ends, the rest is handed back, the client is closed
+   * (`closeClient: false` keeps it), and the process exits, at the latest when the grace period ends
+   * (`exit: false` leaves that to the app). See docs/concepts/shutdown.md.
+   */
+  stopOnSignals(options: StopOnSignalsOptions = {}): void {
+    installSignalHandlers(this, this.client, this.logger, options);
   }
 
   private async handBack(): Promise<void> {
@@ -324,6 +379,8 @@ export class Worker {
     const steps = [...this.stepTasks.values()];
     this.handedBack = true;
     for (const execution of runs) execution.abandon();
+    // The next worker takes the attempts over at once, not after their leases lapse.
+    await this.attempts.voidAll();
     this.stopController.abort(new DurablyError('the worker is stopping; the work was handed back'));
     await Promise.allSettled([
       ...runs.map((ex) => publishTask(this.client.broker, brokerQueue(ex.run.queue), { v: 1, kind: 'run', runId: ex.runId, reason: 'recover' }, 0, this.client.clock)),
@@ -384,12 +441,15 @@ export class Worker {
   private async processRun(task: RunTask, redelivered = false): Promise<void> {
     const state = this.active.get(task.runId);
     if (state) {
-      // Already advancing here: make it look again when done instead of replaying in parallel.
+      // Already advancing here: make it look again when done instead of replaying in parallel, and
+      // let the live execution look at its due times now (a timer's wake-up may be why this came).
       state.again = true;
       state.recover ||= task.reason === 'recover';
+      state.timer ||= task.reason === 'timer';
+      this.executing.get(task.runId)?.poke();
       return;
     }
-    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered };
+    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer' };
     this.active.set(task.runId, mine);
     try {
       let stale = 0;
@@ -397,10 +457,12 @@ export class Worker {
         mine.again = false;
         const recover = mine.recover;
         const redelivery = mine.redelivered === true;
+        const timer = mine.timer === true;
         mine.recover = false;
         mine.redelivered = false;
+        mine.timer = false;
         try {
-          await this.advanceRun(task.runId, recover, redelivery);
+          await this.advanceRun(task, recover, redelivery, timer);
         } catch (err) {
           this.cache.delete(task.runId);
           if (this.handedBack) return; // published again for another worker
@@ -408,6 +470,7 @@ export class Worker {
           // Another writer moved the run on; replay from storage and continue from there.
           if (++stale > 10) throw err;
           mine.again = true;
+          mine.timer ||= timer;
         }
       }
     } finally {
@@ -415,8 +478,10 @@ export class Worker {
     }
   }
 
-  private async advanceRun(runId: string, recover: boolean, redelivered = false): Promise<void> {
+  /** `timer`: woken by a timer, maybe a lapsed lease of a dispatched step's attempt. */
+  private async advanceRun(task: RunTask, recover: boolean, redelivered = false, timer = false): Promise<void> {
     if (this.handedBack) return;
+    const runId = task.runId;
     const storage = this.client.storage;
     let execution = this.cache.take(runId);
     const cached = execution !== undefined;
@@ -445,7 +510,7 @@ export class Worker {
       // The log is the truth: the run may have ended (terminated, say) between the two reads.
       if (log.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
       const def = this.workflows.get(run.workflow);
-      if (!def) throw new WorkflowNotRegisteredError(run.workflow, [...this.workflows.keys()]);
+      if (!def) return this.unknown.handle(run, log, task);
       const events = log;
       if (run.status === 'pending' && def.concurrency && !events.some((e) => e.type === 'cancel_requested')) {
         if (!(await this.acquireConcurrency(run.runId, def, events[0]))) return;
@@ -467,22 +532,24 @@ export class Worker {
     let outcome: RunExecutionOutcome = 'error';
     let failure: unknown;
     this.executing.set(runId, execution);
+    const beatMs = Math.min(1000, Math.max(100, this.settings.staleAfterMs / 3));
     const heartbeat = setInterval(() => {
-      storage.touchRun(runId, this.client.clock()).catch(() => undefined);
+      // A lease renewal of a long step sets updatedAt too: then no separate touch is needed.
+      if (!this.attempts.renewedWithin(runId, beatMs)) storage.touchRun(runId, this.client.clock()).catch(() => undefined);
       this.watchForCancel(live).catch(() => undefined);
-    }, Math.min(1000, Math.max(100, this.settings.staleAfterMs / 3)));
+    }, beatMs);
     heartbeat.unref();
     try {
-      // Lost its worker: found running by a recovery or a redelivery, or still pending but redelivered
-      // (its first worker died before recording anything). Not for an execution this worker caches.
-      const lost = !cached && ((recover && execution.status === 'running') || (redelivered && execution.status === 'pending'));
-      if (lost) this.instrumentation.recovery({ kind: 'worker_lost', runId, detail: { workflow: execution.workflowName } });
       this.runTraces.set(runId, () => scope.trace() ?? live.trace);
-      const result = await scope.wrap(() => live.advance({ redispatch: recover, interrupted: lost }));
+      // A lost worker shows in the log as an attempt whose lease lapsed: the execution counts it.
+      const result = await scope.wrap(() => live.advance({ redispatch: recover, checkDispatched: recover || timer }));
       if (result === 'finished') {
         outcome = live.status as RunExecutionOutcome;
         failure = live.failure;
         notifyRunFinished(storage, runId);
+      } else if (result === 'owned') {
+        outcome = 'superseded';
+        this.logger.debug('run left to the worker running its step', { runId });
       } else {
         outcome = 'suspended';
         if (execution.waitingOnDispatched) this.cache.put(runId, execution);
@@ -569,6 +636,10 @@ export class Worker {
       workerId: this.workerId,
       clock: this.client.clock,
       inlineRetryMaxMs: this.settings.inlineRetryMaxMs,
+      stepLeaseMs: this.settings.stepLeaseMs,
+      attempts: this.attempts,
+      onTakeover: ({ runId, ...detail }: { runId: string; step: string; stepId: string; attempt: number; previousWorker: string; handedBack: boolean }) =>
+        this.instrumentation.recovery({ kind: 'worker_lost', runId, detail: { workflow, ...detail } }),
       limits: this.client.limits,
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
@@ -732,87 +803,28 @@ export class Worker {
 
   // ---- Dispatched steps ----
 
-  /**
-   * Runs one attempt of a dispatched step and records its outcome in the run's log. The append is
-   * conditional like every other: on a race it re-reads the tail, and stops if the outcome of this
-   * attempt is already recorded (a duplicate delivery) or the run has ended.
-   */
   private async processStep(task: StepTask): Promise<void> {
-    const storage = this.client.storage;
-    const found = getStepDefinition(task.name);
-    const def = found && this.withOverride(found);
-    if (!def) {
-      throw new DurablyError(`Step "${task.name}" is not defined in this worker process. Import the module that defines it in every worker that listens on its queue.`);
-    }
-    let tail = await storage.readEvents(task.runId, task.scheduledSeq);
-    if (tail.length === 0) return; // the run was deleted
-    let lastSeq = tail[tail.length - 1].seq;
-    let state = stepState(tail, task.stepId);
-    if (state.done || state.runEnded) return;
-    const attempt = state.attempts + 1;
-    const stepKey = `${task.runId}:${task.stepId}`;
-    this.stepTasks.set(stepKey, { task, queue: brokerQueue(def.queue ?? task.workflowQueue) });
-    const heartbeat = setInterval(() => storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), Math.max(1000, this.settings.staleAfterMs / 3));
-    heartbeat.unref();
-    let outcome: AttemptOutcome;
-    try {
-      await this.waitForPermit(def);
-      const checkpoints = this.checkpointsFor(task.runId, task.stepId);
-      const scope = this.instrumentation.stepAttempt({ runId: task.runId, stepId: task.stepId, step: task.name, attempt, maxAttempts: task.policy.maxAttempts, inline: false, trace: traceOf(task) });
-      const began = Date.now();
-      outcome = await scope.wrap(() => runStepAttempt(
-        { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-        { logger: this.logger, heartbeat: () => void storage.touchRun(task.runId, this.client.clock()).catch(() => undefined), signal: this.stopController.signal, checkpoints, hookOutcomes: new Map(), client: this.client },
-      ));
-      scope.end({ outcome: attemptOutcome(outcome, attempt, task.policy.maxAttempts), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
-      if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
-      if (!outcome.ok && outcome.error instanceof StepSuspended) {
-        outcome = { ok: false, error: new FatalError(`stepHook("${outcome.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
-      }
-    } finally {
-      clearInterval(heartbeat);
-      this.stepTasks.delete(stepKey);
-    }
-    if (this.handedBack) return; // another worker runs it now
-    const now = this.client.clock();
-    let type: 'step_completed' | 'step_failed';
-    let data: EventDataMap['step_completed'] | EventDataMap['step_failed'];
-    let retryAt: number | undefined;
-    if (outcome.ok) {
-      try {
-        data = { name: task.name, attempt, result: serialize(outcome.value, `the result of step "${task.name}"`) };
-        type = 'step_completed';
-      } catch (err) {
-        outcome = { ok: false, error: err };
-      }
-    }
-    if (!outcome.ok) {
-      const fatal = isFatal(outcome.error) || attempt >= task.policy.maxAttempts;
-      const error = outcome.error;
-      retryAt = fatal ? undefined : now + (error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(task.policy, attempt));
-      data = { name: task.name, attempt, error: errorToObject(error) };
-      if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
-      type = 'step_failed';
-    }
-    for (;;) {
-      const event = makeEvent(task.runId, lastSeq + 1, type!, data! as never, task.stepId, now) as DurablyEvent;
-      try {
-        await storage.append({ runId: task.runId, expectedSeq: lastSeq, events: [event], run: { status: 'running' } });
-        break;
-      } catch (err) {
-        if (!(err instanceof AppendConflictError)) throw err;
-        tail = await storage.readEvents(task.runId, lastSeq + 1);
-        if (tail.length === 0) continue;
-        lastSeq = tail[tail.length - 1].seq;
-        state = stepState(tail, task.stepId);
-        if (state.runEnded || state.done || state.attempts >= attempt) return; // recorded by a duplicate
-      }
-    }
-    if (retryAt !== undefined) {
-      await publishTask(this.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined }, retryAt - now, this.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
-    } else {
-      await publishTask(this.client.broker, brokerQueue(task.workflowQueue), { v: 1, kind: 'run', runId: task.runId, reason: 'step' }, 0, this.client.clock);
-    }
+    await runStepTask(task, {
+      client: this.client,
+      logger: this.logger,
+      workerId: this.workerId,
+      leaseMs: this.settings.stepLeaseMs,
+      attempts: this.attempts,
+      instrumentation: this.instrumentation,
+      stopSignal: this.stopController.signal,
+      handedBack: () => this.handedBack,
+      definition: (name) => {
+        const found = getStepDefinition(name);
+        return found && this.withOverride(found);
+      },
+      waitForPermit: (def) => this.waitForPermit(def),
+      checkpointsFor: (runId, stepId) => this.checkpointsFor(runId, stepId),
+      track: (t, queue) => {
+        const key = `${t.runId}:${t.stepId}`;
+        if (queue === undefined) this.stepTasks.delete(key);
+        else this.stepTasks.set(key, { task: t, queue });
+      },
+    });
   }
 
   // ---- Sweeps ----
@@ -824,8 +836,13 @@ export class Worker {
     const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: Math.max(this.settings.visibilityTimeoutMs, 10_000) + graceMs });
     for (const timer of timers) {
       const run = await this.client.storage.getRun(timer.runId);
-      if (run && FINISHED_STATUSES.has(run.status)) {
-        // Left behind by a run that ended: delete it (an empty append that only clears the timer).
+      // Left behind by a run that ended, or the lease of an attempt that already ended (a renewal that
+      // raced its outcome): delete it (an empty append that only clears the timer). A lapsed lease of
+      // an attempt in flight wakes the run, whose worker takes the attempt over.
+      const stray =
+        run !== undefined &&
+        (FINISHED_STATUSES.has(run.status) || (timer.timerId.startsWith('lease:') && !openClaim(await this.client.storage.readEvents(run.runId), timer.timerId.slice('lease:'.length))));
+      if (stray) {
         await this.client.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [], clearTimers: [timer.timerId] }).catch(() => undefined);
         continue;
       }
@@ -835,34 +852,29 @@ export class Worker {
     }
   }
 
-  /** Finds runs left pending or running by a dead process and republishes them. */
+  /**
+   * Finds runs left pending or running by a dead process and republishes them: only runs this worker
+   * can run (its queues, its workflows), so a run that waits for a worker with its workflow is not
+   * sent round between workers that do not have it. It pages on past the runs it skips, and resumes
+   * at most 100 per sweep.
+   */
   private async sweepStuckRuns(): Promise<void> {
     const now = this.client.clock();
-    const page = await this.client.storage.listRuns({ status: ['pending', 'running'], updatedBefore: now - this.settings.staleAfterMs, limit: 100 });
-    for (const run of page.runs) {
-      if (run.startAt !== undefined && run.startAt > now) continue;
-      if (!this.settings.queues.includes(run.queue) || this.active.has(run.runId)) continue;
-      // Touch first so that other workers' sweeps leave it alone for another stale period.
-      await this.client.storage.touchRun(run.runId, now);
-      this.instrumentation.recovery({ kind: 'stale_run', runId: run.runId, detail: { workflow: run.workflow, status: run.status, idleMs: now - run.updatedAt } });
-      await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
+    let cursor: string | undefined;
+    let resumed = 0;
+    for (let pages = 0; pages < 10 && resumed < 100; pages++) {
+      const page = await this.client.storage.listRuns({ status: ['pending', 'running'], updatedBefore: now - this.settings.staleAfterMs, limit: 100, cursor });
+      for (const run of page.runs) {
+        if (run.startAt !== undefined && run.startAt > now) continue;
+        if (!this.settings.queues.includes(run.queue) || !this.workflows.has(run.workflow) || this.active.has(run.runId) || resumed >= 100) continue;
+        resumed++;
+        // Touch first so that other workers' sweeps leave it alone for another stale period.
+        await this.client.storage.touchRun(run.runId, now);
+        this.instrumentation.recovery({ kind: 'stale_run', runId: run.runId, detail: { workflow: run.workflow, status: run.status, idleMs: now - run.updatedAt } });
+        await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
+      }
+      if (!page.nextCursor) return;
+      cursor = page.nextCursor;
     }
   }
-}
-
-/** What a log tail says about one dispatched step. */
-function stepState(events: DurablyEvent[], stepId: string): { attempts: number; done: boolean; runEnded: boolean } {
-  let attempts = 0;
-  let done = false;
-  let runEnded = false;
-  for (const e of events) {
-    if (TERMINAL_EVENT_TYPES.has(e.type)) runEnded = true;
-    if (e.correlationId !== stepId) continue;
-    if (e.type === 'step_completed') done = true;
-    if (e.type === 'step_failed') {
-      attempts = Math.max(attempts, e.data.attempt);
-      if (e.data.retryAt === undefined) done = true;
-    }
-  }
-  return { attempts, done, runEnded };
 }

@@ -1,0 +1,26 @@
+import { describe } from 'vitest';
+import { engineSuite, storageSuite } from '@durably/testing';
+import { DynamoStorage, SqsBroker } from '../../src/index.js';
+import { DYNAMODB_ENDPOINT, REGION, SQS_ENDPOINT, dropTable, dynamoAvailable, uniqueName } from '../harness.js';
+
+const available = dynamoAvailable();
+
+describe.skipIf(!available)('dynamodb adapter', () => {
+  // A table per harness (DynamoDB Local creates one in milliseconds), dropped after.
+  storageSuite('dynamodb', async () => {
+    const table = uniqueName('durably-conf');
+    return { connect: async () => new DynamoStorage({ table, endpoint: DYNAMODB_ENDPOINT, region: REGION }), cleanup: () => dropTable(table) };
+  });
+
+  engineSuite('dynamodb+sqs', async () => {
+    const table = uniqueName('durably-engine');
+    const prefix = uniqueName('engine');
+    return {
+      connect: async () => ({
+        storage: new DynamoStorage({ table, endpoint: DYNAMODB_ENDPOINT, region: REGION }),
+        broker: new SqsBroker({ prefix, endpoint: SQS_ENDPOINT, region: REGION }),
+      }),
+      cleanup: () => dropTable(table),
+    };
+  });
+});
