@@ -101,7 +101,8 @@ try {
 
 /** --manual: how to decide, for the person who plays the approver. */
 function explain(_client: Client, _runId: string, message: Message): void {
-  console.log(`    decide (as ${message.to}): npm run durably -- hooks resume ${message.token} --payload '{"approved": true, "by": "${message.to}"}'`);
+  // The token goes in on stdin ("-"): it stays out of the shell's history (and a token may begin with "-").
+  console.log(`    decide (as ${message.to}): echo ${message.token} | npm run durably -- hooks resume - --payload '{"approved": true, "by": "${message.to}"}'`);
 }
 
 /**

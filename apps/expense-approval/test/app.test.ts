@@ -50,8 +50,23 @@ function startApp(env: Record<string, string>, args: string[]) {
   };
 }
 
-/** The repository's durably command, as the README runs it from this folder: `npm run durably -- ...args`. */
-const durably = (env: Record<string, string>, args: string[]) => exec('npm', ['run', '--silent', 'durably', '--', ...args], { cwd: appDir, env: envOf(env), timeout: 60_000 });
+/** The repository's durably command, as the README runs it from this folder: `[echo input |] npm run durably -- ...args`. */
+function durably(env: Record<string, string>, args: string[], input = ''): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'durably', '--', ...args], { cwd: appDir, env: envOf(env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(Object.assign(new Error(`durably ${args.join(' ')} exited ${code}: ${stderr}`), { code, stdout, stderr }));
+    });
+    child.stdin.end(input);
+  });
+}
 
 it('plays every role on the embedded default: amended, escalated on timeout, approved by the second approver', async () => {
   const { stdout } = await exec(process.execPath, appArgs(['--id', 'e-demo']), { cwd: appDir, env: envOf(embedded()), timeout: 60_000 });
@@ -74,26 +89,26 @@ it('plays every role on the embedded default: amended, escalated on timeout, app
   expect(lines.at(-1)).toMatch(order.at(-1)!);
 });
 
-it('is resumed from the CLI: an amendment by `durably signals send`, a bad answer asked again, a decision by `durably hooks resume`', async () => {
+it('is resumed from the CLI: an amendment by `durably signals send`, a bad answer asked again, a decision by `durably hooks resume`', { timeout: 90_000 }, async () => {
   const env = embedded();
   const app = startApp(env, ['--manual', '--id', 'e-cli', '--timeout', '2m']);
   const runId = (await app.waitFor(/run (\S+) \(each approver has 2m\)/))[1];
-  const first = await app.waitFor(/decide \(as manager@example\.com\): npm run durably -- hooks resume (\S+) --payload/);
+  const first = await app.waitFor(/decide \(as manager@example\.com\): echo (\S+) \| npm run durably -- hooks resume - --payload/);
 
   const sent = await durably(env, ['signals', 'send', runId, 'amend', '--payload', '{"amount": 120, "reason": "the hotel refunded a night"}']);
   expect(sent.stdout).toContain(`signal "amend" sent to run ${runId}`);
   await app.waitFor(/e-cli was amended from \$150\.00 to \$120\.00/);
 
   // Not a decision: the token is used up, and the workflow asks again with a new one.
-  await durably(env, ['hooks', 'resume', first[1], '--payload', '{"approved": "yes"}']);
   const mark = app.output().length;
-  const again = await app.waitFor(/could not be read: approved: Expected boolean, received string; by: Required; please answer again\)\n\s+decide \(as manager@example\.com\): npm run durably -- hooks resume (\S+) --payload/, mark);
+  await durably(env, ['hooks', 'resume', '-', '--payload', '{"approved": "yes"}'], first[1]);
+  const again = await app.waitFor(/could not be read: approved: Expected boolean, received string; by: Required; please answer again\)\n\s+decide \(as manager@example\.com\): echo (\S+) \| npm run durably -- hooks resume - --payload/, mark);
   expect(again[1]).not.toBe(first[1]);
-  const used = (await durably(env, ['hooks', 'resume', first[1], '--payload', '{}']).catch((e: unknown) => e)) as { code: number; stderr: string };
+  const used = (await durably(env, ['hooks', 'resume', '-', '--payload', '{}'], first[1]).catch((e: unknown) => e)) as { code: number; stderr: string };
   expect(used.code).toBe(6); // a used token: not possible now
   expect(used.stderr).toContain('was already resumed');
 
-  const resumed = await durably(env, ['hooks', 'resume', again[1], '--payload', '{"approved": true, "by": "manager@example.com"}']);
+  const resumed = await durably(env, ['hooks', 'resume', '-', '--payload', '{"approved": true, "by": "manager@example.com"}'], again[1]);
   expect(resumed.stdout).toContain(`hook resumed; run ${runId} continues`);
   expect(await app.exited).toBe(0);
   expect(app.output().trim().split('\n').at(-1)).toBe('result: expense e-cli approved by manager@example.com for $120.00 (amended from $150.00)');
