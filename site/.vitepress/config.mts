@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type DefaultTheme, type Plugin } from 'vitepress';
 import type MarkdownIt from 'markdown-it';
 
-const docsDir = fileURLToPath(new URL('../../docs/', import.meta.url));
+// DURABLY_SITE_SRC builds this same configuration over other pages: tools/site-check proves with it
+// that a dead link fails the build.
+const docsDir = process.env.DURABLY_SITE_SRC ? `${resolve(process.env.DURABLY_SITE_SRC)}${sep}` : fileURLToPath(new URL('../../docs/', import.meta.url));
 const siteImporter = fileURLToPath(import.meta.url);
 
 /**
@@ -87,6 +89,7 @@ const sidebar: DefaultTheme.SidebarItem[] = [
     items: [
       page('Workflows', 'concepts/workflows.md'),
       page('Steps', 'concepts/steps.md'),
+      page('Step attempts and leases', 'concepts/step-attempts.md'),
       page('Events and replay', 'concepts/replay.md'),
       page('Sleep', 'concepts/sleep.md'),
       page('Hooks', 'concepts/hooks.md'),
@@ -155,7 +158,7 @@ const sidebar: DefaultTheme.SidebarItem[] = [
 ];
 
 export default defineConfig({
-  srcDir: '../docs',
+  srcDir: docsDir,
   title: 'Durably',
   description: 'Durable, event-sourced workflows for TypeScript',
   cleanUrls: false,
@@ -163,6 +166,8 @@ export default defineConfig({
   vite: {
     plugins: [resolveFromSite()],
     ssr: { external: ['vue', '@vue/server-renderer', '@vue/shared'] },
+    // The local search index of every page (API reference included) is one chunk of about 1 MB.
+    build: { chunkSizeWarningLimit: 1500 },
   },
   themeConfig: {
     nav: [

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkMarkdown, dedupeImports, formatDiagnostics } from '../src/check.js';
 import { extractBlocks, MarkerError } from '../src/extract.js';
 import { WORKSPACE_ROOT, docsFiles, includedFiles } from '../src/files.js';
+import { undocumentedExports } from '../src/tsdoc.js';
 
 describe('the documentation', () => {
   it('type-checks every TypeScript block of README.md, the samples\' READMEs and the site\'s pages against the public entry points', () => {
@@ -51,5 +52,16 @@ describe('the checker', () => {
     dedupeImports("import { a, b } from 'm';\n", seen);
     const out = dedupeImports("import { b, c } from 'm';\nimport {\n  a,\n} from 'm';\nuse(a, b, c);\n", seen);
     expect(out).toBe("import { c } from \"m\";\n\n\n\nuse(a, b, c);\n");
+  });
+});
+
+describe('the report of exports without TSDoc', () => {
+  it('lists the exports of each entry point whose declaration has no comment, following re-exports', () => {
+    const root = join(import.meta.dirname, 'fixtures/tsdoc');
+    expect(undocumentedExports(root).map((u) => `${u.packageName} ${u.name} ${u.kind} ${u.where}`)).toEqual([
+      '@example/demo Options Interface packages/demo/src/index.ts:12',
+      '@example/demo renamed Variable packages/demo/src/other.ts:4',
+      '@example/demo subtract Function packages/demo/src/index.ts:8',
+    ]);
   });
 });
