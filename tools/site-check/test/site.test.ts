@@ -76,7 +76,7 @@ describe('the checks themselves', () => {
   });
 
   it('finds links to missing pages and anchors, and snippets left unresolved', () => {
-    const dir = join(import.meta.dirname, 'fixtures/dist');
+    const dir = join(import.meta.dirname, 'fixtures/built');
     expect(brokenLinks(dir)).toEqual([
       { page: 'index.html', href: '/guide/setup.html#uninstall', why: 'no id="uninstall" in guide/setup.html' },
       { page: 'index.html', href: 'missing.html', why: 'no missing.html in the build' },
