@@ -165,9 +165,11 @@ export function apiSuite(name: string, backend: () => Backend): void {
         ['dash.charge-card', 'completed', 2],
       ]);
       const charge = d.steps[1];
-      expect(charge.attempts[0]).toMatchObject({ attempt: 1, outcome: 'failed', error: { name: 'Error', message: 'payment network busy' } });
+      // Each attempt starts at its step_started, recorded before the body ran, by the worker named there.
+      expect(charge.attempts[0]).toMatchObject({ attempt: 1, outcome: 'failed', startSource: 'step_started', error: { name: 'Error', message: 'payment network busy' } });
+      expect(charge.attempts[0].workerId).toEqual(expect.any(String));
       expect(charge.attempts[0].error!.stack).toContain('payment network busy');
-      expect(charge.attempts[1]).toMatchObject({ attempt: 2, outcome: 'completed', startSource: 'retry_at' });
+      expect(charge.attempts[1]).toMatchObject({ attempt: 2, outcome: 'completed', startSource: 'step_started' });
       expect(charge.attempts[0].end).toBeGreaterThanOrEqual(charge.attempts[0].start);
       expect(charge.result).toMatchObject({ type: 'object', entries: [['charged', { type: 'bigint', value: '1250' }], ['receipt', { type: 'bytes', hex: 'deadbeef' }]] });
 

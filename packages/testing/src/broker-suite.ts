@@ -17,6 +17,12 @@ export interface BrokerSuiteOptions {
    * more without delivering it, so after a crash the count is at least, not exactly, one higher.
    */
   approximateDeliveryCount?: boolean;
+  /**
+   * The server gives a dead client's unacked deliveries back as soon as it sees the connection close
+   * (RabbitMQ), not after a visibility timeout: the test of a dead consumer then checks that the
+   * message comes back, and not that it waited.
+   */
+  redeliversOnDisconnect?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -155,7 +161,7 @@ export function brokerSuite(name: string, createHarness: () => Promise<BrokerHar
       expect(second[0].body).toBe('survive me');
       if (options.approximateDeliveryCount) expect(second[0].deliveryCount).toBeGreaterThanOrEqual(2);
       else expect(second[0].deliveryCount).toBe(2);
-      expect(Date.now() - died).toBeGreaterThanOrEqual(vt * 0.5);
+      if (!options.redeliversOnDisconnect) expect(Date.now() - died).toBeGreaterThanOrEqual(vt * 0.5);
     });
 
     it('keeps a long handler of a live client invisible to other consumers', async () => {

@@ -52,6 +52,13 @@ function duplicating(inner: Broker): Broker {
  * lease, left alone by other workers while it lives and taken over once it lapses; and timers that
  * fire while inline steps run.
  */
+/**
+ * A lost worker's run comes back through its lapsed lease in a few seconds; on SQS a wake-up can be
+ * swallowed by the dead worker's last long poll and is sent again by the next sweep 12 s later, and
+ * one test loses two workers in a row: these tests may take longer than the default test timeout.
+ */
+const LOSS_TEST_TIMEOUT_MS = 90_000;
+
 export function leaseTests(suite: SuiteContext): void {
   const workflows = [...W.allWorkflows, ...L.leaseWorkflows];
   const quiet = createLogger('silent');
@@ -77,15 +84,16 @@ export function leaseTests(suite: SuiteContext): void {
   it('takes over a run whose worker died during its first step once the lease lapses, and records the interruption', async () => {
     const recovered = await loseWorker(W.recovering);
     expect(recovered.outcome).toBe('done');
-    // Lease (1 s) + the timer sweep's grace (2 s) + replay; the broker would have taken 60 s.
-    expect(recovered.elapsed).toBeLessThan(20_000);
+    // Lease (1 s) + the timer sweep's grace (2 s) + replay, plus 12 s on SQS when the dead worker's
+    // last long poll swallowed the first wake-up; the broker would have taken 60 s.
+    expect(recovered.elapsed).toBeLessThan(40_000);
     expect(ofType(recovered.events, 'run_interrupted').map((e) => e.data.attempt)).toEqual([1]);
     const starts = ofType(recovered.events, 'step_started');
     expect(starts).toHaveLength(2); // the attempt cut off, and the same attempt again on the other worker
     expect(starts.map((e) => e.data.attempt)).toEqual([1, 1]);
     expect(starts[0].data.workerId).not.toBe(starts[1].data.workerId);
     expect(ofType(recovered.events, 'step_completed')).toHaveLength(1);
-  });
+  }, LOSS_TEST_TIMEOUT_MS);
 
   it('fails a run whose worker died during its first step when its workflow has recoverOnWorkerLoss: false', async () => {
     const failed = await loseWorker(W.fragile);
@@ -93,7 +101,7 @@ export function leaseTests(suite: SuiteContext): void {
     expect(((failed.outcome as Error).cause as Error).message).toContain('recoverOnWorkerLoss: false');
     expect(failed.events.map((e) => e.type)).toContain('run_interrupted');
     expect(ofType(failed.events, 'step_completed')).toHaveLength(0);
-  });
+  }, LOSS_TEST_TIMEOUT_MS);
 
   it('counts every worker a first step kills: past maxRecoveryAttempts the run fails instead of looping', async () => {
     let run: Awaited<ReturnType<Client['start']>> | undefined;
@@ -115,7 +123,7 @@ export function leaseTests(suite: SuiteContext): void {
     const events = await survivor.getRun(run!.runId).events();
     expect(ofType(events, 'run_interrupted').map((e) => e.data.attempt)).toEqual([1, 2]);
     expect(W.countOf(`${run!.runId}:hanging`)).toBe(2); // the third worker did not run it again
-  });
+  }, LOSS_TEST_TIMEOUT_MS);
 
   it('runs each step body exactly once when every message is published twice: 100 runs of 5 steps', async () => {
     const c1 = await suite.client(duplicating);

@@ -820,7 +820,8 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
       const first = (await other.listRuns({ workflow: STREAM_WORKFLOW, tags: [`stream:suite.counter/${id}`] })).runs[0];
       const chain = await other.getRunChain(first.runId);
       expect(chain.length).toBeGreaterThanOrEqual(3);
-      expect(chain.at(-1)!.status).toBe('completed');
+      // The last stream run tells its watcher the outcome, then records its own end: wait for that.
+      await waitFor(async () => (await other.getRunChain(first.runId)).at(-1)!.status === 'completed', 10_000);
     });
 
     it('stores workflow and start tags and filters runs by them', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { Client, Worker, sleep, step, workflow, type Broker, type DurablyEvent, type Storage } from '@durably/core';
+import { Client, Worker, sleep, step, workflow, type Broker, type DurablyEvent, type Storage, type WorkerOptions } from '@durably/core';
 
 const work = step('restart-scenario.work', async (label: string) => `${label}-done`);
 const flow = workflow('restart-scenario.flow', async (n: number) => {
@@ -18,6 +18,11 @@ export interface RestartScenario {
   /** Starts it again on the same data. */
   restart(): Promise<void>;
   runs?: number;
+  /**
+   * Worker options over the scenario's own. A broker test passes `{ stepMode: 'dispatch',
+   * localTimerWindow: 0 }` so that every step and every wake-up crosses the broker under test.
+   */
+  worker?: Partial<WorkerOptions>;
 }
 
 /**
@@ -38,7 +43,7 @@ export async function serverRestartScenario(scenario: RestartScenario): Promise<
     const client = connect();
     await client.ensureReady();
     for (let i = 0; i < 2; i++) {
-      const w = new Worker(connect(), { workflows: [flow], concurrency: 20, staleAfter: '3s', recoveryInterval: '1s', visibilityTimeout: '5s', timerSweepInterval: '500ms' });
+      const w = new Worker(connect(), { workflows: [flow], concurrency: 20, staleAfter: '3s', recoveryInterval: '1s', visibilityTimeout: '5s', timerSweepInterval: '500ms', ...scenario.worker });
       workers.push(w);
       await w.start();
     }

@@ -4,7 +4,7 @@
  * of the servers, in one run on one machine.
  *
  *   npm run bench                                   # everything (about 10 minutes)
- *   npm run bench -- --shape B1 --backend postgres  # a part
+ *   npm run bench -- --shape B1 --backend postgres  # a part (backends: memory, local, redis, postgres, postgres+redis, postgres+rabbitmq, local+rabbitmq)
  *   npm run bench -- --system durably --system raw  # only some systems
  *   npm run bench -- --size tiny                    # smoke run
  *   npm run bench -- --backend dynamodb+sqs         # DynamoDB + SQS on their emulators (in a private network namespace)
@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKENDS, b1, b2, b3, b4, b5, b6, type Row } from './shapes.js';
+import { ladder } from './rabbitmq-backends.js';
 import { renderChart } from './chart.js';
 
 const { values } = parseArgs({
@@ -68,7 +69,7 @@ if (systems.has('raw') && shapes.has('B0')) {
   const { rawPostgres, rawRedis, rawRabbit } = await import('./raw.js');
   if (wants('postgres')) task('B0 raw Postgres: INSERT commits/s on 1 and 16 connections', () => rawPostgres(sizes.raw));
   if (wants('redis')) task('B0 raw Redis: XADD and EVALSHA ops/s on 1 and 16 connections', () => rawRedis(sizes.raw));
-  if (!values.backend) task('B0 raw RabbitMQ: persistent publish-confirm and consume-ack msgs/s', () => rawRabbit(sizes.raw));
+  if (!values.backend || backendNames.some((b) => b.includes('rabbitmq'))) task('B0 raw RabbitMQ: persistent publish-confirm and consume-ack msgs/s', () => rawRabbit(sizes.raw));
 }
 if (systems.has('durably')) {
   for (const name of backendNames.filter((b) => BACKENDS[b])) {
@@ -81,6 +82,13 @@ if (systems.has('durably')) {
     if (shapes.has('B3')) {
       task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 1 s`, () => b3(backend, sizes.b3, 1000));
       if (!tiny) task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 10 s`, () => b3(backend, sizes.b3, 10_000));
+      if (name.includes('rabbitmq')) {
+        // Sleeps past the worker's 60 s window wake through the broker's delays: here, its delay ladder.
+        task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 1 s, woken by the broker's delay`, () => b3(backend, sizes.b3, 1000, true));
+        if (!tiny) task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 10 s, woken by the broker's delay`, () => b3(backend, sizes.b3, 10_000, true));
+        // 65,535 ms = 16 "1" bits: a delay that waits in 16 of the ladder's levels, past the 60 s window.
+        if (!tiny && name === 'local+rabbitmq') task(`B3 Durably ${name}: ${sizes.b3} workflows sleeping 65.535 s (16 delay levels)`, () => b3(backend, sizes.b3, 65_535));
+      }
     }
     if (shapes.has('B4')) {
       task(`B4 Durably ${name}: ${sizes.b4} runs suspended on a 1 h sleep`, () => b4(backend, sizes.b4, 'sleep'));
@@ -100,6 +108,10 @@ if (systems.has('durably') && backendNames.includes('dynamodb+sqs') && [...shape
       throw err;
     }
   });
+}
+if (systems.has('durably') && shapes.has('B3') && backendNames.some((b) => b.includes('rabbitmq'))) {
+  task('B3 RabbitMQ delay ladder alone: 10 messages each delayed 100 ms, 1 s, 4.095 s, 10 s', () => ladder([100, 1000, 4095, 10_000], 10));
+  task(`B3 RabbitMQ delay ladder alone: a burst of ${tiny ? 100 : 1000} messages delayed 1 s`, () => ladder([1000], tiny ? 100 : 1000));
 }
 if (systems.has('dbos') && wants('postgres') && (shapes.has('B1') || shapes.has('B2'))) {
   task(`B1/B2 DBOS Transact on Postgres: ${sizes.b1} workflows x 3 steps; ${sizes.b2} sequential steps`, async () => (await import('./peers.js')).dbos(shapes, sizes.b1, 50, sizes.b2));

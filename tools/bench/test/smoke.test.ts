@@ -42,8 +42,12 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
   if (servers) expect(rows.filter((r) => r.shape === 'B0' && r.system === 'raw').map((r) => r.backend)).toEqual(expect.arrayContaining(['postgres', 'redis', 'rabbitmq']));
   // With inline steps, one storage write per step in steady state, on every backend: a run of n steps
   // costs n + 1 appends (the first step's start goes with run_started), so 4/3 for B1's 3-step runs.
-  for (const r of rows.filter((x) => x.shape === 'B1' && x.system === 'durably' && x.mode === 'inline' && x.metric === 'appends_per_step')) {
-    expect(r.value, r.backend).toBeLessThanOrEqual(4 / 3 + 1e-9);
+  // Lease renewals (appends without events) are counted apart: a backend slower than a third of the
+  // step lease per round trip (the emulators on a busy machine) renews leases while steps wait.
+  const b1Inline = rows.filter((x) => x.shape === 'B1' && x.system === 'durably' && x.mode === 'inline');
+  for (const r of b1Inline.filter((x) => x.metric === 'appends_per_step')) {
+    const moves = b1Inline.find((x) => x.backend === r.backend && x.metric === 'timer_moves_per_step')!.value;
+    expect(r.value - moves, r.backend).toBeLessThanOrEqual(4 / 3 + 1e-9);
   }
   const svg = readFileSync(chart, 'utf8');
   expect(svg.startsWith('<svg')).toBe(true);

@@ -12,7 +12,7 @@ import { createLogger, toLogger, type Logger, type PinoLike } from '../logger.js
 import { Execution, StaleExecutionError, type FlushEffects } from '../replay/execution.js';
 import type { Command } from '../replay/commands.js';
 import { deserialize, errorToObject, serialize } from '../serialization.js';
-import { FINISHED_STATUSES, type RunRecord } from '../storage/storage.js';
+import { FINISHED_STATUSES, type RunRecord, type Timer } from '../storage/storage.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages.js';
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
@@ -34,6 +34,10 @@ import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
 import { UnknownWorkflows } from './unknown-workflows.js';
 import { openClaim } from '../replay/claims.js';
+
+
+/** How long a sweep's claim on an overdue timer holds before another sweep may wake its run again. */
+const OVERDUE_TIMER_CLAIM_MS = 10_000;
 
 export interface WorkerOptions {
   /** The workflows this worker runs. */
@@ -833,7 +837,11 @@ export class Worker {
   private async sweepTimers(): Promise<void> {
     const now = this.client.clock();
     const graceMs = 2000;
-    const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: Math.max(this.settings.visibilityTimeoutMs, 10_000) + graceMs });
+    // The claim keeps other sweeps from waking the run again while this wake-up is handled. It is not
+    // tied to the broker's visibility timeout: a wake-up can be swallowed by a consumer that is dying
+    // (SQS answers a long poll whose client is gone, and that message stays invisible for the whole
+    // visibility timeout), so a timer still overdue is woken again after 12 s, duplicates being harmless.
+    const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: OVERDUE_TIMER_CLAIM_MS + graceMs });
     for (const timer of timers) {
       const run = await this.client.storage.getRun(timer.runId);
       // Left behind by a run that ended, or the lease of an attempt that already ended (a renewal that
@@ -846,7 +854,9 @@ export class Worker {
         await this.client.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [], clearTimers: [timer.timerId] }).catch(() => undefined);
         continue;
       }
-      if (!run || !this.settings.queues.includes(run.queue)) continue;
+      // The claim took the timer from every worker's sweep: wake the run on its own queue even when
+      // this worker does not listen on it, or the run would wait for the claim to run out.
+      if (!run) continue;
       this.instrumentation.recovery({ kind: 'overdue_timer', runId: timer.runId, detail: { timerId: timer.timerId, lateMs: now - timer.fireAt } });
       await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: timer.runId, reason: 'timer' }, 0, this.client.clock);
     }
