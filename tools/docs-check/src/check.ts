@@ -37,10 +37,11 @@ interface VirtualModule {
 
 /**
  * Type-checks the TypeScript blocks of Markdown files. Each checked block becomes a module (with the
- * blocks it continues and its hidden context in front) placed inside this project, so that imports
- * of `@durably/*` resolve like a user's would: through the workspace's node_modules to each
+ * blocks it continues and its hidden context in front) placed beside its Markdown file, so that
+ * imports resolve like a reader's would: `@durably/*` through the workspace's node_modules to each
  * package's public entry point (its `exports`, with the `@durably/source` condition the workspace
- * builds and tests with). The compiler options are the workspace's (tsconfig.base.json: strict,
+ * builds and tests with), and a sample's README importing `./src/workflows.js` gets that sample's
+ * code. The compiler options are the workspace's (tsconfig.base.json: strict,
  * NodeNext, verbatimModuleSyntax), so an example that compiles here compiles in the strictest
  * project a reader may have. One program checks every block at once.
  */
@@ -48,7 +49,6 @@ export function checkMarkdown(root: string, markdownFiles: string[]): CheckResul
   const modules: VirtualModule[] = [];
   let blocks = 0;
   let partial = 0;
-  const virtualDir = join(root, 'tools/docs-check/.blocks');
   const misplaced: DocDiagnostic[] = [];
   for (const md of markdownFiles) {
     const file = relative(root, md);
@@ -64,7 +64,8 @@ export function checkMarkdown(root: string, markdownFiles: string[]): CheckResul
         misplaced.push({ file, line: block.line - 1, column: 1, code: 0, message: 'a "continued" block needs a checked TypeScript block before it on the page' });
       }
       chain = block.mode === 'continued' ? [...chain, block] : [block];
-      modules.push(compose(join(virtualDir, file, `line-${block.line}.ts`), file, chain));
+      // Never written to disk: the compiler host below serves it.
+      modules.push(compose(`${resolve(md)}.line-${block.line}.ts`, file, chain));
     }
   }
   const diagnostics = [...misplaced, ...compile(root, modules)].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);

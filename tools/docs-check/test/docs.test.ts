@@ -2,16 +2,27 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkMarkdown, dedupeImports, formatDiagnostics } from '../src/check.js';
 import { extractBlocks, MarkerError } from '../src/extract.js';
-import { WORKSPACE_ROOT, docsFiles } from '../src/files.js';
+import { WORKSPACE_ROOT, docsFiles, includedFiles } from '../src/files.js';
+import { undocumentedExports } from '../src/tsdoc.js';
 
 describe('the documentation', () => {
-  it('type-checks every TypeScript block of README.md and docs/ against the public entry points', () => {
-    const files = docsFiles();
-    expect(files.map((f) => f.slice(WORKSPACE_ROOT.length + 1))).toEqual(expect.arrayContaining(['README.md', 'docs/getting-started.md', 'docs/concepts/testing.md']));
-    const result = checkMarkdown(WORKSPACE_ROOT, files);
+  it('type-checks every TypeScript block of README.md, the samples\' READMEs and the site\'s pages against the public entry points', () => {
+    const files = docsFiles().map((f) => f.slice(WORKSPACE_ROOT.length + 1));
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'docs/index.md', 'docs/quick-start.md', 'docs/getting-started.md', 'docs/concepts/testing.md', 'apps/order-processing/README.md', 'apps/drip-campaign/README.md']));
+    // The API reference is generated from the sources (which tsc checks), not written.
+    expect(files.filter((f) => f.startsWith('docs/api/'))).toEqual([]);
+    const result = checkMarkdown(WORKSPACE_ROOT, docsFiles());
     expect(result.checked).toBeGreaterThanOrEqual(30);
     // Each error as "file:line:column TScode: message", so a failure says where to look.
     expect(formatDiagnostics(result.diagnostics)).toBe('');
+  });
+});
+
+describe('the files', () => {
+  it('follow the pages\' includes, and refuse an include of a file that does not exist', () => {
+    const dir = join(import.meta.dirname, 'fixtures/include');
+    expect(includedFiles(join(dir, 'page.md'))).toEqual([join(dir, 'part.md')]);
+    expect(() => includedFiles(join(dir, 'broken.md'))).toThrow(/includes \.\/nowhere\.md, which does not exist/);
   });
 });
 
@@ -41,5 +52,16 @@ describe('the checker', () => {
     dedupeImports("import { a, b } from 'm';\n", seen);
     const out = dedupeImports("import { b, c } from 'm';\nimport {\n  a,\n} from 'm';\nuse(a, b, c);\n", seen);
     expect(out).toBe("import { c } from \"m\";\n\n\n\nuse(a, b, c);\n");
+  });
+});
+
+describe('the report of exports without TSDoc', () => {
+  it('lists the exports of each entry point whose declaration has no comment, following re-exports', () => {
+    const root = join(import.meta.dirname, 'fixtures/tsdoc');
+    expect(undocumentedExports(root).map((u) => `${u.packageName} ${u.name} ${u.kind} ${u.where}`)).toEqual([
+      '@example/demo Options Interface packages/demo/src/index.ts:12',
+      '@example/demo renamed Variable packages/demo/src/other.ts:4',
+      '@example/demo subtract Function packages/demo/src/index.ts:8',
+    ]);
   });
 });
