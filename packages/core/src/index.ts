@@ -15,26 +15,26 @@ export { combineInstrumentation, type Instrumentation, type CombinedInstrumentat
 export { logInstrumentation } from './observe/log-instrumentation.js';
 export { otelInstrumentation } from './observe/otel.js';
 export { parseTraceparent, formatTraceparent } from './observe/trace-context.js';
-export { listDeadLetters, retryDeadLetter, type DeadTask } from './client/dead-letters.js';
-export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './worker/messages.js';
-export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
-export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
-export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './definitions.js';
-export { validateArgs } from './definitions.js';
-export { context, stepContext, workflowContext, sleep } from './context.js';
-export { checkpoint, type CheckpointStore } from './checkpoint.js';
-export { stepHook } from './step-hooks.js';
-export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './hooks.js';
-export type { QueryDefinition } from './hooks.js';
-export type { ChildHandle, ChildOptions } from './hooks.js';
-export type { HookDefinition, Hook, PayloadSchema } from './hooks.js';
-export type { StepContext, WorkflowContext } from './context.js';
-export { Client, RunHandle } from './client/client.js';
-export type { ClientOptions, StartOptions, StartOutcome } from './client/client.js';
-export type { RunWaiting } from './client/waiting.js';
-export { Worker } from './worker/worker.js';
-export type { WorkerOptions } from './worker/worker.js';
-export type { StopOnSignalsOptions } from './worker/shutdown.js';
+export { listDeadLetters, retryDeadLetter, type DeadTask } from './runtime/client/dead-letters.js';
+export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './runtime/tasks/messages.js';
+export type { RetryOptions, BackoffOptions, RetryPolicy } from './engine/retry.js';
+export { step, workflow, isWorkflow, getStepDefinition } from './api/definitions.js';
+export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './api/definitions.js';
+export { validateArgs } from './api/definitions.js';
+export { context, stepContext, workflowContext, sleep } from './api/context.js';
+export { checkpoint, type CheckpointStore } from './api/checkpoint.js';
+export { stepHook } from './api/step-hooks.js';
+export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './api/hooks.js';
+export type { QueryDefinition } from './api/hooks.js';
+export type { ChildHandle, ChildOptions } from './api/hooks.js';
+export type { HookDefinition, Hook, PayloadSchema } from './api/hooks.js';
+export type { StepContext, WorkflowContext } from './api/context.js';
+export { Client, RunHandle } from './runtime/client/client.js';
+export type { ClientOptions, StartOptions, StartOutcome } from './runtime/client/client.js';
+export type { RunWaiting } from './runtime/client/waiting.js';
+export { Worker } from './runtime/worker/worker.js';
+export type { WorkerOptions } from './runtime/worker/worker.js';
+export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
 export {
   configure,
   createClient,
@@ -62,9 +62,9 @@ export {
   DEFAULT_BROKER_URL,
 } from './config.js';
 export type { DurablyConfig, AdapterModule, ClientSetup } from './config.js';
-export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
-export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
-export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
+export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './api/streams.js';
+export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './api/streams.js';
+export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './runtime/schedules.js';
 export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';

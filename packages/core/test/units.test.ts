@@ -21,7 +21,7 @@ import {
   storageFromUrl,
   workflow,
 } from '@durably/core';
-import { backoffDelay, resolveRetryPolicy, DEFAULT_RETRY } from '../src/retry.js';
+import { backoffDelay, resolveRetryPolicy, DEFAULT_RETRY } from '../src/engine/retry.js';
 
 describe('durations', () => {
   it('parses ms-style strings and numbers', () => {

@@ -1,0 +1,52 @@
+import { EventEmitter } from 'node:events';
+import type { Storage } from '../../storage/storage.js';
+
+/**
+ * In-process notice that a run finished, so `result()` in the same process as the worker returns at
+ * once instead of at its next poll. Keyed by storage instance: only a client and a worker sharing one
+ * storage object share notices; other processes poll.
+ */
+const emitters = new WeakMap<Storage, EventEmitter>();
+
+function emitterFor(storage: Storage): EventEmitter {
+  let emitter = emitters.get(storage);
+  if (!emitter) {
+    emitter = new EventEmitter();
+    emitter.setMaxListeners(0);
+    emitters.set(storage, emitter);
+  }
+  return emitter;
+}
+
+export function onRunFinished(storage: Storage, runId: string, listener: () => void): () => void {
+  const emitter = emitterFor(storage);
+  emitter.on(runId, listener);
+  return () => emitter.off(runId, listener);
+}
+
+/**
+ * Subscribes once per storage object to the storage's own notices of finished runs (other
+ * processes' runs), feeding the same emitter. Resolves true when the storage offers them.
+ */
+const remote = new WeakMap<Storage, Promise<boolean>>();
+
+export function listenForRemoteFinishes(storage: Storage): Promise<boolean> {
+  let listening = remote.get(storage);
+  if (!listening) {
+    listening = storage.subscribeFinished
+      ? storage.subscribeFinished((runId) => notifyRunFinished(storage, runId)).then(
+          () => true,
+          () => {
+            remote.delete(storage); // try again on the next result()
+            return false;
+          },
+        )
+      : Promise.resolve(false);
+    remote.set(storage, listening);
+  }
+  return listening;
+}
+
+export function notifyRunFinished(storage: Storage, runId: string): void {
+  emitters.get(storage)?.emit(runId);
+}
