@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Broker } from './broker/broker.js';
 import { Client, type RunHandle, type StartOptions } from './runtime/client/client.js';
-import type { Workflow } from './api/definitions.js';
+import type { Workflow } from './engine/definitions.js';
 import { AdapterNotInstalledError, ConfigError, DurablyError, UnknownSchemeError, redactUrl } from './errors.js';
 import type { Duration } from './duration.js';
 import type { Logger } from './logger.js';

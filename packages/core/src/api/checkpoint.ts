@@ -1,12 +1,7 @@
-import { currentScope } from './context.js';
+import { currentScope, type CheckpointStore } from '../engine/scope.js';
 import { NotInWorkflowError } from '../errors.js';
 
-/** What a step's checkpoint is stored through (the worker binds it to storage, run and step). */
-export interface CheckpointStore {
-  save(value: unknown): Promise<void>;
-  load(): Promise<unknown>;
-  delete(): Promise<void>;
-}
+export type { CheckpointStore } from '../engine/scope.js';
 
 function store(what: string): CheckpointStore {
   const scope = currentScope();

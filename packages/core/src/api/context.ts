@@ -1,83 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Duration } from '../duration.js';
 import { NotInWorkflowError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { StepDefinition, WorkflowDefinition } from './definitions.js';
-import type { ParentClosePolicy } from '../events.js';
+import { currentScope, type StepContext, type WorkflowContext, type WorkflowRuntime } from '../engine/scope.js';
 
-/** What a workflow execution offers to the durable calls made inside it (implemented by Execution). */
-export interface WorkflowRuntime {
-  readonly runId: string;
-  /** True for a transient run (durable: false), which keeps no log. */
-  readonly transient?: boolean;
-  readonly workflowName: string;
-  /** From run_created, for runs started by a schedule. */
-  readonly scheduled?: { at: number; scheduleId?: string };
-  callStep(definition: StepDefinition, args: unknown[]): Promise<unknown>;
-  sleep(duration: Duration | Date): Promise<void>;
-  recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T;
-  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> };
-  waitForSignal(name: string, timeoutMs?: number): Promise<unknown>;
-  patched(patchId: string): boolean;
-  setQueryHandler(name: string, handler: () => unknown): void;
-  startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;
-  readonly logger: Logger;
-}
-
-/** The context a step body sees through `context()`. */
-export interface StepContext {
-  readonly kind: 'step';
-  readonly runId: string;
-  /** The step call's position in the run, stable across attempts and replays. */
-  readonly stepId: string;
-  readonly stepName: string;
-  /** 1 on the first attempt. */
-  readonly attempt: number;
-  /** Stable for this step call across attempts and workers: pass it to external APIs to de-duplicate. */
-  readonly idempotencyKey: string;
-  readonly logger: Logger;
-  /** Tells the engine the step is alive; long steps call it so recovery does not treat the run as stuck. */
-  heartbeat(): void;
-  /** Fired when the attempt times out or the run is cancelled. */
-  readonly signal: AbortSignal;
-  /** Payloads (or timeouts) of this step's hooks so far (see `stepHook`); absent outside a worker. */
-  readonly hookOutcomes?: import('./step-hooks.js').StepHookOutcomes;
-  /** @internal Set by stepHook when it suspends the step, even if the body catches what it throws. */
-  readonly suspension?: { current?: import('./step-hooks.js').StepSuspended };
-  /** @internal The worker's client (streams use it to reach other runs); absent outside a worker. */
-  readonly client?: import('../runtime/client/client.js').Client;
-  /** The step's checkpoint (see `checkpoint`); absent outside a worker. */
-  readonly checkpoints?: import('./checkpoint.js').CheckpointStore;
-}
-
-/** The context a workflow sees through `context()`: deterministic values recorded in the log. */
-export interface WorkflowContext {
-  readonly kind: 'workflow';
-  readonly runId: string;
-  readonly workflowName: string;
-  /** The current time, recorded on first execution and returned unchanged by every replay. */
-  now(): Date;
-  /** A random number in [0, 1), recorded. */
-  random(): number;
-  /** A random UUID, recorded. */
-  uuid(): string;
-  /** For a run started by a schedule (or a backfill): the slot it was started for. */
-  readonly scheduledAt?: Date;
-  readonly scheduleId?: string;
-  readonly logger: Logger;
-}
-
-export type Scope = { kind: 'workflow'; execution: WorkflowRuntime; shielded?: boolean } | { kind: 'step'; context: StepContext };
-
-const storage = new AsyncLocalStorage<Scope>();
-
-export function currentScope(): Scope | undefined {
-  return storage.getStore();
-}
-
-export function runInScope<T>(scope: Scope | undefined, fn: () => T): T {
-  return scope === undefined ? storage.exit(fn) : storage.run(scope, fn);
-}
+export type { StepContext, WorkflowContext } from '../engine/scope.js';
 
 /**
  * Inside a workflow: the run id and deterministic `now()`, `random()`, `uuid()`.
@@ -85,7 +10,7 @@ export function runInScope<T>(scope: Scope | undefined, fn: () => T): T {
  */
 export function context(): WorkflowContext | StepContext;
 export function context(): WorkflowContext | StepContext {
-  const scope = storage.getStore();
+  const scope = currentScope();
   if (!scope) {
     throw new NotInWorkflowError('context() was called outside a workflow or step. Call it inside a workflow(...) or step(...) function body.');
   }
@@ -109,14 +34,14 @@ export function context(): WorkflowContext | StepContext {
  * typed as the union of the workflow and the step context.
  */
 export function workflowContext(): WorkflowContext {
-  const scope = storage.getStore();
+  const scope = currentScope();
   if (scope?.kind !== 'workflow') throw new NotInWorkflowError('workflowContext() was called outside a workflow. Call it inside a workflow(...) function body (in a step, use stepContext()).');
   return context() as WorkflowContext;
 }
 
 /** Inside a step only: the step context. Throws elsewhere. */
 export function stepContext(): StepContext {
-  const scope = storage.getStore();
+  const scope = currentScope();
   if (scope?.kind !== 'step') throw new NotInWorkflowError('stepContext() was called outside a step. Call it inside a step(...) function body.');
   return scope.context;
 }
@@ -126,7 +51,7 @@ export function stepContext(): StepContext {
  * run suspends and holds nothing until the time comes; outside one it is a plain timer.
  */
 export function sleep(duration: Duration | Date): Promise<void> {
-  const scope = storage.getStore();
+  const scope = currentScope();
   if (scope?.kind === 'workflow') return scope.execution.sleep(duration);
   return plainSleep(duration);
 }
@@ -135,4 +60,11 @@ async function plainSleep(duration: Duration | Date): Promise<void> {
   const { parseDuration } = await import('../duration.js');
   const ms = duration instanceof Date ? Math.max(0, duration.getTime() - Date.now()) : parseDuration(duration, 'sleep()');
   await new Promise<void>((resolve) => setTimeout(resolve, ms));
+}
+
+/** The execution of the workflow this is called in; throws NotInWorkflowError elsewhere. */
+export function workflowRuntime(what: string): WorkflowRuntime {
+  const scope = currentScope();
+  if (scope?.kind !== 'workflow') throw new NotInWorkflowError(`${what} was called outside a workflow. Call it in a workflow(...) body.`);
+  return scope.execution;
 }

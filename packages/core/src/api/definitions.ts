@@ -1,127 +1,25 @@
-import { parseDuration, type Duration } from '../duration.js';
-import { ArgumentValidationError, InvalidArgumentError } from '../errors.js';
-import { DEFAULT_RETRY, resolveRetryPolicy, type RetryOptions, type RetryPolicy } from '../engine/retry.js';
-import { currentScope } from './context.js';
-import { NameRegistry } from '../names.js';
+import { parseDuration } from '../duration.js';
+import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_RETRY, resolveRetryPolicy } from '../engine/retry.js';
+import { currentScope } from '../engine/scope.js';
+import {
+  checkName,
+  checkQueue,
+  checkSchemaOption,
+  checkTags,
+  registerStep,
+  registerWorkflow,
+  type ScheduleOptions,
+  type Step,
+  type StepDefinition,
+  type StepOptions,
+  type Workflow,
+  type WorkflowDefinition,
+  type WorkflowOptions,
+} from '../engine/definitions.js';
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
-const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
-
-export interface StepOptions extends RetryOptions {
-  /** Only workers listening on this queue run the step (it is dispatched through the broker). */
-  queue?: string;
-  /** Validates the argument list before each attempt; a failure fails the step at once (no retry). */
-  schema?: ArgsSchema;
-  /**
-   * At most `limit` attempts start per `period` across all workers (for rate-limited services).
-   * Steps with the same `key` share the budget (default: the step's name).
-   */
-  rateLimit?: { limit: number; period: Duration; key?: string };
-}
-
-export interface ConcurrencyOptions<A extends unknown[]> {
-  /** Most runs of this workflow (per key) that may be started and unfinished at once. */
-  limit: number;
-  /** Groups runs by a key computed from the arguments (e.g. the user id): the limit is per key. */
-  key?: (...args: A) => string;
-}
-
-export interface WorkflowOptions<A extends unknown[] = any[]> {
-  /** Concurrency limit: runs beyond it wait (pending) until a slot frees. */
-  concurrency?: ConcurrencyOptions<A>;
-  /** Queue of the workflow's tasks. Default "default". */
-  queue?: string;
-  /** Default retry policy for the steps this workflow calls (a step's own options win). */
-  retry?: RetryOptions;
-  /** The run fails with WorkflowTimeoutError once this long has passed since it was created, even while suspended. */
-  maxDuration?: Duration;
-  /** Validates the argument list (e.g. `z.tuple([z.string()])`) at start; an invalid start throws ArgumentValidationError. */
-  schema?: ArgsSchema;
-  /** `false`: transient mode. Nothing is stored; steps run inline with their retries; sleep is a real timer. */
-  durable?: boolean;
-  /** Labels stored with every run of this workflow; filter with listRuns({ tags }). */
-  tags?: string[];
-  /**
-   * A schedule declared with the workflow (`{ cron, timezone }`, `{ every }` or `{ calendar }`, plus the
-   * schedule options): workers activate it when they start, under the id `workflow:<name>`, once however
-   * many workers there are.
-   */
-  schedule?: import('../runtime/schedules.js').ScheduleOptions<A>;
-  /** Resume the run on another worker when its worker is lost (default true); false fails it instead. */
-  recoverOnWorkerLoss?: boolean;
-  /** Most recoveries after worker loss; one more fails the run with WorkerLostError. Default 10. */
-  maxRecoveryAttempts?: number;
-}
-
-/** Anything with zod's `safeParse`, applied to the argument list as a tuple. */
-export interface ArgsSchema {
-  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: unknown };
-}
-
-export interface StepDefinition<A extends unknown[] = any[], R = any> {
-  readonly kind: 'step';
-  readonly name: string;
-  readonly fn: (...args: A) => Promise<R> | R;
-  readonly options: StepOptions;
-  readonly queue?: string;
-  /** The step's own retry settings, merged over the workflow's default when it runs. */
-  readonly retry?: RetryOptions;
-  readonly rateLimit?: { limit: number; periodMs: number; key: string };
-  readonly schema?: ArgsSchema;
-}
-
-export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
-  readonly kind: 'workflow';
-  readonly name: string;
-  readonly fn: (...args: A) => Promise<R>;
-  readonly queue: string;
-  readonly stepRetry: RetryPolicy;
-  readonly concurrency?: { limit: number; key?: (...args: any[]) => string };
-  readonly maxDurationMs?: number;
-  readonly schema?: ArgsSchema;
-  readonly durable: boolean;
-  readonly tags: string[];
-  readonly recoverOnWorkerLoss: boolean;
-  readonly maxRecoveryAttempts: number;
-  readonly schedule?: import('../runtime/schedules.js').ScheduleOptions<any[]>;
-}
-
-/** A step: call it like the function it wraps. Inside a workflow the call is recorded; elsewhere it runs plainly. */
-export type Step<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & { readonly definition: StepDefinition<A, Awaited<R>> };
-
-/** A workflow: pass it to `start()`; calling it directly runs it as a plain function (no durability). */
-export type Workflow<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & {
-  readonly definition: WorkflowDefinition<A, Awaited<R>>;
-  readonly workflowName: string;
-};
-
-/**
- * Step definitions by name. Dispatched steps are looked up here by the worker that runs them, so a
- * step must be defined (its module imported) in every worker that listens on its queue. This and
- * the default client are the only process-wide state.
- */
-const stepRegistry = new NameRegistry<StepDefinition>('step');
-/** Workflow names are unique too: a run's log names its workflow, and a worker runs it by that name. */
-const workflowRegistry = new NameRegistry<WorkflowDefinition>('workflow');
-
-export function getStepDefinition(name: string): StepDefinition | undefined {
-  return stepRegistry.get(name);
-}
-
-function checkName(kind: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(
-      `${kind} name ${JSON.stringify(name)} is invalid: use 1-200 characters from letters, digits, "_", "-", ".", ":" and "/", starting with a letter or digit.`,
-    );
-  }
-}
-
-export function checkQueue(queue: unknown, owner: string): string {
-  if (typeof queue !== 'string' || !QUEUE_PATTERN.test(queue)) {
-    throw new InvalidArgumentError(`${owner}: queue ${JSON.stringify(queue)} is invalid: use 1-100 characters from letters, digits, "_", "-" and ".".`);
-  }
-  return queue;
-}
+export { checkQueue, checkTags, getStepDefinition, isWorkflow, validateArgs } from '../engine/definitions.js';
+export type { ArgsSchema, ConcurrencyOptions, Step, StepDefinition, StepOptions, Workflow, WorkflowDefinition, WorkflowOptions } from '../engine/definitions.js';
 
 /**
  * Defines a step. Inside a workflow, a call records its result in the run's log so that replay
@@ -150,7 +48,7 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
     rateLimit,
     schema: checkSchemaOption(options.schema, `step("${name}")`),
   };
-  stepRegistry.register(name, fn, definition as StepDefinition);
+  registerStep(fn, definition as StepDefinition);
   const call = (...args: A): Promise<Awaited<R>> => {
     const scope = currentScope();
     if (scope?.kind === 'workflow') return scope.execution.callStep(definition as StepDefinition, args) as Promise<Awaited<R>>;
@@ -176,7 +74,7 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     durable: options.durable !== false,
     tags: checkTags(options.tags, `workflow("${name}")`),
     recoverOnWorkerLoss: options.recoverOnWorkerLoss !== false,
-    schedule: options.schedule as import('../runtime/schedules.js').ScheduleOptions<any[]> | undefined,
+    schedule: options.schedule as ScheduleOptions<any[]> | undefined,
     maxRecoveryAttempts: options.maxRecoveryAttempts ?? 10,
   };
   if (!Number.isInteger(definition.maxRecoveryAttempts) || definition.maxRecoveryAttempts < 0) {
@@ -188,37 +86,9 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     if (key !== undefined && typeof key !== 'function') throw new InvalidArgumentError(`workflow("${name}"): concurrency.key must be a function of the arguments.`);
     (definition as { concurrency?: WorkflowDefinition['concurrency'] }).concurrency = { limit, key: key as ((...args: any[]) => string) | undefined };
   }
-  workflowRegistry.register(name, fn, definition as WorkflowDefinition);
+  registerWorkflow(fn, definition as WorkflowDefinition);
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { definition, workflowName: name });
 }
 
-export function checkTags(tags: unknown, owner: string): string[] {
-  if (tags === undefined) return [];
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || !/^[A-Za-z0-9_.:=/-]{1,100}$/.test(t)) || tags.length > 20) {
-    throw new InvalidArgumentError(`${owner}: "tags" must be at most 20 strings of 1-100 letters, digits, "_", ".", ":", "=", "/" or "-", got ${JSON.stringify(tags)}.`);
-  }
-  return [...new Set(tags as string[])];
-}
-
-function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {
-  if (schema === undefined) return undefined;
-  if (typeof (schema as ArgsSchema)?.safeParse !== 'function') throw new InvalidArgumentError(`${owner}: "schema" must have a safeParse method (a zod schema such as z.tuple([...])).`);
-  return schema as ArgsSchema;
-}
-
-/** Validates an argument list against a schema; returns the parsed list or throws ArgumentValidationError. */
-export function validateArgs(schema: ArgsSchema | undefined, args: unknown[], what: string): unknown[] {
-  if (!schema) return args;
-  const result = schema.safeParse(args);
-  if (result.success) return Array.isArray(result.data) ? result.data : args;
-  throw new ArgumentValidationError(what, result.error);
-}
-
-export function isWorkflow(value: unknown): value is Workflow<unknown[], unknown> {
-  return typeof value === 'function' && (value as { definition?: { kind?: string } }).definition?.kind === 'workflow';
-}
-
-export type { Duration };
-export { parseDuration };

@@ -1,25 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { currentScope } from './context.js';
+import { currentScope } from '../engine/scope.js';
+import { StepSuspended } from '../engine/control.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { DurablyError, InvalidArgumentError, NotInWorkflowError } from '../errors.js';
-import { defineHook, getHookDefinition, type PayloadSchema } from './hooks.js';
+import { InvalidArgumentError, NotInWorkflowError } from '../errors.js';
+import { getHookDefinition, type PayloadSchema } from '../engine/definitions.js';
+import { defineHook } from './hooks.js';
 
-/**
- * Thrown out of a step body by `stepHook` when its payload has not arrived: the engine records the
- * hook and suspends the step (this is not a failure and uses no attempt).
- */
-export class StepSuspended extends DurablyError {
-  constructor(
-    readonly hookName: string,
-    readonly token: string,
-    readonly timeoutMs?: number,
-  ) {
-    super(`step suspended on hook "${hookName}"`);
-  }
-}
-
-/** Outcomes of a step's hooks, by hook name, handed to each attempt. */
-export type StepHookOutcomes = Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>;
+export { StepSuspended, type StepHookOutcomes } from '../engine/control.js';
 
 /**
  * Inside a step: waits for an external payload. The first time, the step suspends (the run holds

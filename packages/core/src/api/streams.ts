@@ -15,14 +15,17 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { context, currentScope, type StepContext, type WorkflowContext } from './context.js';
+import { currentScope } from '../engine/scope.js';
+import { context, sleep, type StepContext, type WorkflowContext } from './context.js';
 import { checkQueue, step, workflow, type StepOptions } from './definitions.js';
 import { getDefaultClient } from '../config.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { DurableOnlyError, DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from '../errors.js';
-import { continueAsNew, defineQuery, shield, waitForSignal, type PayloadSchema } from './hooks.js';
+import type { PayloadSchema } from '../engine/definitions.js';
+import { defineQuery } from './hooks.js';
+import { waitForSignal } from './signals.js';
+import { continueAsNew, shield } from './flow.js';
 import { deserialize, serialize } from '../serialization.js';
-import { sleep } from './context.js';
 import type { Client } from '../runtime/client/client.js';
 
 /** The built-in workflow that runs every stream run. Workers register it themselves. */

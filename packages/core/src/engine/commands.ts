@@ -1,4 +1,4 @@
-import type { StepDefinition } from '../api/definitions.js';
+import type { StepDefinition } from './definitions.js';
 import type { RetryPolicy } from './retry.js';
 
 /**
@@ -51,7 +51,7 @@ export class Command {
   hookCreatedAt?: number;
 
   // Child workflows
-  child?: { def: import('../api/definitions.js').WorkflowDefinition; args: unknown[]; policy: import('../events.js').ParentClosePolicy; queue?: string };
+  child?: { def: import('./definitions.js').WorkflowDefinition; args: unknown[]; policy: import('../events.js').ParentClosePolicy; queue?: string };
 
   constructor(
     readonly id: string,

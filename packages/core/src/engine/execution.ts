@@ -20,9 +20,8 @@
  */
 import { makeEvent, type DurablyEvent, type EventDataMap, type EventType, type ParentClosePolicy } from '../events.js';
 import type { RunRecord, RunStatus, Storage, Timer } from '../storage/storage.js';
-import type { StepDefinition, WorkflowDefinition } from '../api/definitions.js';
-import type { WorkflowRuntime } from '../api/context.js';
-import { currentScope, runInScope } from '../api/context.js';
+import type { StepDefinition, WorkflowDefinition } from './definitions.js';
+import { currentScope, runInScope, type WorkflowRuntime } from './scope.js';
 import type { Logger } from '../logger.js';
 import { parseDuration, type Duration } from '../duration.js';
 import {
@@ -45,10 +44,9 @@ import { deserialize, errorToObject, objectToError, serialize, type Serialized }
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry.js';
 import { Command, describeCall, drain } from './commands.js';
 import { checkPayload, DEFAULT_LIMITS, type Limits } from '../limits.js';
-import { StepSuspended } from '../api/step-hooks.js';
 import { EventLimitExceededError } from '../errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ContinueAsNew } from '../api/hooks.js';
+import { ContinueAsNew, StepSuspended } from './control.js';
 import type { HookRecord } from '../storage/storage.js';
 import type { TraceContext } from '../observe/instrumentation.js';
 import { traceOf } from '../observe/trace-context.js';

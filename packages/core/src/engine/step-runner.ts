@@ -1,8 +1,7 @@
-import { runInScope, type StepContext } from '../api/context.js';
+import { runInScope, type CheckpointStore, type StepContext } from './scope.js';
 import { StepTimeoutError } from '../errors.js';
-import { validateArgs } from '../api/definitions.js';
-import type { CheckpointStore } from '../api/checkpoint.js';
-import type { StepHookOutcomes } from '../api/step-hooks.js';
+import { validateArgs } from './definitions.js';
+import type { StepHookOutcomes } from './control.js';
 import type { Logger } from '../logger.js';
 import type { AttemptOutcome, AttemptRequest } from './execution.js';
 
@@ -10,11 +9,11 @@ import type { AttemptOutcome, AttemptRequest } from './execution.js';
  * Runs one attempt of a step body in its own scope (so steps it calls run as plain functions),
  * with the per-attempt timeout and an AbortSignal the body can pass to fetch and friends.
  * A timed-out body cannot be killed (JavaScript has no preemption): its signal fires and its
- * late result is ignored.
+ * late result is ignored. `extra` holds fields the runtime adds to the step's context (its client).
  */
 export async function runStepAttempt(
   request: AttemptRequest,
-  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore; hookOutcomes?: StepHookOutcomes; client?: import('../runtime/client/client.js').Client },
+  options: { logger: Logger; heartbeat: () => void; signal?: AbortSignal; checkpoints?: CheckpointStore; hookOutcomes?: StepHookOutcomes; extra?: object },
 ): Promise<AttemptOutcome> {
   const controller = new AbortController();
   // Aborted by the worker stopping or by the run being cancelled, whichever comes first.
@@ -37,7 +36,8 @@ export async function runStepAttempt(
     checkpoints: options.checkpoints,
     hookOutcomes: options.hookOutcomes,
     suspension: {},
-    client: options.client,
+    // What the runtime adds to the step context (its client, for streams).
+    ...options.extra,
   };
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -1,49 +1,14 @@
 import { Cron } from 'croner';
 import type { Client } from './client/client.js';
-import { checkQueue, isWorkflow, type Workflow } from '../api/definitions.js';
+import { checkQueue, isWorkflow, type CalendarSpec, type ScheduleOptions, type Workflow } from '../engine/definitions.js';
+
+export type { CalendarSpec, ScheduleOptions } from '../engine/definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { DurablyError, InvalidArgumentError, ScheduleNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { checkPayload } from '../limits.js';
 import { serialize } from '../serialization.js';
 import { FINISHED_STATUSES, type CatchUpPolicy, type OverlapPolicy, type ScheduleRecord } from '../storage/storage.js';
-
-export interface ScheduleOptions<A extends unknown[]> {
-  /** Cron expression (5 or 6 fields, croner syntax: `0 9 * * MON`). */
-  cron?: string;
-  /** IANA time zone of the cron expression. Default UTC. */
-  timezone?: string;
-  /** Fixed interval instead of cron: `15m`, `1h`, or ms. */
-  every?: Duration;
-  /**
-   * Calendar fields instead of cron: `{ dayOfWeek: [1, 3], hour: 9, minute: 30 }` (0 = Sunday).
-   * Unset minute and hour default to 0 (hour to every hour when only minute is set); other fields to every.
-   */
-  calendar?: CalendarSpec;
-  /** No slot after this time. */
-  endAt?: Date;
-  /** Start each run up to this long after its slot, at random, to spread load. */
-  jitter?: Duration;
-  /** Arguments of each run. */
-  args?: A;
-  /** When a slot comes while the previous run still runs. Default "skip". */
-  overlap?: 'skip' | 'buffer_one' | 'buffer one' | 'buffer_all' | 'buffer all' | 'allow_all' | 'allow all' | 'cancel_previous' | 'cancel previous';
-  /** Slots missed while no scheduler ran: fire none, only the latest, or all (at most 1,000). Default "latest". */
-  catchUp?: CatchUpPolicy;
-  /** Queue of the runs (default: the workflow's). */
-  queue?: string;
-  /** First slot no earlier than this (for intervals, slots are counted from it). Default: now. */
-  startAt?: Date;
-}
-
-export interface CalendarSpec {
-  minute?: number | number[];
-  hour?: number | number[];
-  dayOfMonth?: number | number[];
-  month?: number | number[];
-  /** 0 (Sunday) to 6. */
-  dayOfWeek?: number | number[];
-}
 
 const CALENDAR_RANGES: Record<keyof CalendarSpec, [number, number]> = { minute: [0, 59], hour: [0, 23], dayOfMonth: [1, 31], month: [1, 12], dayOfWeek: [0, 6] };
 

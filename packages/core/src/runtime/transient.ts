@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from './client/client.js';
 import { RunHandle } from './client/client.js';
-import { runInScope, type WorkflowRuntime } from '../api/context.js';
-import type { StepDefinition, Workflow, WorkflowDefinition } from '../api/definitions.js';
+import { runInScope, type WorkflowRuntime } from '../engine/scope.js';
+import type { StepDefinition, Workflow, WorkflowDefinition } from '../engine/definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { CancelledError, DurableOnlyError, RetryableError, RunAlreadyFinishedError, StepFailedError, WorkflowFailedError, ResultTimeoutError } from '../errors.js';
 import type { DurablyEvent } from '../events.js';

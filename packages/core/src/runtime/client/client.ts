@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker } from '../../broker/broker.js';
 import { parseDuration, type Duration } from '../../duration.js';
-import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../../api/definitions.js';
+import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import {
   AppendConflictError,
   HookAlreadyUsedError,
@@ -14,7 +14,7 @@ import {
   RunNotFoundError,
 } from '../../errors.js';
 import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../../events.js';
-import { getHookDefinition } from '../../api/hooks.js';
+import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
 import type { HookRecord } from '../../storage/storage.js';
 import { serialize } from '../../serialization.js';
 import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../../storage/storage.js';
@@ -25,13 +25,20 @@ import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../../engine/execution.js';
 import { createLogger, type Logger } from '../../logger.js';
-import type { QueryDefinition } from '../../api/hooks.js';
 import { DEFAULT_LIMITS, checkPayload, type Limits } from '../../limits.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
+
+// The engine's step context knows no client; the runtime adds the one its worker runs steps with.
+declare module '../../engine/scope.js' {
+  interface StepContext {
+    /** @internal The worker's client (streams use it to reach other runs); absent outside a worker. */
+    readonly client?: Client;
+  }
+}
 
 export interface StartOptions {
   /**

@@ -1,5 +1,5 @@
 import type { Client } from '../client/client.js';
-import { StepSuspended } from '../../api/step-hooks.js';
+import { StepSuspended } from '../../engine/control.js';
 import { isFatal, type AttemptOutcome } from '../../engine/execution.js';
 import type { StepAttemptOutcome } from '../../observe/instrumentation.js';
 import type { HttpOptions } from '../../config/types.js';

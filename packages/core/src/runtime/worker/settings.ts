@@ -1,4 +1,4 @@
-import { checkQueue } from '../../api/definitions.js';
+import { checkQueue } from '../../engine/definitions.js';
 import { parseDuration } from '../../duration.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { WorkerOptions } from './worker.js';

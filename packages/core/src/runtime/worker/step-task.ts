@@ -1,6 +1,6 @@
 import type { Client } from '../client/client.js';
-import type { CheckpointStore } from '../../api/checkpoint.js';
-import type { StepDefinition } from '../../api/definitions.js';
+import type { CheckpointStore } from '../../engine/scope.js';
+import type { StepDefinition } from '../../engine/definitions.js';
 import { AppendConflictError, DurablyError, FatalError, RetryableError } from '../../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap } from '../../events.js';
 import type { Logger } from '../../logger.js';
@@ -8,7 +8,7 @@ import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
 import { isFatal, type AttemptOutcome } from '../../engine/execution.js';
 import { backoffDelay } from '../../engine/retry.js';
 import { deserialize, errorToObject, serialize } from '../../serialization.js';
-import { StepSuspended } from '../../api/step-hooks.js';
+import { StepSuspended } from '../../engine/control.js';
 import type { AttemptRegistry } from './attempts.js';
 import { brokerQueue, type StepTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
@@ -63,7 +63,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
       const result = await scope.wrap(() =>
         runStepAttempt(
           { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, hookOutcomes: new Map(), client: ctx.client },
+          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, hookOutcomes: new Map(), extra: { client: ctx.client } },
         ),
       );
       scope.end({ outcome: attemptOutcome(result, attempt, task.policy.maxAttempts), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Delivery, Subscription } from '../../broker/broker.js';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
-import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../api/definitions.js';
+import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
 import { parseDuration, type Duration } from '../../duration.js';
 import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../../events.js';
@@ -18,7 +18,7 @@ import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
 import { runStepTask } from './step-task.js';
 import { ExecutionCache } from './cache.js';
-import type { CheckpointStore } from '../../api/checkpoint.js';
+import type { CheckpointStore } from '../../engine/scope.js';
 import { Scheduler } from '../schedules.js';
 import { streamWorkflow } from '../../api/streams.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
@@ -660,7 +660,7 @@ export class Worker {
             signal: this.stopController.signal,
             checkpoints,
             hookOutcomes: request.hookOutcomes,
-            client: this.client,
+            extra: { client: this.client },
           },
         ));
         scope.end({ outcome: attemptOutcome(outcome, request.attempt, request.policy.maxAttempts), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
