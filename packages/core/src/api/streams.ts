@@ -21,11 +21,12 @@ import { checkQueue, step, workflow, type StepOptions } from './definitions.js';
 import { getDefaultClient } from '../config.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { DurableOnlyError, DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from '../errors.js';
-import type { PayloadSchema } from '../engine/definitions.js';
+import { registerBuiltinWorkflow, type PayloadSchema } from '../engine/definitions.js';
 import { defineQuery } from './hooks.js';
 import { waitForSignal } from './signals.js';
 import { continueAsNew, shield } from './flow.js';
 import { deserialize, serialize } from '../serialization.js';
+import { declareFatal } from '../engine/retry.js';
 import type { Client } from '../runtime/client/client.js';
 
 /** The built-in workflow that runs every stream run. Workers register it themselves. */
@@ -187,6 +188,9 @@ interface StreamRunState {
   rejected: StreamOutcome['rejected'];
   seen: string[];
 }
+
+// A stream that is not defined, a stream run that is gone, a failed stream: retrying a step changes none.
+declareFatal('STREAM_NOT_DEFINED', 'STREAM_RUN_NOT_FOUND', 'STREAM_FAILED');
 
 const streams = new Map<string, Stream<any>>();
 
@@ -688,3 +692,6 @@ export const streamWorkflow = workflow(STREAM_WORKFLOW, async (name: string, str
     throw err;
   }
 });
+
+// Every worker runs stream runs: they are runs of this one workflow.
+registerBuiltinWorkflow(streamWorkflow);

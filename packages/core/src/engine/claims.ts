@@ -1,5 +1,5 @@
 import type { DurablyEvent } from '../events.js';
-import type { AttemptOutcome } from './execution.js';
+import type { AttemptOutcome } from './step-runner.js';
 
 /**
  * Step attempts and their leases. Before a step's body runs, its worker appends `step_started` and,

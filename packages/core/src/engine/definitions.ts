@@ -114,6 +114,20 @@ export function getStepDefinition(name: string): StepDefinition | undefined {
   return stepRegistry.get(name);
 }
 
+/**
+ * Workflows every worker runs without listing them (the stream runs of defineStream): the module
+ * that defines one registers it here, so the worker needs no import of it.
+ */
+const builtins = new Map<string, WorkflowDefinition>();
+
+export function registerBuiltinWorkflow(wf: Workflow<any[], any>): void {
+  builtins.set(wf.definition.name, wf.definition);
+}
+
+export function builtinWorkflows(): WorkflowDefinition[] {
+  return [...builtins.values()];
+}
+
 /** Registers a step definition under its name (DuplicateNameError for another function under that name). */
 export function registerStep(fn: unknown, definition: StepDefinition): void {
   stepRegistry.register(definition.name, fn, definition);

@@ -33,15 +33,13 @@ import {
   ChildWorkflowFailedError,
   WorkflowTimeoutError,
   WorkerLostError,
-  FatalError,
   InvalidArgumentError,
   NonDeterminismError,
-  RetryableError,
-  SerializationError,
   StepFailedError,
 } from '../errors.js';
 import { deserialize, errorToObject, objectToError, serialize, type Serialized } from '../serialization.js';
-import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry.js';
+import { decideRetry, resolveRetryPolicy } from './retry.js';
+
 import { Command, describeCall, drain } from './commands.js';
 import { checkPayload, DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { EventLimitExceededError } from '../errors.js';
@@ -54,22 +52,9 @@ import { lastSeqWrittenByExecution, replayAwareLogger } from './replay-logger.js
 import { leaseTimerId, type AttemptTracker } from './claims.js';
 import { nextDueAt } from './due.js';
 
-export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+import type { AttemptOutcome, AttemptRequest } from './step-runner.js';
 
-export interface AttemptRequest {
-  runId: string;
-  stepId: string;
-  def: StepDefinition;
-  args: unknown[];
-  attempt: number;
-  policy: RetryPolicy;
-  /** Fired when the run is cancelled while the attempt runs. */
-  signal?: AbortSignal;
-  /** Outcomes of the step's hooks so far (stepHook). */
-  hookOutcomes?: Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>;
-  /** seq of the attempt's `step_started`. */
-  claimSeq?: number;
-}
+export type { AttemptOutcome, AttemptRequest } from './step-runner.js';
 
 export interface ExecutionDeps {
   storage: Storage;
@@ -1024,16 +1009,14 @@ export class Execution implements WorkflowRuntime {
       if (expiresAt !== undefined) this.addTimer(`hook:${cid}`, expiresAt);
       return;
     }
-    const policy = cmd.policy!;
-    const fatal = isFatal(error) || attempt >= policy.maxAttempts;
+    const decision = decideRetry(error, attempt, cmd.policy!);
     const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
-    if (!fatal) {
-      const delay = error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(policy, attempt);
-      cmd.retryAt = now + delay;
+    if (decision.retry) {
+      cmd.retryAt = now + decision.delayMs;
       data.retryAt = cmd.retryAt;
     }
     this.push({ type: 'step_failed', correlationId: cmd.id, data, at: now });
-    if (fatal) {
+    if (!decision.retry) {
       this.dropTimer(`retry:${cmd.id}`);
       this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, attempt, error) });
     }
@@ -1324,19 +1307,4 @@ function identityOf(ev: DurablyEvent): string | undefined {
 function describeIdentity(identity: string): string {
   const i = identity.indexOf(':');
   return describeCall(identity.slice(0, i), identity.slice(i + 1));
-}
-
-export function isFatal(error: unknown): boolean {
-  if (error instanceof FatalError || error instanceof SerializationError) return true;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return (
-    code === 'FATAL' ||
-    code === 'SERIALIZATION' ||
-    code === 'INVALID_ARGUMENT' ||
-    code === 'PAYLOAD_TOO_LARGE' ||
-    code === 'ARGUMENT_VALIDATION' ||
-    code === 'STREAM_NOT_DEFINED' ||
-    code === 'STREAM_RUN_NOT_FOUND' ||
-    code === 'STREAM_FAILED'
-  );
 }

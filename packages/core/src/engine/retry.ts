@@ -1,5 +1,5 @@
 import { parseDuration, type Duration } from '../duration.js';
-import { InvalidArgumentError } from '../errors.js';
+import { FatalError, InvalidArgumentError, RetryableError, SerializationError } from '../errors.js';
 
 export interface BackoffOptions {
   /** Delay before the second attempt. Default 1s. */
@@ -62,4 +62,37 @@ export function resolveRetryPolicy(options: RetryOptions | undefined, base: Retr
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const raw = Math.min(policy.maxMs, policy.initialMs * Math.pow(policy.factor, attempt - 1));
   return policy.jitter ? Math.round(raw / 2 + (random() * raw) / 2) : raw;
+}
+
+/**
+ * Error codes never retried, besides FatalError and SerializationError instances: a wrong argument,
+ * a payload over the limit, arguments that fail the step's schema. Modules that define errors of
+ * their own add theirs with declareFatal (streams do), and an error can carry `fatal: true` itself.
+ */
+const FATAL_CODES = new Set<string>(['FATAL', 'SERIALIZATION', 'INVALID_ARGUMENT', 'PAYLOAD_TOO_LARGE', 'ARGUMENT_VALIDATION']);
+
+/** Declares errors with these codes fatal: a step attempt that throws one is not retried. */
+export function declareFatal(...codes: string[]): void {
+  for (const code of codes) FATAL_CODES.add(code);
+}
+
+/** True when an attempt that threw `error` must not be retried, whatever its retry policy. */
+export function isFatal(error: unknown): boolean {
+  if (error instanceof FatalError || error instanceof SerializationError) return true;
+  const e = error as { code?: unknown; fatal?: unknown } | undefined;
+  return e?.fatal === true || (typeof e?.code === 'string' && FATAL_CODES.has(e.code));
+}
+
+/** What follows a failed attempt: the step fails, or it is tried again after `delayMs`. */
+export type RetryDecision = { retry: false } | { retry: true; delayMs: number };
+
+/**
+ * The one retry rule, applied by the replay loop, the dispatched-step runner and transient mode: a
+ * fatal error or a last attempt fails the step; otherwise the next attempt waits for the error's own
+ * `retryAfter` (RetryableError) or the policy's backoff. `attempt` is the failed attempt (1-based).
+ */
+export function decideRetry(error: unknown, attempt: number, policy: RetryPolicy): RetryDecision {
+  if (isFatal(error) || attempt >= policy.maxAttempts) return { retry: false };
+  const delayMs = error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(policy, attempt);
+  return { retry: true, delayMs };
 }

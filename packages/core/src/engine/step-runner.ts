@@ -1,9 +1,28 @@
 import { runInScope, type CheckpointStore, type StepContext } from './scope.js';
 import { StepTimeoutError } from '../errors.js';
 import { validateArgs } from './definitions.js';
-import type { StepHookOutcomes } from './control.js';
+import type { Outcome, StepHookOutcomes } from './control.js';
+import type { StepDefinition } from './definitions.js';
+import type { RetryPolicy } from './retry.js';
 import type { Logger } from '../logger.js';
-import type { AttemptOutcome, AttemptRequest } from './execution.js';
+
+/** How one attempt of a step body ended. */
+export type AttemptOutcome = Outcome;
+
+export interface AttemptRequest {
+  runId: string;
+  stepId: string;
+  def: StepDefinition;
+  args: unknown[];
+  attempt: number;
+  policy: RetryPolicy;
+  /** Fired when the run is cancelled while the attempt runs. */
+  signal?: AbortSignal;
+  /** Outcomes of the step's hooks so far (stepHook). */
+  hookOutcomes?: StepHookOutcomes;
+  /** seq of the attempt's `step_started`. */
+  claimSeq?: number;
+}
 
 /**
  * Runs one attempt of a step body in its own scope (so steps it calls run as plain functions),

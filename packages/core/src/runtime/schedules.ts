@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Client } from './client/client.js';
+import type { RunStarter } from './host.js';
 import { checkQueue, isWorkflow, type CalendarSpec, type ScheduleOptions, type Workflow } from '../engine/definitions.js';
 
 export type { CalendarSpec, ScheduleOptions } from '../engine/definitions.js';
@@ -129,7 +129,7 @@ export function buildSchedule<A extends unknown[]>(
  * Starts the run of one slot. The idempotency key is the slot's, so the scheduler, a backfill and a
  * racing scheduler all start at most one run per slot; the run sees the slot as context().scheduledAt.
  */
-function startSlot(client: Client, s: ScheduleRecord, slot: number) {
+function startSlot(client: RunStarter, s: ScheduleRecord, slot: number) {
   const jitter = s.jitterMs ? Math.floor(Math.random() * s.jitterMs) : 0;
   return client.startSerialized(s.workflow, s.queue, s.args, {
     idempotencyKey: `schedule:${s.scheduleId}:${slot}`,
@@ -155,7 +155,7 @@ function anchorOf(s: ScheduleRecord): number {
  */
 export class Scheduler {
   constructor(
-    private readonly client: Client,
+    private readonly client: RunStarter,
     private readonly logger: Logger,
   ) {}
 
@@ -258,7 +258,7 @@ export class Scheduler {
 
 /** Client-side schedule management (create or replace, pause, resume, trigger, delete, list). */
 export class Schedules {
-  constructor(private readonly client: Client) {}
+  constructor(private readonly client: RunStarter) {}
 
   /** `wf`: the workflow, or its name (runs go to `options.queue`, default "default"). */
   async create<A extends unknown[]>(scheduleId: string, wf: Workflow<A, unknown> | string, options: ScheduleOptions<A>): Promise<ScheduleRecord> {

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from './client/client.js';
-import { RunHandle } from './client/client.js';
+import type { RunSource } from './host.js';
+import { RunHandle } from './client/handle.js';
 import { runInScope, type WorkflowRuntime } from '../engine/scope.js';
 import type { StepDefinition, Workflow, WorkflowDefinition } from '../engine/definitions.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { CancelledError, DurableOnlyError, RetryableError, RunAlreadyFinishedError, StepFailedError, WorkflowFailedError, ResultTimeoutError } from '../errors.js';
+import { CancelledError, DurableOnlyError, RunAlreadyFinishedError, StepFailedError, WorkflowFailedError, ResultTimeoutError } from '../errors.js';
 import type { DurablyEvent } from '../events.js';
 import { createLogger } from '../logger.js';
-import { backoffDelay, resolveRetryPolicy } from '../engine/retry.js';
-import { isFatal } from '../engine/execution.js';
+import { decideRetry, resolveRetryPolicy } from '../engine/retry.js';
 import type { RunRecord, RunStatus } from '../storage/storage.js';
 import { runStepAttempt } from '../engine/step-runner.js';
 
@@ -52,9 +51,9 @@ class TransientRuntime implements WorkflowRuntime {
       );
       this.check();
       if (outcome.ok) return outcome.value;
-      if (isFatal(outcome.error) || attempt >= policy.maxAttempts) throw new StepFailedError(def.name, attempt, outcome.error);
-      const delay = outcome.error instanceof RetryableError && outcome.error.retryAfterMs !== undefined ? outcome.error.retryAfterMs : backoffDelay(policy, attempt);
-      await this.wait(delay);
+      const decision = decideRetry(outcome.error, attempt, policy);
+      if (!decision.retry) throw new StepFailedError(def.name, attempt, outcome.error);
+      await this.wait(decision.delayMs);
     }
   }
 
@@ -119,7 +118,7 @@ class TransientRunHandle<R> extends RunHandle<R> {
   private error?: unknown;
 
   constructor(
-    client: Client,
+    client: RunSource,
     runId: string,
     private readonly runtime: TransientRuntime,
     promise: Promise<R>,
@@ -170,7 +169,7 @@ class TransientRunHandle<R> extends RunHandle<R> {
   }
 }
 
-export function startTransient<A extends unknown[], R>(client: Client, wf: Workflow<A, R>, args: A, runId: string = randomUUID()): Promise<RunHandle<Awaited<R>>> {
+export function startTransient<A extends unknown[], R>(client: RunSource, wf: Workflow<A, R>, args: A, runId: string = randomUUID()): Promise<RunHandle<Awaited<R>>> {
   const runtime = new TransientRuntime(runId, wf.definition);
   const promise = runInScope({ kind: 'workflow', execution: runtime }, () => Promise.resolve().then(() => wf.definition.fn(...args)));
   return Promise.resolve(new TransientRunHandle(client, runId, runtime, promise as Promise<Awaited<R>>));

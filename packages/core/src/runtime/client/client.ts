@@ -21,6 +21,7 @@ import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type R
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue } from '../tasks/messages.js';
 import { RunHandle } from './handle.js';
+import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../../engine/execution.js';
@@ -93,7 +94,7 @@ export interface ClientOptions {
 const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Starts and observes runs on one storage and broker. */
-export class Client {
+export class Client implements RunStarter {
   readonly storage: Storage;
   readonly broker: Broker;
   readonly clock: () => number;
@@ -276,7 +277,7 @@ export class Client {
     workflowName: string,
     queue: string,
     serializedArgs: string,
-    options: { runId?: string; idempotencyKey?: string; startAt?: number; now?: number; tags?: string[]; scheduledAt?: number; scheduleId?: string },
+    options: SerializedStartOptions,
   ): Promise<{ runId: string; created: boolean; run: RunRecord }> {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();

@@ -3,7 +3,7 @@ import { CancelledError, ResultTimeoutError, RunNotFoundError, WorkflowFailedErr
 import type { DurablyEvent } from '../../events.js';
 import { deserialize, objectToError } from '../../serialization.js';
 import { FINISHED_STATUSES, type RunRecord, type RunStatus, type Storage } from '../../storage/storage.js';
-import type { Client } from './client.js';
+import type { RunSource } from '../host.js';
 import { listenForRemoteFinishes, onRunFinished } from './notify.js';
 import { waitingOf, type RunWaiting } from './waiting.js';
 
@@ -29,7 +29,7 @@ export class RunHandle<R = unknown> {
   readonly argsDiffer: boolean;
 
   constructor(
-    private readonly client: Client,
+    private readonly client: RunSource,
     readonly runId: string,
     start?: StartOutcome,
   ) {

@@ -1,6 +1,7 @@
 import type { Client } from '../client/client.js';
 import { StepSuspended } from '../../engine/control.js';
-import { isFatal, type AttemptOutcome } from '../../engine/execution.js';
+import { decideRetry, type RetryPolicy } from '../../engine/retry.js';
+import type { AttemptOutcome } from '../../engine/step-runner.js';
 import type { StepAttemptOutcome } from '../../observe/instrumentation.js';
 import type { HttpOptions } from '../../config/types.js';
 import type { Logger } from '../../logger.js';
@@ -22,10 +23,10 @@ export async function startOperations(client: Client, inProgress: () => number, 
 }
 
 /** How an attempt ended, by the rule the replay loop and the dispatched-step path apply. */
-export function attemptOutcome(outcome: AttemptOutcome, attempt: number, maxAttempts: number): StepAttemptOutcome {
+export function attemptOutcome(outcome: AttemptOutcome, attempt: number, policy: RetryPolicy): StepAttemptOutcome {
   if (outcome.ok) return 'completed';
   if (outcome.error instanceof StepSuspended) return 'suspended';
-  return isFatal(outcome.error) || attempt >= maxAttempts ? 'failed' : 'retry';
+  return decideRetry(outcome.error, attempt, policy).retry ? 'retry' : 'failed';
 }
 
 export function runIdOf(body: string): string | undefined {

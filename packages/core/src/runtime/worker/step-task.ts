@@ -1,12 +1,12 @@
 import type { Client } from '../client/client.js';
 import type { CheckpointStore } from '../../engine/scope.js';
 import type { StepDefinition } from '../../engine/definitions.js';
-import { AppendConflictError, DurablyError, FatalError, RetryableError } from '../../errors.js';
+import { AppendConflictError, DurablyError, FatalError } from '../../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap } from '../../events.js';
 import type { Logger } from '../../logger.js';
 import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
-import { isFatal, type AttemptOutcome } from '../../engine/execution.js';
-import { backoffDelay } from '../../engine/retry.js';
+import type { AttemptOutcome } from '../../engine/step-runner.js';
+import { decideRetry } from '../../engine/retry.js';
 import { deserialize, errorToObject, serialize } from '../../serialization.js';
 import { StepSuspended } from '../../engine/control.js';
 import type { AttemptRegistry } from './attempts.js';
@@ -66,7 +66,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
           { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, hookOutcomes: new Map(), extra: { client: ctx.client } },
         ),
       );
-      scope.end({ outcome: attemptOutcome(result, attempt, task.policy.maxAttempts), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
+      scope.end({ outcome: attemptOutcome(result, attempt, task.policy), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
       if (result.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
       return result;
     });
@@ -134,9 +134,9 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
     }
   }
   if (!outcome.ok) {
-    const fatal = isFatal(outcome.error) || attempt >= task.policy.maxAttempts;
     const error = outcome.error;
-    retryAt = fatal ? undefined : now + (error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(task.policy, attempt));
+    const decision = decideRetry(error, attempt, task.policy);
+    retryAt = decision.retry ? now + decision.delayMs : undefined;
     data = { name: task.name, attempt, error: errorToObject(error) };
     if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
   }

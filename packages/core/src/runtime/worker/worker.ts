@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Delivery, Subscription } from '../../broker/broker.js';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
-import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
+import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
 import { parseDuration, type Duration } from '../../duration.js';
 import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../../events.js';
@@ -20,7 +20,6 @@ import { runStepTask } from './step-task.js';
 import { ExecutionCache } from './cache.js';
 import type { CheckpointStore } from '../../engine/scope.js';
 import { Scheduler } from '../schedules.js';
-import { streamWorkflow } from '../../api/streams.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation, type RunExecutionOutcome, type StepAttemptOutcome } from '../../observe/instrumentation.js';
 import { logInstrumentation } from '../../observe/log-instrumentation.js';
@@ -28,7 +27,9 @@ import { otelInstrumentation } from '../../observe/otel.js';
 import { traceOf } from '../../observe/trace-context.js';
 import type { HttpOptions, WorkerConfig } from '../../config/types.js';
 import { deadLetterReason } from '../../broker/failures.js';
-import { MAX_DELIVERIES, deriveSettings, type Settings } from './settings.js';
+import { MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
+
+export type { WorkerOptions } from './settings.js';
 import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
 import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
@@ -38,63 +39,6 @@ import { openClaim } from '../../engine/claims.js';
 
 /** How long a sweep's claim on an overdue timer holds before another sweep may wake its run again. */
 const OVERDUE_TIMER_CLAIM_MS = 10_000;
-
-export interface WorkerOptions {
-  /** The workflows this worker runs. */
-  workflows: Workflow<any[], any>[];
-  /** Client (storage + broker) to work on. Default: the default client (configure() or the embedded default). */
-  client?: Client;
-  /** Most tasks (runs and dispatched steps) handled at once per queue. Default 10. */
-  concurrency?: number;
-  /** Queues to consume. Default ["default"]. Steps with another `queue` are dispatched to workers on it. */
-  queues?: string[];
-  /**
-   * "inline" (default): steps run in the workflow's worker, one storage write per step.
-   * "dispatch": every step is a broker task, spreading steps over all workers.
-   */
-  stepMode?: 'inline' | 'dispatch';
-  /** Broker visibility timeout: a dead worker's task comes back after this. Default 30s. */
-  visibilityTimeout?: Duration;
-  /**
-   * Lease of a running step attempt. The worker renews it while the body runs (every third of it, at
-   * most every second); another worker that finds the attempt under a live lease leaves it alone,
-   * and once it lapses (the worker died) the run is taken over, the attempt run again. So a run whose
-   * worker was killed mid-step resumes about `stepLease` + 3 s after the kill. A step body that blocks
-   * the event loop for longer than this may be run a second time elsewhere. Default 5s.
-   */
-  stepLease?: Duration;
-  /** A pending or running run with no progress for this long is resumed elsewhere. Default 60s. */
-  staleAfter?: Duration;
-  /** How often to look for stuck runs. Default 10s. */
-  recoveryInterval?: Duration;
-  /** How often to look in storage for overdue timers whose wake-up message was lost. Default 1s. */
-  timerSweepInterval?: Duration;
-  /**
-   * Timers (sleeps, timeouts) due within this window are fired by this worker itself at their time,
-   * without a broker round trip; later ones get a delayed broker message. Either way the timer in
-   * storage is the truth: if this worker dies, the timer sweep wakes the run. 0 turns it off. Default 60s.
-   */
-  localTimerWindow?: Duration;
-  /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */
-  inlineRetryMax?: Duration;
-  /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
-  cacheSize?: number;
-  /** A Logger, or a pino instance as it is (every field is kept). Default: createLogger(). */
-  logger?: Logger | PinoLike;
-  /** Your own hooks on runs, step attempts, dead letters and recoveries (besides logs, metrics and spans). */
-  instrumentation?: Instrumentation;
-  /** Opt-in operations endpoint: GET /healthz, /readyz and /metrics (Prometheus) on this port. */
-  http?: HttpOptions;
-  workerId?: string;
-  /** Run the scheduler in this worker (fires due schedule slots). Default true. */
-  scheduler?: boolean;
-  /** How often the scheduler looks for due slots. Default 1s. */
-  scheduleInterval?: Duration;
-  /** Delete finished runs older than this (checked every recoveryInterval). Default: keep forever. */
-  retention?: Duration;
-  /** Replaces step bodies by step name (for tests: see createTestEnv's mockStep). */
-  stepOverrides?: Map<string, (...args: any[]) => unknown>;
-}
 
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
@@ -131,10 +75,12 @@ export class Worker {
       this.workflows.set(wf.definition.name, wf.definition);
       if (wf.definition.schedule && options.scheduler !== false) this.declared.push(wf);
     }
-    // Stream runs (defineStream) are runs of one built-in workflow: every worker can run them.
-    const stream = this.workflows.get(streamWorkflow.definition.name);
-    if (stream && stream !== streamWorkflow.definition) throw new DuplicateNameError('workflow', streamWorkflow.definition.name, undefined, undefined, 'createWorker()');
-    this.workflows.set(streamWorkflow.definition.name, streamWorkflow.definition);
+    // Built-in workflows (the stream runs of defineStream, say) registered themselves: every worker runs them.
+    for (const builtin of builtinWorkflows()) {
+      const known = this.workflows.get(builtin.name);
+      if (known && known !== builtin) throw new DuplicateNameError('workflow', builtin.name, undefined, undefined, 'createWorker()');
+      this.workflows.set(builtin.name, builtin);
+    }
     this.settings = deriveSettings(options);
     this.localTimers = new LocalTimers(() => client.clock(), (due) => this.fireLocalTimers(due));
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -663,7 +609,7 @@ export class Worker {
             extra: { client: this.client },
           },
         ));
-        scope.end({ outcome: attemptOutcome(outcome, request.attempt, request.policy.maxAttempts), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
+        scope.end({ outcome: attemptOutcome(outcome, request.attempt, request.policy), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
         if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
         return outcome;
       },
