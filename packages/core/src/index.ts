@@ -38,33 +38,11 @@ export type { RunWaiting } from './runtime/client/waiting.js';
 export { Worker } from './runtime/worker/worker.js';
 export type { WorkerOptions } from './runtime/worker/worker.js';
 export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
-export {
-  configure,
-  createClient,
-  connect,
-  createWorker,
-  defineConfig,
-  getDefaultClient,
-  getRun,
-  listRuns,
-  start,
-  startWith,
-  cancel,
-  resumeHook,
-  sendSignal,
-  schedule,
-  storageFromUrl,
-  brokerFromUrl,
-  resolveBackends,
-  openBackends,
-  storageAdapterFor,
-  clientFromConfig,
-  describeBackend,
-  loadConfigFile,
-  DEFAULT_STORAGE_URL,
-  DEFAULT_BROKER_URL,
-} from './config.js';
-export type { DurablyConfig, AdapterModule, ClientSetup } from './config.js';
+export { configure, createWorker, defineConfig, getDefaultClient, getRun, listRuns, start, startWith, cancel, resumeHook, sendSignal, schedule } from './api/default-client.js';
+export { createClient, connect, clientFromConfig, type ClientSetup } from './runtime/client/create.js';
+export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile, type AdapterModule } from './config/adapters.js';
+export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
+export type { DurablyConfig } from './config/types.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './api/streams.js';
 export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './api/streams.js';
 export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './runtime/schedules.js';

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { currentScope } from '../engine/scope.js';
 import { context, sleep, type StepContext, type WorkflowContext } from './context.js';
 import { checkQueue, step, workflow, type StepOptions } from './definitions.js';
-import { getDefaultClient } from '../config.js';
+import { getDefaultClient } from './default-client.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { DurableOnlyError, DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from '../errors.js';
 import { registerBuiltinWorkflow, type PayloadSchema } from '../engine/definitions.js';

@@ -51,6 +51,7 @@ import { traceOf } from '../observe/trace-context.js';
 import { lastSeqWrittenByExecution, replayAwareLogger } from './replay-logger.js';
 import { leaseTimerId, type AttemptTracker } from './claims.js';
 import { nextDueAt } from './due.js';
+import { fencedAppend } from './fenced-append.js';
 
 import type { AttemptOutcome, AttemptRequest } from './step-runner.js';
 
@@ -1175,23 +1176,17 @@ export class Execution implements WorkflowRuntime {
    * (a signal arrived). Signals that arrived since are not in its run_created: append them to it.
    */
   private async carryLateSignals(nextRunId: string, carried: Array<{ name: string; payload: Serialized }>, now: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    await fencedAppend<void>(this.deps.storage, async () => {
       const events = await this.deps.storage.readEvents(nextRunId);
       const first = events[0];
-      if (first?.type !== 'run_created') return;
+      if (first?.type !== 'run_created') return { done: undefined };
       const already = (first.data.carriedSignals?.length ?? 0) + events.filter((e) => e.type === 'signal_received' && e.data.carried).length;
       const missing = carried.slice(already);
-      if (missing.length === 0) return;
+      if (missing.length === 0) return { done: undefined };
       const lastSeq = events.at(-1)!.seq;
       const appended = missing.map((m, i) => makeEvent(nextRunId, lastSeq + 1 + i, 'signal_received', { name: m.name, payload: m.payload, carried: true }, undefined, now) as DurablyEvent);
-      try {
-        await this.deps.storage.append({ runId: nextRunId, expectedSeq: lastSeq, events: appended });
-        return;
-      } catch (err) {
-        if (err instanceof AppendConflictError && attempt < 50) continue;
-        throw err;
-      }
-    }
+      return { append: { runId: nextRunId, expectedSeq: lastSeq, events: appended }, value: undefined };
+    });
   }
 
   private abandoned = false;

@@ -3,7 +3,6 @@ import type { Broker } from '../../broker/broker.js';
 import { parseDuration, type Duration } from '../../duration.js';
 import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import {
-  AppendConflictError,
   HookAlreadyUsedError,
   HookExpiredError,
   HookNotFoundError,
@@ -19,8 +18,9 @@ import type { HookRecord } from '../../storage/storage.js';
 import { serialize } from '../../serialization.js';
 import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../../storage/storage.js';
 import { publishTask } from '../tasks/publish.js';
-import { brokerQueue } from '../tasks/messages.js';
+import { brokerQueue, runTask } from '../tasks/messages.js';
 import { RunHandle } from './handle.js';
+import { fencedAppend } from '../../engine/fenced-append.js';
 import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
@@ -296,7 +296,7 @@ export class Client implements RunStarter {
       const { run, created } = await scope.wrap(() => this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags }));
       if (created) {
         // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
-        await publishTask(this.broker, brokerQueue(queue), { v: 1, kind: 'run', runId, reason: 'start' }, Math.max(0, (startAt ?? now) - now), this.clock);
+        await publishTask(this.broker, brokerQueue(queue), runTask(runId, 'start'), Math.max(0, (startAt ?? now) - now), this.clock);
       }
       scope.end();
       return { runId: run.runId, created, run };
@@ -337,7 +337,7 @@ export class Client implements RunStarter {
   async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
     if (typeof token !== 'string' || token.length === 0 || token.length > 200) throw new HookNotFoundError();
-    let hook = await this.storage.getHook(token);
+    const hook = await this.storage.getHook(token);
     if (!hook) throw new HookNotFoundError();
     const def = getHookDefinition(hook.name);
     let value = payload;
@@ -347,24 +347,21 @@ export class Client implements RunStarter {
       value = parsed.data;
     }
     const serialized = checkPayload(serialize(value, `the payload of hook "${hook.name}"`), `The payload of hook "${hook.name}"`, this.limits);
-    for (let attempt = 0; ; attempt++) {
-      checkHookUsable(hook, this.clock());
-      const run = await this.storage.getRun(hook.runId);
+    let current: HookRecord = hook;
+    const queue = await fencedAppend(this.storage, async (round) => {
+      // After a lost race the hook is read again: the winner may have been another resume.
+      if (round > 0) current = (await this.storage.getHook(token)) ?? current;
+      checkHookUsable(current, this.clock());
+      const run = await this.storage.getRun(current.runId);
       if (!run) throw new HookNotFoundError();
       if (FINISHED_STATUSES.has(run.status)) throw new HookExpiredError(run.runId);
       const now = this.clock();
-      const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload: serialized }, hook.correlationId, now);
-      try {
-        // The consumed mark is written in the same atomic append: of two racing resumes, one wins.
-        await this.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [event], setHooks: [{ ...hook, consumedAt: now }] });
-        break;
-      } catch (err) {
-        if (!(err instanceof AppendConflictError) || attempt >= 50) throw err;
-        hook = (await this.storage.getHook(token))!;
-      }
-    }
-    await publishTask(this.broker, brokerQueue((await this.storage.getRun(hook.runId))!.queue), { v: 1, kind: 'run', runId: hook.runId, reason: 'hook' }, 0, this.clock);
-    return { runId: hook.runId };
+      const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload: serialized }, current.correlationId, now);
+      // The consumed mark is written in the same atomic append: of two racing resumes, one wins.
+      return { append: { runId: run.runId, expectedSeq: run.lastSeq, events: [event], setHooks: [{ ...current, consumedAt: now }] }, value: run.queue };
+    });
+    await publishTask(this.broker, brokerQueue(queue), runTask(current.runId, 'hook'), 0, this.clock);
+    return { runId: current.runId };
   }
 
   /**
@@ -376,7 +373,7 @@ export class Client implements RunStarter {
     for (let target = runId; ; ) {
       const appended = await this.appendExternal(target, type, data);
       if (appended.ok) {
-        await publishTask(this.broker, brokerQueue(appended.queue), { v: 1, kind: 'run', runId: target, reason }, 0, this.clock);
+        await publishTask(this.broker, brokerQueue(appended.queue), runTask(target, reason), 0, this.clock);
         return;
       }
       if (appended.missing) throw new RunNotFoundError(target);
@@ -397,19 +394,14 @@ export class Client implements RunStarter {
     data: EventDataMap[K],
     options: { correlationId?: string; run?: import('../../storage/storage.js').RunPatch; releaseSlots?: boolean } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
-    for (let attempt = 0; ; attempt++) {
+    type Appended = { ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus };
+    return fencedAppend<Appended>(this.storage, async () => {
       const run = await this.storage.getRun(runId);
-      if (!run) return { ok: false, missing: true };
-      if (FINISHED_STATUSES.has(run.status)) return { ok: false, missing: false, status: run.status };
+      if (!run) return { done: { ok: false, missing: true } };
+      if (FINISHED_STATUSES.has(run.status)) return { done: { ok: false, missing: false, status: run.status } };
       const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
-      try {
-        await this.storage.append({ runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots });
-        return { ok: true, queue: run.queue };
-      } catch (err) {
-        if (err instanceof AppendConflictError && attempt < 100) continue;
-        throw err;
-      }
-    }
+      return { append: { runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots }, value: { ok: true, queue: run.queue } };
+    });
   }
 
   /** Closes storage and broker. */

@@ -66,3 +66,8 @@ export function decodeTask(body: string): TaskMessage {
 export function brokerQueue(queue: string): string {
   return `durably.${queue}`;
 }
+
+/** The wake-up of a run: the one constructor of run tasks (a timer fired, a step ended, a signal came...). */
+export function runTask(runId: string, reason: RunTask['reason']): RunTask {
+  return { v: 1, kind: 'run', runId, reason };
+}

@@ -10,9 +10,10 @@ import { decideRetry } from '../../engine/retry.js';
 import { deserialize, errorToObject, serialize } from '../../serialization.js';
 import { StepSuspended } from '../../engine/control.js';
 import type { AttemptRegistry } from './attempts.js';
-import { brokerQueue, type StepTask } from '../tasks/messages.js';
+import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
+import { FENCED_APPEND_ROUNDS, fencedAppend } from '../../engine/fenced-append.js';
 import type { CombinedInstrumentation } from '../../observe/instrumentation.js';
 import { traceOf } from '../../observe/trace-context.js';
 import { attemptOutcome } from './observability.js';
@@ -89,30 +90,33 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
  */
 async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<{ attempt: number; claimSeq: number; leaseUntil: number } | undefined> {
   const storage = ctx.client.storage;
-  for (let round = 0; round < 50; round++) {
-    const tail = await storage.readEvents(task.runId, task.scheduledSeq);
-    if (tail.length === 0) return undefined; // the run was deleted
-    const state = stepState(tail, task.stepId);
-    if (state.done || state.runEnded) return undefined;
-    const open = openClaim(tail, task.stepId);
-    if (open) {
-      if (open.workerId === ctx.workerId && ctx.attempts.adopt({ runId: task.runId, stepId: task.stepId, claimSeq: open.seq })) return undefined; // a duplicate, running here
-      const timers = await storage.listTimers(task.runId);
-      if (timers.some((t) => t.timerId === leaseTimerId(task.stepId))) return undefined;
-    }
-    const lastSeq = tail[tail.length - 1].seq;
-    const attempt = state.attempts + 1;
-    const now = ctx.client.clock();
-    const leaseUntil = now + ctx.leaseMs;
-    const started = makeEvent(task.runId, lastSeq + 1, 'step_started', { name: task.name, attempt, workerId: ctx.workerId, leaseUntil }, task.stepId, now) as DurablyEvent;
-    try {
-      await storage.append({ runId: task.runId, expectedSeq: lastSeq, events: [started], setTimers: [{ runId: task.runId, timerId: leaseTimerId(task.stepId), fireAt: leaseUntil }] });
-      return { attempt, claimSeq: lastSeq + 1, leaseUntil };
-    } catch (err) {
-      if (!(err instanceof AppendConflictError)) throw err;
-    }
+  type Claim = { attempt: number; claimSeq: number; leaseUntil: number } | undefined;
+  try {
+    return await fencedAppend<Claim>(storage, async () => {
+      const tail = await storage.readEvents(task.runId, task.scheduledSeq);
+      if (tail.length === 0) return { done: undefined }; // the run was deleted
+      const state = stepState(tail, task.stepId);
+      if (state.done || state.runEnded) return { done: undefined };
+      const open = openClaim(tail, task.stepId);
+      if (open) {
+        if (open.workerId === ctx.workerId && ctx.attempts.adopt({ runId: task.runId, stepId: task.stepId, claimSeq: open.seq })) return { done: undefined }; // a duplicate, running here
+        const timers = await storage.listTimers(task.runId);
+        if (timers.some((t) => t.timerId === leaseTimerId(task.stepId))) return { done: undefined };
+      }
+      const lastSeq = tail[tail.length - 1].seq;
+      const attempt = state.attempts + 1;
+      const now = ctx.client.clock();
+      const leaseUntil = now + ctx.leaseMs;
+      const started = makeEvent(task.runId, lastSeq + 1, 'step_started', { name: task.name, attempt, workerId: ctx.workerId, leaseUntil }, task.stepId, now) as DurablyEvent;
+      return {
+        append: { runId: task.runId, expectedSeq: lastSeq, events: [started], setTimers: [{ runId: task.runId, timerId: leaseTimerId(task.stepId), fireAt: leaseUntil }] },
+        value: { attempt, claimSeq: lastSeq + 1, leaseUntil },
+      };
+    });
+  } catch (err) {
+    if (!(err instanceof AppendConflictError)) throw err;
+    throw new DurablyError(`Step ${task.stepId} of run ${task.runId}: could not claim an attempt after ${FENCED_APPEND_ROUNDS} rounds of concurrent appends.`, { cause: err });
   }
-  throw new DurablyError(`Step ${task.stepId} of run ${task.runId}: could not claim an attempt after 50 rounds of concurrent appends.`);
 }
 
 async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefinition, attempt: number, claimSeq: number, result: AttemptOutcome): Promise<void> {
@@ -141,24 +145,23 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
     if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
   }
   let lastSeq = claimSeq;
-  for (;;) {
-    const event = makeEvent(task.runId, lastSeq + 1, type, data as never, task.stepId, now) as DurablyEvent;
-    try {
-      await storage.append({ runId: task.runId, expectedSeq: lastSeq, events: [event], run: { status: 'running' }, clearTimers: [leaseTimerId(task.stepId)] });
-      break;
-    } catch (err) {
-      if (!(err instanceof AppendConflictError)) throw err;
+  const recorded = await fencedAppend(storage, async (round) => {
+    if (round > 0) {
       const tail = await storage.readEvents(task.runId, lastSeq + 1);
-      if (tail.length === 0) continue;
-      lastSeq = tail[tail.length - 1].seq;
-      // Done, ended, or claimed by another worker after our lease lapsed: not ours to record.
-      if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type) || (e.correlationId === task.stepId && (e.type === 'step_started' || endsClaim(e, task.stepId))))) return;
+      if (tail.length > 0) {
+        lastSeq = tail[tail.length - 1].seq;
+        // Done, ended, or claimed by another worker after our lease lapsed: not ours to record.
+        if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type) || (e.correlationId === task.stepId && (e.type === 'step_started' || endsClaim(e, task.stepId))))) return { done: false };
+      }
     }
-  }
+    const event = makeEvent(task.runId, lastSeq + 1, type, data as never, task.stepId, now) as DurablyEvent;
+    return { append: { runId: task.runId, expectedSeq: lastSeq, events: [event], run: { status: 'running' }, clearTimers: [leaseTimerId(task.stepId)] }, value: true };
+  });
+  if (!recorded) return;
   if (retryAt !== undefined) {
     await publishTask(ctx.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined }, retryAt - now, ctx.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
   } else {
-    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), { v: 1, kind: 'run', runId: task.runId, reason: 'step' }, 0, ctx.client.clock);
+    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'step'), 0, ctx.client.clock);
   }
 }
 

@@ -6,14 +6,14 @@ import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
 import { parseDuration, type Duration } from '../../duration.js';
-import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../../errors.js';
+import { CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../../errors.js';
 import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../../events.js';
 import { createLogger, toLogger, type Logger, type PinoLike } from '../../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/execution.js';
 import type { Command } from '../../engine/commands.js';
 import { deserialize, errorToObject, serialize } from '../../serialization.js';
 import { FINISHED_STATUSES, type RunRecord, type Timer } from '../../storage/storage.js';
-import { brokerQueue, decodeTask, type RunTask, type StepTask } from '../tasks/messages.js';
+import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
 import { runStepTask } from './step-task.js';
@@ -35,6 +35,7 @@ import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
 import { UnknownWorkflows } from './unknown-workflows.js';
 import { openClaim } from '../../engine/claims.js';
+import { fencedAppend } from '../../engine/fenced-append.js';
 
 
 /** How long a sweep's claim on an overdue timer holds before another sweep may wake its run again. */
@@ -153,10 +154,10 @@ export class Worker {
       const t = this.localDue.shift()!;
       if (!this.running) {
         // Stopping: the broker takes it (stop() also hands over what is still queued here).
-        void publishTask(this.client.broker, brokerQueue(t.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, 0, this.client.clock).catch(() => undefined);
+        void publishTask(this.client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), 0, this.client.clock).catch(() => undefined);
         continue;
       }
-      const task: RunTask = { v: 1, kind: 'run', runId: t.runId, reason: 'timer' };
+      const task: RunTask = runTask(t.runId, 'timer');
       this.localWakes++;
       this.handling++;
       void this.processRun(task)
@@ -179,7 +180,7 @@ export class Worker {
     let next = 0;
     const lane = async () => {
       while (next < runIds.length && this.running) {
-        const task: RunTask = { v: 1, kind: 'run', runId: runIds[next++], reason: 'start' };
+        const task: RunTask = runTask(runIds[next++], 'start');
         this.handling++;
         try {
           await this.processRun(task);
@@ -293,7 +294,7 @@ export class Worker {
     // Wake-ups held here go to the broker, so another worker fires them on time.
     const now = this.client.clock();
     await Promise.allSettled(
-      [...this.localDue.splice(0), ...this.localTimers.drain()].map((t) => publishTask(this.client.broker, brokerQueue(t.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, Math.max(0, t.fireAt - now), this.client.clock)),
+      [...this.localDue.splice(0), ...this.localTimers.drain()].map((t) => publishTask(this.client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), Math.max(0, t.fireAt - now), this.client.clock)),
     );
     const stopped = Promise.all(this.subscriptions.map((s) => s.stop()));
     if (options.grace !== undefined) {
@@ -333,7 +334,7 @@ export class Worker {
     await this.attempts.voidAll();
     this.stopController.abort(new DurablyError('the worker is stopping; the work was handed back'));
     await Promise.allSettled([
-      ...runs.map((ex) => publishTask(this.client.broker, brokerQueue(ex.run.queue), { v: 1, kind: 'run', runId: ex.runId, reason: 'recover' }, 0, this.client.clock)),
+      ...runs.map((ex) => publishTask(this.client.broker, brokerQueue(ex.run.queue), runTask(ex.runId, 'recover'), 0, this.client.clock)),
       ...steps.map(({ task, queue }) => publishTask(this.client.broker, queue, { ...task, notBefore: undefined }, 0, this.client.clock)),
     ]);
     this.logger.info('handed back in-flight work', { runs: runs.length, steps: steps.length });
@@ -454,7 +455,7 @@ export class Worker {
       }
       const now = this.client.clock();
       if (run.status === 'pending' && run.startAt !== undefined && run.startAt > now) {
-        await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId, reason: 'start' }, run.startAt - now, this.client.clock);
+        await publishTask(this.client.broker, brokerQueue(run.queue), runTask(runId, 'start'), run.startAt - now, this.client.clock);
         return;
       }
       // The log is the truth: the run may have ended (terminated, say) between the two reads.
@@ -533,7 +534,7 @@ export class Worker {
     const now = this.client.clock();
     await this.client.storage.touchRun(runId, now); // waiting is not being stuck
     const run = await this.client.storage.getRun(runId);
-    await publishTask(this.client.broker, brokerQueue(run!.queue), { v: 1, kind: 'run', runId, reason: 'start' }, 100 + Math.random() * 200, this.client.clock, `slot:${runId}`);
+    await publishTask(this.client.broker, brokerQueue(run!.queue), runTask(runId, 'start'), 100 + Math.random() * 200, this.client.clock, `slot:${runId}`);
     return false;
   }
 
@@ -622,14 +623,14 @@ export class Worker {
     const now = this.client.clock();
     const broker = this.client.broker;
     await Promise.all([
-      ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), { v: 1, kind: 'run', runId: r.runId, reason: 'start' }, 0, this.client.clock)),
+      ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), runTask(r.runId, 'start'), 0, this.client.clock)),
       ...effects.dispatched.map((cmd) => this.dispatchStep(effects.queue, effects.runId, cmd)),
       ...effects.timers.map((t) => {
         if (this.running && t.fireAt - now <= this.settings.localTimerWindowMs) {
           this.localTimers.add({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt });
           return undefined;
         }
-        return publishTask(broker, brokerQueue(effects.queue), { v: 1, kind: 'run', runId: t.runId, reason: 'timer' }, t.fireAt - now, this.client.clock);
+        return publishTask(broker, brokerQueue(effects.queue), runTask(t.runId, 'timer'), t.fireAt - now, this.client.clock);
       }),
     ]);
     for (const child of effects.closeChildren) await this.closeChild(child.runId, child.policy);
@@ -643,7 +644,7 @@ export class Worker {
       await this.terminateChild(runId, 1);
     } else if (policy === 'request_cancel') {
       const done = await this.client.appendExternal(runId, 'cancel_requested', { reason });
-      if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), { v: 1, kind: 'run', runId, reason: 'cancel' }, 0, this.client.clock);
+      if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), runTask(runId, 'cancel'), 0, this.client.clock);
     }
   }
 
@@ -709,27 +710,21 @@ export class Worker {
     reason: RunTask['reason'],
   ): Promise<void> {
     const storage = this.client.storage;
-    for (let attempt = 0; attempt < 50; attempt++) {
+    const queue = await fencedAppend<string | undefined>(storage, async () => {
       const target = await storage.getRun(runId);
-      if (!target || FINISHED_STATUSES.has(target.status)) return;
+      if (!target || FINISHED_STATUSES.has(target.status)) return { done: undefined };
       const events = await storage.readEvents(runId);
-      if (events.some(exists)) return;
+      if (events.some(exists)) return { done: undefined };
       const lastSeq = events.at(-1)?.seq ?? target.lastSeq;
-      try {
-        await storage.append({ runId, expectedSeq: lastSeq, events: [makeEvent(runId, lastSeq + 1, event.type, event.data as never, correlationId, this.client.clock()) as DurablyEvent] });
-      } catch (err) {
-        if (err instanceof AppendConflictError) continue;
-        throw err;
-      }
-      await publishTask(this.client.broker, brokerQueue(target.queue), { v: 1, kind: 'run', runId, reason }, 0, this.client.clock);
-      return;
-    }
+      return { append: { runId, expectedSeq: lastSeq, events: [makeEvent(runId, lastSeq + 1, event.type, event.data as never, correlationId, this.client.clock()) as DurablyEvent] }, value: target.queue };
+    });
+    if (queue !== undefined) await publishTask(this.client.broker, brokerQueue(queue), runTask(runId, reason), 0, this.client.clock);
   }
 
   /** A child ended: record its outcome in the parent's log (unless the parent ended) and wake the parent. */
   private async notifyParent(notice: NonNullable<FlushEffects['notifyParent']>): Promise<void> {
     const done = await this.client.appendExternal(notice.parentRunId, notice.event.type, notice.event.data as never, { correlationId: notice.correlationId });
-    if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), { v: 1, kind: 'run', runId: notice.parentRunId, reason: 'step' }, 0, this.client.clock);
+    if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), runTask(notice.parentRunId, 'step'), 0, this.client.clock);
   }
 
   private async dispatchStep(runQueue: string, runId: string, cmd: Command): Promise<void> {
@@ -804,7 +799,7 @@ export class Worker {
       // this worker does not listen on it, or the run would wait for the claim to run out.
       if (!run) continue;
       this.instrumentation.recovery({ kind: 'overdue_timer', runId: timer.runId, detail: { timerId: timer.timerId, lateMs: now - timer.fireAt } });
-      await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: timer.runId, reason: 'timer' }, 0, this.client.clock);
+      await publishTask(this.client.broker, brokerQueue(run.queue), runTask(timer.runId, 'timer'), 0, this.client.clock);
     }
   }
 
@@ -827,7 +822,7 @@ export class Worker {
         // Touch first so that other workers' sweeps leave it alone for another stale period.
         await this.client.storage.touchRun(run.runId, now);
         this.instrumentation.recovery({ kind: 'stale_run', runId: run.runId, detail: { workflow: run.workflow, status: run.status, idleMs: now - run.updatedAt } });
-        await publishTask(this.client.broker, brokerQueue(run.queue), { v: 1, kind: 'run', runId: run.runId, reason: 'recover' }, 0, this.client.clock);
+        await publishTask(this.client.broker, brokerQueue(run.queue), runTask(run.runId, 'recover'), 0, this.client.clock);
       }
       if (!page.nextCursor) return;
       cursor = page.nextCursor;
