@@ -1,13 +1,8 @@
-export * from './errors.js';
-export * from './duration.js';
-export { parseServerUrl } from './urls.js';
-export * from './serialization.js';
-export * from './events.js';
-export * from './storage/storage.js';
-export * from './broker/broker.js';
-export * from './broker/failures.js';
-export type { Logger, LogLevel, LoggerOptions, PinoLike } from './logger.js';
-export { DEFAULT_LIMITS, type Limits } from './limits.js';
+// Every contract name (errors, events, storage and broker contracts, serialization, durations, limits,
+// the Logger type, name rules, URL and cursor helpers, AdapterModule), so `import { StorageError } from
+// '@durably/core'` keeps working.
+export * from '@durably/contracts';
+export type { LoggerOptions, PinoLike } from './logger.js';
 export { createLogger, createPino, fromPino, toLogger, isPinoLike } from './logger.js';
 export type { WorkerConfig, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
 export { validateConfig, resolveConfig, findConfigFile, loadConfigFromFile, hidePassword, nearest, CONFIG_FILE_NAMES, ENV_VARIABLES, type ResolveOptions, type ModuleImporter } from './config/index.js';
@@ -40,7 +35,7 @@ export type { WorkerOptions } from './runtime/worker/worker.js';
 export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
 export { configure, createWorker, defineConfig, getDefaultClient, getRun, listRuns, start, startWith, cancel, resumeHook, sendSignal, schedule } from './api/default-client.js';
 export { createClient, connect, clientFromConfig, type ClientSetup } from './runtime/client/create.js';
-export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile, type AdapterModule } from './config/adapters.js';
+export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile } from './config/adapters.js';
 export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
 export type { DurablyConfig } from './config/types.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './api/streams.js';
@@ -50,4 +45,3 @@ export * from './backends/memory/storage.js';
 export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';
 export * from './backends/local/broker.js';
-export { encodeCursor, decodeCursor, pageLimit } from './backends/memory/cursor.js';

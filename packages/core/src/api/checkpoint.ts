@@ -1,5 +1,5 @@
 import { currentScope, type CheckpointStore } from '../engine/scope.js';
-import { NotInWorkflowError } from '../errors.js';
+import { NotInWorkflowError } from '@durably/contracts';
 
 export type { CheckpointStore } from '../engine/scope.js';
 

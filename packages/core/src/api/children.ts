@@ -1,6 +1,5 @@
-import { InvalidArgumentError } from '../errors.js';
-import type { ParentClosePolicy } from '../events.js';
-import { checkQueue, isWorkflow, type Workflow } from '../engine/definitions.js';
+import { InvalidArgumentError, type ParentClosePolicy, checkQueue } from '@durably/contracts';
+import { isWorkflow, type Workflow } from '../engine/definitions.js';
 import { workflowRuntime } from './context.js';
 
 /** A child run started from a workflow: its id and its outcome. */

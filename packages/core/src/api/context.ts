@@ -1,5 +1,4 @@
-import type { Duration } from '../duration.js';
-import { NotInWorkflowError } from '../errors.js';
+import { type Duration, NotInWorkflowError } from '@durably/contracts';
 import { currentScope, type StepContext, type WorkflowContext, type WorkflowRuntime } from '../engine/scope.js';
 
 export type { StepContext, WorkflowContext } from '../engine/scope.js';
@@ -57,7 +56,7 @@ export function sleep(duration: Duration | Date): Promise<void> {
 }
 
 async function plainSleep(duration: Duration | Date): Promise<void> {
-  const { parseDuration } = await import('../duration.js');
+  const { parseDuration } = await import('@durably/contracts');
   const ms = duration instanceof Date ? Math.max(0, duration.getTime() - Date.now()) : parseDuration(duration, 'sleep()');
   await new Promise<void>((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,4 @@
-import type { RunFilter, RunPage, ScheduleRecord } from '../storage/storage.js';
+import type { RunFilter, RunPage, ScheduleRecord } from '@durably/contracts';
 import type { DurablyConfig } from '../config/types.js';
 import type { Workflow } from '../engine/definitions.js';
 import { Client, type RunHandle, type StartOptions } from '../runtime/client/client.js';

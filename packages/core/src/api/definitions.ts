@@ -1,12 +1,8 @@
-import { parseDuration } from '../duration.js';
-import { InvalidArgumentError } from '../errors.js';
+import { parseDuration, InvalidArgumentError, checkName, checkQueue, checkTags } from '@durably/contracts';
 import { DEFAULT_RETRY, resolveRetryPolicy } from '../engine/retry.js';
 import { currentScope } from '../engine/scope.js';
 import {
-  checkName,
-  checkQueue,
   checkSchemaOption,
-  checkTags,
   registerStep,
   registerWorkflow,
   type ScheduleOptions,
@@ -18,7 +14,7 @@ import {
   type WorkflowOptions,
 } from '../engine/definitions.js';
 
-export { checkQueue, checkTags, getStepDefinition, isWorkflow, validateArgs } from '../engine/definitions.js';
+export { getStepDefinition, isWorkflow, validateArgs } from '../engine/definitions.js';
 export type { ArgsSchema, ConcurrencyOptions, Step, StepDefinition, StepOptions, Workflow, WorkflowDefinition, WorkflowOptions } from '../engine/definitions.js';
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, checkNonEmpty } from '@durably/contracts';
 import { ContinueAsNew } from '../engine/control.js';
 import { currentScope, runInScope } from '../engine/scope.js';
 import { workflowRuntime } from './context.js';
@@ -8,7 +8,7 @@ import { workflowRuntime } from './context.js';
  * in runs whose log was written by code without this patch, so that they replay their old path.
  */
 export function patched(patchId: string): boolean {
-  if (typeof patchId !== 'string' || patchId.length === 0) throw new InvalidArgumentError('patched(id): id must be a non-empty string.');
+  checkNonEmpty(patchId, 'patched(id): id');
   return workflowRuntime('patched()').patched(patchId);
 }
 

@@ -1,5 +1,4 @@
-import { parseDuration } from '../duration.js';
-import { InvalidArgumentError, NotInWorkflowError } from '../errors.js';
+import { parseDuration, InvalidArgumentError, NotInWorkflowError, checkName, checkNonEmpty } from '@durably/contracts';
 import { currentScope } from '../engine/scope.js';
 import { registerHook, type Hook, type HookDefinition, type PayloadSchema, type QueryDefinition } from '../engine/definitions.js';
 import { workflowRuntime } from './context.js';
@@ -8,9 +7,7 @@ export { getHookDefinition } from '../engine/definitions.js';
 export type { Hook, HookDefinition, PayloadSchema, QueryDefinition } from '../engine/definitions.js';
 
 export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T> } = {}): HookDefinition<T> {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/.test(name)) {
-    throw new InvalidArgumentError(`defineHook: name ${JSON.stringify(name)} is invalid: use letters, digits, "_", "-", ".", ":" and "/".`);
-  }
+  checkName('Hook', name);
   if (options.schema !== undefined && typeof options.schema?.safeParse !== 'function') {
     throw new InvalidArgumentError(`defineHook("${name}"): "schema" must have a safeParse method (a zod schema, for example).`);
   }
@@ -40,7 +37,7 @@ export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T>
  * process; it never writes. Answer it with `client.query(workflow, runId, query)`.
  */
 export function defineQuery<T>(name: string): QueryDefinition<T> {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('defineQuery(name): name must be a non-empty string.');
+  checkNonEmpty(name, 'defineQuery(name): name');
   return {
     name,
     handle(handler) {

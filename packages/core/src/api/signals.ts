@@ -1,5 +1,4 @@
-import { parseDuration, type Duration } from '../duration.js';
-import { InvalidArgumentError } from '../errors.js';
+import { parseDuration, type Duration, InvalidArgumentError, checkSignalName } from '@durably/contracts';
 import { workflowRuntime } from './context.js';
 
 /**
@@ -7,7 +6,7 @@ import { workflowRuntime } from './context.js';
  * earlier are buffered and taken in order, each once). Rejects with SignalTimeoutError after `timeout`.
  */
 export function waitForSignal<T = unknown>(name: string, options: { timeout?: Duration } = {}): Promise<T> {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('waitForSignal: name must be a non-empty string of at most 200 characters.');
+  checkSignalName(name, 'waitForSignal');
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'waitForSignal({ timeout })');
   return workflowRuntime('waitForSignal()').waitForSignal(name, timeoutMs) as Promise<T>;
 }

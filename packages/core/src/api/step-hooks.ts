@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { currentScope } from '../engine/scope.js';
 import { StepSuspended } from '../engine/control.js';
-import { parseDuration, type Duration } from '../duration.js';
-import { InvalidArgumentError, NotInWorkflowError } from '../errors.js';
+import { parseDuration, type Duration, InvalidArgumentError, NotInWorkflowError } from '@durably/contracts';
 import { getHookDefinition, type PayloadSchema } from '../engine/definitions.js';
 import { defineHook } from './hooks.js';
 

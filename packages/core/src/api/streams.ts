@@ -17,15 +17,28 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { currentScope } from '../engine/scope.js';
 import { context, sleep, type StepContext, type WorkflowContext } from './context.js';
-import { checkQueue, step, workflow, type StepOptions } from './definitions.js';
+import { step, workflow, type StepOptions } from './definitions.js';
 import { getDefaultClient } from './default-client.js';
-import { parseDuration, type Duration } from '../duration.js';
-import { DurableOnlyError, DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from '../errors.js';
+import {
+  parseDuration,
+  type Duration,
+  DurableOnlyError,
+  DurablyError,
+  InvalidArgumentError,
+  NotInWorkflowError,
+  RunAlreadyFinishedError,
+  RunNotFoundError,
+  StreamFailedError,
+  StreamNotDefinedError,
+  StreamRunNotFoundError,
+  deserialize,
+  serialize,
+  checkQueue,
+} from '@durably/contracts';
 import { registerBuiltinWorkflow, type PayloadSchema } from '../engine/definitions.js';
 import { defineQuery } from './hooks.js';
 import { waitForSignal } from './signals.js';
 import { continueAsNew, shield } from './flow.js';
-import { deserialize, serialize } from '../serialization.js';
 import { declareFatal } from '../engine/retry.js';
 import type { Client } from '../runtime/client/client.js';
 

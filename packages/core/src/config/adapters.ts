@@ -1,7 +1,14 @@
 import { resolve } from 'node:path';
-import type { Broker } from '../broker/broker.js';
-import { AdapterNotInstalledError, ConfigError, DurablyError, UnknownSchemeError, redactUrl } from '../errors.js';
-import type { Storage } from '../storage/storage.js';
+import {
+  type Broker,
+  AdapterNotInstalledError,
+  ConfigError,
+  DurablyError,
+  UnknownSchemeError,
+  redactUrl,
+  type Storage,
+  type AdapterModule,
+} from '@durably/contracts';
 import { MemoryStorage } from '../backends/memory/storage.js';
 import { MemoryBroker } from '../backends/memory/broker.js';
 import type { DurablyConfig, ResolvedConfig, Setting } from './types.js';
@@ -13,14 +20,6 @@ import { nearest } from './nearest.js';
  * From a URL to a storage or broker: the built-in backends (memory:, file:, local:) and the adapter
  * packages, imported only when their scheme is used.
  */
-
-/** What an adapter package exports so that a URL can select it: `export const durablyAdapter = { ... }`. */
-export interface AdapterModule {
-  storage?(url: string): Storage | Promise<Storage>;
-  broker?(url: string): Broker | Promise<Broker>;
-  /** Optional: the SQL that migrate() runs for this URL, for review (`durably migrate --print-sql`). */
-  migrationSql?(url: string): string | Promise<string>;
-}
 
 const STORAGE_SCHEMES: Record<string, string | null> = {
   'memory:': null,

@@ -1,4 +1,4 @@
-import { DurablyError } from '../errors.js';
+import { DurablyError } from '@durably/contracts';
 
 /**
  * Control flow that workflow and step code throw to the engine. They are not failures: the replay

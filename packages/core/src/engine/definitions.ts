@@ -1,8 +1,15 @@
-import { parseDuration, type Duration } from '../duration.js';
-import { ArgumentValidationError, DurablyError, InvalidArgumentError } from '../errors.js';
+import {
+  parseDuration,
+  type Duration,
+  ArgumentValidationError,
+  DurablyError,
+  InvalidArgumentError,
+  type CatchUpPolicy,
+} from '@durably/contracts';
+
+// Name rules (checkName, checkQueue, checkTags...) are contracts: '@durably/contracts' names.ts.
 import type { RetryOptions, RetryPolicy } from './retry.js';
-import type { CatchUpPolicy } from '../storage/storage.js';
-import { NameRegistry } from '../names.js';
+import { NameRegistry } from '../name-registry.js';
 
 /**
  * What steps, workflows, hooks and queries are, as the engine sees them, and the process-wide
@@ -10,8 +17,6 @@ import { NameRegistry } from '../names.js';
  * defineQuery()) are the API, one floor up.
  */
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
-const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 
 export interface StepOptions extends RetryOptions {
   /** Only workers listening on this queue run the step (it is dispatched through the broker). */
@@ -136,29 +141,6 @@ export function registerStep(fn: unknown, definition: StepDefinition): void {
 /** Registers a workflow definition under its name (DuplicateNameError for another function under that name). */
 export function registerWorkflow(fn: unknown, definition: WorkflowDefinition): void {
   workflowRegistry.register(definition.name, fn, definition);
-}
-
-export function checkName(kind: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(
-      `${kind} name ${JSON.stringify(name)} is invalid: use 1-200 characters from letters, digits, "_", "-", ".", ":" and "/", starting with a letter or digit.`,
-    );
-  }
-}
-
-export function checkQueue(queue: unknown, owner: string): string {
-  if (typeof queue !== 'string' || !QUEUE_PATTERN.test(queue)) {
-    throw new InvalidArgumentError(`${owner}: queue ${JSON.stringify(queue)} is invalid: use 1-100 characters from letters, digits, "_", "-" and ".".`);
-  }
-  return queue;
-}
-
-export function checkTags(tags: unknown, owner: string): string[] {
-  if (tags === undefined) return [];
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || !/^[A-Za-z0-9_.:=/-]{1,100}$/.test(t)) || tags.length > 20) {
-    throw new InvalidArgumentError(`${owner}: "tags" must be at most 20 strings of 1-100 letters, digits, "_", ".", ":", "=", "/" or "-", got ${JSON.stringify(tags)}.`);
-  }
-  return [...new Set(tags as string[])];
 }
 
 export function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {

@@ -1,5 +1,4 @@
-import { AppendConflictError } from '../errors.js';
-import type { AppendRequest, Storage } from '../storage/storage.js';
+import { AppendConflictError, type AppendRequest, type Storage } from '@durably/contracts';
 
 /**
  * The fenced append: read what the run's log (or record) says now, decide on that what to append at

@@ -1,5 +1,4 @@
-import { parseDuration, type Duration } from '../duration.js';
-import { FatalError, InvalidArgumentError, RetryableError, SerializationError } from '../errors.js';
+import { parseDuration, type Duration, FatalError, InvalidArgumentError, RetryableError, SerializationError } from '@durably/contracts';
 
 export interface BackoffOptions {
   /** Delay before the second attempt. Default 1s. */

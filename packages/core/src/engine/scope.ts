@@ -1,7 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Duration } from '../duration.js';
-import type { Logger } from '../logger.js';
-import type { ParentClosePolicy } from '../events.js';
+import type { Duration, Logger, ParentClosePolicy } from '@durably/contracts';
 import type { StepHookOutcomes, StepSuspended } from './control.js';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 

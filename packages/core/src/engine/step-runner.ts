@@ -1,10 +1,9 @@
 import { runInScope, type CheckpointStore, type StepContext } from './scope.js';
-import { StepTimeoutError } from '../errors.js';
+import { StepTimeoutError, type Logger } from '@durably/contracts';
 import { validateArgs } from './definitions.js';
 import type { Outcome, StepHookOutcomes } from './control.js';
 import type { StepDefinition } from './definitions.js';
 import type { RetryPolicy } from './retry.js';
-import type { Logger } from '../logger.js';
 
 /** How one attempt of a step body ended. */
 export type AttemptOutcome = Outcome;

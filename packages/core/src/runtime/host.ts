@@ -1,5 +1,4 @@
-import type { Limits } from '../limits.js';
-import type { RunRecord, Storage } from '../storage/storage.js';
+import type { Limits, RunRecord, Storage } from '@durably/contracts';
 
 /**
  * What the runtime's parts need of a client, so that they take these instead of the Client class

@@ -3,12 +3,21 @@ import type { RunSource } from './host.js';
 import { RunHandle } from './client/handle.js';
 import { runInScope, type WorkflowRuntime } from '../engine/scope.js';
 import type { StepDefinition, Workflow, WorkflowDefinition } from '../engine/definitions.js';
-import { parseDuration, type Duration } from '../duration.js';
-import { CancelledError, DurableOnlyError, RunAlreadyFinishedError, StepFailedError, WorkflowFailedError, ResultTimeoutError } from '../errors.js';
-import type { DurablyEvent } from '../events.js';
+import {
+  parseDuration,
+  type Duration,
+  CancelledError,
+  DurableOnlyError,
+  RunAlreadyFinishedError,
+  StepFailedError,
+  WorkflowFailedError,
+  ResultTimeoutError,
+  type DurablyEvent,
+  type RunRecord,
+  type RunStatus,
+} from '@durably/contracts';
 import { createLogger } from '../logger.js';
 import { decideRetry, resolveRetryPolicy } from '../engine/retry.js';
-import type { RunRecord, RunStatus } from '../storage/storage.js';
 import { runStepAttempt } from '../engine/step-runner.js';
 
 /**

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker } from '../../broker/broker.js';
-import { parseDuration, type Duration } from '../../duration.js';
-import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import {
+  type Broker,
+  parseDuration,
+  type Duration,
   HookAlreadyUsedError,
   HookExpiredError,
   HookNotFoundError,
@@ -11,12 +11,30 @@ import {
   RunAlreadyFinishedError,
   RunIdInUseError,
   RunNotFoundError,
-} from '../../errors.js';
-import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../../events.js';
+  makeEvent,
+  type DurablyEvent,
+  type EventDataMap,
+  type EventType,
+  type HookRecord,
+  serialize,
+  FINISHED_STATUSES,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+  type Storage,
+  type Logger,
+  DEFAULT_LIMITS,
+  checkPayload,
+  type Limits,
+  checkQueue,
+  checkTags,
+  checkRunId,
+  checkIdempotencyKey,
+  checkSignalName,
+} from '@durably/contracts';
+import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
-import type { HookRecord } from '../../storage/storage.js';
-import { serialize } from '../../serialization.js';
-import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../../storage/storage.js';
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
 import { RunHandle } from './handle.js';
@@ -25,8 +43,7 @@ import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../../engine/execution.js';
-import { createLogger, type Logger } from '../../logger.js';
-import { DEFAULT_LIMITS, checkPayload, type Limits } from '../../limits.js';
+import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
@@ -90,8 +107,6 @@ export interface ClientOptions {
   /** The URLs the backends were made from (passwords hidden), for log lines. */
   addresses?: { storage?: string; broker?: string };
 }
-
-const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Starts and observes runs on one storage and broker. */
 export class Client implements RunStarter {
@@ -230,12 +245,8 @@ export class Client implements RunStarter {
     const def = wf.definition;
     const queue = options.queue === undefined ? def.queue : checkQueue(options.queue, 'start()');
     const runId = options.runId ?? randomUUID();
-    if (!RUN_ID_PATTERN.test(runId)) {
-      throw new InvalidArgumentError(`start(): runId ${JSON.stringify(runId)} is invalid: use 1-128 characters from letters, digits, "_", "-", "." and ":".`);
-    }
-    if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== 'string' || options.idempotencyKey.length === 0 || options.idempotencyKey.length > 256)) {
-      throw new InvalidArgumentError('start(): idempotencyKey must be a non-empty string of at most 256 characters.');
-    }
+    checkRunId(runId, 'start()');
+    if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey, 'start()');
     const now = this.clock();
     let startAt: number | undefined;
     if (options.startAt !== undefined) {
@@ -323,7 +334,7 @@ export class Client implements RunStarter {
 
   /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
+    checkSignalName(name, 'sendSignal');
     await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
     await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
@@ -392,7 +403,7 @@ export class Client implements RunStarter {
     runId: string,
     type: K,
     data: EventDataMap[K],
-    options: { correlationId?: string; run?: import('../../storage/storage.js').RunPatch; releaseSlots?: boolean } = {},
+    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     type Appended = { ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus };
     return fencedAppend<Appended>(this.storage, async () => {

@@ -1,7 +1,4 @@
-import type { Broker } from '../../broker/broker.js';
-import type { Duration } from '../../duration.js';
-import type { Logger } from '../../logger.js';
-import type { Storage } from '../../storage/storage.js';
+import type { Broker, Duration, Logger, Storage } from '@durably/contracts';
 import type { ResolvedConfig, Setting } from '../../config/types.js';
 import { resolveConfig } from '../../config/resolve.js';
 import { brokerFromUrl, describeBackend, fromSetting, openBackends, storageFromUrl } from '../../config/adapters.js';

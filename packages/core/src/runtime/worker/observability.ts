@@ -4,7 +4,7 @@ import { decideRetry, type RetryPolicy } from '../../engine/retry.js';
 import type { AttemptOutcome } from '../../engine/step-runner.js';
 import type { StepAttemptOutcome } from '../../observe/instrumentation.js';
 import type { HttpOptions } from '../../config/types.js';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '@durably/contracts';
 import { brokerQueue, decodeTask } from '../tasks/messages.js';
 
 /** Metrics and the operations endpoint of a worker (loaded only when it has an HTTP port: prom-client stays unloaded otherwise). */

@@ -1,8 +1,5 @@
-import { checkQueue } from '../../engine/definitions.js';
-import { parseDuration } from '../../duration.js';
-import { InvalidArgumentError } from '../../errors.js';
-import type { Duration } from '../../duration.js';
-import type { Logger, PinoLike } from '../../logger.js';
+import { parseDuration, InvalidArgumentError, type Duration, type Logger, checkQueue } from '@durably/contracts';
+import type { PinoLike } from '../../logger.js';
 import type { Workflow } from '../../engine/definitions.js';
 import type { Instrumentation } from '../../observe/instrumentation.js';
 import type { HttpOptions } from '../../config/types.js';

@@ -1,13 +1,22 @@
 import type { Client } from '../client/client.js';
 import type { CheckpointStore } from '../../engine/scope.js';
 import type { StepDefinition } from '../../engine/definitions.js';
-import { AppendConflictError, DurablyError, FatalError } from '../../errors.js';
-import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap } from '../../events.js';
-import type { Logger } from '../../logger.js';
+import {
+  AppendConflictError,
+  DurablyError,
+  FatalError,
+  makeEvent,
+  TERMINAL_EVENT_TYPES,
+  type DurablyEvent,
+  type EventDataMap,
+  type Logger,
+  deserialize,
+  errorToObject,
+  serialize,
+} from '@durably/contracts';
 import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
 import type { AttemptOutcome } from '../../engine/step-runner.js';
 import { decideRetry } from '../../engine/retry.js';
-import { deserialize, errorToObject, serialize } from '../../serialization.js';
 import { StepSuspended } from '../../engine/control.js';
 import type { AttemptRegistry } from './attempts.js';
 import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';

@@ -1,18 +1,35 @@
 import { hostname } from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { Delivery, Subscription } from '../../broker/broker.js';
+import {
+  type Delivery,
+  type Subscription,
+  parseDuration,
+  type Duration,
+  CancelledError,
+  DuplicateNameError,
+  DurablyError,
+  InvalidArgumentError,
+  makeEvent,
+  TERMINAL_EVENT_TYPES,
+  type DurablyEvent,
+  type EventDataMap,
+  type ParentClosePolicy,
+  type Logger,
+  deserialize,
+  errorToObject,
+  serialize,
+  FINISHED_STATUSES,
+  type RunRecord,
+  type Timer,
+  deadLetterReason,
+} from '@durably/contracts';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
-import { parseDuration, type Duration } from '../../duration.js';
-import { CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../../errors.js';
-import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../../events.js';
-import { createLogger, toLogger, type Logger, type PinoLike } from '../../logger.js';
+import { createLogger, toLogger, type PinoLike } from '../../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/execution.js';
 import type { Command } from '../../engine/commands.js';
-import { deserialize, errorToObject, serialize } from '../../serialization.js';
-import { FINISHED_STATUSES, type RunRecord, type Timer } from '../../storage/storage.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
@@ -26,7 +43,6 @@ import { logInstrumentation } from '../../observe/log-instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
 import { traceOf } from '../../observe/trace-context.js';
 import type { HttpOptions, WorkerConfig } from '../../config/types.js';
-import { deadLetterReason } from '../../broker/failures.js';
 import { MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
 
 export type { WorkerOptions } from './settings.js';
