@@ -1,69 +1,68 @@
-import {
-  type Broker,
-  type ConsumeOptions,
-  type MessageHandler,
-  type PublishOptions,
-  BrokerError,
-  type AppendRequest,
-  type NewRun,
-  type RunFilter,
-  type ScheduleRecord,
-  type Storage,
-} from '@durably/contracts';
+import { BrokerError, DurablyError, type Broker, type Storage } from '@durably/contracts';
 
 /**
  * Storage and broker that resolve an adapter on first use, so `createClient({ storage: 'postgres://…' })`
  * can stay synchronous while the adapter package is imported lazily.
+ *
+ * Every method of the contract is forwarded as it is to the loaded instance (a Proxy: a method added
+ * to the Storage or Broker contract needs nothing here). Only what cannot wait for the adapter is
+ * answered here: `close` (which loads nothing), the broker's `maxDelayMs`, and the optional methods,
+ * which callers test for before calling.
  */
-export class LazyStorage implements Storage {
-  private instance?: Promise<Storage>;
-  constructor(private readonly load: () => Promise<Storage>) {}
-  private get(): Promise<Storage> {
-    this.instance ??= this.load();
+class Loaded<T extends { close(): Promise<void> }> {
+  instance?: Promise<T>;
+  resolved?: T;
+  constructor(private readonly load: () => Promise<T>) {}
+  get(): Promise<T> {
+    this.instance ??= this.load().then((i) => (this.resolved = i));
     return this.instance;
   }
-  async migrate() { return (await this.get()).migrate(); }
-  async createRun(run: NewRun) { return (await this.get()).createRun(run); }
-  async getRun(runId: string) { return (await this.get()).getRun(runId); }
-  async listRuns(filter?: RunFilter) { return (await this.get()).listRuns(filter); }
-  async append(request: AppendRequest) { return (await this.get()).append(request); }
-  async readEvents(runId: string, fromSeq?: number, limit?: number) { return (await this.get()).readEvents(runId, fromSeq, limit); }
-  async touchRun(runId: string, at: number) { return (await this.get()).touchRun(runId, at); }
-  async claimDueTimers(now: number, options: { limit: number; leaseMs: number }) { return (await this.get()).claimDueTimers(now, options); }
-  async listTimers(runId: string) { return (await this.get()).listTimers(runId); }
-  async getHook(token: string) { return (await this.get()).getHook(token); }
-  async deleteFinishedRuns(finishedBefore: number, limit: number) { return (await this.get()).deleteFinishedRuns(finishedBefore, limit); }
-  async saveSchedule(schedule: ScheduleRecord, expectedVersion?: number) { return (await this.get()).saveSchedule(schedule, expectedVersion); }
-  async getSchedule(scheduleId: string) { return (await this.get()).getSchedule(scheduleId); }
-  async listSchedules() { return (await this.get()).listSchedules(); }
-  async deleteSchedule(scheduleId: string) { return (await this.get()).deleteSchedule(scheduleId); }
-  async claimDueSchedules(now: number, options: { limit: number; leaseMs: number }) { return (await this.get()).claimDueSchedules(now, options); }
-  async putCheckpoint(runId: string, stepId: string, value: string) { return (await this.get()).putCheckpoint(runId, stepId, value); }
-  async getCheckpoint(runId: string, stepId: string) { return (await this.get()).getCheckpoint(runId, stepId); }
-  async deleteCheckpoint(runId: string, stepId: string) { return (await this.get()).deleteCheckpoint(runId, stepId); }
-  async acquireSlot(key: string, runId: string, limit: number) { return (await this.get()).acquireSlot(key, runId, limit); }
-  async takePermit(key: string, limit: number, periodMs: number, now: number) { return (await this.get()).takePermit(key, limit, periodMs, now); }
-  async close() { if (this.instance) await (await this.instance).close(); }
+  async close(): Promise<void> {
+    if (this.instance) await (await this.instance).close();
+  }
 }
 
-export class LazyBroker implements Broker {
-  private instance?: Promise<Broker>;
-  private resolved?: Broker;
-  constructor(private readonly load: () => Promise<Broker>) {}
-  private async get(): Promise<Broker> {
-    this.instance ??= this.load().then((b) => (this.resolved = b));
-    return this.instance;
+/** Wraps `target` so that every member not in `own` is an async method forwarded to the loaded instance. */
+function forwardAll<T extends { close(): Promise<void> }>(target: object, loaded: Loaded<T>, what: string, own: Record<string, () => unknown>): object {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      if (typeof prop !== 'string' || prop === 'then' || prop === 'constructor') return Reflect.get(t, prop, receiver);
+      if (Object.hasOwn(own, prop)) return own[prop]();
+      return async (...args: unknown[]) => {
+        const backend = await loaded.get();
+        const method = (backend as Record<string, unknown>)[prop];
+        if (typeof method !== 'function') throw new DurablyError(`The ${what} ${backend.constructor?.name ?? ''} has no method "${prop}": is its adapter of a compatible version?`);
+        return method.apply(backend, args);
+      };
+    },
+  });
+}
+
+export interface LazyStorage extends Storage {}
+export class LazyStorage {
+  constructor(load: () => Promise<Storage>) {
+    const loaded = new Loaded(load);
+    return forwardAll(this, loaded, 'storage', {
+      close: () => () => loaded.close(),
+      // Optional, and unknown until the adapter is loaded: absent (the client polls for finished runs).
+      subscribeFinished: () => undefined,
+    }) as LazyStorage;
   }
-  /** Known once the adapter is loaded (the client loads it in ensureReady before publishing). */
-  get maxDelayMs(): number { return this.resolved?.maxDelayMs ?? Infinity; }
-  async migrate() { return (await this.get()).migrate(); }
-  async publish(queue: string, body: string, options?: PublishOptions) { return (await this.get()).publish(queue, body, options); }
-  async consume(queue: string, handler: MessageHandler, options: ConsumeOptions) { return (await this.get()).consume(queue, handler, options); }
-  async deadLetters(queue: string, limit?: number) { return (await this.get()).deadLetters(queue, limit); }
-  async removeDeadLetter(queue: string, id: string): Promise<boolean> {
-    const broker = await this.get();
-    if (!broker.removeDeadLetter) throw new BrokerError(`The broker ${broker.constructor?.name ?? ''} cannot remove dead letters (it has no removeDeadLetter).`);
-    return broker.removeDeadLetter(queue, id);
+}
+
+export interface LazyBroker extends Broker {}
+export class LazyBroker {
+  constructor(load: () => Promise<Broker>) {
+    const loaded = new Loaded(load);
+    return forwardAll(this, loaded, 'broker', {
+      close: () => () => loaded.close(),
+      // Known once the adapter is loaded (the client loads it in ensureReady before publishing).
+      maxDelayMs: () => loaded.resolved?.maxDelayMs ?? Infinity,
+      removeDeadLetter: () => async (queue: string, id: string) => {
+        const broker = await loaded.get();
+        if (!broker.removeDeadLetter) throw new BrokerError(`The broker ${broker.constructor?.name ?? ''} cannot remove dead letters (it has no removeDeadLetter).`);
+        return broker.removeDeadLetter(queue, id);
+      },
+    }) as LazyBroker;
   }
-  async close() { if (this.instance) await (await this.instance).close(); }
 }
