@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkNonEmpty } from '@durably/contracts';
+import { checkNonEmpty } from '@durably/contracts';
 import { ContinueAsNew } from '../engine/control.js';
 import { currentScope, runInScope } from '../engine/scope.js';
 import { workflowRuntime } from './context.js';

@@ -1,4 +1,4 @@
-import { parseDuration, type Duration, InvalidArgumentError, checkSignalName } from '@durably/contracts';
+import { parseDuration, type Duration, checkSignalName } from '@durably/contracts';
 import { workflowRuntime } from './context.js';
 
 /**

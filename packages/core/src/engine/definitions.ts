@@ -1,5 +1,4 @@
 import {
-  parseDuration,
   type Duration,
   ArgumentValidationError,
   DurablyError,

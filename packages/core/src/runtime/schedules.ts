@@ -5,7 +5,6 @@ import { isWorkflow, type CalendarSpec, type ScheduleOptions, type Workflow } fr
 export type { CalendarSpec, ScheduleOptions } from '../engine/definitions.js';
 import {
   parseDuration,
-  type Duration,
   DurablyError,
   InvalidArgumentError,
   ScheduleNotFoundError,
@@ -13,7 +12,6 @@ import {
   checkPayload,
   serialize,
   FINISHED_STATUSES,
-  type CatchUpPolicy,
   type OverlapPolicy,
   type ScheduleRecord,
   checkQueue,
