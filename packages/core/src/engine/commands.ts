@@ -1,11 +1,15 @@
-import type { StepDefinition } from './definitions.js';
+import type { ParentClosePolicy } from '@durably/contracts';
+import type { StepHookOutcomes } from './control.js';
+import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 import type { RetryPolicy } from './retry.js';
 
 /**
  * One durable call made by workflow code, identified by its position in the call order. The
  * workflow awaits `promise`; the execution settles it from the log (replay) or from new work (live).
+ * `Command` is the union of the seven kinds, each with the fields of its kind only.
  */
-export class Command {
+abstract class Call {
+  abstract readonly kind: Command['kind'];
   readonly promise: Promise<unknown>;
   settled = false;
   /** Made inside shield(): cancellation does not touch it. */
@@ -15,47 +19,8 @@ export class Command {
   private resolveFn!: (value: unknown) => void;
   private rejectFn!: (error: unknown) => void;
 
-  // Steps
-  def?: StepDefinition;
-  args?: unknown[];
-  policy?: RetryPolicy;
-  /** Attempts already made (recorded in the log or finished in this process). */
-  attempts = 0;
-  /** When the next attempt may start, after a recorded failure. */
-  retryAt?: number;
-  /** step_scheduled is in the log (or the outbox): the step was dispatched through the broker. */
-  scheduled = false;
-  /** An attempt is running in this process. */
-  inflight = false;
-  /** seq of its step_scheduled event (dispatch mode), for the step worker's duplicate check. */
-  scheduledSeq?: number;
-  /** The step's latest `step_started` with no outcome after it: an attempt in flight, here or in another worker. */
-  claim?: { attempt: number; workerId: string; seq: number; leaseUntil: number };
-  /** retryAt for which a wake-up timer was written. */
-  retryTimerAt?: number;
-  /** stepHook: the hook the step is suspended on (by name), and the outcomes of its hooks so far. */
-  waitingHook?: { name: string; token: string; timeoutAt?: number };
-  hookOutcomes = new Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>();
-
-  // Sleeps
-  durationMs?: number;
-  until?: number;
-  wakeAt?: number;
-  started = false;
-
-  // Hooks and signal waits
-  token?: string;
-  timeoutMs?: number;
-  /** Hook expiry or signal-wait timeout (epoch ms), once recorded. */
-  timeoutAt?: number;
-  hookCreatedAt?: number;
-
-  // Child workflows
-  child?: { def: import('./definitions.js').WorkflowDefinition; args: unknown[]; policy: import('@durably/contracts').ParentClosePolicy; queue?: string };
-
   constructor(
     readonly id: string,
-    readonly kind: 'step' | 'sleep' | 'value' | 'hook' | 'signal' | 'patch' | 'child',
     readonly name: string,
   ) {
     this.promise = new Promise((resolve, reject) => {
@@ -82,6 +47,108 @@ export class Command {
     return describeCall(this.kind, this.name);
   }
 }
+
+/** A step call: its definition, arguments and retry policy, and where its attempts stand. */
+export class StepCommand extends Call {
+  readonly kind = 'step' as const;
+  /** Attempts already made (recorded in the log or finished in this process). */
+  attempts = 0;
+  /** When the next attempt may start, after a recorded failure. */
+  retryAt?: number;
+  /** step_scheduled is in the log (or the outbox): the step was dispatched through the broker. */
+  scheduled = false;
+  /** An attempt is running in this process. */
+  inflight = false;
+  /** seq of its step_scheduled event (dispatch mode), for the step worker's duplicate check. */
+  scheduledSeq?: number;
+  /** The step's latest `step_started` with no outcome after it: an attempt in flight, here or in another worker. */
+  claim?: { attempt: number; workerId: string; seq: number; leaseUntil: number };
+  /** retryAt for which a wake-up timer was written. */
+  retryTimerAt?: number;
+  /** stepHook: the hook the step is suspended on (by name), and the outcomes of its hooks so far. */
+  waitingHook?: { name: string; token: string; timeoutAt?: number };
+  readonly hookOutcomes: StepHookOutcomes = new Map();
+
+  constructor(
+    id: string,
+    readonly def: StepDefinition,
+    readonly args: unknown[],
+    readonly policy: RetryPolicy,
+  ) {
+    super(id, def.name);
+  }
+}
+
+/** A durable sleep: for a duration or until a time; `wakeAt` once started. */
+export class SleepCommand extends Call {
+  readonly kind = 'sleep' as const;
+  durationMs?: number;
+  until?: number;
+  wakeAt?: number;
+  started = false;
+}
+
+/** A recorded context value (now, random, uuid): settled at the call. */
+export class ValueCommand extends Call {
+  readonly kind = 'value' as const;
+}
+
+/** A hook created by the workflow: its token (recorded, so a replay hands out the same one) and timeout. */
+export class HookCommand extends Call {
+  readonly kind = 'hook' as const;
+  started = false;
+  /** Hook expiry (epoch ms), once recorded. */
+  timeoutAt?: number;
+  hookCreatedAt?: number;
+
+  constructor(
+    id: string,
+    name: string,
+    readonly token: string,
+    readonly timeoutMs?: number,
+  ) {
+    super(id, name);
+  }
+}
+
+/** A waitForSignal: its timeout, once recorded. */
+export class SignalCommand extends Call {
+  readonly kind = 'signal' as const;
+  started = false;
+  /** Signal-wait timeout (epoch ms), once recorded. */
+  timeoutAt?: number;
+
+  constructor(
+    id: string,
+    name: string,
+    readonly timeoutMs?: number,
+  ) {
+    super(id, name);
+  }
+}
+
+/** A patched() marker: settled at the call. */
+export class PatchCommand extends Call {
+  readonly kind = 'patch' as const;
+}
+
+/** A startChild: the child's definition, arguments, close policy and queue. */
+export class ChildCommand extends Call {
+  readonly kind = 'child' as const;
+  started = false;
+
+  constructor(
+    id: string,
+    readonly child: { def: WorkflowDefinition; args: unknown[]; policy: ParentClosePolicy; queue?: string },
+  ) {
+    super(id, child.def.name);
+  }
+}
+
+export type Command = StepCommand | SleepCommand | ValueCommand | HookCommand | SignalCommand | PatchCommand | ChildCommand;
+
+/** The command type of one kind. */
+export type CommandOf<K extends Command['kind']> = Extract<Command, { kind: K }>;
 
 export function describeCall(kind: string, name: string): string {
   switch (kind) {

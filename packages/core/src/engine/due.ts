@@ -1,4 +1,4 @@
-import type { Command } from './commands.js';
+import type { Command, StepCommand } from './commands.js';
 
 /**
  * The earliest time at which something of the run falls due: a started sleep's wake-up, a hook's or
@@ -6,7 +6,7 @@ import type { Command } from './commands.js';
  * run's maxDuration deadline. The replay loop wakes then while step attempts run, so that a timer
  * wins a race against a running inline step exactly when it would against a dispatched one.
  */
-export function nextDueAt(commands: Iterable<Command>, options: { deadline?: number; waitsInline(cmd: Command): boolean }): number | undefined {
+export function nextDueAt(commands: Iterable<Command>, options: { deadline?: number; waitsInline(cmd: StepCommand): boolean }): number | undefined {
   let due = options.deadline;
   const consider = (at: number | undefined) => {
     if (at !== undefined && (due === undefined || at < due)) due = at;

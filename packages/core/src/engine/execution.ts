@@ -57,7 +57,7 @@ import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 import { currentScope, runInScope, type WorkflowRuntime } from './scope.js';
 import { decideRetry, resolveRetryPolicy } from './retry.js';
 
-import { Command, describeCall, drain } from './commands.js';
+import { ChildCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, describeCall, drain, type Command, type CommandOf } from './commands.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ContinueAsNew, StepSuspended } from './control.js';
 import type { TraceContext } from '../observe/instrumentation.js';
@@ -96,7 +96,7 @@ export interface ExecutionDeps {
 export interface FlushEffects {
   runId: string;
   queue: string;
-  dispatched: Command[];
+  dispatched: StepCommand[];
   timers: Timer[];
   /** Runs created by this run (continuation, children) whose start tasks must be published. */
   startRuns: Array<{ runId: string; queue: string }>;
@@ -146,10 +146,10 @@ export class Execution implements WorkflowRuntime {
   private setTimers: Timer[] = [];
   private clearTimers: string[] = [];
   private newTimers: Timer[] = [];
-  private toDispatch: Command[] = [];
+  private toDispatch: StepCommand[] = [];
   /** Steps whose attempts' outcomes the next append records: the worker stops renewing their leases once it is durable. */
   private toRelease: string[] = [];
-  private readonly completed: Array<{ cmd: Command; outcome: AttemptOutcome; attempt: number }> = [];
+  private readonly completed: Array<{ cmd: StepCommand; outcome: AttemptOutcome; attempt: number }> = [];
   /** Wakes the loop while it waits on attempts (an outcome, a poke); set only while it waits. */
   private wake?: () => void;
   private poked = false;
@@ -407,7 +407,7 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** The command a logged event belongs to, or a NonDeterminismError when the code did not make that call. */
-  private expect(ev: DurablyEvent, kind: Command['kind'], name: string): Command | undefined {
+  private expect<K extends Command['kind']>(ev: DurablyEvent, kind: K, name: string): CommandOf<K> | undefined {
     const id = ev.correlationId ?? '?';
     const cmd = this.commands.get(id);
     const recorded = describeIdentity(`${kind}:${name}`);
@@ -421,7 +421,7 @@ export class Execution implements WorkflowRuntime {
       this.fail(new NonDeterminismError(id, recorded, cmd.describe()));
       return undefined;
     }
-    return cmd;
+    return cmd as CommandOf<K>;
   }
 
   /** Events of a step's hooks (correlation id `<stepId>/<hookName>`): suspend or resume the step. */
@@ -445,9 +445,9 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** Like expect, for outcome events that carry no name (hook payloads). */
-  private expectKind(ev: DurablyEvent, kind: Command['kind']): Command | undefined {
+  private expectKind<K extends Command['kind']>(ev: DurablyEvent, kind: K): CommandOf<K> | undefined {
     const cmd = this.commands.get(ev.correlationId ?? '?');
-    if (cmd && cmd.kind === kind) return cmd;
+    if (cmd && cmd.kind === kind) return cmd as CommandOf<K>;
     if (this.cancelReason) return undefined;
     this.fail(new NonDeterminismError(ev.correlationId ?? '?', `a ${kind}`, cmd ? cmd.describe() : 'no call at this position'));
     return undefined;
@@ -487,7 +487,7 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** The step's attempt ended as the log says (its outcome was written with its lease timer's deletion). */
-  private endClaim(cmd: Command): void {
+  private endClaim(cmd: StepCommand): void {
     cmd.claim = undefined;
     this.liveTimers.delete(leaseTimerId(cmd.id));
   }
@@ -496,7 +496,7 @@ export class Execution implements WorkflowRuntime {
    * The step's attempt will not be recorded by this execution (cancelled, or the run ended): its lease
    * timer goes with the next append, its running body is no longer renewed, and its signal fires.
    */
-  private dropClaim(cmd: Command, reason: unknown): void {
+  private dropClaim(cmd: StepCommand, reason: unknown): void {
     if (cmd.inflight) {
       cmd.abort?.abort(reason);
       this.deps.attempts?.release(this.runId, cmd.id);
@@ -520,18 +520,19 @@ export class Execution implements WorkflowRuntime {
   /** Fires the abort signal of running (unshielded) attempts: the run was cancelled elsewhere. */
   abortInflight(reason?: string): void {
     const error = new CancelledError(reason);
-    for (const cmd of this.commands.values()) if (cmd.inflight && !cmd.shielded) cmd.abort?.abort(error);
+    for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.inflight && !cmd.shielded) cmd.abort?.abort(error);
   }
 
   // ---- Durable calls made by workflow code (WorkflowRuntime) ----
 
-  private newCommand(kind: Command['kind'], name: string): Command {
+  /** Registers the call at the next position (`make` builds it for that id), unless the run failed or was cancelled. */
+  private newCommand<C extends Command>(make: (id: string) => C): C {
     const id = String(++this.counter);
-    const cmd = new Command(id, kind, name);
+    const cmd = make(id);
     const scope = currentScope();
     cmd.shielded = scope?.kind === 'workflow' && scope.shielded === true;
     const logged = this.logged.get(id);
-    if (logged !== undefined && logged !== `${kind}:${name}`) {
+    if (logged !== undefined && logged !== `${cmd.kind}:${cmd.name}`) {
       this.fail(new NonDeterminismError(id, describeIdentity(logged), cmd.describe()));
     }
     if (this.fatal) cmd.reject(this.fatal);
@@ -541,15 +542,12 @@ export class Execution implements WorkflowRuntime {
   }
 
   callStep(def: StepDefinition, args: unknown[]): Promise<unknown> {
-    const cmd = this.newCommand('step', def.name);
-    cmd.def = def;
-    cmd.args = args;
-    cmd.policy = resolveRetryPolicy(def.retry, this.def.stepRetry, `step("${def.name}")`);
+    const cmd = this.newCommand((id) => new StepCommand(id, def, args, resolveRetryPolicy(def.retry, this.def.stepRetry, `step("${def.name}")`)));
     return cmd.promise;
   }
 
   sleep(duration: Duration | Date): Promise<void> {
-    const cmd = this.newCommand('sleep', 'sleep');
+    const cmd = this.newCommand((id) => new SleepCommand(id, 'sleep'));
     if (duration instanceof Date) {
       const t = duration.getTime();
       if (Number.isNaN(t)) {
@@ -569,7 +567,7 @@ export class Execution implements WorkflowRuntime {
   }
 
   recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T {
-    const cmd = this.newCommand('value', kind);
+    const cmd = this.newCommand((id) => new ValueCommand(id, kind));
     this.commands.delete(cmd.id);
     if (this.fatal) throw this.fatal;
     const logged = this.loggedData.get(cmd.id);
@@ -580,17 +578,17 @@ export class Execution implements WorkflowRuntime {
   }
 
   createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> } {
-    const cmd = this.newCommand('hook', name);
-    const logged = this.loggedData.get(cmd.id);
-    // 192 bits from the CSPRNG; recorded with hook_created, so a replay hands out the same token.
-    cmd.token = logged?.type === 'hook_created' ? logged.data.token : randomBytes(24).toString('base64url');
-    cmd.timeoutMs = timeoutMs;
+    const cmd = this.newCommand((id) => {
+      const logged = this.loggedData.get(id);
+      // 192 bits from the CSPRNG; recorded with hook_created, so a replay hands out the same token.
+      const token = logged?.type === 'hook_created' ? logged.data.token : randomBytes(24).toString('base64url');
+      return new HookCommand(id, name, token, timeoutMs);
+    });
     return { token: cmd.token, promise: cmd.promise };
   }
 
   waitForSignal(name: string, timeoutMs?: number): Promise<unknown> {
-    const cmd = this.newCommand('signal', name);
-    cmd.timeoutMs = timeoutMs;
+    const cmd = this.newCommand((id) => new SignalCommand(id, name, timeoutMs));
     const queued = this.signalQueues.get(name);
     if (!cmd.settled && queued && queued.length > 0) this.settle(cmd, { ok: true, value: queued.shift()!.value });
     return cmd.promise;
@@ -612,15 +610,14 @@ export class Execution implements WorkflowRuntime {
     const position = String(this.counter + 1);
     const logged = this.logged.get(position);
     if (logged !== undefined && logged !== `patch:${patchId}`) return false; // an old run: its log has another call here
-    const cmd = this.newCommand('patch', patchId);
+    const cmd = this.newCommand((id) => new PatchCommand(id, patchId));
     this.commands.delete(cmd.id);
     if (logged === undefined) this.push({ type: 'patch_marker', correlationId: cmd.id, data: { patchId } });
     return true;
   }
 
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }> {
-    const cmd = this.newCommand('child', def.name);
-    cmd.child = { def, args, policy: options.parentClosePolicy, queue: options.queue };
+    const cmd = this.newCommand((id) => new ChildCommand(id, { def, args, policy: options.parentClosePolicy, queue: options.queue }));
     return cmd.promise as Promise<{ runId: string; result: Promise<unknown> }>;
   }
 
@@ -645,7 +642,7 @@ export class Execution implements WorkflowRuntime {
     for (const cmd of [...this.commands.values()]) {
       if (cmd.kind !== 'child' || cmd.settled || cmd.started) continue;
       cmd.started = true;
-      const { def, args, policy, queue: childQueue } = cmd.child!;
+      const { def, args, policy, queue: childQueue } = cmd.child;
       const now = this.deps.clock();
       const queue = childQueue ?? def.queue;
       let serialized: string;
@@ -686,7 +683,7 @@ export class Execution implements WorkflowRuntime {
    * the leases of dispatched steps' attempts lapsed (the run was woken by a timer, which may be one).
    */
   async advance(options: { redispatch?: boolean; checkDispatched?: boolean } = {}): Promise<AdvanceResult> {
-    if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
+    if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
     if (!this.finished && (await this.resolveClaims(options.checkDispatched === true)) === 'owned') return 'owned';
     if (this.status === 'pending') {
       this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
@@ -729,7 +726,7 @@ export class Execution implements WorkflowRuntime {
 
   /** Some step attempt runs for this execution (an outcome may still come). */
   private get attemptsRunning(): boolean {
-    for (const cmd of this.commands.values()) if (cmd.inflight) return true;
+    for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.inflight) return true;
     return false;
   }
 
@@ -739,7 +736,7 @@ export class Execution implements WorkflowRuntime {
    * execution leaves it ('owned'); ones whose lease lapsed lost their worker and are taken over.
    */
   private async resolveClaims(checkDispatched: boolean): Promise<'owned' | undefined> {
-    const foreign: Command[] = [];
+    const foreign: StepCommand[] = [];
     for (const cmd of this.commands.values()) {
       if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight || (cmd.scheduled && !checkDispatched)) continue;
       const key = { runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq };
@@ -754,7 +751,7 @@ export class Execution implements WorkflowRuntime {
     if (foreign.length === 0) return undefined;
     const leases = new Map((await this.deps.storage.listTimers(this.runId)).map((t) => [t.timerId, t.fireAt]));
     const now = this.deps.clock();
-    const lapsed: Array<{ cmd: Command; handedBack: boolean }> = [];
+    const lapsed: Array<{ cmd: StepCommand; handedBack: boolean }> = [];
     for (const cmd of foreign) {
       const until = leases.get(leaseTimerId(cmd.id));
       if (cmd.scheduled) {
@@ -849,7 +846,7 @@ export class Execution implements WorkflowRuntime {
           cmd.started = true;
           cmd.hookCreatedAt = now;
           cmd.timeoutAt = cmd.timeoutMs === undefined ? undefined : now + cmd.timeoutMs;
-          this.push({ type: 'hook_created', correlationId: cmd.id, data: cmd.timeoutAt === undefined ? { name: cmd.name, token: cmd.token! } : { name: cmd.name, token: cmd.token!, expiresAt: cmd.timeoutAt } });
+          this.push({ type: 'hook_created', correlationId: cmd.id, data: cmd.timeoutAt === undefined ? { name: cmd.name, token: cmd.token } : { name: cmd.name, token: cmd.token, expiresAt: cmd.timeoutAt } });
           this.setHooks.push(this.hookRecord(cmd));
           if (cmd.timeoutAt !== undefined) this.addTimer(`hook:${cmd.id}`, cmd.timeoutAt);
         }
@@ -882,13 +879,13 @@ export class Execution implements WorkflowRuntime {
         cmd.waitingHook = undefined;
         cmd.hookOutcomes.set(name, { ok: false, error: new HookTimeoutError(`Step hook "${name}" timed out before it was resumed.`) });
         settled = true;
-      } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def!)) {
+      } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def)) {
         if (!cmd.scheduled) {
           cmd.scheduled = true;
           this.push({
             type: 'step_scheduled',
             correlationId: cmd.id,
-            data: { name: cmd.name, args: serialize(cmd.args, `the arguments of step "${cmd.name}"`), queue: cmd.def!.queue ?? this.run.queue },
+            data: { name: cmd.name, args: serialize(cmd.args, `the arguments of step "${cmd.name}"`), queue: cmd.def.queue ?? this.run.queue },
           });
           this.toDispatch.push(cmd);
         }
@@ -901,12 +898,12 @@ export class Execution implements WorkflowRuntime {
    * Inline steps whose next attempt may start now, and whether some wait in this process for a short
    * retry delay; long retry waits get a timer instead.
    */
-  private readyAttempts(): { ready: Command[]; waiting: boolean } {
+  private readyAttempts(): { ready: StepCommand[]; waiting: boolean } {
     const now = this.deps.clock();
-    const ready: Command[] = [];
+    const ready: StepCommand[] = [];
     let waiting = false;
     for (const cmd of this.commands.values()) {
-      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.claim || cmd.scheduled || cmd.waitingHook || !this.deps.runsInline(cmd.def!)) continue;
+      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.claim || cmd.scheduled || cmd.waitingHook || !this.deps.runsInline(cmd.def)) continue;
       const wait = (cmd.retryAt ?? 0) - now;
       if (wait <= 0) {
         ready.push(cmd);
@@ -929,7 +926,7 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** Queues the `step_started` of the step's next attempt and its lease timer (storage only: no wake-up is published for it). */
-  private claim(cmd: Command): void {
+  private claim(cmd: StepCommand): void {
     const now = this.deps.clock();
     const leaseUntil = now + (this.deps.stepLeaseMs ?? DEFAULT_STEP_LEASE_MS);
     this.push({ type: 'step_started', correlationId: cmd.id, data: { name: cmd.name, attempt: cmd.attempts + 1, workerId: this.deps.workerId, leaseUntil }, at: now });
@@ -937,18 +934,18 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** Runs the attempt that the durable `step_started` (cmd.claim) names. */
-  private startAttempt(cmd: Command): void {
+  private startAttempt(cmd: StepCommand): void {
     const claim = cmd.claim!;
     const abort = new AbortController();
     cmd.abort = abort;
-    const request: AttemptRequest = { runId: this.runId, stepId: cmd.id, def: cmd.def!, args: cmd.args!, attempt: claim.attempt, policy: cmd.policy!, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq };
+    const request: AttemptRequest = { runId: this.runId, stepId: cmd.id, def: cmd.def, args: cmd.args, attempt: claim.attempt, policy: cmd.policy, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq };
     const body = () => this.deps.runAttempt(request);
     const tracker = this.deps.attempts;
     this.follow(cmd, claim.attempt, tracker ? tracker.run({ runId: this.runId, stepId: cmd.id, claimSeq: claim.seq }, { shielded: cmd.shielded, leaseUntil: claim.leaseUntil, abort }, body) : body());
   }
 
   /** The loop records the attempt's outcome when it comes. */
-  private follow(cmd: Command, attempt: number, outcome: Promise<AttemptOutcome>): void {
+  private follow(cmd: StepCommand, attempt: number, outcome: Promise<AttemptOutcome>): void {
     cmd.inflight = true;
     void outcome.then((o) => {
       this.completed.push({ cmd, outcome: o, attempt });
@@ -968,7 +965,7 @@ export class Execution implements WorkflowRuntime {
     }
     const due = nextDueAt(this.commands.values(), {
       deadline: this.def.maxDurationMs === undefined ? undefined : this.run.createdAt + this.def.maxDurationMs,
-      waitsInline: (cmd) => this.deps.runsInline(cmd.def!) && cmd.retryAt! - this.deps.clock() <= this.deps.inlineRetryMaxMs,
+      waitsInline: (cmd) => this.deps.runsInline(cmd.def) && cmd.retryAt! - this.deps.clock() <= this.deps.inlineRetryMaxMs,
     });
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
@@ -990,7 +987,7 @@ export class Execution implements WorkflowRuntime {
   }
 
   /** Turns an attempt's outcome into its event and settles the call (the event is flushed before any external effect). */
-  private recordAttempt(cmd: Command, outcome: AttemptOutcome, attempt: number): void {
+  private recordAttempt(cmd: StepCommand, outcome: AttemptOutcome, attempt: number): void {
     cmd.inflight = false;
     cmd.attempts = attempt;
     if (cmd.settled) return; // cancelled meanwhile (its claim was dropped then)
@@ -1024,7 +1021,7 @@ export class Execution implements WorkflowRuntime {
       if (expiresAt !== undefined) this.addTimer(`hook:${cid}`, expiresAt);
       return;
     }
-    const decision = decideRetry(error, attempt, cmd.policy!);
+    const decision = decideRetry(error, attempt, cmd.policy);
     const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
     if (decision.retry) {
       cmd.retryAt = now + decision.delayMs;
@@ -1099,7 +1096,7 @@ export class Execution implements WorkflowRuntime {
     // Attempts that lost a race to the end of the run: nothing of theirs can be recorded now.
     const ended = new CancelledError('the run has finished');
     for (const cmd of this.commands.values()) {
-      if (!cmd.inflight) continue;
+      if (cmd.kind !== 'step' || !cmd.inflight) continue;
       cmd.abort?.abort(ended);
       this.deps.attempts?.release(this.runId, cmd.id);
     }
@@ -1112,8 +1109,8 @@ export class Execution implements WorkflowRuntime {
     this.outbox.push(pending);
   }
 
-  private hookRecord(cmd: Command): HookRecord {
-    const record: HookRecord = { token: cmd.token!, runId: this.runId, correlationId: cmd.id, name: cmd.name, createdAt: cmd.hookCreatedAt ?? this.deps.clock() };
+  private hookRecord(cmd: HookCommand): HookRecord {
+    const record: HookRecord = { token: cmd.token, runId: this.runId, correlationId: cmd.id, name: cmd.name, createdAt: cmd.hookCreatedAt ?? this.deps.clock() };
     if (cmd.timeoutAt !== undefined) record.expiresAt = cmd.timeoutAt;
     return record;
   }
@@ -1222,10 +1219,10 @@ export class Execution implements WorkflowRuntime {
     for (const ev of events) {
       if (ev.type === 'step_scheduled') {
         const cmd = this.commands.get(ev.correlationId!);
-        if (cmd) cmd.scheduledSeq = ev.seq;
+        if (cmd?.kind === 'step') cmd.scheduledSeq = ev.seq;
       } else if (ev.type === 'step_started') {
         const cmd = this.commands.get(ev.correlationId!);
-        if (cmd) cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
+        if (cmd?.kind === 'step') cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
       }
     }
     try {

@@ -23,7 +23,8 @@ import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
 import { FENCED_APPEND_ROUNDS, fencedAppend } from '../../engine/fenced-append.js';
-import type { CombinedInstrumentation } from '../../observe/instrumentation.js';
+import type { CombinedInstrumentation, TraceContext } from '../../observe/instrumentation.js';
+import type { StepCommand } from '../../engine/commands.js';
 import { traceOf } from '../../observe/trace-context.js';
 import { attemptOutcome } from './observability.js';
 
@@ -189,4 +190,26 @@ function stepState(events: DurablyEvent[], stepId: string): { attempts: number; 
     }
   }
   return { attempts, done, runEnded };
+}
+
+/**
+ * Publishes the task of a step the run dispatched (its step_scheduled is durable): to the step's
+ * queue, delayed until its retry time, de-duplicated per attempt, with the run's trace context.
+ */
+export async function dispatchStep(client: Client, runQueue: string, runId: string, cmd: StepCommand, trace: TraceContext | undefined): Promise<void> {
+  const stepDef = cmd.def;
+  const task: StepTask = {
+    v: 1,
+    kind: 'step',
+    runId,
+    stepId: cmd.id,
+    name: stepDef.name,
+    args: serialize(cmd.args, `the arguments of step "${stepDef.name}"`),
+    policy: cmd.policy,
+    scheduledSeq: cmd.scheduledSeq ?? 1,
+    workflowQueue: runQueue,
+  };
+  if (trace) Object.assign(task, trace);
+  const delay = Math.max(0, (cmd.retryAt ?? 0) - client.clock());
+  await publishTask(client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
 }

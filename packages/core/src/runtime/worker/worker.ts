@@ -6,42 +6,34 @@ import {
   type Subscription,
   parseDuration,
   type Duration,
-  CancelledError,
   DuplicateNameError,
   DurablyError,
   InvalidArgumentError,
-  makeEvent,
   TERMINAL_EVENT_TYPES,
   type DurablyEvent,
-  type EventDataMap,
-  type ParentClosePolicy,
   type Logger,
   deserialize,
-  errorToObject,
-  serialize,
   FINISHED_STATUSES,
-  type RunRecord,
-  type Timer,
   deadLetterReason,
 } from '@durably/contracts';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
-import { createLogger, toLogger, type PinoLike } from '../../logger.js';
+import { createLogger, toLogger } from '../../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/execution.js';
-import type { Command } from '../../engine/commands.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
-import { runStepTask } from './step-task.js';
+import { dispatchStep, runStepTask } from './step-task.js';
+import { closeChild, notifyParent, repairFinished } from './family.js';
+import { sweepStuckRuns, sweepTimers, type SweepContext } from './sweeps.js';
+import { checkpointsFor, waitForPermit } from './step-facilities.js';
 import { ExecutionCache } from './cache.js';
-import type { CheckpointStore } from '../../engine/scope.js';
 import { Scheduler } from '../schedules.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
-import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation, type RunExecutionOutcome, type StepAttemptOutcome } from '../../observe/instrumentation.js';
+import { combineInstrumentation, type CombinedInstrumentation, type RunExecutionOutcome } from '../../observe/instrumentation.js';
 import { logInstrumentation } from '../../observe/log-instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
-import { traceOf } from '../../observe/trace-context.js';
 import type { HttpOptions, WorkerConfig } from '../../config/types.js';
 import { MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
 
@@ -50,12 +42,8 @@ import { attemptOutcome, describeInstance, runIdOf, startOperations } from './ob
 import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
 import { UnknownWorkflows } from './unknown-workflows.js';
-import { openClaim } from '../../engine/claims.js';
-import { fencedAppend } from '../../engine/fenced-append.js';
 
 
-/** How long a sweep's claim on an overdue timer holds before another sweep may wake its run again. */
-const OVERDUE_TIMER_CLAIM_MS = 10_000;
 
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
@@ -262,8 +250,8 @@ export class Worker {
       renewing = true;
       void this.attempts.renew().finally(() => (renewing = false));
     }, Math.max(50, Math.min(1000, Math.floor(this.settings.stepLeaseMs / 3))));
-    this.every(this.settings.timerSweepIntervalMs, () => this.sweepTimers());
-    this.every(this.settings.recoveryIntervalMs, () => this.sweepStuckRuns());
+    this.every(this.settings.timerSweepIntervalMs, () => sweepTimers(this.sweepContext()));
+    this.every(this.settings.recoveryIntervalMs, () => sweepStuckRuns(this.sweepContext()));
     if (this.scheduler) {
       const scheduler = this.scheduler;
       this.every(this.scheduleIntervalMs, async () => void (await scheduler.tick()));
@@ -466,7 +454,7 @@ export class Worker {
       }
       if (FINISHED_STATUSES.has(run.status)) {
         // Delivered again after a failure: what follows a run's end may not have happened.
-        if (redelivered) await this.repairFinished(run, log);
+        if (redelivered) await repairFinished(this.client, run, log);
         return;
       }
       const now = this.client.clock();
@@ -554,37 +542,7 @@ export class Worker {
     return false;
   }
 
-  /** A step's checkpoint in storage; `used` tells whether the attempt touched it (then it is deleted on success). */
-  private checkpointsFor(runId: string, stepId: string): CheckpointStore & { used: boolean } {
-    const storage = this.client.storage;
-    const cp = {
-      used: false,
-      save: async (value: unknown) => {
-        cp.used = true;
-        await storage.putCheckpoint(runId, stepId, serialize(value, 'a step checkpoint'));
-      },
-      load: async () => {
-        cp.used = true;
-        const raw = await storage.getCheckpoint(runId, stepId);
-        return raw === undefined ? undefined : deserialize(raw);
-      },
-      delete: async () => {
-        await storage.deleteCheckpoint(runId, stepId);
-      },
-    };
-    return cp;
-  }
 
-  /** Rate-limited steps wait for a permit before each attempt. */
-  private async waitForPermit(def: StepDefinition): Promise<void> {
-    const rate = def.rateLimit;
-    if (!rate) return;
-    for (;;) {
-      const wait = await this.client.storage.takePermit(`rate:${rate.key}`, rate.limit, rate.periodMs, this.client.clock());
-      if (wait <= 0) return;
-      await new Promise((r) => setTimeout(r, Math.min(wait, rate.periodMs) + Math.random() * 5));
-    }
-  }
 
   /** While steps run, a cancel recorded by a client aborts their signals at once. */
   private async watchForCancel(execution: Execution): Promise<void> {
@@ -611,8 +569,8 @@ export class Worker {
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
-        await this.waitForPermit(request.def);
-        const checkpoints = this.checkpointsFor(request.runId, request.stepId);
+        await waitForPermit(this.client, request.def);
+        const checkpoints = checkpointsFor(this.client, request.runId, request.stepId);
         const scope = this.instrumentation.stepAttempt({ runId: request.runId, workflow, stepId: request.stepId, step: request.def.name, attempt: request.attempt, maxAttempts: request.policy.maxAttempts, inline: true });
         const began = Date.now();
         const outcome = await scope.wrap(() => runStepAttempt(
@@ -640,7 +598,7 @@ export class Worker {
     const broker = this.client.broker;
     await Promise.all([
       ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), runTask(r.runId, 'start'), 0, this.client.clock)),
-      ...effects.dispatched.map((cmd) => this.dispatchStep(effects.queue, effects.runId, cmd)),
+      ...effects.dispatched.map((cmd) => dispatchStep(this.client, effects.queue, effects.runId, cmd, this.runTraces.get(effects.runId)?.())),
       ...effects.timers.map((t) => {
         if (this.running && t.fireAt - now <= this.settings.localTimerWindowMs) {
           this.localTimers.add({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt });
@@ -649,118 +607,16 @@ export class Worker {
         return publishTask(broker, brokerQueue(effects.queue), runTask(t.runId, 'timer'), t.fireAt - now, this.client.clock);
       }),
     ]);
-    for (const child of effects.closeChildren) await this.closeChild(child.runId, child.policy);
-    if (effects.notifyParent) await this.notifyParent(effects.notifyParent);
+    for (const child of effects.closeChildren) await closeChild(this.client, child.runId, child.policy);
+    if (effects.notifyParent) await notifyParent(this.client, effects.notifyParent);
   }
 
-  /** The parent ended first: end the child at once ("terminate") or ask it to cancel ("request_cancel"). */
-  private async closeChild(runId: string, policy: ParentClosePolicy): Promise<void> {
-    const reason = 'the parent run ended';
-    if (policy === 'terminate') {
-      await this.terminateChild(runId, 1);
-    } else if (policy === 'request_cancel') {
-      const done = await this.client.appendExternal(runId, 'cancel_requested', { reason });
-      if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), runTask(runId, 'cancel'), 0, this.client.clock);
-    }
-  }
 
-  /**
-   * What follows a run's final append — telling its parent, closing its children — runs once after
-   * that append; if it failed (storage away at that moment), the task is delivered again and lands
-   * here. Each effect is checked against the other run's log before it is redone, so doing it twice
-   * is harmless. (Starts of continuations, dispatched steps and timers have their own sweeps.)
-   */
-  private async repairFinished(run: RunRecord, log: DurablyEvent[]): Promise<void> {
-    const first = log[0];
-    const end = log.findLast((e) => TERMINAL_EVENT_TYPES.has(e.type));
-    if (first?.type !== 'run_created' || !end || end.type === 'run_continued') return;
-    const parent = first.data.parent;
-    if (parent) {
-      const error = end.type === 'run_cancelled' ? errorToObject(new CancelledError(end.data.reason)) : run.error;
-      const event =
-        run.status === 'completed'
-          ? { type: 'child_completed' as const, data: { childRunId: run.runId, result: run.result! } }
-          : { type: 'child_failed' as const, data: { childRunId: run.runId, error: error ?? errorToObject(new DurablyError(`child run ${run.runId} ended as ${run.status}`)) } };
-      await this.appendOnce(parent.runId, parent.correlationId, event, (e) => (e.type === 'child_completed' || e.type === 'child_failed') && e.correlationId === parent.correlationId, 'step');
-    }
-    await this.closeChildrenOf(log);
-  }
 
-  /**
-   * Applies the parent-close policy to the children still running of a run that ended, read from its
-   * log. Repeating it is harmless: finished children are skipped and a cancel request is sent once.
-   */
-  private async closeChildrenOf(log: DurablyEvent[], depth = 0): Promise<void> {
-    const settled = new Set(log.flatMap((e) => (e.type === 'child_completed' || e.type === 'child_failed' ? [e.data.childRunId] : [])));
-    for (const e of log) {
-      if (e.type !== 'child_started' || e.data.parentClosePolicy === 'abandon' || settled.has(e.data.childRunId)) continue;
-      if (e.data.parentClosePolicy === 'terminate') {
-        await this.terminateChild(e.data.childRunId, depth + 1);
-      } else {
-        await this.appendOnce(e.data.childRunId, undefined, { type: 'cancel_requested', data: { reason: 'the parent run ended' } }, (x) => x.type === 'cancel_requested', 'cancel');
-      }
-    }
-  }
 
-  /**
-   * Ends a child at once (parent-close policy "terminate"). No code of the child runs, so its own
-   * children are closed here, by their policies, down the tree.
-   */
-  private async terminateChild(runId: string, depth: number): Promise<void> {
-    const now = this.client.clock();
-    const reason = 'the parent run ended';
-    const done = await this.client.appendExternal(runId, 'run_cancelled', { reason }, { run: { status: 'cancelled', error: errorToObject(new CancelledError(reason)), finishedAt: now }, releaseSlots: true });
-    if (done.ok) notifyRunFinished(this.client.storage, runId);
-    if (depth < 100) await this.closeChildrenOf(await this.client.storage.readEvents(runId), depth);
-  }
 
-  /**
-   * Appends `event` to another run unless its log already has one that `exists` matches (re-checked
-   * after every lost race), then wakes that run. Nothing happens if the run is gone or finished.
-   */
-  private async appendOnce<K extends keyof EventDataMap>(
-    runId: string,
-    correlationId: string | undefined,
-    event: { type: K; data: EventDataMap[K] },
-    exists: (e: DurablyEvent) => boolean,
-    reason: RunTask['reason'],
-  ): Promise<void> {
-    const storage = this.client.storage;
-    const queue = await fencedAppend<string | undefined>(storage, async () => {
-      const target = await storage.getRun(runId);
-      if (!target || FINISHED_STATUSES.has(target.status)) return { done: undefined };
-      const events = await storage.readEvents(runId);
-      if (events.some(exists)) return { done: undefined };
-      const lastSeq = events.at(-1)?.seq ?? target.lastSeq;
-      return { append: { runId, expectedSeq: lastSeq, events: [makeEvent(runId, lastSeq + 1, event.type, event.data as never, correlationId, this.client.clock()) as DurablyEvent] }, value: target.queue };
-    });
-    if (queue !== undefined) await publishTask(this.client.broker, brokerQueue(queue), runTask(runId, reason), 0, this.client.clock);
-  }
 
-  /** A child ended: record its outcome in the parent's log (unless the parent ended) and wake the parent. */
-  private async notifyParent(notice: NonNullable<FlushEffects['notifyParent']>): Promise<void> {
-    const done = await this.client.appendExternal(notice.parentRunId, notice.event.type, notice.event.data as never, { correlationId: notice.correlationId });
-    if (done.ok) await publishTask(this.client.broker, brokerQueue(done.queue), runTask(notice.parentRunId, 'step'), 0, this.client.clock);
-  }
 
-  private async dispatchStep(runQueue: string, runId: string, cmd: Command): Promise<void> {
-    const stepDef = cmd.def!;
-    const task: StepTask = {
-      v: 1,
-      kind: 'step',
-      runId,
-      stepId: cmd.id,
-      name: stepDef.name,
-      args: serialize(cmd.args, `the arguments of step "${stepDef.name}"`),
-      policy: cmd.policy!,
-      scheduledSeq: cmd.scheduledSeq ?? 1,
-      workflowQueue: runQueue,
-    };
-    const trace = this.runTraces.get(runId)?.();
-    if (trace) Object.assign(task, trace);
-    const delay = Math.max(0, (cmd.retryAt ?? 0) - this.client.clock());
-    await publishTask(this.client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, this.client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
-  }
 
   // ---- Dispatched steps ----
 
@@ -778,8 +634,8 @@ export class Worker {
         const found = getStepDefinition(name);
         return found && this.withOverride(found);
       },
-      waitForPermit: (def) => this.waitForPermit(def),
-      checkpointsFor: (runId, stepId) => this.checkpointsFor(runId, stepId),
+      waitForPermit: (def) => waitForPermit(this.client, def),
+      checkpointsFor: (runId, stepId) => checkpointsFor(this.client, runId, stepId),
       track: (t, queue) => {
         const key = `${t.runId}:${t.stepId}`;
         if (queue === undefined) this.stepTasks.delete(key);
@@ -788,60 +644,18 @@ export class Worker {
     });
   }
 
-  // ---- Sweeps ----
+  // ---- Sweeps (sweeps.ts) ----
 
-  /** Publishes wake-ups for timers overdue by more than a grace period (their message was lost or late). */
-  private async sweepTimers(): Promise<void> {
-    const now = this.client.clock();
-    const graceMs = 2000;
-    // The claim keeps other sweeps from waking the run again while this wake-up is handled. It is not
-    // tied to the broker's visibility timeout: a wake-up can be swallowed by a consumer that is dying
-    // (SQS answers a long poll whose client is gone, and that message stays invisible for the whole
-    // visibility timeout), so a timer still overdue is woken again after 12 s, duplicates being harmless.
-    const timers = await this.client.storage.claimDueTimers(now - graceMs, { limit: 100, leaseMs: OVERDUE_TIMER_CLAIM_MS + graceMs });
-    for (const timer of timers) {
-      const run = await this.client.storage.getRun(timer.runId);
-      // Left behind by a run that ended, or the lease of an attempt that already ended (a renewal that
-      // raced its outcome): delete it (an empty append that only clears the timer). A lapsed lease of
-      // an attempt in flight wakes the run, whose worker takes the attempt over.
-      const stray =
-        run !== undefined &&
-        (FINISHED_STATUSES.has(run.status) || (timer.timerId.startsWith('lease:') && !openClaim(await this.client.storage.readEvents(run.runId), timer.timerId.slice('lease:'.length))));
-      if (stray) {
-        await this.client.storage.append({ runId: run.runId, expectedSeq: run.lastSeq, events: [], clearTimers: [timer.timerId] }).catch(() => undefined);
-        continue;
-      }
-      // The claim took the timer from every worker's sweep: wake the run on its own queue even when
-      // this worker does not listen on it, or the run would wait for the claim to run out.
-      if (!run) continue;
-      this.instrumentation.recovery({ kind: 'overdue_timer', runId: timer.runId, detail: { timerId: timer.timerId, lateMs: now - timer.fireAt } });
-      await publishTask(this.client.broker, brokerQueue(run.queue), runTask(timer.runId, 'timer'), 0, this.client.clock);
-    }
+  private sweepContext(): SweepContext {
+    return {
+      client: this.client,
+      instrumentation: this.instrumentation,
+      staleAfterMs: this.settings.staleAfterMs,
+      queues: this.settings.queues,
+      canRun: (workflow) => this.workflows.has(workflow),
+      isActive: (runId) => this.active.has(runId),
+    };
   }
 
-  /**
-   * Finds runs left pending or running by a dead process and republishes them: only runs this worker
-   * can run (its queues, its workflows), so a run that waits for a worker with its workflow is not
-   * sent round between workers that do not have it. It pages on past the runs it skips, and resumes
-   * at most 100 per sweep.
-   */
-  private async sweepStuckRuns(): Promise<void> {
-    const now = this.client.clock();
-    let cursor: string | undefined;
-    let resumed = 0;
-    for (let pages = 0; pages < 10 && resumed < 100; pages++) {
-      const page = await this.client.storage.listRuns({ status: ['pending', 'running'], updatedBefore: now - this.settings.staleAfterMs, limit: 100, cursor });
-      for (const run of page.runs) {
-        if (run.startAt !== undefined && run.startAt > now) continue;
-        if (!this.settings.queues.includes(run.queue) || !this.workflows.has(run.workflow) || this.active.has(run.runId) || resumed >= 100) continue;
-        resumed++;
-        // Touch first so that other workers' sweeps leave it alone for another stale period.
-        await this.client.storage.touchRun(run.runId, now);
-        this.instrumentation.recovery({ kind: 'stale_run', runId: run.runId, detail: { workflow: run.workflow, status: run.status, idleMs: now - run.updatedAt } });
-        await publishTask(this.client.broker, brokerQueue(run.queue), runTask(run.runId, 'recover'), 0, this.client.clock);
-      }
-      if (!page.nextCursor) return;
-      cursor = page.nextCursor;
-    }
-  }
+
 }
