@@ -70,3 +70,5 @@ export * from './backends/memory/broker.js';
 export * from './backends/local/storage.js';
 export * from './backends/local/broker.js';
 export { encodeCursor, decodeCursor, pageLimit } from './backends/memory/cursor.js';
+/** For runtime implementers (another engine running Durably workflows): see runtime-kit.ts. */
+export * as runtimeKit from './runtime-kit.js';
