@@ -76,12 +76,32 @@ export const childWork = workflow('lambda-child', async (key: string, n: number)
   return { doubled, runId: context().runId };
 });
 
+/** The context values each (re)execution of the family workflow's body saw, in order. */
+export const seen: unknown[] = [];
 export const family = workflow('lambda-family', async (key: string) => {
   const ctx = context() as WorkflowContext;
   const values = { uuid: ctx.uuid(), random: ctx.random(), start: ctx.now().getTime() };
+  seen.push(values);
   const first = await runChild(childWork, key, 10);
   const second = await runChild(childWork, key, 20);
   const after = ctx.now().getTime();
   const patchedNow = patched('family-v2');
   return { values, first: first.doubled, second: second.doubled, childRunIds: [first.runId, second.runId], afterChildren: after >= values.start, patchedNow, runId: ctx.runId };
+});
+
+/** Code that changes while a run is in flight: `version` 1 was deployed when the run started. */
+export const deployed = { version: 1 };
+export const versionHook = defineHook<string>('lambda-version-hook');
+export const versioned = workflow('lambda-versioned', async (key: string) => {
+  const first = versionHook.create();
+  await notifyApprover(key, first.token);
+  const note = await first;
+  // Version 2 added a step here; runs recorded by version 1 past this point keep the old path.
+  const path = deployed.version >= 2 && patched('extra-step') ? await double(key, 100) : 'old path';
+  await double(key, 1);
+  const second = versionHook.create();
+  await notifyApprover(`${key}:second`, second.token);
+  const more = await second;
+  const fresh = deployed.version >= 2 && patched('fresh-patch');
+  return { note, more, path, fresh };
 });

@@ -14,8 +14,10 @@ export function localCallbacks(runner: LocalDurableTestRunner, operationName: st
       const callbackId = operation.getCallbackDetails()?.callbackId;
       if (command.input.CallbackId !== callbackId) throw new Error(`callback id ${command.input.CallbackId} is not ${operationName}'s (${callbackId})`);
       sender.sent++;
-      if ('Result' in command.input) return operation.sendCallbackSuccess(new TextDecoder().decode(command.input.Result));
-      return operation.sendCallbackFailure(command.input.Error);
+      const input = command.input;
+      if ('Error' in input) return operation.sendCallbackFailure(input.Error);
+      const result = (input as { Result?: string | Uint8Array }).Result;
+      return operation.sendCallbackSuccess(typeof result === 'string' || result === undefined ? result : new TextDecoder().decode(result as Uint8Array));
     },
   };
   return sender;

@@ -7,11 +7,11 @@ import { durableHandler } from '../src/index.js';
  * Runs a workflow on the embedded engine (createTestEnv: in-memory backends, virtual clock) and
  * returns its result as JSON, the form a Lambda durable execution returns its result in.
  */
-export async function onEmbedded<A extends unknown[], R>(wf: Workflow<A, R>, args: A, advance = '10s'): Promise<unknown> {
-  const env = await createTestEnv({ workflows: [wf] });
+export async function onEmbedded<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: { advance?: string; also?: Workflow<any[], any>[] } = {}): Promise<unknown> {
+  const env = await createTestEnv({ workflows: [wf, ...(options.also ?? [])] });
   try {
     const run = await env.start(wf, ...args);
-    await env.advanceTime(advance);
+    await env.advanceTime(options.advance ?? '10s');
     return asJson(await run.result({ timeout: '20s' }));
   } finally {
     await env.close();
