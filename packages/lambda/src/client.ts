@@ -7,6 +7,7 @@ export interface CallbackSender {
   send(command: SendDurableExecutionCallbackSuccessCommand | SendDurableExecutionCallbackFailureCommand): Promise<unknown>;
 }
 
+/** Options of resumeHook. */
 export interface ResumeOptions<T> {
   /** Default: a LambdaClient for the environment's region and credentials. */
   client?: CallbackSender;

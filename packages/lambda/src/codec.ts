@@ -56,11 +56,13 @@ export function durablyError(sdkError: unknown): Error {
  * sends `{"$durably": <Durably-serialized payload>}`, so Dates, Maps and BigInts arrive intact; any
  * other sender (the AWS CLI, another language) may send plain JSON, which arrives as parsed JSON;
  * anything that is not JSON arrives as the string sent.
+ * `encodeHookPayload` is what resumeHook sends for `payload` (send it yourself with any Lambda client).
  */
 export function encodeHookPayload(payload: unknown): string {
   return JSON.stringify({ $durably: serialize(payload, 'the hook payload') });
 }
 
+/** A callback's result as the workflow receives it: Durably's envelope decoded, else parsed JSON, else the string. */
 export function decodeHookPayload(text: string | undefined): unknown {
   if (text === undefined || text === '') return undefined;
   let parsed: unknown;

@@ -4,6 +4,7 @@ import { ServerlessUnsupportedError } from './errors.js';
 import { OperationIndexPlugin } from './operation-index.js';
 import { LambdaRuntime } from './runtime.js';
 
+/** Options of durableHandler: how the payload becomes arguments, and the SDK's own configuration. */
 export interface DurableHandlerOptions<A extends unknown[]> {
   /**
    * The workflow's arguments from the invocation's payload. Default: a JSON array is the argument
