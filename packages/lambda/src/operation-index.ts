@@ -1,3 +1,4 @@
+import { DurablyError } from '@durably/core';
 import type { DurableInstrumentationPlugin, InvocationInfo, OperationInfo } from '@aws/durable-execution-sdk-js';
 
 /**
@@ -46,7 +47,18 @@ export class OperationIndexPlugin implements DurableInstrumentationPlugin {
     this.invocations.delete(info.executionArn);
   }
 
+  /**
+   * The index of the invocation running `executionArn`. Missing only if the SDK ran the handler
+   * without this plugin's onInvocationStart: then hooks and patches cannot be replayed, so the
+   * invocation fails rather than guess (an empty index would make every replay look new).
+   */
   for(executionArn: string): OperationIndex {
-    return this.invocations.get(executionArn) ?? new OperationIndex();
+    const index = this.invocations.get(executionArn);
+    if (!index) {
+      throw new DurablyError(
+        `No operation index for durable execution ${executionArn}: the durable execution SDK did not call Durably's plugin before the handler. Pass options to durableHandler(workflow, { config }) rather than wrapping its handler in another withDurableExecution.`,
+      );
+    }
+    return index;
   }
 }
