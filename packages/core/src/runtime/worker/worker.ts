@@ -10,9 +10,7 @@ import {
   DurablyError,
   InvalidArgumentError,
   TERMINAL_EVENT_TYPES,
-  type DurablyEvent,
   type Logger,
-  deserialize,
   FINISHED_STATUSES,
   deadLetterReason,
 } from '@durably/contracts';
@@ -30,7 +28,8 @@ import { sweepStuckRuns, sweepTimers, type SweepContext } from './sweeps.js';
 import { checkpointsFor, waitForPermit } from './step-facilities.js';
 import { ExecutionCache } from './cache.js';
 import { Scheduler } from '../schedules.js';
-import { LocalTimers, type LocalTimer } from './local-timers.js';
+import { LocalRuns } from './local-runs.js';
+import { acquireConcurrency, watchForCancel } from './run-gates.js';
 import { combineInstrumentation, type CombinedInstrumentation, type RunExecutionOutcome } from '../../observe/instrumentation.js';
 import { logInstrumentation } from '../../observe/log-instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
@@ -87,9 +86,16 @@ export class Worker {
       this.workflows.set(builtin.name, builtin);
     }
     this.settings = deriveSettings(options);
-    this.localTimers = new LocalTimers(() => client.clock(), (due) => this.fireLocalTimers(due));
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.logger = toLogger(options.logger ?? createLogger()).child({ workerId: this.workerId });
+    this.local = new LocalRuns({
+      client,
+      logger: this.logger,
+      concurrency: () => this.settings.concurrency,
+      running: () => this.running,
+      processRun: (task) => this.processRun(task),
+      handling: (delta) => void (this.handling += delta),
+    });
     this.instrumentation = combineInstrumentation([logInstrumentation(this.logger), otelInstrumentation(), options.instrumentation]);
     this.http = options.http;
     this.attempts = new AttemptRegistry(client.storage, client.clock, () => this.settings.stepLeaseMs, this.logger);
@@ -138,67 +144,8 @@ export class Worker {
   private readonly unknown: UnknownWorkflows;
   /** Renews the leases until the worker has stopped (so also during stop's grace period). */
   private leaseTimer?: NodeJS.Timeout;
-  private readonly localTimers: LocalTimers;
-  private localWakes = 0;
-
-  /** Local timers that fell due, waiting for a free slot (earliest first). */
-  private readonly localDue: LocalTimer[] = [];
-
-  /**
-   * Local timers fell due: advance their runs here, as a delivered task would, at most `concurrency`
-   * at once (a burst waits here, in due order, rather than taking the slower way through the broker).
-   */
-  private fireLocalTimers(due: LocalTimer[]): void {
-    this.localDue.push(...due);
-    this.pumpLocalTimers();
-  }
-
-  private pumpLocalTimers(): void {
-    while (this.localDue.length > 0 && this.localWakes < this.settings.concurrency) {
-      const t = this.localDue.shift()!;
-      if (!this.running) {
-        // Stopping: the broker takes it (stop() also hands over what is still queued here).
-        void publishTask(this.client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), 0, this.client.clock).catch(() => undefined);
-        continue;
-      }
-      const task: RunTask = runTask(t.runId, 'timer');
-      this.localWakes++;
-      this.handling++;
-      void this.processRun(task)
-        .catch((err) => {
-          // Storage away (a restart, say): try again here shortly. The timer in storage stays, so
-          // the sweep of any worker wakes the run even if this process dies meanwhile.
-          this.logger.debug('local wake-up failed; retrying shortly', { runId: t.runId, error: String(err) });
-          if (this.running) this.localTimers.add({ ...t, fireAt: this.client.clock() + 500 });
-        })
-        .finally(() => {
-          this.localWakes--;
-          this.handling--;
-          this.pumpLocalTimers();
-        });
-    }
-  }
-
-  /** Advances runs in this worker, a few at a time, as delivered tasks would be; one that fails goes to the broker. */
-  private async runHere(runIds: string[]): Promise<void> {
-    let next = 0;
-    const lane = async () => {
-      while (next < runIds.length && this.running) {
-        const task: RunTask = runTask(runIds[next++], 'start');
-        this.handling++;
-        try {
-          await this.processRun(task);
-        } catch (err) {
-          this.logger.debug('starting a waiting run here failed; it goes to the broker', { runId: task.runId, error: String(err) });
-          const run = await this.client.storage.getRun(task.runId).catch(() => undefined);
-          if (run) await publishTask(this.client.broker, brokerQueue(run.queue), task, 0, this.client.clock).catch(() => undefined);
-        } finally {
-          this.handling--;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(4, this.settings.concurrency) }, lane));
-  }
+  /** Runs advanced here without the broker: local timers, runs that waited for this worker. */
+  private readonly local: LocalRuns;
 
   /** Fires due schedule slots now (the test environment calls it after moving its clock). */
   async tickSchedules(): Promise<number> {
@@ -242,7 +189,7 @@ export class Worker {
     // Runs that waited for a worker with one of these workflows start now, here.
     void this.unknown
       .findWaitingRuns(new Set(this.workflows.keys()), this.settings.queues)
-      .then((runIds) => this.runHere(runIds))
+      .then((runIds) => this.local.runHere(runIds))
       .catch((err) => this.logger.error('looking for runs waiting for this worker failed', { error: String(err) }));
     let renewing = false;
     this.leaseTimer = setInterval(() => {
@@ -298,7 +245,7 @@ export class Worker {
     // Wake-ups held here go to the broker, so another worker fires them on time.
     const now = this.client.clock();
     await Promise.allSettled(
-      [...this.localDue.splice(0), ...this.localTimers.drain()].map((t) => publishTask(this.client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), Math.max(0, t.fireAt - now), this.client.clock)),
+      this.local.drain().map((t) => publishTask(this.client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), Math.max(0, t.fireAt - now), this.client.clock)),
     );
     const stopped = Promise.all(this.subscriptions.map((s) => s.stop()));
     if (options.grace !== undefined) {
@@ -468,7 +415,7 @@ export class Worker {
       if (!def) return this.unknown.handle(run, log, task);
       const events = log;
       if (run.status === 'pending' && def.concurrency && !events.some((e) => e.type === 'cancel_requested')) {
-        if (!(await this.acquireConcurrency(run.runId, def, events[0]))) return;
+        if (!(await acquireConcurrency(this.client, run.runId, def, events[0]))) return;
       }
       execution = new Execution(run, def, this.executionDeps(run.queue, run.workflow));
       await execution.feed(events);
@@ -491,7 +438,7 @@ export class Worker {
     const heartbeat = setInterval(() => {
       // A lease renewal of a long step sets updatedAt too: then no separate touch is needed.
       if (!this.attempts.renewedWithin(runId, beatMs)) storage.touchRun(runId, this.client.clock()).catch(() => undefined);
-      this.watchForCancel(live).catch(() => undefined);
+      watchForCancel(this.client, live).catch(() => undefined);
     }, beatMs);
     heartbeat.unref();
     try {
@@ -519,38 +466,6 @@ export class Worker {
       this.runTraces.delete(runId);
       scope.end({ outcome, error: failure });
     }
-  }
-
-  /**
-   * A run of a workflow with a concurrency limit starts only with a slot; without one it stays pending
-   * and looks again shortly (the run, not the worker, holds the slot until it ends).
-   */
-  private async acquireConcurrency(runId: string, def: WorkflowDefinition, first: DurablyEvent | undefined): Promise<boolean> {
-    const { limit, key } = def.concurrency!;
-    const args = first?.type === 'run_created' ? deserialize<unknown[]>(first.data.args) : [];
-    let group: string;
-    try {
-      group = key ? String(key(...args)) : '*';
-    } catch (err) {
-      group = `invalid:${(err as Error).message}`;
-    }
-    if (await this.client.storage.acquireSlot(`${def.name}:${group}`, runId, limit)) return true;
-    const now = this.client.clock();
-    await this.client.storage.touchRun(runId, now); // waiting is not being stuck
-    const run = await this.client.storage.getRun(runId);
-    await publishTask(this.client.broker, brokerQueue(run!.queue), runTask(runId, 'start'), 100 + Math.random() * 200, this.client.clock, `slot:${runId}`);
-    return false;
-  }
-
-
-
-  /** While steps run, a cancel recorded by a client aborts their signals at once. */
-  private async watchForCancel(execution: Execution): Promise<void> {
-    const run = await this.client.storage.getRun(execution.runId);
-    if (!run || run.lastSeq <= execution.seq) return;
-    const tail = await this.client.storage.readEvents(execution.runId, execution.seq + 1);
-    const cancel = tail.find((e) => e.type === 'cancel_requested');
-    if (cancel) execution.abortInflight((cancel.data as { reason?: string }).reason);
   }
 
   private executionDeps(runQueue: string, workflow: string) {
@@ -601,7 +516,7 @@ export class Worker {
       ...effects.dispatched.map((cmd) => dispatchStep(this.client, effects.queue, effects.runId, cmd, this.runTraces.get(effects.runId)?.())),
       ...effects.timers.map((t) => {
         if (this.running && t.fireAt - now <= this.settings.localTimerWindowMs) {
-          this.localTimers.add({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt });
+          this.local.timers.add({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt });
           return undefined;
         }
         return publishTask(broker, brokerQueue(effects.queue), runTask(t.runId, 'timer'), t.fireAt - now, this.client.clock);
