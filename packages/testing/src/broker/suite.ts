@@ -24,7 +24,7 @@ export interface BrokerSuiteOptions {
 }
 
 /** The capabilities `options` declare, the two options of before mapped onto them. */
-function brokerCapabilities(options: BrokerSuiteOptions): Readonly<Capabilities> {
+export function brokerCapabilities(options: BrokerSuiteOptions): Readonly<Capabilities> {
   const declared: Partial<Capabilities> = { ...options.capabilities };
   const legacy: Array<[keyof BrokerSuiteOptions, keyof Capabilities, boolean | undefined]> = [
     ['approximateDeliveryCount', 'exactDeliveryCount', options.approximateDeliveryCount === undefined ? undefined : !options.approximateDeliveryCount],
