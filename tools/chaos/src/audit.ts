@@ -93,7 +93,7 @@ export async function audit(storage: Storage, runs: Map<string, number>, executi
     else {
       const key = run?.status ?? 'missing';
       a.notCompleted[key] = (a.notCompleted[key] ?? 0) + 1;
-      example(`run ${runId} (n=${n}): ${key}${run?.error ? ` ${run.error.message}` : ''}`);
+      example(`run ${runId} (n=${n}): ${key}${run?.error ? ` ${run.error.message}` : ''}; last events: ${events.slice(-3).map((e) => e.type).join(', ')}`);
     }
     if (events.some((e, i) => e.seq !== i + 1)) {
       a.gaps++;

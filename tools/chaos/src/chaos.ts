@@ -18,8 +18,10 @@ export interface ChaosOptions {
   pair: PairName;
   runs: number;
   workers?: number;
-  /** Most worker kills (default: no limit, one every 1-3 s until the runs have drained). */
+  /** Most worker kills (default: no limit, one every 1-3 s until the runs have drained or `chaosForMs` is over). */
   kills?: number;
+  /** The longest time faults go on, ms; then the runs left must drain. Default 120 s. */
+  chaosForMs?: number;
   /** Pause between kills, ms: a random value in [min, max]. Default [1000, 3000]. */
   killEveryMs?: [number, number];
   /** Crash and restart each server of the pair once (default true). */
@@ -58,10 +60,12 @@ export interface ChaosReport {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workerScript = ['worker-process.ts', 'worker-process.js'].map((f) => join(here, f)).find((f) => existsSync(f))!;
+/** The options that were given (an `undefined` field keeps its default). */
+const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const o = { workers: 3, kills: Infinity, killEveryMs: [1000, 3000] as [number, number], restarts: true, downMs: 2000, sleepMs: 1000, stuckAfterMs: 60_000, concurrency: 50, log: () => undefined, ...options };
+  const o = { workers: 3, kills: Infinity, killEveryMs: [1000, 3000] as [number, number], restarts: true, downMs: 2000, sleepMs: 1000, stuckAfterMs: 60_000, chaosForMs: 120_000, concurrency: 50, log: () => undefined, ...defined(options) };
   const dir = mkdtempSync(join(tmpdir(), 'durably-chaos-'));
   const effects = new EffectsReader(join(dir, 'effects.log'));
   const pair = await openPair(o.pair);
@@ -122,8 +126,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           resumed.add(runId);
           pendingHooks.delete(runId);
         } catch (err) {
-          // A server is down (try again next round), or the hook was resumed already by an earlier round.
-          if (/already|used|resumed/i.test(String((err as Error).message))) {
+          // Resumed by an earlier round whose answer was lost to a server restart; any other error
+          // (a server is down, the hook is not in storage yet) is tried again next round.
+          if ((err as { code?: string }).code === 'HOOK_ALREADY_USED') {
             resumed.add(runId);
             pendingHooks.delete(runId);
           }
@@ -197,8 +202,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         stuck = runs.size - completed;
         allDone = true;
       }
-      // With no limit on kills they go on while runs remain: past 10 min of chaos, stop killing and see what drains.
-      if (!allDone && Date.now() - t0 > 600_000) o.kills = 0;
+      // With no limit on kills they go on while runs remain: past chaosForMs, stop killing and see what drains.
+      if (!allDone && Date.now() - t0 > o.chaosForMs) o.kills = 0;
       await sleep(250);
     }
     allDone = true;

@@ -2,7 +2,7 @@
  * npm run chaos -w @durably/chaos -- --pair postgres --runs 1000
  *
  * Options: --pair local|postgres|redis|postgres+redis|postgres+rabbitmq (repeatable, or "all"),
- * --runs N (default 1000), --workers N (3), --kills N (default: every 1-3 s until drained),
+ * --runs N (default 1000), --workers N (3), --kills N (default: every 1-3 s until drained), --chaos-for S (faults stop after S seconds, default 120),
  * --no-restarts, --sleep MS (1000), --json. Exits 1 when a promise is broken, 2 on bad arguments.
  */
 import { parseArgs } from 'node:util';
@@ -10,7 +10,7 @@ import { runChaos } from './chaos.js';
 import { PAIRS, isPairName, type PairName } from './pairs.js';
 import { formatReport } from './report.js';
 
-const usage = `usage: npm run chaos -w @durably/chaos -- --pair <${PAIRS.join('|')}|all> [--runs 1000] [--workers 3] [--kills N] [--no-restarts] [--sleep 1000] [--json]`;
+const usage = `usage: npm run chaos -w @durably/chaos -- --pair <${PAIRS.join('|')}|all> [--runs 1000] [--workers 3] [--kills N] [--chaos-for 120] [--no-restarts] [--sleep 1000] [--json]`;
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`);
@@ -25,6 +25,7 @@ try {
       runs: { type: 'string', default: '1000' },
       workers: { type: 'string', default: '3' },
       kills: { type: 'string' },
+      'chaos-for': { type: 'string', default: '120' },
       'no-restarts': { type: 'boolean', default: false },
       sleep: { type: 'string', default: '1000' },
       json: { type: 'boolean', default: false },
@@ -56,6 +57,7 @@ for (const pair of requested as PairName[]) {
     runs: count('runs', values.runs, 1)!,
     workers: count('workers', values.workers, 2)!,
     kills: count('kills', values.kills, 0),
+    chaosForMs: count('chaos-for', values['chaos-for'], 1)! * 1000,
     restarts: !values['no-restarts'],
     sleepMs: count('sleep', values.sleep, 0)!,
     log: values.json ? undefined : (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`),
