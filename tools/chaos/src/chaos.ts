@@ -93,6 +93,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   const up = (child: ChildProcess) => existsSync(join(dir, `worker-${child.pid}.log`)) && readFileSync(join(dir, `worker-${child.pid}.log`), 'utf8').includes('worker up');
 
+  // Ctrl-C or a SIGTERM to the tool: no worker or private server outlives it.
+  const interrupted = (signal: NodeJS.Signals) => {
+    for (const c of workers) c.kill('SIGKILL');
+    console.error(`chaos ${o.pair}: ${signal}; workers killed, private servers stopped (worker logs in ${dir})`);
+    void pair.dispose().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     client = await connect({ storage: pair.storageUrl, broker: pair.brokerUrl });
     await client.ensureReady();
@@ -238,6 +246,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     kept = true;
     throw new Error(`${(err as Error).message} (worker logs kept in ${dir})`, { cause: err });
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     for (const c of workers) if (c.exitCode === null) c.kill('SIGKILL');
     await client?.close().catch(() => undefined);
     await pair.dispose();
