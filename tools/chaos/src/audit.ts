@@ -161,6 +161,6 @@ export function brokenPromises(a: Audit, stuck: number): string[] {
   if (a.gaps > 0) broken.push(`${a.gaps} logs have a gap`);
   if (a.unexplainedExtra > 0) broken.push(`${a.unexplainedExtra} step bodies ran beyond their recorded attempts with no worker killed`);
   if (a.outcomesWithoutExecution > 0) broken.push(`${a.outcomesWithoutExecution} recorded outcomes have no body execution`);
-  if (stuck > 0) broken.push(`${stuck} runs were stuck 60 s after the last fault`);
+  if (stuck > 0) broken.push(`${stuck} runs were stuck: none completed for 60 s after the last fault`);
   return broken;
 }

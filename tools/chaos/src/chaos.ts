@@ -30,7 +30,7 @@ export interface ChaosOptions {
   downMs?: number;
   /** The workflow's sleep, ms. Default 1000. */
   sleepMs?: number;
-  /** A run not finished this long after the last fault is stuck. Default 60 s. */
+  /** Past the last fault, the runs left are stuck when none has completed for this long. Default 60 s. */
   stuckAfterMs?: number;
   /** Worker concurrency (runs at once per process). Default 50. */
   concurrency?: number;
@@ -206,7 +206,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (completed >= runs.size) allDone = true;
       const faultsOver = killerDone && restarterDone;
       const lastFault = faults.at(-1)?.at ?? t0;
-      if (!allDone && faultsOver && Date.now() - Math.max(lastFault, t0) > o.stuckAfterMs) {
+      // Stuck: past the last fault, no run has completed for stuckAfterMs (on a loaded machine the
+      // queue may take minutes to drain; it must keep draining).
+      if (!allDone && faultsOver && Date.now() - Math.max(lastFault, lastCompletionAt) > o.stuckAfterMs) {
         stuck = runs.size - completed;
         allDone = true;
       }
