@@ -1,29 +1,30 @@
 import { resolve } from 'node:path';
-import type { Broker } from './broker/broker.js';
+import {
+  type AdapterModule,
+  type Broker,
+  AdapterNotInstalledError,
+  ConfigError,
+  DurablyError,
+  UnknownSchemeError,
+  redactUrl,
+  type Duration,
+  type Logger,
+  type RunFilter,
+  type RunPage,
+  type Storage,
+  type ScheduleRecord,
+} from '@durably/contracts';
 import { Client, type RunHandle, type StartOptions } from './client/client.js';
 import type { Workflow } from './definitions.js';
-import { AdapterNotInstalledError, ConfigError, DurablyError, UnknownSchemeError, redactUrl } from './errors.js';
-import type { Duration } from './duration.js';
-import type { Logger } from './logger.js';
-import type { RunFilter, RunPage, Storage } from './storage/storage.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
 import type { ScheduleOptions } from './schedules.js';
-import type { ScheduleRecord } from './storage/storage.js';
 import { MemoryStorage } from './backends/memory/storage.js';
 import { MemoryBroker } from './backends/memory/broker.js';
 import type { DurablyConfig, ResolvedConfig, Setting } from './config/types.js';
 import { DEFAULT_STORAGE_URL, hidePassword, resolveConfig, type ResolveOptions } from './config/resolve.js';
 import { findConfigFile, loadConfigFromFile } from './config/load.js';
 import { nearest } from './config/nearest.js';
-
-/** What an adapter package exports so that a URL can select it: `export const durablyAdapter = { ... }`. */
-export interface AdapterModule {
-  storage?(url: string): Storage | Promise<Storage>;
-  broker?(url: string): Broker | Promise<Broker>;
-  /** Optional: the SQL that migrate() runs for this URL, for review (`durably migrate --print-sql`). */
-  migrationSql?(url: string): string | Promise<string>;
-}
 
 export type { DurablyConfig } from './config/types.js';
 export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';

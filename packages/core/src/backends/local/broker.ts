@@ -2,9 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Broker, ConsumeOptions, DeadLetter, Delivery, MessageHandler, PublishOptions, Subscription } from '../../broker/broker.js';
-import { BrokerError } from '../../errors.js';
-import { deadLetterReason, defaultRetryBackoffMs } from '../../broker/failures.js';
+import {
+  type Broker,
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type MessageHandler,
+  type PublishOptions,
+  type Subscription,
+  BrokerError,
+  deadLetterReason,
+  defaultRetryBackoffMs,
+} from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 
 export interface LocalBrokerOptions {

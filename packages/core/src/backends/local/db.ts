@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { StorageError } from '../../errors.js';
+import { StorageError } from '@durably/contracts';
 
 export type SqliteDatabase = Database.Database;
 

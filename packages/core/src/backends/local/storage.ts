@@ -1,9 +1,26 @@
 import type { Statement } from 'better-sqlite3';
-import type { DurablyEvent } from '../../events.js';
-import { AppendConflictError, DurablyError, RunNotFoundError, StorageError } from '../../errors.js';
-import type { SerializedError } from '../../serialization.js';
-import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, RunStatus, ScheduleRecord, Storage, Timer } from '../../storage/storage.js';
-import { decodeCursor, encodeCursor, pageLimit } from '../memory/cursor.js';
+import {
+  type DurablyEvent,
+  AppendConflictError,
+  DurablyError,
+  RunNotFoundError,
+  StorageError,
+  type SerializedError,
+  type AppendRequest,
+  type CreateRunResult,
+  type HookRecord,
+  type NewRun,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+  type ScheduleRecord,
+  type Storage,
+  type Timer,
+  decodeCursor,
+  encodeCursor,
+  pageLimit,
+} from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 
 export interface LocalStorageOptions {

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, ConsumeOptions, DeadLetter, Delivery, MessageHandler, PublishOptions, Subscription } from '../../broker/broker.js';
-import { BrokerError } from '../../errors.js';
-import { deadLetterReason, defaultRetryBackoffMs } from '../../broker/failures.js';
+import {
+  type Broker,
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type MessageHandler,
+  type PublishOptions,
+  type Subscription,
+  BrokerError,
+  deadLetterReason,
+  defaultRetryBackoffMs,
+} from '@durably/contracts';
 
 interface Message {
   id: string;

@@ -1,7 +1,22 @@
-import type { DurablyEvent } from '../../events.js';
-import { AppendConflictError, RunNotFoundError, StorageError } from '../../errors.js';
-import type { AppendRequest, CreateRunResult, HookRecord, NewRun, RunFilter, RunPage, RunRecord, ScheduleRecord, Storage, Timer } from '../../storage/storage.js';
-import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
+import {
+  type DurablyEvent,
+  AppendConflictError,
+  RunNotFoundError,
+  StorageError,
+  type AppendRequest,
+  type CreateRunResult,
+  type HookRecord,
+  type NewRun,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type ScheduleRecord,
+  type Storage,
+  type Timer,
+  decodeCursor,
+  encodeCursor,
+  pageLimit,
+} from '@durably/contracts';
 
 interface StoredRun {
   record: RunRecord;

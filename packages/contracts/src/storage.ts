@@ -1,5 +1,5 @@
-import type { DurablyEvent } from '../events.js';
-import type { Serialized, SerializedError } from '../serialization.js';
+import type { DurablyEvent } from './events.js';
+import type { Serialized, SerializedError } from './serialization.js';
 
 /**
  * The storage contract. An adapter implements this interface and proves it by passing

@@ -1,4 +1,7 @@
-import { InvalidUrlError, redactUrl } from './errors.js';
+import { InvalidUrlError } from './errors.js';
+import { redactUrl } from './redact-url.js';
+
+export { redactUrl };
 
 /**
  * Parses the URL of a server backend (`postgres://`, `redis://`...). WHATWG's URL parser only says

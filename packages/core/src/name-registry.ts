@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuplicateNameError } from './errors.js';
+import { DuplicateNameError } from '@durably/contracts';
 
 /**
  * Process-wide registries of names (steps, workflows, hooks). A name belongs to one definition: a

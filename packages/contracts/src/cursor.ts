@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 /** Keyset cursor for listRuns: the (createdAt, runId) of the last run of a page, base64url JSON. */
 export function encodeCursor(createdAt: number, runId: string): string {

@@ -1,4 +1,4 @@
-import { PoisonMessageError } from '../errors.js';
+import { PoisonMessageError } from './errors.js';
 
 /** Redelivery delay after the n-th failed delivery: 100 ms, doubling, at most 5 s. */
 export function defaultRetryBackoffMs(deliveryCount: number): number {

@@ -1,4 +1,5 @@
-import { parseDuration } from './duration.js';
+import { durationMs } from './duration-ms.js';
+import { redactUrl } from './redact-url.js';
 
 /**
  * Every error a user can meet is a class exported from here, with a stable `code`.
@@ -69,7 +70,9 @@ export class RetryableError extends DurablyError {
   constructor(message: string, options?: { retryAfter?: string | number; cause?: unknown }) {
     super(message, options);
     if (options?.retryAfter !== undefined) {
-      this.retryAfterMs = parseDuration(options.retryAfter, 'retryAfter');
+      const ms = durationMs(options.retryAfter);
+      if (ms === undefined) throw new InvalidDurationError(options.retryAfter, 'retryAfter');
+      this.retryAfterMs = ms;
     }
   }
 }
@@ -280,22 +283,6 @@ export class InvalidUrlError extends ConfigError {
 export function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
-}
-
-/** Hides the password of a URL before it is shown in a message or a log. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    // Not parseable (a message about that very URL, say): hide what lies between "user:" and the last "@".
-    const start = url.indexOf('//');
-    const at = url.lastIndexOf('@');
-    if (start < 0 || at < start) return url;
-    const colon = url.indexOf(':', start + 2);
-    return colon >= 0 && colon < at ? `${url.slice(0, colon + 1)}***${url.slice(at)}` : url;
-  }
 }
 
 
