@@ -22,7 +22,7 @@ export interface Tarball {
 export async function packAll(root: string, packages: WorkspacePackage[], dest: string): Promise<Tarball[]> {
   mkdirSync(dest, { recursive: true });
   const args = ['pack', '--json', '--pack-destination', dest, '--loglevel=error', ...packages.flatMap((p) => ['-w', `packages/${p.folder}`])];
-  const { stdout } = await runOk('npm', args, { cwd: root, timeoutMs: 240_000, env: cleanEnv() });
+  const { stdout } = await runOk('npm', args, { cwd: root, timeoutMs: 600_000, env: cleanEnv() });
   // The prepack scripts print to the same stdout; npm's JSON report is the last thing on it.
   const start = stdout.lastIndexOf('\n[\n') >= 0 ? stdout.lastIndexOf('\n[\n') + 1 : stdout.indexOf('[');
   const report = JSON.parse(stdout.slice(start)) as Array<{ name: string; version: string; filename: string; files: Array<{ path: string }>; size: number; unpackedSize: number }>;

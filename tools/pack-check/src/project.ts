@@ -18,7 +18,7 @@ export async function installTarballs(dir: string, tarballs: Tarball[]): Promise
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'a-user-project', version: '1.0.0', private: true, type: 'module', dependencies: { ...dependencies, '@types/node': '^20.19.0' } }, null, 2));
   // Install scripts are off: the ones in this tree compile native addons (better-sqlite3), minutes
   // on two cores, and are not what is under test. provideNativeAddons supplies their results.
-  const result = await runOk('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--no-package-lock', '--loglevel=error'], { cwd: dir, timeoutMs: 240_000 });
+  const result = await runOk('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--no-package-lock', '--loglevel=error'], { cwd: dir, timeoutMs: 300_000 });
   await provideNativeAddons(dir);
   return result;
 }
@@ -66,7 +66,7 @@ export async function tscInit(dir: string): Promise<void> {
 
 /** tsc over the project, emitting JavaScript next to each .ts; extra arguments override the tsconfig. */
 export function tsc(dir: string, args: string[] = []): Promise<RunResult> {
-  return run(process.execPath, [TSC, '-p', '.', '--pretty', 'false', ...args], { cwd: dir, timeoutMs: 180_000 });
+  return run(process.execPath, [TSC, '-p', '.', '--pretty', 'false', ...args], { cwd: dir, timeoutMs: 300_000 });
 }
 
 /** tsc's diagnostics, one per entry, with the file (relative to the project) each is in. */

@@ -48,7 +48,7 @@ beforeAll(async () => {
       writeFileSync(join(project, `readme-${t.name.replace(/^@durably\//, '')}-${i + 1}.ts`), block);
     });
   }
-}, 420_000);
+}, 900_000);
 
 afterAll(() => {
   console.log(`pack-check timings:\n  ${timings.join('\n  ')}`);
@@ -92,7 +92,7 @@ it("compiles a user's code (the README examples, every package's entry point) an
 });
 
 it("runs the README's first example on the embedded default and prints what the README says", async () => {
-  const result = await timed('node example.js', () => run(process.execPath, ['example.js'], { cwd: project, timeoutMs: 90_000 }));
+  const result = await timed('node example.js', () => run(process.execPath, ['example.js'], { cwd: project, timeoutMs: 120_000 }));
   const output = `${result.stdout}\n${result.stderr}`;
   expect(result.code, output).toBe(0);
   expect(result.stdout.trim().split('\n').at(-1), output).toBe('Onboarding complete');
