@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'SERIALIZATION'
   | 'UNKNOWN_SCHEME'
   | 'ADAPTER_NOT_INSTALLED'
+  | 'SQLITE_UNAVAILABLE'
   | 'STORAGE'
   | 'BROKER'
   | 'POISON_MESSAGE'
@@ -236,6 +237,22 @@ export class AdapterNotInstalledError extends DurablyError {
   override readonly code = 'ADAPTER_NOT_INSTALLED' as const;
   constructor(readonly packageName: string, readonly url: string, cause?: unknown) {
     super(`The URL "${redactUrl(url)}" needs the package ${packageName}, which is not installed. Run: npm install ${packageName}`, { cause });
+  }
+}
+
+/**
+ * The embedded SQLite backend (`file:`, `local:`) found no SQLite driver: neither Node's built-in
+ * `node:sqlite` nor the `better-sqlite3` package (an optional dependency of @durably/local, absent when
+ * optional dependencies were omitted or its native build failed). `tried` says what was tried and why it failed.
+ */
+export class SqliteUnavailableError extends DurablyError {
+  override readonly code = 'SQLITE_UNAVAILABLE' as const;
+  constructor(readonly path: string, readonly tried: string, cause?: unknown) {
+    super(
+      `The embedded SQLite backend (${path}) needs a SQLite driver and found none: ${tried}. ` +
+        'Run: npm install better-sqlite3, or use Node >= 22.13 (Node 22.5-22.12 with --experimental-sqlite), whose built-in node:sqlite needs no install.',
+      { cause },
+    );
   }
 }
 

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import {
   type AdapterModule,
   type Broker,
@@ -19,8 +18,6 @@ import type { Workflow } from './definitions.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
 import type { ScheduleOptions } from './schedules.js';
-import { MemoryStorage } from './backends/memory/storage.js';
-import { MemoryBroker } from './backends/memory/broker.js';
 import type { DurablyConfig, ResolvedConfig, Setting } from './config/types.js';
 import { DEFAULT_STORAGE_URL, hidePassword, resolveConfig, type ResolveOptions } from './config/resolve.js';
 import { findConfigFile, loadConfigFromFile } from './config/load.js';
@@ -39,19 +36,19 @@ export interface ClientSetup {
   clock?: () => number;
 }
 
-const STORAGE_SCHEMES: Record<string, string | null> = {
-  'memory:': null,
-  'file:': null,
+const STORAGE_SCHEMES: Record<string, string> = {
+  'memory:': '@durably/local',
+  'file:': '@durably/local',
   'postgres:': '@durably/postgres',
   'postgresql:': '@durably/postgres',
   'redis:': '@durably/redis',
   'rediss:': '@durably/redis',
   'dynamodb:': '@durably/aws',
 };
-const BROKER_SCHEMES: Record<string, string | null> = {
-  'memory:': null,
-  'local:': null,
-  'file:': null,
+const BROKER_SCHEMES: Record<string, string> = {
+  'memory:': '@durably/local',
+  'local:': '@durably/local',
+  'file:': '@durably/local',
   'postgres:': '@durably/postgres',
   'postgresql:': '@durably/postgres',
   'redis:': '@durably/redis',
@@ -66,14 +63,7 @@ export function defineConfig(config: DurablyConfig): DurablyConfig {
   return config;
 }
 
-/**
- * `memory:` URLs name process-wide in-memory backends (`memory:` and `memory:name`), so a client and
- * a worker configured by URL in one process share them. Part of the config state, like the default client.
- */
-const memoryStorages = new Map<string, MemoryStorage>();
-const memoryBrokers = new Map<string, MemoryBroker>();
-
-function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string, string | null>): string {
+function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string, string>): string {
   const match = /^([a-z][a-z0-9+.-]*:)/i.exec(url);
   const scheme = match ? match[1].toLowerCase() : '';
   if (!(scheme in known)) {
@@ -84,12 +74,6 @@ function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string,
     );
   }
   return scheme;
-}
-
-function localPath(url: string): string {
-  // file:./dir, file:dir, file:///abs/dir, local:./dir
-  const rest = url.replace(/^(file|local):(\/\/)?/i, '');
-  return resolve(rest || './.durably');
 }
 
 async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
@@ -106,50 +90,31 @@ async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
 }
 
 /**
- * The adapter package a storage URL needs and its module, or undefined for the built-in backends
- * (memory:, file:). Throws UnknownSchemeError or AdapterNotInstalledError like storageFromUrl.
+ * The adapter package a storage URL needs and its module (`memory:` and `file:` are @durably/local's,
+ * a dependency of this package). Throws UnknownSchemeError or AdapterNotInstalledError like storageFromUrl.
  */
 export async function storageAdapterFor(url: string): Promise<{ packageName: string; adapter: AdapterModule } | undefined> {
-  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
-  const pkg = STORAGE_SCHEMES[scheme];
-  return pkg ? { packageName: pkg, adapter: await loadAdapter(pkg, url) } : undefined;
+  const pkg = STORAGE_SCHEMES[schemeOf(url, 'storage', STORAGE_SCHEMES)];
+  return { packageName: pkg, adapter: await loadAdapter(pkg, url) };
 }
 
-/** Creates the storage a URL names. Adapter packages are imported only when their scheme is used. */
+/**
+ * Creates the storage a URL names. Adapter packages are imported only when their scheme is used (so a
+ * process on server backends never loads SQLite; @durably/local loads its SQLite library on first open).
+ */
 export async function storageFromUrl(url: string): Promise<Storage> {
-  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
-  if (scheme === 'memory:') {
-    let s = memoryStorages.get(url);
-    if (!s) memoryStorages.set(url, (s = new MemoryStorage()));
-    return s;
-  }
-  if (scheme === 'file:') {
-    // Loaded on use, so that processes on other backends never load the native SQLite addon.
-    const { LocalStorage } = await import('./backends/local/storage.js');
-    return new LocalStorage({ path: localPath(url) });
-  }
-  const adapter = await loadAdapter(STORAGE_SCHEMES[scheme]!, url);
-  if (!adapter.storage) throw new ConfigError(`${STORAGE_SCHEMES[scheme]} provides no storage for "${redactUrl(url)}".`);
+  const pkg = STORAGE_SCHEMES[schemeOf(url, 'storage', STORAGE_SCHEMES)];
+  const adapter = await loadAdapter(pkg, url);
+  if (!adapter.storage) throw new ConfigError(`${pkg} provides no storage for "${redactUrl(url)}".`);
   return adapter.storage(url);
 }
 
 /** Creates the broker a URL names. `local:` shares the directory of a `file:` storage when given. */
 export async function brokerFromUrl(url: string, storageUrl?: string): Promise<Broker> {
-  const scheme = schemeOf(url, 'broker', BROKER_SCHEMES);
-  if (scheme === 'memory:') {
-    let b = memoryBrokers.get(url);
-    if (!b) memoryBrokers.set(url, (b = new MemoryBroker()));
-    return b;
-  }
-  if (scheme === 'local:' || scheme === 'file:') {
-    const explicit = url.replace(/^(local|file):(\/\/)?/i, '');
-    const path = explicit ? localPath(url) : storageUrl && /^file:/i.test(storageUrl) ? localPath(storageUrl) : localPath(DEFAULT_STORAGE_URL);
-    const { LocalBroker } = await import('./backends/local/broker.js');
-    return new LocalBroker({ path });
-  }
-  const adapter = await loadAdapter(BROKER_SCHEMES[scheme]!, url);
-  if (!adapter.broker) throw new ConfigError(`${BROKER_SCHEMES[scheme]} provides no broker for "${redactUrl(url)}".`);
-  return adapter.broker(url);
+  const pkg = BROKER_SCHEMES[schemeOf(url, 'broker', BROKER_SCHEMES)];
+  const adapter = await loadAdapter(pkg, url);
+  if (!adapter.broker) throw new ConfigError(`${pkg} provides no broker for "${redactUrl(url)}".`);
+  return adapter.broker(url, { storageUrl });
 }
 
 /** Reads and checks the nearest durably.config.* from `cwd` up; `{}` when there is none. */

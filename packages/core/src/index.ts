@@ -60,7 +60,7 @@ export type { DurablyConfig, ClientSetup } from './config.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
 export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
 export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
-export * from './backends/memory/storage.js';
-export * from './backends/memory/broker.js';
-export * from './backends/local/storage.js';
-export * from './backends/local/broker.js';
+// The in-process backends live in @durably/local (a dependency): memory, and embedded SQLite.
+export { MemoryStorage, MemoryBroker, MemoryBrokerHub, LocalStorage, LocalBroker, type LocalStorageOptions, type LocalBrokerOptions } from '@durably/local';
+/** For runtime implementers (another engine running Durably workflows): see runtime-kit.ts. */
+export * as runtimeKit from './runtime-kit.js';

@@ -1,26 +1,26 @@
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { StorageError } from '@durably/contracts';
+import { DurablyError, StorageError } from '@durably/contracts';
+import { openSqlite, type SqliteDatabase, type SqliteDriverName } from './driver.js';
 
-export type SqliteDatabase = Database.Database;
+export type { SqliteDatabase, SqliteDriverName };
 
 /**
  * The embedded backend's database file: `<dir>/durably.db`, SQLite in WAL mode.
  *
- * Why SQLite (through better-sqlite3): one file, no server, transactions that survive a crash of the
- * process at any instant, and file locking that lets a worker process and a CLI process use the same
- * file at once. better-sqlite3 is synchronous, which keeps every conditional append one short
- * transaction with no interleaving inside the process.
+ * Why SQLite: one file, no server, transactions that survive a crash of the process at any instant,
+ * and file locking that lets a worker process and a CLI process use the same file at once. The
+ * library (node:sqlite or better-sqlite3, see driver.ts) is synchronous, which keeps every
+ * conditional append one short transaction with no interleaving inside the process.
  *
  * synchronous=FULL: a committed transaction survives a power loss, not only a process crash. The cost
  * is one fsync per commit (the engine commits once per step), measured in tools/bench.
  */
-export function openDatabase(dir: string): SqliteDatabase {
+export function openDatabase(dir: string, driver?: SqliteDriverName): SqliteDatabase {
   const path = resolve(dir);
   try {
     mkdirSync(path, { recursive: true });
-    const db = new Database(join(path, 'durably.db'));
+    const db = openSqlite(join(path, 'durably.db'), driver);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     // Another process holding the write lock makes us wait, not fail.
@@ -28,6 +28,8 @@ export function openDatabase(dir: string): SqliteDatabase {
     db.pragma('foreign_keys = OFF');
     return db;
   } catch (err) {
+    // No SQLite driver: that error names what to install; a directory that cannot be written is another.
+    if (err instanceof DurablyError) throw err;
     throw new StorageError(`Cannot open the local database in ${path}: ${(err as Error).message}. Check that the directory is writable.`, { cause: err });
   }
 }
@@ -187,7 +189,7 @@ const MIGRATIONS: string[] = [
  */
 export function migrate(db: SqliteDatabase, target = MIGRATIONS.length): void {
   const apply = db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
+    const current = db.pragma('user_version') as number;
     const goal = Math.min(target, MIGRATIONS.length);
     for (let version = current; version < goal; version++) {
       db.exec(MIGRATIONS[version]);

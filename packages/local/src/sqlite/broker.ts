@@ -15,10 +15,13 @@ import {
   defaultRetryBackoffMs,
 } from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
+import type { SqliteDriverName } from './driver.js';
 
 export interface LocalBrokerOptions {
   /** Directory of the database file; the same as the LocalStorage's to share one file. */
   path: string;
+  /** The SQLite library: node:sqlite when the runtime has it, else better-sqlite3 (see docs/backends/local.md). */
+  driver?: SqliteDriverName;
   /** Fallback check for messages published by another process, in case a file-change notice is missed. Default 250 ms. */
   pollIntervalMs?: number;
   /** Delay before redelivering a message whose handler threw. Default min(100 ms x 2^(n-1), 5 s). */
@@ -68,7 +71,7 @@ export class LocalBroker implements Broker {
 
   conn(): SqliteDatabase {
     if (this.closed) throw new BrokerError('This LocalBroker is closed.');
-    this.db ??= openDatabase(this.dir);
+    this.db ??= openDatabase(this.dir, this.options.driver);
     return this.db;
   }
 

@@ -1,4 +1,3 @@
-import type { Statement } from 'better-sqlite3';
 import {
   type DurablyEvent,
   AppendConflictError,
@@ -22,10 +21,13 @@ import {
   pageLimit,
 } from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
+import type { SqlValue, SqliteDriverName, SqliteStatement } from './driver.js';
 
 export interface LocalStorageOptions {
   /** Directory of the database file (`<path>/durably.db`). Created when missing. */
   path: string;
+  /** The SQLite library: node:sqlite when the runtime has it, else better-sqlite3 (see docs/backends/local.md). */
+  driver?: SqliteDriverName;
 }
 
 interface RunRow {
@@ -61,18 +63,18 @@ interface EventRow {
  */
 export class LocalStorage implements Storage {
   private db?: SqliteDatabase;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements = new Map<string, SqliteStatement>();
   private closed = false;
 
   constructor(readonly options: LocalStorageOptions) {}
 
   private conn(): SqliteDatabase {
     if (this.closed) throw new StorageError('This LocalStorage is closed.');
-    this.db ??= openDatabase(this.options.path);
+    this.db ??= openDatabase(this.options.path, this.options.driver);
     return this.db;
   }
 
-  private stmt(sql: string): Statement {
+  private stmt(sql: string): SqliteStatement {
     let s = this.statements.get(sql);
     if (!s) this.statements.set(sql, (s = this.conn().prepare(sql)));
     return s;
@@ -124,7 +126,7 @@ export class LocalStorage implements Storage {
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
     const where: string[] = [];
-    const params: unknown[] = [];
+    const params: SqlValue[] = [];
     if (filter.workflow !== undefined) {
       where.push('workflow = ?');
       params.push(filter.workflow);

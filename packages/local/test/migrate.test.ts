@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { LocalStorage, makeEvent } from '@durably/core';
-import { SCHEMA_VERSION, migrate, openDatabase } from '../src/backends/local/db.js';
+import { makeEvent } from '@durably/contracts';
+import { LocalStorage } from '../src/index.js';
+import { SCHEMA_VERSION, migrate, openDatabase } from '../src/sqlite/db.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -37,6 +38,6 @@ it('upgrades a database file of version 6 in place: an idempotency key becomes u
     await storage.close();
   }
   const check = openDatabase(dir);
-  expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  expect(check.pragma('user_version')).toBe(SCHEMA_VERSION);
   check.close();
 });

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
-import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage } from '@durably/core';
+import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage, availableDrivers } from '../src/index.js';
 
-// What the built-in backends offer. Neither storage pushes finished runs (clients poll); both brokers
+// What the in-process backends offer. Neither storage pushes finished runs (clients poll); both brokers
 // list and remove dead letters, count deliveries exactly, and delay to the millisecond.
 const capabilities: Capabilities = {
   subscribeFinished: false,
@@ -36,15 +36,19 @@ function tempDir() {
   const dir = mkdtempSync(join(tmpdir(), 'durably-conf-'));
   return { dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
 }
-storageSuite('local', async () => {
-  const { dir, cleanup } = tempDir();
-  return { connect: async () => new LocalStorage({ path: dir }), cleanup };
-}, { capabilities });
-brokerSuite('local', async () => {
-  const { dir, cleanup } = tempDir();
-  return { connect: async () => new LocalBroker({ path: dir }), cleanup };
-}, { capabilities });
-engineSuite('local+local', async () => {
-  const { dir, cleanup } = tempDir();
-  return { connect: async () => ({ storage: new LocalStorage({ path: dir }), broker: new LocalBroker({ path: dir }) }), cleanup };
-}, { capabilities });
+// Once per SQLite library this runtime can load (node:sqlite on Node >= 22.13, better-sqlite3 when
+// installed): the backend must behave the same on either.
+for (const driver of availableDrivers()) {
+  storageSuite(`local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return { connect: async () => new LocalStorage({ path: dir, driver }), cleanup };
+  }, { capabilities });
+  brokerSuite(`local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return { connect: async () => new LocalBroker({ path: dir, driver }), cleanup };
+  }, { capabilities });
+  engineSuite(`local/${driver}+local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return { connect: async () => ({ storage: new LocalStorage({ path: dir, driver }), broker: new LocalBroker({ path: dir, driver }) }), cleanup };
+  }, { capabilities });
+}
