@@ -62,3 +62,5 @@ export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamSta
 export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
 // The in-process backends live in @durably/local (a dependency): memory, and embedded SQLite.
 export { MemoryStorage, MemoryBroker, MemoryBrokerHub, LocalStorage, LocalBroker, type LocalStorageOptions, type LocalBrokerOptions } from '@durably/local';
+/** For runtime implementers (another engine running Durably workflows): see runtime-kit.ts. */
+export * as runtimeKit from './runtime-kit.js';
