@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue, QueueEvents, Worker as BullWorker, type Job } from 'bullmq';
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { PG_URL, REDIS_URL, percentile, type Row } from './shapes.js';
+import { PG_URL, REDIS_URL, percentile, type Row } from '../../src/shapes.js';
 
 function b1Rows(system: Row['system'], backend: string, count: number, seconds: number, latencies: number[]): Row[] {
   latencies.sort((a, b) => a - b);
@@ -21,13 +21,13 @@ function b1Rows(system: Row['system'], backend: string, count: number, seconds: 
   ];
 }
 
-function b2Rows(system: Row['system'], backend: string, mode: string, total: number, gaps: number[]): Row[] {
+function b2Rows(system: Row['system'], backend: string, mode: string, total: number, steps: number, gaps: number[]): Row[] {
   const tenth = Math.max(1, Math.floor(gaps.length / 10));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const early = mean(gaps.slice(0, tenth));
   const late = mean(gaps.slice(-tenth));
   const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system, backend, mode, metric, value, unit });
-  return [row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x')];
+  return [row('total_ms', total, 'ms'), row('ms_per_step', total / steps, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x')];
 }
 
 /** Client loop shared by the B1 measurements: warm-up, then `count` runs at `concurrency`. */
@@ -93,7 +93,7 @@ export async function dbos(shapes: Set<string>, b1Count: number, concurrency: nu
     if (shapes.has('B2')) {
       const t0 = performance.now();
       const gaps = await (await DBOS.startWorkflow(dbosLongChain)(b2Steps)).getResult();
-      rows.push(...b2Rows('dbos', 'postgres', 'inline', performance.now() - t0, gaps));
+      rows.push(...b2Rows('dbos', 'postgres', 'inline', performance.now() - t0, b2Steps, gaps));
     }
   } finally {
     await DBOS.shutdown();
@@ -198,6 +198,6 @@ export async function bullmqB2(steps: number): Promise<Row[]> {
     const total = performance.now() - t0;
     await probe.close();
     const gaps = starts.slice(1).map((t, i) => t - starts[i]);
-    return b2Rows('bullmq', 'redis', 'job chain', total, gaps);
+    return b2Rows('bullmq', 'redis', 'job chain', total, steps, gaps);
   });
 }
