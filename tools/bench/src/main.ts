@@ -1,16 +1,20 @@
 /**
  * Durably on every backend, side by side with the engines a user would pick instead (DBOS Transact
- * on the same Postgres, BullMQ on the same Redis, Vercel Workflow's local world) and the raw limits
- * of the servers, in one run on one machine.
+ * on the same Postgres, BullMQ on the same Redis, Vercel Workflow's local and Postgres worlds, Restate's
+ * server) and the raw limits of the servers, in one run on one machine. The peers are a project of their
+ * own (tools/bench/peers), installed from its lockfile the first time the bench runs one.
  *
- *   npm run bench                                   # everything (about 10 minutes)
+ *   npm run bench                                   # everything, 3 interleaved rounds
  *   npm run bench -- --shape B1 --backend postgres  # a part (backends: memory, local, redis, postgres, postgres+redis, postgres+rabbitmq, local+rabbitmq)
- *   npm run bench -- --system durably --system raw  # only some systems
+ *   npm run bench -- --system durably --system raw  # only some systems (durably, dbos, bullmq, vercel-workflow, restate, raw)
+ *   npm run bench -- --rounds 5                     # more rounds (3 by default, 1 at tiny size)
  *   npm run bench -- --size tiny                    # smoke run
  *   npm run bench -- --backend dynamodb+sqs         # DynamoDB + SQS on their emulators (in a private network namespace)
  *
- * Prints one table per shape, writes tools/bench/results/latest.json (rows of
- * { shape, system, backend, mode, metric, value, unit }) and renders docs/performance.svg.
+ * Each group of parts (a shape on a backend, with the peer and the raw limit it is compared with) runs
+ * `--rounds` times in turn: Durably, peer, Durably, peer. Prints one table per shape (median, min, max
+ * over the rounds) and the ratios, writes tools/bench/results/latest.json (rows of { shape, system,
+ * backend, mode, metric, value, unit, round }, their summaries and the ratios) and renders docs/performance.svg.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +57,7 @@ const sizes = {
   vercelB2: tiny ? 20 : 250,
 };
 const SHAPES = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6'];
-const SYSTEMS = ['durably', 'dbos', 'bullmq', 'vercel-workflow', 'raw'];
+const SYSTEMS = ['durably', 'dbos', 'bullmq', 'vercel-workflow', 'restate', 'raw'];
 const shapes = new Set((values.shape ?? SHAPES).map((s) => s.toUpperCase()));
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`Unknown shape "${s}". Known: ${SHAPES.join(', ')}`);
 const systems = new Set(values.system ?? SYSTEMS);
@@ -137,6 +141,12 @@ for (const shape of ['B1', 'B2'].filter((s) => shapes.has(s))) {
   if (systems.has('bullmq') && wants('redis')) {
     if (shape === 'B1') task('B1 redis', `B1 BullMQ on Redis: ${sizes.b1} chains of 3 jobs at concurrency 50`, () => loadPeer('peers.js').then((m) => m.bullmqB1(sizes.b1, 50)));
     else task('B2 redis', `B2 BullMQ on Redis: one chain of ${sizes.b2} jobs`, () => loadPeer('peers.js').then((m) => m.bullmqB2(sizes.b2)));
+  }
+  // Restate syncs its log before it acknowledges, like the local backend (and Postgres): measured beside local.
+  if (systems.has('restate') && (!values.backend || wants('local') || wants('postgres'))) {
+    task(`${shape} local`, `${shape} Restate server (fsync on): ${shape === 'B1' ? `${sizes.b1} invocations of 3 ctx.run at concurrency 50` : `one handler of ${sizes.b2} sequential ctx.run`}`, () =>
+      loadPeer('restate.js').then((m) => m.restateShapes(new Set([shape]), sizes.b1, 50, sizes.b2)),
+    );
   }
   if (systems.has('vercel-workflow')) {
     for (const [world, near] of [['local world', 'local'], ['postgres world', 'postgres']] as const) {

@@ -1,5 +1,5 @@
 /**
- * The peer systems (DBOS Transact, BullMQ, Vercel Workflow) are a project of their own in
+ * The peer systems (DBOS Transact, BullMQ, Vercel Workflow, Restate) are a project of their own in
  * tools/bench/peers, with its own package-lock.json, outside the root npm workspaces: the root
  * `npm install` does not fetch them (they are most of what it would install). The bench installs them
  * the first time it runs a peer, and again when their lockfile changes.
@@ -12,7 +12,7 @@ import type { Row } from './shapes.js';
 export const PEERS_DIR = join(import.meta.dirname, '../peers');
 
 export async function ensurePeers(): Promise<void> {
-  ensureInstalled(PEERS_DIR, { label: "the bench's peer systems (DBOS Transact, BullMQ, Vercel Workflow)" });
+  ensureInstalled(PEERS_DIR, { label: "the bench's peer systems (DBOS Transact, BullMQ, Vercel Workflow, Restate)" });
 }
 
 /**
@@ -24,6 +24,9 @@ export interface PeerModules {
     dbos(shapes: Set<string>, b1Count: number, concurrency: number, b2Steps: number): Promise<Row[]>;
     bullmqB1(count: number, concurrency: number): Promise<Row[]>;
     bullmqB2(steps: number): Promise<Row[]>;
+  };
+  'restate.js': {
+    restateShapes(shapes: Set<string>, count: number, concurrency: number, steps: number): Promise<Row[]>;
   };
   'vercel.js': {
     vercelWorkflow(shapes: Set<string>, count: number, concurrency: number, steps: number, maxMs: number, worlds: string[]): Promise<Row[]>;
