@@ -116,7 +116,7 @@ export const COMPARISONS: Comparison[] = [
       ['redis', { system: 'bullmq', backend: 'redis' }, 'BullMQ 3-job chain'],
       ['local', { system: 'vercel-workflow', backend: 'local world' }, 'Vercel Workflow local world'],
       ['postgres', { system: 'vercel-workflow', backend: 'postgres world' }, 'Vercel Workflow Postgres world'],
-      ['postgres', { system: 'restate', backend: 'restate-server' }, 'Restate'],
+      // Restate syncs its log like SQLite synchronous=FULL, and runs in the local group: compared there only.
       ['local', { system: 'restate', backend: 'restate-server' }, 'Restate'],
     ] as Array<[string, Side, string]>
   ).flatMap(([backend, other, name]): Comparison[] => [
