@@ -118,6 +118,7 @@ const sidebar: DefaultTheme.SidebarItem[] = [
       page('Observability', 'guides/observability.md'),
       page('Testing your workflows', 'concepts/testing.md'),
       page('Deploying several workers', 'guides/deployment.md'),
+      page('Serverless: AWS Lambda', 'guides/serverless.md'),
       page('Shutdown and hand-back', 'concepts/shutdown.md'),
       page('Writing an adapter', 'adapters.md'),
     ],

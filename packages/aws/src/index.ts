@@ -1,4 +1,4 @@
-import type { AdapterModule } from '@durably/core';
+import type { AdapterModule } from '@durably/contracts';
 import { DynamoStorage } from './dynamodb/storage.js';
 import { SqsBroker } from './sqs/broker.js';
 

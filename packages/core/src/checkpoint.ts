@@ -1,5 +1,5 @@
 import { currentScope } from './context.js';
-import { NotInWorkflowError } from './errors.js';
+import { NotInWorkflowError } from '@durably/contracts';
 
 /** What a step's checkpoint is stored through (the worker binds it to storage, run and step). */
 export interface CheckpointStore {

@@ -1,29 +1,27 @@
-import { resolve } from 'node:path';
-import type { Broker } from './broker/broker.js';
+import {
+  type AdapterModule,
+  type Broker,
+  AdapterNotInstalledError,
+  ConfigError,
+  DurablyError,
+  UnknownSchemeError,
+  redactUrl,
+  type Duration,
+  type Logger,
+  type RunFilter,
+  type RunPage,
+  type Storage,
+  type ScheduleRecord,
+} from '@durably/contracts';
 import { Client, type RunHandle, type StartOptions } from './client/client.js';
 import type { Workflow } from './definitions.js';
-import { AdapterNotInstalledError, ConfigError, DurablyError, UnknownSchemeError, redactUrl } from './errors.js';
-import type { Duration } from './duration.js';
-import type { Logger } from './logger.js';
-import type { RunFilter, RunPage, Storage } from './storage/storage.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { LazyBroker, LazyStorage } from './client/lazy.js';
 import type { ScheduleOptions } from './schedules.js';
-import type { ScheduleRecord } from './storage/storage.js';
-import { MemoryStorage } from './backends/memory/storage.js';
-import { MemoryBroker } from './backends/memory/broker.js';
 import type { DurablyConfig, ResolvedConfig, Setting } from './config/types.js';
 import { DEFAULT_STORAGE_URL, hidePassword, resolveConfig, type ResolveOptions } from './config/resolve.js';
 import { findConfigFile, loadConfigFromFile } from './config/load.js';
 import { nearest } from './config/nearest.js';
-
-/** What an adapter package exports so that a URL can select it: `export const durablyAdapter = { ... }`. */
-export interface AdapterModule {
-  storage?(url: string): Storage | Promise<Storage>;
-  broker?(url: string): Broker | Promise<Broker>;
-  /** Optional: the SQL that migrate() runs for this URL, for review (`durably migrate --print-sql`). */
-  migrationSql?(url: string): string | Promise<string>;
-}
 
 export type { DurablyConfig } from './config/types.js';
 export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
@@ -38,19 +36,19 @@ export interface ClientSetup {
   clock?: () => number;
 }
 
-const STORAGE_SCHEMES: Record<string, string | null> = {
-  'memory:': null,
-  'file:': null,
+const STORAGE_SCHEMES: Record<string, string> = {
+  'memory:': '@durably/local',
+  'file:': '@durably/local',
   'postgres:': '@durably/postgres',
   'postgresql:': '@durably/postgres',
   'redis:': '@durably/redis',
   'rediss:': '@durably/redis',
   'dynamodb:': '@durably/aws',
 };
-const BROKER_SCHEMES: Record<string, string | null> = {
-  'memory:': null,
-  'local:': null,
-  'file:': null,
+const BROKER_SCHEMES: Record<string, string> = {
+  'memory:': '@durably/local',
+  'local:': '@durably/local',
+  'file:': '@durably/local',
   'postgres:': '@durably/postgres',
   'postgresql:': '@durably/postgres',
   'redis:': '@durably/redis',
@@ -65,14 +63,7 @@ export function defineConfig(config: DurablyConfig): DurablyConfig {
   return config;
 }
 
-/**
- * `memory:` URLs name process-wide in-memory backends (`memory:` and `memory:name`), so a client and
- * a worker configured by URL in one process share them. Part of the config state, like the default client.
- */
-const memoryStorages = new Map<string, MemoryStorage>();
-const memoryBrokers = new Map<string, MemoryBroker>();
-
-function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string, string | null>): string {
+function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string, string>): string {
   const match = /^([a-z][a-z0-9+.-]*:)/i.exec(url);
   const scheme = match ? match[1].toLowerCase() : '';
   if (!(scheme in known)) {
@@ -83,12 +74,6 @@ function schemeOf(url: string, kind: 'storage' | 'broker', known: Record<string,
     );
   }
   return scheme;
-}
-
-function localPath(url: string): string {
-  // file:./dir, file:dir, file:///abs/dir, local:./dir
-  const rest = url.replace(/^(file|local):(\/\/)?/i, '');
-  return resolve(rest || './.durably');
 }
 
 async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
@@ -105,50 +90,31 @@ async function loadAdapter(pkg: string, url: string): Promise<AdapterModule> {
 }
 
 /**
- * The adapter package a storage URL needs and its module, or undefined for the built-in backends
- * (memory:, file:). Throws UnknownSchemeError or AdapterNotInstalledError like storageFromUrl.
+ * The adapter package a storage URL needs and its module (`memory:` and `file:` are @durably/local's,
+ * a dependency of this package). Throws UnknownSchemeError or AdapterNotInstalledError like storageFromUrl.
  */
 export async function storageAdapterFor(url: string): Promise<{ packageName: string; adapter: AdapterModule } | undefined> {
-  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
-  const pkg = STORAGE_SCHEMES[scheme];
-  return pkg ? { packageName: pkg, adapter: await loadAdapter(pkg, url) } : undefined;
+  const pkg = STORAGE_SCHEMES[schemeOf(url, 'storage', STORAGE_SCHEMES)];
+  return { packageName: pkg, adapter: await loadAdapter(pkg, url) };
 }
 
-/** Creates the storage a URL names. Adapter packages are imported only when their scheme is used. */
+/**
+ * Creates the storage a URL names. Adapter packages are imported only when their scheme is used (so a
+ * process on server backends never loads SQLite; @durably/local loads its SQLite library on first open).
+ */
 export async function storageFromUrl(url: string): Promise<Storage> {
-  const scheme = schemeOf(url, 'storage', STORAGE_SCHEMES);
-  if (scheme === 'memory:') {
-    let s = memoryStorages.get(url);
-    if (!s) memoryStorages.set(url, (s = new MemoryStorage()));
-    return s;
-  }
-  if (scheme === 'file:') {
-    // Loaded on use, so that processes on other backends never load the native SQLite addon.
-    const { LocalStorage } = await import('./backends/local/storage.js');
-    return new LocalStorage({ path: localPath(url) });
-  }
-  const adapter = await loadAdapter(STORAGE_SCHEMES[scheme]!, url);
-  if (!adapter.storage) throw new ConfigError(`${STORAGE_SCHEMES[scheme]} provides no storage for "${redactUrl(url)}".`);
+  const pkg = STORAGE_SCHEMES[schemeOf(url, 'storage', STORAGE_SCHEMES)];
+  const adapter = await loadAdapter(pkg, url);
+  if (!adapter.storage) throw new ConfigError(`${pkg} provides no storage for "${redactUrl(url)}".`);
   return adapter.storage(url);
 }
 
 /** Creates the broker a URL names. `local:` shares the directory of a `file:` storage when given. */
 export async function brokerFromUrl(url: string, storageUrl?: string): Promise<Broker> {
-  const scheme = schemeOf(url, 'broker', BROKER_SCHEMES);
-  if (scheme === 'memory:') {
-    let b = memoryBrokers.get(url);
-    if (!b) memoryBrokers.set(url, (b = new MemoryBroker()));
-    return b;
-  }
-  if (scheme === 'local:' || scheme === 'file:') {
-    const explicit = url.replace(/^(local|file):(\/\/)?/i, '');
-    const path = explicit ? localPath(url) : storageUrl && /^file:/i.test(storageUrl) ? localPath(storageUrl) : localPath(DEFAULT_STORAGE_URL);
-    const { LocalBroker } = await import('./backends/local/broker.js');
-    return new LocalBroker({ path });
-  }
-  const adapter = await loadAdapter(BROKER_SCHEMES[scheme]!, url);
-  if (!adapter.broker) throw new ConfigError(`${BROKER_SCHEMES[scheme]} provides no broker for "${redactUrl(url)}".`);
-  return adapter.broker(url);
+  const pkg = BROKER_SCHEMES[schemeOf(url, 'broker', BROKER_SCHEMES)];
+  const adapter = await loadAdapter(pkg, url);
+  if (!adapter.broker) throw new ConfigError(`${pkg} provides no broker for "${redactUrl(url)}".`);
+  return adapter.broker(url, { storageUrl });
 }
 
 /** Reads and checks the nearest durably.config.* from `cwd` up; `{}` when there is none. */

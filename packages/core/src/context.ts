@@ -1,9 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Duration } from './duration.js';
-import { NotInWorkflowError } from './errors.js';
-import type { Logger } from './logger.js';
+import { type Duration, NotInWorkflowError, type Logger, type ParentClosePolicy } from '@durably/contracts';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
-import type { ParentClosePolicy } from './events.js';
 
 /** What a workflow execution offers to the durable calls made inside it (implemented by Execution). */
 export interface WorkflowRuntime {
@@ -132,7 +129,7 @@ export function sleep(duration: Duration | Date): Promise<void> {
 }
 
 async function plainSleep(duration: Duration | Date): Promise<void> {
-  const { parseDuration } = await import('./duration.js');
+  const { parseDuration } = await import('@durably/contracts');
   const ms = duration instanceof Date ? Math.max(0, duration.getTime() - Date.now()) : parseDuration(duration, 'sleep()');
   await new Promise<void>((resolve) => setTimeout(resolve, ms));
 }

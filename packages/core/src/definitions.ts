@@ -1,11 +1,7 @@
-import { parseDuration, type Duration } from './duration.js';
-import { ArgumentValidationError, InvalidArgumentError } from './errors.js';
+import { parseDuration, type Duration, ArgumentValidationError, InvalidArgumentError, checkName, checkQueue, checkTags } from '@durably/contracts';
 import { DEFAULT_RETRY, resolveRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
 import { currentScope } from './context.js';
-import { NameRegistry } from './names.js';
-
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
-const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+import { NameRegistry } from './name-registry.js';
 
 export interface StepOptions extends RetryOptions {
   /** Only workers listening on this queue run the step (it is dispatched through the broker). */
@@ -108,21 +104,6 @@ export function getStepDefinition(name: string): StepDefinition | undefined {
   return stepRegistry.get(name);
 }
 
-function checkName(kind: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(
-      `${kind} name ${JSON.stringify(name)} is invalid: use 1-200 characters from letters, digits, "_", "-", ".", ":" and "/", starting with a letter or digit.`,
-    );
-  }
-}
-
-export function checkQueue(queue: unknown, owner: string): string {
-  if (typeof queue !== 'string' || !QUEUE_PATTERN.test(queue)) {
-    throw new InvalidArgumentError(`${owner}: queue ${JSON.stringify(queue)} is invalid: use 1-100 characters from letters, digits, "_", "-" and ".".`);
-  }
-  return queue;
-}
-
 /**
  * Defines a step. Inside a workflow, a call records its result in the run's log so that replay
  * returns it without running the body again; a call anywhere else runs the body as a plain function.
@@ -192,14 +173,6 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
   return Object.assign(call, { definition, workflowName: name });
-}
-
-export function checkTags(tags: unknown, owner: string): string[] {
-  if (tags === undefined) return [];
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || !/^[A-Za-z0-9_.:=/-]{1,100}$/.test(t)) || tags.length > 20) {
-    throw new InvalidArgumentError(`${owner}: "tags" must be at most 20 strings of 1-100 letters, digits, "_", ".", ":", "=", "/" or "-", got ${JSON.stringify(tags)}.`);
-  }
-  return [...new Set(tags as string[])];
 }
 
 function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {

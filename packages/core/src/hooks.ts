@@ -1,8 +1,17 @@
 import { currentScope, runInScope, type WorkflowRuntime } from './context.js';
-import { parseDuration, type Duration } from './duration.js';
-import { DurablyError, InvalidArgumentError, NotInWorkflowError } from './errors.js';
-import { isWorkflow, checkQueue, type Workflow } from './definitions.js';
-import type { ParentClosePolicy } from './events.js';
+import {
+  parseDuration,
+  type Duration,
+  DurablyError,
+  InvalidArgumentError,
+  NotInWorkflowError,
+  checkName,
+  checkNonEmpty,
+  checkQueue,
+  checkSignalName,
+  type ParentClosePolicy,
+} from '@durably/contracts';
+import { isWorkflow, type Workflow } from './definitions.js';
 
 /**
  * Anything with zod's `safeParse` (zod 3 and 4, and compatible validators) can be a hook schema.
@@ -36,9 +45,7 @@ export function getHookDefinition(name: string): HookDefinition<unknown> | undef
 }
 
 export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T> } = {}): HookDefinition<T> {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/.test(name)) {
-    throw new InvalidArgumentError(`defineHook: name ${JSON.stringify(name)} is invalid: use letters, digits, "_", "-", ".", ":" and "/".`);
-  }
+  checkName('Hook', name);
   if (options.schema !== undefined && typeof options.schema?.safeParse !== 'function') {
     throw new InvalidArgumentError(`defineHook("${name}"): "schema" must have a safeParse method (a zod schema, for example).`);
   }
@@ -78,7 +85,7 @@ function runtime(what: string): WorkflowRuntime {
  * earlier are buffered and taken in order, each once). Rejects with SignalTimeoutError after `timeout`.
  */
 export function waitForSignal<T = unknown>(name: string, options: { timeout?: Duration } = {}): Promise<T> {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('waitForSignal: name must be a non-empty string of at most 200 characters.');
+  checkSignalName(name, 'waitForSignal');
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'waitForSignal({ timeout })');
   return runtime('waitForSignal()').waitForSignal(name, timeoutMs) as Promise<T>;
 }
@@ -88,7 +95,7 @@ export function waitForSignal<T = unknown>(name: string, options: { timeout?: Du
  * in runs whose log was written by code without this patch, so that they replay their old path.
  */
 export function patched(patchId: string): boolean {
-  if (typeof patchId !== 'string' || patchId.length === 0) throw new InvalidArgumentError('patched(id): id must be a non-empty string.');
+  checkNonEmpty(patchId, 'patched(id): id');
   return runtime('patched()').patched(patchId);
 }
 
@@ -163,7 +170,7 @@ export interface QueryDefinition<T> {
  * process; it never writes. Answer it with `client.query(workflow, runId, query)`.
  */
 export function defineQuery<T>(name: string): QueryDefinition<T> {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('defineQuery(name): name must be a non-empty string.');
+  checkNonEmpty(name, 'defineQuery(name): name');
   return {
     name,
     handle(handler) {

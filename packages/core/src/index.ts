@@ -1,13 +1,8 @@
-export * from './errors.js';
-export * from './duration.js';
-export { parseServerUrl } from './urls.js';
-export * from './serialization.js';
-export * from './events.js';
-export * from './storage/storage.js';
-export * from './broker/broker.js';
-export * from './broker/failures.js';
-export type { Logger, LogLevel, LoggerOptions, PinoLike } from './logger.js';
-export { DEFAULT_LIMITS, type Limits } from './limits.js';
+// Every contract name (errors, events, storage and broker contracts, serialization, durations, limits,
+// the Logger type, name rules, URL and cursor helpers, AdapterModule), so `import { StorageError } from
+// '@durably/core'` keeps working.
+export * from '@durably/contracts';
+export type { LoggerOptions, PinoLike } from './logger.js';
 export { createLogger, createPino, fromPino, toLogger, isPinoLike } from './logger.js';
 export type { WorkerConfig, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
 export { validateConfig, resolveConfig, findConfigFile, loadConfigFromFile, hidePassword, nearest, CONFIG_FILE_NAMES, ENV_VARIABLES, type ResolveOptions, type ModuleImporter } from './config/index.js';
@@ -61,12 +56,11 @@ export {
   DEFAULT_STORAGE_URL,
   DEFAULT_BROKER_URL,
 } from './config.js';
-export type { DurablyConfig, AdapterModule, ClientSetup } from './config.js';
+export type { DurablyConfig, ClientSetup } from './config.js';
 export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
 export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
 export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
-export * from './backends/memory/storage.js';
-export * from './backends/memory/broker.js';
-export * from './backends/local/storage.js';
-export * from './backends/local/broker.js';
-export { encodeCursor, decodeCursor, pageLimit } from './backends/memory/cursor.js';
+// The in-process backends live in @durably/local (a dependency): memory, and embedded SQLite.
+export { MemoryStorage, MemoryBroker, MemoryBrokerHub, LocalStorage, LocalBroker, type LocalStorageOptions, type LocalBrokerOptions } from '@durably/local';
+/** For runtime implementers (another engine running Durably workflows): see runtime-kit.ts. */
+export * as runtimeKit from './runtime-kit.js';

@@ -1,20 +1,8 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { logLevelFromEnv, type Logger, type LogLevel } from '@durably/contracts';
 
-/**
- * The logger interface the engine writes to and hands to workflows and steps: `(msg, fields)`.
- * Give `createWorker({ logger })` one of these, or a pino instance as it is: pino's own signature is
- * `(fields, msg)`, and `toLogger` adapts it so that every field is kept.
- */
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-  child(fields: Record<string, unknown>): Logger;
-}
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type { Logger, LogLevel };
 
 /** The part of a pino logger (or a pino-compatible one) that Durably uses. */
 export interface PinoLike {
@@ -38,8 +26,6 @@ export interface LoggerOptions {
   bindings?: Record<string, unknown>;
 }
 
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
-
 export function isPinoLike(value: unknown): value is PinoLike {
   const v = value as Partial<PinoLike> | null;
   return typeof v === 'object' && v !== null && typeof v.bindings === 'function' && typeof v.child === 'function' && typeof v.levels?.values === 'object';
@@ -59,11 +45,6 @@ export function fromPino(logger: PinoLike): Logger {
 /** A Logger as given (or a pino instance, adapted). */
 export function toLogger(logger: Logger | PinoLike): Logger {
   return isPinoLike(logger) ? fromPino(logger) : logger;
-}
-
-function envLevel(): LogLevel | undefined {
-  const v = process.env.DURABLY_LOG_LEVEL;
-  return v && (LEVELS as string[]).includes(v) ? (v as LogLevel) : undefined;
 }
 
 /** pino-pretty is optional (the CLI depends on it): without it, lines stay JSON. */
@@ -88,7 +69,7 @@ export function createLogger(levelOrOptions: LogLevel | LoggerOptions = {}, bind
 
 /** The pino instance createLogger wraps (for callers that want pino itself). */
 export function createPino(options: LoggerOptions = {}): PinoLogger {
-  const level = options.level ?? envLevel() ?? 'warn';
+  const level = options.level ?? logLevelFromEnv() ?? 'warn';
   const format = process.env.DURABLY_LOG_FORMAT;
   const pretty = options.pretty ?? (format === 'pretty' ? true : format === 'json' ? false : process.stderr.isTTY === true);
   const destination = options.destination ?? (pretty ? prettyStream() : undefined) ?? pino.destination({ fd: 2, sync: true });

@@ -1,5 +1,4 @@
-import { parseDuration, type Duration } from './duration.js';
-import { InvalidArgumentError } from './errors.js';
+import { parseDuration, type Duration, InvalidArgumentError } from '@durably/contracts';
 
 export interface BackoffOptions {
   /** Delay before the second attempt. Default 1s. */

@@ -1,12 +1,23 @@
 import { Cron } from 'croner';
 import type { Client } from './client/client.js';
-import { checkQueue, isWorkflow, type Workflow } from './definitions.js';
-import { parseDuration, type Duration } from './duration.js';
-import { DurablyError, InvalidArgumentError, ScheduleNotFoundError } from './errors.js';
-import type { Logger } from './logger.js';
-import { checkPayload } from './limits.js';
-import { serialize } from './serialization.js';
-import { FINISHED_STATUSES, type CatchUpPolicy, type OverlapPolicy, type ScheduleRecord } from './storage/storage.js';
+import {
+  checkQueue,
+  checkScheduleId,
+  WORKFLOW_REF_PATTERN,
+  parseDuration,
+  type Duration,
+  DurablyError,
+  InvalidArgumentError,
+  ScheduleNotFoundError,
+  type Logger,
+  checkPayload,
+  serialize,
+  FINISHED_STATUSES,
+  type CatchUpPolicy,
+  type OverlapPolicy,
+  type ScheduleRecord,
+} from '@durably/contracts';
+import { isWorkflow, type Workflow } from './definitions.js';
 
 export interface ScheduleOptions<A extends unknown[]> {
   /** Cron expression (5 or 6 fields, croner syntax: `0 9 * * MON`). */
@@ -104,12 +115,10 @@ export function buildSchedule<A extends unknown[]>(
   now: number,
   maxPayloadBytes: number,
 ): ScheduleRecord {
-  if (typeof scheduleId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(scheduleId)) {
-    throw new InvalidArgumentError(`schedule(): id ${JSON.stringify(scheduleId)} is invalid: use 1-128 letters, digits, "_", "-", "." and ":".`);
-  }
+  checkScheduleId(scheduleId, 'schedule()');
   // By name (the CLI, the dashboard): the workers that run it hold its definition.
   const def = typeof wf === 'string' ? { name: wf, queue: 'default' } : isWorkflow(wf) ? wf.definition : undefined;
-  if (!def || !/^[A-Za-z0-9_.:-]{1,200}$/.test(def.name)) throw new InvalidArgumentError('schedule(): the second argument must be a workflow made with workflow(name, fn), or its name.');
+  if (!def || !WORKFLOW_REF_PATTERN.test(def.name)) throw new InvalidArgumentError('schedule(): the second argument must be a workflow made with workflow(name, fn), or its name.');
   const given = [options.cron, options.every, options.calendar].filter((x) => x !== undefined).length;
   if (given !== 1) {
     throw new InvalidArgumentError('schedule(): give exactly one of "cron" (with an optional "timezone"), "calendar" (with an optional "timezone") or "every".');

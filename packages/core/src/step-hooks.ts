@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { currentScope } from './context.js';
-import { parseDuration, type Duration } from './duration.js';
-import { DurablyError, InvalidArgumentError, NotInWorkflowError } from './errors.js';
+import { parseDuration, type Duration, DurablyError, InvalidArgumentError, NotInWorkflowError } from '@durably/contracts';
 import { defineHook, getHookDefinition, type PayloadSchema } from './hooks.js';
 
 /**

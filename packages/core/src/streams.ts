@@ -16,12 +16,25 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { context, currentScope, type StepContext, type WorkflowContext } from './context.js';
-import { checkQueue, step, workflow, type StepOptions } from './definitions.js';
+import {
+  checkQueue,
+  parseDuration,
+  type Duration,
+  DurableOnlyError,
+  DurablyError,
+  InvalidArgumentError,
+  NotInWorkflowError,
+  RunAlreadyFinishedError,
+  RunNotFoundError,
+  StreamFailedError,
+  StreamNotDefinedError,
+  StreamRunNotFoundError,
+  deserialize,
+  serialize,
+} from '@durably/contracts';
+import { step, workflow, type StepOptions } from './definitions.js';
 import { getDefaultClient } from './config.js';
-import { parseDuration, type Duration } from './duration.js';
-import { DurableOnlyError, DurablyError, InvalidArgumentError, NotInWorkflowError, RunAlreadyFinishedError, RunNotFoundError, StreamFailedError, StreamNotDefinedError, StreamRunNotFoundError } from './errors.js';
 import { continueAsNew, defineQuery, shield, waitForSignal, type PayloadSchema } from './hooks.js';
-import { deserialize, serialize } from './serialization.js';
 import { sleep } from './context.js';
 import type { Client } from './client/client.js';
 

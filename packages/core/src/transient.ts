@@ -3,13 +3,23 @@ import type { Client } from './client/client.js';
 import { RunHandle } from './client/client.js';
 import { runInScope, type WorkflowRuntime } from './context.js';
 import type { StepDefinition, Workflow, WorkflowDefinition } from './definitions.js';
-import { parseDuration, type Duration } from './duration.js';
-import { CancelledError, DurableOnlyError, RetryableError, RunAlreadyFinishedError, StepFailedError, WorkflowFailedError, ResultTimeoutError } from './errors.js';
-import type { DurablyEvent } from './events.js';
+import {
+  parseDuration,
+  type Duration,
+  CancelledError,
+  DurableOnlyError,
+  RetryableError,
+  RunAlreadyFinishedError,
+  StepFailedError,
+  WorkflowFailedError,
+  ResultTimeoutError,
+  type DurablyEvent,
+  type RunRecord,
+  type RunStatus,
+} from '@durably/contracts';
 import { createLogger } from './logger.js';
 import { backoffDelay, resolveRetryPolicy } from './retry.js';
 import { isFatal } from './replay/execution.js';
-import type { RunRecord, RunStatus } from './storage/storage.js';
 import { runStepAttempt } from './worker/step-runner.js';
 
 /**

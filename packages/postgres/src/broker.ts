@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 export interface PostgresBrokerOptions extends PostgresOptions {

@@ -1,4 +1,4 @@
-import type { AdapterModule } from '@durably/core';
+import type { AdapterModule } from '@durably/contracts';
 import { PostgresBroker } from './broker.js';
 import { migrationScript, optionsFromUrl } from './schema.js';
 import { PostgresStorage } from './storage.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { DurablyError, InvalidArgumentError, InvalidUrlError, StorageError, parseServerUrl, redactUrl } from '@durably/core';
+import { DurablyError, InvalidArgumentError, InvalidUrlError, StorageError, parseServerUrl, redactUrl } from '@durably/contracts';
 
 /** Options shared by the Postgres storage and broker. */
 export interface PostgresOptions {

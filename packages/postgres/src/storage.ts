@@ -18,7 +18,7 @@ import {
   decodeCursor,
   encodeCursor,
   pageLimit,
-} from '@durably/core';
+} from '@durably/contracts';
 import pg from 'pg';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 

@@ -1,6 +1,6 @@
 import {
   BrokerError,
-  createLogger,
+  jsonLogger,
   defaultRetryBackoffMs,
   InvalidArgumentError,
   type Broker,
@@ -10,7 +10,7 @@ import {
   type MessageHandler,
   type PublishOptions,
   type Subscription,
-} from '@durably/core';
+} from '@durably/contracts';
 import { Link } from './connection.js';
 import { Consumer } from './consumer.js';
 import { readDeadLetters } from './dead-letters.js';
@@ -43,7 +43,7 @@ export class RabbitMQBroker implements Broker {
 
   constructor(options: RabbitMQBrokerOptions) {
     this.options = resolveOptions(options);
-    this.logger = (this.options.logger ?? createLogger()).child({ component: 'rabbitmq-broker', prefix: this.options.prefix });
+    this.logger = (this.options.logger ?? jsonLogger()).child({ component: 'rabbitmq-broker', prefix: this.options.prefix });
     this.publishLink = new Link(this.options, 'publisher', this.logger);
     // A caller's connection carries both; owned ones are two (see connection.ts).
     this.consumeLink = this.options.connection ? this.publishLink : new Link(this.options, 'consumer', this.logger);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type RecoveringChannelModel } from 'amqplib';
-import { BrokerError, type Logger } from '@durably/core';
+import { BrokerError, type Logger } from '@durably/contracts';
 import type { AmqpConnection, ResolvedOptions } from './options.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { deadLetterReason, type Delivery, type Logger, type MessageHandler } from '@durably/core';
+import { deadLetterReason, type Delivery, type Logger, type MessageHandler } from '@durably/contracts';
 import type { Link } from './connection.js';
 import { decodeBody, deliveryCountOf, envelopeOf, type Envelope } from './envelope.js';
 import { Lease } from './lease.js';

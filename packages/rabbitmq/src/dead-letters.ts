@@ -1,5 +1,5 @@
 import type { Channel, Message } from 'amqplib';
-import { BrokerError, type DeadLetter } from '@durably/core';
+import { BrokerError, type DeadLetter } from '@durably/contracts';
 import type { Link } from './connection.js';
 import { deadLetterOf } from './envelope.js';
 import type { Topology } from './topology.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Message, Options } from 'amqplib';
-import type { DeadLetter } from '@durably/core';
+import type { DeadLetter } from '@durably/contracts';
 
 /**
  * What a message carries besides its body. The body is the engine's string, as UTF-8 bytes; the

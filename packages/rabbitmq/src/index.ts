@@ -1,4 +1,4 @@
-import type { AdapterModule } from '@durably/core';
+import type { AdapterModule } from '@durably/contracts';
 import { RabbitMQBroker } from './broker.js';
 
 export { RabbitMQBroker } from './broker.js';

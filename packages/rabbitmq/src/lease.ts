@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@durably/core';
+import type { Logger } from '@durably/contracts';
 import type { Envelope } from './envelope.js';
 import type { Publisher } from './publisher.js';
 import type { Topology } from './topology.js';

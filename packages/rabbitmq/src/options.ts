@@ -1,5 +1,5 @@
 import type { ChannelModel, RecoveringChannelModel } from 'amqplib';
-import { ConfigError, InvalidArgumentError, parseDuration, redactUrl, type Logger } from '@durably/core';
+import { ConfigError, InvalidArgumentError, parseDuration, redactUrl, type Logger } from '@durably/contracts';
 
 export type QueueType = 'quorum' | 'classic';
 
@@ -40,7 +40,7 @@ export interface RabbitMQBrokerOptions {
   retryBackoffMs?: (deliveryCount: number) => number;
   /** Reconnect backoff: first delay and cap, in ms. Default 100 ms doubling up to 5 s, with jitter. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
-  /** Where reconnects, consumer-timeout hand-overs and server cancellations are logged. Default: the engine's stderr logger. */
+  /** Where reconnects, consumer-timeout hand-overs and server cancellations are logged. Default: jsonLogger() from @durably/contracts (JSON lines on stderr, level from DURABLY_LOG_LEVEL, else warn). */
   logger?: Logger;
 }
 

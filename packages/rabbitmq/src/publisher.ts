@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel } from 'amqplib';
-import { BrokerError, type Logger } from '@durably/core';
+import { BrokerError, type Logger } from '@durably/contracts';
 import type { Link } from './connection.js';
 import { delayRoute } from './delay.js';
 import { HEADER, publishOptions, type Envelope } from './envelope.js';

@@ -1,5 +1,5 @@
 import type { Channel } from 'amqplib';
-import { BrokerError } from '@durably/core';
+import { BrokerError } from '@durably/contracts';
 import type { Link } from './connection.js';
 import { DELAY_LEVELS, duePattern, levelPattern } from './delay.js';
 import type { QueueType } from './options.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { keyPrefix, openRedis, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 
 export interface RedisBrokerOptions extends RedisConnectionOptions {

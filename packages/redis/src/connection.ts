@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { InvalidArgumentError, parseServerUrl, redactUrl } from '@durably/core';
+import { InvalidArgumentError, parseServerUrl, redactUrl } from '@durably/contracts';
 
 export interface RedisConnectionOptions {
   /** `redis://host:6379/0` (or `rediss://`). Ignored when `redis` is given. */

@@ -1,4 +1,4 @@
-import type { AdapterModule } from '@durably/core';
+import type { AdapterModule } from '@durably/contracts';
 import { RedisBroker } from './broker.js';
 import { optionsFromUrl } from './connection.js';
 import { RedisStorage } from './storage.js';

@@ -18,7 +18,7 @@ import {
   type ScheduleRecord,
   type Storage,
   type Timer,
-} from '@durably/core';
+} from '@durably/contracts';
 import * as lua from './scripts.js';
 import { openRedis, keyPrefix, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, PutItemCommand, type TransactWriteItem, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { StorageError, type AppendRequest, type HookRecord } from '@durably/core';
+import { StorageError, type AppendRequest, type HookRecord } from '@durably/contracts';
 import { newBlobId, type PendingBlob } from './blobs.js';
 import { INLINE_RESULT_BYTES, fieldValue } from './codec.js';
 import { N, S, isConditionFailure, key, str, type Dynamo, type Item } from './dynamo.js';

@@ -1,5 +1,5 @@
 import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { AppendConflictError, RunNotFoundError, StorageError, type AppendRequest, type DurablyEvent } from '@durably/core';
+import { AppendConflictError, RunNotFoundError, StorageError, type AppendRequest, type DurablyEvent } from '@durably/contracts';
 import { dropStagedTimers, fitTimers, planAppend } from './append-plan.js';
 import { dropBlobs, stageBlobs, type BlobRef } from './blobs.js';
 import { S, cancellationCodes, cancellationItems, key, num, type Dynamo, type Item } from './dynamo.js';

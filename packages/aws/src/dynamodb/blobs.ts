@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
-import { StorageError } from '@durably/core';
+import { StorageError } from '@durably/contracts';
 import { chunkSk } from './keys.js';
 import { S, type Dynamo, type Item } from './dynamo.js';
 

@@ -1,6 +1,6 @@
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { NewRun, RunRecord, RunStatus, SerializedError } from '@durably/core';
+import type { NewRun, RunRecord, RunStatus, SerializedError } from '@durably/contracts';
 import { assemble, makeBlob, readRef, refValue, type PendingBlob } from './blobs.js';
 import { N, S, num, str, type Item } from './dynamo.js';
 import { RUN_SK, allKey, createdKey, parentKey, runPk, shardOf, statusKey, workflowKey } from './keys.js';

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, GetItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { Timer } from '@durably/core';
+import type { Timer } from '@durably/contracts';
 import { N, S, isConditionFailure, key, num, str, type Dynamo, type Item } from './dynamo.js';
 import { INDEX, RUN_SK, runPk, timerDueKey } from './keys.js';
 

@@ -10,7 +10,7 @@ import {
   type QueryCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { DurablyError, StorageError } from '@durably/core';
+import { DurablyError, StorageError } from '@durably/contracts';
 
 export type Item = Record<string, AttributeValue>;
 export type Key = { pk: AttributeValue; sk: AttributeValue };

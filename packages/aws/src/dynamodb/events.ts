@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { StorageError, type DurablyEvent } from '@durably/core';
+import { StorageError, type DurablyEvent } from '@durably/contracts';
 import { assemble, makeBlob, readRef, refValue, type BlobRef, type PendingBlob } from './blobs.js';
 import { N, S, type Item } from './dynamo.js';
 import { eventSk } from './keys.js';

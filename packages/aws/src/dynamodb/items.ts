@@ -1,5 +1,5 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import type { HookRecord } from '@durably/core';
+import type { HookRecord } from '@durably/contracts';
 import { assemble, dropBlobs, makeBlob, readRef, refValue, stageBlobs } from './blobs.js';
 import { S, key, num, str, type Dynamo, type Item } from './dynamo.js';
 import { checkpointSk, chunkSk, hookPk, runPk } from './keys.js';

@@ -1,5 +1,5 @@
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { RUN_STATUSES, decodeCursor, encodeCursor, pageLimit, type RunFilter, type RunPage, type RunRecord, type RunStatus } from '@durably/core';
+import { RUN_STATUSES, decodeCursor, encodeCursor, pageLimit, type RunFilter, type RunPage, type RunRecord, type RunStatus } from '@durably/contracts';
 import { recordOf } from './runs.js';
 import { S, key, type Dynamo, type Item } from './dynamo.js';
 import { INDEX, RUN_SK, allKey, createdKey, padTime, parentKey, statusKey, tagKey, workflowKey } from './keys.js';

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvalidArgumentError } from '@durably/core';
+import { InvalidArgumentError } from '@durably/contracts';
 
 export interface DynamoStorageOptions {
   /** Table name (3-255 of letters, digits, "_", "-", "."). Created by migrate() unless `createTable` is false. */

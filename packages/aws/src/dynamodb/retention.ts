@@ -1,5 +1,5 @@
 import { QueryCommand, TransactWriteItemsCommand, type AttributeValue, type TransactWriteItem, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { FINISHED_STATUSES, type RunStatus } from '@durably/core';
+import { FINISHED_STATUSES, type RunStatus } from '@durably/contracts';
 import { N, S, key, num, str, type Dynamo, type Item } from './dynamo.js';
 import { INDEX, RUN_SK, finishedKey, hookPk, idempotencyPk } from './keys.js';
 

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, QueryCommand, UpdateItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { StorageError, type CreateRunResult, type NewRun, type RunRecord } from '@durably/core';
+import { StorageError, type CreateRunResult, type NewRun, type RunRecord } from '@durably/contracts';
 import { dropBlobs, stageBlobs } from './blobs.js';
 import { decodeRun, hasChunks, newRunItem } from './codec.js';
 import { N, S, cancellationCodes, cancellationItems, isConditionFailure, key, str, type Dynamo, type Item } from './dynamo.js';

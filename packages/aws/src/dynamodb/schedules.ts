@@ -1,5 +1,5 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { StorageError, type ScheduleRecord } from '@durably/core';
+import { StorageError, type ScheduleRecord } from '@durably/contracts';
 import { fromMap, toMap } from './codec.js';
 import { claimDue } from './due.js';
 import { N, S, isConditionFailure, key, type Dynamo, type Item } from './dynamo.js';

@@ -1,5 +1,5 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { RunNotFoundError } from '@durably/core';
+import { RunNotFoundError } from '@durably/contracts';
 import { N, S, cancellationCodes, isConditionFailure, key, num, type Dynamo, type Item } from './dynamo.js';
 import { RUN_SK, permitPk, runPk, slotPk } from './keys.js';
 

@@ -10,7 +10,7 @@ import type {
   ScheduleRecord,
   Storage,
   Timer,
-} from '@durably/core';
+} from '@durably/contracts';
 import { append, readEvents } from './append.js';
 import { claimDueTimers, listTimers } from './due.js';
 import { Dynamo, type CapacityUsage } from './dynamo.js';

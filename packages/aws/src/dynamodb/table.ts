@@ -8,7 +8,7 @@ import {
   type GlobalSecondaryIndex,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { StorageError } from '@durably/core';
+import { StorageError } from '@durably/contracts';
 import { N, S, key, num, type Dynamo } from './dynamo.js';
 import { INDEX, META_PK, SCHEMA_VERSION } from './keys.js';
 

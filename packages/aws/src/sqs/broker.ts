@@ -9,7 +9,7 @@ import {
   type MessageAttributeValue,
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
-import { BrokerError, InvalidArgumentError, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type MessageHandler, type PublishOptions, type Subscription } from '@durably/core';
+import { BrokerError, InvalidArgumentError, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { Batcher, type EntryResult } from './batcher.js';
 import { Sqs } from './client.js';
 import { ATTR, MAX_MESSAGE_BYTES, checkSize, encodeBody, messageBytes, num } from './codec.js';

@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { BrokerError, DurablyError } from '@durably/core';
+import { BrokerError, DurablyError } from '@durably/contracts';
 
 /**
  * The SQS client of one broker: every call goes through `send`, which counts requests by operation

@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { BrokerError } from '@durably/core';
+import { BrokerError } from '@durably/contracts';
 
 /** SQS's largest message, body and attributes together (1 MiB since August 2025). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { deadLetterReason, type Delivery, type MessageHandler } from '@durably/core';
+import { deadLetterReason, type Delivery, type MessageHandler } from '@durably/contracts';
 import { sleep, type Sqs } from './client.js';
 import { ATTR, decodeBody } from './codec.js';
 import type { QueueUrls } from './queues.js';

@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type MessageAttributeValue } from '@aws-sdk/client-sqs';
-import type { DeadLetter } from '@durably/core';
+import type { DeadLetter } from '@durably/contracts';
 import type { Sqs } from './client.js';
 import { ATTR, decodeBody, num, str } from './codec.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from '@durably/core';
+import { InvalidArgumentError } from '@durably/contracts';
 
 /**
  * SQS queue names are at most 80 characters of letters, digits, "-" and "_" (".fifo" ends a FIFO

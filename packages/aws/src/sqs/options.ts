@@ -1,5 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { InvalidArgumentError } from '@durably/core';
+import { InvalidArgumentError } from '@durably/contracts';
 import { checkPrefix } from './names.js';
 
 export interface SqsBrokerOptions {

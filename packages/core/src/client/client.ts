@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker } from '../broker/broker.js';
-import { parseDuration, type Duration } from '../duration.js';
-import { checkQueue, checkTags, isWorkflow, validateArgs, type Workflow } from '../definitions.js';
 import {
+  type Broker,
+  parseDuration,
+  type Duration,
+  checkQueue,
+  checkTags,
+  checkRunId,
+  checkIdempotencyKey,
+  checkSignalName,
   AppendConflictError,
   HookAlreadyUsedError,
   HookExpiredError,
@@ -12,21 +17,33 @@ import {
   RunAlreadyFinishedError,
   RunIdInUseError,
   RunNotFoundError,
-} from '../errors.js';
-import { makeEvent, type DurablyEvent, type EventDataMap, type EventType } from '../events.js';
+  makeEvent,
+  type DurablyEvent,
+  type EventDataMap,
+  type EventType,
+  type HookRecord,
+  serialize,
+  FINISHED_STATUSES,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+  type Storage,
+  type Logger,
+  DEFAULT_LIMITS,
+  checkPayload,
+  type Limits,
+} from '@durably/contracts';
+import { isWorkflow, validateArgs, type Workflow } from '../definitions.js';
 import { getHookDefinition } from '../hooks.js';
-import type { HookRecord } from '../storage/storage.js';
-import { serialize } from '../serialization.js';
-import { FINISHED_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
 import { publishTask } from '../worker/publish.js';
 import { brokerQueue } from '../worker/messages.js';
 import { RunHandle } from './handle.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { Execution, type ExecutionDeps } from '../replay/execution.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger } from '../logger.js';
 import type { QueryDefinition } from '../hooks.js';
-import { DEFAULT_LIMITS, checkPayload, type Limits } from '../limits.js';
 import type { WorkerConfig } from '../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../observe/instrumentation.js';
 import { otelInstrumentation } from '../observe/otel.js';
@@ -83,7 +100,6 @@ export interface ClientOptions {
   addresses?: { storage?: string; broker?: string };
 }
 
-const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Starts and observes runs on one storage and broker. */
 export class Client {
@@ -222,12 +238,8 @@ export class Client {
     const def = wf.definition;
     const queue = options.queue === undefined ? def.queue : checkQueue(options.queue, 'start()');
     const runId = options.runId ?? randomUUID();
-    if (!RUN_ID_PATTERN.test(runId)) {
-      throw new InvalidArgumentError(`start(): runId ${JSON.stringify(runId)} is invalid: use 1-128 characters from letters, digits, "_", "-", "." and ":".`);
-    }
-    if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== 'string' || options.idempotencyKey.length === 0 || options.idempotencyKey.length > 256)) {
-      throw new InvalidArgumentError('start(): idempotencyKey must be a non-empty string of at most 256 characters.');
-    }
+    checkRunId(runId, 'start()');
+    if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey, 'start()');
     const now = this.clock();
     let startAt: number | undefined;
     if (options.startAt !== undefined) {
@@ -315,7 +327,7 @@ export class Client {
 
   /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError('sendSignal: name must be a non-empty string of at most 200 characters.');
+    checkSignalName(name, 'sendSignal');
     await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
     await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
@@ -387,7 +399,7 @@ export class Client {
     runId: string,
     type: K,
     data: EventDataMap[K],
-    options: { correlationId?: string; run?: import('../storage/storage.js').RunPatch; releaseSlots?: boolean } = {},
+    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     for (let attempt = 0; ; attempt++) {
       const run = await this.storage.getRun(runId);

@@ -1,7 +1,4 @@
-import type { Broker } from '../broker/broker.js';
-import { BrokerError, StorageError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { Storage } from '../storage/storage.js';
+import { type Broker, BrokerError, StorageError, type Logger, type Storage } from '@durably/contracts';
 
 /**
  * Driver error codes and messages that waiting will not fix: wrong credentials, no such database,

@@ -1,5 +1,4 @@
-import { BrokerError } from '../errors.js';
-import type { DeadLetter } from '../broker/broker.js';
+import { BrokerError, type DeadLetter } from '@durably/contracts';
 import type { Client } from './client.js';
 import { brokerQueue, decodeTask, type TaskMessage } from '../worker/messages.js';
 

@@ -1,8 +1,18 @@
-import { parseDuration, type Duration } from '../duration.js';
-import { CancelledError, ResultTimeoutError, RunNotFoundError, WorkflowFailedError } from '../errors.js';
-import type { DurablyEvent } from '../events.js';
-import { deserialize, objectToError } from '../serialization.js';
-import { FINISHED_STATUSES, type RunRecord, type RunStatus, type Storage } from '../storage/storage.js';
+import {
+  parseDuration,
+  type Duration,
+  CancelledError,
+  ResultTimeoutError,
+  RunNotFoundError,
+  WorkflowFailedError,
+  type DurablyEvent,
+  deserialize,
+  objectToError,
+  FINISHED_STATUSES,
+  type RunRecord,
+  type RunStatus,
+  type Storage,
+} from '@durably/contracts';
 import type { Client } from './client.js';
 import { listenForRemoteFinishes, onRunFinished } from './notify.js';
 import { waitingOf, type RunWaiting } from './waiting.js';

@@ -1,6 +1,15 @@
-import type { Broker, ConsumeOptions, MessageHandler, PublishOptions } from '../broker/broker.js';
-import { BrokerError } from '../errors.js';
-import type { AppendRequest, NewRun, RunFilter, ScheduleRecord, Storage } from '../storage/storage.js';
+import {
+  type Broker,
+  type ConsumeOptions,
+  type MessageHandler,
+  type PublishOptions,
+  BrokerError,
+  type AppendRequest,
+  type NewRun,
+  type RunFilter,
+  type ScheduleRecord,
+  type Storage,
+} from '@durably/contracts';
 
 /**
  * Storage and broker that resolve an adapter on first use, so `createClient({ storage: 'postgres://…' })`

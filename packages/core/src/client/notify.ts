@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '@durably/contracts';
 
 /**
  * In-process notice that a run finished, so `result()` in the same process as the worker returns at

@@ -1,4 +1,4 @@
-import { FINISHED_STATUSES, type RunRecord, type Storage } from '../storage/storage.js';
+import { FINISHED_STATUSES, type RunRecord, type Storage } from '@durably/contracts';
 
 /** What an unfinished run waits for when it cannot progress by itself (see `RunHandle.waitingFor`). */
 export interface RunWaiting {

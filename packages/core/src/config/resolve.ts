@@ -1,6 +1,5 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
-import type { LogLevel } from '../logger.js';
+import { ConfigError, type LogLevel } from '@durably/contracts';
 import { findConfigFile, loadConfigFromFile, type ModuleImporter } from './load.js';
 import { nearest } from './nearest.js';
 import { validateConfig } from './schema.js';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
-import { ConfigError } from '../errors.js';
+import { parseDuration, ConfigError } from '@durably/contracts';
 import { nearest } from './nearest.js';
 import type { DurablyConfig } from './types.js';
 

@@ -1,8 +1,4 @@
-import type { Broker } from '../broker/broker.js';
-import type { Duration } from '../duration.js';
-import type { Limits } from '../limits.js';
-import type { LogLevel } from '../logger.js';
-import type { Storage } from '../storage/storage.js';
+import type { Broker, Duration, Limits, LogLevel, Storage } from '@durably/contracts';
 
 /**
  * What `durably.config.ts|js|json` exports (with `defineConfig`), and what `connect()` takes.

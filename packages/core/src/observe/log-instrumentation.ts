@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '@durably/contracts';
 import type { Instrumentation } from './instrumentation.js';
 
 function describeError(error: unknown): string {

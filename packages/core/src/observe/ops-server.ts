@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@durably/contracts';
 import type { MetricsInstrumentation } from './metrics.js';
 
 export interface OpsState {

@@ -1,4 +1,4 @@
-import type { DurablyEvent } from '../events.js';
+import type { DurablyEvent } from '@durably/contracts';
 import type { AttemptOutcome } from './execution.js';
 
 /**

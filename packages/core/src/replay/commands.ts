@@ -51,7 +51,7 @@ export class Command {
   hookCreatedAt?: number;
 
   // Child workflows
-  child?: { def: import('../definitions.js').WorkflowDefinition; args: unknown[]; policy: import('../events.js').ParentClosePolicy; queue?: string };
+  child?: { def: import('../definitions.js').WorkflowDefinition; args: unknown[]; policy: import('@durably/contracts').ParentClosePolicy; queue?: string };
 
   constructor(
     readonly id: string,

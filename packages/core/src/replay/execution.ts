@@ -18,14 +18,19 @@
  * Cost: a live execution appends one batch per step completion and never re-reads its history; a
  * full replay is O(history) and happens only when a run resumes on a worker without it cached.
  */
-import { makeEvent, type DurablyEvent, type EventDataMap, type EventType, type ParentClosePolicy } from '../events.js';
-import type { RunRecord, RunStatus, Storage, Timer } from '../storage/storage.js';
-import type { StepDefinition, WorkflowDefinition } from '../definitions.js';
-import type { WorkflowRuntime } from '../context.js';
-import { currentScope, runInScope } from '../context.js';
-import type { Logger } from '../logger.js';
-import { parseDuration, type Duration } from '../duration.js';
 import {
+  makeEvent,
+  type DurablyEvent,
+  type EventDataMap,
+  type EventType,
+  type ParentClosePolicy,
+  type RunRecord,
+  type RunStatus,
+  type Storage,
+  type Timer,
+  type Logger,
+  parseDuration,
+  type Duration,
   AppendConflictError,
   CancelledError,
   DurablyError,
@@ -40,16 +45,25 @@ import {
   RetryableError,
   SerializationError,
   StepFailedError,
-} from '../errors.js';
-import { deserialize, errorToObject, objectToError, serialize, type Serialized } from '../serialization.js';
+  deserialize,
+  errorToObject,
+  objectToError,
+  serialize,
+  type Serialized,
+  checkPayload,
+  DEFAULT_LIMITS,
+  type Limits,
+  EventLimitExceededError,
+  type HookRecord,
+} from '@durably/contracts';
+import type { StepDefinition, WorkflowDefinition } from '../definitions.js';
+import type { WorkflowRuntime } from '../context.js';
+import { currentScope, runInScope } from '../context.js';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from '../retry.js';
 import { Command, describeCall, drain } from './commands.js';
-import { checkPayload, DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { StepSuspended } from '../step-hooks.js';
-import { EventLimitExceededError } from '../errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ContinueAsNew } from '../hooks.js';
-import type { HookRecord } from '../storage/storage.js';
 import type { TraceContext } from '../observe/instrumentation.js';
 import { traceOf } from '../observe/trace-context.js';
 import { lastSeqWrittenByExecution, replayAwareLogger } from './replay-logger.js';

@@ -1,5 +1,4 @@
-import type { DurablyEvent, EventType } from '../events.js';
-import type { Logger } from '../logger.js';
+import type { DurablyEvent, EventType, Logger } from '@durably/contracts';
 
 /**
  * Events that a run's own execution writes, after its code has run past the point they record.

@@ -1,9 +1,13 @@
-import { AppendConflictError, RunNotFoundError } from '../errors.js';
-import { TERMINAL_EVENT_TYPES, type DurablyEvent } from '../events.js';
-import type { Logger } from '../logger.js';
+import {
+  AppendConflictError,
+  RunNotFoundError,
+  TERMINAL_EVENT_TYPES,
+  type DurablyEvent,
+  type Logger,
+  type Storage,
+} from '@durably/contracts';
 import { endsClaim, leaseTimerId, type AttemptKey, type AttemptTracker } from '../replay/claims.js';
 import type { AttemptOutcome } from '../replay/execution.js';
-import type { Storage } from '../storage/storage.js';
 
 interface Entry {
   claimSeq: number;

@@ -1,4 +1,4 @@
-import { PoisonMessageError } from '../errors.js';
+import { PoisonMessageError } from '@durably/contracts';
 import type { RetryPolicy } from '../retry.js';
 
 /**

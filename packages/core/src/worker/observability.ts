@@ -3,7 +3,7 @@ import { StepSuspended } from '../step-hooks.js';
 import { isFatal, type AttemptOutcome } from '../replay/execution.js';
 import type { StepAttemptOutcome } from '../observe/instrumentation.js';
 import type { HttpOptions } from '../config/types.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@durably/contracts';
 import { brokerQueue, decodeTask } from './messages.js';
 
 /** Metrics and the operations endpoint of a worker (loaded only when it has an HTTP port: prom-client stays unloaded otherwise). */

@@ -1,4 +1,4 @@
-import type { Broker } from '../broker/broker.js';
+import type { Broker } from '@durably/contracts';
 import { encodeTask, type TaskMessage } from './messages.js';
 
 /**

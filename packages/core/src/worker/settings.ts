@@ -1,6 +1,4 @@
-import { checkQueue } from '../definitions.js';
-import { parseDuration } from '../duration.js';
-import { InvalidArgumentError } from '../errors.js';
+import { checkQueue, parseDuration, InvalidArgumentError } from '@durably/contracts';
 import type { WorkerOptions } from './worker.js';
 import { DEFAULT_STEP_LEASE_MS } from '../replay/execution.js';
 

@@ -1,6 +1,5 @@
 import type { Client } from '../client/client.js';
-import { parseDuration, type Duration } from '../duration.js';
-import type { Logger } from '../logger.js';
+import { parseDuration, type Duration, type Logger } from '@durably/contracts';
 
 export interface StopOnSignalsOptions {
   /** The whole shutdown fits in this: tasks in hand may finish until shortly before, the rest is handed back. Default 10s. */

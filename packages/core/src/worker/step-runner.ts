@@ -1,9 +1,8 @@
 import { runInScope, type StepContext } from '../context.js';
-import { StepTimeoutError } from '../errors.js';
+import { StepTimeoutError, type Logger } from '@durably/contracts';
 import { validateArgs } from '../definitions.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import type { StepHookOutcomes } from '../step-hooks.js';
-import type { Logger } from '../logger.js';
 import type { AttemptOutcome, AttemptRequest } from '../replay/execution.js';
 
 /**

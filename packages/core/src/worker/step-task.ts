@@ -1,13 +1,23 @@
 import type { Client } from '../client/client.js';
 import type { CheckpointStore } from '../checkpoint.js';
 import type { StepDefinition } from '../definitions.js';
-import { AppendConflictError, DurablyError, FatalError, RetryableError } from '../errors.js';
-import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap } from '../events.js';
-import type { Logger } from '../logger.js';
+import {
+  AppendConflictError,
+  DurablyError,
+  FatalError,
+  RetryableError,
+  makeEvent,
+  TERMINAL_EVENT_TYPES,
+  type DurablyEvent,
+  type EventDataMap,
+  type Logger,
+  deserialize,
+  errorToObject,
+  serialize,
+} from '@durably/contracts';
 import { endsClaim, leaseTimerId, openClaim } from '../replay/claims.js';
 import { isFatal, type AttemptOutcome } from '../replay/execution.js';
 import { backoffDelay } from '../retry.js';
-import { deserialize, errorToObject, serialize } from '../serialization.js';
 import { StepSuspended } from '../step-hooks.js';
 import type { AttemptRegistry } from './attempts.js';
 import { brokerQueue, type StepTask } from './messages.js';

@@ -1,8 +1,5 @@
 import type { Client } from '../client/client.js';
-import { AppendConflictError, RunNotFoundError } from '../errors.js';
-import { makeEvent, type DurablyEvent } from '../events.js';
-import type { Logger } from '../logger.js';
-import type { RunRecord } from '../storage/storage.js';
+import { AppendConflictError, RunNotFoundError, makeEvent, type DurablyEvent, type Logger, type RunRecord } from '@durably/contracts';
 import { brokerQueue, type RunTask } from './messages.js';
 import { publishTask } from './publish.js';
 

@@ -1,18 +1,37 @@
 import { hostname } from 'node:os';
 import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { Delivery, Subscription } from '../broker/broker.js';
+import {
+  type Delivery,
+  type Subscription,
+  checkQueue,
+  parseDuration,
+  type Duration,
+  AppendConflictError,
+  CancelledError,
+  DuplicateNameError,
+  DurablyError,
+  InvalidArgumentError,
+  makeEvent,
+  TERMINAL_EVENT_TYPES,
+  type DurablyEvent,
+  type EventDataMap,
+  type ParentClosePolicy,
+  type Logger,
+  deserialize,
+  errorToObject,
+  serialize,
+  FINISHED_STATUSES,
+  type RunRecord,
+  type Timer,
+  deadLetterReason,
+} from '@durably/contracts';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
-import { checkQueue, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
-import { parseDuration, type Duration } from '../duration.js';
-import { AppendConflictError, CancelledError, DuplicateNameError, DurablyError, InvalidArgumentError } from '../errors.js';
-import { makeEvent, TERMINAL_EVENT_TYPES, type DurablyEvent, type EventDataMap, type ParentClosePolicy } from '../events.js';
-import { createLogger, toLogger, type Logger, type PinoLike } from '../logger.js';
+import { getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../definitions.js';
+import { createLogger, toLogger, type PinoLike } from '../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../replay/execution.js';
 import type { Command } from '../replay/commands.js';
-import { deserialize, errorToObject, serialize } from '../serialization.js';
-import { FINISHED_STATUSES, type RunRecord, type Timer } from '../storage/storage.js';
 import { brokerQueue, decodeTask, type RunTask, type StepTask } from './messages.js';
 import { publishTask } from './publish.js';
 import { runStepAttempt } from './step-runner.js';
@@ -27,7 +46,6 @@ import { logInstrumentation } from '../observe/log-instrumentation.js';
 import { otelInstrumentation } from '../observe/otel.js';
 import { traceOf } from '../observe/trace-context.js';
 import type { HttpOptions, WorkerConfig } from '../config/types.js';
-import { deadLetterReason } from '../broker/failures.js';
 import { MAX_DELIVERIES, deriveSettings, type Settings } from './settings.js';
 import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
 import { AttemptRegistry } from './attempts.js';

@@ -1,6 +1,7 @@
 import { zValidator } from '@hono/zod-validator';
 import type { ValidationTargets } from 'hono';
 import { z, type ZodTypeAny } from 'zod';
+import { MAX_SIGNAL_NAME, QUEUE_PATTERN, RUN_ID_PATTERN, SCHEDULE_ID_PATTERN, TAG_PATTERN } from '@durably/core';
 import { RUN_STATUS_LIST, type ApiError, type RunStatus } from '../shared/api-types.js';
 
 /**
@@ -21,9 +22,10 @@ export function validate<T extends keyof ValidationTargets, S extends ZodTypeAny
   });
 }
 
-const RUN_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-const TAG = /^[A-Za-z0-9_.:=/-]{1,100}$/;
-const QUEUE = /^[A-Za-z0-9_.-]{1,100}$/;
+// The name rules are the engine's (one place: @durably/contracts names.ts).
+const RUN_ID = RUN_ID_PATTERN;
+const TAG = TAG_PATTERN;
+const QUEUE = QUEUE_PATTERN;
 
 const runId = z.string().regex(RUN_ID, 'must be a run id: 1-128 letters, digits, "_", "-", "." or ":"');
 
@@ -87,7 +89,7 @@ const payload = z.unknown();
 
 export const signalBody = z
   .object({
-    name: z.string().min(1, 'must be the signal name').max(200, 'must be at most 200 characters'),
+    name: z.string().min(1, 'must be the signal name').max(MAX_SIGNAL_NAME, `must be at most ${MAX_SIGNAL_NAME} characters`),
     payload,
   })
   .strict();
@@ -106,7 +108,7 @@ export const tokenHookBody = z
   })
   .strict();
 
-export const scheduleParam = z.object({ scheduleId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be a schedule id: 1-128 letters, digits, "_", "-", "." or ":"') });
+export const scheduleParam = z.object({ scheduleId: z.string().regex(SCHEDULE_ID_PATTERN, 'must be a schedule id: 1-128 letters, digits, "_", "-", "." or ":"') });
 
 export const deadLettersQuery = z
   .object({
@@ -115,4 +117,4 @@ export const deadLettersQuery = z
   })
   .strict();
 
-export const QUEUE_PATTERN = QUEUE;
+export { QUEUE_PATTERN };

@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { brokerSuite, engineSuite, storageSuite } from '@durably/testing';
+import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage, availableDrivers } from '../src/index.js';
+
+// The memory backends: clients of one harness share one storage object and one broker hub.
+storageSuite('memory', async () => {
+  const storage = new MemoryStorage();
+  return { connect: async () => storage };
+});
+brokerSuite('memory', async () => {
+  const hub = new MemoryBrokerHub();
+  return { connect: async () => new MemoryBroker({ hub }) };
+});
+engineSuite('memory+memory', async () => {
+  const storage = new MemoryStorage();
+  const hub = new MemoryBrokerHub();
+  return { connect: async () => ({ storage, broker: new MemoryBroker({ hub }) }) };
+});
+
+// The embedded local backend: every client opens the same SQLite file, as separate processes would.
+function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'durably-conf-'));
+  return { dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+// Once per SQLite library this runtime can load (node:sqlite on Node >= 22.13, better-sqlite3 when
+// installed): the backend must behave the same on either.
+for (const driver of availableDrivers()) {
+  storageSuite(`local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return { connect: async () => new LocalStorage({ path: dir, driver }), cleanup };
+  });
+  brokerSuite(`local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return { connect: async () => new LocalBroker({ path: dir, driver }), cleanup };
+  });
+  engineSuite(`local/${driver}+local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return { connect: async () => ({ storage: new LocalStorage({ path: dir, driver }), broker: new LocalBroker({ path: dir, driver }) }), cleanup };
+  });
+}
