@@ -11,8 +11,10 @@ export interface Limits {
   maxEvents: number;
 }
 
+/** The limits a client has unless given others: 1 MiB payloads, a warning at 10,000 events, a failure past 50,000. */
 export const DEFAULT_LIMITS: Limits = { maxPayloadBytes: 1024 * 1024, warnEvents: 10_000, maxEvents: 50_000 };
 
+/** Returns `serialized` when it fits `limits.maxPayloadBytes`, else throws PayloadTooLargeError naming `what`. */
 export function checkPayload(serialized: string, what: string, limits: Limits): string {
   const bytes = byteSize(serialized);
   if (bytes > limits.maxPayloadBytes) throw new PayloadTooLargeError(what, bytes, limits.maxPayloadBytes);

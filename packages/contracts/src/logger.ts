@@ -11,8 +11,10 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/** How much a logger writes: its level and those above it (`silent`: nothing). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+/** The levels, lowest first. */
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /** The level DURABLY_LOG_LEVEL names, or undefined when it is unset or not a level. */
@@ -21,6 +23,7 @@ export function logLevelFromEnv(): LogLevel | undefined {
   return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LogLevel) : undefined;
 }
 
+/** Options of jsonLogger. */
 export interface JsonLoggerOptions {
   /** Default: DURABLY_LOG_LEVEL, else "warn". */
   level?: LogLevel;

@@ -17,6 +17,7 @@ import {
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 import type { SqliteDriverName } from './driver.js';
 
+/** Options of LocalBroker. */
 export interface LocalBrokerOptions {
   /** Directory of the database file; the same as the LocalStorage's to share one file. */
   path: string;

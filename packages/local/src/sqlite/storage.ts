@@ -23,6 +23,7 @@ import {
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 import type { SqlValue, SqliteDriverName, SqliteStatement } from './driver.js';
 
+/** Options of LocalStorage. */
 export interface LocalStorageOptions {
   /** Directory of the database file (`<path>/durably.db`). Created when missing. */
   path: string;
