@@ -11,24 +11,34 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { PG_URL, percentile, type Row } from './shapes.js';
+import { PG_URL, percentile, type Row } from '../../src/shapes.js';
 
-const benchDir = join(import.meta.dirname, '..');
+/** tools/bench/peers: the folder with its own node_modules, where `workflow build` runs. */
+const peersDir = join(import.meta.dirname, '..');
 const IDS = {
-  threeSteps: 'workflow//./vercel/workflows/bench//threeSteps',
-  longChain: 'workflow//./vercel/workflows/bench//longChain',
+  threeSteps: 'workflow//./workflows/bench//threeSteps',
+  longChain: 'workflow//./workflows/bench//longChain',
 };
 
 type Handler = (request: Request) => Promise<Response>;
 
-/** Builds the bundles, serves them, and runs `fn` with `start` from workflow/api. */
+let built: Promise<void> | undefined;
+
+/** Builds the bundles (`workflow build`), once per bench process: every round's child serves the same build. */
+function build(): Promise<void> {
+  built ??= (async () => {
+    await promisify(execFile)(process.execPath, [join(peersDir, 'node_modules/workflow/bin/run.js'), 'build'], { cwd: peersDir, timeout: 120_000 }).catch(async () => {
+      // Older layouts: the CLI binary lives in @workflow/cli.
+      await promisify(execFile)(process.execPath, [join(peersDir, 'node_modules/@workflow/cli/bin/run.js'), 'build'], { cwd: peersDir, timeout: 120_000 });
+    });
+    // The bundles are CommonJS; this package is ESM.
+    writeFileSync(join(peersDir, '.well-known/workflow/v1/package.json'), '{ "type": "commonjs" }\n');
+  })();
+  return built;
+}
+
+/** Serves the built bundles and runs `fn` with `start` from workflow/api. */
 async function withVercel<T>(fn: (start: (id: string, args: unknown[]) => Promise<{ returnValue: Promise<unknown> }>) => Promise<T>): Promise<T> {
-  await promisify(execFile)(process.execPath, [join(benchDir, '../../node_modules/workflow/bin/run.js'), 'build'], { cwd: benchDir, timeout: 120_000 }).catch(async () => {
-    // Older layouts: the CLI binary lives in @workflow/cli.
-    await promisify(execFile)(process.execPath, [join(benchDir, '../../node_modules/@workflow/cli/bin/run.js'), 'build'], { cwd: benchDir, timeout: 120_000 });
-  });
-  // The bundles are CommonJS; this package is ESM.
-  writeFileSync(join(benchDir, '.well-known/workflow/v1/package.json'), '{ "type": "commonjs" }\n');
   const dataDir = mkdtempSync(join(tmpdir(), 'durably-bench-vercel-'));
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -36,8 +46,8 @@ async function withVercel<T>(fn: (start: (id: string, args: unknown[]) => Promis
   process.env.PORT = String(port);
   process.env.WORKFLOW_LOCAL_DATA_DIR = dataDir;
   process.env.WORKFLOW_LOCAL_BASE_URL = `http://127.0.0.1:${port}`;
-  const flow = (await import(join(benchDir, '.well-known/workflow/v1/flow.js'))) as { POST: Handler };
-  const step = (await import(join(benchDir, '.well-known/workflow/v1/step.js'))) as { POST: Handler };
+  const flow = (await import(join(peersDir, '.well-known/workflow/v1/flow.js'))) as { POST: Handler };
+  const step = (await import(join(peersDir, '.well-known/workflow/v1/step.js'))) as { POST: Handler };
   server.on('request', async (req, res) => {
     try {
       const chunks: Buffer[] = [];
@@ -108,7 +118,7 @@ export async function runVercelShapes(world: string, shapes: Set<string>, count:
       const early = mean(gaps.slice(0, tenth));
       const late = mean(gaps.slice(-tenth));
       const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'vercel-workflow', backend: world, mode: `${steps} steps`, metric, value, unit });
-      rows.push(row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'));
+      rows.push(row('total_ms', total, 'ms'), row('ms_per_step', total / steps, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'));
     }
     return rows;
   });
@@ -119,6 +129,7 @@ export async function runVercelShapes(world: string, shapes: Set<string>, count:
  * server, set up by its bootstrap CLI), each in a child process: a world is chosen once per process.
  */
 export async function vercelWorkflow(shapes: Set<string>, count: number, concurrency: number, steps: number, maxMs: number, worlds: string[]): Promise<Row[]> {
+  await build();
   const rows: Row[] = [];
   for (const world of worlds) {
     const env: Record<string, string> = { ...(process.env as Record<string, string>) };
@@ -130,13 +141,13 @@ export async function vercelWorkflow(shapes: Set<string>, count: number, concurr
       env.WORKFLOW_POSTGRES_URL = withDatabase(PG_URL, database);
       env.WORKFLOW_POSTGRES_WORKER_CONCURRENCY = String(concurrency);
       env.WORKFLOW_POSTGRES_MAX_POOL_SIZE = String(concurrency + 2);
-      await promisify(execFile)(process.execPath, [join(benchDir, '../../node_modules/@workflow/world-postgres/bin/setup.js')], { cwd: benchDir, env, timeout: 120_000 });
+      await promisify(execFile)(process.execPath, [join(peersDir, 'node_modules/@workflow/world-postgres/bin/setup.js')], { cwd: peersDir, env, timeout: 120_000 });
     }
     try {
       const { stdout } = await promisify(execFile)(
         process.execPath,
-        ['--import', 'tsx', '--conditions=@durably/source', join(benchDir, 'src/vercel-child.ts'), world, [...shapes].join(','), String(count), String(concurrency), String(steps), String(maxMs)],
-        { cwd: benchDir, env, timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 },
+        ['--import', 'tsx', '--conditions=@durably/source', join(peersDir, 'src/vercel-child.ts'), world, [...shapes].join(','), String(count), String(concurrency), String(steps), String(maxMs)],
+        { cwd: peersDir, env, timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 },
       );
       const line = stdout.trim().split('\n').findLast((l) => l.startsWith('ROWS '));
       if (!line) throw new Error(`Vercel Workflow (${world}) printed no results:\n${stdout.slice(-2000)}`);

@@ -8,41 +8,8 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue, QueueEvents, Worker as BullWorker, type Job } from 'bullmq';
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { PG_URL, REDIS_URL, percentile, type Row } from './shapes.js';
-
-function b1Rows(system: Row['system'], backend: string, count: number, seconds: number, latencies: number[]): Row[] {
-  latencies.sort((a, b) => a - b);
-  const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B1', system, backend, mode: 'inline', metric, value, unit });
-  return [
-    row('workflows_per_s', count / seconds, 'workflows/s'),
-    row('steps_per_s', (count * 3) / seconds, 'steps/s'),
-    row('latency_p50_ms', percentile(latencies, 50), 'ms'),
-    row('latency_p99_ms', percentile(latencies, 99), 'ms'),
-  ];
-}
-
-function b2Rows(system: Row['system'], backend: string, mode: string, total: number, gaps: number[]): Row[] {
-  const tenth = Math.max(1, Math.floor(gaps.length / 10));
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const early = mean(gaps.slice(0, tenth));
-  const late = mean(gaps.slice(-tenth));
-  const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system, backend, mode, metric, value, unit });
-  return [row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x')];
-}
-
-/** Client loop shared by the B1 measurements: warm-up, then `count` runs at `concurrency`. */
-async function closedLoop(count: number, concurrency: number, runOne: () => Promise<void>, latencies: number[]): Promise<number> {
-  await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
-  latencies.length = 0;
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < count) await runOne();
-    }),
-  );
-  return (performance.now() - t0) / 1000;
-}
+import { PG_URL, REDIS_URL, type Row } from '../../src/shapes.js';
+import { b1Rows, b2Rows, closedLoop } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // DBOS Transact: workflows and steps checkpointed in Postgres (its system database schema).
@@ -93,7 +60,7 @@ export async function dbos(shapes: Set<string>, b1Count: number, concurrency: nu
     if (shapes.has('B2')) {
       const t0 = performance.now();
       const gaps = await (await DBOS.startWorkflow(dbosLongChain)(b2Steps)).getResult();
-      rows.push(...b2Rows('dbos', 'postgres', 'inline', performance.now() - t0, gaps));
+      rows.push(...b2Rows('dbos', 'postgres', 'inline', performance.now() - t0, b2Steps, gaps));
     }
   } finally {
     await DBOS.shutdown();
@@ -198,6 +165,6 @@ export async function bullmqB2(steps: number): Promise<Row[]> {
     const total = performance.now() - t0;
     await probe.close();
     const gaps = starts.slice(1).map((t, i) => t - starts[i]);
-    return b2Rows('bullmq', 'redis', 'job chain', total, gaps);
+    return b2Rows('bullmq', 'redis', 'job chain', total, steps, gaps);
   });
 }
