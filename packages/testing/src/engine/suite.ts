@@ -17,6 +17,7 @@ import { recoveryTests } from './recovery.js';
 import { leaseTests } from './leases.js';
 import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
+import { heartbeatTests } from './heartbeats.js';
 
 export interface EngineHarness {
   /** A new storage and broker client on the same backends (like another process). */
@@ -97,5 +98,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     streamTests(suite);
     recoveryTests(suite);
     startTests(suite);
+    heartbeatTests(suite);
   });
 }
