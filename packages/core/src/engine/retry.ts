@@ -58,8 +58,11 @@ export function resolveRetryPolicy(options: RetryOptions | undefined, base: Retr
     maxMs: b.max === undefined ? base.maxMs : parseDuration(b.max, `${owner}: backoff.max`),
     jitter: b.jitter ?? base.jitter,
   };
-  if (retries === Infinity && !(Number.isFinite(policy.maxMs) && policy.maxMs > 0)) {
-    throw new InvalidArgumentError(`${owner}: "retries: Infinity" needs a finite "backoff.max" greater than 0 (the cap of each delay), got ${policy.maxMs} ms.`);
+  // Unlimited attempts with no delay between them would spin: both ends of the backoff must be > 0.
+  if (retries === Infinity && !(policy.initialMs > 0 && policy.maxMs > 0)) {
+    throw new InvalidArgumentError(
+      `${owner}: "retries: Infinity" needs "backoff.initial" and "backoff.max" greater than 0 (the first delay and the cap of each delay), got ${policy.initialMs} ms and ${policy.maxMs} ms.`,
+    );
   }
   const timeout = positive(options.timeout, base.timeoutMs, 'timeout', owner);
   if (timeout !== undefined) policy.timeoutMs = timeout;

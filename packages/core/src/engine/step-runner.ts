@@ -1,6 +1,6 @@
 import { runInScope, type CheckpointStore, type StepContext } from './scope.js';
 import { StepHeartbeatTimeoutError, StepTimeoutError, type Logger } from '@durably/contracts';
-import type { HeartbeatDetails } from './heartbeats.js';
+import { HEARTBEAT_DETAILS_INTERVAL_MS, type HeartbeatDetails } from './heartbeats.js';
 import { validateArgs } from './definitions.js';
 import type { Outcome, StepHookOutcomes } from './control.js';
 import type { StepDefinition } from './definitions.js';
@@ -48,6 +48,7 @@ export async function runStepAttempt(
     if (s.aborted) controller.abort(s.reason);
     else s.addEventListener('abort', onOuterAbort, { once: true });
   }
+  let touchedAt = Number.NEGATIVE_INFINITY;
   const context: StepContext = {
     kind: 'step',
     runId: request.runId,
@@ -59,7 +60,12 @@ export async function runStepAttempt(
     heartbeat: (details?: unknown) => {
       armWatchdog();
       if (details !== undefined) options.heartbeats?.record(details);
-      options.heartbeat();
+      // The worker's touch of the run (its updatedAt): at most once per interval, however chatty the step.
+      const now = Date.now();
+      if (now - touchedAt >= HEARTBEAT_DETAILS_INTERVAL_MS) {
+        touchedAt = now;
+        options.heartbeat();
+      }
     },
     signal: controller.signal,
     checkpoints: options.checkpoints,
