@@ -65,65 +65,70 @@ export function heartbeatTests(suite: SuiteContext): void {
     await waitFor(async () => (await b.storage.getCheckpoint(run.runId, `heartbeat:${stepId}`)) === undefined, 5_000);
   }, LOSS_TEST_TIMEOUT_MS);
 
-  it('retries a hung step after its heartbeatTimeout, not its whole timeout, and the retry gets the last details', async () => {
-    const { c } = await suite.setup({ workflows });
-    const t0 = Date.now();
-    const run = await c.start(H.hungWf);
-    expect(await run.result({ timeout: '30s' })).toBe('ok');
-    // heartbeatTimeout 400 ms, timeout 60 s.
-    expect(Date.now() - t0).toBeLessThan(20_000);
-    const failed = ofType(await run.events(), 'step_failed');
-    expect(failed).toHaveLength(1);
-    expect(failed[0].data.error.name).toBe('StepHeartbeatTimeoutError');
-    expect(failed[0].data.retryAt).toBeDefined();
-    expect(H.detailsSeen.get(run.runId)).toEqual([undefined, 'started']);
-    // The hung attempt's signal was aborted.
-    await waitFor(() => W.countOf(`${run.runId}:hung-aborted:true`) === 1, 5_000);
-  });
+  // Inline steps, and steps dispatched through the broker (the policy then travels in the step's task).
+  for (const stepMode of ['inline', 'dispatch'] as const) {
+    it(`retries a hung step after its heartbeatTimeout, not its whole timeout, and the retry gets the last details (${stepMode} steps)`, async () => {
+      const { c } = await suite.setup({ workflows, stepMode });
+      const t0 = Date.now();
+      const run = await c.start(H.hungWf);
+      expect(await run.result({ timeout: '30s' })).toBe('ok');
+      // heartbeatTimeout 400 ms, timeout 60 s.
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      const failed = ofType(await run.events(), 'step_failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0].data.error.name).toBe('StepHeartbeatTimeoutError');
+      expect(failed[0].data.retryAt).toBeDefined();
+      expect(H.detailsSeen.get(run.runId)).toEqual([undefined, 'started']);
+      // The hung attempt's signal was aborted.
+      await waitFor(() => W.countOf(`${run.runId}:hung-aborted:true`) === 1, 5_000);
+    });
 
-  it('lets a step that heartbeats more often than its heartbeatTimeout run to the end', async () => {
-    const { c } = await suite.setup({ workflows });
-    const run = await c.start(H.beating);
-    expect(await run.result({ timeout: '30s' })).toBe(1);
-    expect(ofType(await run.events(), 'step_failed')).toHaveLength(0);
-  });
+    it(`lets a step that heartbeats more often than its heartbeatTimeout run to the end (${stepMode} steps)`, async () => {
+      const { c } = await suite.setup({ workflows, stepMode });
+      const run = await c.start(H.beating);
+      expect(await run.result({ timeout: '30s' })).toBe(1);
+      expect(ofType(await run.events(), 'step_failed')).toHaveLength(0);
+    });
 
-  it('fails a step whose retries pass its totalTimeout, however many retries are left', async () => {
-    const { c } = await suite.setup({ workflows });
-    const run = await c.start(H.doomed);
-    const err = (await run.result({ timeout: '30s' }).catch((e: unknown) => e)) as Error;
-    expect((err.cause as Error).name).toBe('StepFailedError');
-    const events = await run.events();
-    const starts = ofType(events, 'step_started');
-    const failed = ofType(events, 'step_failed');
-    expect(starts.length).toBeGreaterThanOrEqual(2);
-    expect(failed).toHaveLength(starts.length);
-    // No retry is set for after the deadline (1.2 s after the first start); the last failure has none.
-    for (const f of failed.slice(0, -1)) expect(f.data.retryAt).toBeLessThan(starts[0].at + 1200);
-    expect(failed[failed.length - 1].data.retryAt).toBeUndefined();
-    expect(W.countOf(`${run.runId}:doomed`)).toBe(starts.length);
-  });
+    it(`fails a step whose retries pass its totalTimeout, however many retries are left (${stepMode} steps)`, async () => {
+      const { c } = await suite.setup({ workflows, stepMode });
+      const run = await c.start(H.doomed);
+      const err = (await run.result({ timeout: '30s' }).catch((e: unknown) => e)) as Error;
+      expect((err.cause as Error).name).toBe('StepFailedError');
+      const events = await run.events();
+      const starts = ofType(events, 'step_started');
+      const failed = ofType(events, 'step_failed');
+      expect(starts.length).toBeGreaterThanOrEqual(2);
+      expect(failed).toHaveLength(starts.length);
+      // No retry is set for after the deadline (1.2 s after the first start); the last failure has none.
+      for (const f of failed.slice(0, -1)) expect(f.data.retryAt).toBeLessThan(starts[0].at + 1200);
+      expect(failed[failed.length - 1].data.retryAt).toBeUndefined();
+      expect(W.countOf(`${run.runId}:doomed`)).toBe(starts.length);
+    });
 
-  it('cuts an attempt that runs past its totalTimeout and does not retry it', async () => {
-    const { c } = await suite.setup({ workflows });
-    const run = await c.start(H.cut);
-    const err = (await run.result({ timeout: '30s' }).catch((e: unknown) => e)) as Error;
-    for (const release of H.hung.get(run.runId) ?? []) release();
-    const cause = (err.cause as Error & { cause?: Error }).cause!;
-    expect(cause.name).toBe('StepTimeoutError');
-    expect(cause.message).toContain('totalTimeout');
-    const failed = ofType(await run.events(), 'step_failed');
-    expect(failed).toHaveLength(1);
-    expect(failed[0].data.retryAt).toBeUndefined();
-  });
+    it(`cuts an attempt that runs past its totalTimeout and does not retry it (${stepMode} steps)`, async () => {
+      const { c } = await suite.setup({ workflows, stepMode });
+      const run = await c.start(H.cut);
+      const err = (await run.result({ timeout: '30s' }).catch((e: unknown) => e)) as Error;
+      for (const release of H.hung.get(run.runId) ?? []) release();
+      const cause = (err.cause as Error & { cause?: Error }).cause!;
+      expect(cause.name).toBe('StepTimeoutError');
+      expect(cause.message).toContain('totalTimeout');
+      const failed = ofType(await run.events(), 'step_failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0].data.retryAt).toBeUndefined();
+    });
 
-  it('keeps retrying with retries: Infinity, each delay capped by backoff.max', async () => {
-    const { c } = await suite.setup({ workflows });
-    const run = await c.start(H.persistent);
-    expect(await run.result({ timeout: '30s' })).toBe(7);
-    const failed = ofType(await run.events(), 'step_failed');
-    expect(failed.map((f) => f.data.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
-    // initial 20 ms, factor 10, max 100 ms, no jitter.
-    expect(failed.map((f) => f.data.retryAt! - f.at)).toEqual([20, 100, 100, 100, 100, 100]);
-  });
+    it(`keeps retrying with retries: Infinity, each delay capped by backoff.max (${stepMode} steps)`, async () => {
+      const { c } = await suite.setup({ workflows, stepMode });
+      const run = await c.start(H.persistent);
+      expect(await run.result({ timeout: '30s' })).toBe(7);
+      const events = await run.events();
+      expect(ofType(events, 'step_scheduled')).toHaveLength(stepMode === 'dispatch' ? 1 : 0);
+      const failed = ofType(events, 'step_failed');
+      expect(failed.map((f) => f.data.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
+      // initial 20 ms, factor 10, max 100 ms, no jitter.
+      expect(failed.map((f) => f.data.retryAt! - f.at)).toEqual([20, 100, 100, 100, 100, 100]);
+    });
+  }
 }
