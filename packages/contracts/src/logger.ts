@@ -11,8 +11,10 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/** A log level, least severe first; `silent` logs nothing. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+/** Every {@link LogLevel}, least severe first: a level logs itself and the ones after it. */
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /** The level DURABLY_LOG_LEVEL names, or undefined when it is unset or not a level. */
@@ -21,6 +23,7 @@ export function logLevelFromEnv(): LogLevel | undefined {
   return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LogLevel) : undefined;
 }
 
+/** Options of {@link jsonLogger}. */
 export interface JsonLoggerOptions {
   /** Default: DURABLY_LOG_LEVEL, else "warn". */
   level?: LogLevel;
