@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkMarkdown, dedupeImports, formatDiagnostics } from '../src/check.js';
 import { extractBlocks, MarkerError } from '../src/extract.js';
 import { WORKSPACE_ROOT, docsFiles, includedFiles } from '../src/files.js';
-import { undocumentedExports } from '../src/tsdoc.js';
+import { entryPoints, undocumentedExports } from '../src/tsdoc.js';
 
 describe('the documentation', () => {
   it('type-checks every TypeScript block of README.md, the samples\' READMEs and the site\'s pages against the public entry points', () => {
@@ -63,5 +63,15 @@ describe('the report of exports without TSDoc', () => {
       '@example/demo renamed Variable packages/demo/src/other.ts:4',
       '@example/demo subtract Function packages/demo/src/index.ts:8',
     ]);
+  });
+
+  // The API reference shows each export's comment; an export without one is a blank entry there.
+  // `npm run tsdoc -w @durably/docs-check` lists what is missing, with where it is declared.
+  // @durably/core and @durably/testing are not covered yet (their own exports still need comments).
+  const COVERED = ['@durably/aws', '@durably/cli', '@durably/contracts', '@durably/dashboard', '@durably/lambda', '@durably/local', '@durably/postgres', '@durably/rabbitmq', '@durably/redis'];
+  it('finds a comment on every public export of the covered packages', () => {
+    const entries = entryPoints(WORKSPACE_ROOT).filter((e) => COVERED.includes(e.packageName));
+    expect(entries.map((e) => e.packageName)).toEqual(COVERED);
+    expect(undocumentedExports(WORKSPACE_ROOT, entries).map((u) => `${u.packageName} ${u.name} (${u.where})`)).toEqual([]);
   });
 });
