@@ -59,6 +59,7 @@ describe('the report of exports without TSDoc', () => {
   it('lists the exports of each entry point whose declaration has no comment, following re-exports', () => {
     const root = join(import.meta.dirname, 'fixtures/tsdoc');
     expect(undocumentedExports(root).map((u) => `${u.packageName} ${u.name} ${u.kind} ${u.where}`)).toEqual([
+      '@example/demo bareHelpers Namespace packages/demo/src/index.ts:25',
       '@example/demo Options Interface packages/demo/src/index.ts:12',
       '@example/demo renamed Variable packages/demo/src/other.ts:4',
       '@example/demo subtract Function packages/demo/src/index.ts:8',
