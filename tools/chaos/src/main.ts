@@ -1,0 +1,68 @@
+/**
+ * npm run chaos -w @durably/chaos -- --pair postgres --runs 1000
+ *
+ * Options: --pair local|postgres|redis|postgres+redis|postgres+rabbitmq (repeatable, or "all"),
+ * --runs N (default 1000), --workers N (3), --kills N (default: every 1-3 s until drained), --chaos-for S (faults stop after S seconds, default 120),
+ * --no-restarts, --sleep MS (1000), --json. Exits 1 when a promise is broken, 2 on bad arguments.
+ */
+import { parseArgs } from 'node:util';
+import { runChaos } from './chaos.js';
+import { PAIRS, isPairName, type PairName } from './pairs.js';
+import { formatReport } from './report.js';
+
+const usage = `usage: npm run chaos -w @durably/chaos -- --pair <${PAIRS.join('|')}|all> [--runs 1000] [--workers 3] [--kills N] [--chaos-for 120] [--no-restarts] [--sleep 1000] [--json]`;
+
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      pair: { type: 'string', multiple: true },
+      runs: { type: 'string', default: '1000' },
+      workers: { type: 'string', default: '3' },
+      kills: { type: 'string' },
+      'chaos-for': { type: 'string', default: '120' },
+      'no-restarts': { type: 'boolean', default: false },
+      sleep: { type: 'string', default: '1000' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (err) {
+  fail((err as Error).message);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const count = (name: string, value: string | undefined, min: number): number | undefined => {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+};
+const requested = (values.pair ?? []).flatMap((p) => (p === 'all' ? [...PAIRS] : [p]));
+if (requested.length === 0) fail('--pair is required');
+for (const p of requested) if (!isPairName(p)) fail(`unknown pair ${JSON.stringify(p)}`);
+
+let failed = false;
+for (const pair of requested as PairName[]) {
+  const started = Date.now();
+  const report = await runChaos({
+    pair,
+    runs: count('runs', values.runs, 1)!,
+    workers: count('workers', values.workers, 2)!,
+    kills: count('kills', values.kills, 0),
+    chaosForMs: count('chaos-for', values['chaos-for'], 1)! * 1000,
+    restarts: !values['no-restarts'],
+    sleepMs: count('sleep', values.sleep, 0)!,
+    log: values.json ? undefined : (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`),
+  });
+  console.log(values.json ? JSON.stringify({ ...report, faults: undefined }) : formatReport(report));
+  failed ||= report.broken.length > 0;
+}
+process.exit(failed ? 1 : 0);
