@@ -13,6 +13,7 @@ import type { Serialized, SerializedError } from './serialization.js';
  * as `cause`) when the backend fails; the engine retries or surfaces it.
  */
 
+/** Where a run stands; see {@link RUN_STATUSES} for each one's meaning. */
 export type RunStatus = 'pending' | 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'continued';
 
 /**
@@ -28,21 +29,31 @@ export const FINISHED_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', '
 
 /** The projection of a run, kept up to date by `append`. */
 export interface RunRecord {
+  /** The run's id (generated, or given at start). */
   runId: string;
+  /** Name of the workflow it runs. */
   workflow: string;
+  /** Where it stands now. */
   status: RunStatus;
   /** Queue the run's workflow tasks go to. */
   queue: string;
+  /** The serialized argument list it was started with. */
   args: Serialized;
+  /** The serialized return value, once `completed`. */
   result?: Serialized;
+  /** Why it failed, once `failed`. */
   error?: SerializedError;
+  /** The key given at start; unique per workflow. */
   idempotencyKey?: string;
+  /** For a child run: the run that started it. */
   parentRunId?: string;
+  /** When it was created. */
   createdAt: number;
   /** Last time anything was appended or the run was touched; the recovery sweep reads it. */
   updatedAt: number;
   /** Not before this time may the run start (delayed start). */
   startAt?: number;
+  /** When it reached a finished status; retention goes by it. */
   finishedAt?: number;
   /** seq of the last event in the log. */
   lastSeq: number;
@@ -87,8 +98,11 @@ export interface RunPatch {
 
 /** A durable timer: at `fireAt` the run must be woken. Identified by (runId, timerId). */
 export interface Timer {
+  /** The run to wake. */
   runId: string;
+  /** Unique within the run; says what it is for (`sleep:<position>`, `retry:<position>`, `lease:<position>`...). */
   timerId: string;
+  /** When it is due, epoch milliseconds. */
   fireAt: number;
 }
 
@@ -96,11 +110,13 @@ export interface Timer {
 export interface HookRecord {
   /** Unguessable, single-use token (at least 128 bits from a CSPRNG). */
   token: string;
+  /** The run that waits on the hook. */
   runId: string;
   /** Position of the hook call in the run. */
   correlationId: string;
   /** Name of the hook definition (its schema validates payloads). */
   name: string;
+  /** When the hook was created. */
   createdAt: number;
   /** After this time the hook cannot be resumed. */
   expiresAt?: number;
@@ -123,19 +139,27 @@ export type CatchUpPolicy = 'none' | 'latest' | 'all';
 
 /** A schedule that starts runs of a workflow on a cron or fixed-interval clock. */
 export interface ScheduleRecord {
+  /** The schedule's id (`workflow:<name>` for a schedule declared with its workflow). */
   scheduleId: string;
+  /** Name of the workflow each slot starts. */
   workflow: string;
+  /** Queue of the runs it starts. */
   queue: string;
   /** Serialized argument list of each run. */
   args: Serialized;
   /** Exactly one of cron (with optional IANA time zone) or everyMs. */
   spec: { cron?: string; timezone?: string; everyMs?: number };
+  /** What a slot does while the previous run still runs. */
   overlap: OverlapPolicy;
+  /** Which missed slots fire when a scheduler comes back. */
   catchUp: CatchUpPolicy;
+  /** A paused schedule fires nothing until resumed. */
   paused: boolean;
   /** The next slot to fire (epoch ms). */
   nextFireAt?: number;
+  /** The last slot fired (epoch ms). */
   lastFireAt?: number;
+  /** The run the last slot started. */
   lastRunId?: string;
   /** buffer_one: a slot held back while the previous run is still running. */
   bufferedSlot?: number;
