@@ -1,23 +1,35 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brokerSuite, engineSuite, storageSuite } from '@durably/testing';
+import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
 import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage, availableDrivers } from '../src/index.js';
+
+// What the in-process backends offer. Neither storage pushes finished runs (clients poll); both brokers
+// list and remove dead letters, count deliveries exactly, and delay to the millisecond.
+const capabilities: Capabilities = {
+  subscribeFinished: false,
+  deadLetters: true,
+  removeDeadLetter: true,
+  workerLossRecovery: true,
+  exactDeliveryCount: true,
+  redeliversOnDisconnect: false,
+  delayPrecisionMs: 0,
+};
 
 // The memory backends: clients of one harness share one storage object and one broker hub.
 storageSuite('memory', async () => {
   const storage = new MemoryStorage();
   return { connect: async () => storage };
-});
+}, { capabilities });
 brokerSuite('memory', async () => {
   const hub = new MemoryBrokerHub();
   return { connect: async () => new MemoryBroker({ hub }) };
-});
+}, { capabilities });
 engineSuite('memory+memory', async () => {
   const storage = new MemoryStorage();
   const hub = new MemoryBrokerHub();
   return { connect: async () => ({ storage, broker: new MemoryBroker({ hub }) }) };
-});
+}, { capabilities });
 
 // The embedded local backend: every client opens the same SQLite file, as separate processes would.
 function tempDir() {
@@ -30,13 +42,13 @@ for (const driver of availableDrivers()) {
   storageSuite(`local/${driver}`, async () => {
     const { dir, cleanup } = tempDir();
     return { connect: async () => new LocalStorage({ path: dir, driver }), cleanup };
-  });
+  }, { capabilities });
   brokerSuite(`local/${driver}`, async () => {
     const { dir, cleanup } = tempDir();
     return { connect: async () => new LocalBroker({ path: dir, driver }), cleanup };
-  });
+  }, { capabilities });
   engineSuite(`local/${driver}+local/${driver}`, async () => {
     const { dir, cleanup } = tempDir();
     return { connect: async () => ({ storage: new LocalStorage({ path: dir, driver }), broker: new LocalBroker({ path: dir, driver }) }), cleanup };
-  });
+  }, { capabilities });
 }

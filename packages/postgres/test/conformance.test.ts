@@ -1,24 +1,36 @@
 import { describe } from 'vitest';
-import { brokerSuite, engineSuite, storageSuite } from '@durably/testing';
+import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
 import { PostgresBroker, PostgresStorage } from '../src/index.js';
 import { PG_URL, dropSchema, serverAvailable, uniqueSchema } from './harness.js';
 
 const available = await serverAvailable();
 
+// Full conformance: LISTEN/NOTIFY tells other clients of finished runs; the broker lists and removes
+// dead letters, counts deliveries exactly and delays to the millisecond.
+const capabilities: Capabilities = {
+  subscribeFinished: true,
+  deadLetters: true,
+  removeDeadLetter: true,
+  workerLossRecovery: true,
+  exactDeliveryCount: true,
+  redeliversOnDisconnect: false,
+  delayPrecisionMs: 0,
+};
+
 describe.skipIf(!available)('postgres adapter', () => {
   storageSuite('postgres', async () => {
     const schema = uniqueSchema();
     return { connect: async () => new PostgresStorage({ url: PG_URL, schema, max: 4 }), cleanup: () => dropSchema(schema) };
-  });
+  }, { capabilities });
   brokerSuite('postgres', async () => {
     const schema = uniqueSchema();
     return { connect: async () => new PostgresBroker({ url: PG_URL, schema, max: 4 }), cleanup: () => dropSchema(schema) };
-  });
+  }, { capabilities });
   engineSuite('postgres+postgres', async () => {
     const schema = uniqueSchema();
     return {
       connect: async () => ({ storage: new PostgresStorage({ url: PG_URL, schema, max: 4 }), broker: new PostgresBroker({ url: PG_URL, schema, max: 4 }) }),
       cleanup: () => dropSchema(schema),
     };
-  });
+  }, { capabilities });
 });

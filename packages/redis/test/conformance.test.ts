@@ -1,24 +1,36 @@
 import { describe } from 'vitest';
-import { brokerSuite, engineSuite, storageSuite } from '@durably/testing';
+import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
 import { RedisBroker, RedisStorage } from '../src/index.js';
 import { REDIS_URL, dropPrefix, serverAvailable, uniquePrefix } from './harness.js';
 
 const available = await serverAvailable();
 
+// Full conformance: Redis pub/sub tells other clients of finished runs; the broker lists and removes
+// dead letters, counts deliveries exactly and delays to the millisecond.
+const capabilities: Capabilities = {
+  subscribeFinished: true,
+  deadLetters: true,
+  removeDeadLetter: true,
+  workerLossRecovery: true,
+  exactDeliveryCount: true,
+  redeliversOnDisconnect: false,
+  delayPrecisionMs: 0,
+};
+
 describe.skipIf(!available)('redis adapter', () => {
   storageSuite('redis', async () => {
     const prefix = uniquePrefix();
     return { connect: async () => new RedisStorage({ url: REDIS_URL, prefix }), cleanup: () => dropPrefix(prefix) };
-  });
+  }, { capabilities });
   brokerSuite('redis', async () => {
     const prefix = uniquePrefix();
     return { connect: async () => new RedisBroker({ url: REDIS_URL, prefix }), cleanup: () => dropPrefix(prefix) };
-  });
+  }, { capabilities });
   engineSuite('redis+redis', async () => {
     const prefix = uniquePrefix();
     return {
       connect: async () => ({ storage: new RedisStorage({ url: REDIS_URL, prefix }), broker: new RedisBroker({ url: REDIS_URL, prefix }) }),
       cleanup: () => dropPrefix(prefix),
     };
-  });
+  }, { capabilities });
 });

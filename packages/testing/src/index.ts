@@ -1,6 +1,8 @@
-export { storageSuite, type StorageHarness } from './storage-suite.js';
-export { brokerSuite, type BrokerHarness, type BrokerSuiteOptions } from './broker-suite.js';
-export { engineSuite, waitFor, type EngineHarness } from './engine-suite.js';
+export { storageSuite, type StorageHarness, type StorageSuiteOptions } from './storage/suite.js';
+export { brokerSuite, type BrokerHarness, type BrokerSuiteOptions } from './broker/suite.js';
+export { engineSuite, type EngineHarness, type EngineSuiteOptions } from './engine/suite.js';
+export { FULL_CAPABILITIES, type Capabilities, type Feature } from './capabilities.js';
+export { waitFor } from './wait.js';
 export { createTestEnv, type TestEnv, type TestEnvOptions } from './test-env.js';
 export { serverRestartScenario, type RestartScenario } from './restart-scenario.js';
 export { workerKilledMidStepScenario, workerStoppedBySignalScenario, type ProcessBackend } from './process-scenarios.js';

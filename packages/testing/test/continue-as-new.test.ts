@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { Client, MemoryBroker, MemoryStorage, Worker } from '@durably/core';
-import { allWorkflows, looping } from '../src/engine-workflows.js';
+import { allWorkflows, looping } from '../src/engine/workflows.js';
 
 // A loop of 10,000 iterations through continueAsNew: each run keeps a bounded history.
 it('runs 10,000 iterations of continueAsNew with a bounded history per run', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { context, workflowContext, defineStream, RetryableError, runStream, sleep, step, streamStep, workflow } from '@durably/core';
 import { createTestEnv, type TestEnv } from '../src/index.js';
-import { approval, expense, issuedTokens } from '../src/engine-workflows.js';
+import { approval, expense, issuedTokens } from '../src/engine/workflows.js';
 
 const sendEmail = step('env.send-email', async (to: string) => `sent to ${to}`);
 const onboarding = workflow('env.onboarding', async (userId: string) => {

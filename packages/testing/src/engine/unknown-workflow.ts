@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { step, workflow, type Broker, type Logger } from '@durably/core';
-import type { SuiteContext } from './engine-context.js';
-import * as W from './engine-workflows.js';
+import type { SuiteContext } from './context.js';
+import * as W from './workflows.js';
 
 /** A workflow the suite's workers do not have, until a test starts one that has it. */
 export const orphanStep = step('unknown.orphan-step', async (n: number) => n * 2);
@@ -56,7 +56,8 @@ export function unknownWorkflowTests(suite: SuiteContext): void {
     // Time for the task's few hops and many recovery sweeps.
     await new Promise((r) => setTimeout(r, 5000));
     expect(await run.status()).toBe('pending');
-    expect(await c1.broker.deadLetters('durably.default')).toEqual([]);
+    // Nothing dead-lettered: read where the broker can list its dead letters.
+    if (suite.capabilities.deadLetters) expect(await c1.broker.deadLetters('durably.default')).toEqual([]);
     expect(published.get(run.runId)).toBeLessThanOrEqual(4); // the start, then at most 3 hops: no churn
     const info = (await run.waitingFor())!;
     expect(info).toMatchObject({ reason: 'workflow_not_registered', workflow: 'unknown.orphan', queue: 'default' });

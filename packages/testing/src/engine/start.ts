@@ -10,16 +10,10 @@ import {
   WorkflowFailedError,
   objectToError,
   type Logger,
-  type Worker,
-  type WorkerOptions,
 } from '@durably/core';
-import * as W from './engine-workflows.js';
-import { waitFor } from './wait.js';
-
-/** What a topic file of the engine suite gets from engineSuite: clients and workers on the backend under test. */
-export interface EngineContext {
-  setup(options?: Partial<WorkerOptions>): Promise<{ c: Client; w: Worker }>;
-}
+import type { SuiteContext } from './context.js';
+import * as W from './workflows.js';
+import { waitFor } from '../wait.js';
 
 /** A logger that keeps what it is given, for assertions on warnings. */
 export function recordingLogger(): Logger & { entries: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> } {
@@ -35,10 +29,26 @@ export function recordingLogger(): Logger & { entries: Array<{ level: string; ms
 }
 
 /**
- * Engine suite, starting runs and what errors say: retried starts by runId, idempotency keys per
- * workflow, cancel reasons, messages for finished runs, and error classes kept across the log.
+ * Engine suite, starting runs and what errors say: idempotency keys (raced, and per workflow), retried
+ * starts by runId, cancel reasons, messages for finished runs, and error classes kept across the log.
  */
-export function startTests(ctx: EngineContext): void {
+export function startTests(ctx: SuiteContext): void {
+  const { setup } = ctx;
+
+  it('returns the first run for a second start with the same idempotency key', async () => {
+    const { c } = await setup();
+    const key = `key-${crypto.randomUUID()}`;
+    const [a, b] = await Promise.all([
+      c.startWith(W.threeSteps, [], { idempotencyKey: key }),
+      c.startWith(W.threeSteps, [], { idempotencyKey: key }),
+    ]);
+    expect(a.runId).toBe(b.runId);
+    const again = await c.startWith(W.threeSteps, [], { idempotencyKey: key });
+    expect(again.runId).toBe(a.runId);
+    expect(await a.result({ timeout: '20s' })).toBe('abc');
+    expect(W.countOf(`${a.runId}:counted:a`)).toBe(1);
+  });
+
   it('returns the run for a start retried with the same runId; another workflow or other arguments get RunIdInUseError naming the run', async () => {
     const { c } = await ctx.setup();
     const runId = `retried-${crypto.randomUUID()}`;

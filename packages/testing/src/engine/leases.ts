@@ -1,11 +1,11 @@
 import { expect, it } from 'vitest';
-import { createLogger, StorageError, type Broker, type Client, type DurablyEvent, type Storage } from '@durably/core';
-import type { SuiteContext } from './engine-context.js';
-import * as W from './engine-workflows.js';
-import * as L from './engine-leases-workflows.js';
-import { waitFor } from './wait.js';
-
-type Ev<K extends DurablyEvent['type']> = Extract<DurablyEvent, { type: K }>;
+import { createLogger, StorageError, type Broker, type Client, type Storage } from '@durably/core';
+import { itNeeds } from '../capabilities.js';
+import type { SuiteContext } from './context.js';
+import { ofType } from './helpers.js';
+import * as W from './workflows.js';
+import * as L from './leases-workflows.js';
+import { waitFor } from '../wait.js';
 
 /** Clients whose "process" can be killed: afterwards every storage call fails and the broker is gone, as for a SIGKILLed worker. */
 function killable() {
@@ -28,10 +28,6 @@ function killable() {
       await broker?.close();
     },
   };
-}
-
-function ofType<K extends DurablyEvent['type']>(events: DurablyEvent[], type: K): Ev<K>[] {
-  return events.filter((e): e is Ev<K> => e.type === type);
 }
 
 /** Publishes every message twice (the second copy without its dedup key), as an at-least-once broker may. */
@@ -62,6 +58,8 @@ const LOSS_TEST_TIMEOUT_MS = 90_000;
 export function leaseTests(suite: SuiteContext): void {
   const workflows = [...W.allWorkflows, ...L.leaseWorkflows];
   const quiet = createLogger('silent');
+  /** The tests of a worker whose process dies: they need the lease to bring its run back. */
+  const needs = (title: string, body: () => Promise<void>, timeout?: number) => itNeeds(suite.capabilities, 'workerLossRecovery', title, body, timeout);
 
   /** A worker whose process then dies mid-step (`W.lossStep`); the other worker's recovery goes through the lease only. */
   async function loseWorker(wf: typeof W.recovering) {
@@ -81,7 +79,7 @@ export function leaseTests(suite: SuiteContext): void {
     return { outcome, elapsed, events: await b.getRun(run.runId).events() };
   }
 
-  it('takes over a run whose worker died during its first step once the lease lapses, and records the interruption', async () => {
+  needs('takes over a run whose worker died during its first step once the lease lapses, and records the interruption', async () => {
     const recovered = await loseWorker(W.recovering);
     expect(recovered.outcome).toBe('done');
     // Lease (1 s) + the timer sweep's grace (2 s) + replay, plus 12 s on SQS when the dead worker's
@@ -95,7 +93,7 @@ export function leaseTests(suite: SuiteContext): void {
     expect(ofType(recovered.events, 'step_completed')).toHaveLength(1);
   }, LOSS_TEST_TIMEOUT_MS);
 
-  it('fails a run whose worker died during its first step when its workflow has recoverOnWorkerLoss: false', async () => {
+  needs('fails a run whose worker died during its first step when its workflow has recoverOnWorkerLoss: false', async () => {
     const failed = await loseWorker(W.fragile);
     expect(((failed.outcome as Error).cause as Error)?.name).toBe('WorkerLostError');
     expect(((failed.outcome as Error).cause as Error).message).toContain('recoverOnWorkerLoss: false');
@@ -103,7 +101,7 @@ export function leaseTests(suite: SuiteContext): void {
     expect(ofType(failed.events, 'step_completed')).toHaveLength(0);
   }, LOSS_TEST_TIMEOUT_MS);
 
-  it('counts every worker a first step kills: past maxRecoveryAttempts the run fails instead of looping', async () => {
+  needs('counts every worker a first step kills: past maxRecoveryAttempts the run fails instead of looping', async () => {
     let run: Awaited<ReturnType<Client['start']>> | undefined;
     for (let death = 1; death <= 2; death++) {
       const doomed = killable();

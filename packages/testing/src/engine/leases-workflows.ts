@@ -1,9 +1,9 @@
 /**
  * Workflows of the engine suite's tests of step attempts: leases, duplicates, lost workers, and
- * timers that fire while inline steps run. Body executions are counted with `bump` (engine-workflows).
+ * timers that fire while inline steps run. Body executions are counted with `bump` (effects.ts).
  */
 import { context, defineHook, sleep, step, waitForSignal, workflow, type StepContext } from '@durably/core';
-import { bump } from './engine-workflows.js';
+import { bump } from './effects.js';
 
 /** Every body execution of this module's steps, over all runs (the duplicate test counts them all). */
 export const executions = { total: 0 };

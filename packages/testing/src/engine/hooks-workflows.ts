@@ -1,0 +1,90 @@
+/**
+ * Workflows of the engine suite's hooks, signals, queries and versioning (patched).
+ */
+import { z } from 'zod';
+import { context, stepHook, defineHook, defineQuery, patched, sleep, step, waitForSignal, workflow, type StepContext, type Workflow } from '@durably/core';
+import { bump } from './effects.js';
+
+export const ApprovalSchema = z.object({ approved: z.boolean(), by: z.string().min(1) });
+
+export const approval = defineHook<z.infer<typeof ApprovalSchema>>('suite.approval', { schema: ApprovalSchema });
+
+/** The token leaves the run through a step, as it would in an email. */
+export const publishToken = step('suite.publish-token', async (token: string) => {
+  issuedTokens.set((context() as StepContext).runId, token);
+  return 'sent';
+});
+
+export const issuedTokens = new Map<string, string>();
+
+export const expense = workflow('suite.expense', async (timeoutMs: number) => {
+  const hook = approval.create({ timeout: timeoutMs });
+  await publishToken(hook.token);
+  try {
+    const decision = await hook;
+    return { decision };
+  } catch (err) {
+    return { error: (err as Error).name };
+  }
+});
+
+export const collector = workflow('suite.collector', async (count: number, timeoutMs: number) => {
+  const got: unknown[] = [];
+  for (let i = 0; i < count; i++) got.push(await waitForSignal('item'));
+  await sleep(20);
+  let late: unknown;
+  try {
+    late = await waitForSignal('late', { timeout: timeoutMs });
+  } catch (err) {
+    late = (err as Error).name;
+  }
+  return { got, late };
+});
+
+export const versioned = { patched: false };
+
+export const oldPath = step('suite.old-path', async () => 'old');
+
+export const newPath = step('suite.new-path', async () => 'new');
+
+export const patchedWf = workflow('suite.patched', async () => {
+  await sleep(150);
+  // Deploy 1 had only oldPath here; deploy 2 adds the patch.
+  const which = versioned.patched && patched('use-new-path') ? await newPath() : await oldPath();
+  await sleep(150);
+  return which;
+});
+
+export const progressQuery = defineQuery<{ received: number }>('suite.progress');
+
+export const queried = workflow('suite.queried', async (count: number) => {
+  let received = 0;
+  progressQuery.handle(() => ({ received }));
+  for (let i = 0; i < count; i++) {
+    await waitForSignal('q-item');
+    received++;
+  }
+  return received;
+});
+
+export const stepHookTokens = new Map<string, string>();
+
+export const reviewed = step('suite.reviewed', async (doc: string, timeoutMs: number) => {
+  const ctx = context() as StepContext;
+  bump(`${ctx.runId}:reviewed`);
+  try {
+    const verdict = await stepHook<{ ok: boolean }>('suite.review', {
+      timeout: timeoutMs,
+      schema: z.object({ ok: z.boolean() }),
+      onToken: (token) => void stepHookTokens.set(ctx.runId, token),
+    });
+    return `${doc}: ${verdict.ok ? 'approved' : 'rejected'}`;
+  } catch (err) {
+    return `${doc}: ${(err as Error).name}`;
+  }
+});
+
+export const reviewWf = workflow('suite.review', async (doc: string, timeoutMs: number) => reviewed(doc, timeoutMs));
+
+/** The workflows above that the suite's workers register. */
+export const hooksWorkflows: Workflow<any[], any>[] = [expense, collector, patchedWf, queried, reviewWf];

@@ -1,0 +1,101 @@
+import { afterEach, describe } from 'vitest';
+import { Client, Worker, type Broker, type Limits, type Storage, type WorkerOptions } from '@durably/core';
+import { resolveCapabilities, type Capabilities } from '../capabilities.js';
+import type { SuiteContext } from './context.js';
+import { allWorkflows } from './workflows.js';
+import { basicsTests } from './basics.js';
+import { stepTests } from './steps.js';
+import { timerTests } from './timers.js';
+import { hookTests } from './hooks.js';
+import { cancellationTests } from './cancellation.js';
+import { childTests } from './children.js';
+import { continueAsNewTests } from './continue-as-new.js';
+import { scheduleTests } from './schedules.js';
+import { streamTests } from './streams.js';
+import { limitTests } from './limits.js';
+import { recoveryTests } from './recovery.js';
+import { leaseTests } from './leases.js';
+import { unknownWorkflowTests } from './unknown-workflow.js';
+import { startTests } from './start.js';
+
+export interface EngineHarness {
+  /** A new storage and broker client on the same backends (like another process). */
+  connect(): Promise<{ storage: Storage; broker: Broker }>;
+  cleanup?(): Promise<void>;
+}
+
+export interface EngineSuiteOptions {
+  /**
+   * What the storage and broker under test offer; what is not declared is expected (full
+   * conformance). The engine suite reads `workerLossRecovery`, `deadLetters` and `delayPrecisionMs`.
+   */
+  capabilities?: Partial<Capabilities>;
+}
+
+/** Worker settings that make sweeps and recovery fast enough for tests. */
+const FAST: Partial<WorkerOptions> = {
+  timerSweepInterval: '100ms',
+  recoveryInterval: '200ms',
+  staleAfter: '1500ms',
+  visibilityTimeout: '3s',
+  concurrency: 20,
+};
+
+/**
+ * The engine behaviour suite: every capability end to end, through a real worker consuming the
+ * broker and a client on the same backends. Each adapter pair runs it with one call; the tests are
+ * in one file per area beside this one.
+ */
+export function engineSuite(name: string, createHarness: () => Promise<EngineHarness>, options: EngineSuiteOptions = {}): void {
+  const capabilities = resolveCapabilities(options.capabilities);
+  describe(`engine conformance: ${name}`, () => {
+    const opened: Array<{ close(): Promise<void> }> = [];
+    const workers: Worker[] = [];
+    let harness: EngineHarness | undefined;
+
+    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage): Promise<Client> {
+      harness ??= await createHarness();
+      const { storage, broker } = await harness.connect();
+      const c = new Client({ storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
+      opened.push(c);
+      await c.ensureReady();
+      return c;
+    }
+
+    async function worker(c: Client, workerOptions: Partial<WorkerOptions> = {}): Promise<Worker> {
+      const w = new Worker(c, { workflows: allWorkflows, ...FAST, ...workerOptions });
+      workers.push(w);
+      await w.start();
+      return w;
+    }
+
+    async function setup(workerOptions: Partial<WorkerOptions> = {}) {
+      const c = await client();
+      const w = await worker(c, workerOptions);
+      return { c, w };
+    }
+
+    afterEach(async () => {
+      await Promise.all(workers.splice(0).map((w) => w.stop()));
+      await Promise.all(opened.splice(0).map((c) => c.close()));
+      if (harness?.cleanup) await harness.cleanup();
+      harness = undefined;
+    });
+
+    const suite: SuiteContext = { client, worker, setup, fast: FAST, capabilities };
+    leaseTests(suite);
+    unknownWorkflowTests(suite);
+    basicsTests(suite);
+    stepTests(suite);
+    timerTests(suite);
+    hookTests(suite);
+    cancellationTests(suite);
+    childTests(suite);
+    continueAsNewTests(suite);
+    limitTests(suite);
+    scheduleTests(suite);
+    streamTests(suite);
+    recoveryTests(suite);
+    startTests(suite);
+  });
+}
