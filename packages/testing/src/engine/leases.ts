@@ -123,6 +123,10 @@ export function leaseTests(suite: SuiteContext): void {
     expect(W.countOf(`${run!.runId}:hanging`)).toBe(2); // the third worker did not run it again
   }, LOSS_TEST_TIMEOUT_MS);
 
+  // Hundreds of appends through a duplicating broker: seconds on a server, a minute on an emulator
+  // (DynamoDB Local) sharing a loaded machine. What is tested is what ran, not how fast.
+  const BULK_TEST_TIMEOUT_MS = 120_000;
+
   it('runs each step body exactly once when every message is published twice: 100 runs of 5 steps', async () => {
     const c1 = await suite.client(duplicating);
     const c2 = await suite.client(duplicating);
@@ -142,7 +146,7 @@ export function leaseTests(suite: SuiteContext): void {
       // Each step's start comes before its outcome: the step's duration is in the log.
       for (const s of starts) expect(done.find((d) => d.correlationId === s.correlationId)!.seq).toBeGreaterThan(s.seq);
     }
-  });
+  }, BULK_TEST_TIMEOUT_MS);
 
   it('runs each dispatched step body once when every message is published twice', async () => {
     const c1 = await suite.client(duplicating);
@@ -154,7 +158,7 @@ export function leaseTests(suite: SuiteContext): void {
     for (const r of runs) expect(await r.result({ timeout: '60s' })).toBe(10);
     expect(L.executions.total - before).toBe(100);
     for (const r of runs) expect(ofType(await r.events(), 'step_started')).toHaveLength(5);
-  });
+  }, BULK_TEST_TIMEOUT_MS);
 
   it('leaves an attempt in flight to its live worker, which renews its lease while the body runs', async () => {
     const a = await suite.client();
