@@ -12,15 +12,11 @@
  *   node site/run.mjs install                     the tooling only
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureInstalled as ensureFolder } from '../tools/scripts/install-on-demand.mjs';
 
 const siteDir = dirname(fileURLToPath(import.meta.url));
-const lockfile = join(siteDir, 'package-lock.json');
-/** Written after a successful install: the hash of the lockfile it installed. */
-const stamp = join(siteDir, 'node_modules', '.durably-site-lock');
 
 function run(command, args, what) {
   const result = spawnSync(command, args, { cwd: siteDir, stdio: 'inherit' });
@@ -32,13 +28,12 @@ function run(command, args, what) {
 }
 
 function ensureInstalled() {
-  const hash = createHash('sha256').update(readFileSync(lockfile)).digest('hex');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
-  console.error('Installing the site tooling into site/node_modules (npm ci --prefix site)...');
-  // Inside an npm script, npm_execpath is the npm that runs it: use the same one.
-  const npm = process.env.npm_execpath && /npm-cli\.c?js$/.test(process.env.npm_execpath) ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
-  run(npm[0], [...npm[1], 'ci', '--prefix', siteDir, '--no-audit', '--no-fund'], 'npm ci --prefix site');
-  writeFileSync(stamp, hash);
+  try {
+    ensureFolder(siteDir, { label: 'the site tooling' });
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
 }
 
 function api() {

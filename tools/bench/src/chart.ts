@@ -1,15 +1,17 @@
 /**
- * Renders the headline figures of a bench run as an SVG: horizontal bars, one panel per figure,
- * Durably and its peers side by side. No dependency: the chart is a few rectangles and labels.
+ * Renders the headline figures of a bench run as an SVG: first the ratios of Durably to the system on
+ * the same backend (bars from 1x to the median across rounds, a whisker over the range), then one panel
+ * per figure, each bar the median across rounds with its range. No dependency: rectangles and labels.
  */
 import type { Row } from './shapes.js';
+import { ratios, summarize, type Ratio } from './rounds.js';
 
 interface Panel {
   title: string;
   unit: string;
   /** Lower is better (latency, time): said in the title. */
   lowerIsBetter: boolean;
-  bars: Array<{ label: string; value: number; system: Row['system'] }>;
+  bars: Array<{ label: string; value: number; min: number; max: number; rounds: number; system: Row['system'] }>;
 }
 
 const COLORS: Record<Row['system'], string> = {
@@ -17,16 +19,18 @@ const COLORS: Record<Row['system'], string> = {
   dbos: '#9333ea',
   bullmq: '#dc2626',
   'vercel-workflow': '#111827',
+  restate: '#ea580c',
   raw: '#6b7280',
 };
 
-const NAMES: Record<Row['system'], string> = { durably: 'Durably', dbos: 'DBOS Transact', bullmq: 'BullMQ', 'vercel-workflow': 'Vercel Workflow', raw: 'raw' };
+const NAMES: Record<Row['system'], string> = { durably: 'Durably', dbos: 'DBOS Transact', bullmq: 'BullMQ', 'vercel-workflow': 'Vercel Workflow', restate: 'Restate', raw: 'raw' };
 
 function panels(rows: Row[]): Panel[] {
-  const pick = (shape: string, metric: string, filter: (r: Row) => boolean = () => true) =>
-    rows
-      .filter((r) => r.shape === shape && r.metric === metric && filter(r) && Number.isFinite(r.value))
-      .map((r) => ({ label: `${NAMES[r.system]} · ${r.backend}${r.mode && r.mode !== 'inline' ? ` · ${r.mode}` : ''}`, value: r.value, system: r.system }));
+  const summaries = summarize(rows);
+  const pick = (shape: string, metric: string) =>
+    summaries
+      .filter((r) => r.shape === shape && r.metric === metric && Number.isFinite(r.median))
+      .map((r) => ({ label: `${NAMES[r.system]} · ${r.backend}${r.mode && r.mode !== 'inline' ? ` · ${r.mode}` : ''}`, value: r.median, min: r.min, max: r.max, rounds: r.rounds, system: r.system }));
   return [
     { title: 'B1 throughput: 3-step workflows per second (higher is better)', unit: 'wf/s', lowerIsBetter: false, bars: pick('B1', 'workflows_per_s') },
     { title: 'B1 latency p50, start to result (lower is better)', unit: 'ms', lowerIsBetter: true, bars: pick('B1', 'latency_p50_ms') },
@@ -45,27 +49,61 @@ function format(value: number): string {
   return value.toFixed(2);
 }
 
+/** A range line with end ticks, centred on `y`. */
+function whisker(x0: number, x1: number, y: number): string {
+  return `<path d="M${x0.toFixed(1)} ${y - 4}v8M${x0.toFixed(1)} ${y}H${x1.toFixed(1)}M${x1.toFixed(1)} ${y - 4}v8" stroke="#111827" stroke-width="1.2" fill="none"/>`;
+}
+
+/** Ratios on a log scale around 1x: a bar from 1x to the median, a whisker over the rounds' range. */
+function ratioPanel(measured: Ratio[], parts: string[], y: number, g: { width: number; labelWidth: number; barArea: number; barHeight: number; gap: number }): number {
+  const rounds = Math.max(...measured.map((r) => r.perRound.length));
+  parts.push(`<text x="10" y="${y}" font-size="14" font-weight="600">${escape(`Durably ÷ the system on the same backend, median of ${rounds} interleaved round${rounds > 1 ? 's' : ''} and range (above 1x = Durably ahead)`)}</text>`);
+  y += 12;
+  const lo = Math.log10(Math.min(0.5, ...measured.map((r) => r.min)));
+  const hi = Math.log10(Math.max(2, ...measured.map((r) => r.max)));
+  const x = (v: number) => g.labelWidth + ((Math.log10(v) - lo) / (hi - lo)) * g.barArea;
+  const top = y;
+  for (const r of measured) {
+    const color = r.median >= 1 ? COLORS.durably : COLORS[r.other.system];
+    const [a, b] = [x(Math.min(1, r.median)), x(Math.max(1, r.median))];
+    parts.push(`<text x="${g.labelWidth - 8}" y="${y + g.barHeight - 4}" font-size="12" text-anchor="end">${escape(r.label)}</text>`);
+    parts.push(`<rect x="${a.toFixed(1)}" y="${y}" width="${Math.max(1, b - a).toFixed(1)}" height="${g.barHeight}" fill="${color}" fill-opacity="0.8" rx="2"/>`);
+    parts.push(whisker(x(r.min), x(r.max), y + g.barHeight / 2));
+    const text = r.perRound.length > 1 ? `${format(r.median)}x (${format(r.min)}-${format(r.max)}x)` : `${format(r.median)}x (1 round)`;
+    parts.push(`<text x="${(Math.max(b, x(r.max)) + 6).toFixed(1)}" y="${y + g.barHeight - 4}" font-size="12">${text}</text>`);
+    y += g.barHeight + g.gap;
+  }
+  parts.push(`<line x1="${x(1).toFixed(1)}" y1="${top - 4}" x2="${x(1).toFixed(1)}" y2="${y}" stroke="#6b7280" stroke-dasharray="3 3"/>`);
+  parts.push(`<text x="${x(1).toFixed(1)}" y="${y + 10}" font-size="10" fill="#6b7280" text-anchor="middle">1x (log scale)</text>`);
+  return y + 36;
+}
+
 export function renderChart(rows: Row[], subtitle: string): string {
-  const width = 900;
-  const labelWidth = 300;
-  const barArea = width - labelWidth - 110;
+  const width = 1100;
+  const labelWidth = 430;
+  const barArea = width - labelWidth - 190;
   const barHeight = 16;
   const gap = 4;
   let y = 50;
   const parts: string[] = [];
+  const measured = ratios(rows).filter((r) => r.other.system !== 'durably');
+  if (measured.length > 0) y = ratioPanel(measured, parts, y, { width, labelWidth, barArea, barHeight, gap });
   for (const panel of panels(rows)) {
     parts.push(`<text x="10" y="${y}" font-size="14" font-weight="600">${escape(panel.title)}</text>`);
     y += 12;
     // Log scale when the values span more than two orders of magnitude, so small bars stay visible.
-    const max = Math.max(...panel.bars.map((b) => b.value));
-    const min = Math.min(...panel.bars.map((b) => b.value).filter((v) => v > 0));
+    const max = Math.max(...panel.bars.map((b) => b.max));
+    const min = Math.min(...panel.bars.map((b) => b.min).filter((v) => v > 0));
     const log = max / Math.max(min, 1e-9) > 100;
     const scale = (v: number) => (log ? (Math.log10(Math.max(v, min)) - Math.log10(min) + 0.3) / (Math.log10(max) - Math.log10(min) + 0.3) : v / max) * barArea;
     for (const bar of panel.bars) {
       const w = Math.max(1, scale(bar.value));
       parts.push(`<text x="${labelWidth - 8}" y="${y + barHeight - 4}" font-size="12" text-anchor="end">${escape(bar.label)}</text>`);
       parts.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${COLORS[bar.system]}" rx="2"/>`);
-      parts.push(`<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + barHeight - 4}" font-size="12">${format(bar.value)} ${panel.unit}</text>`);
+      const [x0, x1] = [labelWidth + Math.max(1, scale(bar.min)), labelWidth + Math.max(1, scale(bar.max))];
+      parts.push(whisker(x0, x1, y + barHeight / 2));
+      const spread = bar.rounds > 1 ? ` (${format(bar.min)}-${format(bar.max)})` : ' (1 round)';
+      parts.push(`<text x="${(Math.max(labelWidth + w, x1) + 6).toFixed(1)}" y="${y + barHeight - 4}" font-size="12">${format(bar.value)} ${panel.unit}${spread}</text>`);
       y += barHeight + gap;
     }
     if (log) {

@@ -6,6 +6,10 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import amqp from 'amqplib';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AMQP_URL, PG_URL, REDIS_URL, type Row } from './shapes.js';
 
 const row = (backend: string, mode: string, metric: string, value: number, unit: string): Row => ({ shape: 'B0', system: 'raw', backend, mode, metric, value, unit });
@@ -48,6 +52,30 @@ export async function rawPostgres(ms: number): Promise<Row[]> {
   } finally {
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await pool.end();
+  }
+}
+
+/**
+ * Single-row INSERT into a SQLite file, each its own transaction, on one connection, with the local
+ * backend's pragmas (WAL, synchronous=FULL: every commit is synced): the embedded default's raw limit.
+ */
+export async function rawSqlite(ms: number): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'durably-raw-sqlite-'));
+  const db = new Database(join(dir, 'raw.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 10000');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    const payload = 'x'.repeat(100);
+    const perSecond = await rate(1, ms, async () => {
+      insert.run(payload);
+    });
+    return [row('local', '1 conn', 'insert_commits_per_s', perSecond, 'commits/s')];
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

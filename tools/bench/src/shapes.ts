@@ -16,12 +16,14 @@ export const AMQP_URL = process.env.DURABLY_BENCH_AMQP_URL ?? 'amqp://guest:gues
 /** One measured figure, in the shape of tools/bench/results/latest.json rows. */
 export interface Row {
   shape: string;
-  system: 'durably' | 'dbos' | 'bullmq' | 'vercel-workflow' | 'raw';
+  system: 'durably' | 'dbos' | 'bullmq' | 'vercel-workflow' | 'restate' | 'raw';
   backend: string;
   mode: string;
   metric: string;
   value: number;
   unit: string;
+  /** Which of the `--rounds` this figure comes from (1-based), set by main.ts. */
+  round?: number;
 }
 
 export interface Opened {
@@ -366,7 +368,7 @@ export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: n
     const early = mean(gaps.slice(0, tenth));
     const late = mean(gaps.slice(-tenth));
     const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'durably', backend: backend.name, mode, metric, value, unit });
-    return [row('total_ms', total, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'), ...usage];
+    return [row('total_ms', total, 'ms'), row('ms_per_step', total / steps, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'), ...usage];
   });
 }
 

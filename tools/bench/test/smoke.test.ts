@@ -3,31 +3,42 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Row } from '../src/shapes.js';
+import type { Ratio } from '../src/rounds.js';
+import { ensurePeers, PEERS_DIR } from '../src/peers-install.js';
 
 const benchDir = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'durably-bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// The whole bench at tiny size, as `npm run bench -- --size tiny` runs it: every shape, every system.
-// The server backends and the peers join in CI (where the servers always run) or with
+const servers = Boolean(process.env.CI || process.env.DURABLY_BENCH_SERVERS);
+
+// The peers (tools/bench/peers, outside the root install) are installed from their lockfile on first
+// use: here, before the bench starts, so that the bench's own time bound measures the bench.
+beforeAll(() => {
+  if (servers) ensurePeers();
+}, 600_000);
+
+// The whole bench at tiny size, as `npm run bench -- --size tiny` runs it: every shape, every system,
+// one round. The server backends and the peers join in CI (where the servers always run) or with
 // DURABLY_BENCH_SERVERS=1. Timings are not asserted here; the shape of the results is.
 it('runs every shape at tiny size and writes rows a script can compare, and a chart', async () => {
-  const servers = Boolean(process.env.CI || process.env.DURABLY_BENCH_SERVERS);
   const out = join(dir, 'latest.json');
   const chart = join(dir, 'chart.svg');
   const scope = servers ? [] : ['--backend', 'memory', '--backend', 'local', '--system', 'durably'];
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/main.ts', '--size', 'tiny', '--out', out, '--chart', chart, ...scope], {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/main.ts', '--size', 'tiny', '--rounds', '1', '--out', out, '--chart', chart, ...scope], {
     cwd: benchDir,
     // DynamoDB + SQS on their emulators add about a minute (a JVM to start, a slower store).
     timeout: 420_000,
     maxBuffer: 64 * 1024 * 1024,
   });
   expect(stdout).toContain(`wrote ${out}`);
-  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[] };
+  const { rows, rounds, ratios } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; rounds: number; ratios: Ratio[] };
+  expect(rounds).toBe(1);
   for (const r of rows) {
-    expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'shape', 'system', 'unit', 'value']);
+    expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'round', 'shape', 'system', 'unit', 'value']);
+    expect(r.round).toBe(1);
     expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
   }
   const shapes = new Set(rows.map((r) => r.shape));
@@ -39,7 +50,14 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
     const b2 = rows.filter((r) => r.shape === 'B2' && r.system === system).map((r) => r.metric);
     expect(b2, system).toEqual(expect.arrayContaining(['total_ms', 'gap_ratio_late_early']));
   }
-  if (servers) expect(rows.filter((r) => r.shape === 'B0' && r.system === 'raw').map((r) => r.backend)).toEqual(expect.arrayContaining(['postgres', 'redis', 'rabbitmq']));
+  if (servers) expect(rows.filter((r) => r.shape === 'B0' && r.system === 'raw').map((r) => r.backend)).toEqual(expect.arrayContaining(['postgres', 'redis', 'rabbitmq', 'local']));
+  // Each peer's ratio to Durably on its backend, computed round by round, with its spread.
+  const others = new Set(ratios.map((r) => r.other.system));
+  for (const system of systems.filter((s) => s !== 'durably')) expect(others, system).toContain(system);
+  for (const r of ratios) {
+    expect(r.perRound.length, r.label).toBe(1);
+    expect(r.min <= r.median && r.median <= r.max && r.min > 0, r.label).toBe(true);
+  }
   // With inline steps, one storage write per step in steady state, on every backend: a run of n steps
   // costs n + 1 appends (the first step's start goes with run_started), so 4/3 for B1's 3-step runs.
   // Lease renewals (appends without events) are counted apart: a backend slower than a third of the
@@ -52,4 +70,10 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
   const svg = readFileSync(chart, 'utf8');
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('B1 throughput');
+  if (servers) expect(svg).toContain('Durably ÷ the system on the same backend');
 }, 480_000);
+
+// The peers' sources are outside the bench's own typecheck (which must not need them installed).
+it.runIf(servers)('the peers\' sources typecheck against the installed peers', async () => {
+  await promisify(execFile)(process.execPath, [resolve(benchDir, '../../node_modules/typescript/bin/tsc'), '-p', join(PEERS_DIR, 'tsconfig.json')], { cwd: benchDir, timeout: 240_000 });
+}, 300_000);
