@@ -10,57 +10,38 @@ export { combineInstrumentation, type Instrumentation, type CombinedInstrumentat
 export { logInstrumentation } from './observe/log-instrumentation.js';
 export { otelInstrumentation } from './observe/otel.js';
 export { parseTraceparent, formatTraceparent } from './observe/trace-context.js';
-export { listDeadLetters, retryDeadLetter, type DeadTask } from './client/dead-letters.js';
-export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './worker/messages.js';
-export type { RetryOptions, BackoffOptions, RetryPolicy } from './retry.js';
-export { step, workflow, isWorkflow, getStepDefinition } from './definitions.js';
-export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './definitions.js';
-export { validateArgs } from './definitions.js';
-export { context, stepContext, workflowContext, sleep } from './context.js';
-export { checkpoint, type CheckpointStore } from './checkpoint.js';
-export { stepHook } from './step-hooks.js';
-export { defineHook, defineQuery, waitForSignal, patched, continueAsNew, shield, startChild, startChildWith, runChild, getHookDefinition } from './hooks.js';
-export type { QueryDefinition } from './hooks.js';
-export type { ChildHandle, ChildOptions } from './hooks.js';
-export type { HookDefinition, Hook, PayloadSchema } from './hooks.js';
-export type { StepContext, WorkflowContext } from './context.js';
-export { Client, RunHandle } from './client/client.js';
-export type { ClientOptions, StartOptions, StartOutcome } from './client/client.js';
-export type { RunWaiting } from './client/waiting.js';
-export { Worker } from './worker/worker.js';
-export type { WorkerOptions } from './worker/worker.js';
-export type { StopOnSignalsOptions } from './worker/shutdown.js';
-export {
-  configure,
-  createClient,
-  connect,
-  createWorker,
-  defineConfig,
-  getDefaultClient,
-  getRun,
-  listRuns,
-  start,
-  startWith,
-  cancel,
-  resumeHook,
-  sendSignal,
-  schedule,
-  storageFromUrl,
-  brokerFromUrl,
-  resolveBackends,
-  openBackends,
-  storageAdapterFor,
-  clientFromConfig,
-  describeBackend,
-  loadConfigFile,
-  DEFAULT_STORAGE_URL,
-  DEFAULT_BROKER_URL,
-} from './config.js';
-export type { DurablyConfig, ClientSetup } from './config.js';
-export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './streams.js';
-export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './streams.js';
-export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './schedules.js';
+export { listDeadLetters, retryDeadLetter, type DeadTask } from './runtime/client/dead-letters.js';
+export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './runtime/tasks/messages.js';
+export type { RetryOptions, BackoffOptions, RetryPolicy } from './engine/retry.js';
+export { step, workflow, isWorkflow, getStepDefinition } from './api/definitions.js';
+export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './api/definitions.js';
+export { validateArgs } from './api/definitions.js';
+export { context, stepContext, workflowContext, sleep } from './api/context.js';
+export { checkpoint, type CheckpointStore } from './api/checkpoint.js';
+export { stepHook } from './api/step-hooks.js';
+export { defineHook, defineQuery, getHookDefinition } from './api/hooks.js';
+export { waitForSignal } from './api/signals.js';
+export { patched, continueAsNew, shield } from './api/flow.js';
+export { startChild, startChildWith, runChild } from './api/children.js';
+export type { QueryDefinition } from './api/hooks.js';
+export type { ChildHandle, ChildOptions } from './api/children.js';
+export type { HookDefinition, Hook, PayloadSchema } from './api/hooks.js';
+export type { StepContext, WorkflowContext } from './api/context.js';
+export { Client, RunHandle } from './runtime/client/client.js';
+export type { ClientOptions, StartOptions, StartOutcome } from './runtime/client/client.js';
+export type { RunWaiting } from './runtime/client/waiting.js';
+export { Worker } from './runtime/worker/worker.js';
+export type { WorkerOptions } from './runtime/worker/worker.js';
+export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
+export { configure, createWorker, defineConfig, getDefaultClient, getRun, listRuns, start, startWith, cancel, resumeHook, sendSignal, schedule } from './api/default-client.js';
+export { createClient, connect, clientFromConfig, type ClientSetup } from './runtime/client/create.js';
+export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile } from './config/adapters.js';
+export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
+export type { DurablyConfig } from './config/types.js';
+export { defineStream, streamStep, emit, scheduleSignal, runStream, startStream, inspectStream, getStream, STREAM_WORKFLOW } from './api/streams/index.js';
+export type { Stream, StreamSignal, StreamStepState, StreamStepStatus, StreamStatus, StreamOutcome, StreamSnapshot, StreamReaction, StreamStepContext, StreamHandler, StreamStepOptions, StreamOptions, StreamEmitter, EmitOptions } from './api/streams/index.js';
+export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from './runtime/schedules.js';
 // The in-process backends live in @durably/local (a dependency): memory, and embedded SQLite.
 export { MemoryStorage, MemoryBroker, MemoryBrokerHub, LocalStorage, LocalBroker, type LocalStorageOptions, type LocalBrokerOptions } from '@durably/local';
-/** For runtime implementers (another engine running Durably workflows): see runtime-kit.ts. */
-export * as runtimeKit from './runtime-kit.js';
+/** For runtime implementers (another engine running Durably workflows): see engine/runtime-kit.ts. */
+export * as runtimeKit from './engine/runtime-kit.js';

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { LocalTimers, type LocalTimer } from '../src/worker/local-timers.js';
+import { LocalTimers, type LocalTimer } from '../src/runtime/worker/local-timers.js';
 
 it('fires timers in due order, in batches of those due together, and drains what is left', async () => {
   const fired: string[][] = [];

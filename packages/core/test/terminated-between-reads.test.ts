@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { Client, MemoryBroker, MemoryStorage, Worker, sleep, workflow, type RunRecord, type Storage } from '../src/index.js';
-import { publishTask } from '../src/worker/publish.js';
-import { brokerQueue } from '../src/worker/messages.js';
+import { publishTask } from '../src/runtime/tasks/publish.js';
+import { brokerQueue } from '../src/runtime/tasks/messages.js';
 
 const napper = workflow('race.napper', async () => {
   await sleep(60_000);

@@ -11,7 +11,7 @@ import {
   storageFromUrl,
   workflow,
 } from '@durably/core';
-import { backoffDelay, resolveRetryPolicy, DEFAULT_RETRY } from '../src/retry.js';
+import { backoffDelay, resolveRetryPolicy, DEFAULT_RETRY } from '../src/engine/retry.js';
 
 describe('retry policy', () => {
   it('computes exponential backoff with a cap', () => {

@@ -1,0 +1,74 @@
+import type { RunFilter, RunPage, ScheduleRecord } from '@durably/contracts';
+import type { DurablyConfig } from '../config/types.js';
+import type { Workflow } from '../engine/definitions.js';
+import { Client, type RunHandle, type StartOptions } from '../runtime/client/client.js';
+import { createClient } from '../runtime/client/create.js';
+import type { ScheduleOptions } from '../runtime/schedules.js';
+import { Worker, type WorkerOptions } from '../runtime/worker/worker.js';
+
+/**
+ * The default client and the top-level verbs that use it: start(), getRun(), cancel(), schedule(),
+ * createWorker() and the rest, for code that does not pass a client around.
+ */
+
+/** Identity function that types a config file's default export. */
+export function defineConfig(config: DurablyConfig): DurablyConfig {
+  return config;
+}
+
+let defaultClient: Client | undefined;
+
+/** Sets the default client used by start(), getRun(), listRuns(), cancel() and createWorker() without a client. */
+export function configure(config: DurablyConfig | Client): Client {
+  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker, connectTimeout: config.connectTimeout });
+  return defaultClient;
+}
+
+/** The default client: the one configure() set, or one from env, config file and defaults. */
+export function getDefaultClient(): Client {
+  defaultClient ??= createClient();
+  return defaultClient;
+}
+
+/** Starts a run on the default client. */
+export function start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>> {
+  return getDefaultClient().start(wf, ...args);
+}
+
+/** Starts a run with options (idempotencyKey, delay, startAt, queue, runId) on the default client. */
+export function startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
+  return getDefaultClient().startWith(wf, args, options);
+}
+
+/** A handle to a run of the default client (nothing is read until you call one of its methods). */
+export function getRun<R = unknown>(runId: string): RunHandle<R> {
+  return getDefaultClient().getRun<R>(runId);
+}
+
+export function listRuns(filter: RunFilter = {}): Promise<RunPage> {
+  return getDefaultClient().listRuns(filter);
+}
+
+export function cancel(runId: string, reason?: string): Promise<void> {
+  return getDefaultClient().cancel(runId, reason);
+}
+
+/** Creates or replaces a schedule on the default client: cron (with time zone) or a fixed interval. */
+export function schedule<A extends unknown[]>(scheduleId: string, wf: Workflow<A, unknown>, options: ScheduleOptions<A>): Promise<ScheduleRecord> {
+  return getDefaultClient().schedules.create(scheduleId, wf, options);
+}
+
+/** Resumes a hook by its token, on the default client. */
+export function resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
+  return getDefaultClient().resumeHook(token, payload);
+}
+
+/** Sends a signal to a run, on the default client. */
+export function sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
+  return getDefaultClient().sendSignal(runId, name, payload);
+}
+
+/** Creates a worker; without `client` it uses the default client. Call `start()` on it. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options.client ?? getDefaultClient(), options);
+}

@@ -1,0 +1,47 @@
+import { parseDuration, InvalidArgumentError, NotInWorkflowError, checkName, checkNonEmpty } from '@durably/contracts';
+import { currentScope } from '../engine/scope.js';
+import { registerHook, type Hook, type HookDefinition, type PayloadSchema, type QueryDefinition } from '../engine/definitions.js';
+import { workflowRuntime } from './context.js';
+
+export { getHookDefinition } from '../engine/definitions.js';
+export type { Hook, HookDefinition, PayloadSchema, QueryDefinition } from '../engine/definitions.js';
+
+export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T> } = {}): HookDefinition<T> {
+  checkName('Hook', name);
+  if (options.schema !== undefined && typeof options.schema?.safeParse !== 'function') {
+    throw new InvalidArgumentError(`defineHook("${name}"): "schema" must have a safeParse method (a zod schema, for example).`);
+  }
+  const def: HookDefinition<T> = {
+    name,
+    schema: options.schema,
+    create(createOptions = {}) {
+      const scope = currentScope();
+      if (scope?.kind !== 'workflow') {
+        throw new NotInWorkflowError(`${name}.create() was called outside a workflow. Create hooks in the workflow body; resume them anywhere with resumeHook(token, payload).`);
+      }
+      const timeoutMs = createOptions.timeout === undefined ? undefined : parseDuration(createOptions.timeout, `${name}.create({ timeout })`);
+      const { token, promise } = scope.execution.createHook(name, timeoutMs);
+      return {
+        token,
+        then: (onfulfilled, onrejected) => (promise as Promise<T>).then(onfulfilled, onrejected),
+        catch: (onrejected) => (promise as Promise<T>).catch(onrejected),
+      } as Hook<T>;
+    },
+  };
+  registerHook(def as HookDefinition<unknown>);
+  return def;
+}
+
+/**
+ * A query reads a value a workflow exposes, computed by replaying the run's log in the caller's
+ * process; it never writes. Answer it with `client.query(workflow, runId, query)`.
+ */
+export function defineQuery<T>(name: string): QueryDefinition<T> {
+  checkNonEmpty(name, 'defineQuery(name): name');
+  return {
+    name,
+    handle(handler) {
+      workflowRuntime(`${name}.handle()`).setQueryHandler(name, handler);
+    },
+  };
+}

@@ -1,0 +1,250 @@
+import {
+  makeEvent,
+  type DurablyEvent,
+  type ParentClosePolicy,
+  parseDuration,
+  type Duration,
+  CancelledError,
+  InvalidArgumentError,
+  NonDeterminismError,
+  deserialize,
+  serialize,
+  type Serialized,
+  checkPayload,
+  DEFAULT_LIMITS,
+} from '@durably/contracts';
+import type { StepDefinition, WorkflowDefinition } from './definitions.js';
+import { currentScope, runInScope, type WorkflowRuntime } from './scope.js';
+import { resolveRetryPolicy } from './retry.js';
+import { ChildCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, type Command } from './commands.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fencedAppend } from './fenced-append.js';
+import { Replay, describeIdentity } from './replay.js';
+
+/**
+ * The durable calls workflow code makes (the WorkflowRuntime side of an execution): each becomes a
+ * Command at its position; children and continuations are created here, idempotently.
+ */
+export abstract class DurableCalls extends Replay implements WorkflowRuntime {
+  protected startFunction(args: unknown[]): void {
+    const promise = runInScope({ kind: 'workflow', execution: this }, () => {
+      try {
+        return Promise.resolve(this.def.fn(...args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+    promise.then(
+      (value) => (this.outcome ??= { ok: true, value }),
+      (error) => (this.outcome ??= { ok: false, error }),
+    );
+  }
+  // ---- Durable calls made by workflow code (WorkflowRuntime) ----
+
+  /** Registers the call at the next position (`make` builds it for that id), unless the run failed or was cancelled. */
+  protected newCommand<C extends Command>(make: (id: string) => C): C {
+    const id = String(++this.counter);
+    const cmd = make(id);
+    const scope = currentScope();
+    cmd.shielded = scope?.kind === 'workflow' && scope.shielded === true;
+    const logged = this.logged.get(id);
+    if (logged !== undefined && logged !== `${cmd.kind}:${cmd.name}`) {
+      this.fail(new NonDeterminismError(id, describeIdentity(logged), cmd.describe()));
+    }
+    if (this.fatal) cmd.reject(this.fatal);
+    else if (this.cancelReason && !cmd.shielded) cmd.reject(new CancelledError(this.cancelReason.reason));
+    else this.commands.set(id, cmd);
+    return cmd;
+  }
+
+  callStep(def: StepDefinition, args: unknown[]): Promise<unknown> {
+    const cmd = this.newCommand((id) => new StepCommand(id, def, args, resolveRetryPolicy(def.retry, this.def.stepRetry, `step("${def.name}")`)));
+    return cmd.promise;
+  }
+
+  sleep(duration: Duration | Date): Promise<void> {
+    const cmd = this.newCommand((id) => new SleepCommand(id, 'sleep'));
+    if (duration instanceof Date) {
+      const t = duration.getTime();
+      if (Number.isNaN(t)) {
+        this.commands.delete(cmd.id);
+        cmd.reject(new InvalidArgumentError('sleep(date): the Date is invalid.'));
+      }
+      cmd.until = t;
+    } else {
+      try {
+        cmd.durationMs = parseDuration(duration, 'sleep()');
+      } catch (err) {
+        this.commands.delete(cmd.id);
+        cmd.reject(err);
+      }
+    }
+    return cmd.promise as Promise<void>;
+  }
+
+  recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T {
+    const cmd = this.newCommand((id) => new ValueCommand(id, kind));
+    this.commands.delete(cmd.id);
+    if (this.fatal) throw this.fatal;
+    const logged = this.loggedData.get(cmd.id);
+    if (logged?.type === 'value_recorded') return deserialize<T>(logged.data.value);
+    const value = produce();
+    this.push({ type: 'value_recorded', correlationId: cmd.id, data: { kind, value: serialize(value) } });
+    return value;
+  }
+
+  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> } {
+    const cmd = this.newCommand((id) => {
+      const logged = this.loggedData.get(id);
+      // 192 bits from the CSPRNG; recorded with hook_created, so a replay hands out the same token.
+      const token = logged?.type === 'hook_created' ? logged.data.token : randomBytes(24).toString('base64url');
+      return new HookCommand(id, name, token, timeoutMs);
+    });
+    return { token: cmd.token, promise: cmd.promise };
+  }
+
+  waitForSignal(name: string, timeoutMs?: number): Promise<unknown> {
+    const cmd = this.newCommand((id) => new SignalCommand(id, name, timeoutMs));
+    const queued = this.signalQueues.get(name);
+    if (!cmd.settled && queued && queued.length > 0) this.settle(cmd, { ok: true, value: queued.shift()!.value });
+    return cmd.promise;
+  }
+
+  protected readonly queryHandlers = new Map<string, () => unknown>();
+
+  setQueryHandler(name: string, handler: () => unknown): void {
+    this.queryHandlers.set(name, handler);
+  }
+
+  /** The answer of a query handler registered by the workflow code (after a feed). */
+  answerQuery(name: string): { found: boolean; value?: unknown } {
+    const handler = this.queryHandlers.get(name);
+    return handler ? { found: true, value: handler() } : { found: false };
+  }
+
+  patched(patchId: string): boolean {
+    const position = String(this.counter + 1);
+    const logged = this.logged.get(position);
+    if (logged !== undefined && logged !== `patch:${patchId}`) return false; // an old run: its log has another call here
+    const cmd = this.newCommand((id) => new PatchCommand(id, patchId));
+    this.commands.delete(cmd.id);
+    if (logged === undefined) this.push({ type: 'patch_marker', correlationId: cmd.id, data: { patchId } });
+    return true;
+  }
+
+  startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }> {
+    const cmd = this.newCommand((id) => new ChildCommand(id, { def, args, policy: options.parentClosePolicy, queue: options.queue }));
+    return cmd.promise as Promise<{ runId: string; result: Promise<unknown> }>;
+  }
+
+  protected trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> } {
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    this.children.set(position, { runId, workflow, policy, done: false, resolve, reject, promise });
+    return { runId, result: promise };
+  }
+
+  /**
+   * Creates the runs of new startChild calls. Creation is idempotent (keyed by this run and the call's
+   * position), so a replay after a crash finds the child it created instead of making a second one.
+   */
+  protected async createChildren(): Promise<boolean> {
+    let created = false;
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.kind !== 'child' || cmd.settled || cmd.started) continue;
+      cmd.started = true;
+      const { def, args, policy, queue: childQueue } = cmd.child;
+      const now = this.deps.clock();
+      const queue = childQueue ?? def.queue;
+      let serialized: string;
+      try {
+        serialized = checkPayload(serialize(args, `the arguments of child workflow "${def.name}"`), `The arguments of child workflow "${def.name}"`, this.deps.limits ?? DEFAULT_LIMITS);
+      } catch (err) {
+        this.settle(cmd, { ok: false, error: err });
+        created = true;
+        continue;
+      }
+      const runId = randomUUID();
+      const idempotencyKey = `child:${this.runId}:${cmd.id}`;
+      const parent = { runId: this.runId, correlationId: cmd.id, parentClosePolicy: policy };
+      const { run } = await this.deps.storage.createRun({
+        runId,
+        workflow: def.name,
+        queue,
+        args: serialized,
+        idempotencyKey,
+        parentRunId: this.runId,
+        createdAt: now,
+        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, ...this.trace }, undefined, now),
+      });
+      this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
+      this.startRuns.push({ runId: run.runId, queue });
+      this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, run.runId, def.name, policy) });
+      created = true;
+    }
+    return created;
+  }
+
+  /**
+   * Creates the run that continues this one. Its creation is idempotent (keyed by this run), so a
+   * crash between it and this run's final append does not start a second continuation on replay.
+   */
+  protected async createContinuation(args: unknown[], now: number): Promise<string> {
+    const serialized = serialize(args, `the arguments of continueAsNew in workflow "${this.workflowName}"`);
+    const carriedSignals = this.unconsumedSignals();
+    const runId = randomUUID();
+    const idempotencyKey = `continue:${this.runId}`;
+    const { run, created } = await this.deps.storage.createRun({
+      runId,
+      workflow: this.workflowName,
+      queue: this.run.queue,
+      args: serialized,
+      idempotencyKey,
+      createdAt: now,
+      parentRunId: this.parentLink?.runId,
+      // A continued child keeps its parent: the last run of the chain reports to it.
+      firstEvent: makeEvent(
+        runId,
+        1,
+        'run_created',
+        {
+          workflow: this.workflowName,
+          args: serialized,
+          queue: this.run.queue,
+          idempotencyKey,
+          continuedFrom: this.runId,
+          ...(this.parentLink ? { parent: this.parentLink } : {}),
+          ...(carriedSignals.length > 0 ? { carriedSignals } : {}),
+          ...this.trace,
+        },
+        undefined,
+        now,
+      ),
+    });
+    if (!created) await this.carryLateSignals(run.runId, carriedSignals, now);
+    return run.runId;
+  }
+
+  /**
+   * The continuation was created by an earlier attempt of this final append, which then lost a race
+   * (a signal arrived). Signals that arrived since are not in its run_created: append them to it.
+   */
+  protected async carryLateSignals(nextRunId: string, carried: Array<{ name: string; payload: Serialized }>, now: number): Promise<void> {
+    await fencedAppend<void>(this.deps.storage, async () => {
+      const events = await this.deps.storage.readEvents(nextRunId);
+      const first = events[0];
+      if (first?.type !== 'run_created') return { done: undefined };
+      const already = (first.data.carriedSignals?.length ?? 0) + events.filter((e) => e.type === 'signal_received' && e.data.carried).length;
+      const missing = carried.slice(already);
+      if (missing.length === 0) return { done: undefined };
+      const lastSeq = events.at(-1)!.seq;
+      const appended = missing.map((m, i) => makeEvent(nextRunId, lastSeq + 1 + i, 'signal_received', { name: m.name, payload: m.payload, carried: true }, undefined, now) as DurablyEvent);
+      return { append: { runId: nextRunId, expectedSeq: lastSeq, events: appended }, value: undefined };
+    });
+  }
+}

@@ -1,0 +1,483 @@
+/**
+ * The replay loop. It is one class built in four files, read in this order to know how a run advances:
+ * batch.ts (the state of an execution and the batch it appends), replay.ts (feed and apply the log),
+ * calls.ts (the durable calls workflow code makes), and this file (advance: the live loop).
+ *
+ * 1. `start()` calls the workflow function inside an AsyncLocalStorage scope. Every durable call it
+ *    makes (step, sleep, context value) becomes a Command identified by its position: "1", "2", ...
+ * 2. `feed(events)` applies the run's log in seq order. An outcome event (step completed, sleep
+ *    completed, ...) settles its command, and the loop lets the workflow run on (`drain`) before the
+ *    next event, so the code sees outcomes in exactly the order they were first recorded. A logged
+ *    call that the code does not make, or makes differently, is a NonDeterminismError.
+ * 3. `advance()` takes over where the log ends: it records the new commands, runs inline step
+ *    attempts, resolves due sleeps, and appends what happened with one conditional append per batch.
+ *    Nothing leaves the process (a step attempt, a broker message, a finished run) before the events
+ *    that lead to it are durable, so a crash at any instant resumes from the log.
+ * 4. When nothing can progress in this process (every pending call waits on a timer or on a step
+ *    dispatched elsewhere), the run suspends: its status is written and the execution is dropped (or
+ *    kept in the worker's small cache while it waits for dispatched steps, to skip the next replay).
+ *
+ * Cost: a live execution appends one batch per step completion and never re-reads its history; a
+ * full replay is O(history) and happens only when a run resumes on a worker without it cached.
+ */
+import {
+  type EventDataMap,
+  type RunStatus,
+  CancelledError,
+  DurablyError,
+  HookTimeoutError,
+  SignalTimeoutError,
+  WorkflowTimeoutError,
+  WorkerLostError,
+  StepFailedError,
+  deserialize,
+  errorToObject,
+  serialize,
+  checkPayload,
+  DEFAULT_LIMITS,
+  EventLimitExceededError,
+} from '@durably/contracts';
+import { type WorkflowRuntime } from './scope.js';
+import { decideRetry } from './retry.js';
+import { StepCommand, drain } from './commands.js';
+import { ContinueAsNew, StepSuspended } from './control.js';
+import { leaseTimerId } from './claims.js';
+import { nextDueAt } from './due.js';
+import type { AttemptOutcome, AttemptRequest } from './step-runner.js';
+import { DurableCalls } from './calls.js';
+import { DEFAULT_STEP_LEASE_MS, type AdvanceResult, type Pending } from './deps.js';
+
+export type { AttemptOutcome, AttemptRequest } from './step-runner.js';
+export { DEFAULT_STEP_LEASE_MS, StaleExecutionError, type AdvanceResult, type ExecutionDeps, type FlushEffects } from './deps.js';
+
+/** setTimeout's longest delay; a later due time is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Execution extends DurableCalls implements WorkflowRuntime {
+  // ---- Live execution ----
+
+  /**
+   * Runs the workflow forward from the end of the log until it finishes or can only wait.
+   * Throws StaleExecutionError when another writer appended to the run meanwhile.
+   * `redispatch`: send the dispatched steps again (a recovery). `checkDispatched`: also look whether
+   * the leases of dispatched steps' attempts lapsed (the run was woken by a timer, which may be one).
+   */
+  async advance(options: { redispatch?: boolean; checkDispatched?: boolean } = {}): Promise<AdvanceResult> {
+    if (options.redispatch) for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.scheduled && !cmd.settled) this.toDispatch.push(cmd);
+    if (!this.finished && (await this.resolveClaims(options.checkDispatched === true)) === 'owned') return 'owned';
+    if (this.status === 'pending') {
+      this.push({ type: 'run_started', data: { workerId: this.deps.workerId } });
+      // maxDuration holds while the run is suspended too: a timer wakes it at its deadline.
+      if (this.def.maxDurationMs !== undefined) this.addTimer('deadline', this.run.createdAt + this.def.maxDurationMs);
+    }
+    for (;;) {
+      await drain();
+      this.checkEventCount();
+      this.checkDeadline();
+      if (this.finished) {
+        await this.finish();
+        return 'finished';
+      }
+      if (this.completed.length > 0) {
+        // Outcomes of attempts, recorded one by one in completion order with the code moving on between
+        // them, exactly as a replay will apply them. (More may arrive meanwhile: the loop comes back.)
+        for (const { cmd, outcome, attempt } of this.completed.splice(0)) {
+          this.recordAttempt(cmd, outcome, attempt);
+          await drain();
+        }
+        continue;
+      }
+      if (await this.createChildren()) continue;
+      if (this.scan()) continue; // something resolved synchronously: let the code move on first
+      const { ready, waiting } = this.readyAttempts();
+      if (ready.length === 0 && !waiting && !this.attemptsRunning) {
+        await this.flush(this.waitingOnDispatched ? 'running' : 'suspended');
+        return 'suspended';
+      }
+      // An attempt's start is durable before its body runs, so that another worker finding the run
+      // leaves the attempt to this one. It shares the append with whatever else is pending (the
+      // previous step's outcome): one append per step in steady state.
+      for (const cmd of ready) this.claim(cmd);
+      if (ready.length > 0 || this.mustFlushNow()) await this.flush('running');
+      for (const cmd of ready) this.startAttempt(cmd);
+      await this.waitForProgress();
+    }
+  }
+
+  /** Some step attempt runs for this execution (an outcome may still come). */
+  protected get attemptsRunning(): boolean {
+    for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.inflight) return true;
+    return false;
+  }
+
+  /**
+   * Attempts the log shows in flight (`step_started`, no outcome): ones still running in this worker
+   * are adopted; one running in another live worker means that worker advances the run, so this
+   * execution leaves it ('owned'); ones whose lease lapsed lost their worker and are taken over.
+   */
+  protected async resolveClaims(checkDispatched: boolean): Promise<'owned' | undefined> {
+    const foreign: StepCommand[] = [];
+    for (const cmd of this.commands.values()) {
+      if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight || (cmd.scheduled && !checkDispatched)) continue;
+      const key = { runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq };
+      const adopted = cmd.claim.workerId === this.deps.workerId ? this.deps.attempts?.adopt(key) : undefined;
+      if (adopted) {
+        cmd.abort = adopted.abort;
+        this.follow(cmd, cmd.claim.attempt, adopted.outcome);
+      } else {
+        foreign.push(cmd);
+      }
+    }
+    if (foreign.length === 0) return undefined;
+    const leases = new Map((await this.deps.storage.listTimers(this.runId)).map((t) => [t.timerId, t.fireAt]));
+    const now = this.deps.clock();
+    const lapsed: Array<{ cmd: StepCommand; handedBack: boolean }> = [];
+    for (const cmd of foreign) {
+      const until = leases.get(leaseTimerId(cmd.id));
+      if (cmd.scheduled) {
+        // A dispatched step's attempt belongs to a step worker; with no lease timer left it was handed
+        // back, and the step worker that gets the task claims it. A lapsed one is re-sent from here.
+        if (until !== undefined && until <= now) lapsed.push({ cmd, handedBack: false });
+      } else if (until !== undefined && until > now) {
+        return 'owned';
+      } else {
+        lapsed.push({ cmd, handedBack: until === undefined });
+      }
+    }
+    if (lapsed.length === 0) return undefined;
+    for (const { cmd, handedBack } of lapsed) {
+      const detail = { step: cmd.name, stepId: cmd.id, attempt: cmd.claim!.attempt, previousWorker: cmd.claim!.workerId };
+      if (this.deps.onTakeover) this.deps.onTakeover({ ...detail, runId: this.runId, handedBack });
+      else if (handedBack) this.logger.info('taking over a step attempt its worker handed back', detail);
+      else this.logger.warn('a step attempt lost its worker (its lease lapsed); taking it over', detail);
+      this.dropTimer(leaseTimerId(cmd.id));
+      cmd.claim = undefined;
+      if (cmd.scheduled) this.toDispatch.push(cmd);
+    }
+    this.recordInterruption();
+    return undefined;
+  }
+
+  protected checkDeadline(): void {
+    const max = this.def.maxDurationMs;
+    if (max === undefined || this.fatal || this.outcome) return;
+    if (this.deps.clock() >= this.run.createdAt + max) {
+      this.fail(new WorkflowTimeoutError(`Run ${this.runId} exceeded its maxDuration of ${max} ms.`));
+    }
+  }
+
+  /**
+   * Called when this execution takes over a run whose previous worker was lost: records it, and fails
+   * the run when its workflow does not recover from worker loss or has used up its recoveries.
+   */
+  protected recordInterruption(): void {
+    const attempt = this.interruptions + 1;
+    this.interruptions = attempt;
+    this.push({ type: 'run_interrupted', data: { attempt, workerId: this.deps.workerId } });
+    if (!this.def.recoverOnWorkerLoss) {
+      this.fail(new WorkerLostError(`Run ${this.runId} lost its worker and its workflow has recoverOnWorkerLoss: false.`));
+    } else if (attempt > this.def.maxRecoveryAttempts) {
+      this.fail(new WorkerLostError(`Run ${this.runId} lost its worker ${attempt} times, more than its maxRecoveryAttempts (${this.def.maxRecoveryAttempts}).`));
+    }
+  }
+
+  protected warnedEvents = false;
+
+  /** The soft limit warns once; the hard limit fails the run, dropping what was not yet recorded. */
+  protected checkEventCount(): void {
+    const limits = this.deps.limits ?? DEFAULT_LIMITS;
+    const count = this.seq + this.outbox.length;
+    if (count >= limits.maxEvents && !this.fatal) {
+      this.fail(new EventLimitExceededError(this.runId, limits.maxEvents));
+    } else if (count >= limits.warnEvents && !this.warnedEvents) {
+      this.warnedEvents = true;
+      this.logger.warn('run has many events; consider continueAsNew', { events: count, warnEvents: limits.warnEvents, maxEvents: limits.maxEvents });
+    }
+  }
+
+  /** Records new calls and resolves due sleeps. Returns true when a command was settled. */
+  protected scan(): boolean {
+    const now = this.deps.clock();
+    let settled = false;
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.settled) continue;
+      if (cmd.kind === 'sleep') {
+        if (!cmd.started) {
+          cmd.started = true;
+          cmd.wakeAt = cmd.until ?? now + (cmd.durationMs ?? 0);
+          this.push({ type: 'sleep_started', correlationId: cmd.id, data: { wakeAt: cmd.wakeAt } });
+          if (cmd.wakeAt > now) {
+            const timer = { runId: this.runId, timerId: `sleep:${cmd.id}`, fireAt: cmd.wakeAt };
+            this.setTimers.push(timer);
+            this.newTimers.push(timer);
+            this.liveTimers.add(timer.timerId);
+          }
+        }
+        if (cmd.wakeAt! <= now) {
+          this.push({ type: 'sleep_completed', correlationId: cmd.id, data: {} });
+          this.dropTimer(`sleep:${cmd.id}`);
+          this.settle(cmd, { ok: true, value: undefined });
+          settled = true;
+        }
+      } else if (cmd.kind === 'hook') {
+        if (!cmd.started) {
+          cmd.started = true;
+          cmd.hookCreatedAt = now;
+          cmd.timeoutAt = cmd.timeoutMs === undefined ? undefined : now + cmd.timeoutMs;
+          this.push({ type: 'hook_created', correlationId: cmd.id, data: cmd.timeoutAt === undefined ? { name: cmd.name, token: cmd.token } : { name: cmd.name, token: cmd.token, expiresAt: cmd.timeoutAt } });
+          this.setHooks.push(this.hookRecord(cmd));
+          if (cmd.timeoutAt !== undefined) this.addTimer(`hook:${cmd.id}`, cmd.timeoutAt);
+        }
+        if (cmd.timeoutAt !== undefined && cmd.timeoutAt <= now) {
+          this.push({ type: 'hook_timed_out', correlationId: cmd.id, data: {} });
+          this.setHooks.push({ ...this.hookRecord(cmd), consumedAt: now });
+          this.dropTimer(`hook:${cmd.id}`);
+          this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
+          settled = true;
+        }
+      } else if (cmd.kind === 'signal') {
+        if (!cmd.started && cmd.timeoutMs !== undefined) {
+          cmd.started = true;
+          cmd.timeoutAt = now + cmd.timeoutMs;
+          this.push({ type: 'signal_waiting', correlationId: cmd.id, data: { name: cmd.name, timeoutAt: cmd.timeoutAt } });
+          this.addTimer(`signal:${cmd.id}`, cmd.timeoutAt);
+        }
+        if (cmd.timeoutAt !== undefined && cmd.timeoutAt <= now) {
+          this.push({ type: 'signal_timed_out', correlationId: cmd.id, data: { name: cmd.name } });
+          this.dropTimer(`signal:${cmd.id}`);
+          this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
+          settled = true;
+        }
+      } else if (cmd.kind === 'step' && cmd.waitingHook?.timeoutAt !== undefined && cmd.waitingHook.timeoutAt <= now) {
+        const { name, token, timeoutAt } = cmd.waitingHook;
+        const cid = `${cmd.id}/${name}`;
+        this.push({ type: 'hook_timed_out', correlationId: cid, data: {} });
+        this.setHooks.push({ token, runId: this.runId, correlationId: cid, name, createdAt: now, expiresAt: timeoutAt, consumedAt: now });
+        this.dropTimer(`hook:${cid}`);
+        cmd.waitingHook = undefined;
+        cmd.hookOutcomes.set(name, { ok: false, error: new HookTimeoutError(`Step hook "${name}" timed out before it was resumed.`) });
+        settled = true;
+      } else if (cmd.kind === 'step' && !cmd.inflight && !this.deps.runsInline(cmd.def)) {
+        if (!cmd.scheduled) {
+          cmd.scheduled = true;
+          this.push({
+            type: 'step_scheduled',
+            correlationId: cmd.id,
+            data: { name: cmd.name, args: serialize(cmd.args, `the arguments of step "${cmd.name}"`), queue: cmd.def.queue ?? this.run.queue },
+          });
+          this.toDispatch.push(cmd);
+        }
+      }
+    }
+    return settled;
+  }
+
+  /**
+   * Inline steps whose next attempt may start now, and whether some wait in this process for a short
+   * retry delay; long retry waits get a timer instead.
+   */
+  protected readyAttempts(): { ready: StepCommand[]; waiting: boolean } {
+    const now = this.deps.clock();
+    const ready: StepCommand[] = [];
+    let waiting = false;
+    for (const cmd of this.commands.values()) {
+      if (cmd.settled || cmd.kind !== 'step' || cmd.inflight || cmd.claim || cmd.scheduled || cmd.waitingHook || !this.deps.runsInline(cmd.def)) continue;
+      const wait = (cmd.retryAt ?? 0) - now;
+      if (wait <= 0) {
+        ready.push(cmd);
+      } else if (wait <= this.deps.inlineRetryMaxMs) {
+        waiting = true; // waitForProgress wakes at its retryAt
+      } else if (cmd.retryTimerAt !== cmd.retryAt) {
+        cmd.retryTimerAt = cmd.retryAt;
+        const timer = { runId: this.runId, timerId: `retry:${cmd.id}`, fireAt: cmd.retryAt! };
+        this.setTimers.push(timer);
+        this.newTimers.push(timer);
+        this.liveTimers.add(timer.timerId);
+      }
+    }
+    return { ready, waiting };
+  }
+
+  /** Events that must be durable before anything leaves the process. run_started alone can wait. */
+  protected mustFlushNow(): boolean {
+    return this.toDispatch.length > 0 || this.newTimers.length > 0 || this.startRuns.length > 0 || this.outbox.some((p) => p.type !== 'run_started');
+  }
+
+  /** Queues the `step_started` of the step's next attempt and its lease timer (storage only: no wake-up is published for it). */
+  protected claim(cmd: StepCommand): void {
+    const now = this.deps.clock();
+    const leaseUntil = now + (this.deps.stepLeaseMs ?? DEFAULT_STEP_LEASE_MS);
+    this.push({ type: 'step_started', correlationId: cmd.id, data: { name: cmd.name, attempt: cmd.attempts + 1, workerId: this.deps.workerId, leaseUntil }, at: now });
+    this.storeTimer({ runId: this.runId, timerId: leaseTimerId(cmd.id), fireAt: leaseUntil });
+  }
+
+  /** Runs the attempt that the durable `step_started` (cmd.claim) names. */
+  protected startAttempt(cmd: StepCommand): void {
+    const claim = cmd.claim!;
+    const abort = new AbortController();
+    cmd.abort = abort;
+    const request: AttemptRequest = { runId: this.runId, stepId: cmd.id, def: cmd.def, args: cmd.args, attempt: claim.attempt, policy: cmd.policy, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq };
+    const body = () => this.deps.runAttempt(request);
+    const tracker = this.deps.attempts;
+    this.follow(cmd, claim.attempt, tracker ? tracker.run({ runId: this.runId, stepId: cmd.id, claimSeq: claim.seq }, { shielded: cmd.shielded, leaseUntil: claim.leaseUntil, abort }, body) : body());
+  }
+
+  /** The loop records the attempt's outcome when it comes. */
+  protected follow(cmd: StepCommand, attempt: number, outcome: Promise<AttemptOutcome>): void {
+    cmd.inflight = true;
+    void outcome.then((o) => {
+      this.completed.push({ cmd, outcome: o, attempt });
+      this.wake?.();
+    });
+  }
+
+  /**
+   * Waits for something to do while attempts run or a short retry waits: an attempt's outcome, the
+   * run's earliest due time (a sleep, a hook or signal timeout, a retry, the maxDuration deadline),
+   * which fires while inline steps run just as it would in a suspended run, or a poke.
+   */
+  protected async waitForProgress(): Promise<void> {
+    if (this.completed.length > 0 || this.poked) {
+      this.poked = false;
+      return;
+    }
+    const due = nextDueAt(this.commands.values(), {
+      deadline: this.def.maxDurationMs === undefined ? undefined : this.run.createdAt + this.def.maxDurationMs,
+      waitsInline: (cmd) => this.deps.runsInline(cmd.def) && cmd.retryAt! - this.deps.clock() <= this.deps.inlineRetryMaxMs,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (due !== undefined) timer = setTimeout(resolve, Math.min(Math.max(0, due - this.deps.clock()), MAX_TIMER_MS));
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+    this.poked = false;
+  }
+
+  /**
+   * Tells a waiting loop to look again: the worker received a task for this run (a timer's wake-up,
+   * whose due time a virtual clock may have reached before the wall clock did).
+   */
+  poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
+  /** Turns an attempt's outcome into its event and settles the call (the event is flushed before any external effect). */
+  protected recordAttempt(cmd: StepCommand, outcome: AttemptOutcome, attempt: number): void {
+    cmd.inflight = false;
+    cmd.attempts = attempt;
+    if (cmd.settled) return; // cancelled meanwhile (its claim was dropped then)
+    // The outcome (or the hook suspension) ends the attempt, in the same append as its lease timer's deletion.
+    if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
+    cmd.claim = undefined;
+    this.toRelease.push(cmd.id);
+    if (outcome.ok) {
+      let result: string;
+      try {
+        result = checkPayload(serialize(outcome.value, `the result of step "${cmd.name}"`), `The result of step "${cmd.name}"`, this.deps.limits ?? DEFAULT_LIMITS);
+      } catch (err) {
+        return this.recordAttempt(cmd, { ok: false, error: err }, attempt);
+      }
+      this.push({ type: 'step_completed', correlationId: cmd.id, data: { name: cmd.name, attempt, result } });
+      this.dropTimer(`retry:${cmd.id}`);
+      // The code sees exactly what a replay would: the value as read back from its serialized form.
+      this.settle(cmd, { ok: true, value: deserialize(result) });
+      return;
+    }
+    const error = outcome.error;
+    const now = this.deps.clock();
+    if (error instanceof StepSuspended) {
+      // Not a failure: the step waits for its hook; the attempt is not counted.
+      cmd.attempts = attempt - 1;
+      const cid = `${cmd.id}/${error.hookName}`;
+      const expiresAt = error.timeoutMs === undefined ? undefined : now + error.timeoutMs;
+      cmd.waitingHook = { name: error.hookName, token: error.token, timeoutAt: expiresAt };
+      this.push({ type: 'hook_created', correlationId: cid, data: expiresAt === undefined ? { name: error.hookName, token: error.token } : { name: error.hookName, token: error.token, expiresAt } });
+      this.setHooks.push({ token: error.token, runId: this.runId, correlationId: cid, name: error.hookName, createdAt: now, expiresAt });
+      if (expiresAt !== undefined) this.addTimer(`hook:${cid}`, expiresAt);
+      return;
+    }
+    const decision = decideRetry(error, attempt, cmd.policy);
+    const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
+    if (decision.retry) {
+      cmd.retryAt = now + decision.delayMs;
+      data.retryAt = cmd.retryAt;
+    }
+    this.push({ type: 'step_failed', correlationId: cmd.id, data, at: now });
+    if (!decision.retry) {
+      this.dropTimer(`retry:${cmd.id}`);
+      this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, attempt, error) });
+    }
+  }
+
+  protected async finish(): Promise<void> {
+    const now = this.deps.clock();
+    let patch: { status: RunStatus; result?: string; error?: ReturnType<typeof errorToObject> };
+    let event: Pending;
+    const outcome = this.fatal ? { ok: false as const, error: this.fatal } : this.outcome!;
+    this.failure = outcome.ok ? undefined : outcome.error;
+    if (this.cancelReason && !this.fatal) {
+      event = { type: 'run_cancelled', data: { reason: this.cancelReason.reason } };
+      patch = { status: 'cancelled', error: errorToObject(new CancelledError(this.cancelReason.reason)) };
+    } else if (!outcome.ok && outcome.error instanceof ContinueAsNew) {
+      let nextRunId: string;
+      try {
+        nextRunId = await this.createContinuation(outcome.error.args, now);
+      } catch (err) {
+        if (!(err instanceof DurablyError) || err.code !== 'SERIALIZATION') throw err;
+        this.fatal = err;
+        return this.finish();
+      }
+      event = { type: 'run_continued', data: { nextRunId } };
+      patch = { status: 'continued' };
+      this.startRuns.push({ runId: nextRunId, queue: this.run.queue });
+    } else if (outcome.ok) {
+      let result: string | undefined;
+      try {
+        result = checkPayload(serialize(outcome.value, `the result of workflow "${this.workflowName}"`), `The result of workflow "${this.workflowName}"`, this.deps.limits ?? DEFAULT_LIMITS);
+      } catch (err) {
+        this.fatal = err as Error;
+        return this.finish();
+      }
+      event = { type: 'run_completed', data: { result } };
+      patch = { status: 'completed', result };
+    } else {
+      const error = errorToObject(outcome.error);
+      event = { type: 'run_failed', data: { error } };
+      patch = { status: 'failed', error };
+    }
+    if (this.fatal instanceof EventLimitExceededError) {
+      // Over the limit: record only the failure.
+      this.outbox = [];
+      this.toDispatch = [];
+    }
+    this.outbox.push(event);
+    for (const child of this.children.values()) {
+      if (!child.done && child.policy !== 'abandon' && patch.status !== 'continued') this.closeChildren.push({ runId: child.runId, policy: child.policy });
+    }
+    if (this.parentLink && patch.status !== 'continued') {
+      const error = patch.status === 'cancelled' ? errorToObject(new CancelledError(this.cancelReason?.reason)) : patch.error;
+      this.notifyParent = {
+        parentRunId: this.parentLink.runId,
+        correlationId: this.parentLink.correlationId,
+        event: patch.status === 'completed' ? { type: 'child_completed', data: { childRunId: this.runId, result: patch.result! } } : { type: 'child_failed', data: { childRunId: this.runId, error: error! } },
+      };
+    }
+    // A finished run keeps no timers (e.g. a sleep that lost a Promise.race).
+    for (const timerId of [...this.liveTimers]) this.dropTimer(timerId);
+    this.newTimers = [];
+    this.toDispatch = [];
+    this.releaseSlots = this.def.concurrency !== undefined;
+    await this.flush(patch.status, { ...patch, finishedAt: now });
+    // Attempts that lost a race to the end of the run: nothing of theirs can be recorded now.
+    const ended = new CancelledError('the run has finished');
+    for (const cmd of this.commands.values()) {
+      if (cmd.kind !== 'step' || !cmd.inflight) continue;
+      cmd.abort?.abort(ended);
+      this.deps.attempts?.release(this.runId, cmd.id);
+    }
+    this.fail(ended);
+  }
+}

@@ -1,0 +1,374 @@
+import {
+  type DurablyEvent,
+  type ParentClosePolicy,
+  CancelledError,
+  DurablyError,
+  HookTimeoutError,
+  SignalTimeoutError,
+  ChildWorkflowFailedError,
+  NonDeterminismError,
+  StepFailedError,
+  deserialize,
+  objectToError,
+  type Serialized,
+} from '@durably/contracts';
+import { StepCommand, describeCall, drain, type Command, type CommandOf } from './commands.js';
+import { traceOf } from '../observe/trace-context.js';
+import { lastSeqWrittenByExecution } from './replay-logger.js';
+import { leaseTimerId } from './claims.js';
+import { RunBatch } from './batch.js';
+
+/**
+ * Applying the log: `feed` indexes the events, starts the workflow function and settles its calls
+ * from the recorded outcomes, one event at a time, so the code sees them in the order they were first
+ * recorded; a logged call the code does not make is a NonDeterminismError.
+ */
+export abstract class Replay extends RunBatch {
+  /** A child started at `position` whose handle the workflow holds (calls.ts). */
+  /** Calls the workflow function in the scope of this execution (calls.ts). */
+  protected abstract startFunction(args: unknown[]): void;
+
+  protected abstract trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> };
+
+  /**
+   * Applies events in seq order (the whole log on replay; only the new tail for a cached execution)
+   * and starts the workflow function on the first call.
+   */
+  async feed(events: DurablyEvent[]): Promise<void> {
+    for (const ev of events) this.index(ev);
+    // Code re-running up to the last event this run's own execution wrote ran before: it logs nothing.
+    const replayUntil = lastSeqWrittenByExecution(events, this.dispatchedIds, this.seq);
+    this.replaying = replayUntil > this.seq;
+    if (!this.started) {
+      this.started = true;
+      const first = events[0];
+      if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
+      this.seq = 1;
+      this.parentLink = first.data.parent;
+      this.trace = traceOf(first.data);
+      if (first.data.scheduledAt !== undefined) this.scheduled = { at: first.data.scheduledAt, scheduleId: first.data.scheduleId };
+      // Signals the previous run of a continueAsNew chain received but did not consume.
+      for (const carried of first.data.carriedSignals ?? []) this.deliverSignal(carried.name, carried.payload);
+      if (this.def.maxDurationMs !== undefined) this.liveTimers.add('deadline');
+      this.startFunction(deserialize<unknown[]>(first.data.args));
+      await drain();
+    }
+    for (const ev of events) {
+      if (ev.seq <= this.seq) continue;
+      if (ev.seq !== this.seq + 1) throw new DurablyError(`Run ${this.runId}: gap in the log at seq ${this.seq + 1} (got ${ev.seq}).`);
+      this.seq = ev.seq;
+      if (this.fatal) continue;
+      this.replaying = ev.seq <= replayUntil;
+      if (this.apply(ev)) await drain();
+    }
+    this.replaying = false;
+    this.logged.clear();
+    this.loggedData.clear();
+  }
+
+  protected index(ev: DurablyEvent): void {
+    if (ev.seq <= this.seq || ev.correlationId === undefined) return;
+    const identity = identityOf(ev);
+    if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
+    if (ev.type === 'value_recorded' || ev.type === 'hook_created') this.loggedData.set(ev.correlationId, ev);
+  }
+
+  /** Applies one logged event; returns true when it settled a command (the code may move on). */
+  protected apply(ev: DurablyEvent): boolean {
+    switch (ev.type) {
+      case 'run_interrupted':
+        this.interruptions = ev.data.attempt;
+        return false;
+      case 'run_created':
+      case 'run_started':
+      case 'run_waiting':
+      case 'run_completed':
+      case 'run_failed':
+      case 'run_cancelled':
+        return false;
+      case 'step_scheduled': {
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (cmd) {
+          cmd.scheduled = true;
+          cmd.scheduledSeq = ev.seq;
+        }
+        return false;
+      }
+      case 'step_started': {
+        // Not an outcome: the code moves on only when the attempt ends. Recorded here as the attempt
+        // in flight, which advance() adopts, leaves to its live owner, or takes over (claims.ts).
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (cmd) {
+          cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
+          this.liveTimers.add(leaseTimerId(cmd.id));
+        }
+        return false;
+      }
+      case 'step_failed': {
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (!cmd) return false;
+        this.endClaim(cmd);
+        cmd.attempts = ev.data.attempt;
+        if (ev.data.retryAt !== undefined) {
+          cmd.retryAt = ev.data.retryAt;
+          this.liveTimers.add(`retry:${cmd.id}`);
+          return false;
+        }
+        this.liveTimers.delete(`retry:${cmd.id}`);
+        this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, ev.data.attempt, objectToError(ev.data.error)) });
+        return true;
+      }
+      case 'step_completed': {
+        const cmd = this.expect(ev, 'step', ev.data.name);
+        if (!cmd) return false;
+        this.endClaim(cmd);
+        cmd.attempts = ev.data.attempt;
+        this.liveTimers.delete(`retry:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: deserialize(ev.data.result) });
+        return true;
+      }
+      case 'sleep_started': {
+        const cmd = this.expect(ev, 'sleep', 'sleep');
+        if (cmd) {
+          cmd.started = true;
+          cmd.wakeAt = ev.data.wakeAt;
+          this.liveTimers.add(`sleep:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'sleep_completed': {
+        const cmd = this.expect(ev, 'sleep', 'sleep');
+        if (!cmd) return false;
+        this.liveTimers.delete(`sleep:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: undefined });
+        return true;
+      }
+      case 'value_recorded':
+        // Returned synchronously at the call (its kind checked there); here only that the code got that far.
+        if (Number(ev.correlationId) > this.counter && !this.cancelReason) {
+          this.fail(new NonDeterminismError(ev.correlationId ?? '?', `context value "${ev.data.kind}"`, 'no call at this position (the code ended or waits on something else)'));
+        }
+        return false;
+      case 'cancel_requested':
+        this.requestCancel(ev.data.reason);
+        return true;
+      case 'run_continued':
+        return false;
+      case 'hook_created': {
+        if (isStepHook(ev.correlationId)) return this.applyStepHook(ev);
+        const cmd = this.expect(ev, 'hook', ev.data.name);
+        if (cmd) {
+          cmd.started = true;
+          cmd.timeoutAt = ev.data.expiresAt;
+          cmd.hookCreatedAt = ev.at;
+          if (cmd.timeoutAt !== undefined) this.liveTimers.add(`hook:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'hook_received':
+      case 'hook_timed_out': {
+        if (isStepHook(ev.correlationId)) return this.applyStepHook(ev);
+        const cmd = this.expectKind(ev, 'hook');
+        if (!cmd) return false;
+        // A payload written by resumeHook leaves the hook's timeout timer in storage: clear it with the next append.
+        if (ev.type === 'hook_received') this.dropTimer(`hook:${cmd.id}`);
+        else this.liveTimers.delete(`hook:${cmd.id}`);
+        if (ev.type === 'hook_received') this.settle(cmd, { ok: true, value: deserialize(ev.data.payload) });
+        else this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
+        return true;
+      }
+      case 'signal_received':
+        return this.deliverSignal(ev.data.name, ev.data.payload);
+      case 'signal_waiting': {
+        const cmd = this.expect(ev, 'signal', ev.data.name);
+        if (cmd) {
+          cmd.started = true;
+          cmd.timeoutAt = ev.data.timeoutAt;
+          if (cmd.timeoutAt !== undefined) this.liveTimers.add(`signal:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'signal_timed_out': {
+        const cmd = this.expect(ev, 'signal', ev.data.name);
+        if (!cmd) return false;
+        this.liveTimers.delete(`signal:${cmd.id}`);
+        this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
+        return true;
+      }
+      case 'child_started': {
+        const cmd = this.expect(ev, 'child', ev.data.workflow);
+        if (!cmd) return false;
+        this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, ev.data.childRunId, ev.data.workflow, ev.data.parentClosePolicy) });
+        return true;
+      }
+      case 'child_completed':
+      case 'child_failed': {
+        const child = this.children.get(ev.correlationId ?? '?');
+        if (!child) {
+          if (!this.cancelReason) this.fail(new NonDeterminismError(ev.correlationId ?? '?', 'a child workflow', 'no startChild call at this position'));
+          return false;
+        }
+        child.done = true;
+        if (ev.type === 'child_completed') child.resolve(deserialize(ev.data.result));
+        else child.reject(new ChildWorkflowFailedError(child.runId, child.workflow, objectToError(ev.data.error)));
+        return true;
+      }
+      case 'patch_marker':
+        if (Number(ev.correlationId) > this.counter && !this.cancelReason) {
+          this.fail(new NonDeterminismError(ev.correlationId ?? '?', `patched("${ev.data.patchId}")`, 'no call at this position (the code ended or waits on something else)'));
+        }
+        return false;
+      default: {
+        const unknown: never = ev;
+        throw new DurablyError(`Unknown event type in the log: ${JSON.stringify((unknown as DurablyEvent).type)}`);
+      }
+    }
+  }
+
+  /** The command a logged event belongs to, or a NonDeterminismError when the code did not make that call. */
+  protected expect<K extends Command['kind']>(ev: DurablyEvent, kind: K, name: string): CommandOf<K> | undefined {
+    const id = ev.correlationId ?? '?';
+    const cmd = this.commands.get(id);
+    const recorded = describeIdentity(`${kind}:${name}`);
+    if (!cmd) {
+      // Settled commands are forgotten; their later events (none are written) would land here.
+      if (this.cancelReason) return undefined;
+      this.fail(new NonDeterminismError(id, recorded, 'no call at this position (the code ended or waits on something else)'));
+      return undefined;
+    }
+    if (cmd.kind !== kind || cmd.name !== name) {
+      this.fail(new NonDeterminismError(id, recorded, cmd.describe()));
+      return undefined;
+    }
+    return cmd as CommandOf<K>;
+  }
+
+  /** Events of a step's hooks (correlation id `<stepId>/<hookName>`): suspend or resume the step. */
+  protected applyStepHook(ev: DurablyEvent): boolean {
+    const [stepId, name] = splitStepHook(ev.correlationId!);
+    const cmd = this.commands.get(stepId);
+    if (!cmd || cmd.kind !== 'step') {
+      if (!this.cancelReason) this.fail(new NonDeterminismError(stepId, `a step hook "${name}"`, cmd ? cmd.describe() : 'no call at this position'));
+      return false;
+    }
+    if (ev.type === 'hook_created') {
+      this.endClaim(cmd);
+      cmd.waitingHook = { name, token: ev.data.token, timeoutAt: ev.data.expiresAt };
+      if (ev.data.expiresAt !== undefined) this.liveTimers.add(`hook:${ev.correlationId}`);
+      return false;
+    }
+    this.liveTimers.delete(`hook:${ev.correlationId}`);
+    cmd.waitingHook = undefined;
+    cmd.hookOutcomes.set(name, ev.type === 'hook_received' ? { ok: true, value: deserialize(ev.data.payload) } : { ok: false, error: new HookTimeoutError(`Step hook "${name}" timed out before it was resumed.`) });
+    return true;
+  }
+
+  /** Like expect, for outcome events that carry no name (hook payloads). */
+  protected expectKind<K extends Command['kind']>(ev: DurablyEvent, kind: K): CommandOf<K> | undefined {
+    const cmd = this.commands.get(ev.correlationId ?? '?');
+    if (cmd && cmd.kind === kind) return cmd as CommandOf<K>;
+    if (this.cancelReason) return undefined;
+    this.fail(new NonDeterminismError(ev.correlationId ?? '?', `a ${kind}`, cmd ? cmd.describe() : 'no call at this position'));
+    return undefined;
+  }
+
+  /** A signal goes to the earliest waiting waitForSignal of its name, or waits in the buffer. */
+  protected deliverSignal(name: string, raw: Serialized): boolean {
+    for (const cmd of this.commands.values()) {
+      if (cmd.kind === 'signal' && cmd.name === name && !cmd.settled) {
+        this.dropTimer(`signal:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: deserialize(raw) });
+        return true;
+      }
+    }
+    let queue = this.signalQueues.get(name);
+    if (!queue) this.signalQueues.set(name, (queue = []));
+    queue.push({ value: deserialize(raw), raw, order: this.signalOrder++ });
+    return false;
+  }
+
+  /** Signals received and never consumed, in arrival order: continueAsNew hands them to the next run. */
+  protected unconsumedSignals(): Array<{ name: string; payload: Serialized }> {
+    const all: Array<{ name: string; payload: Serialized; order: number }> = [];
+    for (const [name, queue] of this.signalQueues) for (const q of queue) all.push({ name, payload: q.raw, order: q.order });
+    return all.sort((a, b) => a.order - b.order).map(({ name, payload }) => ({ name, payload }));
+  }
+
+  /** The step's attempt ended as the log says (its outcome was written with its lease timer's deletion). */
+  protected endClaim(cmd: StepCommand): void {
+    cmd.claim = undefined;
+    this.liveTimers.delete(leaseTimerId(cmd.id));
+  }
+
+  /**
+   * The step's attempt will not be recorded by this execution (cancelled, or the run ended): its lease
+   * timer goes with the next append, its running body is no longer renewed, and its signal fires.
+   */
+  protected dropClaim(cmd: StepCommand, reason: unknown): void {
+    if (cmd.inflight) {
+      cmd.abort?.abort(reason);
+      this.deps.attempts?.release(this.runId, cmd.id);
+    }
+    if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
+    cmd.claim = undefined;
+  }
+
+  protected requestCancel(reason?: string): void {
+    if (this.cancelReason) return;
+    this.cancelReason = { reason };
+    const error = new CancelledError(reason);
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.settled || cmd.shielded) continue;
+      cmd.abort?.abort(error);
+      if (cmd.kind === 'step') this.dropClaim(cmd, error);
+      this.settle(cmd, { ok: false, error });
+    }
+  }
+
+  /** Fires the abort signal of running (unshielded) attempts: the run was cancelled elsewhere. */
+  abortInflight(reason?: string): void {
+    const error = new CancelledError(reason);
+    for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.inflight && !cmd.shielded) cmd.abort?.abort(error);
+  }
+}
+
+function isStepHook(correlationId: string | undefined): boolean {
+  return correlationId !== undefined && correlationId.includes('/');
+}
+
+function splitStepHook(correlationId: string): [string, string] {
+  const i = correlationId.indexOf('/');
+  return [correlationId.slice(0, i), correlationId.slice(i + 1)];
+}
+
+function identityOf(ev: DurablyEvent): string | undefined {
+  switch (ev.type) {
+    case 'step_scheduled':
+    case 'step_started':
+    case 'step_failed':
+    case 'step_completed':
+      return `step:${ev.data.name}`;
+    case 'sleep_started':
+    case 'sleep_completed':
+      return 'sleep:sleep';
+    case 'value_recorded':
+      return `value:${ev.data.kind}`;
+    case 'hook_created':
+      return isStepHook(ev.correlationId) ? undefined : `hook:${ev.data.name}`;
+    case 'signal_waiting':
+    case 'signal_timed_out':
+      return `signal:${ev.data.name}`;
+    case 'patch_marker':
+      return `patch:${ev.data.patchId}`;
+    case 'child_started':
+      return `child:${ev.data.workflow}`;
+    default:
+      return undefined;
+  }
+}
+
+export function describeIdentity(identity: string): string {
+  const i = identity.indexOf(':');
+  return describeCall(identity.slice(0, i), identity.slice(i + 1));
+}
+

@@ -1,0 +1,436 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Broker,
+  parseDuration,
+  type Duration,
+  HookAlreadyUsedError,
+  HookExpiredError,
+  HookNotFoundError,
+  HookPayloadInvalidError,
+  InvalidArgumentError,
+  RunAlreadyFinishedError,
+  RunIdInUseError,
+  RunNotFoundError,
+  makeEvent,
+  type DurablyEvent,
+  type EventDataMap,
+  type EventType,
+  type HookRecord,
+  serialize,
+  FINISHED_STATUSES,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+  type Storage,
+  type Logger,
+  DEFAULT_LIMITS,
+  checkPayload,
+  type Limits,
+  checkQueue,
+  checkTags,
+  checkRunId,
+  checkIdempotencyKey,
+  checkSignalName,
+} from '@durably/contracts';
+import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
+import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
+import { publishTask } from '../tasks/publish.js';
+import { brokerQueue, runTask } from '../tasks/messages.js';
+import { RunHandle } from './handle.js';
+import { fencedAppend } from '../../engine/fenced-append.js';
+import type { RunStarter, SerializedStartOptions } from '../host.js';
+import { connectWithRetry } from './connect.js';
+import { Schedules } from '../schedules.js';
+import { Execution, type ExecutionDeps } from '../../engine/execution.js';
+import { createLogger } from '../../logger.js';
+import type { WorkerConfig } from '../../config/types.js';
+import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
+import { otelInstrumentation } from '../../observe/otel.js';
+
+export { RunHandle, type StartOutcome } from './handle.js';
+
+// The engine's step context knows no client; the runtime adds the one its worker runs steps with.
+declare module '../../engine/scope.js' {
+  interface StepContext {
+    /** @internal The worker's client (streams use it to reach other runs); absent outside a worker. */
+    readonly client?: Client;
+  }
+}
+
+export interface StartOptions {
+  /**
+   * A second start of the same workflow with the same key returns the first run instead of starting
+   * another (keys are unique per workflow). If that run was started with other arguments, the handle
+   * says so (`argsDiffer`) and a warning is logged.
+   */
+  idempotencyKey?: string;
+  /** Start no earlier than this long from now. */
+  delay?: Duration;
+  /** Start no earlier than this time. */
+  startAt?: Date;
+  /** Queue of the run's workflow tasks (default: the workflow's queue). */
+  queue?: string;
+  /**
+   * Use this run id instead of a generated one. A start with the id of an existing run of the same
+   * workflow and arguments returns that run (a start retried after a timeout, say); with another
+   * workflow or other arguments it throws RunIdInUseError.
+   */
+  runId?: string;
+  /** `false`: run in this process without storing anything (transient mode). */
+  durable?: boolean;
+  /** Labels for this run, added to the workflow's; filter with listRuns({ tags }). */
+  tags?: string[];
+}
+
+export interface ClientOptions {
+  storage: Storage;
+  broker: Broker;
+  /** Payload size and event count limits (defaults: 1 MiB, warn at 10,000 events, fail at 50,000). */
+  limits?: Partial<Limits>;
+  /** The clock; tests can replace it. */
+  clock?: () => number;
+  /** Defaults for workers created on this client (the config file's `worker`); the worker's own options win. */
+  worker?: WorkerConfig;
+  /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
+  instrumentation?: Instrumentation;
+  /** @internal Settings known once the config is loaded (createClient): applied by ensureReady. */
+  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'addresses'>>;
+  /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
+  logger?: Logger;
+  /**
+   * How long the first use of the client (ensureReady: worker.start(), the first start()...) keeps
+   * trying to reach a storage or broker that is down, with exponential backoff, logging each wait.
+   * 0 fails at once. Default 60s.
+   */
+  connectTimeout?: Duration;
+  /** The URLs the backends were made from (passwords hidden), for log lines. */
+  addresses?: { storage?: string; broker?: string };
+}
+
+/** Starts and observes runs on one storage and broker. */
+export class Client implements RunStarter {
+  readonly storage: Storage;
+  readonly broker: Broker;
+  readonly clock: () => number;
+  readonly limits: Limits;
+  /** Create, pause, resume, trigger, delete and list schedules. */
+  readonly schedules: Schedules;
+  /** Defaults for workers created on this client (from the config file). */
+  workerDefaults?: WorkerConfig;
+  private readonly deferred?: ClientOptions['deferred'];
+  /** @internal */
+  readonly instrumentation: CombinedInstrumentation;
+  readonly logger: Logger;
+  private ready?: Promise<void>;
+  private readonly connectTimeoutMs: number;
+  /** The URLs of storage and broker (passwords hidden), for log lines; empty for adapter instances passed in. */
+  addresses: { storage?: string; broker?: string };
+
+  constructor(options: ClientOptions) {
+    this.storage = options.storage;
+    this.broker = options.broker;
+    this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? createLogger();
+    this.connectTimeoutMs = parseDuration(options.connectTimeout ?? '60s', 'connectTimeout');
+    this.addresses = options.addresses ?? {};
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.workerDefaults = options.worker;
+    this.deferred = options.deferred;
+    this.instrumentation = combineInstrumentation([otelInstrumentation(), options.instrumentation]);
+    this.schedules = new Schedules(this);
+  }
+
+  /**
+   * Answers a query by replaying the run's log in this process (no step runs, nothing is written):
+   * the workflow's code must be the one that wrote the log.
+   */
+  async query<T>(wf: Workflow<any[], any>, runId: string, query: QueryDefinition<T>): Promise<T> {
+    await this.ensureReady();
+    const run = await this.storage.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    if (run.workflow !== wf.definition.name) {
+      throw new InvalidArgumentError(`query(): run ${runId} is a run of "${run.workflow}", not of "${wf.definition.name}".`);
+    }
+    const readOnly: ExecutionDeps = {
+      storage: this.storage,
+      logger: createLogger('silent'),
+      workerId: 'query',
+      clock: this.clock,
+      inlineRetryMaxMs: 0,
+      runsInline: () => false,
+      runAttempt: async () => ({ ok: false, error: new Error('queries run no steps') }),
+      afterFlush: async () => undefined,
+    };
+    const execution = new Execution(run, wf.definition, readOnly);
+    await execution.feed(await this.storage.readEvents(runId));
+    const answer = execution.answerQuery(query.name);
+    if (!answer.found) throw new InvalidArgumentError(`query(): run ${runId} has not registered a handler for query "${query.name}" (at the point its log has reached).`);
+    return answer.value as T;
+  }
+
+  /** The runs linked by continueAsNew that `runId` belongs to, oldest first. */
+  async getRunChain(runId: string): Promise<RunRecord[]> {
+    await this.ensureReady();
+    const start = await this.storage.getRun(runId);
+    if (!start) throw new RunNotFoundError(runId);
+    const chain: RunRecord[] = [start];
+    for (let first = (await this.storage.readEvents(runId, 1, 1))[0]; first?.type === 'run_created' && first.data.continuedFrom; ) {
+      const previous = await this.storage.getRun(first.data.continuedFrom);
+      if (!previous) break; // deleted by retention
+      chain.unshift(previous);
+      first = (await this.storage.readEvents(previous.runId, 1, 1))[0];
+    }
+    for (let current = start; ; ) {
+      const nextId = await this.nextInChain(current);
+      const next = nextId === undefined ? undefined : await this.storage.getRun(nextId);
+      if (!next) break;
+      chain.push(next);
+      current = next;
+    }
+    return chain;
+  }
+
+  /** @internal The run that continues `run` (continueAsNew), read from its final event; undefined if it did not continue. */
+  async nextInChain(run: RunRecord): Promise<string | undefined> {
+    if (run.status !== 'continued') return undefined;
+    const [last] = await this.storage.readEvents(run.runId, run.lastSeq, 1);
+    return last?.type === 'run_continued' ? last.data.nextRunId : undefined;
+  }
+
+  /** Retention: deletes finished runs that finished more than `olderThan` ago. Returns how many. */
+  async deleteFinishedRuns(olderThan: Duration): Promise<number> {
+    await this.ensureReady();
+    const before = this.clock() - parseDuration(olderThan, 'deleteFinishedRuns(olderThan)');
+    let total = 0;
+    for (;;) {
+      const n = await this.storage.deleteFinishedRuns(before, 500);
+      total += n;
+      if (n < 500) return total;
+    }
+  }
+
+  /**
+   * Reaches storage and broker and runs their idempotent schema set-up, once per client. A backend
+   * that is down (a StorageError or BrokerError that is not about credentials, permissions or a
+   * missing database) is tried again with exponential backoff for up to `connectTimeout`, each wait
+   * logged with the address tried; so a worker restarted during an outage waits for it instead of
+   * exiting. A failure is not kept: the next call tries again.
+   */
+  ensureReady(): Promise<void> {
+    this.ready ??= (async () => {
+      if (this.deferred) {
+        const settings = await this.deferred();
+        Object.assign(this.limits, settings.limits);
+        this.workerDefaults = settings.worker;
+        this.addresses = settings.addresses ?? {};
+      }
+      await connectWithRetry(this.storage, this.broker, { timeoutMs: this.connectTimeoutMs, logger: this.logger, addresses: this.addresses });
+    })().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  /** Starts a run of `wf` with `args` and returns its handle at once. */
+  async start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>> {
+    return this.startWith(wf, args, {});
+  }
+
+  /** `start` with options: idempotency key, delay or start time, queue, run id. */
+  async startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
+    if (!isWorkflow(wf)) throw new InvalidArgumentError('start(): the first argument must be a workflow made with workflow(name, fn).');
+    if (!Array.isArray(args)) throw new InvalidArgumentError('start(): args must be an array.');
+    const def = wf.definition;
+    const queue = options.queue === undefined ? def.queue : checkQueue(options.queue, 'start()');
+    const runId = options.runId ?? randomUUID();
+    checkRunId(runId, 'start()');
+    if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey, 'start()');
+    const now = this.clock();
+    let startAt: number | undefined;
+    if (options.startAt !== undefined) {
+      startAt = options.startAt.getTime();
+      if (Number.isNaN(startAt)) throw new InvalidArgumentError('start(): startAt is an invalid Date.');
+    }
+    if (options.delay !== undefined) startAt = Math.max(startAt ?? 0, now + parseDuration(options.delay, 'start({ delay })'));
+    const validArgs = validateArgs(def.schema, args, `workflow "${def.name}"`) as A;
+    if (!def.durable || options.durable === false) {
+      // Loaded on use: transient runs touch neither storage nor broker.
+      const { startTransient } = await import('../transient.js');
+      return startTransient(this, wf, validArgs, runId) as Promise<RunHandle<Awaited<R>>>;
+    }
+    await this.ensureReady();
+    const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
+    const tags = [...new Set([...def.tags, ...checkTags(options.tags, 'start()')])];
+    const { run, created } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
+    if (created) return new RunHandle(this, run.runId, { created: true });
+    const byKey = options.idempotencyKey !== undefined && run.workflow === def.name && run.idempotencyKey === options.idempotencyKey;
+    const argsDiffer = run.args !== serializedArgs;
+    if (!byKey) {
+      // Found by its runId: the same start again (retried after a timeout, say) gets the run; any
+      // other start must not be mistaken for it.
+      if (run.workflow !== def.name || argsDiffer) throw new RunIdInUseError(run.runId, run.workflow, def.name);
+      return new RunHandle(this, run.runId, { created: false });
+    }
+    if (argsDiffer) {
+      this.logger.warn('start(): the idempotency key was already used by a run with other arguments; that run is returned and these arguments are ignored', {
+        workflow: def.name,
+        idempotencyKey: options.idempotencyKey,
+        runId: run.runId,
+      });
+    }
+    return new RunHandle(this, run.runId, { created: false, argsDiffer });
+  }
+
+  /** @internal Creates a run from already serialized arguments and publishes its start (schedules use it). */
+  async startSerialized(
+    workflowName: string,
+    queue: string,
+    serializedArgs: string,
+    options: SerializedStartOptions,
+  ): Promise<{ runId: string; created: boolean; run: RunRecord }> {
+    const now = options.now ?? this.clock();
+    const runId = options.runId ?? randomUUID();
+    const { idempotencyKey, startAt } = options;
+    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue };
+    if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
+    if (startAt !== undefined) data.startAt = startAt;
+    if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
+    if (options.scheduleId !== undefined) data.scheduleId = options.scheduleId;
+    // The caller's trace context travels with the run, so every worker that runs it continues the trace.
+    const scope = this.instrumentation.runStart({ runId, workflow: workflowName, queue });
+    if (scope.trace) Object.assign(data, scope.trace);
+    const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
+    const tags = options.tags?.length ? options.tags : undefined;
+    try {
+      const { run, created } = await scope.wrap(() => this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags }));
+      if (created) {
+        // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
+        await publishTask(this.broker, brokerQueue(queue), runTask(runId, 'start'), Math.max(0, (startAt ?? now) - now), this.clock);
+      }
+      scope.end();
+      return { runId: run.runId, created, run };
+    } catch (err) {
+      scope.end(err);
+      throw err;
+    }
+  }
+
+  getRun<R = unknown>(runId: string): RunHandle<R> {
+    return new RunHandle<R>(this, runId);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    await this.ensureReady();
+    return this.storage.listRuns(filter);
+  }
+
+  /** Records a cancel request; the run ends as `cancelled` once a worker processes it. */
+  async cancel(runId: string, reason?: string): Promise<void> {
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('cancel(): reason must be a string.');
+    await this.appendToRun(runId, 'cancel_requested', reason === undefined ? {} : { reason }, 'cancel');
+  }
+
+  /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
+  async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
+    checkSignalName(name, 'sendSignal');
+    await this.ensureReady(); // the limits of a config file apply
+    const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
+    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
+  }
+
+  /**
+   * Resumes the hook with this token. Throws HookNotFoundError (wrong token), HookAlreadyUsedError,
+   * HookExpiredError, or HookPayloadInvalidError (the payload fails the hook's schema, when its
+   * definition is loaded in this process); in each case nothing is written.
+   */
+  async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
+    await this.ensureReady();
+    if (typeof token !== 'string' || token.length === 0 || token.length > 200) throw new HookNotFoundError();
+    const hook = await this.storage.getHook(token);
+    if (!hook) throw new HookNotFoundError();
+    const def = getHookDefinition(hook.name);
+    let value = payload;
+    if (def?.schema) {
+      const parsed = def.schema.safeParse(payload);
+      if (!parsed.success) throw new HookPayloadInvalidError(hook.name, describeIssues(parsed.error));
+      value = parsed.data;
+    }
+    const serialized = checkPayload(serialize(value, `the payload of hook "${hook.name}"`), `The payload of hook "${hook.name}"`, this.limits);
+    let current: HookRecord = hook;
+    const queue = await fencedAppend(this.storage, async (round) => {
+      // After a lost race the hook is read again: the winner may have been another resume.
+      if (round > 0) current = (await this.storage.getHook(token)) ?? current;
+      checkHookUsable(current, this.clock());
+      const run = await this.storage.getRun(current.runId);
+      if (!run) throw new HookNotFoundError();
+      if (FINISHED_STATUSES.has(run.status)) throw new HookExpiredError(run.runId);
+      const now = this.clock();
+      const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload: serialized }, current.correlationId, now);
+      // The consumed mark is written in the same atomic append: of two racing resumes, one wins.
+      return { append: { runId: run.runId, expectedSeq: run.lastSeq, events: [event], setHooks: [{ ...current, consumedAt: now }] }, value: run.queue };
+    });
+    await publishTask(this.broker, brokerQueue(queue), runTask(current.runId, 'hook'), 0, this.clock);
+    return { runId: current.runId };
+  }
+
+  /**
+   * Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the
+   * run. A run that continued as new passes it on: the chain is followed to the run that is current.
+   */
+  private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal'): Promise<void> {
+    await this.ensureReady();
+    for (let target = runId; ; ) {
+      const appended = await this.appendExternal(target, type, data);
+      if (appended.ok) {
+        await publishTask(this.broker, brokerQueue(appended.queue), runTask(target, reason), 0, this.clock);
+        return;
+      }
+      if (appended.missing) throw new RunNotFoundError(target);
+      const run = appended.status === 'continued' ? await this.storage.getRun(target) : undefined;
+      const next = run && (await this.nextInChain(run));
+      if (!next) throw new RunAlreadyFinishedError(target, appended.status!, reason);
+      target = next;
+    }
+  }
+
+  /**
+   * @internal Appends one event to a run that is not finished, re-reading and retrying when another
+   * writer wins the race. `run` patches the record in the same append (a termination, say).
+   */
+  async appendExternal<K extends EventType>(
+    runId: string,
+    type: K,
+    data: EventDataMap[K],
+    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean } = {},
+  ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
+    type Appended = { ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus };
+    return fencedAppend<Appended>(this.storage, async () => {
+      const run = await this.storage.getRun(runId);
+      if (!run) return { done: { ok: false, missing: true } };
+      if (FINISHED_STATUSES.has(run.status)) return { done: { ok: false, missing: false, status: run.status } };
+      const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
+      return { append: { runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots }, value: { ok: true, queue: run.queue } };
+    });
+  }
+
+  /** Closes storage and broker. */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.broker.close(), this.storage.close()]);
+  }
+}
+
+function checkHookUsable(hook: HookRecord, now: number): void {
+  if (hook.consumedAt !== undefined) {
+    if (hook.expiresAt !== undefined && hook.consumedAt >= hook.expiresAt) throw new HookExpiredError(hook.runId, hook.expiresAt);
+    throw new HookAlreadyUsedError(hook.runId);
+  }
+  if (hook.expiresAt !== undefined && hook.expiresAt <= now) throw new HookExpiredError(hook.runId, hook.expiresAt);
+}
+
+function describeIssues(error: unknown): unknown {
+  const issues = (error as { issues?: Array<{ path?: unknown[]; message?: string }> })?.issues;
+  if (Array.isArray(issues)) return issues.map((i) => `${(i.path ?? []).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return error instanceof Error ? error.message : error;
+}

@@ -1,0 +1,215 @@
+import type { Client } from '../client/client.js';
+import type { CheckpointStore } from '../../engine/scope.js';
+import type { StepDefinition } from '../../engine/definitions.js';
+import {
+  AppendConflictError,
+  DurablyError,
+  FatalError,
+  makeEvent,
+  TERMINAL_EVENT_TYPES,
+  type DurablyEvent,
+  type EventDataMap,
+  type Logger,
+  deserialize,
+  errorToObject,
+  serialize,
+} from '@durably/contracts';
+import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
+import type { AttemptOutcome } from '../../engine/step-runner.js';
+import { decideRetry } from '../../engine/retry.js';
+import { StepSuspended } from '../../engine/control.js';
+import type { AttemptRegistry } from './attempts.js';
+import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';
+import { publishTask } from '../tasks/publish.js';
+import { runStepAttempt } from '../../engine/step-runner.js';
+import { FENCED_APPEND_ROUNDS, fencedAppend } from '../../engine/fenced-append.js';
+import type { CombinedInstrumentation, TraceContext } from '../../observe/instrumentation.js';
+import type { StepCommand } from '../../engine/commands.js';
+import { traceOf } from '../../observe/trace-context.js';
+import { attemptOutcome } from './observability.js';
+
+/** What running a dispatched step needs from its worker. */
+export interface StepTaskContext {
+  client: Client;
+  logger: Logger;
+  workerId: string;
+  leaseMs: number;
+  attempts: AttemptRegistry;
+  /** Logs, metrics and spans of each attempt. */
+  instrumentation: CombinedInstrumentation;
+  /** Fired when the worker stops and hands its work back. */
+  stopSignal: AbortSignal;
+  handedBack(): boolean;
+  /** The step's definition in this process (with a test override applied). */
+  definition(name: string): StepDefinition | undefined;
+  waitForPermit(def: StepDefinition): Promise<void>;
+  checkpointsFor(runId: string, stepId: string): CheckpointStore & { used: boolean };
+  /** Registers the task as running here (for hand-back), or unregisters it. */
+  track(task: StepTask, queue: string | undefined): void;
+}
+
+/**
+ * Runs one attempt of a dispatched step and records its outcome in the run's log. The attempt is
+ * claimed first, with `step_started` and its lease (replay/claims.ts), so a duplicate delivery finds
+ * it in flight and leaves it to its owner. Every append is conditional: on a race the tail is read
+ * again, and the task stops if the step is done, the run has ended, or another worker claimed it.
+ */
+export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise<void> {
+  const storage = ctx.client.storage;
+  const def = ctx.definition(task.name);
+  if (!def) {
+    throw new DurablyError(`Step "${task.name}" is not defined in this worker process. Import the module that defines it in every worker that listens on its queue.`);
+  }
+  const claim = await claimStep(task, ctx);
+  if (!claim) return;
+  const { attempt, claimSeq, leaseUntil } = claim;
+  ctx.track(task, brokerQueue(def.queue ?? task.workflowQueue));
+  let outcome: AttemptOutcome;
+  try {
+    outcome = await ctx.attempts.run({ runId: task.runId, stepId: task.stepId, claimSeq }, { shielded: false, leaseUntil }, async () => {
+      await ctx.waitForPermit(def);
+      const checkpoints = ctx.checkpointsFor(task.runId, task.stepId);
+      const scope = ctx.instrumentation.stepAttempt({ runId: task.runId, stepId: task.stepId, step: task.name, attempt, maxAttempts: task.policy.maxAttempts, inline: false, trace: traceOf(task) });
+      const began = Date.now();
+      const result = await scope.wrap(() =>
+        runStepAttempt(
+          { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
+          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, hookOutcomes: new Map(), extra: { client: ctx.client } },
+        ),
+      );
+      scope.end({ outcome: attemptOutcome(result, attempt, task.policy), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
+      if (result.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
+      return result;
+    });
+  } finally {
+    ctx.track(task, undefined);
+  }
+  try {
+    if (ctx.handedBack()) return; // another worker runs it now
+    await recordOutcome(task, ctx, def, attempt, claimSeq, outcome);
+  } finally {
+    ctx.attempts.release(task.runId, task.stepId);
+  }
+}
+
+/**
+ * Claims the step's next attempt: appends its `step_started` with the lease timer. Returns undefined
+ * when there is nothing to run here: the step is done, the run ended, or an attempt is in flight
+ * under a lease (live: its worker runs it; lapsed: the run's worker records the loss and sends the
+ * step again, see Execution.resolveClaims). A claim without a lease timer was handed back: taken.
+ */
+async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<{ attempt: number; claimSeq: number; leaseUntil: number } | undefined> {
+  const storage = ctx.client.storage;
+  type Claim = { attempt: number; claimSeq: number; leaseUntil: number } | undefined;
+  try {
+    return await fencedAppend<Claim>(storage, async () => {
+      const tail = await storage.readEvents(task.runId, task.scheduledSeq);
+      if (tail.length === 0) return { done: undefined }; // the run was deleted
+      const state = stepState(tail, task.stepId);
+      if (state.done || state.runEnded) return { done: undefined };
+      const open = openClaim(tail, task.stepId);
+      if (open) {
+        if (open.workerId === ctx.workerId && ctx.attempts.adopt({ runId: task.runId, stepId: task.stepId, claimSeq: open.seq })) return { done: undefined }; // a duplicate, running here
+        const timers = await storage.listTimers(task.runId);
+        if (timers.some((t) => t.timerId === leaseTimerId(task.stepId))) return { done: undefined };
+      }
+      const lastSeq = tail[tail.length - 1].seq;
+      const attempt = state.attempts + 1;
+      const now = ctx.client.clock();
+      const leaseUntil = now + ctx.leaseMs;
+      const started = makeEvent(task.runId, lastSeq + 1, 'step_started', { name: task.name, attempt, workerId: ctx.workerId, leaseUntil }, task.stepId, now) as DurablyEvent;
+      return {
+        append: { runId: task.runId, expectedSeq: lastSeq, events: [started], setTimers: [{ runId: task.runId, timerId: leaseTimerId(task.stepId), fireAt: leaseUntil }] },
+        value: { attempt, claimSeq: lastSeq + 1, leaseUntil },
+      };
+    });
+  } catch (err) {
+    if (!(err instanceof AppendConflictError)) throw err;
+    throw new DurablyError(`Step ${task.stepId} of run ${task.runId}: could not claim an attempt after ${FENCED_APPEND_ROUNDS} rounds of concurrent appends.`, { cause: err });
+  }
+}
+
+async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefinition, attempt: number, claimSeq: number, result: AttemptOutcome): Promise<void> {
+  const storage = ctx.client.storage;
+  let outcome = result;
+  if (!outcome.ok && outcome.error instanceof StepSuspended) {
+    outcome = { ok: false, error: new FatalError(`stepHook("${outcome.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
+  }
+  const now = ctx.client.clock();
+  let type: 'step_completed' | 'step_failed' = 'step_failed';
+  let data: EventDataMap['step_completed'] | EventDataMap['step_failed'] | undefined;
+  let retryAt: number | undefined;
+  if (outcome.ok) {
+    try {
+      data = { name: task.name, attempt, result: serialize(outcome.value, `the result of step "${task.name}"`) };
+      type = 'step_completed';
+    } catch (err) {
+      outcome = { ok: false, error: err };
+    }
+  }
+  if (!outcome.ok) {
+    const error = outcome.error;
+    const decision = decideRetry(error, attempt, task.policy);
+    retryAt = decision.retry ? now + decision.delayMs : undefined;
+    data = { name: task.name, attempt, error: errorToObject(error) };
+    if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
+  }
+  let lastSeq = claimSeq;
+  const recorded = await fencedAppend(storage, async (round) => {
+    if (round > 0) {
+      const tail = await storage.readEvents(task.runId, lastSeq + 1);
+      if (tail.length > 0) {
+        lastSeq = tail[tail.length - 1].seq;
+        // Done, ended, or claimed by another worker after our lease lapsed: not ours to record.
+        if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type) || (e.correlationId === task.stepId && (e.type === 'step_started' || endsClaim(e, task.stepId))))) return { done: false };
+      }
+    }
+    const event = makeEvent(task.runId, lastSeq + 1, type, data as never, task.stepId, now) as DurablyEvent;
+    return { append: { runId: task.runId, expectedSeq: lastSeq, events: [event], run: { status: 'running' }, clearTimers: [leaseTimerId(task.stepId)] }, value: true };
+  });
+  if (!recorded) return;
+  if (retryAt !== undefined) {
+    await publishTask(ctx.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined }, retryAt - now, ctx.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
+  } else {
+    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'step'), 0, ctx.client.clock);
+  }
+}
+
+/** What a log tail says about one dispatched step. */
+function stepState(events: DurablyEvent[], stepId: string): { attempts: number; done: boolean; runEnded: boolean } {
+  let attempts = 0;
+  let done = false;
+  let runEnded = false;
+  for (const e of events) {
+    if (TERMINAL_EVENT_TYPES.has(e.type)) runEnded = true;
+    if (e.correlationId !== stepId) continue;
+    if (e.type === 'step_completed') done = true;
+    if (e.type === 'step_failed') {
+      attempts = Math.max(attempts, e.data.attempt);
+      if (e.data.retryAt === undefined) done = true;
+    }
+  }
+  return { attempts, done, runEnded };
+}
+
+/**
+ * Publishes the task of a step the run dispatched (its step_scheduled is durable): to the step's
+ * queue, delayed until its retry time, de-duplicated per attempt, with the run's trace context.
+ */
+export async function dispatchStep(client: Client, runQueue: string, runId: string, cmd: StepCommand, trace: TraceContext | undefined): Promise<void> {
+  const stepDef = cmd.def;
+  const task: StepTask = {
+    v: 1,
+    kind: 'step',
+    runId,
+    stepId: cmd.id,
+    name: stepDef.name,
+    args: serialize(cmd.args, `the arguments of step "${stepDef.name}"`),
+    policy: cmd.policy,
+    scheduledSeq: cmd.scheduledSeq ?? 1,
+    workflowQueue: runQueue,
+  };
+  if (trace) Object.assign(task, trace);
+  const delay = Math.max(0, (cmd.retryAt ?? 0) - client.clock());
+  await publishTask(client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
+}
