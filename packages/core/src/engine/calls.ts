@@ -110,16 +110,21 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
     return cmd.promise;
   }
 
-  protected readonly queryHandlers = new Map<string, () => unknown>();
+  protected readonly queryHandlers = new Map<string, (...args: any[]) => unknown>();
 
-  setQueryHandler(name: string, handler: () => unknown): void {
+  setQueryHandler(name: string, handler: (...args: any[]) => unknown): void {
     this.queryHandlers.set(name, handler);
   }
 
-  /** The answer of a query handler registered by the workflow code (after a feed). */
-  answerQuery(name: string): { found: boolean; value?: unknown } {
+  /** The names of the queries the workflow code has registered handlers for (after a feed). */
+  queryNames(): string[] {
+    return [...this.queryHandlers.keys()];
+  }
+
+  /** The answer of a query handler registered by the workflow code (after a feed), called with `args`. */
+  answerQuery(name: string, args: unknown[] = []): { found: boolean; value?: unknown } {
     const handler = this.queryHandlers.get(name);
-    return handler ? { found: true, value: handler() } : { found: false };
+    return handler ? { found: true, value: handler(...args) } : { found: false };
   }
 
   patched(patchId: string): boolean {

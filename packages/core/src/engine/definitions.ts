@@ -201,10 +201,16 @@ export function registerHook(def: HookDefinition<unknown>): void {
   hookRegistry.set(def.name, def);
 }
 
-export interface QueryDefinition<T> {
+/**
+ * A query: a value a workflow exposes, read by replaying its log. `A` are the arguments the caller
+ * passes (`client.query(wf, runId, query, ...args)`); a query without arguments has `A = []`.
+ */
+export interface QueryDefinition<T, A extends unknown[] = []> {
   readonly name: string;
-  /** Inside a workflow: answers this query with `handler()` (which reads the workflow's state). */
-  handle(handler: () => T): void;
+  /** Validates the arguments of every call (a zod tuple, for example) before the handler sees them. */
+  readonly schema?: ArgsSchema;
+  /** Inside a workflow: answers this query with `handler(...args)` (which reads the workflow's state). */
+  handle(handler: (...args: A) => T): void;
 }
 
 export interface ScheduleOptions<A extends unknown[]> {

@@ -29,7 +29,7 @@ export interface WorkflowRuntime {
   createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> };
   waitForSignal(name: string, timeoutMs?: number): Promise<unknown>;
   patched(patchId: string): boolean;
-  setQueryHandler(name: string, handler: () => unknown): void;
+  setQueryHandler(name: string, handler: (...args: any[]) => unknown): void;
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;
   readonly logger: Logger;
 }

@@ -42,7 +42,7 @@ import { fencedAppend } from '../../engine/fenced-append.js';
 import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
-import { Execution, type ExecutionDeps } from '../../engine/execution.js';
+import { answerQuery } from './query.js';
 import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
@@ -143,30 +143,13 @@ export class Client implements RunStarter {
 
   /**
    * Answers a query by replaying the run's log in this process (no step runs, nothing is written):
-   * the workflow's code must be the one that wrote the log.
+   * the workflow's code must be the one that wrote the log. `args` go to the handler, after the
+   * query's schema (if any) has checked them and a serialization round trip has copied them, as if
+   * they had come from another process.
    */
-  async query<T>(wf: Workflow<any[], any>, runId: string, query: QueryDefinition<T>): Promise<T> {
+  async query<T, A extends unknown[]>(wf: Workflow<any[], any>, runId: string, query: QueryDefinition<T, A>, ...args: A): Promise<T> {
     await this.ensureReady();
-    const run = await this.storage.getRun(runId);
-    if (!run) throw new RunNotFoundError(runId);
-    if (run.workflow !== wf.definition.name) {
-      throw new InvalidArgumentError(`query(): run ${runId} is a run of "${run.workflow}", not of "${wf.definition.name}".`);
-    }
-    const readOnly: ExecutionDeps = {
-      storage: this.storage,
-      logger: createLogger('silent'),
-      workerId: 'query',
-      clock: this.clock,
-      inlineRetryMaxMs: 0,
-      runsInline: () => false,
-      runAttempt: async () => ({ ok: false, error: new Error('queries run no steps') }),
-      afterFlush: async () => undefined,
-    };
-    const execution = new Execution(run, wf.definition, readOnly);
-    await execution.feed(await this.storage.readEvents(runId));
-    const answer = execution.answerQuery(query.name);
-    if (!answer.found) throw new InvalidArgumentError(`query(): run ${runId} has not registered a handler for query "${query.name}" (at the point its log has reached).`);
-    return answer.value as T;
+    return answerQuery({ storage: this.storage, clock: this.clock }, wf, runId, query, args);
   }
 
   /** The runs linked by continueAsNew that `runId` belongs to, oldest first. */
