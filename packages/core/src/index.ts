@@ -16,7 +16,7 @@ export type { RetryOptions, BackoffOptions, RetryPolicy } from './engine/retry.j
 export { step, workflow, isWorkflow, getStepDefinition } from './api/definitions.js';
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './api/definitions.js';
 export { validateArgs } from './api/definitions.js';
-export { context, stepContext, workflowContext, sleep } from './api/context.js';
+export { context, stepContext, workflowContext, sleep, isReplaying } from './api/context.js';
 export { checkpoint, type CheckpointStore } from './api/checkpoint.js';
 export { stepHook } from './api/step-hooks.js';
 export { defineHook, defineQuery, getHookDefinition } from './api/hooks.js';

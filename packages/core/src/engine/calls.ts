@@ -127,6 +127,10 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
     return handler ? { found: true, value: handler(...args) } : { found: false };
   }
 
+  isReplaying(): boolean {
+    return this.replaying || this.deps.readOnly === true;
+  }
+
   patched(patchId: string): boolean {
     const position = String(this.counter + 1);
     const logged = this.logged.get(position);

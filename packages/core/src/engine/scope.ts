@@ -30,6 +30,8 @@ export interface WorkflowRuntime {
   waitForSignal(name: string, timeoutMs?: number): Promise<unknown>;
   patched(patchId: string): boolean;
   setQueryHandler(name: string, handler: (...args: any[]) => unknown): void;
+  /** True while the code re-runs what an earlier execution of the run already ran (replay of the log). */
+  isReplaying(): boolean;
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;
   readonly logger: Logger;
 }

@@ -42,6 +42,7 @@ export async function answerQuery<T, A extends unknown[]>(
     runsInline: () => false,
     runAttempt: async () => ({ ok: false, error: new Error('queries run no steps') }),
     afterFlush: async () => undefined,
+    readOnly: true,
   };
   const execution = new Execution(run, wf.definition, readOnly);
   await execution.feed(await from.storage.readEvents(runId));
