@@ -13,7 +13,7 @@ export { parseTraceparent, formatTraceparent } from './observe/trace-context.js'
 export { listDeadLetters, retryDeadLetter, type DeadTask } from './runtime/client/dead-letters.js';
 export { brokerQueue, decodeTask, type TaskMessage, type RunTask, type StepTask } from './runtime/tasks/messages.js';
 export type { RetryOptions, BackoffOptions, RetryPolicy } from './engine/retry.js';
-export { step, workflow, isWorkflow, getStepDefinition } from './api/definitions.js';
+export { step, workflow, isWorkflow, getStepDefinition, getWorkflow, listWorkflows } from './api/definitions.js';
 export type { Step, Workflow, StepOptions, WorkflowOptions, StepDefinition, WorkflowDefinition, ArgsSchema } from './api/definitions.js';
 export { validateArgs } from './api/definitions.js';
 export { context, stepContext, workflowContext, sleep, isReplaying } from './api/context.js';

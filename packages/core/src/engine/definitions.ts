@@ -112,7 +112,7 @@ export type Workflow<A extends unknown[], R> = ((...args: A) => Promise<Awaited<
  */
 const stepRegistry = new NameRegistry<StepDefinition>('step');
 /** Workflow names are unique too: a run's log names its workflow, and a worker runs it by that name. */
-const workflowRegistry = new NameRegistry<WorkflowDefinition>('workflow');
+const workflowRegistry = new NameRegistry<Workflow<any[], any>>('workflow');
 
 export function getStepDefinition(name: string): StepDefinition | undefined {
   return stepRegistry.get(name);
@@ -137,9 +137,28 @@ export function registerStep(fn: unknown, definition: StepDefinition): void {
   stepRegistry.register(definition.name, fn, definition);
 }
 
+/**
+ * The workflow defined in this process under `name` (the function `workflow(name, ...)` returned),
+ * or undefined when no module imported so far defines it.
+ */
+export function getWorkflow(name: string): Workflow<any[], any> | undefined {
+  return workflowRegistry.get(name);
+}
+
+/**
+ * The workflows defined in this process, sorted by name: those of the modules imported so far.
+ * Built-in ones (the stream runs of defineStream) only with `{ builtins: true }`.
+ */
+export function listWorkflows(options: { builtins?: boolean } = {}): Workflow<any[], any>[] {
+  return workflowRegistry
+    .names()
+    .filter((name) => options.builtins === true || !builtins.has(name))
+    .map((name) => workflowRegistry.get(name)!);
+}
+
 /** Registers a workflow definition under its name (DuplicateNameError for another function under that name). */
-export function registerWorkflow(fn: unknown, definition: WorkflowDefinition): void {
-  workflowRegistry.register(definition.name, fn, definition);
+export function registerWorkflow(fn: unknown, wf: Workflow<any[], any>): void {
+  workflowRegistry.register(wf.definition.name, fn, wf);
 }
 
 export function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {

@@ -8,6 +8,8 @@ import {
   RunIdInUseError,
   StepFailedError,
   WorkflowFailedError,
+  getWorkflow,
+  listWorkflows,
   objectToError,
   type Logger,
 } from '@durably/core';
@@ -158,5 +160,20 @@ export function startTests(ctx: SuiteContext): void {
     expect(stepFailed).toMatchObject({ stepName: 'suite.declined', attempts: 1 });
     expect((stepFailed as Error).cause).toBeInstanceOf(FatalError);
     expect(((stepFailed as Error).cause as Error).message).toBe('card declined');
+  });
+
+  it('finds a workflow by the name its runs record (getWorkflow) and lists the defined ones (listWorkflows), as the CLI and dashboard do', async () => {
+    const { c } = await setup();
+    const first = await c.start(W.threeSteps);
+    const found = getWorkflow((await first.record()).workflow);
+    expect(found).toBe(W.threeSteps);
+    const again = await c.start(found!);
+    expect(await again.result({ timeout: '20s' })).toBe('abc');
+    const listed = listWorkflows().map((wf) => wf.workflowName);
+    expect(listed).toEqual([...listed].sort());
+    expect(listed).toEqual(expect.arrayContaining(['suite.three-steps', 'suite.onboarding']));
+    expect(listed).not.toContain('durably.stream');
+    expect(listWorkflows({ builtins: true }).map((wf) => wf.workflowName)).toContain('durably.stream');
+    expect(getWorkflow('suite.no-such-workflow')).toBeUndefined();
   });
 }
