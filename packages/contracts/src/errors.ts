@@ -51,7 +51,8 @@ export type ErrorCode =
   | 'STREAM_FAILED'
   | 'DUPLICATE_NAME'
   | 'QUERY_NOT_REGISTERED'
-  | 'QUERY_FAILED';
+  | 'QUERY_FAILED'
+  | 'CHILD_DEPTH_EXCEEDED';
 
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
@@ -482,5 +483,21 @@ export class QueryFailedError extends DurablyError {
     cause: unknown,
   ) {
     super(`The handler of query "${query}" in run ${runId} threw: ${describe(cause)}. Fix the handler, or check the arguments it was given.`, { cause });
+  }
+}
+
+/** startChild() would nest child workflows deeper than `limits.maxChildDepth`; no child run was created. */
+export class ChildDepthExceededError extends DurablyError {
+  override readonly code = 'CHILD_DEPTH_EXCEEDED' as const;
+  constructor(
+    readonly runId: string,
+    readonly workflowName: string,
+    readonly depth: number,
+    readonly maxDepth: number,
+  ) {
+    super(
+      `Run ${runId} cannot start child workflow "${workflowName}": the child would be at depth ${depth}, and children may nest ${maxDepth} deep (limits.maxChildDepth of the client that started the first run of this family). ` +
+        `Check the workflow for unbounded recursion, or start that client with a higher limits.maxChildDepth.`,
+    );
   }
 }

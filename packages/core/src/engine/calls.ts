@@ -5,6 +5,7 @@ import {
   parseDuration,
   type Duration,
   CancelledError,
+  ChildDepthExceededError,
   InvalidArgumentError,
   NonDeterminismError,
   deserialize,
@@ -178,6 +179,13 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
         created = true;
         continue;
       }
+      // Both numbers come from this run's log (but for logs older than the limit), so a replay decides alike.
+      const nesting = { depth: (this.nesting?.depth ?? 0) + 1, maxDepth: this.nesting?.maxDepth ?? (this.deps.limits ?? DEFAULT_LIMITS).maxChildDepth };
+      if (nesting.depth > nesting.maxDepth) {
+        this.settle(cmd, { ok: false, error: new ChildDepthExceededError(this.runId, def.name, nesting.depth, nesting.maxDepth) });
+        created = true;
+        continue;
+      }
       const runId = randomUUID();
       const idempotencyKey = `child:${this.runId}:${cmd.id}`;
       const parent = { runId: this.runId, correlationId: cmd.id, parentClosePolicy: policy };
@@ -189,7 +197,7 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
         idempotencyKey,
         parentRunId: this.runId,
         createdAt: now,
-        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, ...this.trace }, undefined, now),
+        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, nesting, ...this.trace }, undefined, now),
       });
       this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
       this.startRuns.push({ runId: run.runId, queue });
@@ -228,6 +236,7 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
           idempotencyKey,
           continuedFrom: this.runId,
           ...(this.parentLink ? { parent: this.parentLink } : {}),
+          ...(this.nesting ? { nesting: this.nesting } : {}),
           ...(carriedSignals.length > 0 ? { carriedSignals } : {}),
           ...this.trace,
         },

@@ -276,7 +276,7 @@ export class Client implements RunStarter {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();
     const { idempotencyKey, startAt } = options;
-    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue };
+    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue, nesting: { depth: 0, maxDepth: this.limits.maxChildDepth } };
     if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
     if (startAt !== undefined) data.startAt = startAt;
     if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
