@@ -33,7 +33,7 @@ export type { RunWaiting } from './runtime/client/waiting.js';
 export { Worker } from './runtime/worker/worker.js';
 export type { WorkerOptions } from './runtime/worker/worker.js';
 export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
-export { configure, createWorker, defineConfig, getDefaultClient, getRun, listRuns, start, startWith, cancel, resumeHook, sendSignal, schedule } from './api/default-client.js';
+export { configure, createWorker, defineConfig, getDefaultClient, getRun, getRunByKey, listRuns, start, startWith, cancel, resumeHook, sendSignal, schedule } from './api/default-client.js';
 export { createClient, connect, clientFromConfig, type ClientSetup } from './runtime/client/create.js';
 export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile } from './config/adapters.js';
 export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';

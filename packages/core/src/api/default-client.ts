@@ -45,6 +45,11 @@ export function getRun<R = unknown>(runId: string): RunHandle<R> {
   return getDefaultClient().getRun<R>(runId);
 }
 
+/** The default client's run of `wf` started with `idempotencyKey`, or undefined (see Client.getRunByKey). */
+export function getRunByKey<R = unknown>(wf: Workflow<any[], R> | string, idempotencyKey: string): Promise<RunHandle<Awaited<R>> | undefined> {
+  return getDefaultClient().getRunByKey(wf, idempotencyKey);
+}
+
 export function listRuns(filter: RunFilter = {}): Promise<RunPage> {
   return getDefaultClient().listRuns(filter);
 }

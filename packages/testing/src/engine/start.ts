@@ -3,6 +3,7 @@ import {
   CancelledError,
   Client,
   FatalError,
+  InvalidArgumentError,
   NonDeterminismError,
   RunAlreadyFinishedError,
   RunIdInUseError,
@@ -49,6 +50,20 @@ export function startTests(ctx: SuiteContext): void {
     expect(again.runId).toBe(a.runId);
     expect(await a.result({ timeout: '20s' })).toBe('abc');
     expect(W.countOf(`${a.runId}:counted:a`)).toBe(1);
+  });
+
+  it('finds the run started with an idempotency key (getRunByKey) from another client, by workflow or name, scoped by workflow', async () => {
+    const { c } = await setup();
+    const other = await ctx.client();
+    const key = `key-${crypto.randomUUID()}`;
+    expect(await other.getRunByKey(W.threeSteps, key)).toBeUndefined();
+    const run = await c.startWith(W.threeSteps, [], { idempotencyKey: key });
+    const found = await other.getRunByKey(W.threeSteps, key);
+    expect(found?.runId).toBe(run.runId);
+    expect(await found!.result({ timeout: '20s' })).toBe('abc');
+    expect((await other.getRunByKey('suite.three-steps', key))?.runId).toBe(run.runId);
+    expect(await other.getRunByKey(W.plainCalls, key)).toBeUndefined();
+    await expect(other.getRunByKey(W.threeSteps, '')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('returns the run for a start retried with the same runId; another workflow or other arguments get RunIdInUseError naming the run', async () => {

@@ -304,6 +304,20 @@ export class Client implements RunStarter {
     return new RunHandle<R>(this, runId);
   }
 
+  /**
+   * The run of `wf` started with `idempotencyKey` (keys are scoped by workflow), or undefined when
+   * it has none: never started with that key, or deleted by retention. Read from the storage's key
+   * index; `wf` may be the workflow or its name.
+   */
+  async getRunByKey<R = unknown>(wf: Workflow<any[], R> | string, idempotencyKey: string): Promise<RunHandle<Awaited<R>> | undefined> {
+    const workflowName = typeof wf === 'string' ? wf : isWorkflow(wf) ? wf.definition.name : undefined;
+    if (workflowName === undefined) throw new InvalidArgumentError('getRunByKey(): the first argument must be a workflow made with workflow(name, fn), or its name.');
+    checkIdempotencyKey(idempotencyKey, 'getRunByKey()');
+    await this.ensureReady();
+    const run = await this.storage.getRunByIdempotencyKey(workflowName, idempotencyKey);
+    return run ? new RunHandle<Awaited<R>>(this, run.runId) : undefined;
+  }
+
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     await this.ensureReady();
     return this.storage.listRuns(filter);
