@@ -2,6 +2,9 @@
 //   dynamodb: inside a private network namespace (unshare --net, loopback only), where DynamoDB Local
 //             may listen on all interfaces without being reachable from anywhere else;
 //   sqs:      outside it, for the broker on fauxqs and the pairs that need the machine's Postgres.
+// The emulators are an on-demand project of their own (packages/aws/emulators, outside the root
+// install): test:dynamodb installs them from their lockfile before entering the namespace, where npm
+// cannot reach the registry; the sqs project's global setup does the same outside it.
 // Extra arguments go to both vitest runs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

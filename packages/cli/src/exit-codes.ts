@@ -24,6 +24,7 @@ export const EXIT = {
   checksFailed: 9,
 } as const;
 
+/** One of the exit codes the `durably` command ends with: a value of {@link EXIT}, 0 to 9. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 const BY_CODE: Record<string, ExitCode> = {

@@ -19,10 +19,13 @@ export interface PublishOptions {
   dedupKey?: string;
 }
 
+/** One message as the broker hands it to a {@link MessageHandler}. */
 export interface Delivery {
   /** Broker-assigned id, stable across redeliveries of the same message. */
   readonly id: string;
+  /** The queue it was published to. */
   readonly queue: string;
+  /** The body as published (opaque to the broker). */
   readonly body: string;
   /** 1 on first delivery, incremented on each redelivery. */
   readonly deliveryCount: number;
@@ -35,6 +38,7 @@ export interface Delivery {
  */
 export type MessageHandler = (delivery: Delivery) => Promise<void>;
 
+/** How {@link Broker.consume} delivers: how many at once, how long a delivery is held, when to give up. */
 export interface ConsumeOptions {
   /** Most handlers running at once for this subscription. */
   concurrency: number;
@@ -48,20 +52,49 @@ export interface ConsumeOptions {
   maxDeliveries?: number;
 }
 
+/** A running {@link Broker.consume}; stop it to stop taking messages. */
 export interface Subscription {
   /** Stops taking new messages and waits for running handlers to settle (their acks are kept). */
   stop(): Promise<void>;
 }
 
+/**
+ * A message the broker gave up on (it failed `maxDeliveries` times, or its handler threw
+ * `PoisonMessageError`), as listed by {@link Broker.deadLetters}.
+ */
 export interface DeadLetter {
+  /** Id to pass to `removeDeadLetter`. */
   id: string;
+  /** The queue the message was published to. */
   queue: string;
+  /** The message body, unchanged: publishing it again retries it. */
   body: string;
+  /** Why it was dead-lettered: the last handler error's message, or the poison reason. */
   reason: string;
+  /** How many times it was delivered before it was given up. */
   deliveryCount: number;
+  /** When it was dead-lettered, epoch milliseconds. */
   at: number;
 }
 
+/**
+ * The broker contract: at-least-once delivery of the engine's task messages, with delays and a
+ * dead-letter queue. Implemented by the adapters (`memory:`, `file:`, `postgres://`, `redis://`,
+ * `amqp://`, `sqs://`) and proven by `brokerSuite` from `@durably/testing`. A broker must never lose an
+ * accepted message; duplicates are harmless (the engine fences every outcome with a conditional append).
+ * Methods may throw `BrokerError` with the driver's error as `cause` when the backend fails.
+ *
+ * @example
+ * ```ts
+ * import { brokerFromUrl } from '@durably/core';
+ *
+ * const broker = await brokerFromUrl('memory:');
+ * await broker.migrate();
+ * const sub = await broker.consume('jobs', async (d) => console.log(d.body, d.deliveryCount), { concurrency: 4 });
+ * await broker.publish('jobs', 'hello', { delayMs: 1_000 });
+ * await sub.stop();
+ * ```
+ */
 export interface Broker {
   /** Longest `delayMs` the backend honours natively (Infinity when unbounded). */
   readonly maxDelayMs: number;

@@ -5,7 +5,10 @@ export function encodeCursor(createdAt: number, runId: string): string {
   return Buffer.from(JSON.stringify([createdAt, runId])).toString('base64url');
 }
 
-/** Reads a cursor made by encodeCursor; InvalidArgumentError when it was not (a tampered or foreign string). */
+/**
+ * Reads a cursor made by {@link encodeCursor}. Throws `InvalidArgumentError` when it is not one
+ * (it was changed, or comes from elsewhere).
+ */
 export function decodeCursor(cursor: string): { createdAt: number; runId: string } {
   try {
     const [createdAt, runId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [number, string];
@@ -16,7 +19,10 @@ export function decodeCursor(cursor: string): { createdAt: number; runId: string
   }
 }
 
-/** The page size of a listRuns call: 100 when not given, at most 1,000; InvalidArgumentError below 1 or not whole. */
+/**
+ * The page size a storage uses for `listRuns({ limit })`: 100 when unset, capped at 1,000.
+ * Throws `InvalidArgumentError` unless it is a whole number >= 1.
+ */
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return 100;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`listRuns: "limit" must be a whole number >= 1, got ${limit}.`);

@@ -54,6 +54,20 @@ export type ErrorCode =
   | 'QUERY_FAILED'
   | 'CHILD_DEPTH_EXCEEDED';
 
+/**
+ * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);
+ * `name` is the class's name; `cause`, when set, is the underlying error. Errors recorded in a run's
+ * log come back from storage as instances of their class (see `deserialize`).
+ *
+ * @example
+ * ```ts
+ * import { DurablyError } from '@durably/core';
+ *
+ * function explain(err: unknown): string {
+ *   return err instanceof DurablyError ? `${err.code}: ${err.message}` : String(err);
+ * }
+ * ```
+ */
 export class DurablyError extends Error {
   readonly code: ErrorCode = 'DURABLY_ERROR';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -113,6 +127,10 @@ export class AppendConflictError extends DurablyError {
   }
 }
 
+/**
+ * No run has this id in the storage. Thrown by `getRun(...).status()`, `result()`, `cancel`,
+ * `sendSignal` and the like; `runId` is the id asked for.
+ */
 export class RunNotFoundError extends DurablyError {
   override readonly code = 'RUN_NOT_FOUND' as const;
   constructor(readonly runId: string) {
@@ -120,6 +138,11 @@ export class RunNotFoundError extends DurablyError {
   }
 }
 
+/**
+ * A workflow name the worker has no definition for (`workflowName`; the message lists the ones it
+ * has). A worker that receives a run of such a workflow does not fail the run: it records
+ * `run_waiting` and leaves it for a worker that has the workflow.
+ */
 export class WorkflowNotRegisteredError extends DurablyError {
   override readonly code = 'WORKFLOW_NOT_REGISTERED' as const;
   constructor(readonly workflowName: string, known: string[]) {
@@ -155,6 +178,10 @@ export class WorkflowFailedError extends DurablyError {
   }
 }
 
+/**
+ * `result({ timeout })` gave up waiting: the run did not finish within `timeoutMs` milliseconds.
+ * `status` is the run's status at that moment. The run itself goes on; only the wait ended.
+ */
 export class ResultTimeoutError extends DurablyError {
   override readonly code = 'RESULT_TIMEOUT' as const;
   constructor(
@@ -214,10 +241,18 @@ export class RunIdInUseError extends DurablyError {
   }
 }
 
+/**
+ * An argument that cannot be used: a malformed name, id, cursor, limit or option value. The
+ * message names the argument, the value and what is accepted. Never retried.
+ */
 export class InvalidArgumentError extends DurablyError {
   override readonly code = 'INVALID_ARGUMENT' as const;
 }
 
+/**
+ * A duration option (`field`) was given a `value` that is neither a non-negative number of
+ * milliseconds nor an ms-style string such as `"30s"` or `"5m"`.
+ */
 export class InvalidDurationError extends DurablyError {
   override readonly code = 'INVALID_DURATION' as const;
   constructor(readonly value: unknown, readonly field: string) {
@@ -228,14 +263,28 @@ export class InvalidDurationError extends DurablyError {
   }
 }
 
+/**
+ * A value could not be serialized (a function, a class instance, something devalue rejects) or a
+ * stored value could not be read back. Arguments, results and payloads must be plain data: objects,
+ * arrays, strings, numbers, Date, Map, Set, BigInt, typed arrays, Error.
+ */
 export class SerializationError extends DurablyError {
   override readonly code = 'SERIALIZATION' as const;
 }
 
+/**
+ * A storage or broker URL whose scheme no adapter handles (a typo such as `postgress://`, or a
+ * backend Durably has no adapter for). The message lists the schemes that are known.
+ */
 export class UnknownSchemeError extends DurablyError {
   override readonly code = 'UNKNOWN_SCHEME' as const;
 }
 
+/**
+ * A storage or broker URL needs an adapter package (`packageName`, such as `@durably/postgres`) that
+ * cannot be imported. Install it: `npm install <packageName>`. `url` is the URL, with its password
+ * hidden in the message.
+ */
 export class AdapterNotInstalledError extends DurablyError {
   override readonly code = 'ADAPTER_NOT_INSTALLED' as const;
   constructor(readonly packageName: string, readonly url: string, cause?: unknown) {
@@ -282,6 +331,11 @@ export class NotInWorkflowError extends DurablyError {
   override readonly code = 'NOT_IN_WORKFLOW' as const;
 }
 
+/**
+ * The configuration cannot be used: a config file that is missing, not valid, or has no default
+ * export, several config files in one directory, or settings that fail validation (the message lists
+ * every problem found).
+ */
 export class ConfigError extends DurablyError {
   override readonly code = 'CONFIG' as const;
 }
@@ -300,6 +354,7 @@ export class InvalidUrlError extends ConfigError {
   }
 }
 
+/** `"Name: message"` for an Error, else `String(err)`: how error messages quote a cause. */
 export function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
@@ -372,6 +427,10 @@ export class ChildWorkflowFailedError extends DurablyError {
   }
 }
 
+/**
+ * No schedule has this id (`scheduleId`). Thrown by `client.schedules` operations on a missing
+ * schedule and by the CLI's `schedules` commands.
+ */
 export class ScheduleNotFoundError extends DurablyError {
   override readonly code = 'SCHEDULE_NOT_FOUND' as const;
   constructor(readonly scheduleId: string) {

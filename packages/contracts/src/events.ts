@@ -10,6 +10,11 @@ import type { Serialized, SerializedError } from './serialization.js';
  */
 export type DurablyEvent = { [K in EventType]: EventOf<K> }[EventType];
 
+/**
+ * The `data` of each event type, by type: the single list of what a run's log can hold. Names
+ * are snake_case; fields are JSON (values the workflow gave are `Serialized` strings); times are
+ * epoch milliseconds.
+ */
 export interface EventDataMap {
   /** Always seq 1. The run's input. `continuedFrom`: the run that continued as this one. */
   run_created: {
@@ -48,8 +53,11 @@ export interface EventDataMap {
    * (`registered` lists what that worker has, at most 50). Written once per wait; the run stays as it was.
    */
   run_waiting: { reason: 'workflow_not_registered'; workflow: string; queue: string; workerId: string; registered: string[] };
+  /** The run returned; `result` is its serialized return value. */
   run_completed: { result: Serialized };
+  /** The run threw (or a step failed for good and the workflow did not catch it). */
   run_failed: { error: SerializedError };
+  /** The run ended by cancellation; `reason` is the one given to cancel(). */
   run_cancelled: { reason?: string };
   /** The run ended by continueAsNew; `nextRunId` carries on with a fresh history. */
   run_continued: { nextRunId: string };
@@ -67,21 +75,26 @@ export interface EventDataMap {
   step_failed: { name: string; attempt: number; error: SerializedError; retryAt?: number };
   /** The step succeeded on `attempt`; its result is what every replay returns. */
   step_completed: { name: string; attempt: number; result: Serialized };
+  /** A durable sleep began; its timer wakes the run at `wakeAt`. */
   sleep_started: { wakeAt: number };
+  /** The sleep's timer fired. */
   sleep_completed: Record<string, never>;
   /** A deterministic value (now, random, uuid) recorded so replay returns the same one. */
   value_recorded: { kind: 'now' | 'random' | 'uuid'; value: Serialized };
+  /** cancel() was called; the run sees it at its next durable call. */
   cancel_requested: { reason?: string };
   /** A hook was created; its token resumes it. */
   hook_created: { name: string; token: string; expiresAt?: number };
   /** resumeHook delivered a payload. */
   hook_received: { payload: Serialized };
+  /** The hook's timeout passed before it was resumed. */
   hook_timed_out: Record<string, never>;
   /** sendSignal delivered a named message (buffered until a waitForSignal takes it). */
   /** `carried`: moved here from the run this one continues (it arrived there after the continuation was created). */
   signal_received: { name: string; payload: Serialized; carried?: boolean };
   /** A waitForSignal with a timeout began waiting. */
   signal_waiting: { name: string; timeoutAt?: number };
+  /** A waitForSignal's timeout passed with no signal of that name. */
   signal_timed_out: { name: string };
   /** patched(id) took the new code path. */
   patch_marker: { patchId: string };
@@ -89,18 +102,25 @@ export interface EventDataMap {
   child_started: { childRunId: string; workflow: string; parentClosePolicy: ParentClosePolicy };
   /** The child run ended (written to the parent's log by the worker that finished the child). */
   child_completed: { childRunId: string; result: Serialized };
+  /** The child run failed or was cancelled. */
   child_failed: { childRunId: string; error: SerializedError };
 }
 
 /** What happens to a running child when its parent ends: cancel it at once, ask it to cancel, or leave it. */
 export type ParentClosePolicy = 'terminate' | 'request_cancel' | 'abandon';
 
+/** The name of an event type: `'run_created'`, `'step_completed'`, ... */
 export type EventType = keyof EventDataMap;
 
+/** One event of type `K` in a run's log. */
 export interface EventOf<K extends EventType> {
+  /** The run whose log holds it. */
   runId: string;
+  /** Position in the log: 1 for `run_created`, then one more for each event, with no gaps. */
   seq: number;
+  /** The event type; narrows `data`. */
   type: K;
+  /** The position of the durable call this event belongs to; the events of one step, sleep or hook share it. */
   correlationId?: string;
   /** Epoch milliseconds at which the event was recorded. */
   at: number;
@@ -110,8 +130,23 @@ export interface EventOf<K extends EventType> {
 /** An event before it is appended: storage does not assign anything, the engine sets seq. */
 export type NewEvent = DurablyEvent;
 
+/**
+ * The event types that end a run: `run_completed`, `run_failed`, `run_cancelled`, `run_continued`.
+ * Nothing is appended after one of them.
+ */
 export const TERMINAL_EVENT_TYPES = new Set<EventType>(['run_completed', 'run_failed', 'run_cancelled', 'run_continued']);
 
+/**
+ * Builds an event of type `type` for run `runId` at position `seq`, stamped `at` (epoch ms, default
+ * now). Leaves `correlationId` out when it is not given. Pure: it writes nothing.
+ *
+ * @example
+ * ```ts
+ * import { makeEvent } from '@durably/core';
+ *
+ * const started = makeEvent('run-1', 2, 'run_started', { workerId: 'worker-a' });
+ * ```
+ */
 export function makeEvent<K extends EventType>(
   runId: string,
   seq: number,

@@ -16,10 +16,16 @@ export interface Limits {
   maxChildDepth: number;
 }
 
-/** The limits a client has unless given others: 1 MiB payloads, a warning at 10,000 events, a failure past 50,000, children 10 deep. */
+/**
+ * The limits a client uses when given none: payloads up to 1 MiB, a warning at 10,000 events per
+ * run, failure at 50,000, child workflows nested at most 10 deep.
+ */
 export const DEFAULT_LIMITS: Limits = { maxPayloadBytes: 1024 * 1024, warnEvents: 10_000, maxEvents: 50_000, maxChildDepth: 10 };
 
-/** Returns `serialized` when it fits `limits.maxPayloadBytes`, else throws PayloadTooLargeError naming `what`. */
+/**
+ * Returns `serialized` unchanged when it fits `limits.maxPayloadBytes` (counted as UTF-8 bytes);
+ * else throws `PayloadTooLargeError`, naming `what` (such as `'step "charge" result'`) and both sizes.
+ */
 export function checkPayload(serialized: string, what: string, limits: Pick<Limits, 'maxPayloadBytes'>): string {
   const bytes = byteSize(serialized);
   if (bytes > limits.maxPayloadBytes) throw new PayloadTooLargeError(what, bytes, limits.maxPayloadBytes);

@@ -11,10 +11,10 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-/** How much a logger writes: its level and those above it (`silent`: nothing). */
+/** A log level, least severe first; `silent` logs nothing. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
-/** The levels, lowest first. */
+/** Every {@link LogLevel}, least severe first: a level logs itself and the ones after it. */
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /** The level DURABLY_LOG_LEVEL names, or undefined when it is unset or not a level. */
@@ -23,7 +23,7 @@ export function logLevelFromEnv(): LogLevel | undefined {
   return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LogLevel) : undefined;
 }
 
-/** Options of jsonLogger. */
+/** Options of {@link jsonLogger}. */
 export interface JsonLoggerOptions {
   /** Default: DURABLY_LOG_LEVEL, else "warn". */
   level?: LogLevel;

@@ -12,13 +12,22 @@ import { DurablyError, SerializationError } from './errors.js';
  */
 export type Serialized = string;
 
+/**
+ * An error as a run's log stores it: plain JSON that {@link objectToError} turns back into an
+ * instance of the error's class.
+ */
 export interface SerializedError {
+  /** The error's `name` (its class name for Durably errors). */
   name: string;
+  /** The error's message. */
   message: string;
+  /** The stack trace where the error was made, when it had one. */
   stack?: string;
+  /** The error's `code` when it is a string (`'FATAL'`, `'STEP_TIMEOUT'`, a driver's `'ECONNRESET'`...). */
   code?: string;
   /** Set for errors whose class says "do not retry" (FatalError and friends). */
   fatal?: boolean;
+  /** The error's `cause`, stored the same way. */
   cause?: SerializedError;
   /**
    * The own data fields of a Durably error (NonDeterminismError's `position`, `recorded` and
@@ -68,6 +77,19 @@ for (const value of Object.values(errorClasses)) {
 const revivers = {
   Error: (value: SerializedError) => objectToError(value),
 };
+/**
+ * Turns a value into the string stored for it (devalue, with errors kept; see {@link Serialized}).
+ * `what` names the value in the error message (`'the arguments of workflow "x"'`).
+ * Throws `SerializationError` for values that are not plain data (functions, class instances).
+ *
+ * @example
+ * ```ts
+ * import { serialize, deserialize } from '@durably/core';
+ *
+ * const text = serialize({ at: new Date(0), ids: new Set([1, 2]) });
+ * const back = deserialize<{ at: Date; ids: Set<number> }>(text); // a Date and a Set again
+ * ```
+ */
 export function serialize(value: unknown, what = 'value'): Serialized {
   try {
     return stringify(value, reducers);
@@ -80,6 +102,11 @@ export function serialize(value: unknown, what = 'value'): Serialized {
   }
 }
 
+/**
+ * Reads back a value made by {@link serialize}, rebuilding Dates, Maps, Sets, errors of their class...
+ * `T` is not checked: it is what the caller knows the value to be. Throws `SerializationError` when
+ * the text is not a serialized value.
+ */
 export function deserialize<T = unknown>(text: Serialized): T {
   try {
     return parse(text, revivers) as T;
@@ -88,6 +115,11 @@ export function deserialize<T = unknown>(text: Serialized): T {
   }
 }
 
+/**
+ * The stored form of anything thrown: name, message, stack, string `code`, `cause` (recursively),
+ * `fatal` for FatalError, and a Durably error's own data fields. A thrown non-Error becomes an
+ * `Error` whose message is the string, or the value as JSON.
+ */
 export function errorToObject(err: unknown): SerializedError {
   if (!(err instanceof Error)) {
     return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };

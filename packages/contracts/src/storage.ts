@@ -13,28 +13,47 @@ import type { Serialized, SerializedError } from './serialization.js';
  * as `cause`) when the backend fails; the engine retries or surfaces it.
  */
 
+/** Where a run stands; see {@link RUN_STATUSES} for each one's meaning. */
 export type RunStatus = 'pending' | 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'continued';
 
+/**
+ * Every run status, in lifecycle order: `pending` (created, not yet picked up), `running`, `suspended`
+ * (waiting on a sleep, hook, signal or child), then the four finished ones (see {@link FINISHED_STATUSES}).
+ */
 export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'continued'];
+/**
+ * The statuses a run never leaves: `completed`, `failed`, `cancelled`, and `continued` (it ended by
+ * continueAsNew and a new run carries on). Retention deletes only runs in one of these.
+ */
 export const FINISHED_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'continued']);
 
 /** The projection of a run, kept up to date by `append`. */
 export interface RunRecord {
+  /** The run's id (generated, or given at start). */
   runId: string;
+  /** Name of the workflow it runs. */
   workflow: string;
+  /** Where it stands now. */
   status: RunStatus;
   /** Queue the run's workflow tasks go to. */
   queue: string;
+  /** The serialized argument list it was started with. */
   args: Serialized;
+  /** The serialized return value, once `completed`. */
   result?: Serialized;
+  /** Why it failed, once `failed`. */
   error?: SerializedError;
+  /** The key given at start; unique per workflow. */
   idempotencyKey?: string;
+  /** For a child run: the run that started it. */
   parentRunId?: string;
+  /** When it was created. */
   createdAt: number;
   /** Last time anything was appended or the run was touched; the recovery sweep reads it. */
   updatedAt: number;
   /** Not before this time may the run start (delayed start). */
   startAt?: number;
+  /** When it reached a finished status; retention goes by it. */
   finishedAt?: number;
   /** seq of the last event in the log. */
   lastSeq: number;
@@ -42,16 +61,28 @@ export interface RunRecord {
   tags?: string[];
 }
 
+/**
+ * What {@link Storage.createRun} writes: a new run record, with status `pending`, and its first event.
+ * Times are epoch milliseconds.
+ */
 export interface NewRun {
+  /** Unique id of the run; a second create with the same id returns the existing run. */
   runId: string;
+  /** Name of the workflow the run executes. */
   workflow: string;
+  /** Queue the run's workflow tasks are published to. */
   queue: string;
+  /** The serialized argument list. */
   args: Serialized;
   /** Unique per workflow: another workflow may use the same key for a run of its own. */
   idempotencyKey?: string;
+  /** Set for a child run: the run that started it. */
   parentRunId?: string;
+  /** Delayed start: the run may not start before this time. */
   startAt?: number;
+  /** Creation time; listRuns orders by it. */
   createdAt: number;
+  /** Labels to filter by with `listRuns({ tags })`. */
   tags?: string[];
   /** The `run_created` event, seq 1, written with the run. */
   firstEvent: DurablyEvent;
@@ -67,8 +98,11 @@ export interface RunPatch {
 
 /** A durable timer: at `fireAt` the run must be woken. Identified by (runId, timerId). */
 export interface Timer {
+  /** The run to wake. */
   runId: string;
+  /** Unique within the run; says what it is for (`sleep:<position>`, `retry:<position>`, `lease:<position>`...). */
   timerId: string;
+  /** When it is due, epoch milliseconds. */
   fireAt: number;
 }
 
@@ -76,11 +110,13 @@ export interface Timer {
 export interface HookRecord {
   /** Unguessable, single-use token (at least 128 bits from a CSPRNG). */
   token: string;
+  /** The run that waits on the hook. */
   runId: string;
   /** Position of the hook call in the run. */
   correlationId: string;
   /** Name of the hook definition (its schema validates payloads). */
   name: string;
+  /** When the hook was created. */
   createdAt: number;
   /** After this time the hook cannot be resumed. */
   expiresAt?: number;
@@ -88,24 +124,42 @@ export interface HookRecord {
   consumedAt?: number;
 }
 
+/**
+ * What a schedule does when a slot comes while the run of an earlier slot is still running:
+ * `skip` the slot, `buffer_one` (keep the latest such slot and fire it when the run ends),
+ * `buffer_all` (keep every such slot, fired one after another), `allow_all` (start the run anyway),
+ * or `cancel_previous` (cancel the running run, then start).
+ */
 export type OverlapPolicy = 'skip' | 'buffer_one' | 'buffer_all' | 'allow_all' | 'cancel_previous';
+/**
+ * Which slots a schedule fires that fell due while no scheduler was running: `none`, only the
+ * `latest`, or `all` of them (at most 1,000).
+ */
 export type CatchUpPolicy = 'none' | 'latest' | 'all';
 
 /** A schedule that starts runs of a workflow on a cron or fixed-interval clock. */
 export interface ScheduleRecord {
+  /** The schedule's id (`workflow:<name>` for a schedule declared with its workflow). */
   scheduleId: string;
+  /** Name of the workflow each slot starts. */
   workflow: string;
+  /** Queue of the runs it starts. */
   queue: string;
   /** Serialized argument list of each run. */
   args: Serialized;
   /** Exactly one of cron (with optional IANA time zone) or everyMs. */
   spec: { cron?: string; timezone?: string; everyMs?: number };
+  /** What a slot does while the previous run still runs. */
   overlap: OverlapPolicy;
+  /** Which missed slots fire when a scheduler comes back. */
   catchUp: CatchUpPolicy;
+  /** A paused schedule fires nothing until resumed. */
   paused: boolean;
   /** The next slot to fire (epoch ms). */
   nextFireAt?: number;
+  /** The last slot fired (epoch ms). */
   lastFireAt?: number;
+  /** The run the last slot started. */
   lastRunId?: string;
   /** buffer_one: a slot held back while the previous run is still running. */
   bufferedSlot?: number;
@@ -125,7 +179,12 @@ export interface ScheduleRecord {
   version: number;
 }
 
+/**
+ * The argument of {@link Storage.append}: events to add to one run's log, and the changes to the
+ * run record, timers and hook index that go with them, all written atomically or not at all.
+ */
 export interface AppendRequest {
+  /** The run whose log is appended to. */
   runId: string;
   /** The seq of the last event the writer has seen. The append succeeds only if the log still ends there. */
   expectedSeq: number;
@@ -150,9 +209,16 @@ export interface AppendRequest {
   releaseSlots?: boolean;
 }
 
+/**
+ * Which runs {@link Storage.listRuns} returns: every field given must match (times are epoch
+ * milliseconds). With no field, all runs, 100 to a page.
+ */
 export interface RunFilter {
+  /** Only runs of this workflow. */
   workflow?: string;
+  /** Only runs in this status, or in any of these. */
   status?: RunStatus | RunStatus[];
+  /** Only the children of this run. */
   parentRunId?: string;
   /** Only runs created at or after this time. */
   createdAfter?: number;
@@ -168,6 +234,7 @@ export interface RunFilter {
   cursor?: string;
 }
 
+/** One page of {@link Storage.listRuns}. */
 export interface RunPage {
   /** Newest first: ordered by createdAt descending, then runId descending. */
   runs: RunRecord[];
@@ -175,7 +242,9 @@ export interface RunPage {
   nextCursor?: string;
 }
 
+/** What {@link Storage.createRun} returns: the run, and whether this call created it. */
 export interface CreateRunResult {
+  /** The run as stored: the new one, or the one that already existed. */
   run: RunRecord;
   /**
    * false when the run already existed (a run with the same `runId`, or a run of the same workflow
@@ -184,6 +253,22 @@ export interface CreateRunResult {
   created: boolean;
 }
 
+/**
+ * The storage contract: the durable event log of every run and the projections kept beside it (run
+ * records, timers, the hook index, schedules, concurrency slots, rate-limit permits, step checkpoints).
+ * Implemented by the adapters (`memory:`, `file:`, `postgres://`, `redis://`, `dynamodb://`) and proven
+ * by `storageSuite` from `@durably/testing`. Times are epoch milliseconds; every method may throw
+ * `StorageError` with the driver's error as `cause` when the backend fails.
+ *
+ * @example
+ * ```ts
+ * import { storageFromUrl } from '@durably/core';
+ *
+ * const storage = await storageFromUrl('memory:');
+ * await storage.migrate();
+ * const { runs, nextCursor } = await storage.listRuns({ status: 'failed', limit: 20 });
+ * ```
+ */
 export interface Storage {
   /**
    * Creates the schema (tables, indexes, key layout). Idempotent: safe to call on every start and
@@ -266,6 +351,7 @@ export interface Storage {
    */
   saveSchedule(schedule: ScheduleRecord, expectedVersion?: number): Promise<boolean>;
 
+  /** The schedule with this id, or undefined when there is none. */
   getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined>;
 
   /** All schedules, ordered by scheduleId. */
@@ -300,7 +386,9 @@ export interface Storage {
    * attempt after a crash resumes where it was. Upsert; deleted with the run by retention.
    */
   putCheckpoint(runId: string, stepId: string, value: Serialized): Promise<void>;
+  /** The checkpoint the step saved last, or undefined when it saved none. */
   getCheckpoint(runId: string, stepId: string): Promise<Serialized | undefined>;
+  /** Deletes the step's checkpoint (done when the step completes); a missing one is not an error. */
   deleteCheckpoint(runId: string, stepId: string): Promise<void>;
 
   /**

@@ -15,6 +15,7 @@ export interface PinoLike {
   levels: { values: Record<string, number> };
 }
 
+/** Options of `createLogger` (pino): the level, pretty or JSON lines, where they go, and fields on every line. */
 export interface LoggerOptions {
   /** Default: DURABLY_LOG_LEVEL, else "warn" (the engine is quiet unless asked). */
   level?: LogLevel;
@@ -26,6 +27,9 @@ export interface LoggerOptions {
   bindings?: Record<string, unknown>;
 }
 
+/**
+ * True when `value` looks like a pino logger (it has `bindings`, `child` and `levels`), which `toLogger` adapts.
+ */
 export function isPinoLike(value: unknown): value is PinoLike {
   const v = value as Partial<PinoLike> | null;
   return typeof v === 'object' && v !== null && typeof v.bindings === 'function' && typeof v.child === 'function' && typeof v.levels?.values === 'object';

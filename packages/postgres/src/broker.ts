@@ -3,6 +3,11 @@ import pg from 'pg';
 import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
+/**
+ * Options of `new PostgresBroker(...)`: the connection (`url` or a `pg` pool, and the `schema`, as
+ * for PostgresStorage; see {@link PostgresOptions}) plus the broker's own timing. Storage and broker
+ * may share one database and schema.
+ */
 export interface PostgresBrokerOptions extends PostgresOptions {
   /** Safety-net poll for missed notifications (after a reconnect, say). Default 1 s. */
   pollIntervalMs?: number;

@@ -263,6 +263,10 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/**
+ * The schema version this release writes: the number of migrations. `migrate()` records each applied
+ * version in the schema's `schema_migrations` table and applies the ones missing, in order.
+ */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

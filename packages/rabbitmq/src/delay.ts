@@ -19,6 +19,10 @@
 
 /** Levels of the ladder: the longest delay is 2^28 - 1 ms, about 3.1 days. Fixed: routing keys depend on it. */
 export const DELAY_LEVELS = 28;
+/**
+ * The longest delay the broker gives a message itself: 2^28 - 1 ms, about 3.1 days (its `maxDelayMs`).
+ * The engine covers longer sleeps and retries with durable timers, so no delay is refused.
+ */
 export const MAX_DELAY_MS = 2 ** DELAY_LEVELS - 1;
 
 export interface DelayRoute {

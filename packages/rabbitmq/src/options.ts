@@ -1,11 +1,29 @@
 import type { ChannelModel, RecoveringChannelModel } from 'amqplib';
 import { ConfigError, InvalidArgumentError, parseDuration, redactUrl, type Logger } from '@durably/contracts';
 
+/**
+ * The RabbitMQ queue type of the work and delay queues: `quorum` (replicated across the cluster's
+ * nodes, with RabbitMQ's own `x-delivery-limit`; the default) or `classic` (kept on one node; the
+ * consumer counts redeliveries itself). Dead-letter queues are classic either way.
+ */
 export type QueueType = 'quorum' | 'classic';
 
 /** An amqplib connection the caller already has: a plain one, or one made with `{ recovery }`. */
 export type AmqpConnection = ChannelModel | RecoveringChannelModel;
 
+/**
+ * Options of `new RabbitMQBroker(...)`: a `url` or a `connection` (one of the two), and how queues are
+ * named and behave (with neither, the constructor throws `ConfigError`). Queues are durable and
+ * messages persistent, confirmed by the server, so an accepted message survives a server restart.
+ *
+ * @example
+ * ```ts
+ * import { RabbitMQBroker } from '@durably/rabbitmq';
+ *
+ * const broker = new RabbitMQBroker({ url: 'amqp://guest:guest@127.0.0.1:5672', prefix: 'orders' });
+ * await broker.migrate();
+ * ```
+ */
 export interface RabbitMQBrokerOptions {
   /**
    * `amqp://` or `amqps://` URL. The vhost is the path (`/` is `%2F`). Query parameters `prefix`,

@@ -3,6 +3,10 @@ import type { Redis } from 'ioredis';
 import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { keyPrefix, openRedis, type RedisConnection, type RedisConnectionOptions } from './connection.js';
 
+/**
+ * Options of `new RedisBroker(...)`: the connection (see {@link RedisConnectionOptions}) plus the
+ * retry backoff. Storage and broker may share one Redis and prefix.
+ */
 export interface RedisBrokerOptions extends RedisConnectionOptions {
   /** Delay before redelivering a message whose handler threw. Default min(100 ms x 2^(n-1), 5 s). */
   retryBackoffMs?: (deliveryCount: number) => number;

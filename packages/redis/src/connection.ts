@@ -1,6 +1,11 @@
 import { Redis } from 'ioredis';
 import { InvalidArgumentError, parseServerUrl, redactUrl } from '@durably/contracts';
 
+/**
+ * How RedisStorage and RedisBroker reach Redis: a `url`, or an ioredis client of yours (with neither,
+ * `InvalidArgumentError`). Every key starts with `{prefix}`, so one Redis holds several apps under
+ * different prefixes, and in a cluster all of one app's keys share a slot (the braces are a hash tag).
+ */
 export interface RedisConnectionOptions {
   /** `redis://host:6379/0` (or `rediss://`). Ignored when `redis` is given. */
   url?: string;

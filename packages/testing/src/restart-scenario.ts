@@ -10,6 +10,7 @@ const flow = workflow('restart-scenario.flow', async (n: number) => {
   return [a, b, c];
 });
 
+/** What `serverRestartScenario` needs: clients on a private server it may crash and restart. */
 export interface RestartScenario {
   /** New storage and broker clients on the server under test. */
   connect(): { storage: Storage; broker: Broker };
@@ -17,6 +18,7 @@ export interface RestartScenario {
   crash(): Promise<void>;
   /** Starts it again on the same data. */
   restart(): Promise<void>;
+  /** How many runs to start. Default 200. */
   runs?: number;
   /**
    * Worker options over the scenario's own. A broker test passes `{ stepMode: 'dispatch',

@@ -18,7 +18,9 @@ import {
 /** Schedule slots one advanceTime call may stop at (each one starts a run and waits for the work to settle). */
 const MAX_SLOT_STOPS = 10_000;
 
+/** Options of `createTestEnv`. */
 export interface TestEnvOptions {
+  /** The workflows the environment's worker runs. */
   workflows: Workflow<any[], any>[];
   /** Start of the virtual clock. Default: now. */
   startTime?: Date;
@@ -26,12 +28,37 @@ export interface TestEnvOptions {
   worker?: Partial<WorkerOptions>;
 }
 
+/**
+ * A test environment from `createTestEnv`: a client and a worker on in-memory backends, with a virtual
+ * clock. Close it at the end of the test.
+ *
+ * @example
+ * ```ts
+ * import { sleep, workflow } from '@durably/core';
+ * import { createTestEnv } from '@durably/testing';
+ *
+ * const reminder = workflow('reminder', async (user: string) => {
+ *   await sleep('7d');
+ *   return `reminded ${user}`;
+ * });
+ *
+ * const env = await createTestEnv({ workflows: [reminder] });
+ * const run = await env.start(reminder, 'ada');
+ * await env.advanceTime('7d');
+ * console.log(await run.result()); // 'reminded ada'
+ * await env.close();
+ * ```
+ */
 export interface TestEnv {
+  /** The client on the environment's backends (start runs, resume hooks, send signals with it). */
   readonly client: Client;
+  /** The worker running the workflows. */
   readonly worker: Worker;
   /** The virtual time, as epoch ms. */
   now(): number;
+  /** Starts a run, as `client.start` does. */
   start<A extends unknown[], R>(wf: Workflow<A, R>, ...args: A): Promise<RunHandle<Awaited<R>>>;
+  /** Starts a run with options, as `client.startWith` does. */
   startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>>;
   /**
    * Moves the virtual clock forward: sleeps, hook and signal timeouts, retries, delayed starts and
@@ -45,6 +72,7 @@ export interface TestEnv {
   settle(): Promise<void>;
   /** Replaces a step's body in this environment's worker (its recorded name stays the same). */
   mockStep<A extends unknown[], R>(step: Step<A, R>, impl: (...args: A) => R | Promise<R>): void;
+  /** Stops the worker and closes the client. */
   close(): Promise<void>;
 }
 

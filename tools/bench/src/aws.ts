@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Row } from './shapes.js';
 
 /**
@@ -9,6 +10,10 @@ import type { Row } from './shapes.js';
  */
 export async function dynamodbSqs(shapes: Set<string>, sizes: Record<string, number>, tiny: boolean): Promise<Row[]> {
   const benchDir = join(import.meta.dirname, '..');
+  // The emulators are an on-demand project of the adapter's (packages/aws/emulators): installed here,
+  // from their lockfile, because the child's namespace has no network to fetch them.
+  const emulators = (await import(pathToFileURL(join(benchDir, '../../packages/aws/test/setup/emulators.ts')).href)) as { ensureEmulators(): void };
+  emulators.ensureEmulators();
   const node = [process.execPath, '--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/aws-child.ts', [...shapes].join(','), JSON.stringify(sizes), tiny ? 'tiny' : 'full'];
   const quoted = node.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('unshare', ['--net', 'sh', '-c', `ip link set lo up && exec ${quoted}`], { cwd: benchDir, stdio: ['ignore', 'pipe', 'inherit'] });

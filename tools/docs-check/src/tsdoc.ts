@@ -23,8 +23,8 @@ export function entryPoints(root: string): Array<{ packageName: string; file: st
 
 /**
  * The exports of the entry points that have no TSDoc comment (`/** ... *\/` on their declaration,
- * or on one of them for a merged or overloaded name): what the API reference would show without a
- * description. Re-exports are followed to the declaration; a name exported by several packages is
+ * or on one of them for a merged or overloaded name; for `export * as name`, on that export line):
+ * what the API reference would show without a description. Re-exports are followed to the declaration; a name exported by several packages is
  * reported for each.
  */
 export function undocumentedExports(root: string, entries = entryPoints(root)): Undocumented[] {
@@ -40,11 +40,15 @@ export function undocumentedExports(root: string, entries = entryPoints(root)): 
     for (const exported of checker.getExportsOfModule(moduleSymbol)) {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
       const declarations = symbol.declarations ?? [];
-      const documented = symbol.getDocumentationComment(checker).length > 0 || declarations.some((d) => ts.getJSDocCommentsAndTags(d).some((c) => ts.isJSDoc(c) && (c.comment !== undefined || (c.tags?.length ?? 0) > 0)));
+      // `export * as name from './x.js'`: the module has no declaration to carry a comment, so the
+      // comment on that export line documents the namespace (as TypeDoc shows it).
+      const namespaceExports = (exported.declarations ?? []).filter(ts.isNamespaceExport).map((d) => d.parent);
+      const documented = symbol.getDocumentationComment(checker).length > 0 || [...declarations, ...namespaceExports].some((d) => ts.getJSDocCommentsAndTags(d).some((c) => ts.isJSDoc(c) && (c.comment !== undefined || (c.tags?.length ?? 0) > 0)));
       if (documented) continue;
-      const first = declarations[0];
+      // A namespace is reported at its export line, where its comment goes.
+      const first = namespaceExports[0] ?? declarations[0];
       const at = first ? `${relative(root, first.getSourceFile().fileName)}:${first.getSourceFile().getLineAndCharacterOfPosition(first.getStart()).line + 1}` : relative(root, dirname(file));
-      out.push({ packageName, name: exported.getName(), kind: first ? ts.SyntaxKind[first.kind].replace(/Declaration$/, '') : 'unknown', where: at });
+      out.push({ packageName, name: exported.getName(), kind: namespaceExports.length ? 'Namespace' : first ? ts.SyntaxKind[first.kind].replace(/Declaration$/, '') : 'unknown', where: at });
     }
   }
   return out.sort((a, b) => a.packageName.localeCompare(b.packageName) || a.name.localeCompare(b.name));

@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { stripVTControlCharacters } from 'node:util';
 import { dirname, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { WORKSPACE_ROOT } from '../src/files.js';
@@ -76,7 +77,8 @@ function run(command: string, cwd: string, interrupt?: string): Promise<{ code: 
     child.stderr.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      // A terminal's colours (the CLI colours statuses when FORCE_COLOR is set, as nx sets it) are not text.
+      resolve({ code, output: stripVTControlCharacters(output) });
     });
   });
 }

@@ -1,6 +1,19 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError } from '@durably/contracts';
 
+/**
+ * Options of `new DynamoStorage(...)` / `DynamoStorage.create(...)`; a `dynamodb://TABLE?region=..`
+ * URL sets `table`, `region`, `endpoint` and `createTable`. Credentials come from the SDK's usual chain
+ * (environment, profile, role) or from the `client` you pass. The constructor throws
+ * `InvalidArgumentError` for a bad table name or `shards` outside 1-64.
+ *
+ * @example
+ * ```ts
+ * import { DynamoStorage } from '@durably/aws';
+ *
+ * const storage = await DynamoStorage.create({ table: 'durably', region: 'eu-west-1' });
+ * ```
+ */
 export interface DynamoStorageOptions {
   /** Table name (3-255 of letters, digits, "_", "-", "."). Created by migrate() unless `createTable` is false. */
   table: string;

@@ -22,6 +22,20 @@ export function checkPrefix(prefix: string): string {
 
 const encode = (queue: string) => queue.replace(/[_.]/g, (c) => (c === '_' ? '__' : '_-'));
 
+/**
+ * The SQS queue name that holds Durably queue `queue` under `prefix` (`dlq`: its dead-letter queue;
+ * `fifo`: the `.fifo` form): `<prefix>_<queue>`, with `_` written `__` and `.` written `_-`, so that
+ * distinct queues never share a name. A name past SQS's 80 characters keeps its start and ends with
+ * a hash of the whole. Use it to find a queue in the AWS console or to grant access to it.
+ *
+ * @example
+ * ```ts
+ * import { sqsQueueName } from '@durably/aws';
+ *
+ * sqsQueueName('orders-prod', 'durably.default'); // 'orders-prod_durably_-default'
+ * sqsQueueName('orders-prod', 'durably.default', { dlq: true }); // 'orders-prod_durably_-default_dlq'
+ * ```
+ */
 export function sqsQueueName(prefix: string, queue: string, options: { dlq?: boolean; fifo?: boolean } = {}): string {
   const suffix = `${options.dlq ? '_dlq' : ''}${options.fifo ? '.fifo' : ''}`;
   const encoded = encode(queue);

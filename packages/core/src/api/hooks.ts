@@ -6,6 +6,26 @@ import { workflowRuntime } from './context.js';
 export { getHookDefinition } from '../engine/definitions.js';
 export type { Hook, HookDefinition, PayloadSchema, QueryDefinition } from '../engine/definitions.js';
 
+/**
+ * Defines a hook: a point where a workflow waits for a payload from outside (an approval, a webhook).
+ * Names are unique in a process; `schema` (zod or anything with `safeParse`) validates payloads at
+ * `resumeHook`. Throws `InvalidArgumentError` for a bad name or schema.
+ *
+ * @example
+ * ```ts
+ * import { defineHook, workflow } from '@durably/core';
+ * import { z } from 'zod';
+ *
+ * const approval = defineHook('approval', { schema: z.object({ approved: z.boolean() }) });
+ *
+ * export const review = workflow('review', async (docId: string) => {
+ *   const hook = approval.create({ timeout: '3d' });
+ *   console.log(`resume with: durably hooks resume ${hook.token}`);
+ *   const { approved } = await hook;
+ *   return { docId, approved };
+ * });
+ * ```
+ */
 export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T> } = {}): HookDefinition<T> {
   checkName('Hook', name);
   if (options.schema !== undefined && typeof options.schema?.safeParse !== 'function') {

@@ -5,7 +5,9 @@ import { nearest } from './nearest.js';
 import { validateConfig } from './schema.js';
 import type { DurablyConfig, ResolvedConfig, Setting } from './types.js';
 
+/** The storage used when none is configured: the embedded SQLite file under `./.durably`. */
 export const DEFAULT_STORAGE_URL = 'file:./.durably';
+/** The broker used when none is configured: `local:`, the embedded SQLite broker beside the default storage. */
 export const DEFAULT_BROKER_URL = 'local:';
 
 /** The environment variables Durably reads. Any other `DURABLY_*` close to one of them is reported as a likely typo. */
@@ -13,6 +15,10 @@ export const ENV_VARIABLES = ['DURABLY_STORAGE', 'DURABLY_BROKER', 'DURABLY_CONF
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
+/**
+ * Options of `resolveConfig` and `resolveBackends`: where to look for the config file, and the
+ * environment to read (default `process.env`).
+ */
 export interface ResolveOptions {
   /** Where to look for durably.config.* (and from where relative env paths resolve). Default: process.cwd(). */
   cwd?: string;
@@ -20,7 +26,9 @@ export interface ResolveOptions {
   configFile?: string;
   /** Do not read any config file. */
   noFile?: boolean;
+  /** The environment to read `DURABLY_*` from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Loads a TypeScript or JavaScript config file (tests replace it). Default: dynamic `import()`. */
   importer?: ModuleImporter;
   /** How explicit options are named in messages: "connect()", "--storage", ... Default "connect()". */
   optionOrigin?: string;

@@ -59,8 +59,14 @@ export interface HttpOptions {
 /** Where a setting's value came from, for messages and `durably doctor`. */
 export type SettingSource = 'option' | 'env' | 'file' | 'default';
 
+/**
+ * A resolved setting: its value and where it came from (an option, the environment, the config
+ * file, or the default), so messages and `durably doctor` can say which one won.
+ */
 export interface Setting<T> {
+  /** The value in effect. */
   value: T;
+  /** Which layer it came from. */
   source: SettingSource;
   /** What set it: the option or flag, the variable name, or the config file's path. */
   origin: string;

@@ -17,6 +17,10 @@ import { NameRegistry } from '../name-registry.js';
  */
 
 
+/**
+ * Options of `step(name, fn, options)`: retries (see {@link RetryOptions}), where the step runs, the
+ * validation of its arguments, and a rate limit shared by all workers.
+ */
 export interface StepOptions extends RetryOptions {
   /** Only workers listening on this queue run the step (it is dispatched through the broker). */
   queue?: string;
@@ -36,6 +40,10 @@ export interface ConcurrencyOptions<A extends unknown[]> {
   key?: (...args: A) => string;
 }
 
+/**
+ * Options of `workflow(name, fn, options)`: queue, step retry default, concurrency and time limits,
+ * argument validation, tags, a declared schedule, and what happens when a worker is lost.
+ */
 export interface WorkflowOptions<A extends unknown[] = any[]> {
   /** Concurrency limit: runs beyond it wait (pending) until a slot frees. */
   concurrency?: ConcurrencyOptions<A>;
@@ -68,6 +76,10 @@ export interface ArgsSchema {
   safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: unknown };
 }
 
+/**
+ * What `step()` made, as `someStep.definition` exposes it: the name, the body and the resolved options.
+ * Read-only; for tools and runtimes, not needed to call the step.
+ */
 export interface StepDefinition<A extends unknown[] = any[], R = any> {
   readonly kind: 'step';
   readonly name: string;
@@ -80,6 +92,10 @@ export interface StepDefinition<A extends unknown[] = any[], R = any> {
   readonly schema?: ArgsSchema;
 }
 
+/**
+ * What `workflow()` made, as `someWorkflow.definition` exposes it: the name, the body and every option
+ * resolved (the step retry policy in milliseconds). Read-only; for tools and runtimes.
+ */
 export interface WorkflowDefinition<A extends unknown[] = any[], R = any> {
   readonly kind: 'workflow';
   readonly name: string;
@@ -114,6 +130,7 @@ const stepRegistry = new NameRegistry<StepDefinition>('step');
 /** Workflow names are unique too: a run's log names its workflow, and a worker runs it by that name. */
 const workflowRegistry = new NameRegistry<Workflow<any[], any>>('workflow');
 
+/** The step defined with this name in this process, or undefined (a worker looks dispatched steps up so). */
 export function getStepDefinition(name: string): StepDefinition | undefined {
   return stepRegistry.get(name);
 }
@@ -175,6 +192,7 @@ export function validateArgs(schema: ArgsSchema | undefined, args: unknown[], wh
   throw new ArgumentValidationError(what, result.error);
 }
 
+/** True when `value` is a workflow made by `workflow()` (config loaders use it to find a module's workflows). */
 export function isWorkflow(value: unknown): value is Workflow<unknown[], unknown> {
   return typeof value === 'function' && (value as { definition?: { kind?: string } }).definition?.kind === 'workflow';
 }
@@ -187,8 +205,14 @@ export interface PayloadSchema<T> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: unknown };
 }
 
+/**
+ * A hook made by `defineHook(name, { schema })`: call `create()` in a workflow to wait for an outside
+ * payload of type `T`, delivered by `resumeHook(token, payload)`.
+ */
 export interface HookDefinition<T> {
+  /** The hook's name, unique in the process. */
   readonly name: string;
+  /** Validates payloads at `resumeHook`; an invalid one is refused with HookPayloadInvalidError. */
   readonly schema?: PayloadSchema<T>;
   /**
    * Inside a workflow: creates a hook and returns it at once. `hook.token` is unguessable and
@@ -207,6 +231,7 @@ export interface Hook<T> extends PromiseLike<T> {
 /** Hook definitions by name, so that resumeHook in any process can validate the payload. */
 const hookRegistry = new Map<string, HookDefinition<unknown>>();
 
+/** The hook defined with this name in this process, or undefined (resumeHook finds the schema so). */
 export function getHookDefinition(name: string): HookDefinition<unknown> | undefined {
   return hookRegistry.get(name);
 }
@@ -221,10 +246,12 @@ export function registerHook(def: HookDefinition<unknown>): void {
 }
 
 /**
- * A query: a value a workflow exposes, read by replaying its log. `A` are the arguments the caller
- * passes (`client.query(wf, runId, query, ...args)`); a query without arguments has `A = []`.
+ * A query made by `defineQuery(name)`: a workflow answers it with `handle((...args) => value)`, and
+ * `client.query(workflow, runId, query, ...args)` reads the answer by replaying the run's log. `A`
+ * are the arguments the caller passes; a query without arguments has `A = []`.
  */
 export interface QueryDefinition<T, A extends unknown[] = []> {
+  /** The query's name. */
   readonly name: string;
   /** Validates the arguments of every call (a zod tuple, for example) before the handler sees them. */
   readonly schema?: ArgsSchema;
@@ -232,6 +259,19 @@ export interface QueryDefinition<T, A extends unknown[] = []> {
   handle(handler: (...args: A) => T): void;
 }
 
+/**
+ * Options of `schedule(id, workflow, options)` and `client.schedules.create(...)`: one of `cron`,
+ * `every` or `calendar`, the run arguments, and what to do with overlapping and missed slots. Invalid
+ * values throw `InvalidArgumentError`.
+ *
+ * @example
+ * ```ts
+ * import { schedule, workflow } from '@durably/core';
+ *
+ * const report = workflow('daily-report', async (team: string) => `report for ${team}`);
+ * await schedule('daily-report-ops', report, { cron: '0 9 * * MON-FRI', timezone: 'Europe/Paris', args: ['ops'] });
+ * ```
+ */
 export interface ScheduleOptions<A extends unknown[]> {
   /** Cron expression (5 or 6 fields, croner syntax: `0 9 * * MON`). */
   cron?: string;

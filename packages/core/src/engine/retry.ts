@@ -1,5 +1,9 @@
 import { parseDuration, type Duration, FatalError, InvalidArgumentError, RetryableError, SerializationError } from '@durably/contracts';
 
+/**
+ * How the delay between a step's attempts grows: `initial`, then times `factor` per attempt, at most
+ * `max`, each randomized when `jitter` is on. Durations are ms or strings such as `'500ms'`, `'30s'`.
+ */
 export interface BackoffOptions {
   /** Delay before the second attempt. Default 1s. */
   initial?: Duration;
@@ -11,9 +15,26 @@ export interface BackoffOptions {
   jitter?: boolean;
 }
 
+/**
+ * How a step is retried after it throws (FatalError and schema failures are never retried): how many
+ * more attempts, with what delays, and how long one attempt may take. Set on a step, or on a workflow
+ * as the default of its steps. Invalid values throw `InvalidArgumentError` when the step is defined.
+ *
+ * @example
+ * ```ts
+ * import { step } from '@durably/core';
+ *
+ * const charge = step('charge', async (orderId: string) => ({ orderId, ok: true }), {
+ *   retries: 5,
+ *   backoff: { initial: '500ms', factor: 2, max: '30s' },
+ *   timeout: '10s',
+ * });
+ * ```
+ */
 export interface RetryOptions {
   /** Attempts after the first. Default 3. */
   retries?: number;
+  /** Delays between attempts (default: 1 s doubling, at most 5 min, with jitter). */
   backoff?: BackoffOptions;
   /** Limit on one attempt; a slower attempt fails with StepTimeoutError and is retried. */
   timeout?: Duration;

@@ -12,6 +12,7 @@ export interface TraceContext {
   tracestate?: string;
 }
 
+/** What `Instrumentation.runStart` is told when the client creates a run. */
 export interface RunStartInfo {
   runId: string;
   workflow: string;
@@ -26,6 +27,7 @@ export interface StartScope {
   end(error?: unknown): void;
 }
 
+/** What `Instrumentation.runExecution` is told when a worker executes a run (first start or resume). */
 export interface RunExecutionInfo {
   runId: string;
   workflow: string;
@@ -44,12 +46,14 @@ export interface RunExecutionInfo {
 /** How one execution of a run on a worker ended. */
 export type RunExecutionOutcome = 'completed' | 'failed' | 'cancelled' | 'continued' | 'suspended' | 'superseded' | 'error';
 
+/** How one execution of a run ended, given to `RunScope.end`. */
 export interface RunExecutionResult {
   outcome: RunExecutionOutcome;
   /** The run's error (failed) or what went wrong advancing it (error). */
   error?: unknown;
 }
 
+/** What `Instrumentation.runExecution` may return: a scope around one execution of a run, ended with its result. */
 export interface RunScope {
   /** Runs `fn` inside this scope (the trace context that step attempts and child spans inherit). */
   wrap?<T>(fn: () => T): T;
@@ -58,6 +62,7 @@ export interface RunScope {
   end(result: RunExecutionResult): void;
 }
 
+/** What `Instrumentation.stepAttempt` is told when an attempt of a step begins. */
 export interface StepAttemptInfo {
   runId: string;
   /** Absent for a dispatched step whose workflow this worker does not know. */
@@ -75,11 +80,18 @@ export interface StepAttemptInfo {
 /** completed; failed (no attempt follows); retry (another attempt follows); suspended (waits on a step hook). */
 export type StepAttemptOutcome = 'completed' | 'failed' | 'retry' | 'suspended';
 
+/**
+ * What `Instrumentation.stepAttempt` may return: a scope around one attempt, ended with its outcome
+ * and duration in milliseconds.
+ */
 export interface AttemptScope {
   wrap?<T>(fn: () => T): T;
   end(result: { outcome: StepAttemptOutcome; durationMs: number; error?: unknown }): void;
 }
 
+/**
+ * What `Instrumentation.taskReceived` is told when a worker takes a task (a run or a dispatched step) from the broker.
+ */
 export interface TaskInfo {
   queue: string;
   kind: 'run' | 'step';
@@ -88,6 +100,9 @@ export interface TaskInfo {
   lagMs: number;
 }
 
+/**
+ * What `Instrumentation.deadLetter` is told when a worker dead-letters a message (undecodable, or failed too often).
+ */
 export interface DeadLetterInfo {
   queue: string;
   messageId: string;
@@ -95,6 +110,7 @@ export interface DeadLetterInfo {
   runId?: string;
 }
 
+/** What `Instrumentation.recovery` is told when a worker resumes a run that was stuck. */
 export interface RecoveryInfo {
   /** stale_run: no progress for staleAfter; overdue_timer: a wake-up was lost; worker_lost: a run's worker died mid-run. */
   kind: 'stale_run' | 'overdue_timer' | 'worker_lost';
@@ -102,6 +118,26 @@ export interface RecoveryInfo {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Hooks the engine calls as it works, for your own logs, metrics or traces (logs, Prometheus metrics
+ * and OpenTelemetry spans are built in). Every member is optional, and what one throws is caught and
+ * ignored, so observability never fails a run. Pass it to `createWorker({ instrumentation })` or
+ * `new Client({ instrumentation })`.
+ *
+ * @example
+ * ```ts
+ * import { createWorker, type Instrumentation } from '@durably/core';
+ *
+ * const slowSteps: Instrumentation = {
+ *   stepAttempt: (info) => ({
+ *     end: ({ outcome, durationMs }) => {
+ *       if (durationMs > 1_000) console.warn(`${info.step} #${info.attempt} took ${durationMs} ms (${outcome})`);
+ *     },
+ *   }),
+ * };
+ * const worker = createWorker({ workflows: [], instrumentation: slowSteps });
+ * ```
+ */
 export interface Instrumentation {
   runStart?(info: RunStartInfo): StartScope | void;
   runExecution?(info: RunExecutionInfo): RunScope | void;

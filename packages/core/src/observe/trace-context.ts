@@ -9,6 +9,7 @@ export function parseTraceparent(value: string | undefined): { traceId: string; 
   return { traceId: m[1], spanId: m[2], flags: parseInt(m[3], 16) };
 }
 
+/** A W3C `traceparent` header value (version 00) from its parts: `00-<traceId>-<spanId>-<flags as 2 hex>`. */
 export function formatTraceparent(traceId: string, spanId: string, flags: number): string {
   return `00-${traceId}-${spanId}-${(flags & 0xff).toString(16).padStart(2, '0')}`;
 }

@@ -12,6 +12,10 @@ import { runRoutes } from './routes-runs.js';
 import { defaultAssetsDir, loadAssets, mountAssets } from './static.js';
 import { QUEUE_PATTERN } from './validation.js';
 
+/**
+ * Options of {@link createDashboardApp}. Unlike `startDashboard`, it requires no token on any
+ * address: the server it is mounted in decides who reaches it.
+ */
 export interface DashboardAppOptions {
   /** The client whose storage and broker the dashboard reads and writes (any backend). */
   client: Client;
@@ -28,6 +32,7 @@ export interface DashboardAppOptions {
   assetsDir?: string;
   /** Status counts stop at this many runs per status. Default 1,000. */
   countCap?: number;
+  /** Where the app logs requests that failed with a 5xx. Default: `createLogger()` from @durably/core. */
   logger?: Logger;
 }
 

@@ -6,10 +6,28 @@ import { createDashboardApp } from './app.js';
 import { isLoopbackHost } from './auth.js';
 import { DashboardTokenRequiredError } from './errors.js';
 
+/** The port {@link startDashboard} listens on when given none: 4280. */
 export const DEFAULT_DASHBOARD_PORT = 4280;
+/** The shortest `token` {@link startDashboard} accepts: 16 characters (with no whitespace). */
 export const MIN_TOKEN_LENGTH = 16;
 
+/**
+ * Options of {@link startDashboard}. Throws `InvalidArgumentError` for a bad host, port or token,
+ * `DashboardTokenRequiredError` for a non-loopback host without a token, and `ConfigError` when it
+ * cannot listen (the port is in use, say).
+ *
+ * @example
+ * ```ts
+ * import { createClient } from '@durably/core';
+ * import { startDashboard } from '@durably/dashboard';
+ *
+ * const dashboard = await startDashboard({ client: createClient({ storage: 'memory:', broker: 'memory:' }), port: 0 });
+ * console.log(`dashboard at ${dashboard.url}`);
+ * await dashboard.close();
+ * ```
+ */
 export interface DashboardOptions {
+  /** The client whose storage and broker the dashboard reads and acts on; it stays the caller's to close. */
   client: Client;
   /** Address to listen on. Default 127.0.0.1. Any other than the loopback requires `token`. */
   host?: string;
@@ -17,6 +35,7 @@ export interface DashboardOptions {
   port?: number;
   /** Bearer token every API request must carry; required off the loopback. At least 16 characters. */
   token?: string;
+  /** Where the server logs. Default: `createLogger()` from @durably/core. */
   logger?: Logger;
   /** Queues whose dead letters are listed. Default ["default"] (plus those schedules and recent runs use). */
   queues?: string[];
@@ -24,10 +43,13 @@ export interface DashboardOptions {
   assetsDir?: string;
 }
 
+/** A dashboard {@link startDashboard} is serving. */
 export interface RunningDashboard {
   /** Where this machine reaches the dashboard, e.g. http://127.0.0.1:4280. */
   url: string;
+  /** The address it listens on. */
   host: string;
+  /** The port it listens on (the one picked when asked for 0). */
   port: number;
   /** Stops listening and closes open connections (the client stays open: it is the caller's). */
   close(): Promise<void>;

@@ -12,6 +12,10 @@ export interface LogEvent {
   data: any;
 }
 
+/**
+ * One attempt of a step as {@link deriveSteps} reads it from the log: an `AttemptView` plus the seqs
+ * of the events that opened and closed it. Times are epoch milliseconds.
+ */
 export interface DerivedAttempt {
   attempt: number;
   start: number;
@@ -21,11 +25,15 @@ export interface DerivedAttempt {
   error?: ErrorView;
   retryAt?: number;
   workerId?: string;
+  /** The seq of the event the start was taken from. */
   startSeq?: number;
+  /** The seq of its `step_completed` or `step_failed`. */
   endSeq?: number;
 }
 
+/** One step call as {@link deriveSteps} reads it from the log, with its payloads still as stored. */
 export interface DerivedStep {
+  /** The step call's position in the run. */
   correlationId: string;
   name: string;
   status: StepStatus;
@@ -34,6 +42,7 @@ export interface DerivedStep {
   args?: string;
   result?: string;
   attempts: DerivedAttempt[];
+  /** The seq of the step's first event (orders the steps as the run called them). */
   firstSeq: number;
 }
 

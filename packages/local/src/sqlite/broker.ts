@@ -17,7 +17,10 @@ import {
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 import type { SqliteDriverName } from './driver.js';
 
-/** Options of LocalBroker. */
+/**
+ * Options of `new LocalBroker(...)`, the embedded SQLite broker that `file:` and `local:` URLs open.
+ * Several processes on one machine may share the file: each sees the others' messages.
+ */
 export interface LocalBrokerOptions {
   /** Directory of the database file; the same as the LocalStorage's to share one file. */
   path: string;

@@ -23,7 +23,12 @@ import {
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
 import type { SqlValue, SqliteDriverName, SqliteStatement } from './driver.js';
 
-/** Options of LocalStorage. */
+/**
+ * Options of `new LocalStorage(...)`, the embedded SQLite storage that `file:` and `local:` URLs open.
+ * Several processes on one machine may share the file (SQLite's locking; a writer waits up to 10 s for
+ * the lock). The file is opened on first use, which throws `SqliteUnavailableError` when neither
+ * `node:sqlite` nor `better-sqlite3` can be loaded.
+ */
 export interface LocalStorageOptions {
   /** Directory of the database file (`<path>/durably.db`). Created when missing. */
   path: string;

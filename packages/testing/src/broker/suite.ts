@@ -3,12 +3,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PoisonMessageError, type Broker, type Delivery, type Subscription } from '@durably/core';
 import { itNeeds, resolveCapabilities, undeclaredAbsence, type Capabilities } from '../capabilities.js';
 
+/** What a broker adapter gives `brokerSuite`: a way to open clients on the backend under test. */
 export interface BrokerHarness {
   /** A new client on the same backend each call, as another process would have. */
   connect(): Promise<Broker>;
+  /** Called after each test, once the clients it opened are closed: drop what the test left on the backend. */
   cleanup?(): Promise<void>;
 }
 
+/**
+ * Options of `brokerSuite(name, harness, options)`: the visibility timeout its redelivery tests use, and
+ * what the broker offers (anything not declared absent is expected, and tested).
+ */
 export interface BrokerSuiteOptions {
   /** Visibility timeout used in the redelivery tests. Default 1000 ms. */
   visibilityTimeoutMs?: number;

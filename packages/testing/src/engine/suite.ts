@@ -18,12 +18,17 @@ import { leaseTests } from './leases.js';
 import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
 
+/**
+ * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
+ */
 export interface EngineHarness {
   /** A new storage and broker client on the same backends (like another process). */
   connect(): Promise<{ storage: Storage; broker: Broker }>;
+  /** Called after each test, once the clients it opened are closed: drop what the test left on the backend. */
   cleanup?(): Promise<void>;
 }
 
+/** Options of `engineSuite(name, harness, options)`: what the storage and broker pair declares it offers. */
 export interface EngineSuiteOptions {
   /**
    * What the storage and broker under test offer; what is not declared is expected (full

@@ -10,12 +10,15 @@ import { timerAndHookTests } from './timers-hooks.js';
 import { lifecycleTests } from './lifecycle.js';
 import { coordinationTests } from './coordination.js';
 
+/** What a storage adapter gives `storageSuite`: a way to open clients on the backend under test. */
 export interface StorageHarness {
   /** A new client on the same backend each call, as another process would have. */
   connect(): Promise<Storage>;
+  /** Called after each test, once the clients it opened are closed: drop what the test left on the backend. */
   cleanup?(): Promise<void>;
 }
 
+/** Options of `storageSuite(name, harness, options)`: what the storage declares it offers. */
 export interface StorageSuiteOptions {
   /** What the storage offers; what is not declared is expected. The storage suite reads `subscribeFinished`. */
   capabilities?: Partial<Capabilities>;

@@ -31,6 +31,7 @@ declareFatal('STREAM_NOT_DEFINED', 'STREAM_RUN_NOT_FOUND', 'STREAM_FAILED');
 
 const streams = new Map<string, Stream<any>>();
 
+/** The stream defined with this name in this process, or undefined when there is none. */
 export function getStream(name: string): Stream | undefined {
   return streams.get(name);
 }

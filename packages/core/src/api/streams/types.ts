@@ -12,8 +12,14 @@ export const SIGNALS_PER_RUN = 200;
 /** Ids of the last emits handled, kept to drop the duplicate of a retried emit. */
 export const DEDUP_WINDOW = 1000;
 
+/**
+ * A signal as a stream step's handler receives it: its type, its payload (validated by the stream's
+ * schema for the type, when it has one), and where it stands in the stream run.
+ */
 export interface StreamSignal<P = unknown> {
+  /** The signal type it was emitted with. */
   readonly type: string;
+  /** The payload it was emitted with. */
   readonly payload: P;
   /** Position in the stream run: 1, 2, 3... in the order the signals were handled. */
   readonly seq: number;
@@ -21,9 +27,16 @@ export interface StreamSignal<P = unknown> {
   readonly id: string;
 }
 
+/**
+ * Where a stream step stands: `active` (handling signals), `suspended` (waiting for outside input; it
+ * still gets its signals), or done: `completed` (with a result), `terminated`, `failed` (its handler
+ * failed for good).
+ */
 export type StreamStepStatus = 'active' | 'suspended' | 'completed' | 'terminated' | 'failed';
 
+/** A stream step's status and state, as the stream run keeps it and {@link StreamOutcome} reports it. */
 export interface StreamStepState<S = unknown, R = unknown> {
+  /** Where the step stands. */
   status: StreamStepStatus;
   /** The handler's own state, as it last returned it. */
   state?: S;
@@ -35,10 +48,17 @@ export interface StreamStepState<S = unknown, R = unknown> {
   handled: number;
 }
 
+/**
+ * A stream run's aggregate: `running` while a signal is left to handle, `suspended` when none is and a
+ * step waits for outside input, `completed` once every step completed, terminated or failed.
+ */
 export type StreamStatus = 'running' | 'suspended' | 'completed';
 
+/** What `runStream` returns once the stream run settles: the aggregate status and every step's state. */
 export interface StreamOutcome {
+  /** The stream's name. */
   readonly stream: string;
+  /** The stream run's id. */
   readonly streamRunId: string;
   /** `completed`: every step completed, terminated or failed. `suspended`: no signal is left to handle and a step waits for outside input. */
   readonly status: 'completed' | 'suspended';
@@ -46,11 +66,16 @@ export interface StreamOutcome {
   readonly seq: number;
   /** How many signals reached at least one step (rejected ones and ones nobody subscribes to do not count). */
   readonly version: number;
+  /** Each stream step's status, state and result, by step name. */
   readonly steps: Record<string, StreamStepState>;
   /** Signals acknowledged but skipped because their payload failed the type's schema (the last 100). */
   readonly rejected: Array<{ seq: number; type: string; id: string; reason: string }>;
 }
 
+/**
+ * Options of `emit(stream, type, payload, options)`. Outside a stream step handler, `streamRunId` is
+ * required.
+ */
 export interface EmitOptions {
   /** Deliver after this delay (`'10m'`, ms). */
   delay?: Duration;
@@ -67,15 +92,24 @@ export interface StreamEmitter {
   emit(type: string, payload?: unknown, options?: { delay?: Duration }): void;
 }
 
+/**
+ * What a stream step's handler returns, made by the context's `resume`, `suspend`, `terminate` or
+ * `complete`; returning nothing is `resume` with the state unchanged. `state` replaces the step's state.
+ */
 export type StreamReaction<S = unknown, R = unknown> =
   | { action: 'resume'; state?: S }
   | { action: 'suspend'; state?: S }
   | { action: 'terminate'; reason?: string; state?: S }
   | { action: 'complete'; result?: R; state?: S };
 
+/**
+ * The second argument of a stream step's handler: the step's state, the reactions it can return,
+ * and `emit` to send further signals to the same stream run.
+ */
 export interface StreamStepContext<S> extends StreamEmitter {
   /** This step's state before the signal (its `initialState` at first). */
   readonly state: S;
+  /** The step's name. */
   readonly stepName: string;
   /** Keep handling signals (the default when the handler returns nothing). */
   resume(state?: S): StreamReaction<S, never>;
@@ -87,8 +121,24 @@ export interface StreamStepContext<S> extends StreamEmitter {
   complete<R>(result: R, state?: S): StreamReaction<S, R>;
 }
 
+/**
+ * A stream step's handler: called with each signal of a type the step subscribes to, as a durable step
+ * (retried as its options say, recorded once). Returns a {@link StreamReaction}, or nothing to resume.
+ */
 export type StreamHandler<S, P = any> = (signal: StreamSignal<P>, ctx: StreamStepContext<S>) => StreamReaction<S> | void | Promise<StreamReaction<S> | void>;
 
+/**
+ * Options of `streamStep(stream, options, handler)`: the step's name, the signal types it handles, its
+ * first state, and the step options of its handler's durable step (retries, timeout).
+ *
+ * @example
+ * ```ts
+ * import { defineStream, streamStep } from '@durably/core';
+ *
+ * const orders = defineStream<{ orderId: string }>('orders', (input, s) => s.emit('order.placed', input));
+ * streamStep(orders, { name: 'count', signals: ['order.placed'], initialState: 0 }, (signal, ctx) => ctx.resume(ctx.state + 1));
+ * ```
+ */
 export interface StreamStepOptions<S> extends Omit<StepOptions, 'schema' | 'queue' | 'rateLimit'> {
   /** Unique in the stream. */
   name: string;
@@ -105,6 +155,7 @@ export interface StreamStepDefinition {
   call: (signal: StreamSignal, state: unknown, streamRunId: string) => Promise<HandlerResult>;
 }
 
+/** Options of `defineStream(name, body, options)`. */
 export interface StreamOptions {
   /** Queue of the stream's runs (default "default"); workers listening on it run the stream. */
   queue?: string;
@@ -114,9 +165,16 @@ export interface StreamOptions {
   schemas?: Record<string, PayloadSchema<unknown>>;
 }
 
+/**
+ * A stream made by `defineStream`: pass it to `streamStep`, `runStream`, `startStream` and `emit`.
+ * `I` is the input of its start body.
+ */
 export interface Stream<I = unknown> {
+  /** Tells a stream from a workflow or step. */
   readonly kind: 'stream';
+  /** The stream's name, unique in the process. */
   readonly name: string;
+  /** The queue its stream runs go to. */
   readonly queue: string;
   /** @internal */
   readonly signalsPerRun: number;
@@ -164,5 +222,9 @@ export interface StreamRunState {
 }
 
 
+/**
+ * A stream run's state as `inspectStream` reads it at any moment: like {@link StreamOutcome}, but its
+ * `status` may also be `running` (a signal is still left to handle).
+ */
 export type StreamSnapshot = Omit<StreamOutcome, 'status'> & { readonly status: StreamStatus };
 

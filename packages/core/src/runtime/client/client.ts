@@ -58,6 +58,7 @@ declare module '../../engine/scope.js' {
   }
 }
 
+/** Options of `startWith(workflow, args, options)` and `client.startWith(...)`. */
 export interface StartOptions {
   /**
    * A second start of the same workflow with the same key returns the first run instead of starting
@@ -83,8 +84,14 @@ export interface StartOptions {
   tags?: string[];
 }
 
+/**
+ * Options of `new Client(...)`: a storage and a broker instance, and the client's limits, logger and
+ * hooks. `createClient({ storage: 'postgres://...' })` and `connect()` build one from URLs or the config.
+ */
 export interface ClientOptions {
+  /** Where runs are stored. */
   storage: Storage;
+  /** Where tasks are published. */
   broker: Broker;
   /** Payload size and event count limits (defaults: 1 MiB, warn at 10,000 events, fail at 50,000). */
   limits?: Partial<Limits>;

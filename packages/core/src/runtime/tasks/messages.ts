@@ -45,6 +45,10 @@ export function encodeTask(task: TaskMessage): string {
   return JSON.stringify(task);
 }
 
+/**
+ * Reads a broker message body made by the engine. Throws `PoisonMessageError` when it is not JSON or
+ * not a task of a known shape (the worker then dead-letters it at once).
+ */
 export function decodeTask(body: string): TaskMessage {
   let value: unknown;
   try {

@@ -6,6 +6,19 @@ import type { HttpOptions } from '../../config/types.js';
 import type { Client } from '../client/client.js';
 import { DEFAULT_STEP_LEASE_MS } from '../../engine/execution.js';
 
+/**
+ * Options of `createWorker(...)` / `new Worker(...)`: which workflows and queues it serves, how many
+ * tasks at once, and the timings of leases, recovery and timers. Durations are ms or strings such as `'30s'`.
+ *
+ * @example
+ * ```ts
+ * import { createWorker, workflow } from '@durably/core';
+ *
+ * const hello = workflow('hello', async (name: string) => `hello ${name}`);
+ * const worker = createWorker({ workflows: [hello], queues: ['default'], concurrency: 20 });
+ * await worker.start();
+ * ```
+ */
 export interface WorkerOptions {
   /** The workflows this worker runs. */
   workflows: Workflow<any[], any>[];
@@ -52,6 +65,7 @@ export interface WorkerOptions {
   instrumentation?: Instrumentation;
   /** Opt-in operations endpoint: GET /healthz, /readyz and /metrics (Prometheus) on this port. */
   http?: HttpOptions;
+  /** This worker's id in the log (`run_started`, `step_started`). Default: host name, pid and a random suffix. */
   workerId?: string;
   /** Run the scheduler in this worker (fires due schedule slots). Default true. */
   scheduler?: boolean;

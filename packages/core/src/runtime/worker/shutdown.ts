@@ -1,6 +1,7 @@
 import type { Client } from '../client/client.js';
 import { parseDuration, type Duration, type Logger } from '@durably/contracts';
 
+/** Options of `worker.stopOnSignals()`: how a SIGTERM or SIGINT stops the worker and the process. */
 export interface StopOnSignalsOptions {
   /** The whole shutdown fits in this: tasks in hand may finish until shortly before, the rest is handed back. Default 10s. */
   grace?: Duration;
