@@ -33,6 +33,8 @@ export default {
   hidePageHeader: true,
   hideBreadcrumbs: true,
   useCodeBlocks: true,
+  // Anchors as TypeDoc names them (DEFAULT_LIMITS -> #default_limits), whatever VitePress's own heading slugs.
+  useHTMLAnchors: true,
   // Comments say things like "<step>/<hook>": text, not HTML for VitePress's Vue compiler.
   sanitizeComments: true,
   parametersFormat: 'table',

@@ -96,6 +96,12 @@ export interface EventDataMap {
   signal_waiting: { name: string; timeoutAt?: number };
   /** A waitForSignal's timeout passed with no signal of that name. */
   signal_timed_out: { name: string };
+  /** The workflow cancelled a pending waitForSignal (`wait.cancel()`): it takes no later signal. */
+  signal_wait_cancelled: { name: string };
+  /** A condition() with a timeout began waiting for its predicate. */
+  condition_waiting: { timeoutAt: number };
+  /** That condition's timeout passed before its predicate turned true (it resolved false). */
+  condition_timed_out: Record<string, never>;
   /** patched(id) took the new code path. */
   patch_marker: { patchId: string };
   /** startChild created a child run. */

@@ -20,7 +20,7 @@ export { context, stepContext, workflowContext, sleep, isReplaying } from './api
 export { checkpoint, type CheckpointStore } from './api/checkpoint.js';
 export { stepHook } from './api/step-hooks.js';
 export { defineHook, defineQuery, getHookDefinition } from './api/hooks.js';
-export { waitForSignal } from './api/signals.js';
+export { waitForSignal, onSignal, condition, type SignalWait } from './api/signals.js';
 export { patched, continueAsNew, shield } from './api/flow.js';
 export { startChild, startChildWith, runChild } from './api/children.js';
 export type { QueryDefinition } from './api/hooks.js';

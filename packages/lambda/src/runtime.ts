@@ -170,6 +170,14 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
     throw new ServerlessUnsupportedError('waitForSignal()', 'a durable execution receives data only through callbacks. Use a hook (defineHook(...).create()): its token is the callback id a sender completes.');
   }
 
+  onSignal(): never {
+    throw new ServerlessUnsupportedError('onSignal()', 'a durable execution receives data only through callbacks. Use a hook (defineHook(...).create()): its token is the callback id a sender completes.');
+  }
+
+  condition(): never {
+    throw new ServerlessUnsupportedError('condition()', 'a durable execution re-evaluates nothing between its checkpoints. Wait on a hook, a step or a sleep instead.');
+  }
+
   /**
    * True in executions that reach this point with this code, false in executions recorded by older
    * code. A new execution records a marker step `patch:<id>`; an execution that had recorded more

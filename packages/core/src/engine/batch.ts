@@ -17,6 +17,13 @@ import type { TraceContext } from '../observe/instrumentation.js';
 import { replayAwareLogger } from './replay-logger.js';
 import type { AttemptOutcome } from './step-runner.js';
 import { StaleExecutionError, type ExecutionDeps, type FlushEffects, type Pending } from './deps.js';
+import type { Scope } from './scope.js';
+
+/** A handler of onSignal and the scope it was set in (its durable calls run there). */
+export interface SignalHandler {
+  handler: (payload: unknown) => unknown;
+  scope: Scope | undefined;
+}
 
 /**
  * The state of one execution of a run and the batch it writes: the events queued for the next
@@ -52,9 +59,11 @@ export abstract class RunBatch {
   /** Logged events whose data a call needs synchronously (context values, hook tokens), by position. */
   protected readonly loggedData = new Map<string, DurablyEvent>();
 
-  /** Signals received and not yet taken by a waitForSignal, per name, in log order. */
-  /** Signals received and not yet consumed by a waitForSignal, by name; `order` is arrival order. */
+  /** Signals received and not yet consumed by a waitForSignal or a handler, by name; `order` is arrival order. */
   protected readonly signalQueues = new Map<string, Array<{ value: unknown; raw: Serialized; order: number }>>();
+
+  /** Signal handlers set by the workflow code (onSignal), by signal name, with the scope they run in. */
+  protected readonly signalHandlers = new Map<string, SignalHandler>();
 
   protected signalOrder = 0;
 

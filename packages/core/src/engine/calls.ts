@@ -17,7 +17,8 @@ import {
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 import { currentScope, runInScope, type WorkflowRuntime } from './scope.js';
 import { resolveRetryPolicy } from './retry.js';
-import { ChildCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, type Command } from './commands.js';
+import { ChildCommand, ConditionCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, type Command } from './commands.js';
+import type { SignalHandler } from './batch.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fencedAppend } from './fenced-append.js';
 import { Replay, describeIdentity } from './replay.js';
@@ -104,11 +105,77 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
     return { token: cmd.token, promise: cmd.promise };
   }
 
-  waitForSignal(name: string, timeoutMs?: number): Promise<unknown> {
+  waitForSignal(name: string, timeoutMs?: number): Promise<unknown> & { cancel(): boolean } {
     const cmd = this.newCommand((id) => new SignalCommand(id, name, timeoutMs));
     const queued = this.signalQueues.get(name);
-    if (!cmd.settled && queued && queued.length > 0) this.settle(cmd, { ok: true, value: queued.shift()!.value });
-    return cmd.promise;
+    if (!cmd.settled && this.signalHandlers.has(name)) {
+      this.commands.delete(cmd.id);
+      cmd.reject(new InvalidArgumentError(`waitForSignal("${name}"): the workflow has a handler for signal "${name}" (onSignal), which takes every signal of that name. Wait with condition() for the state the handler sets, or remove the handler (call the function onSignal returned) first.`));
+    } else if (!cmd.settled && queued && queued.length > 0) {
+      this.settle(cmd, { ok: true, value: queued.shift()!.value });
+    }
+    return Object.assign(cmd.promise, { cancel: () => this.cancelSignalWait(cmd) });
+  }
+
+  /**
+   * Cancels a pending wait (it rejects with CancelledError and takes no later signal), recorded as
+   * signal_wait_cancelled so a replay checks the code cancels it at the same point. False when the
+   * wait had already ended (a signal, its timeout, the run's cancellation).
+   */
+  protected cancelSignalWait(cmd: SignalCommand): boolean {
+    if (cmd.settled || this.commands.get(cmd.id) !== cmd) return false;
+    this.dropTimer(`signal:${cmd.id}`);
+    if (this.loggedData.get(cmd.id)?.type !== 'signal_wait_cancelled') this.push({ type: 'signal_wait_cancelled', correlationId: cmd.id, data: { name: cmd.name } });
+    this.settle(cmd, { ok: false, error: new CancelledError(`waitForSignal("${cmd.name}") was cancelled by the workflow.`) });
+    return true;
+  }
+
+  /**
+   * Sets the handler of signal `name`: it runs for every signal of that name, first for the ones
+   * buffered before it was set (in arrival order). Returns the function that removes it.
+   */
+  onSignal(name: string, handler: (payload: unknown) => unknown): () => void {
+    for (const cmd of this.commands.values()) {
+      if (cmd.kind === 'signal' && cmd.name === name && !cmd.settled) {
+        throw new InvalidArgumentError(`onSignal("${name}"): a waitForSignal("${name}") is pending, and a handler would take the signals it waits for. Cancel the wait (wait.cancel()) before setting the handler, or use one of the two.`);
+      }
+    }
+    const entry: SignalHandler = { handler, scope: currentScope() };
+    this.signalHandlers.set(name, entry);
+    const queued = this.signalQueues.get(name);
+    while (queued && queued.length > 0 && this.signalHandlers.has(name)) this.runSignalHandler(this.signalHandlers.get(name)!, queued.shift()!.value);
+    if (queued?.length === 0) this.signalQueues.delete(name);
+    return () => {
+      if (this.signalHandlers.get(name) === entry) this.signalHandlers.delete(name);
+    };
+  }
+
+  /**
+   * Calls a handler in the scope it was set in. Its rejection fails the run as the workflow
+   * function's would, except a CancelledError while the run is being cancelled (the function decides).
+   */
+  protected runSignalHandler(entry: SignalHandler, payload: unknown): void {
+    const result = runInScope(entry.scope, () => {
+      try {
+        return Promise.resolve(entry.handler(payload));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+    result.catch((error: unknown) => {
+      if (error instanceof CancelledError && this.cancelReason) return;
+      this.outcome ??= { ok: false, error };
+    });
+  }
+
+  /**
+   * Resolves true once `predicate` holds, tested after the code ran (a handler, an outcome); false
+   * when `timeoutMs` passes first (a durable timer). True at once when it holds already.
+   */
+  condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
+    const cmd = this.newCommand((id) => new ConditionCommand(id, predicate, timeoutMs));
+    if (!cmd.settled) this.testCondition(cmd);
+    return cmd.promise as Promise<boolean>;
   }
 
   protected readonly queryHandlers = new Map<string, (...args: any[]) => unknown>();

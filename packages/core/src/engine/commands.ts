@@ -6,7 +6,7 @@ import type { RetryPolicy } from './retry.js';
 /**
  * One durable call made by workflow code, identified by its position in the call order. The
  * workflow awaits `promise`; the execution settles it from the log (replay) or from new work (live).
- * `Command` is the union of the seven kinds, each with the fields of its kind only.
+ * `Command` is the union of the eight kinds, each with the fields of its kind only.
  */
 abstract class Call {
   abstract readonly kind: Command['kind'];
@@ -127,6 +127,25 @@ export class SignalCommand extends Call {
   }
 }
 
+/**
+ * A condition(): resolves true once its predicate holds after the code ran (a signal handler, an
+ * outcome), false when its timeout (a durable timer, recorded with condition_waiting) passes first.
+ */
+export class ConditionCommand extends Call {
+  readonly kind = 'condition' as const;
+  started = false;
+  /** Timeout (epoch ms), once recorded. */
+  timeoutAt?: number;
+
+  constructor(
+    id: string,
+    readonly predicate: () => boolean,
+    readonly timeoutMs?: number,
+  ) {
+    super(id, 'condition');
+  }
+}
+
 /** A patched() marker: settled at the call. */
 export class PatchCommand extends Call {
   readonly kind = 'patch' as const;
@@ -145,7 +164,7 @@ export class ChildCommand extends Call {
   }
 }
 
-export type Command = StepCommand | SleepCommand | ValueCommand | HookCommand | SignalCommand | PatchCommand | ChildCommand;
+export type Command = StepCommand | SleepCommand | ValueCommand | HookCommand | SignalCommand | ConditionCommand | PatchCommand | ChildCommand;
 
 /** The command type of one kind. */
 export type CommandOf<K extends Command['kind']> = Extract<Command, { kind: K }>;
@@ -160,6 +179,8 @@ export function describeCall(kind: string, name: string): string {
       return `hook "${name}"`;
     case 'signal':
       return `waitForSignal("${name}")`;
+    case 'condition':
+      return 'condition()';
     case 'patch':
       return `patched("${name}")`;
     case 'child':

@@ -1,8 +1,8 @@
 import type { Command, StepCommand } from './commands.js';
 
 /**
- * The earliest time at which something of the run falls due: a started sleep's wake-up, a hook's or
- * a signal wait's timeout, a step hook's timeout, a step's retry that waits in this process, or the
+ * The earliest time at which something of the run falls due: a started sleep's wake-up, a hook's, a
+ * signal wait's or a condition's timeout, a step hook's timeout, a step's retry that waits in this process, or the
  * run's maxDuration deadline. The replay loop wakes then while step attempts run, so that a timer
  * wins a race against a running inline step exactly when it would against a dispatched one.
  */
@@ -19,6 +19,7 @@ export function nextDueAt(commands: Iterable<Command>, options: { deadline?: num
         break;
       case 'hook':
       case 'signal':
+      case 'condition':
         if (cmd.started) consider(cmd.timeoutAt);
         break;
       case 'step':

@@ -39,7 +39,7 @@ import {
 } from '@durably/contracts';
 import { type WorkflowRuntime } from './scope.js';
 import { decideRetry } from './retry.js';
-import { StepCommand, drain } from './commands.js';
+import { StepCommand } from './commands.js';
 import { ContinueAsNew, StepSuspended } from './control.js';
 import { leaseTimerId } from './claims.js';
 import { nextDueAt } from './due.js';
@@ -71,7 +71,7 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
       if (this.def.maxDurationMs !== undefined) this.addTimer('deadline', this.run.createdAt + this.def.maxDurationMs);
     }
     for (;;) {
-      await drain();
+      await this.quiesce();
       this.checkEventCount();
       this.checkDeadline();
       if (this.finished) {
@@ -83,7 +83,7 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
         // them, exactly as a replay will apply them. (More may arrive meanwhile: the loop comes back.)
         for (const { cmd, outcome, attempt } of this.completed.splice(0)) {
           this.recordAttempt(cmd, outcome, attempt);
-          await drain();
+          await this.quiesce();
         }
         continue;
       }
@@ -195,11 +195,15 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
     }
   }
 
-  /** Records new calls and resolves due sleeps. Returns true when a command was settled. */
+  /**
+   * Records new calls and resolves due sleeps and timeouts. Returns true when a command was settled;
+   * it stops at the first, so the code moves on after each outcome exactly as a replay applies them.
+   */
   protected scan(): boolean {
     const now = this.deps.clock();
     let settled = false;
     for (const cmd of [...this.commands.values()]) {
+      if (settled) break;
       if (cmd.settled) continue;
       if (cmd.kind === 'sleep') {
         if (!cmd.started) {
@@ -246,6 +250,19 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
           this.push({ type: 'signal_timed_out', correlationId: cmd.id, data: { name: cmd.name } });
           this.dropTimer(`signal:${cmd.id}`);
           this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
+          settled = true;
+        }
+      } else if (cmd.kind === 'condition' && cmd.timeoutMs !== undefined) {
+        if (!cmd.started) {
+          cmd.started = true;
+          cmd.timeoutAt = now + cmd.timeoutMs;
+          this.push({ type: 'condition_waiting', correlationId: cmd.id, data: { timeoutAt: cmd.timeoutAt } });
+          this.addTimer(`condition:${cmd.id}`, cmd.timeoutAt);
+        }
+        if (cmd.timeoutAt! <= now) {
+          this.push({ type: 'condition_timed_out', correlationId: cmd.id, data: {} });
+          this.dropTimer(`condition:${cmd.id}`);
+          this.settle(cmd, { ok: true, value: false });
           settled = true;
         }
       } else if (cmd.kind === 'step' && cmd.waitingHook?.timeoutAt !== undefined && cmd.waitingHook.timeoutAt <= now) {

@@ -12,11 +12,11 @@ import {
   objectToError,
   type Serialized,
 } from '@durably/contracts';
-import { StepCommand, describeCall, drain, type Command, type CommandOf } from './commands.js';
+import { StepCommand, describeCall, drain, type Command, type CommandOf, type ConditionCommand } from './commands.js';
 import { traceOf } from '../observe/trace-context.js';
 import { lastSeqWrittenByExecution } from './replay-logger.js';
 import { leaseTimerId } from './claims.js';
-import { RunBatch } from './batch.js';
+import { RunBatch, type SignalHandler } from './batch.js';
 
 /**
  * Applying the log: `feed` indexes the events, starts the workflow function and settles its calls
@@ -27,6 +27,9 @@ export abstract class Replay extends RunBatch {
   /** A child started at `position` whose handle the workflow holds (calls.ts). */
   /** Calls the workflow function in the scope of this execution (calls.ts). */
   protected abstract startFunction(args: unknown[]): void;
+
+  /** Runs a signal handler set by onSignal on one payload, in its scope (calls.ts). */
+  protected abstract runSignalHandler(entry: SignalHandler, payload: unknown): void;
 
   protected abstract trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> };
 
@@ -52,7 +55,7 @@ export abstract class Replay extends RunBatch {
       for (const carried of first.data.carriedSignals ?? []) this.deliverSignal(carried.name, carried.payload);
       if (this.def.maxDurationMs !== undefined) this.liveTimers.add('deadline');
       this.startFunction(deserialize<unknown[]>(first.data.args));
-      await drain();
+      await this.quiesce();
     }
     for (const ev of events) {
       if (ev.seq <= this.seq) continue;
@@ -60,7 +63,7 @@ export abstract class Replay extends RunBatch {
       this.seq = ev.seq;
       if (this.fatal) continue;
       this.replaying = ev.seq <= replayUntil;
-      if (this.apply(ev)) await drain();
+      if (this.apply(ev)) await this.quiesce();
     }
     this.replaying = false;
     this.logged.clear();
@@ -71,7 +74,40 @@ export abstract class Replay extends RunBatch {
     if (ev.seq <= this.seq || ev.correlationId === undefined) return;
     const identity = identityOf(ev);
     if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
-    if (ev.type === 'value_recorded' || ev.type === 'hook_created') this.loggedData.set(ev.correlationId, ev);
+    if (ev.type === 'value_recorded' || ev.type === 'hook_created' || ev.type === 'signal_wait_cancelled') this.loggedData.set(ev.correlationId, ev);
+  }
+
+  /**
+   * Lets the code run until it blocks, then tests the pending conditions (their predicates read what
+   * the code just changed) and lets the code run on after each that resolved. Live and replay both
+   * come here after every outcome they apply, so a condition resolves at the same point of the log.
+   */
+  protected async quiesce(): Promise<void> {
+    await drain();
+    while (!this.fatal && this.checkConditions()) await drain();
+  }
+
+  /** Resolves the pending conditions whose predicate holds now; true when one did. */
+  protected checkConditions(): boolean {
+    let resolved = false;
+    for (const cmd of [...this.commands.values()]) if (cmd.kind === 'condition' && !cmd.settled && this.testCondition(cmd)) resolved = true;
+    return resolved;
+  }
+
+  /** Settles the condition when its predicate holds (true) or throws (the error); its timer goes. */
+  protected testCondition(cmd: ConditionCommand): boolean {
+    let holds: boolean;
+    try {
+      holds = Boolean(cmd.predicate());
+    } catch (error) {
+      this.dropTimer(`condition:${cmd.id}`);
+      this.settle(cmd, { ok: false, error });
+      return true;
+    }
+    if (!holds) return false;
+    this.dropTimer(`condition:${cmd.id}`);
+    this.settle(cmd, { ok: true, value: true });
+    return true;
   }
 
   /** Applies one logged event; returns true when it settled a command (the code may move on). */
@@ -196,6 +232,29 @@ export abstract class Replay extends RunBatch {
         this.settle(cmd, { ok: false, error: new SignalTimeoutError(`No signal "${cmd.name}" arrived before the timeout.`) });
         return true;
       }
+      case 'signal_wait_cancelled': {
+        // The code cancelled the wait before this event (calls.ts): a wait still pending here was not cancelled by it.
+        const id = ev.correlationId ?? '?';
+        const cmd = this.commands.get(id);
+        if (cmd && !this.cancelReason) this.fail(new NonDeterminismError(id, `waitForSignal("${ev.data.name}") cancelled`, cmd.kind === 'signal' ? `${cmd.describe()} not cancelled` : cmd.describe()));
+        return false;
+      }
+      case 'condition_waiting': {
+        const cmd = this.expect(ev, 'condition', 'condition');
+        if (cmd) {
+          cmd.started = true;
+          cmd.timeoutAt = ev.data.timeoutAt;
+          this.liveTimers.add(`condition:${cmd.id}`);
+        }
+        return false;
+      }
+      case 'condition_timed_out': {
+        const cmd = this.expect(ev, 'condition', 'condition');
+        if (!cmd) return false;
+        this.liveTimers.delete(`condition:${cmd.id}`);
+        this.settle(cmd, { ok: true, value: false });
+        return true;
+      }
       case 'child_started': {
         const cmd = this.expect(ev, 'child', ev.data.workflow);
         if (!cmd) return false;
@@ -273,8 +332,16 @@ export abstract class Replay extends RunBatch {
     return undefined;
   }
 
-  /** A signal goes to the earliest waiting waitForSignal of its name, or waits in the buffer. */
+  /**
+   * A signal goes to the handler of its name (onSignal), else to the earliest waiting waitForSignal
+   * of its name, else waits in the buffer (a handler set later takes the buffered ones, in order).
+   */
   protected deliverSignal(name: string, raw: Serialized): boolean {
+    const handler = this.signalHandlers.get(name);
+    if (handler) {
+      this.runSignalHandler(handler, deserialize(raw));
+      return true;
+    }
     for (const cmd of this.commands.values()) {
       if (cmd.kind === 'signal' && cmd.name === name && !cmd.settled) {
         this.dropTimer(`signal:${cmd.id}`);
@@ -358,7 +425,11 @@ function identityOf(ev: DurablyEvent): string | undefined {
       return isStepHook(ev.correlationId) ? undefined : `hook:${ev.data.name}`;
     case 'signal_waiting':
     case 'signal_timed_out':
+    case 'signal_wait_cancelled':
       return `signal:${ev.data.name}`;
+    case 'condition_waiting':
+    case 'condition_timed_out':
+      return 'condition:condition';
     case 'patch_marker':
       return `patch:${ev.data.patchId}`;
     case 'child_started':

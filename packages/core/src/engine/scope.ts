@@ -27,7 +27,12 @@ export interface WorkflowRuntime {
   sleep(duration: Duration | Date): Promise<void>;
   recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T;
   createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> };
-  waitForSignal(name: string, timeoutMs?: number): Promise<unknown>;
+  /** The wait's promise, with `cancel()`: a wait that lost a race takes no later signal. */
+  waitForSignal(name: string, timeoutMs?: number): Promise<unknown> & { cancel(): boolean };
+  /** Sets the handler of signal `name` (buffered signals first, in order); returns its remover. */
+  onSignal(name: string, handler: (payload: unknown) => unknown): () => void;
+  /** True once `predicate` holds after the code ran; false at `timeoutMs`. */
+  condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   patched(patchId: string): boolean;
   setQueryHandler(name: string, handler: (...args: any[]) => unknown): void;
   /** True while the code re-runs what an earlier execution of the run already ran (replay of the log). */

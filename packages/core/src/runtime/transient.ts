@@ -109,6 +109,14 @@ class TransientRuntime implements WorkflowRuntime {
     return this.durableOnly('waitForSignal()');
   }
 
+  onSignal(): never {
+    return this.durableOnly('onSignal()');
+  }
+
+  condition(): never {
+    return this.durableOnly('condition()');
+  }
+
   startChild(): never {
     return this.durableOnly('startChild()');
   }

@@ -9,6 +9,7 @@ import { childrenWorkflows } from './children-workflows.js';
 import { continueAsNewWorkflows } from './continue-as-new-workflows.js';
 import { hooksWorkflows } from './hooks-workflows.js';
 import { limitsWorkflows } from './limits-workflows.js';
+import { messagesWorkflows } from './messages-workflows.js';
 import { recoveryWorkflows } from './recovery-workflows.js';
 import { schedulesWorkflows } from './schedules-workflows.js';
 import { stepsWorkflows } from './steps-workflows.js';
@@ -22,6 +23,7 @@ export * from './children-workflows.js';
 export * from './continue-as-new-workflows.js';
 export * from './hooks-workflows.js';
 export * from './limits-workflows.js';
+export * from './messages-workflows.js';
 export * from './recovery-workflows.js';
 export * from './schedules-workflows.js';
 export * from './steps-workflows.js';
@@ -34,6 +36,7 @@ export const allWorkflows: Workflow<any[], any>[] = [
   ...stepsWorkflows,
   ...timersWorkflows,
   ...hooksWorkflows,
+  ...messagesWorkflows,
   ...cancellationWorkflows,
   ...childrenWorkflows,
   ...continueAsNewWorkflows,
