@@ -50,7 +50,10 @@ export type ErrorCode =
   | 'STREAM_NOT_DEFINED'
   | 'STREAM_RUN_NOT_FOUND'
   | 'STREAM_FAILED'
-  | 'DUPLICATE_NAME';
+  | 'DUPLICATE_NAME'
+  | 'QUERY_NOT_REGISTERED'
+  | 'QUERY_FAILED'
+  | 'CHILD_DEPTH_EXCEEDED';
 
 /**
  * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);
@@ -519,6 +522,50 @@ export class DuplicateNameError extends DurablyError {
       `${where ? `${where}: t` : 'T'}wo different ${kind}s are named "${definedName}"` +
         (firstSite || secondSite ? ` (defined at ${firstSite ?? 'an unknown place'} and at ${secondSite ?? 'an unknown place'})` : '') +
         `. ${kind[0].toUpperCase()}${kind.slice(1)} names must be unique in a process: rename one of them.`,
+    );
+  }
+}
+
+/** client.query(): the run's code has not set a handler for this query (at the point its log has reached). */
+export class QueryNotRegisteredError extends DurablyError {
+  override readonly code = 'QUERY_NOT_REGISTERED' as const;
+  constructor(
+    readonly runId: string,
+    readonly query: string,
+    readonly registered: string[],
+  ) {
+    super(
+      `Run ${runId} has not set a handler for query "${query}" at the point its log has reached ` +
+        `(${registered.length ? `it answers ${registered.map((n) => `"${n}"`).join(', ')}` : 'it has set none yet'}). ` +
+        `Call ${query}.handle(...) in the workflow before its first durable call, so that every point of the log can answer.`,
+    );
+  }
+}
+
+/** client.query(): the workflow's query handler threw; `cause` is what it threw. Nothing was written. */
+export class QueryFailedError extends DurablyError {
+  override readonly code = 'QUERY_FAILED' as const;
+  constructor(
+    readonly runId: string,
+    readonly query: string,
+    cause: unknown,
+  ) {
+    super(`The handler of query "${query}" in run ${runId} threw: ${describe(cause)}. Fix the handler, or check the arguments it was given.`, { cause });
+  }
+}
+
+/** startChild() would nest child workflows deeper than `limits.maxChildDepth`; no child run was created. */
+export class ChildDepthExceededError extends DurablyError {
+  override readonly code = 'CHILD_DEPTH_EXCEEDED' as const;
+  constructor(
+    readonly runId: string,
+    readonly workflowName: string,
+    readonly depth: number,
+    readonly maxDepth: number,
+  ) {
+    super(
+      `Run ${runId} cannot start child workflow "${workflowName}": the child would be at depth ${depth}, and children may nest ${maxDepth} deep (limits.maxChildDepth of the client that started the first run of this family). ` +
+        `Check the workflow for unbounded recursion, or start that client with a higher limits.maxChildDepth.`,
     );
   }
 }

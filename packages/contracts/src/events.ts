@@ -29,6 +29,12 @@ export interface EventDataMap {
     scheduleId?: string;
     /** Set for a child run: the parent and the position of its startChild call. */
     parent?: { runId: string; correlationId: string; parentClosePolicy: ParentClosePolicy };
+    /**
+     * How deep in a family of child runs this run is (0: started by a client, 1: its child...) and
+     * the deepest a descendant may be, fixed by the client that started the family's first run
+     * (`limits.maxChildDepth`), so every replay of every member decides a startChild alike.
+     */
+    nesting?: { depth: number; maxDepth: number };
     /** Signals the previous run (continueAsNew) had received but not consumed, in arrival order. */
     carriedSignals?: Array<{ name: string; payload: Serialized }>;
     /**

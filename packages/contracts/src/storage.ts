@@ -295,6 +295,13 @@ export interface Storage {
   getRun(runId: string): Promise<RunRecord | undefined>;
 
   /**
+   * The run of `workflow` created with `idempotencyKey` (the one `createRun` returns for that key),
+   * or undefined when no run of that workflow has it (never created, or deleted by retention).
+   * Read from the index createRun keeps, not by a scan.
+   */
+  getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined>;
+
+  /**
    * Runs matching every given filter field, newest first, with cursor paging. Paging is stable:
    * walking all pages returns every matching run exactly once even as new runs are created.
    */

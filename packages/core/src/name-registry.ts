@@ -18,6 +18,11 @@ export class NameRegistry<T> {
     return this.entries.get(name)?.value;
   }
 
+  /** Every registered name, sorted. */
+  names(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
   /** Registers `value` under `name`; `fn` identifies the definition (same function: same definition). */
   register(name: string, fn: unknown, value: T): void {
     const site = definitionSite();

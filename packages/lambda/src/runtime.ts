@@ -206,6 +206,15 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
   setQueryHandler(): void {}
 
   /**
+   * Replaying while this invocation has issued fewer operations in its context than earlier
+   * invocations recorded there: the code is re-running what they ran.
+   */
+  isReplaying(): boolean {
+    const recordedHere = this.setup.contextId === NEW_CONTEXT ? 0 : this.setup.index.countUnder(this.setup.contextId);
+    return this.issued < recordedHere;
+  }
+
+  /**
    * A child workflow runs in a child context of this execution (runInChildContext): its steps and
    * sleeps are checkpointed under it, it has its own run id, and it ends with the parent.
    */

@@ -146,6 +146,11 @@ export class PostgresStorage implements Storage {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
+  async getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+    const { rows } = await this.conn.prepared<RunRow>('get-run-by-key', `SELECT * FROM ${this.S}.runs WHERE workflow = $1 AND idempotency_key = $2`, [workflow, idempotencyKey]);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
     const where: string[] = [];

@@ -136,6 +136,16 @@ export class RedisStorage implements Storage {
     return toRecord(runId, h);
   }
 
+  async getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+    // The per-workflow hash, then the unscoped one of releases before keys were scoped (until migrate() has moved it).
+    const runId =
+      (await this.call('read an idempotency key', () => this.redis.hget(`${this.P}:idem:${workflow}`, idempotencyKey))) ??
+      (await this.call('read an idempotency key', () => this.redis.hget(`${this.P}:idem`, idempotencyKey)));
+    if (runId === null) return undefined;
+    const run = await this.getRun(runId);
+    return run?.workflow === workflow && run.idempotencyKey === idempotencyKey ? run : undefined;
+  }
+
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
     const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];

@@ -1,10 +1,22 @@
-import { DeleteItemCommand, QueryCommand, UpdateItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, QueryCommand, UpdateItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { StorageError, type CreateRunResult, type NewRun, type RunRecord } from '@durably/contracts';
 import { dropBlobs, stageBlobs } from './blobs.js';
 import { decodeRun, hasChunks, newRunItem } from './codec.js';
 import { N, S, cancellationCodes, cancellationItems, isConditionFailure, key, str, type Dynamo, type Item } from './dynamo.js';
 import { encodeEvents } from './events.js';
 import { RUN_SK, createdKey, idempotencyPk, runPk, tagKey, tagSk } from './keys.js';
+
+/**
+ * The run holding an idempotency key: the key item (strongly consistent) names it. A key item whose
+ * run is gone (a create that lost its run write, or retention between the two reads) finds nothing.
+ */
+export async function getRunByKey(db: Dynamo, workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+  const out = await db.send<{ Item?: Item }>('read an idempotency key', new GetItemCommand({ TableName: db.table, Key: key(idempotencyPk(workflow, idempotencyKey), 'K'), ConsistentRead: true }));
+  const runId = out.Item ? str(out.Item, 'id') : undefined;
+  if (runId === undefined) return undefined;
+  const run = await getRun(db, runId);
+  return run?.workflow === workflow && run.idempotencyKey === idempotencyKey ? run : undefined;
+}
 
 /** The run record with its chunks: one strongly consistent Query of `begins_with(sk, "R")`. */
 export async function getRun(db: Dynamo, runId: string): Promise<RunRecord | undefined> {

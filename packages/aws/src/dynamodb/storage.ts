@@ -18,7 +18,7 @@ import { deleteCheckpoint, getCheckpoint, getHook, putCheckpoint } from './items
 import { listRuns } from './list.js';
 import { checkShards, checkTable, openClient, storageOptionsFromUrl, type DynamoStorageOptions } from './options.js';
 import { deleteFinishedRuns } from './retention.js';
-import { createRun, getRun, touchRun } from './runs.js';
+import { createRun, getRun, getRunByKey, touchRun } from './runs.js';
 import { claimDueSchedules, deleteSchedule, getSchedule, listSchedules, saveSchedule } from './schedules.js';
 import { acquireSlot, takePermit } from './slots.js';
 import { migrateTable, readMeta } from './table.js';
@@ -80,6 +80,10 @@ export class DynamoStorage implements Storage {
 
   getRun(runId: string): Promise<RunRecord | undefined> {
     return getRun(this.db, runId);
+  }
+
+  getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+    return getRunByKey(this.db, workflow, idempotencyKey);
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {

@@ -61,6 +61,17 @@ async function plainSleep(duration: Duration | Date): Promise<void> {
   await new Promise<void>((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * True while the workflow's code re-runs what an earlier execution of the run already ran: after a
+ * worker restart, on another worker, or when a query replays the log. Guard side effects that live
+ * outside steps (a metric, a console line, a call to a cache) with `if (!isReplaying())` so they happen
+ * once. False in a step body (a step's attempts run once each, never in replay) and outside a workflow.
+ */
+export function isReplaying(): boolean {
+  const scope = currentScope();
+  return scope?.kind === 'workflow' ? scope.execution.isReplaying() : false;
+}
+
 /** The execution of the workflow this is called in; throws NotInWorkflowError elsewhere. */
 export function workflowRuntime(what: string): WorkflowRuntime {
   const scope = currentScope();

@@ -46,6 +46,20 @@ export function getRun<R = unknown>(runId: string): RunHandle<R> {
 }
 
 /**
+ * The default client's run of `wf` started with `idempotencyKey`, or undefined (see `Client.getRunByKey`).
+ *
+ * @example
+ * ```ts
+ * import { getRunByKey } from '@durably/core';
+ *
+ * const run = await getRunByKey('checkout', 'order-4711');
+ * ```
+ */
+export function getRunByKey<R = unknown>(wf: Workflow<any[], R> | string, idempotencyKey: string): Promise<RunHandle<Awaited<R>> | undefined> {
+  return getDefaultClient().getRunByKey(wf, idempotencyKey);
+}
+
+/**
  * One page of runs of the default client, newest first (see `RunFilter`: by workflow, status, tags,
  * parent, creation time; 100 to a page by default, at most 1,000).
  *

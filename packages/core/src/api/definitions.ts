@@ -14,7 +14,7 @@ import {
   type WorkflowOptions,
 } from '../engine/definitions.js';
 
-export { getStepDefinition, isWorkflow, validateArgs } from '../engine/definitions.js';
+export { getStepDefinition, getWorkflow, isWorkflow, listWorkflows, validateArgs } from '../engine/definitions.js';
 export type { ArgsSchema, ConcurrencyOptions, Step, StepDefinition, StepOptions, Workflow, WorkflowDefinition, WorkflowOptions } from '../engine/definitions.js';
 
 /**
@@ -87,9 +87,10 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
     if (key !== undefined && typeof key !== 'function') throw new InvalidArgumentError(`workflow("${name}"): concurrency.key must be a function of the arguments.`);
     (definition as { concurrency?: WorkflowDefinition['concurrency'] }).concurrency = { limit, key: key as ((...args: any[]) => string) | undefined };
   }
-  registerWorkflow(fn, definition as WorkflowDefinition);
   const call = (...args: A): Promise<Awaited<R>> => fn(...args) as Promise<Awaited<R>>;
   Object.defineProperty(call, 'name', { value: name });
-  return Object.assign(call, { definition, workflowName: name });
+  const wf = Object.assign(call, { definition, workflowName: name });
+  registerWorkflow(fn, wf as unknown as Workflow<any[], any>);
+  return wf;
 }
 

@@ -1,6 +1,6 @@
 import { parseDuration, InvalidArgumentError, NotInWorkflowError, checkName, checkNonEmpty } from '@durably/contracts';
 import { currentScope } from '../engine/scope.js';
-import { registerHook, type Hook, type HookDefinition, type PayloadSchema, type QueryDefinition } from '../engine/definitions.js';
+import { checkSchemaOption, registerHook, type ArgsSchema, type Hook, type HookDefinition, type PayloadSchema, type QueryDefinition } from '../engine/definitions.js';
 import { workflowRuntime } from './context.js';
 
 export { getHookDefinition } from '../engine/definitions.js';
@@ -54,14 +54,17 @@ export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T>
 
 /**
  * A query reads a value a workflow exposes, computed by replaying the run's log in the caller's
- * process; it never writes. Answer it with `client.query(workflow, runId, query)`.
+ * process; it never writes. Answer it with `client.query(workflow, runId, query, ...args)`; `A` are
+ * the arguments (none by default), checked by `schema` (a zod tuple, for example) when it is given.
  */
-export function defineQuery<T>(name: string): QueryDefinition<T> {
+export function defineQuery<T, A extends unknown[] = []>(name: string, options: { schema?: ArgsSchema } = {}): QueryDefinition<T, A> {
   checkNonEmpty(name, 'defineQuery(name): name');
+  const schema = checkSchemaOption(options.schema, `defineQuery("${name}")`);
   return {
     name,
+    schema,
     handle(handler) {
-      workflowRuntime(`${name}.handle()`).setQueryHandler(name, handler);
+      workflowRuntime(`${name}.handle()`).setQueryHandler(name, handler as (...args: unknown[]) => unknown);
     },
   };
 }

@@ -24,6 +24,7 @@ const limits = z.strictObject({
   maxPayloadBytes: positiveInt.optional(),
   warnEvents: positiveInt.optional(),
   maxEvents: positiveInt.optional(),
+  maxChildDepth: positiveInt.optional(),
 });
 
 const http = z.strictObject({
@@ -66,10 +67,11 @@ const EXPECTS: Record<string, string> = {
   storage: 'a storage URL string (file:./.durably, postgres://..., redis://...) or a storage adapter instance',
   broker: 'a broker URL string (local:, postgres://..., redis://..., amqp://...) or a broker adapter instance',
   workflows: 'a module path or glob, or an array of them (["./src/workflows/*.ts"])',
-  limits: 'an object with maxPayloadBytes, warnEvents, maxEvents',
+  limits: 'an object with maxPayloadBytes, warnEvents, maxEvents, maxChildDepth',
   'limits.maxPayloadBytes': 'a whole number of bytes >= 1',
   'limits.warnEvents': 'a whole number >= 1',
   'limits.maxEvents': 'a whole number >= 1',
+  'limits.maxChildDepth': 'a whole number >= 1',
   worker: 'an object of worker options ({ concurrency: 20, queues: ["default"] })',
   'worker.concurrency': 'a whole number >= 1',
   'worker.queues': 'a non-empty array of queue names (letters, digits, "_", "-", ".")',

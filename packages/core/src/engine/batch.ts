@@ -110,6 +110,8 @@ export abstract class RunBatch {
 
   /** The parent of a child run (from run_created). */
   protected parentLink?: EventDataMap['run_created']['parent'];
+  /** From run_created: how deep this run nests and how deep its children may (absent in logs older than the limit). */
+  protected nesting?: EventDataMap['run_created']['nesting'];
 
   /** Children started by this run, by the position of their startChild call. */
   protected readonly children = new Map<string, { runId: string; workflow: string; policy: ParentClosePolicy; done: boolean; resolve(v: unknown): void; reject(e: unknown): void; promise: Promise<unknown> }>();

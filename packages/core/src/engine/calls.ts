@@ -5,6 +5,7 @@ import {
   parseDuration,
   type Duration,
   CancelledError,
+  ChildDepthExceededError,
   InvalidArgumentError,
   NonDeterminismError,
   deserialize,
@@ -177,16 +178,25 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
     return cmd.promise as Promise<boolean>;
   }
 
-  protected readonly queryHandlers = new Map<string, () => unknown>();
+  protected readonly queryHandlers = new Map<string, (...args: any[]) => unknown>();
 
-  setQueryHandler(name: string, handler: () => unknown): void {
+  setQueryHandler(name: string, handler: (...args: any[]) => unknown): void {
     this.queryHandlers.set(name, handler);
   }
 
-  /** The answer of a query handler registered by the workflow code (after a feed). */
-  answerQuery(name: string): { found: boolean; value?: unknown } {
+  /** The names of the queries the workflow code has registered handlers for (after a feed). */
+  queryNames(): string[] {
+    return [...this.queryHandlers.keys()];
+  }
+
+  /** The answer of a query handler registered by the workflow code (after a feed), called with `args`. */
+  answerQuery(name: string, args: unknown[] = []): { found: boolean; value?: unknown } {
     const handler = this.queryHandlers.get(name);
-    return handler ? { found: true, value: handler() } : { found: false };
+    return handler ? { found: true, value: handler(...args) } : { found: false };
+  }
+
+  isReplaying(): boolean {
+    return this.replaying || this.deps.readOnly === true;
   }
 
   patched(patchId: string): boolean {
@@ -236,6 +246,13 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
         created = true;
         continue;
       }
+      // Both numbers come from this run's log (but for logs older than the limit), so a replay decides alike.
+      const nesting = { depth: (this.nesting?.depth ?? 0) + 1, maxDepth: this.nesting?.maxDepth ?? (this.deps.limits ?? DEFAULT_LIMITS).maxChildDepth };
+      if (nesting.depth > nesting.maxDepth) {
+        this.settle(cmd, { ok: false, error: new ChildDepthExceededError(this.runId, def.name, nesting.depth, nesting.maxDepth) });
+        created = true;
+        continue;
+      }
       const runId = randomUUID();
       const idempotencyKey = `child:${this.runId}:${cmd.id}`;
       const parent = { runId: this.runId, correlationId: cmd.id, parentClosePolicy: policy };
@@ -247,7 +264,7 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
         idempotencyKey,
         parentRunId: this.runId,
         createdAt: now,
-        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, ...this.trace }, undefined, now),
+        firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, nesting, ...this.trace }, undefined, now),
       });
       this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
       this.startRuns.push({ runId: run.runId, queue });
@@ -286,6 +303,7 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
           idempotencyKey,
           continuedFrom: this.runId,
           ...(this.parentLink ? { parent: this.parentLink } : {}),
+          ...(this.nesting ? { nesting: this.nesting } : {}),
           ...(carriedSignals.length > 0 ? { carriedSignals } : {}),
           ...this.trace,
         },

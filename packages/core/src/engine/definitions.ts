@@ -128,7 +128,7 @@ export type Workflow<A extends unknown[], R> = ((...args: A) => Promise<Awaited<
  */
 const stepRegistry = new NameRegistry<StepDefinition>('step');
 /** Workflow names are unique too: a run's log names its workflow, and a worker runs it by that name. */
-const workflowRegistry = new NameRegistry<WorkflowDefinition>('workflow');
+const workflowRegistry = new NameRegistry<Workflow<any[], any>>('workflow');
 
 /** The step defined with this name in this process, or undefined (a worker looks dispatched steps up so). */
 export function getStepDefinition(name: string): StepDefinition | undefined {
@@ -154,9 +154,28 @@ export function registerStep(fn: unknown, definition: StepDefinition): void {
   stepRegistry.register(definition.name, fn, definition);
 }
 
+/**
+ * The workflow defined in this process under `name` (the function `workflow(name, ...)` returned),
+ * or undefined when no module imported so far defines it.
+ */
+export function getWorkflow(name: string): Workflow<any[], any> | undefined {
+  return workflowRegistry.get(name);
+}
+
+/**
+ * The workflows defined in this process, sorted by name: those of the modules imported so far.
+ * Built-in ones (the stream runs of defineStream) only with `{ builtins: true }`.
+ */
+export function listWorkflows(options: { builtins?: boolean } = {}): Workflow<any[], any>[] {
+  return workflowRegistry
+    .names()
+    .filter((name) => options.builtins === true || !builtins.has(name))
+    .map((name) => workflowRegistry.get(name)!);
+}
+
 /** Registers a workflow definition under its name (DuplicateNameError for another function under that name). */
-export function registerWorkflow(fn: unknown, definition: WorkflowDefinition): void {
-  workflowRegistry.register(definition.name, fn, definition);
+export function registerWorkflow(fn: unknown, wf: Workflow<any[], any>): void {
+  workflowRegistry.register(wf.definition.name, fn, wf);
 }
 
 export function checkSchemaOption(schema: unknown, owner: string): ArgsSchema | undefined {
@@ -227,14 +246,17 @@ export function registerHook(def: HookDefinition<unknown>): void {
 }
 
 /**
- * A query made by `defineQuery(name)`: a workflow answers it with `handle(() => value)`, and
- * `client.query(workflow, runId, query)` reads the answer by replaying the run's log.
+ * A query made by `defineQuery(name)`: a workflow answers it with `handle((...args) => value)`, and
+ * `client.query(workflow, runId, query, ...args)` reads the answer by replaying the run's log. `A`
+ * are the arguments the caller passes; a query without arguments has `A = []`.
  */
-export interface QueryDefinition<T> {
+export interface QueryDefinition<T, A extends unknown[] = []> {
   /** The query's name. */
   readonly name: string;
-  /** Inside a workflow: answers this query with `handler()` (which reads the workflow's state). */
-  handle(handler: () => T): void;
+  /** Validates the arguments of every call (a zod tuple, for example) before the handler sees them. */
+  readonly schema?: ArgsSchema;
+  /** Inside a workflow: answers this query with `handler(...args)` (which reads the workflow's state). */
+  handle(handler: (...args: A) => T): void;
 }
 
 /**

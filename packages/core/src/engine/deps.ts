@@ -30,6 +30,8 @@ export interface ExecutionDeps {
   stepLeaseMs?: number;
   /** The worker's running attempts: adopted across replays, their leases renewed. Without it, attempts belong to this execution. */
   attempts?: AttemptTracker;
+  /** A query's replay: nothing is written and every line of the code re-runs the log, so isReplaying() is always true. */
+  readOnly?: boolean;
   /** Told when this execution takes over an attempt whose worker was lost or handed it back (the worker reports it; without it, a log line). */
   onTakeover?(detail: { runId: string; step: string; stepId: string; attempt: number; previousWorker: string; handedBack: boolean }): void;
 }

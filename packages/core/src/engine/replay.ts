@@ -48,6 +48,7 @@ export abstract class Replay extends RunBatch {
       if (!first || first.type !== 'run_created') throw new DurablyError(`Run ${this.runId}: the log does not start with run_created.`);
       this.seq = 1;
       this.parentLink = first.data.parent;
+      this.nesting = first.data.nesting;
       this.trace = traceOf(first.data);
       if (first.data.scheduledAt !== undefined) this.scheduled = { at: first.data.scheduledAt, scheduleId: first.data.scheduleId };
       // Signals the previous run of a continueAsNew chain received but did not consume.

@@ -34,7 +34,9 @@ export interface WorkflowRuntime {
   /** True once `predicate` holds after the code ran; false at `timeoutMs`. */
   condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   patched(patchId: string): boolean;
-  setQueryHandler(name: string, handler: () => unknown): void;
+  setQueryHandler(name: string, handler: (...args: any[]) => unknown): void;
+  /** True while the code re-runs what an earlier execution of the run already ran (replay of the log). */
+  isReplaying(): boolean;
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;
   readonly logger: Logger;
 }

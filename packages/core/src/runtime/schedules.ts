@@ -104,7 +104,7 @@ export function buildSchedule<A extends unknown[]>(
   if (!['none', 'latest', 'all'].includes(catchUp)) throw new InvalidArgumentError(`schedule(): catchUp must be "none", "latest" or "all", got ${JSON.stringify(catchUp)}.`);
   const anchor = options.startAt?.getTime() ?? now;
   if (Number.isNaN(anchor)) throw new InvalidArgumentError('schedule(): startAt is an invalid Date.');
-  const args = checkPayload(serialize(options.args ?? [], `the arguments of schedule "${scheduleId}"`), `The arguments of schedule "${scheduleId}"`, { maxPayloadBytes, warnEvents: 0, maxEvents: 0 });
+  const args = checkPayload(serialize(options.args ?? [], `the arguments of schedule "${scheduleId}"`), `The arguments of schedule "${scheduleId}"`, { maxPayloadBytes });
   const record: ScheduleRecord = {
     scheduleId,
     workflow: def.name,

@@ -128,6 +128,11 @@ class TransientRuntime implements WorkflowRuntime {
   }
 
   setQueryHandler(): void {}
+
+  /** A transient run keeps no log, so its code never runs twice. */
+  isReplaying(): boolean {
+    return false;
+  }
 }
 
 class TransientRunHandle<R> extends RunHandle<R> {

@@ -95,6 +95,12 @@ export class MemoryStorage implements Storage {
     return run ? copyRecord(run.record) : undefined;
   }
 
+  async getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+    this.check();
+    const runId = this.byKey.get(keyOf(workflow, idempotencyKey));
+    return runId === undefined ? undefined : this.getRun(runId);
+  }
+
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     this.check();
     const limit = pageLimit(filter.limit);

@@ -129,6 +129,13 @@ export class LocalStorage implements Storage {
     });
   }
 
+  async getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+    return this.guard('read a run by its idempotency key', () => {
+      const row = this.stmt('SELECT * FROM runs WHERE workflow = ? AND idempotency_key = ?').get(workflow, idempotencyKey) as RunRow | undefined;
+      return row ? toRecord(row) : undefined;
+    });
+  }
+
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
     const where: string[] = [];

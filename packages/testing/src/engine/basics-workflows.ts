@@ -2,7 +2,7 @@
  * Workflows of the engine suite's basics: the quick example, values through the log, parallel and raced
  * steps, recorded context values, code changed under a running run, and small workflows other areas reuse.
  */
-import { context, sleep, step, workflow, type StepContext, type WorkflowContext, type Workflow } from '@durably/core';
+import { context, defineQuery, isReplaying, sleep, step, waitForSignal, workflow, workflowContext, type StepContext, type WorkflowContext, type Workflow } from '@durably/core';
 import { bump, runIdOf } from './effects.js';
 
 export const sendWelcomeEmail = step('suite.send-welcome-email', async (userId: string) => {
@@ -115,5 +115,21 @@ export const badSleep = workflow('suite.bad-sleep', async () => {
 
 export const tick = step('suite.tick', async (i: number) => i + 1);
 
+/** What isReplaying() said at the top of the replay-aware workflow, asked by a query (which replays the log). */
+export const replayProbe = defineQuery<boolean>('suite.replay-probe');
+
+export const replayInStep = step('suite.replay-in-step', async () => isReplaying());
+
+/** Side effects outside steps, guarded by isReplaying(), before and after a wait for a signal. */
+export const replayAware = workflow('suite.replay-aware', async () => {
+  const { runId } = workflowContext();
+  const atTop = isReplaying();
+  replayProbe.handle(() => atTop);
+  if (!isReplaying()) bump(`${runId}:outside-before`);
+  await waitForSignal('go');
+  if (!isReplaying()) bump(`${runId}:outside-after`);
+  return { inStep: await replayInStep() };
+});
+
 /** The workflows above that the suite's workers register. */
-export const basicsWorkflows: Workflow<any[], any>[] = [onboarding, roundTrip, parallel, race, contextWf, changingWf, sleeper, plainCalls, threeSteps, badSleep];
+export const basicsWorkflows: Workflow<any[], any>[] = [onboarding, roundTrip, parallel, race, contextWf, changingWf, sleeper, plainCalls, threeSteps, badSleep, replayAware];

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { InvalidArgumentError, NonDeterminismError, SerializationError, WorkflowFailedError, type DurablyEvent } from '@durably/core';
+import { InvalidArgumentError, isReplaying, NonDeterminismError, SerializationError, WorkflowFailedError, type DurablyEvent } from '@durably/core';
 import type { SuiteContext } from './context.js';
 import { types } from './helpers.js';
 import * as W from './workflows.js';
@@ -176,5 +176,19 @@ export function basicsTests(suite: SuiteContext): void {
     expect(page.runs.map((r) => r.runId)).toEqual([run.runId]);
     expect(page.runs[0].tags).toEqual([tag, 'manual']);
     await expect(c.startWith(W.plainCalls, [1], { tags: ['has space'] })).rejects.toThrow(/tags/);
+  });
+
+  it('isReplaying() is true where the code re-runs the log (a query) and false where it runs first, so guarded side effects outside steps happen once', async () => {
+    const { c } = await setup();
+    const run = await c.start(W.replayAware);
+    await waitFor(async () => (await run.status()) === 'suspended', 10_000);
+    expect(W.countOf(`${run.runId}:outside-before`)).toBe(1);
+    expect(await c.query(W.replayAware, run.runId, W.replayProbe)).toBe(true);
+    expect(W.countOf(`${run.runId}:outside-before`)).toBe(1);
+    await c.sendSignal(run.runId, 'go', null);
+    expect(await run.result({ timeout: '20s' })).toEqual({ inStep: false });
+    expect(W.countOf(`${run.runId}:outside-before`)).toBe(1);
+    expect(W.countOf(`${run.runId}:outside-after`)).toBe(1);
+    expect(isReplaying()).toBe(false);
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Workflows of the engine suite's child workflow tests: results, failures and parent-close policies.
  */
-import { FatalError, runChild, shield, sleep, startChild, startChildWith, workflow, type Workflow } from '@durably/core';
+import { ChildDepthExceededError, FatalError, runChild, shield, sleep, startChild, startChildWith, workflow, type Workflow } from '@durably/core';
 import { tick } from './basics-workflows.js';
 import { cleanup } from './cancellation-workflows.js';
 
@@ -38,5 +38,20 @@ export const leavingParent = workflow('suite.leaving-parent', async (policy: 'te
   return child.runId;
 });
 
+/** Nests itself until `levels` runs out or the depth limit refuses the next child, whose error it reports. */
+export const nesting: Workflow<[levels: number], { reached: number; refused?: { name: string; depth: number; maxDepth: number } }> = workflow(
+  'suite.nesting',
+  async (levels: number): Promise<{ reached: number; refused?: { name: string; depth: number; maxDepth: number } }> => {
+    if (levels === 0) return { reached: 0 };
+    try {
+      const below = await runChild(nesting, levels - 1);
+      return { ...below, reached: below.reached + 1 };
+    } catch (err) {
+      if (!(err instanceof ChildDepthExceededError)) throw err;
+      return { reached: 0, refused: { name: err.name, depth: err.depth, maxDepth: err.maxDepth } };
+    }
+  },
+);
+
 /** The workflows above that the suite's workers register. */
-export const childrenWorkflows: Workflow<any[], any>[] = [childWork, parentWf, longChild, leavingParent];
+export const childrenWorkflows: Workflow<any[], any>[] = [childWork, parentWf, longChild, leavingParent, nesting];

@@ -7,7 +7,7 @@ import { waitFor } from '../wait.js';
  * Engine suite, child workflows: results, failures and the parent-close policies.
  */
 export function childTests(suite: SuiteContext): void {
-  const { setup } = suite;
+  const { client, setup } = suite;
 
   it('runs child workflows: results, a typed failure the parent catches, and children listed under the parent', async () => {
     const { c } = await setup();
@@ -40,5 +40,16 @@ export function childTests(suite: SuiteContext): void {
     const abandoned = await outcome('abandon');
     expect(await abandoned.child.status()).toBe('suspended');
     await abandoned.child.cancel('test over');
+  });
+
+  it('refuses a child deeper than limits.maxChildDepth of the client that started the family with ChildDepthExceededError, recorded with each run', async () => {
+    const { c } = await setup();
+    const strict = await client(undefined, { maxChildDepth: 2 });
+    const run = await strict.start(W.nesting, 5);
+    expect(await run.result({ timeout: '30s' })).toEqual({ reached: 2, refused: { name: 'ChildDepthExceededError', depth: 3, maxDepth: 2 } });
+    const [child] = (await c.listRuns({ parentRunId: run.runId })).runs;
+    const first = (await c.getRun(child.runId).events())[0];
+    expect(first.type === 'run_created' && first.data.nesting).toEqual({ depth: 1, maxDepth: 2 });
+    expect(await (await c.start(W.nesting, 3)).result({ timeout: '30s' })).toEqual({ reached: 3 });
   });
 }

@@ -57,11 +57,25 @@ export const patchedWf = workflow('suite.patched', async () => {
 
 export const progressQuery = defineQuery<{ received: number }>('suite.progress');
 
+/** A query with an argument, checked by a schema: the index of a received item. */
+export const itemQuery = defineQuery<unknown, [index: number]>('suite.item', { schema: z.tuple([z.number().int().min(0)]) });
+
+/** A query whose handler throws with the message it is given. */
+export const failingQuery = defineQuery<never, [message: string]>('suite.failing');
+
+/** A query the workflow never answers. */
+export const unansweredQuery = defineQuery<number>('suite.unanswered');
+
 export const queried = workflow('suite.queried', async (count: number) => {
   let received = 0;
+  const items: unknown[] = [];
   progressQuery.handle(() => ({ received }));
+  itemQuery.handle((index) => items[index] ?? null);
+  failingQuery.handle((message) => {
+    throw new Error(message);
+  });
   for (let i = 0; i < count; i++) {
-    await waitForSignal('q-item');
+    items.push(await waitForSignal('q-item'));
     received++;
   }
   return received;

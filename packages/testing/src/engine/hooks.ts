@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { HookAlreadyUsedError, HookExpiredError, HookNotFoundError, HookPayloadInvalidError, RunAlreadyFinishedError, type DurablyEvent } from '@durably/core';
+import { ArgumentValidationError, HookAlreadyUsedError, QueryFailedError, QueryNotRegisteredError, SerializationError, HookExpiredError, HookNotFoundError, HookPayloadInvalidError, RunAlreadyFinishedError, type DurablyEvent } from '@durably/core';
 import type { SuiteContext } from './context.js';
 import { types } from './helpers.js';
 import * as W from './workflows.js';
@@ -92,6 +92,29 @@ export function hookTests(suite: SuiteContext): void {
     await c.sendSignal(run.runId, 'q-item', 3);
     expect(await run.result({ timeout: '20s' })).toBe(3);
     expect(await c.query(W.queried, run.runId, W.progressQuery)).toEqual({ received: 3 });
+  });
+
+  it('answers a query with arguments on another client from the log; bad arguments, a throwing handler and an unset query are typed errors that write nothing', async () => {
+    const { c } = await setup();
+    const other = await client();
+    const run = await c.start(W.queried, 2);
+    await c.sendSignal(run.runId, 'q-item', { sku: 'a-1' });
+    await waitFor(async () => (await run.status()) === 'suspended' && (await run.events()).filter((e) => e.type === 'signal_received').length === 1, 10_000);
+    const before = await run.events();
+    expect(await other.query(W.queried, run.runId, W.itemQuery, 0)).toEqual({ sku: 'a-1' });
+    expect(await other.query(W.queried, run.runId, W.itemQuery, 1)).toBeNull();
+    await expect(other.query(W.queried, run.runId, W.itemQuery, -1)).rejects.toBeInstanceOf(ArgumentValidationError);
+    const failed = await other.query(W.queried, run.runId, W.failingQuery, 'no such item').catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(QueryFailedError);
+    expect(((failed as QueryFailedError).cause as Error).message).toBe('no such item');
+    const unset = await other.query(W.queried, run.runId, W.unansweredQuery).catch((err: unknown) => err);
+    expect(unset).toBeInstanceOf(QueryNotRegisteredError);
+    expect((unset as QueryNotRegisteredError).registered).toEqual(['suite.progress', 'suite.item', 'suite.failing']);
+    await expect(other.query(W.queried, run.runId, W.itemQuery, (() => 0) as unknown as number)).rejects.toBeInstanceOf(SerializationError);
+    expect(await run.events()).toEqual(before);
+    await c.sendSignal(run.runId, 'q-item', { sku: 'b-2' });
+    expect(await run.result({ timeout: '20s' })).toBe(2);
+    expect(await other.query(W.queried, run.runId, W.itemQuery, 1)).toEqual({ sku: 'b-2' });
   });
 
   it('suspends a step on stepHook; after resumeHook the step runs again from the top and gets the payload', async () => {

@@ -3,11 +3,14 @@ import {
   CancelledError,
   Client,
   FatalError,
+  InvalidArgumentError,
   NonDeterminismError,
   RunAlreadyFinishedError,
   RunIdInUseError,
   StepFailedError,
   WorkflowFailedError,
+  getWorkflow,
+  listWorkflows,
   objectToError,
   type Logger,
 } from '@durably/core';
@@ -47,6 +50,20 @@ export function startTests(ctx: SuiteContext): void {
     expect(again.runId).toBe(a.runId);
     expect(await a.result({ timeout: '20s' })).toBe('abc');
     expect(W.countOf(`${a.runId}:counted:a`)).toBe(1);
+  });
+
+  it('finds the run started with an idempotency key (getRunByKey) from another client, by workflow or name, scoped by workflow', async () => {
+    const { c } = await setup();
+    const other = await ctx.client();
+    const key = `key-${crypto.randomUUID()}`;
+    expect(await other.getRunByKey(W.threeSteps, key)).toBeUndefined();
+    const run = await c.startWith(W.threeSteps, [], { idempotencyKey: key });
+    const found = await other.getRunByKey(W.threeSteps, key);
+    expect(found?.runId).toBe(run.runId);
+    expect(await found!.result({ timeout: '20s' })).toBe('abc');
+    expect((await other.getRunByKey('suite.three-steps', key))?.runId).toBe(run.runId);
+    expect(await other.getRunByKey(W.plainCalls, key)).toBeUndefined();
+    await expect(other.getRunByKey(W.threeSteps, '')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('returns the run for a start retried with the same runId; another workflow or other arguments get RunIdInUseError naming the run', async () => {
@@ -158,5 +175,20 @@ export function startTests(ctx: SuiteContext): void {
     expect(stepFailed).toMatchObject({ stepName: 'suite.declined', attempts: 1 });
     expect((stepFailed as Error).cause).toBeInstanceOf(FatalError);
     expect(((stepFailed as Error).cause as Error).message).toBe('card declined');
+  });
+
+  it('finds a workflow by the name its runs record (getWorkflow) and lists the defined ones (listWorkflows), as the CLI and dashboard do', async () => {
+    const { c } = await setup();
+    const first = await c.start(W.threeSteps);
+    const found = getWorkflow((await first.record()).workflow);
+    expect(found).toBe(W.threeSteps);
+    const again = await c.start(found!);
+    expect(await again.result({ timeout: '20s' })).toBe('abc');
+    const listed = listWorkflows().map((wf) => wf.workflowName);
+    expect(listed).toEqual([...listed].sort());
+    expect(listed).toEqual(expect.arrayContaining(['suite.three-steps', 'suite.onboarding']));
+    expect(listed).not.toContain('durably.stream');
+    expect(listWorkflows({ builtins: true }).map((wf) => wf.workflowName)).toContain('durably.stream');
+    expect(getWorkflow('suite.no-such-workflow')).toBeUndefined();
   });
 }

@@ -84,6 +84,19 @@ export function runTests(suite: StorageSuiteContext): void {
     }
   });
 
+  it('finds a run by its workflow and idempotency key (getRunByIdempotencyKey), scoped by workflow, from another connection', async () => {
+    const s = await connect();
+    const other = await connect();
+    const key = `key-${randomUUID()}`;
+    const a = await s.createRun(newRun({ workflow: 'conf.bykey-a', idempotencyKey: key }));
+    const b = await s.createRun(newRun({ workflow: 'conf.bykey-b', idempotencyKey: key }));
+    await s.createRun(newRun({ workflow: 'conf.bykey-a' }));
+    expect(await other.getRunByIdempotencyKey('conf.bykey-a', key)).toEqual(a.run);
+    expect(await other.getRunByIdempotencyKey('conf.bykey-b', key)).toEqual(b.run);
+    expect(await other.getRunByIdempotencyKey('conf.bykey-c', key)).toBeUndefined();
+    expect(await other.getRunByIdempotencyKey('conf.bykey-a', `no-${key}`)).toBeUndefined();
+  });
+
   it('updates updatedAt on touchRun', async () => {
     const s = await connect();
     const { run } = await s.createRun(newRun());

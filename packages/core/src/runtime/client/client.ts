@@ -42,7 +42,7 @@ import { fencedAppend } from '../../engine/fenced-append.js';
 import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
-import { Execution, type ExecutionDeps } from '../../engine/execution.js';
+import { answerQuery } from './query.js';
 import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
@@ -150,30 +150,13 @@ export class Client implements RunStarter {
 
   /**
    * Answers a query by replaying the run's log in this process (no step runs, nothing is written):
-   * the workflow's code must be the one that wrote the log.
+   * the workflow's code must be the one that wrote the log. `args` go to the handler, after the
+   * query's schema (if any) has checked them and a serialization round trip has copied them, as if
+   * they had come from another process.
    */
-  async query<T>(wf: Workflow<any[], any>, runId: string, query: QueryDefinition<T>): Promise<T> {
+  async query<T, A extends unknown[]>(wf: Workflow<any[], any>, runId: string, query: QueryDefinition<T, A>, ...args: A): Promise<T> {
     await this.ensureReady();
-    const run = await this.storage.getRun(runId);
-    if (!run) throw new RunNotFoundError(runId);
-    if (run.workflow !== wf.definition.name) {
-      throw new InvalidArgumentError(`query(): run ${runId} is a run of "${run.workflow}", not of "${wf.definition.name}".`);
-    }
-    const readOnly: ExecutionDeps = {
-      storage: this.storage,
-      logger: createLogger('silent'),
-      workerId: 'query',
-      clock: this.clock,
-      inlineRetryMaxMs: 0,
-      runsInline: () => false,
-      runAttempt: async () => ({ ok: false, error: new Error('queries run no steps') }),
-      afterFlush: async () => undefined,
-    };
-    const execution = new Execution(run, wf.definition, readOnly);
-    await execution.feed(await this.storage.readEvents(runId));
-    const answer = execution.answerQuery(query.name);
-    if (!answer.found) throw new InvalidArgumentError(`query(): run ${runId} has not registered a handler for query "${query.name}" (at the point its log has reached).`);
-    return answer.value as T;
+    return answerQuery({ storage: this.storage, clock: this.clock }, wf, runId, query, args);
   }
 
   /** The runs linked by continueAsNew that `runId` belongs to, oldest first. */
@@ -300,7 +283,7 @@ export class Client implements RunStarter {
     const now = options.now ?? this.clock();
     const runId = options.runId ?? randomUUID();
     const { idempotencyKey, startAt } = options;
-    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue };
+    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue, nesting: { depth: 0, maxDepth: this.limits.maxChildDepth } };
     if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
     if (startAt !== undefined) data.startAt = startAt;
     if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
@@ -326,6 +309,20 @@ export class Client implements RunStarter {
 
   getRun<R = unknown>(runId: string): RunHandle<R> {
     return new RunHandle<R>(this, runId);
+  }
+
+  /**
+   * The run of `wf` started with `idempotencyKey` (keys are scoped by workflow), or undefined when
+   * it has none: never started with that key, or deleted by retention. Read from the storage's key
+   * index; `wf` may be the workflow or its name.
+   */
+  async getRunByKey<R = unknown>(wf: Workflow<any[], R> | string, idempotencyKey: string): Promise<RunHandle<Awaited<R>> | undefined> {
+    const workflowName = typeof wf === 'string' ? wf : isWorkflow(wf) ? wf.definition.name : undefined;
+    if (workflowName === undefined) throw new InvalidArgumentError('getRunByKey(): the first argument must be a workflow made with workflow(name, fn), or its name.');
+    checkIdempotencyKey(idempotencyKey, 'getRunByKey()');
+    await this.ensureReady();
+    const run = await this.storage.getRunByIdempotencyKey(workflowName, idempotencyKey);
+    return run ? new RunHandle<Awaited<R>>(this, run.runId) : undefined;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
