@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'RUN_ID_IN_USE'
   | 'WORKFLOW_NOT_REGISTERED'
   | 'STEP_TIMEOUT'
+  | 'STEP_HEARTBEAT_TIMEOUT'
   | 'STEP_FAILED'
   | 'WORKFLOW_FAILED'
   | 'RESULT_TIMEOUT'
@@ -156,6 +157,14 @@ export class WorkflowNotRegisteredError extends DurablyError {
 /** One attempt of a step ran longer than its `timeout`. */
 export class StepTimeoutError extends DurablyError {
   override readonly code = 'STEP_TIMEOUT' as const;
+}
+
+/**
+ * A step attempt went longer than its `heartbeatTimeout` without calling `context().heartbeat()`:
+ * it is taken for hung, its signal is aborted, and it is retried like any failed attempt.
+ */
+export class StepHeartbeatTimeoutError extends DurablyError {
+  override readonly code = 'STEP_HEARTBEAT_TIMEOUT' as const;
 }
 
 /** A step failed for good (a FatalError, or its attempts ran out). Thrown at the step's await in the workflow. */

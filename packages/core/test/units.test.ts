@@ -11,7 +11,7 @@ import {
   storageFromUrl,
   workflow,
 } from '@durably/core';
-import { backoffDelay, resolveRetryPolicy, DEFAULT_RETRY } from '../src/engine/retry.js';
+import { backoffDelay, decideRetry, resolveRetryPolicy, DEFAULT_RETRY } from '../src/engine/retry.js';
 
 describe('retry policy', () => {
   it('computes exponential backoff with a cap', () => {
@@ -28,6 +28,23 @@ describe('retry policy', () => {
     expect(() => step('units.bad-retries', async () => 1, { retries: -1 })).toThrow(InvalidArgumentError);
     expect(() => step('units.bad-timeout', async () => 1, { timeout: 'never' })).toThrow(InvalidDurationError);
     expect(() => step('units.bad-queue', async () => 1, { queue: 'has space' })).toThrow(/queue/);
+  });
+  it('validates heartbeatTimeout, totalTimeout and unlimited retries', () => {
+    expect(() => step('units.bad-heartbeat', async () => 1, { heartbeatTimeout: -5 })).toThrow(InvalidDurationError);
+    expect(() => step('units.bad-total', async () => 1, { totalTimeout: 0 })).toThrow(/"totalTimeout" must be greater than 0/);
+    expect(() => step('units.heartbeat-over-timeout', async () => 1, { heartbeatTimeout: '1m', timeout: '30s' })).toThrow(/must be shorter than "timeout"/);
+    expect(() => workflow('units.heartbeat-default', async () => 1, { retry: { heartbeatTimeout: '30s' } })).toThrow(/"heartbeatTimeout" is a step option/);
+    expect(() => step('units.bad-infinite', async () => 1, { retries: Infinity, backoff: { max: 0 } })).toThrow(/"retries: Infinity" needs "backoff.initial" and "backoff.max" greater than 0/);
+    expect(() => step('units.spinning', async () => 1, { retries: Infinity, backoff: { initial: 0 } })).toThrow(/"retries: Infinity" needs/);
+    expect(() => step('units.nan-retries', async () => 1, { retries: Number.NaN })).toThrow(InvalidArgumentError);
+    const p = resolveRetryPolicy({ retries: Infinity, heartbeatTimeout: '10s', totalTimeout: '1h', backoff: { initial: '1s', max: '1m', jitter: false } }, DEFAULT_RETRY, 'step');
+    expect(p).toMatchObject({ maxAttempts: Infinity, heartbeatTimeoutMs: 10_000, totalTimeoutMs: 3_600_000 });
+    // Far past the point where factor^attempt overflows, the delay stays at the cap.
+    expect([1, 7, 2000].map((a) => backoffDelay(p, a))).toEqual([1000, 60_000, 60_000]);
+    expect(decideRetry(new Error('x'), 5000, p).retry).toBe(true);
+    // totalTimeout: a retry that would start at or after the deadline is not made.
+    expect(decideRetry(new Error('x'), 1, p, { firstStartedAt: 0, now: 3_599_500 })).toEqual({ retry: false });
+    expect(decideRetry(new Error('x'), 1, p, { firstStartedAt: 0, now: 3_598_000 })).toEqual({ retry: true, delayMs: 1000 });
   });
   it('keeps RetryableError.retryAfter in ms', () => {
     expect(new RetryableError('x', { retryAfter: '2s' }).retryAfterMs).toBe(2000);

@@ -114,6 +114,9 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
       throw new ServerlessUnsupportedError(`step("${def.name}") with rateLimit`, 'Lambda has no rate limiter shared by executions. Remove rateLimit, or call the rate-limited service through a queue.');
     }
     const policy = runtimeKit.resolveRetryPolicy(def.retry, this.setup.definition.stepRetry, `step("${def.name}")`);
+    if (policy.totalTimeoutMs !== undefined) {
+      throw new ServerlessUnsupportedError(`step("${def.name}") with totalTimeout`, "The SDK's retry strategy is not told when the step's first attempt started. Bound the attempts with retries, or each one with timeout.");
+    }
     const stepId = `${this.setup.path}${++this.issued}`;
     const operation = this.ctx.step(
       def.name,

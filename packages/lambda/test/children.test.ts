@@ -78,15 +78,18 @@ it('refuses workflow options that serverless mode cannot honour when the handler
   expect(() => durableHandler((async () => 1) as never)).toThrow(/must be a workflow/);
 });
 
-it('fails the execution with ServerlessUnsupportedError for a call that has no counterpart (signals, continueAsNew, rate limits)', async () => {
+it('fails the execution with ServerlessUnsupportedError for a call that has no counterpart (signals, continueAsNew, rate limits, totalTimeout)', async () => {
   const signalled = workflow('lambda-signalled', async () => waitForSignal<string>('note'));
   const looping = workflow('lambda-looping', async (n: number) => (n > 0 ? continueAsNew(n - 1) : 'done'));
   const limitedStep = step('lambda-rate-limited', async () => 1, { rateLimit: { limit: 1, period: '1s' } });
   const rated = workflow('lambda-rated', async () => limitedStep());
+  const boundedStep = step('lambda-total-timeout', async () => 1, { totalTimeout: '1m' });
+  const totalled = workflow('lambda-totalled', async () => boundedStep());
   for (const [wf, args, message] of [
     [signalled, [], /waitForSignal\(\) is not available in serverless mode.*Use a hook/],
     [looping, [1], /continueAsNew\(\) is not available in serverless mode/],
     [rated, [], /step\("lambda-rate-limited"\) with rateLimit is not available/],
+    [totalled, [], /step\("lambda-total-timeout"\) with totalTimeout is not available/],
   ] as const) {
     const result = await onLambda(wf as never, args as never).execution;
     expect(result.getStatus()).toBe('FAILED');

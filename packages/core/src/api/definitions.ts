@@ -40,7 +40,7 @@ export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R
     fn: fn as (...args: A) => Promise<Awaited<R>>,
     options,
     queue: options.queue,
-    retry: options.retries !== undefined || options.backoff !== undefined || options.timeout !== undefined ? options : undefined,
+    retry: (['retries', 'backoff', 'timeout', 'heartbeatTimeout', 'totalTimeout'] as const).some((k) => options[k] !== undefined) ? options : undefined,
     rateLimit,
     schema: checkSchemaOption(options.schema, `step("${name}")`),
   };
@@ -59,6 +59,11 @@ export function workflow<A extends unknown[], R>(name: string, fn: (...args: A) 
   checkName('Workflow', name);
   if (typeof fn !== 'function') throw new InvalidArgumentError(`workflow("${name}"): the second argument must be a function.`);
   const queue = options.queue === undefined ? 'default' : checkQueue(options.queue, `workflow("${name}")`);
+  if (options.retry?.heartbeatTimeout !== undefined) {
+    throw new InvalidArgumentError(
+      `workflow("${name}"): "heartbeatTimeout" is a step option, not a default for every step: a step that never calls stepContext().heartbeat() would fail each attempt after it. Set it on the steps that heartbeat: step(name, fn, { heartbeatTimeout: '30s' }).`,
+    );
+  }
   const definition: WorkflowDefinition<A, Awaited<R>> = {
     kind: 'workflow',
     name,

@@ -220,7 +220,10 @@ export abstract class RunBatch {
         if (cmd?.kind === 'step') cmd.scheduledSeq = ev.seq;
       } else if (ev.type === 'step_started') {
         const cmd = this.commands.get(ev.correlationId!);
-        if (cmd?.kind === 'step') cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
+        if (cmd?.kind === 'step') {
+          cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
+          cmd.firstStart ??= { seq: ev.seq, at: ev.at };
+        }
       }
     }
     try {

@@ -65,6 +65,8 @@ export class StepCommand extends Call {
   claim?: { attempt: number; workerId: string; seq: number; leaseUntil: number };
   /** retryAt for which a wake-up timer was written. */
   retryTimerAt?: number;
+  /** The step's first `step_started` (from the log): totalTimeout counts from its time; a later claim may find heartbeat details. */
+  firstStart?: { seq: number; at: number };
   /** stepHook: the hook the step is suspended on (by name), and the outcomes of its hooks so far. */
   waitingHook?: { name: string; token: string; timeoutAt?: number };
   readonly hookOutcomes: StepHookOutcomes = new Map();

@@ -38,7 +38,7 @@ import {
   EventLimitExceededError,
 } from '@durably/contracts';
 import { type WorkflowRuntime } from './scope.js';
-import { decideRetry } from './retry.js';
+import { decideRetry, totalTimeLeft } from './retry.js';
 import { StepCommand } from './commands.js';
 import { ContinueAsNew, StepSuspended } from './control.js';
 import { leaseTimerId } from './claims.js';
@@ -333,7 +333,12 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
     const claim = cmd.claim!;
     const abort = new AbortController();
     cmd.abort = abort;
-    const request: AttemptRequest = { runId: this.runId, stepId: cmd.id, def: cmd.def, args: cmd.args, attempt: claim.attempt, policy: cmd.policy, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq };
+    const request: AttemptRequest = {
+      ...{ runId: this.runId, stepId: cmd.id, def: cmd.def, args: cmd.args, attempt: claim.attempt, policy: cmd.policy, signal: abort.signal, hookOutcomes: cmd.hookOutcomes, claimSeq: claim.seq },
+      resumed: cmd.firstStart !== undefined && cmd.firstStart.seq < claim.seq,
+      firstStartedAt: cmd.firstStart?.at,
+      totalLeftMs: totalTimeLeft(cmd.policy, cmd.firstStart?.at, this.deps.clock()),
+    };
     const body = () => this.deps.runAttempt(request);
     const tracker = this.deps.attempts;
     this.follow(cmd, claim.attempt, tracker ? tracker.run({ runId: this.runId, stepId: cmd.id, claimSeq: claim.seq }, { shielded: cmd.shielded, leaseUntil: claim.leaseUntil, abort }, body) : body());
@@ -416,7 +421,7 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
       if (expiresAt !== undefined) this.addTimer(`hook:${cid}`, expiresAt);
       return;
     }
-    const decision = decideRetry(error, attempt, cmd.policy);
+    const decision = decideRetry(error, attempt, cmd.policy, { firstStartedAt: cmd.firstStart?.at, now });
     const data: EventDataMap['step_failed'] = { name: cmd.name, attempt, error: errorToObject(error) };
     if (decision.retry) {
       cmd.retryAt = now + decision.delayMs;

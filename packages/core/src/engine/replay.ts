@@ -137,6 +137,7 @@ export abstract class Replay extends RunBatch {
         const cmd = this.expect(ev, 'step', ev.data.name);
         if (cmd) {
           cmd.claim = { attempt: ev.data.attempt, workerId: ev.data.workerId, seq: ev.seq, leaseUntil: ev.data.leaseUntil };
+          cmd.firstStart ??= { seq: ev.seq, at: ev.at };
           this.liveTimers.add(leaseTimerId(cmd.id));
         }
         return false;

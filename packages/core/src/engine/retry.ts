@@ -32,12 +32,19 @@ export interface BackoffOptions {
  * ```
  */
 export interface RetryOptions {
-  /** Attempts after the first. Default 3. */
+  /** Attempts after the first. Default 3. `Infinity`: retried until it succeeds (or `totalTimeout`), each delay capped by `backoff.max`. */
   retries?: number;
   /** Delays between attempts (default: 1 s doubling, at most 5 min, with jitter). */
   backoff?: BackoffOptions;
   /** Limit on one attempt; a slower attempt fails with StepTimeoutError and is retried. */
   timeout?: Duration;
+  /**
+   * Step option: an attempt that goes this long without calling `context().heartbeat()` fails with
+   * StepHeartbeatTimeoutError (its signal is aborted) and is retried, so a hung step does not wait for its whole `timeout`.
+   */
+  heartbeatTimeout?: Duration;
+  /** Limit across all attempts, from the first attempt's start: no attempt runs past it, and no retry starts after it. */
+  totalTimeout?: Duration;
 }
 
 /** A retry policy with every field resolved to numbers. */
@@ -48,6 +55,8 @@ export interface RetryPolicy {
   maxMs: number;
   jitter: boolean;
   timeoutMs?: number;
+  heartbeatTimeoutMs?: number;
+  totalTimeoutMs?: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, initialMs: 1000, factor: 2, maxMs: 300_000, jitter: true };
@@ -55,13 +64,13 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, initialMs: 1000, fac
 export function resolveRetryPolicy(options: RetryOptions | undefined, base: RetryPolicy, owner: string): RetryPolicy {
   if (!options) return base;
   const retries = options.retries ?? base.maxAttempts - 1;
-  if (!Number.isInteger(retries) || retries < 0) {
-    throw new InvalidArgumentError(`${owner}: "retries" must be a whole number >= 0 (attempts after the first), got ${JSON.stringify(options.retries)}.`);
+  if (!(retries === Infinity || (Number.isInteger(retries) && retries >= 0))) {
+    throw new InvalidArgumentError(`${owner}: "retries" must be a whole number >= 0 (attempts after the first) or Infinity, got ${JSON.stringify(options.retries)}.`);
   }
   const b = options.backoff ?? {};
   const factor = b.factor ?? base.factor;
-  if (typeof factor !== 'number' || !(factor >= 1)) {
-    throw new InvalidArgumentError(`${owner}: "backoff.factor" must be a number >= 1, got ${JSON.stringify(b.factor)}.`);
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) {
+    throw new InvalidArgumentError(`${owner}: "backoff.factor" must be a finite number >= 1, got ${JSON.stringify(b.factor)}.`);
   }
   const policy: RetryPolicy = {
     maxAttempts: retries + 1,
@@ -70,17 +79,39 @@ export function resolveRetryPolicy(options: RetryOptions | undefined, base: Retr
     maxMs: b.max === undefined ? base.maxMs : parseDuration(b.max, `${owner}: backoff.max`),
     jitter: b.jitter ?? base.jitter,
   };
-  const timeout = options.timeout === undefined ? base.timeoutMs : parseDuration(options.timeout, `${owner}: timeout`);
-  if (timeout !== undefined) {
-    if (timeout <= 0) throw new InvalidArgumentError(`${owner}: "timeout" must be greater than 0.`);
-    policy.timeoutMs = timeout;
+  // Unlimited attempts with no delay between them would spin: both ends of the backoff must be > 0.
+  if (retries === Infinity && !(policy.initialMs > 0 && policy.maxMs > 0)) {
+    throw new InvalidArgumentError(
+      `${owner}: "retries: Infinity" needs "backoff.initial" and "backoff.max" greater than 0 (the first delay and the cap of each delay), got ${policy.initialMs} ms and ${policy.maxMs} ms.`,
+    );
   }
+  const timeout = positive(options.timeout, base.timeoutMs, 'timeout', owner);
+  if (timeout !== undefined) policy.timeoutMs = timeout;
+  const heartbeat = positive(options.heartbeatTimeout, base.heartbeatTimeoutMs, 'heartbeatTimeout', owner);
+  if (heartbeat !== undefined) {
+    if (timeout !== undefined && heartbeat >= timeout) {
+      throw new InvalidArgumentError(`${owner}: "heartbeatTimeout" (${heartbeat} ms) must be shorter than "timeout" (${timeout} ms): an attempt ends at its timeout anyway. Lower heartbeatTimeout or drop it.`);
+    }
+    policy.heartbeatTimeoutMs = heartbeat;
+  }
+  const total = positive(options.totalTimeout, base.totalTimeoutMs, 'totalTimeout', owner);
+  if (total !== undefined) policy.totalTimeoutMs = total;
   return policy;
+}
+
+/** A duration option that must be greater than 0, or the base's value when not given. */
+function positive(value: Duration | undefined, baseMs: number | undefined, name: string, owner: string): number | undefined {
+  if (value === undefined) return baseMs;
+  const ms = parseDuration(value, `${owner}: ${name}`);
+  if (!(ms > 0)) throw new InvalidArgumentError(`${owner}: "${name}" must be greater than 0, got ${JSON.stringify(value)}.`);
+  return ms;
 }
 
 /** Delay before attempt `attempt + 1`, after `attempt` (1-based) failed. */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const raw = Math.min(policy.maxMs, policy.initialMs * Math.pow(policy.factor, attempt - 1));
+  // Past a few hundred attempts (retries: Infinity) the power overflows: the cap holds then.
+  const grown = policy.initialMs * Math.pow(policy.factor, attempt - 1);
+  const raw = Number.isFinite(grown) ? Math.min(policy.maxMs, grown) : policy.maxMs;
   return policy.jitter ? Math.round(raw / 2 + (random() * raw) / 2) : raw;
 }
 
@@ -110,9 +141,19 @@ export type RetryDecision = { retry: false } | { retry: true; delayMs: number };
  * The one retry rule, applied by the replay loop, the dispatched-step runner and transient mode: a
  * fatal error or a last attempt fails the step; otherwise the next attempt waits for the error's own
  * `retryAfter` (RetryableError) or the policy's backoff. `attempt` is the failed attempt (1-based).
+ * With a `totalTimeout`, `window` gives the first attempt's start (from the log) and now: a retry
+ * that would start at or after the deadline is not made.
  */
-export function decideRetry(error: unknown, attempt: number, policy: RetryPolicy): RetryDecision {
+export function decideRetry(error: unknown, attempt: number, policy: RetryPolicy, window?: { firstStartedAt?: number; now: number }): RetryDecision {
   if (isFatal(error) || attempt >= policy.maxAttempts) return { retry: false };
   const delayMs = error instanceof RetryableError && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelay(policy, attempt);
+  const left = totalTimeLeft(policy, window?.firstStartedAt, window?.now ?? 0);
+  if (left !== undefined && delayMs >= left) return { retry: false };
   return { retry: true, delayMs };
+}
+
+/** What is left of the step's `totalTimeout` at `now` (undefined: no total timeout, or no attempt started yet). */
+export function totalTimeLeft(policy: RetryPolicy, firstStartedAt: number | undefined, now: number): number | undefined {
+  if (policy.totalTimeoutMs === undefined || firstStartedAt === undefined) return undefined;
+  return firstStartedAt + policy.totalTimeoutMs - now;
 }

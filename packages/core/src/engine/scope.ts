@@ -53,8 +53,17 @@ export interface StepContext {
   /** Stable for this step call across attempts and workers: pass it to external APIs to de-duplicate. */
   readonly idempotencyKey: string;
   readonly logger: Logger;
-  /** Tells the engine the step is alive; long steps call it so recovery does not treat the run as stuck. */
-  heartbeat(): void;
+  /**
+   * Tells the engine the step is alive: it re-arms the attempt's `heartbeatTimeout`. `details`
+   * (serializable) record its progress: the attempt that follows a crash or a failure reads the last
+   * ones in `heartbeatDetails`. Details are written at most once a second (the latest win).
+   */
+  heartbeat(details?: unknown): void;
+  /**
+   * The details of the last heartbeat of this step's previous attempts (a retry, or the attempt taken
+   * over from a lost worker); undefined on its first attempt or when none were given.
+   */
+  readonly heartbeatDetails?: unknown;
   /** Fired when the attempt times out or the run is cancelled. */
   readonly signal: AbortSignal;
   /** Payloads (or timeouts) of this step's hooks so far (see `stepHook`); absent outside a worker. */

@@ -17,7 +17,8 @@ import {
   type RunStatus,
 } from '@durably/contracts';
 import { createLogger } from '../logger.js';
-import { decideRetry, resolveRetryPolicy } from '../engine/retry.js';
+import { decideRetry, resolveRetryPolicy, totalTimeLeft } from '../engine/retry.js';
+import { HeartbeatDetails } from '../engine/heartbeats.js';
 import { runStepAttempt } from '../engine/step-runner.js';
 
 /**
@@ -53,14 +54,15 @@ class TransientRuntime implements WorkflowRuntime {
   async callStep(def: StepDefinition, args: unknown[]): Promise<unknown> {
     this.check();
     const policy = resolveRetryPolicy(def.retry, this.def.stepRetry, `step("${def.name}")`);
+    const firstStartedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       const outcome = await runStepAttempt(
-        { runId: this.runId, stepId: `transient-${def.name}`, def, args, attempt, policy, signal: this.controller.signal },
-        { logger: this.logger, heartbeat: () => undefined, checkpoints: this.memoryCheckpoint(def.name) },
+        { runId: this.runId, stepId: `transient-${def.name}`, def, args, attempt, policy, signal: this.controller.signal, totalLeftMs: totalTimeLeft(policy, firstStartedAt, Date.now()) },
+        { logger: this.logger, heartbeat: () => undefined, checkpoints: this.memoryCheckpoint(def.name), heartbeats: new HeartbeatDetails(this.memoryCheckpoint(`heartbeat:${def.name}`), this.logger, 0) },
       );
       this.check();
       if (outcome.ok) return outcome.value;
-      const decision = decideRetry(outcome.error, attempt, policy);
+      const decision = decideRetry(outcome.error, attempt, policy, { firstStartedAt, now: Date.now() });
       if (!decision.retry) throw new StepFailedError(def.name, attempt, outcome.error);
       await this.wait(decision.delayMs);
     }

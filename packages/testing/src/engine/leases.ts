@@ -8,7 +8,7 @@ import * as L from './leases-workflows.js';
 import { waitFor } from '../wait.js';
 
 /** Clients whose "process" can be killed: afterwards every storage call fails and the broker is gone, as for a SIGKILLed worker. */
-function killable() {
+export function killable() {
   let dead = false;
   let broker: Broker | undefined;
   const guard = <T extends object>(target: T, keep: string[]): T =>

@@ -18,6 +18,7 @@ import { recoveryTests } from './recovery.js';
 import { leaseTests } from './leases.js';
 import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
+import { heartbeatTests } from './heartbeats.js';
 
 /**
  * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
@@ -104,5 +105,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     streamTests(suite);
     recoveryTests(suite);
     startTests(suite);
+    heartbeatTests(suite);
   });
 }

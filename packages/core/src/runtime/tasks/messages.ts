@@ -63,6 +63,10 @@ export function decodeTask(body: string): TaskMessage {
   if (task.kind === 'step' && (typeof task.stepId !== 'string' || typeof task.name !== 'string' || typeof task.args !== 'string')) {
     throw new PoisonMessageError(`Malformed step task: ${body.slice(0, 200)}`);
   }
+  // JSON has no Infinity: the unlimited attempts of `retries: Infinity` travel as null.
+  if (task.kind === 'step' && task.policy && (task.policy as { maxAttempts: number | null }).maxAttempts === null) {
+    task.policy.maxAttempts = Infinity;
+  }
   return task as TaskMessage;
 }
 

@@ -23,10 +23,10 @@ export async function startOperations(client: Client, inProgress: () => number, 
 }
 
 /** How an attempt ended, by the rule the replay loop and the dispatched-step path apply. */
-export function attemptOutcome(outcome: AttemptOutcome, attempt: number, policy: RetryPolicy): StepAttemptOutcome {
+export function attemptOutcome(outcome: AttemptOutcome, attempt: number, policy: RetryPolicy, window?: { firstStartedAt?: number; now: number }): StepAttemptOutcome {
   if (outcome.ok) return 'completed';
   if (outcome.error instanceof StepSuspended) return 'suspended';
-  return decideRetry(outcome.error, attempt, policy).retry ? 'retry' : 'failed';
+  return decideRetry(outcome.error, attempt, policy, window).retry ? 'retry' : 'failed';
 }
 
 export function runIdOf(body: string): string | undefined {

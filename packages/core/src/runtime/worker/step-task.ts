@@ -16,7 +16,7 @@ import {
 } from '@durably/contracts';
 import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
 import type { AttemptOutcome } from '../../engine/step-runner.js';
-import { decideRetry } from '../../engine/retry.js';
+import { decideRetry, totalTimeLeft } from '../../engine/retry.js';
 import { StepSuspended } from '../../engine/control.js';
 import type { AttemptRegistry } from './attempts.js';
 import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';
@@ -27,6 +27,7 @@ import type { CombinedInstrumentation, TraceContext } from '../../observe/instru
 import type { StepCommand } from '../../engine/commands.js';
 import { traceOf } from '../../observe/trace-context.js';
 import { attemptOutcome } from './observability.js';
+import { cleanUpAttempt, heartbeatsFor } from './step-facilities.js';
 
 /** What running a dispatched step needs from its worker. */
 export interface StepTaskContext {
@@ -69,16 +70,17 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
     outcome = await ctx.attempts.run({ runId: task.runId, stepId: task.stepId, claimSeq }, { shielded: false, leaseUntil }, async () => {
       await ctx.waitForPermit(def);
       const checkpoints = ctx.checkpointsFor(task.runId, task.stepId);
+      const heartbeats = heartbeatsFor(ctx.client, task.runId, task.stepId, ctx.logger);
       const scope = ctx.instrumentation.stepAttempt({ runId: task.runId, stepId: task.stepId, step: task.name, attempt, maxAttempts: task.policy.maxAttempts, inline: false, trace: traceOf(task) });
       const began = Date.now();
       const result = await scope.wrap(() =>
         runStepAttempt(
-          { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy },
-          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, hookOutcomes: new Map(), extra: { client: ctx.client } },
+          { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()) },
+          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
         ),
       );
-      scope.end({ outcome: attemptOutcome(result, attempt, task.policy), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
-      if (result.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
+      scope.end({ outcome: attemptOutcome(result, attempt, task.policy, { firstStartedAt: claim.firstStartedAt, now: ctx.client.clock() }), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
+      await cleanUpAttempt(result.ok, checkpoints, heartbeats);
       return result;
     });
   } finally {
@@ -86,11 +88,14 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
   }
   try {
     if (ctx.handedBack()) return; // another worker runs it now
-    await recordOutcome(task, ctx, def, attempt, claimSeq, outcome);
+    await recordOutcome(task, ctx, def, claim, outcome);
   } finally {
     ctx.attempts.release(task.runId, task.stepId);
   }
 }
+
+/** A claimed attempt of a dispatched step. */
+type Claim = { attempt: number; claimSeq: number; leaseUntil: number; resumed: boolean; firstStartedAt: number };
 
 /**
  * Claims the step's next attempt: appends its `step_started` with the lease timer. Returns undefined
@@ -98,11 +103,10 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
  * under a lease (live: its worker runs it; lapsed: the run's worker records the loss and sends the
  * step again, see Execution.resolveClaims). A claim without a lease timer was handed back: taken.
  */
-async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<{ attempt: number; claimSeq: number; leaseUntil: number } | undefined> {
+async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<Claim | undefined> {
   const storage = ctx.client.storage;
-  type Claim = { attempt: number; claimSeq: number; leaseUntil: number } | undefined;
   try {
-    return await fencedAppend<Claim>(storage, async () => {
+    return await fencedAppend<Claim | undefined>(storage, async () => {
       const tail = await storage.readEvents(task.runId, task.scheduledSeq);
       if (tail.length === 0) return { done: undefined }; // the run was deleted
       const state = stepState(tail, task.stepId);
@@ -120,7 +124,8 @@ async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<{ attemp
       const started = makeEvent(task.runId, lastSeq + 1, 'step_started', { name: task.name, attempt, workerId: ctx.workerId, leaseUntil }, task.stepId, now) as DurablyEvent;
       return {
         append: { runId: task.runId, expectedSeq: lastSeq, events: [started], setTimers: [{ runId: task.runId, timerId: leaseTimerId(task.stepId), fireAt: leaseUntil }] },
-        value: { attempt, claimSeq: lastSeq + 1, leaseUntil },
+        // An earlier start of the step (a retry, a lost worker): its heartbeat details may wait, and its totalTimeout counts from the first.
+        value: { attempt, claimSeq: lastSeq + 1, leaseUntil, resumed: state.firstStartedAt !== undefined, firstStartedAt: state.firstStartedAt ?? now },
       };
     });
   } catch (err) {
@@ -129,7 +134,8 @@ async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<{ attemp
   }
 }
 
-async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefinition, attempt: number, claimSeq: number, result: AttemptOutcome): Promise<void> {
+async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefinition, claim: Claim, result: AttemptOutcome): Promise<void> {
+  const { attempt, claimSeq } = claim;
   const storage = ctx.client.storage;
   let outcome = result;
   if (!outcome.ok && outcome.error instanceof StepSuspended) {
@@ -149,7 +155,7 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
   }
   if (!outcome.ok) {
     const error = outcome.error;
-    const decision = decideRetry(error, attempt, task.policy);
+    const decision = decideRetry(error, attempt, task.policy, { firstStartedAt: claim.firstStartedAt, now });
     retryAt = decision.retry ? now + decision.delayMs : undefined;
     data = { name: task.name, attempt, error: errorToObject(error) };
     if (retryAt !== undefined) (data as EventDataMap['step_failed']).retryAt = retryAt;
@@ -176,20 +182,22 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
 }
 
 /** What a log tail says about one dispatched step. */
-function stepState(events: DurablyEvent[], stepId: string): { attempts: number; done: boolean; runEnded: boolean } {
+function stepState(events: DurablyEvent[], stepId: string): { attempts: number; done: boolean; runEnded: boolean; firstStartedAt?: number } {
   let attempts = 0;
+  let firstStartedAt: number | undefined;
   let done = false;
   let runEnded = false;
   for (const e of events) {
     if (TERMINAL_EVENT_TYPES.has(e.type)) runEnded = true;
     if (e.correlationId !== stepId) continue;
     if (e.type === 'step_completed') done = true;
+    if (e.type === 'step_started') firstStartedAt ??= e.at;
     if (e.type === 'step_failed') {
       attempts = Math.max(attempts, e.data.attempt);
       if (e.data.retryAt === undefined) done = true;
     }
   }
-  return { attempts, done, runEnded };
+  return { attempts, done, runEnded, firstStartedAt };
 }
 
 /**

@@ -25,7 +25,7 @@ import { runStepAttempt } from '../../engine/step-runner.js';
 import { dispatchStep, runStepTask } from './step-task.js';
 import { closeChild, notifyParent, repairFinished } from './family.js';
 import { sweepStuckRuns, sweepTimers, type SweepContext } from './sweeps.js';
-import { checkpointsFor, waitForPermit } from './step-facilities.js';
+import { checkpointsFor, cleanUpAttempt, heartbeatsFor, waitForPermit } from './step-facilities.js';
 import { ExecutionCache } from './cache.js';
 import { Scheduler } from '../schedules.js';
 import { LocalRuns } from './local-runs.js';
@@ -486,6 +486,7 @@ export class Worker {
       runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
         await waitForPermit(this.client, request.def);
         const checkpoints = checkpointsFor(this.client, request.runId, request.stepId);
+        const heartbeats = heartbeatsFor(this.client, request.runId, request.stepId, this.logger);
         const scope = this.instrumentation.stepAttempt({ runId: request.runId, workflow, stepId: request.stepId, step: request.def.name, attempt: request.attempt, maxAttempts: request.policy.maxAttempts, inline: true });
         const began = Date.now();
         const outcome = await scope.wrap(() => runStepAttempt(
@@ -495,12 +496,13 @@ export class Worker {
             heartbeat: () => void storage.touchRun(request.runId, this.client.clock()).catch(() => undefined),
             signal: this.stopController.signal,
             checkpoints,
+            heartbeats,
             hookOutcomes: request.hookOutcomes,
             extra: { client: this.client },
           },
         ));
-        scope.end({ outcome: attemptOutcome(outcome, request.attempt, request.policy), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
-        if (outcome.ok && checkpoints.used) await checkpoints.delete().catch(() => undefined);
+        scope.end({ outcome: attemptOutcome(outcome, request.attempt, request.policy, { firstStartedAt: request.firstStartedAt, now: this.client.clock() }), durationMs: Date.now() - began, error: outcome.ok ? undefined : outcome.error });
+        await cleanUpAttempt(outcome.ok, checkpoints, heartbeats);
         return outcome;
       },
       afterFlush: (effects: FlushEffects) => this.afterFlush(effects),
