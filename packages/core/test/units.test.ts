@@ -12,6 +12,7 @@ import {
   workflow,
 } from '@durably/core';
 import { backoffDelay, decideRetry, resolveRetryPolicy, DEFAULT_RETRY } from '../src/engine/retry.js';
+import { newHookToken } from '../src/engine/hook-token.js';
 
 describe('retry policy', () => {
   it('computes exponential backoff with a cap', () => {
@@ -69,5 +70,18 @@ describe('backends by URL', () => {
   it('hides passwords in messages', async () => {
     const err = await storageFromUrl('postgress://user:secret@host/db').catch((e: unknown) => e);
     expect((err as Error).message).not.toContain('secret');
+  });
+});
+
+describe('hook tokens', () => {
+  it('carry 192 random bits and never begin with "-", which a command line would read as an option', () => {
+    const tokens = Array.from({ length: 5_000 }, newHookToken);
+    // Without the leading letter about one token in 64 began with "-" (base64url's alphabet has it).
+    expect(tokens.filter((t) => t.startsWith('-'))).toEqual([]);
+    expect(new Set(tokens).size).toBe(tokens.length);
+    for (const t of tokens.slice(0, 100)) {
+      expect(t).toMatch(/^h[A-Za-z0-9_-]{32}$/);
+      expect(Buffer.from(t.slice(1), 'base64url')).toHaveLength(24);
+    }
   });
 });

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { currentScope } from '../engine/scope.js';
 import { StepSuspended } from '../engine/control.js';
+import { newHookToken } from '../engine/hook-token.js';
 import { parseDuration, type Duration, InvalidArgumentError, NotInWorkflowError } from '@durably/contracts';
 import { getHookDefinition, type PayloadSchema } from '../engine/definitions.js';
 import { defineHook } from './hooks.js';
@@ -36,7 +36,7 @@ export async function stepHook<T>(name: string, options: { timeout?: Duration; s
     throw outcome.error;
   }
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, `stepHook("${name}", { timeout })`);
-  const token = randomBytes(24).toString('base64url');
+  const token = newHookToken();
   if (options.onToken) await options.onToken(token);
   const suspended = new StepSuspended(name, token, timeoutMs);
   // Recorded on the context too: the step is suspended even if its code catches this.

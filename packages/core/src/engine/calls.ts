@@ -19,7 +19,8 @@ import { currentScope, runInScope, type WorkflowRuntime } from './scope.js';
 import { resolveRetryPolicy } from './retry.js';
 import { ChildCommand, ConditionCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, type Command } from './commands.js';
 import type { SignalHandler } from './batch.js';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { newHookToken } from './hook-token.js';
 import { fencedAppend } from './fenced-append.js';
 import { Replay, describeIdentity } from './replay.js';
 
@@ -99,7 +100,7 @@ export abstract class DurableCalls extends Replay implements WorkflowRuntime {
     const cmd = this.newCommand((id) => {
       const logged = this.loggedData.get(id);
       // 192 bits from the CSPRNG; recorded with hook_created, so a replay hands out the same token.
-      const token = logged?.type === 'hook_created' ? logged.data.token : randomBytes(24).toString('base64url');
+      const token = logged?.type === 'hook_created' ? logged.data.token : newHookToken();
       return new HookCommand(id, name, token, timeoutMs);
     });
     return { token: cmd.token, promise: cmd.promise };
