@@ -195,6 +195,7 @@ export function countingStorage(inner: Storage): CountingStorage {
       return inner.createRun(r);
     },
     getRun: (id) => inner.getRun(id),
+    getRunByIdempotencyKey: (w, k) => inner.getRunByIdempotencyKey(w, k),
     listRuns: (f) => inner.listRuns(f),
     append: (r) => {
       counted.appends++;
