@@ -13,6 +13,7 @@ import {
   type Logger,
   FINISHED_STATUSES,
   deadLetterReason,
+  PoisonMessageError,
 } from '@durably/contracts';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
@@ -396,8 +397,9 @@ export class Worker {
       // An append landing between them is harmless: the next append is fenced by the log.
       const [run, log] = await Promise.all([storage.getRun(runId), storage.readEvents(runId)]);
       if (!run) {
-        this.logger.warn('task for an unknown run ignored', { runId });
-        return;
+        // Runs are created before their first task is published, so no run means a task from another
+        // deployment's storage, a hand-made message, or a run removed by retention: kept for a look.
+        throw new PoisonMessageError(`Task for unknown run "${runId}": no run with this id is in this worker's storage (it was removed by retention, or the task was published against another storage).`);
       }
       if (FINISHED_STATUSES.has(run.status)) {
         // Delivered again after a failure: what follows a run's end may not have happened.
