@@ -12,6 +12,7 @@ export * from './events.js';
 export * from './storage.js';
 export * from './broker.js';
 export * from './failures.js';
+export { PolledConsumer, type PolledQueue, type PolledConsumerSettings } from './polled-queue.js';
 export { DEFAULT_LIMITS, checkPayload, type Limits } from './limits.js';
 export { jsonLogger, logLevelFromEnv, LOG_LEVELS, type Logger, type LogLevel, type JsonLoggerOptions } from './logger.js';
 export * from './names.js';
