@@ -4,7 +4,7 @@
 export * from '@durably/contracts';
 export type { LoggerOptions, PinoLike } from './logger.js';
 export { createLogger, createPino, fromPino, toLogger, isPinoLike } from './logger.js';
-export type { WorkerConfig, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
+export type { WorkerConfig, WorkerTuning, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
 export { validateConfig, resolveConfig, findConfigFile, loadConfigFromFile, hidePassword, nearest, CONFIG_FILE_NAMES, ENV_VARIABLES, type ResolveOptions, type ModuleImporter } from './config/index.js';
 export { combineInstrumentation, type Instrumentation, type CombinedInstrumentation, type TraceContext, type RunStartInfo, type StartScope, type RunExecutionInfo, type RunExecutionOutcome, type RunExecutionResult, type RunScope, type StepAttemptInfo, type StepAttemptOutcome, type AttemptScope, type TaskInfo, type DeadLetterInfo, type RecoveryInfo } from './observe/instrumentation.js';
 export { logInstrumentation } from './observe/log-instrumentation.js';
