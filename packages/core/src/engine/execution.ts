@@ -78,6 +78,8 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
         await this.finish();
         return 'finished';
       }
+      // Nothing is recorded for it: its lease lapses and the attempt is taken over after the task comes back.
+      if (this.abandonedAttempt !== undefined) throw this.abandonedAttempt;
       if (this.completed.length > 0) {
         // Outcomes of attempts, recorded one by one in completion order with the code moving on between
         // them, exactly as a replay will apply them. (More may arrive meanwhile: the loop comes back.)
@@ -347,10 +349,16 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
   /** The loop records the attempt's outcome when it comes. */
   protected follow(cmd: StepCommand, attempt: number, outcome: Promise<AttemptOutcome>): void {
     cmd.inflight = true;
-    void outcome.then((o) => {
-      this.completed.push({ cmd, outcome: o, attempt });
-      this.wake?.();
-    });
+    void outcome.then(
+      (o) => {
+        this.completed.push({ cmd, outcome: o, attempt });
+        this.wake?.();
+      },
+      (err: unknown) => {
+        this.abandonedAttempt ??= err;
+        this.wake?.();
+      },
+    );
   }
 
   /**

@@ -486,9 +486,9 @@ export class Worker {
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
-        await waitForPermit(this.client, request.def);
+        await waitForPermit(this.client, request.def, this.logger, this.stopController.signal);
         const checkpoints = checkpointsFor(this.client, request.runId, request.stepId);
-        const heartbeats = heartbeatsFor(this.client, request.runId, request.stepId, this.logger);
+        const heartbeats = heartbeatsFor(this.client, request.runId, request.stepId, this.logger, this.stopController.signal);
         const scope = this.instrumentation.stepAttempt({ runId: request.runId, workflow, stepId: request.stepId, step: request.def.name, attempt: request.attempt, maxAttempts: request.policy.maxAttempts, inline: true });
         const began = Date.now();
         const outcome = await scope.wrap(() => runStepAttempt(
@@ -553,7 +553,7 @@ export class Worker {
         const found = getStepDefinition(name);
         return found && this.withOverride(found);
       },
-      waitForPermit: (def) => waitForPermit(this.client, def),
+      waitForPermit: (def) => waitForPermit(this.client, def, this.logger, this.stopController.signal),
       checkpointsFor: (runId, stepId) => checkpointsFor(this.client, runId, stepId),
       track: (t, queue) => {
         const key = `${t.runId}:${t.stepId}`;
