@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-import { getWorkflow, parseHistory, step, type EventType, type RunHistory, type WorkflowDefinition } from '@durably/core';
+import { DURABLY_VERSION, getWorkflow, parseHistory, step, type RunHistory, type WorkflowDefinition } from '@durably/core';
 import { replayHistory } from '../src/index.js';
-import { add, basics, double, flaky } from '../fixtures/workflows.js';
+import { add, basics, double, flaky, scenarios } from '../fixtures/workflows.js';
+import { RECORD_COMMAND, eventTypesOfContracts, missingEventTypes } from '../fixtures/coverage.js';
 
 /**
  * The compatibility promise: histories recorded by this release (fixtures/histories, one scenario per
@@ -13,47 +13,36 @@ import { add, basics, double, flaky } from '../fixtures/workflows.js';
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const historiesDir = resolve(here, '../fixtures/histories');
-const RECORD = 'npm run fixtures:record -w @durably/testing';
-const files = readdirSync(historiesDir).filter((f) => f.endsWith('.history.json')).sort();
+/** Every release's histories: `<version>/<scenario>.history.json`. */
+const files = readdirSync(historiesDir, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.history.json'))
+  .map((f) => f.split(sep).join('/'))
+  .sort();
 const histories = new Map<string, RunHistory>(files.map((f) => [f, parseHistory(readFileSync(join(historiesDir, f), 'utf8'), f)]));
 
-/**
- * Event types no workflow can make a recorder write. Each needs its reason; everything else in
- * EventDataMap must appear in some fixture.
- */
-const NOT_RECORDABLE: Partial<Record<EventType, string>> = {};
-
-/** The keys of EventDataMap, read from contracts' source, so a new event type is seen without anyone listing it. */
-function eventTypesOfContracts(): string[] {
-  const path = resolve(here, '../../contracts/src/events.ts');
-  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
-  const map = source.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'EventDataMap');
-  if (!map) throw new Error(`no interface EventDataMap in ${path}`);
-  return map.members.filter(ts.isPropertySignature).map((m) => (m.name as ts.Identifier).text);
-}
-
 describe('compatibility fixtures', () => {
-  it('are there: at least one history per scenario', () => {
-    expect(files.length, `no histories in ${historiesDir}: run ${RECORD}`).toBeGreaterThan(10);
+  it(`include this release's (${DURABLY_VERSION}), one or more per scenario`, () => {
+    const own = new Set(files.filter((f) => f.startsWith(`${DURABLY_VERSION}/`)).map((f) => f.slice(DURABLY_VERSION.length + 1).split('.')[0]));
+    const unrecorded = scenarios.map((s) => s.name).filter((name) => !own.has(name));
+    expect(unrecorded, `scenarios with no history in ${historiesDir}/${DURABLY_VERSION}: run ${RECORD_COMMAND}`).toEqual([]);
   });
 
   for (const file of files) {
     it(`replays ${file} against the current code`, async () => {
       const history = histories.get(file)!;
       const wf = getWorkflow(history.run.workflow);
-      expect(wf, `${file} is a run of "${history.run.workflow}", which fixtures/workflows.ts no longer defines: restore it, or re-record with ${RECORD}`).toBeDefined();
+      expect(wf, `${file} is a run of "${history.run.workflow}", which fixtures/workflows.ts no longer defines: restore it, or re-record with ${RECORD_COMMAND}`).toBeDefined();
       const check = await replayHistory(wf!, history);
       expect(check, `${file} no longer replays: ${check.ok ? '' : check.divergence.message}`).toEqual({ ok: true });
     });
   }
 
   it('hold every event type of EventDataMap', () => {
-    const seen = new Set<string>();
-    for (const h of histories.values()) for (const e of h.events) seen.add(e.type);
-    const missing = eventTypesOfContracts().filter((t) => !seen.has(t) && !(t in NOT_RECORDABLE));
+    expect(eventTypesOfContracts()).toContain('run_created'); // the source was read
+    const missing = missingEventTypes(histories.values());
     expect(
       missing,
-      `event types no fixture holds: ${missing.join(', ')}. Add a scenario that writes them to packages/testing/fixtures/workflows.ts, then run ${RECORD} (see fixtures/README.md).`,
+      `event types no fixture holds: ${missing.join(', ')}. Add a scenario that writes them to packages/testing/fixtures/workflows.ts, then run ${RECORD_COMMAND} (see fixtures/README.md).`,
     ).toEqual([]);
   });
 });
@@ -66,7 +55,7 @@ function variant(fn: (n: number) => Promise<unknown>): WorkflowDefinition {
 const renamedAdd = step('compat.add-renamed', async (a: number, b: number) => a + b);
 
 describe('a changed workflow', () => {
-  const history = histories.get('basics.history.json')!;
+  const history = histories.get(`${DURABLY_VERSION}/basics.history.json`)!;
   const firstOf = (position: string) => history.events.find((e) => e.correlationId === position)!;
 
   it('with its first step renamed diverges at that step\'s first event', async () => {
@@ -130,7 +119,7 @@ describe('a changed workflow', () => {
   });
 
   it('reads a history from its file, and refuses a file that is not one', async () => {
-    expect(await replayHistory(basics, join(historiesDir, 'basics.history.json'))).toEqual({ ok: true });
+    expect(await replayHistory(basics, join(historiesDir, DURABLY_VERSION, 'basics.history.json'))).toEqual({ ok: true });
     await expect(replayHistory(basics, join(here, 'compat.test.ts'))).rejects.toThrow(/is not JSON/);
     await expect(replayHistory(basics, { ...history, formatVersion: 99 })).rejects.toThrow(/format version 99.*Upgrade @durably\/core/);
   });
