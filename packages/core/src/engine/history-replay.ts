@@ -72,7 +72,7 @@ export async function replayRunLog(def: WorkflowDefinition, run: RunRecord, even
     },
     readOnly: true,
   };
-  const execution = new CheckedReplay({ ...run, status: 'pending' }, def, deps);
+  const execution = new CheckedReplay(run, def, deps);
   await execution.feed(events);
   return execution.check(events);
 }
