@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { LocalBroker } from '@durably/core';
+import { readFileSync } from 'node:fs';
+import { LocalBroker, parseHistory, replayRunLog } from '@durably/core';
 import { durably, eventually, json, makeApp, WorkerProcess } from './harness.js';
+import { hello } from './fixtures/workflows.js';
 
 /**
  * The durably binary against the embedded local backend: one worker subprocess for the file, and
@@ -82,6 +84,36 @@ describe('durably on the local backend', () => {
     expect(events.at(-1)!.type).toBe('run_completed');
     const table = await run('runs', 'events', helloRun);
     expect(table.stdout).toMatch(/SEQ\s+AT\s+TYPE/);
+  });
+
+  it('runs export writes the run history to a file (or stdout) that replays against the code; unknown run: exit 5; unwritable file: exit 2', async () => {
+    const r = await run('runs', 'export', helloRun, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = json(r);
+    expect(out).toMatchObject({ runId: helloRun, file: join(cwd, `${helloRun}.history.json`), runs: 1 });
+    const history = parseHistory(readFileSync(out.file, 'utf8'));
+    const events = json(await run('runs', 'events', helloRun, '--json')) as Array<{ seq: number }>;
+    expect(history).toMatchObject({ format: 'durably.run-history', formatVersion: 1, run: { runId: helloRun, workflow: 'fixture.hello', status: 'completed' } });
+    expect(history.events.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+    expect(out.events).toBe(events.length);
+    // Payloads stay as stored (Serialized strings), so a replay reads exactly what the worker wrote.
+    expect(typeof history.events.find((e) => e.type === 'step_completed')!.data).toBe('object');
+    expect(await replayRunLog(hello.definition, history.run, history.events)).toEqual({ ok: true });
+
+    const piped = await run('runs', 'export', helloRun, '--out', '-');
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(parseHistory(piped.stdout).events).toHaveLength(events.length);
+
+    const human = await run('runs', 'export', helloRun, '--out', 'hello.json', '--follow');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`exported run ${helloRun} (${events.length} events) to hello.json`);
+
+    const missing = await run('runs', 'export', 'no-such-run');
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain('no-such-run');
+    const unwritable = await run('runs', 'export', helloRun, '--out', join(cwd, 'no-such-dir', 'x.json'));
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(/Cannot write .*no-such-dir.*--out/);
   });
 
   it('runs list filters by workflow, status, tag and time, and pages with a cursor', async () => {

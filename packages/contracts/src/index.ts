@@ -9,6 +9,7 @@ export { durationMs } from './duration-ms.js';
 export { parseServerUrl, redactUrl } from './urls.js';
 export * from './serialization.js';
 export * from './events.js';
+export * from './history.js';
 export * from './storage.js';
 export * from './broker.js';
 export * from './failures.js';

@@ -45,3 +45,6 @@ export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from
 export { MemoryStorage, MemoryBroker, MemoryBrokerHub, LocalStorage, LocalBroker, type LocalStorageOptions, type LocalBrokerOptions } from '@durably/local';
 /** For runtime implementers (another engine running Durably workflows): see engine/runtime-kit.ts. */
 export * as runtimeKit from './engine/runtime-kit.js';
+/** Run histories: export a run's log to a file, and replay one against the current code (@durably/testing's replayHistory). */
+export { exportHistory, DURABLY_VERSION, type ExportHistoryOptions } from './runtime/client/export-history.js';
+export { replayRunLog, type ReplayCheck, type ReplayDivergence } from './engine/history-replay.js';
