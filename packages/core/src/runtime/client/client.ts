@@ -32,6 +32,8 @@ import {
   checkRunId,
   checkIdempotencyKey,
   checkSignalName,
+  checkRunFilter,
+  HOOK_TOKEN_PATTERN,
 } from '@durably/contracts';
 import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
@@ -325,7 +327,12 @@ export class Client implements RunStarter {
     return run ? new RunHandle<Awaited<R>>(this, run.runId) : undefined;
   }
 
+  /**
+   * Runs matching `filter`, newest first, a page at a time (pass `nextCursor` back as `cursor`).
+   * A status that is not one, or a time that is not a number, throws InvalidArgumentError.
+   */
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    checkRunFilter(filter, 'listRuns()');
     await this.ensureReady();
     return this.storage.listRuns(filter);
   }
@@ -351,7 +358,7 @@ export class Client implements RunStarter {
    */
   async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
-    if (typeof token !== 'string' || token.length === 0 || token.length > 200) throw new HookNotFoundError();
+    if (typeof token !== 'string' || !HOOK_TOKEN_PATTERN.test(token)) throw new HookNotFoundError();
     const hook = await this.storage.getHook(token);
     if (!hook) throw new HookNotFoundError();
     const def = getHookDefinition(hook.name);
