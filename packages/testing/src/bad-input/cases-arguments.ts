@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import {
+  ArgumentValidationError,
   DuplicateNameError,
   InvalidArgumentError,
   PayloadTooLargeError,
@@ -19,7 +20,8 @@ import {
   type Workflow,
 } from '@durably/core';
 import type { BadInputCase } from './types.js';
-import type { SnapshotDiff } from './snapshot.js';
+import type { CountingBroker, SnapshotDiff } from './snapshot.js';
+import { waitFor } from '../wait.js';
 import * as W from './workflows.js';
 
 const MiB = 1024 * 1024;
@@ -159,6 +161,40 @@ export const argumentCases: BadInputCase[] = [
       expect(run.events.some((e) => e.type === 'step_completed')).toBe(false);
       // No event holds the result: the largest is far below the limit.
       expect(Math.max(...run.events.map((e) => JSON.stringify(e).length))).toBeLessThan(64 * 1024);
+    },
+  },
+  {
+    name: 'start() with arguments that fail the workflow\'s schema',
+    category: 'schema',
+    scope: 'engine',
+    act: (env) => env.client.start(W.mailer, 'not an address'),
+    errors: [ArgumentValidationError],
+    message: /Invalid arguments for workflow "badinput\.mailer": 0: Invalid email/,
+  },
+  {
+    name: 'start() of a workflow no worker has: the run waits, saying so, and nothing else is written',
+    category: 'unknown workflow',
+    scope: 'engine',
+    act: async (env) => {
+      const run = await env.client.start(W.notOnWorker);
+      await waitFor(async () => (await run.waitingFor()) !== undefined, 10_000);
+      // The worker passes the task on three times (0.5, 1 and 2 s apart) for a worker that has the
+      // workflow, then leaves the run waiting: the act ends once the broker has been quiet for 2.5 s.
+      const broker = env.broker as CountingBroker;
+      for (let seen = -1, since = Date.now(); Date.now() - since < 2500; await new Promise((r) => setTimeout(r, 100))) {
+        if (broker.published !== seen) [seen, since] = [broker.published, Date.now()];
+      }
+      return run.waitingFor();
+    },
+    accepted: async (_env, _ctx, waiting) => {
+      expect(waiting).toMatchObject({ reason: 'workflow_not_registered', workflow: 'badinput.not-on-worker', queue: W.WORK_QUEUE });
+      expect((waiting as { registered: string[] }).registered).toContain('badinput.echo');
+    },
+    effect: (d) => {
+      const run = d.after.runs.get(oneNewRun(d, 'pending'))!;
+      expect(run.events.map((e) => e.type)).toEqual(['run_created', 'run_waiting']);
+      expect(d.published).toBe(1 + 3); // its start, and the three hops
+      expect(d.deadLetters).toBe(0);
     },
   },
   {

@@ -94,4 +94,17 @@ export const backendCases: BadInputCase[] = [
       expect(run.events.at(-1)!.type).toBe('run_failed');
     },
   },
+  {
+    name: 'a signal to a run whose log is full (30 events, no worker on its queue): refused, nothing appended',
+    category: 'event limit',
+    scope: 'storage',
+    setup: async (env) => {
+      const run = await env.tight.startWith(W.tightListener, ['go'], { queue: W.IDLE_QUEUE });
+      for (let seq = 1; seq < W.TIGHT_LIMITS.maxEvents; seq++) await env.tight.sendSignal(run.runId, 'noise', seq);
+      return run.runId;
+    },
+    act: (env, runId: string) => env.tight.sendSignal(runId, 'noise', 'one too many'),
+    errors: [EventLimitExceededError],
+    message: /reached the limit of 30 events \(limits\.maxEvents\)\. Long loops should end each iteration batch with continueAsNew/,
+  },
 ];

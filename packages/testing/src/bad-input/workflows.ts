@@ -66,5 +66,14 @@ export const manySteps = workflow('badinput.many-steps', async (n: number) => {
   return n;
 }, { queue: TIGHT_QUEUE });
 
+/** Waits for one signal `name`, on the tight worker (its log may hold 30 events). */
+export const tightListener = workflow('badinput.tight-listener', async (name: string) => waitForSignal(name), { queue: TIGHT_QUEUE });
+
+/** Takes one e-mail address, checked at start by its schema. */
+export const mailer = workflow('badinput.mailer', async (to: string) => to, { queue: WORK_QUEUE, schema: z.tuple([z.string().email()]) });
+
+/** Defined here, but registered with no worker: its runs wait for a worker that has it. */
+export const notOnWorker = workflow('badinput.not-on-worker', async () => 'never', { queue: WORK_QUEUE });
+
 /** The workflows the table's workers register. */
-export const badInputWorkflows: Workflow<any[], any>[] = [approval, listener, echo, failing, bigResult, fnResult, manySteps];
+export const badInputWorkflows: Workflow<any[], any>[] = [approval, listener, echo, failing, bigResult, fnResult, manySteps, tightListener, mailer];
