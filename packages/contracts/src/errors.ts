@@ -354,7 +354,7 @@ export class InvalidUrlError extends ConfigError {
   constructor(
     /** The URL with its password hidden. */
     readonly url: string,
-    readonly part: 'scheme' | 'userinfo' | 'host' | 'port' | 'query' | 'url',
+    readonly part: 'scheme' | 'userinfo' | 'host' | 'port' | 'path' | 'query' | 'url',
     detail: string,
     example: string,
     options?: { cause?: unknown },

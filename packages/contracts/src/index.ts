@@ -18,4 +18,5 @@ export { DEFAULT_LIMITS, checkPayload, type Limits } from './limits.js';
 export { jsonLogger, logLevelFromEnv, LOG_LEVELS, type Logger, type LogLevel, type JsonLoggerOptions } from './logger.js';
 export * from './names.js';
 export { encodeCursor, decodeCursor, pageLimit } from './cursor.js';
+export { checkRunFilter } from './run-filter.js';
 export type { AdapterModule } from './adapter.js';

@@ -32,6 +32,9 @@ import {
   checkRunId,
   checkIdempotencyKey,
   checkSignalName,
+  checkRunFilter,
+  HOOK_TOKEN_PATTERN,
+  EventLimitExceededError,
 } from '@durably/contracts';
 import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
@@ -325,7 +328,12 @@ export class Client implements RunStarter {
     return run ? new RunHandle<Awaited<R>>(this, run.runId) : undefined;
   }
 
+  /**
+   * Runs matching `filter`, newest first, a page at a time (pass `nextCursor` back as `cursor`).
+   * A status that is not one, or a time that is not a number, throws InvalidArgumentError.
+   */
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    checkRunFilter(filter, 'listRuns()');
     await this.ensureReady();
     return this.storage.listRuns(filter);
   }
@@ -336,12 +344,16 @@ export class Client implements RunStarter {
     await this.appendToRun(runId, 'cancel_requested', reason === undefined ? {} : { reason }, 'cancel');
   }
 
-  /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
+  /**
+   * Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. Throws
+   * RunNotFoundError, RunAlreadyFinishedError, or EventLimitExceededError when the run's log already
+   * holds `limits.maxEvents` events; in each case nothing is written.
+   */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     checkSignalName(name, 'sendSignal');
     await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
-    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
+    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal', this.limits.maxEvents);
   }
 
   /**
@@ -351,7 +363,7 @@ export class Client implements RunStarter {
    */
   async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
-    if (typeof token !== 'string' || token.length === 0 || token.length > 200) throw new HookNotFoundError();
+    if (typeof token !== 'string' || !HOOK_TOKEN_PATTERN.test(token)) throw new HookNotFoundError();
     const hook = await this.storage.getHook(token);
     if (!hook) throw new HookNotFoundError();
     const def = getHookDefinition(hook.name);
@@ -382,11 +394,13 @@ export class Client implements RunStarter {
   /**
    * Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the
    * run. A run that continued as new passes it on: the chain is followed to the run that is current.
+   * With `maxEvents`, a log that already holds that many events takes nothing (EventLimitExceededError):
+   * senders cannot grow a run's log past the limit while its workers are slow or down.
    */
-  private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal'): Promise<void> {
+  private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal', maxEvents?: number): Promise<void> {
     await this.ensureReady();
     for (let target = runId; ; ) {
-      const appended = await this.appendExternal(target, type, data);
+      const appended = await this.appendExternal(target, type, data, { maxEvents });
       if (appended.ok) {
         await publishTask(this.broker, brokerQueue(appended.queue), runTask(target, reason), 0, this.clock);
         return;
@@ -407,13 +421,14 @@ export class Client implements RunStarter {
     runId: string,
     type: K,
     data: EventDataMap[K],
-    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean } = {},
+    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean; maxEvents?: number } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     type Appended = { ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus };
     return fencedAppend<Appended>(this.storage, async () => {
       const run = await this.storage.getRun(runId);
       if (!run) return { done: { ok: false, missing: true } };
       if (FINISHED_STATUSES.has(run.status)) return { done: { ok: false, missing: false, status: run.status } };
+      if (options.maxEvents !== undefined && run.lastSeq >= options.maxEvents) throw new EventLimitExceededError(runId, options.maxEvents);
       const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
       return { append: { runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots }, value: { ok: true, queue: run.queue } };
     });
