@@ -76,6 +76,17 @@ export function checkSignalName(name: unknown, owner: string): string {
   return name;
 }
 
+/** An update id (`client.update({ updateId })`): non-empty, at most this many characters. */
+export const MAX_UPDATE_ID = 256;
+
+/** An update id given to `client.update()`: it names the update, so a retried call gets its recorded answer. */
+export function checkUpdateId(id: unknown, owner: string): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_UPDATE_ID) {
+    throw new InvalidArgumentError(`${owner}: updateId must be a non-empty string of at most ${MAX_UPDATE_ID} characters (a UUID, or a key of your own that names this one update).`);
+  }
+  return id;
+}
+
 /** An idempotency key. */
 export function checkIdempotencyKey(key: unknown, owner: string): string {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {

@@ -475,6 +475,8 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
       this.outbox = [];
       this.toDispatch = [];
     }
+    // Updates delivered and not answered get a failure, so no caller waits for an answer that cannot come.
+    this.failUnansweredUpdates(patch.status);
     this.outbox.push(event);
     for (const child of this.children.values()) {
       if (!child.done && child.policy !== 'abandon' && patch.status !== 'continued') this.closeChildren.push({ runId: child.runId, policy: child.policy });
