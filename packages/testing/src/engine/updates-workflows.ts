@@ -3,7 +3,7 @@
  * or only after a signal, so that earlier updates are buffered), one that never sets a handler, and
  * a cart for update-with-start.
  */
-import { condition, defineUpdate, FatalError, step, waitForSignal, workflow, type Workflow } from '@durably/core';
+import { condition, continueAsNew, defineUpdate, FatalError, sleep, step, waitForSignal, workflow, type Workflow } from '@durably/core';
 import { z } from 'zod';
 import { bump, runIdOf } from './effects.js';
 
@@ -63,4 +63,20 @@ export const cart = workflow('suite.upd.cart', async (owner: string) => {
   return { owner, items };
 });
 
-export const updatesWorkflows: Workflow<any[], any>[] = [ledger, noHandler, cart];
+/** Answers which round it is in. */
+export const whichRound = defineUpdate<null, number>('suite.upd.round');
+
+/** Answers `whichRound`, and at each 'upd-next' signal continues as new into the next round, up to `last`. */
+export const rounds = workflow('suite.upd.rounds', async (round: number, last: number): Promise<number> => {
+  whichRound.handle(() => round);
+  await waitForSignal('upd-next');
+  if (round < last) return continueAsNew(round + 1, last);
+  return round;
+});
+
+/** Sets no handler and sleeps: a cancel ends it with an update unanswered. */
+export const updateSleeper = workflow('suite.upd.sleeper', async () => {
+  await sleep('1h');
+});
+
+export const updatesWorkflows: Workflow<any[], any>[] = [ledger, noHandler, cart, rounds, updateSleeper];

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { deserialize, RunAlreadyFinishedError, UpdateFailedError, UpdateRejectedError, UpdateTimeoutError, type RunHandle } from '@durably/core';
+import { CancelledError, deserialize, RunAlreadyFinishedError, UpdateFailedError, UpdateRejectedError, UpdateTimeoutError, type RunHandle } from '@durably/core';
 import type { SuiteContext } from './context.js';
 import { ofType, types } from './helpers.js';
 import * as W from './workflows.js';
@@ -124,6 +124,30 @@ export function updateTests(suite: SuiteContext): void {
     const events = await run.events();
     expect(types(events).slice(-2)).toEqual(['update_failed', 'run_completed']);
     await expect(c.update(run.runId, W.unhandled, 'late')).rejects.toBeInstanceOf(RunAlreadyFinishedError);
+  });
+
+  it('a cancelled run fails its unanswered update with the cancellation; an update to a run that continued as new reaches the run that continues it', async () => {
+    const { c } = await setup();
+    const sleeping = await c.start(W.updateSleeper);
+    const pending = c.update(sleeping.runId, W.unhandled, 'x').catch((err: unknown) => err);
+    await waitFor(async () => (await requests(sleeping)).length === 1, 10_000);
+    await c.cancel(sleeping.runId, 'test over');
+    const failed = await pending;
+    expect(failed).toBeInstanceOf(UpdateFailedError);
+    expect((failed as UpdateFailedError).cause).toBeInstanceOf(CancelledError);
+
+    const first = await c.start(W.rounds, 1, 2);
+    expect(await c.update(first.runId, W.whichRound, null, { timeout: '20s' })).toBe(1);
+    await c.sendSignal(first.runId, 'upd-next', null);
+    await waitFor(async () => (await first.status()) === 'continued', 10_000);
+    // Sent to the first run's id: delivered to the second run, which answers.
+    expect(await c.update(first.runId, W.whichRound, null, { updateId: 'which-1', timeout: '20s' })).toBe(2);
+    expect(await requests(first)).toHaveLength(1);
+    expect(await c.update(first.runId, W.whichRound, null, { updateId: 'which-1' })).toBe(2);
+    const [second] = (await c.getRunChain(first.runId)).slice(1);
+    expect((await requests(c.getRun(second!.runId))).map((e) => e.data.updateId)).toEqual(['which-1']);
+    await c.sendSignal(first.runId, 'upd-next', null);
+    expect(await first.result({ timeout: '20s' })).toBe(2);
   });
 
   it('update-with-start starts the run when no run has the key, and updates the run that has it', async () => {
