@@ -9,11 +9,12 @@ import { DurablyError } from './errors.js';
 export class UpdateRejectedError extends DurablyError {
   override readonly code = 'UPDATE_REJECTED' as const;
   constructor(
-    readonly runId: string,
+    /** The run it was sent to; undefined when updateWithStart refused it before any run had its key. */
+    readonly runId: string | undefined,
     readonly update: string,
     readonly reason: string,
   ) {
-    super(`Update "${update}" to run ${runId} was rejected: ${reason}`);
+    super(`Update "${update}"${runId === undefined ? '' : ` to run ${runId}`} was rejected: ${reason}`);
   }
 }
 

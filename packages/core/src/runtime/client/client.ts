@@ -382,9 +382,14 @@ export class Client implements RunStarter {
     const { update, payload, updateId, timeout, ...startOptions } = options;
     const prepared = await prepareUpdate(this, update, payload, { updateId, timeout });
     if (!prepared.ok) {
-      // No run is started for a refused update; an existing one records the refusal.
+      // No run is started for a refused update; an unfinished one with the key records the refusal.
       const existing = await this.getRunByKey(wf, options.idempotencyKey);
-      throw existing ? await deliverUpdate(this, existing.runId, prepared).then(() => undefined, (err: unknown) => err) : new UpdateRejectedError('(not started)', prepared.name, prepared.reason);
+      if (existing) {
+        await deliverUpdate(this, existing.runId, prepared).catch((err: unknown) => {
+          if (!(err instanceof RunAlreadyFinishedError)) throw err;
+        });
+      }
+      throw new UpdateRejectedError(existing?.runId, prepared.name, prepared.reason);
     }
     const run = await this.startWith(wf, args, startOptions);
     return { run, result: await deliverUpdate<R>(this, run.runId, prepared) };
