@@ -27,6 +27,7 @@ import { getUpdateDefinition, type UpdateDefinition } from '../../engine/update-
 import { fencedAppend } from '../../engine/fenced-append.js';
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
+import { onRunProgress } from './notify.js';
 
 /** Options of `client.update(runId, update, payload, options)`. */
 export interface UpdateCallOptions {
@@ -123,27 +124,55 @@ export async function deliverUpdate<R>(host: UpdateHost, runId: string, update: 
 
 /**
  * Reads the run's log after the request (only the new events each time, with a backoff from 10 ms
- * to 500 ms) until the update's answer is there. Every run that ends answers its unanswered updates
+ * to 500 ms, and at once when a worker in this process stopped advancing the run) until the
+ * update's answer is there. Every run that ends answers its unanswered updates
  * in its final append; a run ended from outside (a parent's terminate) has none, and its end fails
  * the update here.
  */
 async function awaitAnswer<R>(host: UpdateHost, runId: string, update: PreparedUpdate, requestSeq: number): Promise<R> {
   const deadline = update.timeoutMs === undefined ? Infinity : Date.now() + update.timeoutMs;
   let from = requestSeq + 1;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
-    const events = await host.storage.readEvents(runId, from);
-    for (const ev of events) {
-      if ((ev.type === 'update_completed' || ev.type === 'update_failed') && ev.data.updateId === update.updateId) {
-        if (ev.type === 'update_completed') return deserialize<R>(ev.data.result);
-        throw new UpdateFailedError(runId, update.name, objectToError(ev.data.error));
-      }
-      if (TERMINAL_EVENT_TYPES.has(ev.type)) throw new UpdateFailedError(runId, update.name, new Error(`the run ended (${ev.type}) before it answered the update`));
+  // A worker in this process tells when it stopped advancing the run (set while the log is read, so no notice is lost).
+  let wake: (() => void) | undefined;
+  let noticed = false;
+  const unsubscribe = onRunProgress(host.storage, runId, () => {
+    noticed = true;
+    wake?.();
+  });
+  try {
+    for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
+      noticed = false;
+      const answer = await readAnswer<R>(host, runId, update, from);
+      if (answer.found) return answer.value;
+      from = answer.from;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new UpdateTimeoutError(runId, update.name, update.updateId, update.timeoutMs!);
+      if (noticed) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(delay, remaining));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
     }
-    if (events.length > 0) from = events.at(-1)!.seq + 1;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new UpdateTimeoutError(runId, update.name, update.updateId, update.timeoutMs!);
-    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, remaining)));
+  } finally {
+    unsubscribe();
   }
+}
+
+/** The update's answer in the run's log from seq `from` on (throws a failure), or where to read next time. */
+async function readAnswer<R>(host: UpdateHost, runId: string, update: PreparedUpdate, from: number): Promise<{ found: true; value: R } | { found: false; from: number }> {
+  const events = await host.storage.readEvents(runId, from);
+  for (const ev of events) {
+    if ((ev.type === 'update_completed' || ev.type === 'update_failed') && ev.data.updateId === update.updateId) {
+      if (ev.type === 'update_completed') return { found: true, value: deserialize<R>(ev.data.result) };
+      throw new UpdateFailedError(runId, update.name, objectToError(ev.data.error));
+    }
+    if (TERMINAL_EVENT_TYPES.has(ev.type)) throw new UpdateFailedError(runId, update.name, new Error(`the run ended (${ev.type}) before it answered the update`));
+  }
+  return { found: false, from: events.length > 0 ? events.at(-1)!.seq + 1 : from };
 }
 
 /** Checks that update-with-start was given what it needs: the key that finds the run to update. */
