@@ -134,10 +134,15 @@ export abstract class UpdateHandling extends Replay {
       if (this.answeredUpdates.has(pending.updateId)) continue;
       this.answeredUpdates.add(pending.updateId);
       const what = pending.handling ? 'while its handler was still running' : `before the workflow set a handler for it (${pending.name}.handle(...))`;
+      const keepAlive = 'Keep the run alive until its updates are answered, for example with condition() on the state the handler sets';
       const error =
         status === 'cancelled'
           ? new CancelledError(`the run was cancelled ${what}`)
-          : new DurablyError(`the run ended (${status}) ${what}. Keep the run alive until its updates are handled, for example with condition() on the state the handler sets${status === 'continued' ? ', and send it again to the run that continues this one' : ''}.`);
+          : status === 'failed'
+            ? new DurablyError(`the run failed ${what}`)
+            : status === 'continued'
+              ? new DurablyError(`the run continued as new ${what}. ${keepAlive}, or send it again to the run that continues this one.`)
+              : new DurablyError(`the run completed ${what}. ${keepAlive}.`);
       this.push({ type: 'update_failed', data: { updateId: pending.updateId, name: pending.name, error: errorToObject(error) } });
     }
     this.pendingUpdates.clear();
