@@ -174,6 +174,31 @@ describe('durably on the local backend', () => {
     expect(resumed.stderr).not.toContain(token);
   });
 
+  it('updates send prints the answer; a payload the validator refuses exits 2; the same --update-id is not delivered twice', async () => {
+    const { runId } = json(await run('start', 'fixture.counter', '--args', '[5]', '--json'));
+    const first = await run('updates', 'send', runId, 'fixture.raise', '--payload', '2', '--update-id', 'raise-1', '--timeout', '30s', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(json(first)).toEqual({ runId, update: 'fixture.raise', result: 2 });
+    const again = await run('updates', 'send', runId, 'fixture.raise', '--payload', '2', '--update-id', 'raise-1', '--json');
+    expect(json(again).result).toBe(2);
+    const refused = await run('updates', 'send', runId, 'fixture.raise', '--payload', '-1');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('raise by a positive integer, not -1');
+    const human = await run('updates', 'send', runId, 'fixture.raise', '--payload', '3');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`update "fixture.raise" answered by run ${runId}`);
+    expect(human.stdout).toContain('5');
+    const done = await eventually(async () => {
+      const shown = json(await run('runs', 'show', runId, '--json'));
+      return shown.run.status === 'completed' ? shown.run : undefined;
+    }, 'the counter run');
+    expect(done.result).toBe(5);
+    const events = json(await run('runs', 'events', runId, '--json'));
+    const kinds = (events as Array<{ type: string }>).map((e) => e.type);
+    expect(kinds.filter((t: string) => t === 'update_requested')).toHaveLength(2);
+    expect(kinds.filter((t: string) => t === 'update_rejected')).toHaveLength(1);
+  });
+
   it('a failing run exits start --wait with 7; the worker logs the step failure and the run failure', async () => {
     const r = await run('start', 'fixture.failing', '--wait');
     expect(r.code).toBe(7);

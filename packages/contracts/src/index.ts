@@ -4,6 +4,7 @@
  * cursor helpers, and the adapter-module type. Depends on devalue and ms only.
  */
 export * from './errors.js';
+export * from './update-errors.js';
 export * from './duration.js';
 export { durationMs } from './duration-ms.js';
 export { parseServerUrl, redactUrl } from './urls.js';

@@ -1,7 +1,8 @@
 /**
- * The replay loop. It is one class built in four files, read in this order to know how a run advances:
+ * The replay loop. It is one class built in five files, read in this order to know how a run advances:
  * batch.ts (the state of an execution and the batch it appends), replay.ts (feed and apply the log),
- * calls.ts (the durable calls workflow code makes), and this file (advance: the live loop).
+ * updates.ts (update handlers and their answers), calls.ts (the durable calls workflow code makes),
+ * and this file (advance: the live loop).
  *
  * 1. `start()` calls the workflow function inside an AsyncLocalStorage scope. Every durable call it
  *    makes (step, sleep, context value) becomes a Command identified by its position: "1", "2", ...
@@ -483,6 +484,8 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
       this.outbox = [];
       this.toDispatch = [];
     }
+    // Updates delivered and not answered get a failure, so no caller waits for an answer that cannot come.
+    this.failUnansweredUpdates(patch.status);
     this.outbox.push(event);
     for (const child of this.children.values()) {
       if (!child.done && child.policy !== 'abandon' && patch.status !== 'continued') this.closeChildren.push({ runId: child.runId, policy: child.policy });

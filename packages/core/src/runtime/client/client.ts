@@ -35,6 +35,7 @@ import {
   checkRunFilter,
   HOOK_TOKEN_PATTERN,
   EventLimitExceededError,
+  UpdateRejectedError,
 } from '@durably/contracts';
 import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
@@ -46,12 +47,25 @@ import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { answerQuery } from './query.js';
+import { checkUpdateWithStart, deliverUpdate, prepareUpdate, type UpdateCallOptions } from './updates.js';
+import type { UpdateDefinition } from '../../engine/update-definition.js';
 import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
+export type { UpdateCallOptions } from './updates.js';
+
+/** Options of `client.updateWithStart(workflow, args, options)`: the start's, with the key required, and the update's. */
+export interface UpdateWithStartOptions<T, R> extends StartOptions, UpdateCallOptions {
+  /** Finds the run to update; when no run of the workflow has it, the run started with this key. */
+  idempotencyKey: string;
+  /** The update to send, once the run exists. */
+  update: UpdateDefinition<T, R> | string;
+  /** Its payload. */
+  payload: T;
+}
 
 // The engine's step context knows no client; the runtime adds the one its worker runs steps with.
 declare module '../../engine/scope.js' {
@@ -354,6 +368,43 @@ export class Client implements RunStarter {
     await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
     await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal', this.limits.maxEvents);
+  }
+
+  /**
+   * Sends an update to a run and resolves with the answer of its handler (`update.handle(fn)` in
+   * the workflow). The update's `schema` and `validate` check the payload here first: a refusal
+   * writes only an `update_rejected` event and throws UpdateRejectedError. A handler that throws
+   * makes this throw UpdateFailedError (the run goes on), as does a run that ends before handling
+   * the update; `timeout` gives up with UpdateTimeoutError. The answer is recorded in the run's log,
+   * so a call retried with the same `updateId` appends nothing and gets the same answer. `update`
+   * may be the definition or its name (checked with the definition of that name in this process).
+   */
+  async update<T, R>(runId: string, update: UpdateDefinition<T, R> | string, payload: T, options: UpdateCallOptions = {}): Promise<R> {
+    return deliverUpdate<R>(this, runId, await prepareUpdate(this, update, payload, options));
+  }
+
+  /**
+   * Update-with-start: starts the run of `wf` whose `idempotencyKey` no run has yet (as
+   * `startWith`), or finds the one that has it, then sends it the update and waits for its answer,
+   * in one call: `{ run, result }`. A payload the update refuses starts no run. Retried with the
+   * same key and `updateId`, it starts no second run and delivers no second update.
+   */
+  async updateWithStart<A extends unknown[], WR, T, R>(wf: Workflow<A, WR>, args: A, options: UpdateWithStartOptions<T, R>): Promise<{ run: RunHandle<Awaited<WR>>; result: R }> {
+    checkUpdateWithStart(options);
+    const { update, payload, updateId, timeout, ...startOptions } = options;
+    const prepared = await prepareUpdate(this, update, payload, { updateId, timeout });
+    if (!prepared.ok) {
+      // No run is started for a refused update; an unfinished one with the key records the refusal.
+      const existing = await this.getRunByKey(wf, options.idempotencyKey);
+      if (existing) {
+        await deliverUpdate(this, existing.runId, prepared).catch((err: unknown) => {
+          if (!(err instanceof RunAlreadyFinishedError)) throw err;
+        });
+      }
+      throw new UpdateRejectedError(existing?.runId, prepared.name, prepared.reason);
+    }
+    const run = await this.startWith(wf, args, startOptions);
+    return { run, result: await deliverUpdate<R>(this, run.runId, prepared) };
   }
 
   /**

@@ -16,7 +16,7 @@ import {
   PoisonMessageError,
 } from '@durably/contracts';
 import type { Client } from '../client/client.js';
-import { notifyRunFinished } from '../client/notify.js';
+import { notifyRunFinished, notifyRunProgress } from '../client/notify.js';
 import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
 import { createLogger, toLogger } from '../../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/execution.js';
@@ -466,6 +466,7 @@ export class Worker {
       clearInterval(heartbeat);
       this.executing.delete(runId);
       this.runTraces.delete(runId);
+      notifyRunProgress(storage, runId); // an update's caller in this process reads the log now
       scope.end({ outcome, error: failure });
     }
   }
