@@ -6,3 +6,4 @@ export { waitFor } from './wait.js';
 export { createTestEnv, type TestEnv, type TestEnvOptions } from './test-env.js';
 export { serverRestartScenario, type RestartScenario } from './restart-scenario.js';
 export { workerKilledMidStepScenario, workerStoppedBySignalScenario, type ProcessBackend } from './process-scenarios.js';
+export { hookIndexAtRestTest, type HookIndexHarness } from './engine/hook-index-at-rest.js';
