@@ -199,6 +199,28 @@ describe('durably on the local backend', () => {
     expect(kinds.filter((t: string) => t === 'update_rejected')).toHaveLength(1);
   });
 
+  it('hooks resume resumes a multi-use hook once per call, in order; once the workflow closed it, the token is refused', async () => {
+    const runId = json(await run('start', 'fixture.collect', '--json')).runId as string;
+    const hooks = await eventually(async () => {
+      const shown = json(await run('runs', 'show', runId, '--show-tokens', '--json'));
+      return shown.hooks?.length ? shown.hooks : undefined;
+    }, 'the hook');
+    const token = hooks[0].token as string;
+    for (const sku of ['a-1', 'b-2']) {
+      const resumed = await run('hooks', 'resume', token, '--payload', JSON.stringify({ sku }));
+      expect(resumed.code, resumed.stderr).toBe(0);
+    }
+    const done = await eventually(async () => {
+      const shown = json(await run('runs', 'show', runId, '--json'));
+      return shown.run.status === 'completed' ? shown.run : undefined;
+    }, 'the collecting run');
+    expect(done.result).toEqual(['a-1', 'b-2']);
+    const closed = await run('hooks', 'resume', token, '--payload', '{"sku":"c-3"}');
+    expect(closed.code).toBe(6);
+    expect(closed.stderr).toContain('closed by its workflow');
+    expect(worker.stderr).not.toContain(token);
+  });
+
   it('a failing run exits start --wait with 7; the worker logs the step failure and the run failure', async () => {
     const r = await run('start', 'fixture.failing', '--wait');
     expect(r.code).toBe(7);

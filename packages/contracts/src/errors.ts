@@ -388,8 +388,9 @@ export class HookNotFoundError extends DurablyError {
 /** The hook was already resumed (tokens are single-use). */
 export class HookAlreadyUsedError extends DurablyError {
   override readonly code = 'HOOK_ALREADY_USED' as const;
-  constructor(readonly runId: string) {
-    super(`This hook of run ${runId} was already resumed; a token works once.`);
+  /** `closed`: a multi-use hook its workflow closed (its token worked until then). */
+  constructor(readonly runId: string, readonly closed = false) {
+    super(closed ? `This multi-use hook of run ${runId} was closed by its workflow; its token no longer resumes it.` : `This hook of run ${runId} was already resumed; a token works once.`);
   }
 }
 

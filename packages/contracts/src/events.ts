@@ -83,12 +83,14 @@ export interface EventDataMap {
   value_recorded: { kind: 'now' | 'random' | 'uuid'; value: Serialized };
   /** cancel() was called; the run sees it at its next durable call. */
   cancel_requested: { reason?: string };
-  /** A hook was created; its token resumes it. */
-  hook_created: { name: string; token: string; expiresAt?: number };
-  /** resumeHook delivered a payload. */
+  /** A hook was created; its token resumes it (`multiUse`: it takes payloads until it is closed or times out). */
+  hook_created: { name: string; token: string; expiresAt?: number; multiUse?: true };
+  /** resumeHook delivered a payload (a multi-use hook gets one such event per resume, in order). */
   hook_received: { payload: Serialized };
-  /** The hook's timeout passed before it was resumed. */
+  /** The hook's timeout passed before it was resumed (a multi-use hook: before it was closed). */
   hook_timed_out: Record<string, never>;
+  /** The workflow closed its multi-use hook (`hook.close()`); the token was spent with this event. */
+  hook_closed: { name: string };
   /** sendSignal delivered a named message (buffered until a waitForSignal takes it). */
   /** `carried`: moved here from the run this one continues (it arrived there after the continuation was created). */
   signal_received: { name: string; payload: Serialized; carried?: boolean };

@@ -106,9 +106,16 @@ export interface Timer {
   fireAt: number;
 }
 
-/** A hook's token index entry: resumeHook(token) finds the run and the waiting call through it. */
+/**
+ * A hook's index entry: resumeHook(token) finds the run and the waiting call through it. The index is
+ * keyed by a hash of the token, never by the token itself, so reading the index cannot resume a hook.
+ */
 export interface HookRecord {
-  /** Unguessable, single-use token (at least 128 bits from a CSPRNG). */
+  /**
+   * The index key: the SHA-256 of the hook's token as the engine computes it (`k` and 43 base64url
+   * characters). Entries written by 0.1.0 and before hold the raw token here; resumeHook still finds those.
+   * A storage keeps it as given and looks entries up by it: it never sees the token.
+   */
   token: string;
   /** The run that waits on the hook. */
   runId: string;
@@ -120,7 +127,7 @@ export interface HookRecord {
   createdAt: number;
   /** After this time the hook cannot be resumed. */
   expiresAt?: number;
-  /** Set when the hook was resumed (or timed out): the token is spent. */
+  /** Set when the hook was resumed (or timed out, or a multi-use hook was closed): the token is spent. */
   consumedAt?: number;
 }
 
@@ -333,7 +340,7 @@ export interface Storage {
   /** The run's timers that are not yet cleared, by fireAt (the engine reads a step attempt's lease from it). */
   listTimers(runId: string): Promise<Timer[]>;
 
-  /** The hook index entry of a token, or undefined when no hook has that token. */
+  /** The hook index entry with this key (`HookRecord.token`, a hash of the hook's token), or undefined. */
   getHook(token: string): Promise<HookRecord | undefined>;
 
   /**

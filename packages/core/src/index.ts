@@ -26,7 +26,7 @@ export { patched, continueAsNew, shield } from './api/flow.js';
 export { startChild, startChildWith, runChild } from './api/children.js';
 export type { QueryDefinition } from './api/hooks.js';
 export type { ChildHandle, ChildOptions } from './api/children.js';
-export type { HookDefinition, Hook, PayloadSchema } from './api/hooks.js';
+export type { HookDefinition, Hook, MultiUseHook, PayloadSchema } from './api/hooks.js';
 export type { StepContext, WorkflowContext } from './api/context.js';
 export { Client, RunHandle } from './runtime/client/client.js';
 export type { ClientOptions, StartOptions, StartOutcome, UpdateCallOptions, UpdateWithStartOptions } from './runtime/client/client.js';

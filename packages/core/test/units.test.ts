@@ -12,7 +12,8 @@ import {
   workflow,
 } from '@durably/core';
 import { backoffDelay, decideRetry, resolveRetryPolicy, DEFAULT_RETRY } from '../src/engine/retry.js';
-import { newHookToken } from '../src/engine/hook-token.js';
+import { createHash } from 'node:crypto';
+import { hookIndexKey, isHookIndexKey, isMultiUseToken, newHookToken } from '../src/engine/hook-token.js';
 
 describe('retry policy', () => {
   it('computes exponential backoff with a cap', () => {
@@ -83,5 +84,18 @@ describe('hook tokens', () => {
       expect(t).toMatch(/^h[A-Za-z0-9_-]{32}$/);
       expect(Buffer.from(t.slice(1), 'base64url')).toHaveLength(24);
     }
+  });
+
+  it('say their kind in the first letter (m: multi-use); the index key is k and the SHA-256 of the whole token, never a token', () => {
+    const multi = newHookToken(true);
+    expect(multi).toMatch(/^m[A-Za-z0-9_-]{32}$/);
+    expect(isMultiUseToken(multi)).toBe(true);
+    expect(isMultiUseToken(newHookToken())).toBe(false);
+    const key = hookIndexKey(multi);
+    expect(key).toBe(`k${createHash('sha256').update(multi).digest('base64url')}`);
+    expect(isHookIndexKey(key)).toBe(true);
+    // Changing the letter makes another key: the kind of an indexed hook cannot be changed from outside.
+    expect(hookIndexKey(`h${multi.slice(1)}`)).not.toBe(key);
+    for (const token of [multi, newHookToken(), 'dGhpcyBpcyBhIDAuMS4wIHRva2VuIQ']) expect(isHookIndexKey(token)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerQueueName } from '../src/server/routes-ops.js';
 import { startDashboard, type RunDetailResponse, type RunningDashboard } from '../src/index.js';
 import type { Backend } from './backends.js';
-import { allWorkflows, failingFlow, loopFlow, notifyCustomer, orderFlow, signalFlow } from './workflows.js';
+import { allWorkflows, failingFlow, loopFlow, notifyCustomer, orderFlow, readingsFlow, signalFlow } from './workflows.js';
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `ms`. */
 export async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
@@ -304,6 +304,26 @@ export function apiSuite(name: string, backend: () => Backend): void {
       expect(letter.task).toBeUndefined();
       const one = await call('/api/dead-letters?queue=default&limit=1');
       expect(one.body.queues).toHaveLength(1);
+    });
+
+    it('shows a multi-use hook open across its payloads and resumes it by its place once per call, until the workflow closes it', async () => {
+      const runId = (await client.start(readingsFlow)).runId;
+      const waiting = await until('the readings run to wait on its hook', async () => {
+        const d = await detail(runId);
+        return d.hooks?.length ? d.hooks[0] : undefined;
+      });
+      expect(waiting).toMatchObject({ name: 'dash.reading', status: 'waiting', multiUse: true });
+      expect((await post(`/api/runs/${runId}/hooks/resume`, { correlationId: waiting.correlationId, payload: { celsius: 21 } })).status).toBe(200);
+      const open = await until('the first reading', async () => {
+        const d = await detail(runId);
+        return d.hooks[0]?.received === 1 ? d.hooks[0] : undefined;
+      });
+      expect(open).toMatchObject({ status: 'waiting', received: 1 });
+      expect((await post(`/api/runs/${runId}/hooks/resume`, { correlationId: waiting.correlationId, payload: { celsius: 23 } })).status).toBe(200);
+      expect(await client.getRun(runId).result({ timeout: '20s' })).toEqual([21, 23]);
+      expect((await detail(runId)).hooks[0]).toMatchObject({ status: 'closed', received: 2 });
+      const closed = await post(`/api/runs/${runId}/hooks/resume`, { correlationId: waiting.correlationId, payload: { celsius: 25 } });
+      expect(closed.body.error.code).toBe('HOOK_ALREADY_USED');
     });
 
     it('answers an unchanged resource with 304 to If-None-Match', async () => {

@@ -70,4 +70,17 @@ export const loopFlow = workflow('dash.loop', async (n: number): Promise<number>
   if (n < 2) return continueAsNew(n + 1);
   return n;
 });
-export const allWorkflows = [orderFlow, notifyCustomer, signalFlow, failingFlow, loopFlow];
+export const reading = defineHook<{ celsius: number }>('dash.reading');
+
+/** Takes two readings through one multi-use hook, then closes it. */
+export const readingsFlow = workflow('dash.readings', async () => {
+  const hook = reading.create({ multiUse: true, timeout: '1h' });
+  const got: number[] = [];
+  for await (const r of hook) {
+    got.push(r.celsius);
+    if (got.length === 2) break;
+  }
+  return got;
+});
+
+export const allWorkflows = [orderFlow, notifyCustomer, signalFlow, failingFlow, loopFlow, readingsFlow];

@@ -65,7 +65,7 @@ export function createHookOperations(runtime: HookHost) {
           },
           (error: unknown) => {
             runtime.advance(index.named(opName)?.endTimestamp?.getTime() ?? Date.now());
-            if (error instanceof CallbackTimeoutError) throw new HookTimeoutError(`Hook "${name}" was not resumed within ${timeoutMs} ms (its token was ${token}).`);
+            if (error instanceof CallbackTimeoutError) throw new HookTimeoutError(`Hook "${name}" was not resumed within ${timeoutMs} ms.`);
             throw durablyError(error);
           },
         );

@@ -165,7 +165,10 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` as T;
   }
 
-  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> } {
+  createHook(name: string, timeoutMs?: number, multiUse = false): { token: string; promise: Promise<unknown> } {
+    if (multiUse) {
+      throw new ServerlessUnsupportedError(`${name}.create({ multiUse: true })`, 'an AWS callback completes once. Create a new hook for each payload (in a loop), or run the workflow on a Durably worker.');
+    }
     return this.hooks.create(name, timeoutMs);
   }
 

@@ -1,5 +1,5 @@
 import { LocalDurableTestRunner, WaitingOperationStatus } from '@aws/durable-execution-sdk-js-testing';
-import { continueAsNew, step, waitForSignal, workflow } from '@durably/core';
+import { continueAsNew, defineHook, step, waitForSignal, workflow } from '@durably/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { durableHandler, resumeHook, ServerlessUnsupportedError } from '../src/index.js';
 import { calls, childWork, deployed, family, seen, tokens, versioned } from './fixtures.js';
@@ -78,8 +78,10 @@ it('refuses workflow options that serverless mode cannot honour when the handler
   expect(() => durableHandler((async () => 1) as never)).toThrow(/must be a workflow/);
 });
 
-it('fails the execution with ServerlessUnsupportedError for a call that has no counterpart (signals, continueAsNew, rate limits, totalTimeout)', async () => {
+it('fails the execution with ServerlessUnsupportedError for a call that has no counterpart (signals, continueAsNew, rate limits, totalTimeout, multi-use hooks)', async () => {
   const signalled = workflow('lambda-signalled', async () => waitForSignal<string>('note'));
+  const feed = defineHook<string>('lambda-feed');
+  const fed = workflow('lambda-fed', async () => feed.create({ multiUse: true }).next());
   const looping = workflow('lambda-looping', async (n: number) => (n > 0 ? continueAsNew(n - 1) : 'done'));
   const limitedStep = step('lambda-rate-limited', async () => 1, { rateLimit: { limit: 1, period: '1s' } });
   const rated = workflow('lambda-rated', async () => limitedStep());
@@ -90,6 +92,7 @@ it('fails the execution with ServerlessUnsupportedError for a call that has no c
     [looping, [1], /continueAsNew\(\) is not available in serverless mode/],
     [rated, [], /step\("lambda-rate-limited"\) with rateLimit is not available/],
     [totalled, [], /step\("lambda-total-timeout"\) with totalTimeout is not available/],
+    [fed, [], /lambda-feed\.create\(\{ multiUse: true \}\) is not available in serverless mode/],
   ] as const) {
     const result = await onLambda(wf as never, args as never).execution;
     expect(result.getStatus()).toBe('FAILED');

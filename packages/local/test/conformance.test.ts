@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
+import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
 import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage, availableDrivers } from '../src/index.js';
+import { openDatabase } from '../src/sqlite/db.js';
 
 // What the in-process backends offer. Neither storage pushes finished runs (clients poll); both brokers
 // list and remove dead letters, count deliveries exactly, and delay to the millisecond.
@@ -51,4 +52,32 @@ for (const driver of availableDrivers()) {
     const { dir, cleanup } = tempDir();
     return { connect: async () => ({ storage: new LocalStorage({ path: dir, driver }), broker: new LocalBroker({ path: dir, driver }) }), cleanup };
   }, { capabilities });
+}
+
+// The hook index as each backend holds it: the memory storage's map, the SQLite file's hooks table.
+hookIndexAtRestTest('memory', async () => {
+  const storage = new MemoryStorage();
+  const hub = new MemoryBrokerHub();
+  const index = (storage as unknown as { hooks: Map<string, unknown> }).hooks;
+  return {
+    connect: async () => ({ storage, broker: new MemoryBroker({ hub }) }),
+    readHookIndex: async () => [...index].map((entry) => JSON.stringify(entry)),
+  };
+});
+for (const driver of availableDrivers()) {
+  hookIndexAtRestTest(`local/${driver}`, async () => {
+    const { dir, cleanup } = tempDir();
+    return {
+      connect: async () => ({ storage: new LocalStorage({ path: dir, driver }), broker: new LocalBroker({ path: dir, driver }) }),
+      readHookIndex: async () => {
+        const db = openDatabase(dir, driver);
+        try {
+          return db.prepare('SELECT * FROM hooks').all().map((row) => JSON.stringify(row));
+        } finally {
+          db.close();
+        }
+      },
+      cleanup,
+    };
+  });
 }

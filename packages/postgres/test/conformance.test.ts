@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
-import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
+import pg from 'pg';
+import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
 import { PostgresBroker, PostgresStorage } from '../src/index.js';
 import { PG_URL, dropSchema, serverAvailable, uniqueSchema } from './harness.js';
 
@@ -33,4 +34,22 @@ describe.skipIf(!available)('postgres adapter', () => {
       cleanup: () => dropSchema(schema),
     };
   }, { capabilities });
+
+  // The hook index as the table holds it.
+  hookIndexAtRestTest('postgres', async () => {
+    const schema = uniqueSchema();
+    return {
+      connect: async () => ({ storage: new PostgresStorage({ url: PG_URL, schema, max: 4 }), broker: new PostgresBroker({ url: PG_URL, schema, max: 4 }) }),
+      readHookIndex: async () => {
+        const client = new pg.Client({ connectionString: PG_URL });
+        await client.connect();
+        try {
+          return (await client.query(`SELECT * FROM "${schema}".hooks`)).rows.map((row) => JSON.stringify(row));
+        } finally {
+          await client.end();
+        }
+      },
+      cleanup: () => dropSchema(schema),
+    };
+  });
 });

@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
-import { brokerSuite, engineSuite, storageSuite, type Capabilities } from '@durably/testing';
+import { Redis } from 'ioredis';
+import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
 import { RedisBroker, RedisStorage } from '../src/index.js';
 import { REDIS_URL, dropPrefix, serverAvailable, uniquePrefix } from './harness.js';
 
@@ -33,4 +34,22 @@ describe.skipIf(!available)('redis adapter', () => {
       cleanup: () => dropPrefix(prefix),
     };
   }, { capabilities });
+
+  // The hook index as Redis holds it: the hook keys and their values.
+  hookIndexAtRestTest('redis', async () => {
+    const prefix = uniquePrefix();
+    return {
+      connect: async () => ({ storage: new RedisStorage({ url: REDIS_URL, prefix }), broker: new RedisBroker({ url: REDIS_URL, prefix }) }),
+      readHookIndex: async () => {
+        const redis = new Redis(REDIS_URL);
+        try {
+          const keys = await redis.keys(`{${prefix}}:hook:*`);
+          return Promise.all(keys.map(async (key) => `${key} ${await redis.get(key)}`));
+        } finally {
+          redis.disconnect();
+        }
+      },
+      cleanup: () => dropPrefix(prefix),
+    };
+  });
 });

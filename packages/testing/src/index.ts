@@ -9,3 +9,4 @@ export { workerKilledMidStepScenario, workerStoppedBySignalScenario, type Proces
 export { replayHistory, type ReplayCheck, type ReplayDivergence } from './replay-history.js';
 export { badInputSuite, badInputCases, type BadInputHarness, type BadInputSuiteOptions } from './bad-input/suite.js';
 export type { BadInputBackend, BadInputCase, BadInputEnv, BadInputRow } from './bad-input/types.js';
+export { hookIndexAtRestTest, type HookIndexHarness } from './engine/hook-index-at-rest.js';

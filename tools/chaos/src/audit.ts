@@ -100,8 +100,11 @@ export async function audit(storage: Storage, runs: Map<string, number>, executi
       example(`run ${runId}: its log has a gap in seq`);
     }
     const seen = new Map<string, number>();
+    // A multi-use hook takes a payload per resume: its hook_received events are not duplicates.
+    const multiUse = new Set(events.filter((e) => e.type === 'hook_created' && e.data.multiUse).map((e) => e.correlationId));
     for (const e of events) {
       if (e.type !== 'step_completed' && e.type !== 'hook_received' && e.type !== 'sleep_completed') continue;
+      if (e.type === 'hook_received' && multiUse.has(e.correlationId)) continue;
       const key = `${e.type} ${e.correlationId}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }

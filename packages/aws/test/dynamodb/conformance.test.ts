@@ -1,7 +1,8 @@
 import { describe } from 'vitest';
-import { engineSuite, storageSuite, type Capabilities } from '@durably/testing';
+import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
 import { DynamoStorage, SqsBroker } from '../../src/index.js';
-import { DYNAMODB_ENDPOINT, REGION, SQS_ENDPOINT, dropTable, dynamoAvailable, uniqueName } from '../harness.js';
+import { DYNAMODB_ENDPOINT, REGION, SQS_ENDPOINT, dropTable, dynamoAvailable, dynamoClient, uniqueName } from '../harness.js';
 
 const available = dynamoAvailable();
 
@@ -35,4 +36,32 @@ describe.skipIf(!available)('dynamodb adapter', () => {
       cleanup: () => dropTable(table),
     };
   }, { capabilities });
+
+  // The hook index as the table holds it: the hook items and the runs' pointers to them (keys starting with H#).
+  hookIndexAtRestTest('dynamodb', async () => {
+    const table = uniqueName('durably-hooks');
+    const prefix = uniqueName('hooks');
+    return {
+      connect: async () => ({
+        storage: new DynamoStorage({ table, endpoint: DYNAMODB_ENDPOINT, region: REGION }),
+        broker: new SqsBroker({ prefix, endpoint: SQS_ENDPOINT, region: REGION }),
+      }),
+      readHookIndex: async () => {
+        const client = dynamoClient();
+        try {
+          const rows: string[] = [];
+          let start: Record<string, AttributeValue> | undefined;
+          do {
+            const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }));
+            for (const item of page.Items ?? []) if (item.pk?.S?.startsWith('H#') || item.sk?.S?.startsWith('H#')) rows.push(JSON.stringify(item));
+            start = page.LastEvaluatedKey;
+          } while (start);
+          return rows;
+        } finally {
+          client.destroy();
+        }
+      },
+      cleanup: () => dropTable(table),
+    };
+  });
 });

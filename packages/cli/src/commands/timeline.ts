@@ -26,6 +26,8 @@ export function buildTimeline(events: DurablyEvent[]): TimelineItem[] {
   const open = new Map<string, TimelineItem>();
   let previousAt = events[0]?.at ?? 0;
   const stepStart = new Map<string, { at: number; exact: boolean }>();
+  /** Multi-use hooks by position, with the payloads received so far. */
+  const multiUse = new Map<string, number>();
   for (const ev of events) {
     const id = ev.correlationId;
     const type = ev.type as string;
@@ -55,11 +57,19 @@ export function buildTimeline(events: DurablyEvent[]): TimelineItem[] {
     } else if (ev.type === 'sleep_completed' && id) {
       close(open, `sleep:${id}`, ev.at, 'completed');
     } else if (ev.type === 'hook_created' && id) {
-      const item: TimelineItem = { kind: 'hook', position: id, name: ev.data.name, start: ev.at, outcome: 'waiting', detail: ev.data.expiresAt ? `expires ${new Date(ev.data.expiresAt).toISOString()}` : undefined };
+      const detail = [ev.data.multiUse ? 'multi-use' : '', ev.data.expiresAt ? `expires ${new Date(ev.data.expiresAt).toISOString()}` : ''].filter(Boolean).join(', ');
+      const item: TimelineItem = { kind: 'hook', position: id, name: ev.data.name, start: ev.at, outcome: 'waiting', detail: detail || undefined };
       open.set(`hook:${id}`, item);
+      if (ev.data.multiUse) multiUse.set(id, 0);
       items.push(item);
-    } else if ((ev.type === 'hook_received' || ev.type === 'hook_timed_out') && id) {
-      close(open, `hook:${id}`, ev.at, ev.type === 'hook_received' ? 'received' : 'timed_out');
+    } else if (ev.type === 'hook_received' && id && multiUse.has(id)) {
+      // A multi-use hook takes more payloads until it is closed: count them.
+      const count = multiUse.get(id)! + 1;
+      multiUse.set(id, count);
+      const item = open.get(`hook:${id}`);
+      if (item) item.outcome = `received ${count}`;
+    } else if ((ev.type === 'hook_received' || ev.type === 'hook_timed_out' || ev.type === 'hook_closed') && id) {
+      close(open, `hook:${id}`, ev.at, ev.type === 'hook_received' ? 'received' : ev.type === 'hook_closed' ? 'closed' : 'timed_out');
     } else if (ev.type === 'signal_waiting' && id) {
       const item: TimelineItem = { kind: 'signal', position: id, name: ev.data.name, start: ev.at, outcome: 'waiting' };
       open.set(`signal:${id}`, item);

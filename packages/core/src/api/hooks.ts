@@ -1,10 +1,10 @@
-import { parseDuration, InvalidArgumentError, NotInWorkflowError, checkName, checkNonEmpty } from '@durably/contracts';
+import { parseDuration, type Duration, InvalidArgumentError, NotInWorkflowError, checkName, checkNonEmpty } from '@durably/contracts';
 import { currentScope } from '../engine/scope.js';
-import { checkSchemaOption, registerHook, type ArgsSchema, type Hook, type HookDefinition, type PayloadSchema, type QueryDefinition } from '../engine/definitions.js';
+import { checkSchemaOption, registerHook, type ArgsSchema, type Hook, type HookDefinition, type MultiUseHook, type PayloadSchema, type QueryDefinition } from '../engine/definitions.js';
 import { workflowRuntime } from './context.js';
 
 export { getHookDefinition } from '../engine/definitions.js';
-export type { Hook, HookDefinition, PayloadSchema, QueryDefinition } from '../engine/definitions.js';
+export type { Hook, HookDefinition, MultiUseHook, PayloadSchema, QueryDefinition } from '../engine/definitions.js';
 
 /**
  * Defines a hook: a point where a workflow waits for a payload from outside (an approval, a webhook).
@@ -31,25 +31,44 @@ export function defineHook<T>(name: string, options: { schema?: PayloadSchema<T>
   if (options.schema !== undefined && typeof options.schema?.safeParse !== 'function') {
     throw new InvalidArgumentError(`defineHook("${name}"): "schema" must have a safeParse method (a zod schema, for example).`);
   }
-  const def: HookDefinition<T> = {
+  const def = {
     name,
     schema: options.schema,
-    create(createOptions = {}) {
+    create(createOptions: { timeout?: Duration; multiUse?: boolean } = {}) {
       const scope = currentScope();
       if (scope?.kind !== 'workflow') {
         throw new NotInWorkflowError(`${name}.create() was called outside a workflow. Create hooks in the workflow body; resume them anywhere with resumeHook(token, payload).`);
       }
+      if (createOptions.multiUse !== undefined && typeof createOptions.multiUse !== 'boolean') {
+        throw new InvalidArgumentError(`${name}.create({ multiUse }): multiUse must be true or false, got ${JSON.stringify(createOptions.multiUse)}.`);
+      }
       const timeoutMs = createOptions.timeout === undefined ? undefined : parseDuration(createOptions.timeout, `${name}.create({ timeout })`);
-      const { token, promise } = scope.execution.createHook(name, timeoutMs);
+      const created = scope.execution.createHook(name, timeoutMs, createOptions.multiUse === true);
+      if (created.next && created.close) return multiUseHook<T>(created.token, created.next, created.close);
+      const promise = created.promise as Promise<T>;
       return {
-        token,
-        then: (onfulfilled, onrejected) => (promise as Promise<T>).then(onfulfilled, onrejected),
-        catch: (onrejected) => (promise as Promise<T>).catch(onrejected),
+        token: created.token,
+        then: (onfulfilled, onrejected) => promise.then(onfulfilled, onrejected),
+        catch: (onrejected) => promise.catch(onrejected),
       } as Hook<T>;
     },
-  };
+  } as HookDefinition<T>;
   registerHook(def as HookDefinition<unknown>);
   return def;
+}
+
+function multiUseHook<T>(token: string, next: () => Promise<IteratorResult<unknown, undefined>>, close: () => void): MultiUseHook<T> {
+  const hook: MultiUseHook<T> = {
+    token,
+    next: next as () => Promise<IteratorResult<T, undefined>>,
+    close,
+    return: async () => {
+      close();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => hook,
+  };
+  return hook;
 }
 
 /**

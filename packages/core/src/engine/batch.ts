@@ -18,6 +18,7 @@ import { replayAwareLogger } from './replay-logger.js';
 import type { AttemptOutcome } from './step-runner.js';
 import { StaleExecutionError, type ExecutionDeps, type FlushEffects, type Pending } from './deps.js';
 import type { Scope } from './scope.js';
+import { hookIndexKey } from './hook-token.js';
 
 /** A handler of onSignal and the scope it was set in (its durable calls run there). */
 export interface SignalHandler {
@@ -58,6 +59,9 @@ export abstract class RunBatch {
 
   /** Logged events whose data a call needs synchronously (context values, hook tokens), by position. */
   protected readonly loggedData = new Map<string, DurablyEvent>();
+
+  /** Positions of the multi-use hooks the log shows closed (hook_closed): a replayed close() records nothing. */
+  protected readonly loggedClosed = new Set<string>();
 
   /** Signals received and not yet consumed by a waitForSignal or a handler, by name; `order` is arrival order. */
   protected readonly signalQueues = new Map<string, Array<{ value: unknown; raw: Serialized; order: number }>>();
@@ -169,7 +173,7 @@ export abstract class RunBatch {
   }
 
   protected hookRecord(cmd: HookCommand): HookRecord {
-    const record: HookRecord = { token: cmd.token, runId: this.runId, correlationId: cmd.id, name: cmd.name, createdAt: cmd.hookCreatedAt ?? this.deps.clock() };
+    const record: HookRecord = { token: hookIndexKey(cmd.token), runId: this.runId, correlationId: cmd.id, name: cmd.name, createdAt: cmd.hookCreatedAt ?? this.deps.clock() };
     if (cmd.timeoutAt !== undefined) record.expiresAt = cmd.timeoutAt;
     return record;
   }

@@ -21,6 +21,7 @@ import { ChildCommand, ConditionCommand, HookCommand, PatchCommand, SignalComman
 import type { SignalHandler } from './batch.js';
 import { randomUUID } from 'node:crypto';
 import { newHookToken } from './hook-token.js';
+import type { CreatedHook } from './scope.js';
 import { fencedAppend } from './fenced-append.js';
 import { describeIdentity } from './replay.js';
 import { UpdateHandling } from './updates.js';
@@ -97,14 +98,37 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
     return value;
   }
 
-  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> } {
+  createHook(name: string, timeoutMs?: number, multiUse = false): CreatedHook {
     const cmd = this.newCommand((id) => {
       const logged = this.loggedData.get(id);
+      if (logged?.type === 'hook_created' && (logged.data.multiUse === true) !== multiUse) {
+        this.fail(new NonDeterminismError(id, `hook "${name}" ${logged.data.multiUse ? 'with' : 'without'} multiUse`, `hook "${name}" ${multiUse ? 'with' : 'without'} multiUse`));
+      }
       // 192 bits from the CSPRNG; recorded with hook_created, so a replay hands out the same token.
-      const token = logged?.type === 'hook_created' ? logged.data.token : newHookToken();
-      return new HookCommand(id, name, token, timeoutMs);
+      const token = logged?.type === 'hook_created' ? logged.data.token : newHookToken(multiUse);
+      return new HookCommand(id, name, token, timeoutMs, multiUse);
     });
-    return { token: cmd.token, promise: cmd.promise };
+    const inbox = cmd.inbox;
+    if (!inbox) return { token: cmd.token, promise: cmd.promise };
+    return { token: cmd.token, promise: cmd.promise, next: () => inbox.next(), close: () => this.closeHook(cmd) };
+  }
+
+  /**
+   * Closes a multi-use hook: recorded as hook_closed with the token spent in the same append, so a
+   * later resumeHook fails with HookAlreadyUsedError. The payloads already delivered stay readable.
+   * A replay finds hook_closed in the log and records nothing.
+   */
+  protected closeHook(cmd: HookCommand): void {
+    if (cmd.settled) return;
+    cmd.closed = true;
+    this.dropTimer(`hook:${cmd.id}`);
+    if (!this.loggedClosed.has(cmd.id)) {
+      this.push({ type: 'hook_closed', correlationId: cmd.id, data: { name: cmd.name } });
+      // A hook closed before it was recorded never had an index entry: there is nothing to spend.
+      if (cmd.started) this.setHooks.push({ ...this.hookRecord(cmd), consumedAt: this.deps.clock() });
+    }
+    if (!cmd.started) this.commands.delete(cmd.id);
+    cmd.resolve(undefined);
   }
 
   waitForSignal(name: string, timeoutMs?: number): Promise<unknown> & { cancel(): boolean } {

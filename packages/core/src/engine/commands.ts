@@ -2,6 +2,7 @@ import type { ParentClosePolicy } from '@durably/contracts';
 import type { StepHookOutcomes } from './control.js';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 import type { RetryPolicy } from './retry.js';
+import { HookInbox } from './hook-inbox.js';
 
 /**
  * One durable call made by workflow code, identified by its position in the call order. The
@@ -95,21 +96,42 @@ export class ValueCommand extends Call {
   readonly kind = 'value' as const;
 }
 
-/** A hook created by the workflow: its token (recorded, so a replay hands out the same one) and timeout. */
+/**
+ * A hook created by the workflow: its token (recorded, so a replay hands out the same one) and timeout.
+ * A multi-use hook has an inbox: its payloads go there, and the command stays open until the code
+ * closes it or it times out. Closed by the code, it is settled but stays among the commands until the
+ * log's `hook_closed`: payloads recorded before the close was durable still find it (and are dropped).
+ */
 export class HookCommand extends Call {
   readonly kind = 'hook' as const;
   started = false;
   /** Hook expiry (epoch ms), once recorded. */
   timeoutAt?: number;
   hookCreatedAt?: number;
+  /** Multi-use hooks only. */
+  readonly inbox?: HookInbox;
+  /** A multi-use hook the code closed. */
+  closed = false;
 
   constructor(
     id: string,
     name: string,
     readonly token: string,
     readonly timeoutMs?: number,
+    multiUse = false,
   ) {
     super(id, name);
+    if (multiUse) this.inbox = new HookInbox();
+  }
+
+  override resolve(value: unknown): void {
+    super.resolve(value);
+    this.inbox?.finish();
+  }
+
+  override reject(error: unknown): void {
+    super.reject(error);
+    this.inbox?.finish(error);
   }
 }
 

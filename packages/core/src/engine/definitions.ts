@@ -219,7 +219,14 @@ export interface HookDefinition<T> {
    * single-use; `await hook` suspends the run until `resumeHook(token, payload)` (rejects with
    * HookTimeoutError when `timeout` passes first).
    */
-  create(options?: { timeout?: Duration }): Hook<T>;
+  create(options?: { timeout?: Duration; multiUse?: false }): Hook<T>;
+  /**
+   * Inside a workflow: creates a multi-use hook. Its token takes any number of `resumeHook` calls
+   * until the workflow calls `close()` or `timeout` (counted from creation) passes; `next()` (or
+   * `for await`) returns the payloads one by one, in the order they were recorded. Payloads that
+   * arrive while the workflow does not wait are kept, in order, until it asks.
+   */
+  create(options: { timeout?: Duration; multiUse: true }): MultiUseHook<T>;
 }
 
 /** A created hook: a promise for its payload, with the token that resumes it. */
@@ -227,6 +234,33 @@ export interface Hook<T> extends PromiseLike<T> {
   readonly token: string;
   catch<R = never>(onrejected?: (reason: unknown) => R | PromiseLike<R>): Promise<T | R>;
 }
+
+/**
+ * A multi-use hook (`create({ multiUse: true })`): each `resumeHook(token, payload)` delivers one
+ * payload. `for await (const payload of hook)` takes them in order; leaving the loop early (break,
+ * return, a throw) closes the hook.
+ */
+export interface MultiUseHook<T> extends AsyncIterable<T> {
+  /** The token: resumes the hook any number of times until it is closed or times out. */
+  readonly token: string;
+  /**
+   * The next payload in the order they were recorded; `{ done: true }` once the hook is closed and
+   * the payloads delivered before that are taken. Rejects with HookTimeoutError after the timeout
+   * (the payloads recorded before it come first), and with CancelledError when the run is cancelled.
+   */
+  next(): Promise<IteratorResult<T, undefined>>;
+  /**
+   * Closes the hook: the token is spent with a `hook_closed` event, and later `resumeHook` calls fail
+   * with HookAlreadyUsedError. Payloads already delivered stay readable through `next()`; a payload
+   * recorded after this call but before the close was durable stays in the log, undelivered.
+   * Closing twice, or after the timeout, does nothing.
+   */
+  close(): void;
+  /** Closes the hook (what `for await` calls when the loop is left early). */
+  return(): Promise<IteratorResult<T, undefined>>;
+  [Symbol.asyncIterator](): MultiUseHook<T>;
+}
+
 
 /** Hook definitions by name, so that resumeHook in any process can validate the payload. */
 const hookRegistry = new Map<string, HookDefinition<unknown>>();

@@ -46,6 +46,7 @@ import { leaseTimerId } from './claims.js';
 import { nextDueAt } from './due.js';
 import type { AttemptOutcome, AttemptRequest } from './step-runner.js';
 import { DurableCalls } from './calls.js';
+import { hookIndexKey } from './hook-token.js';
 import { DEFAULT_STEP_LEASE_MS, type AdvanceResult, type Pending } from './deps.js';
 
 export type { AttemptOutcome, AttemptRequest } from './step-runner.js';
@@ -231,7 +232,10 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
           cmd.started = true;
           cmd.hookCreatedAt = now;
           cmd.timeoutAt = cmd.timeoutMs === undefined ? undefined : now + cmd.timeoutMs;
-          this.push({ type: 'hook_created', correlationId: cmd.id, data: cmd.timeoutAt === undefined ? { name: cmd.name, token: cmd.token } : { name: cmd.name, token: cmd.token, expiresAt: cmd.timeoutAt } });
+          const data: EventDataMap['hook_created'] = { name: cmd.name, token: cmd.token };
+          if (cmd.timeoutAt !== undefined) data.expiresAt = cmd.timeoutAt;
+          if (cmd.inbox) data.multiUse = true;
+          this.push({ type: 'hook_created', correlationId: cmd.id, data });
           this.setHooks.push(this.hookRecord(cmd));
           if (cmd.timeoutAt !== undefined) this.addTimer(`hook:${cmd.id}`, cmd.timeoutAt);
         }
@@ -239,7 +243,7 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
           this.push({ type: 'hook_timed_out', correlationId: cmd.id, data: {} });
           this.setHooks.push({ ...this.hookRecord(cmd), consumedAt: now });
           this.dropTimer(`hook:${cmd.id}`);
-          this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
+          this.settle(cmd, { ok: false, error: new HookTimeoutError(cmd.inbox ? `Multi-use hook "${cmd.name}" timed out.` : `Hook "${cmd.name}" timed out before it was resumed.`) });
           settled = true;
         }
       } else if (cmd.kind === 'signal') {
@@ -272,7 +276,7 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
         const { name, token, timeoutAt } = cmd.waitingHook;
         const cid = `${cmd.id}/${name}`;
         this.push({ type: 'hook_timed_out', correlationId: cid, data: {} });
-        this.setHooks.push({ token, runId: this.runId, correlationId: cid, name, createdAt: now, expiresAt: timeoutAt, consumedAt: now });
+        this.setHooks.push({ token: hookIndexKey(token), runId: this.runId, correlationId: cid, name, createdAt: now, expiresAt: timeoutAt, consumedAt: now });
         this.dropTimer(`hook:${cid}`);
         cmd.waitingHook = undefined;
         cmd.hookOutcomes.set(name, { ok: false, error: new HookTimeoutError(`Step hook "${name}" timed out before it was resumed.`) });
@@ -426,7 +430,7 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
       const expiresAt = error.timeoutMs === undefined ? undefined : now + error.timeoutMs;
       cmd.waitingHook = { name: error.hookName, token: error.token, timeoutAt: expiresAt };
       this.push({ type: 'hook_created', correlationId: cid, data: expiresAt === undefined ? { name: error.hookName, token: error.token } : { name: error.hookName, token: error.token, expiresAt } });
-      this.setHooks.push({ token: error.token, runId: this.runId, correlationId: cid, name: error.hookName, createdAt: now, expiresAt });
+      this.setHooks.push({ token: hookIndexKey(error.token), runId: this.runId, correlationId: cid, name: error.hookName, createdAt: now, expiresAt });
       if (expiresAt !== undefined) this.addTimer(`hook:${cid}`, expiresAt);
       return;
     }

@@ -15,6 +15,7 @@ const WRITTEN_BY_EXECUTION = new Set<EventType>([
   'value_recorded',
   'hook_created',
   'hook_timed_out',
+  'hook_closed',
   'signal_waiting',
   'signal_timed_out',
   'signal_wait_cancelled',

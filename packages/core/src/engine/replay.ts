@@ -71,6 +71,7 @@ export abstract class Replay extends RunBatch {
     this.replaying = false;
     this.logged.clear();
     this.loggedData.clear();
+    this.loggedClosed.clear();
   }
 
   protected index(ev: DurablyEvent): void {
@@ -78,6 +79,7 @@ export abstract class Replay extends RunBatch {
     const identity = identityOf(ev);
     if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
     if (ev.type === 'value_recorded' || ev.type === 'hook_created' || ev.type === 'signal_wait_cancelled') this.loggedData.set(ev.correlationId, ev);
+    if (ev.type === 'hook_closed') this.loggedClosed.add(ev.correlationId);
   }
 
   /**
@@ -211,12 +213,21 @@ export abstract class Replay extends RunBatch {
         if (isStepHook(ev.correlationId)) return this.applyStepHook(ev);
         const cmd = this.expectKind(ev, 'hook');
         if (!cmd) return false;
+        if (cmd.inbox) return this.applyMultiUse(cmd, ev);
         // A payload written by resumeHook leaves the hook's timeout timer in storage: clear it with the next append.
         if (ev.type === 'hook_received') this.dropTimer(`hook:${cmd.id}`);
         else this.liveTimers.delete(`hook:${cmd.id}`);
         if (ev.type === 'hook_received') this.settle(cmd, { ok: true, value: deserialize(ev.data.payload) });
         else this.settle(cmd, { ok: false, error: new HookTimeoutError(`Hook "${cmd.name}" timed out before it was resumed.`) });
         return true;
+      }
+      case 'hook_closed': {
+        // The code closed the hook before this event (calls.ts): a hook still open here was not closed by it.
+        const id = ev.correlationId ?? '?';
+        const cmd = this.commands.get(id);
+        if (cmd?.kind === 'hook' && cmd.closed) this.commands.delete(id);
+        else if (cmd && !this.cancelReason) this.fail(new NonDeterminismError(id, `hook "${ev.data.name}" closed`, cmd.kind === 'hook' ? `${cmd.describe()} not closed` : cmd.describe()));
+        return false;
       }
       case 'signal_received':
         return this.deliverSignal(ev.data.name, ev.data.payload);
@@ -332,6 +343,20 @@ export abstract class Replay extends RunBatch {
     return true;
   }
 
+  /**
+   * A payload or the timeout of a multi-use hook: a payload goes to its inbox (dropped when the code
+   * closed the hook before it); the timeout ends the hook. The timeout timer stays until then.
+   */
+  protected applyMultiUse(cmd: CommandOf<'hook'>, ev: DurablyEvent): boolean {
+    if (ev.type === 'hook_received') {
+      if (!cmd.closed) cmd.inbox!.deliver(deserialize(ev.data.payload));
+      return true;
+    }
+    this.liveTimers.delete(`hook:${cmd.id}`);
+    this.settle(cmd, { ok: false, error: new HookTimeoutError(`Multi-use hook "${cmd.name}" timed out.`) });
+    return true;
+  }
+
   /** Like expect, for outcome events that carry no name (hook payloads). */
   protected expectKind<K extends Command['kind']>(ev: DurablyEvent, kind: K): CommandOf<K> | undefined {
     const cmd = this.commands.get(ev.correlationId ?? '?');
@@ -432,6 +457,8 @@ function identityOf(ev: DurablyEvent): string | undefined {
       return `value:${ev.data.kind}`;
     case 'hook_created':
       return isStepHook(ev.correlationId) ? undefined : `hook:${ev.data.name}`;
+    case 'hook_closed':
+      return `hook:${ev.data.name}`;
     case 'signal_waiting':
     case 'signal_timed_out':
     case 'signal_wait_cancelled':

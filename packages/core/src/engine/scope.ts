@@ -26,7 +26,7 @@ export interface WorkflowRuntime {
   callStep(definition: StepDefinition, args: unknown[]): Promise<unknown>;
   sleep(duration: Duration | Date): Promise<void>;
   recordValue<T>(kind: 'now' | 'random' | 'uuid', produce: () => T): T;
-  createHook(name: string, timeoutMs?: number): { token: string; promise: Promise<unknown> };
+  createHook(name: string, timeoutMs?: number, multiUse?: boolean): CreatedHook;
   /** The wait's promise, with `cancel()`: a wait that lost a race takes no later signal. */
   waitForSignal(name: string, timeoutMs?: number): Promise<unknown> & { cancel(): boolean };
   /** Sets the handler of signal `name` (buffered signals first, in order); returns its remover. */
@@ -106,3 +106,10 @@ export function runInScope<T>(scope: Scope | undefined, fn: () => T): T {
   return scope === undefined ? scopes.exit(fn) : scopes.run(scope, fn);
 }
 
+/** A hook as the execution made it: a single-use one is awaited through `promise`; a multi-use one has `next` and `close`. */
+export interface CreatedHook {
+  token: string;
+  promise: Promise<unknown>;
+  next?: () => Promise<IteratorResult<unknown, undefined>>;
+  close?: () => void;
+}

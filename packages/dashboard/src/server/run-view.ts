@@ -126,13 +126,23 @@ function hookViews(events: DurablyEvent[]): HookView[] {
     if (ev.type === 'hook_created') {
       const view: HookView = { correlationId: cid, name: ev.data.name, tokenHint: tokenHint(ev.data.token), createdAt: ev.at, status: 'waiting', inStep: cid.includes('/') };
       if (ev.data.expiresAt !== undefined) view.expiresAt = ev.data.expiresAt;
+      if (ev.data.multiUse) view.multiUse = true;
       hooks.set(cid, view);
-    } else if (ev.type === 'hook_received' || ev.type === 'hook_timed_out') {
+    } else if (ev.type === 'hook_received' || ev.type === 'hook_timed_out' || ev.type === 'hook_closed') {
       const view = hooks.get(cid);
       if (!view) continue;
-      view.status = ev.type === 'hook_received' ? 'received' : 'timed_out';
-      view.receivedAt = ev.at;
-      if (ev.type === 'hook_received') view.payload = renderSerialized(ev.data.payload);
+      if (ev.type === 'hook_closed') {
+        view.status = 'closed';
+        continue;
+      }
+      // A multi-use hook stays open for more payloads.
+      if (ev.type === 'hook_timed_out') view.status = 'timed_out';
+      else if (!view.multiUse) view.status = 'received';
+      if (ev.type === 'hook_received') {
+        view.receivedAt = ev.at;
+        view.payload = renderSerialized(ev.data.payload);
+        view.received = (view.received ?? 0) + 1;
+      }
     }
   }
   return [...hooks.values()];

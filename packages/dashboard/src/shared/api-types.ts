@@ -168,10 +168,15 @@ export interface HookView {
   createdAt: number;
   /** When its timeout passes, if it has one. */
   expiresAt?: number;
-  status: 'waiting' | 'received' | 'timed_out';
+  /** A multi-use hook stays `waiting` (resumable) after each payload until its workflow closes it (`closed`) or it times out. */
+  status: 'waiting' | 'received' | 'timed_out' | 'closed';
   receivedAt?: number;
-  /** The payload it was resumed with. */
+  /** The payload it was resumed with (a multi-use hook: the latest). */
   payload?: RenderedValue;
+  /** Made with `create({ multiUse: true })`: it takes a payload per resume. */
+  multiUse?: boolean;
+  /** How many payloads it received. */
+  received?: number;
   /** Created by stepHook inside a step (its id is "<step>/<hook>"). */
   inStep: boolean;
 }

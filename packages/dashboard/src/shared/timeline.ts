@@ -16,6 +16,8 @@ export function layoutTimeline(events: readonly LogEvent[]): TimelineLayout {
   const lanes = new Map<string, TimelineLane & { firstSeq: number }>();
   const markers: TimelineMarker[] = [];
   const signalWaits = new Map<string, TimelineLane[]>();
+  /** Multi-use hooks, by position: their lane stays open across payloads. */
+  const multiUseHooks = new Set<string | undefined>();
   const lane = (id: string, kind: TimelineLane['kind'], label: string, firstSeq: number) => {
     let l = lanes.get(id);
     if (!l) {
@@ -67,9 +69,14 @@ export function layoutTimeline(events: readonly LogEvent[]): TimelineLayout {
         const bar: TimelineBar = { kind: 'hook_wait', start: ev.at, state: 'open', label: `waiting for hook ${ev.data.name}`, startSeq: ev.seq };
         if (ev.data.expiresAt !== undefined) bar.plannedEnd = ev.data.expiresAt;
         l.bars.push(bar);
+        if (ev.data.multiUse) multiUseHooks.add(cid);
         break;
       }
       case 'hook_received':
+        // A multi-use hook's lane stays open until hook_closed.
+        if (!multiUseHooks.has(cid)) close(lanes.get(`hook:${cid}`), ev, 'completed');
+        break;
+      case 'hook_closed':
         close(lanes.get(`hook:${cid}`), ev, 'completed');
         break;
       case 'hook_timed_out':

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Broker, DurablyEvent, HookRecord, RunRecord, ScheduleRecord, Storage, Timer } from '@durably/core';
 
@@ -72,7 +73,8 @@ export async function snapshot(storage: Storage, brokers: CountingBroker[], queu
     for (const record of page.runs) {
       const events = await storage.readEvents(record.runId);
       const tokens = events.flatMap((e) => (e.type === 'hook_created' && typeof e.data.token === 'string' ? [e.data.token] : []));
-      const hooks = await Promise.all(tokens.map((t) => storage.getHook(t)));
+      // The index is keyed by the SHA-256 of each token (k + base64url), never the token.
+      const hooks = await Promise.all(tokens.map((t) => storage.getHook(`k${createHash('sha256').update(t, 'utf8').digest('base64url')}`)));
       runs.set(record.runId, { record, events, timers: await storage.listTimers(record.runId), hooks });
     }
     cursor = page.nextCursor;

@@ -100,5 +100,33 @@ export const reviewed = step('suite.reviewed', async (doc: string, timeoutMs: nu
 
 export const reviewWf = workflow('suite.review', async (doc: string, timeoutMs: number) => reviewed(doc, timeoutMs));
 
+export const VoteSchema = z.object({ n: z.number().int() });
+
+export const votes = defineHook<z.infer<typeof VoteSchema>>('suite.votes', { schema: VoteSchema });
+
+/** The votes the workflow took so far: a query replays the log, so it shows what a replay hands the code. */
+export const votesSeen = defineQuery<unknown[]>('suite.votes-seen');
+
+/**
+ * Takes `count` payloads from a multi-use hook, then leaves the loop (which closes the hook). It
+ * sleeps `sleepFirstMs` before it asks, so that resumes can arrive while it does not wait.
+ */
+export const tally = workflow('suite.tally', async (count: number, sleepFirstMs: number, timeoutMs?: number) => {
+  const hook = votes.create({ multiUse: true, timeout: timeoutMs });
+  const seen: unknown[] = [];
+  votesSeen.handle(() => seen);
+  await publishToken(hook.token);
+  if (sleepFirstMs > 0) await sleep(sleepFirstMs);
+  try {
+    for await (const vote of hook) {
+      seen.push(vote);
+      if (seen.length === count) break;
+    }
+  } catch (err) {
+    return { seen, error: (err as Error).name };
+  }
+  return { seen, after: await hook.next() };
+});
+
 /** The workflows above that the suite's workers register. */
-export const hooksWorkflows: Workflow<any[], any>[] = [expense, collector, patchedWf, queried, reviewWf];
+export const hooksWorkflows: Workflow<any[], any>[] = [expense, collector, patchedWf, queried, reviewWf, tally];

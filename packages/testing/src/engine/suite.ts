@@ -7,6 +7,7 @@ import { basicsTests } from './basics.js';
 import { stepTests } from './steps.js';
 import { timerTests } from './timers.js';
 import { hookTests } from './hooks.js';
+import { multiUseHookTests } from './hooks-multiuse.js';
 import { messageTests } from './messages.js';
 import { cancellationTests } from './cancellation.js';
 import { childTests } from './children.js';
@@ -97,6 +98,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     stepTests(suite);
     timerTests(suite);
     hookTests(suite);
+    multiUseHookTests(suite);
     messageTests(suite);
     cancellationTests(suite);
     childTests(suite);

@@ -3,8 +3,6 @@ import {
   type Broker,
   parseDuration,
   type Duration,
-  HookAlreadyUsedError,
-  HookExpiredError,
   HookNotFoundError,
   HookPayloadInvalidError,
   InvalidArgumentError,
@@ -15,7 +13,6 @@ import {
   type DurablyEvent,
   type EventDataMap,
   type EventType,
-  type HookRecord,
   serialize,
   FINISHED_STATUSES,
   type RunFilter,
@@ -42,6 +39,7 @@ import { getHookDefinition, type QueryDefinition } from '../../engine/definition
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
 import { RunHandle } from './handle.js';
+import { findHook, resumeRound } from './resume-hook.js';
 import { fencedAppend } from '../../engine/fenced-append.js';
 import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
@@ -408,38 +406,29 @@ export class Client implements RunStarter {
   }
 
   /**
-   * Resumes the hook with this token. Throws HookNotFoundError (wrong token), HookAlreadyUsedError,
-   * HookExpiredError, or HookPayloadInvalidError (the payload fails the hook's schema, when its
-   * definition is loaded in this process); in each case nothing is written.
+   * Resumes the hook with this token. A single-use hook's token is spent with its payload; a
+   * multi-use hook takes one payload per call until its workflow closes it. Throws HookNotFoundError
+   * (wrong token), HookAlreadyUsedError (spent, or closed), HookExpiredError, or
+   * HookPayloadInvalidError (the payload fails the hook's schema, when its definition is loaded in
+   * this process); in each case nothing is written.
    */
   async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
     if (typeof token !== 'string' || !HOOK_TOKEN_PATTERN.test(token)) throw new HookNotFoundError();
-    const hook = await this.storage.getHook(token);
+    const hook = await findHook(this.storage, token);
     if (!hook) throw new HookNotFoundError();
-    const def = getHookDefinition(hook.name);
+    const name = hook.record.name;
+    const def = getHookDefinition(name);
     let value = payload;
     if (def?.schema) {
       const parsed = def.schema.safeParse(payload);
-      if (!parsed.success) throw new HookPayloadInvalidError(hook.name, describeIssues(parsed.error));
+      if (!parsed.success) throw new HookPayloadInvalidError(name, describeIssues(parsed.error));
       value = parsed.data;
     }
-    const serialized = checkPayload(serialize(value, `the payload of hook "${hook.name}"`), `The payload of hook "${hook.name}"`, this.limits);
-    let current: HookRecord = hook;
-    const queue = await fencedAppend(this.storage, async (round) => {
-      // After a lost race the hook is read again: the winner may have been another resume.
-      if (round > 0) current = (await this.storage.getHook(token)) ?? current;
-      checkHookUsable(current, this.clock());
-      const run = await this.storage.getRun(current.runId);
-      if (!run) throw new HookNotFoundError();
-      if (FINISHED_STATUSES.has(run.status)) throw new HookExpiredError(run.runId);
-      const now = this.clock();
-      const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload: serialized }, current.correlationId, now);
-      // The consumed mark is written in the same atomic append: of two racing resumes, one wins.
-      return { append: { runId: run.runId, expectedSeq: run.lastSeq, events: [event], setHooks: [{ ...current, consumedAt: now }] }, value: run.queue };
-    });
-    await publishTask(this.broker, brokerQueue(queue), runTask(current.runId, 'hook'), 0, this.clock);
-    return { runId: current.runId };
+    const serialized = checkPayload(serialize(value, `the payload of hook "${name}"`), `The payload of hook "${name}"`, this.limits);
+    const resumed = await fencedAppend(this.storage, () => resumeRound(this.storage, hook, serialized, this.clock));
+    await publishTask(this.broker, brokerQueue(resumed.queue), runTask(resumed.runId, 'hook'), 0, this.clock);
+    return { runId: resumed.runId };
   }
 
   /**
@@ -489,14 +478,6 @@ export class Client implements RunStarter {
   async close(): Promise<void> {
     await Promise.allSettled([this.broker.close(), this.storage.close()]);
   }
-}
-
-function checkHookUsable(hook: HookRecord, now: number): void {
-  if (hook.consumedAt !== undefined) {
-    if (hook.expiresAt !== undefined && hook.consumedAt >= hook.expiresAt) throw new HookExpiredError(hook.runId, hook.expiresAt);
-    throw new HookAlreadyUsedError(hook.runId);
-  }
-  if (hook.expiresAt !== undefined && hook.expiresAt <= now) throw new HookExpiredError(hook.runId, hook.expiresAt);
 }
 
 function describeIssues(error: unknown): unknown {

@@ -1,0 +1,67 @@
+import {
+  FINISHED_STATUSES,
+  HookAlreadyUsedError,
+  HookExpiredError,
+  HookNotFoundError,
+  makeEvent,
+  type AppendRequest,
+  type HookRecord,
+  type Serialized,
+  type Storage,
+} from '@durably/contracts';
+import { hookIndexKey, isHookIndexKey, isMultiUseToken } from '../../engine/hook-token.js';
+import type { FencedStep } from '../../engine/fenced-append.js';
+
+/** A hook found by its token: its index entry, and whether the token is a multi-use one. */
+export interface FoundHook {
+  record: HookRecord;
+  /** The key the entry is stored under (the token's hash, or the raw token of an entry written by 0.1.0). */
+  key: string;
+  multiUse: boolean;
+}
+
+/**
+ * The index entry of a token. The index is keyed by the token's hash (hookIndexKey); an entry
+ * written by 0.1.0 and before is keyed by the raw token, so that is looked up next, never for a value
+ * shaped like a hash key (whoever read the index must not resume a hook with what they read).
+ * Entries of 0.1.0 are all single-use.
+ */
+export async function findHook(storage: Storage, token: string): Promise<FoundHook | undefined> {
+  const key = hookIndexKey(token);
+  const hashed = await storage.getHook(key);
+  if (hashed) return { record: hashed, key, multiUse: isMultiUseToken(token) };
+  if (isHookIndexKey(token)) return undefined;
+  const legacy = await storage.getHook(token);
+  return legacy && legacy.token === token ? { record: legacy, key: token, multiUse: false } : undefined;
+}
+
+/** Throws the typed error that says why the hook cannot take a payload now. */
+export function checkHookUsable(hook: FoundHook, now: number): void {
+  const { record } = hook;
+  if (record.consumedAt !== undefined) {
+    if (record.expiresAt !== undefined && record.consumedAt >= record.expiresAt) throw new HookExpiredError(record.runId, record.expiresAt);
+    throw new HookAlreadyUsedError(record.runId, hook.multiUse);
+  }
+  if (record.expiresAt !== undefined && record.expiresAt <= now) throw new HookExpiredError(record.runId, record.expiresAt);
+}
+
+/**
+ * One round of a resume's fenced append: the run is read first and the hook's entry after it, so an
+ * entry spent by an append this round does not see (a timeout, a close) has a seq this append's fence
+ * rejects. A single-use hook is spent in the same atomic append as its payload: of two racing
+ * resumes one wins; a multi-use hook stays open, and racing resumes are all recorded, one after another.
+ */
+export async function resumeRound(storage: Storage, hook: FoundHook, payload: Serialized, now: () => number): Promise<FencedStep<{ runId: string; queue: string }>> {
+  const run = await storage.getRun(hook.record.runId);
+  if (!run) throw new HookNotFoundError();
+  const record = await storage.getHook(hook.key);
+  if (!record) throw new HookNotFoundError();
+  const current: FoundHook = { ...hook, record };
+  checkHookUsable(current, now());
+  if (FINISHED_STATUSES.has(run.status)) throw new HookExpiredError(run.runId);
+  const at = now();
+  const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload }, record.correlationId, at);
+  const append: AppendRequest = { runId: run.runId, expectedSeq: run.lastSeq, events: [event] };
+  if (!hook.multiUse) append.setHooks = [{ ...record, consumedAt: at }];
+  return { append, value: { runId: run.runId, queue: run.queue } };
+}
