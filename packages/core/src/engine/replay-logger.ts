@@ -21,6 +21,7 @@ const WRITTEN_BY_EXECUTION = new Set<EventType>([
   'condition_waiting',
   'condition_timed_out',
   'patch_marker',
+  'attributes_set',
   'child_started',
   'run_completed',
   'run_failed',

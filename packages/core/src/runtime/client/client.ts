@@ -31,6 +31,7 @@ import {
   checkTags,
   checkRunId,
   checkIdempotencyKey,
+  checkAttributeFilter,
   checkSignalName,
 } from '@durably/contracts';
 import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
@@ -326,6 +327,8 @@ export class Client implements RunStarter {
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    // A malformed attribute filter (a Date, a nested object) is refused here, not matched as nothing.
+    if (filter.attributes !== undefined) filter = { ...filter, attributes: checkAttributeFilter(filter.attributes, 'listRuns()') };
     await this.ensureReady();
     return this.storage.listRuns(filter);
   }
