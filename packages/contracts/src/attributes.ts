@@ -122,3 +122,11 @@ export function attributesMatch(attributes: Attributes | undefined, filter: Attr
   }
   return true;
 }
+
+/** The value `attributeIndexValue` encoded (lossless: a number's shortest round-trip text). */
+export function attributeFromIndexValue(encoded: string): AttributeValue {
+  const text = encoded.slice(2);
+  if (encoded.startsWith('n:')) return Number(text);
+  if (encoded.startsWith('b:')) return text === 'true';
+  return text;
+}
