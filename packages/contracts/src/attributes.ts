@@ -50,6 +50,10 @@ function plainObject(value: unknown, owner: string): value is Record<string, unk
 /** Checks what `setAttributes` was given (keys, value types, string lengths); returns a plain copy. */
 export function checkAttributePatch(patch: unknown, owner: string): AttributePatch {
   plainObject(patch, owner);
+  const keys = Object.keys(patch as object);
+  if (keys.length > ATTRIBUTE_LIMITS.maxPerRun) {
+    throw new InvalidAttributeError(keys[ATTRIBUTE_LIMITS.maxPerRun], 'count', `${owner}: ${keys.length} attributes in one call; the limit is ${ATTRIBUTE_LIMITS.maxPerRun} (ATTRIBUTE_LIMITS.maxPerRun).`);
+  }
   const copy: AttributePatch = {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     keyOk(key, owner);
