@@ -38,8 +38,15 @@ function valueOk(key: string, value: unknown, owner: string, allowNull: boolean)
   throw new InvalidAttributeError(
     key,
     'value type',
-    `${owner}: attribute "${key}" must be a string, a finite number or a boolean${allowNull ? ' (null removes it)' : ''}, got ${value instanceof Date ? 'a Date' : JSON.stringify(value) ?? typeof value}.${hint}`,
+    `${owner}: attribute "${key}" must be a string, a finite number or a boolean${allowNull ? ' (null removes it)' : ''}, got ${describeValue(value)}.${hint}`,
   );
+}
+
+function describeValue(value: unknown): string {
+  if (value instanceof Date) return 'a Date';
+  if (typeof value === 'bigint') return `the bigint ${value}n (use a number)`;
+  if (typeof value === 'number' || value === null || Array.isArray(value)) return JSON.stringify(value) ?? String(value);
+  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 function plainObject(value: unknown, owner: string): value is Record<string, unknown> {
