@@ -141,3 +141,24 @@ export function attributeFromIndexValue(encoded: string): AttributeValue {
   if (encoded.startsWith('b:')) return text === 'true';
   return text;
 }
+
+/** A JSON number, as an attribute filter written as text reads one. */
+const NUMBER_TEXT = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * An attribute value written as text (`durably runs list --attribute key=value`, the dashboard's
+ * filter): `true` and `false` are booleans, a number such as `120` or `-1.5` is a number, a value in
+ * double quotes (`"120"`) is the string inside them, anything else is the string as written.
+ */
+export function attributeValueFromText(text: string): AttributeValue {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (NUMBER_TEXT.test(text)) return Number(text);
+  if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) return text.slice(1, -1);
+  return text;
+}
+
+/** A value as `attributeValueFromText` reads it back: a string that would read as another type is quoted. */
+export function attributeValueToText(value: AttributeValue): string {
+  return typeof value === 'string' && attributeValueFromText(value) !== value ? JSON.stringify(value) : String(value);
+}
