@@ -165,7 +165,7 @@ export class MemoryStorage implements Storage {
     const next = { ...r.attributes };
     for (const [key, value] of Object.entries(patch)) {
       const old = next[key];
-      if (old !== undefined) this.byAttribute.get(attributeKey(key, old))?.delete(r.runId);
+      if (old !== undefined) this.unindex(r.runId, key, old);
       if (value === null) {
         delete next[key];
         continue;
@@ -178,6 +178,14 @@ export class MemoryStorage implements Storage {
     }
     if (Object.keys(next).length > 0) r.attributes = next;
     else delete r.attributes;
+  }
+
+  /** Takes the run out of the index entry of (key, value), and drops the entry once empty. */
+  private unindex(runId: string, key: string, value: string | number | boolean): void {
+    const k = attributeKey(key, value);
+    const set = this.byAttribute.get(k);
+    set?.delete(runId);
+    if (set?.size === 0) this.byAttribute.delete(k);
   }
 
   async append(request: AppendRequest): Promise<void> {
@@ -260,11 +268,7 @@ export class MemoryStorage implements Storage {
       if (run.record.idempotencyKey !== undefined) this.byKey.delete(keyOf(run.record.workflow, run.record.idempotencyKey));
       for (const [token, hook] of this.hooks) if (hook.runId === runId) this.hooks.delete(token);
       for (const key of this.checkpoints.keys()) if (key.startsWith(`${runId}\n`)) this.checkpoints.delete(key);
-      for (const [key, value] of Object.entries(run.record.attributes ?? {})) {
-        const set = this.byAttribute.get(attributeKey(key, value));
-        set?.delete(runId);
-        if (set?.size === 0) this.byAttribute.delete(attributeKey(key, value));
-      }
+      for (const [key, value] of Object.entries(run.record.attributes ?? {})) this.unindex(runId, key, value);
     }
     if (doomed.length > 0) {
       const gone = new Set(doomed);
