@@ -95,6 +95,7 @@ const sidebar: DefaultTheme.SidebarItem[] = [
       page('Hooks', 'concepts/hooks.md'),
       page('Signals and updates', 'concepts/signals.md'),
       page('Queries', 'concepts/queries.md'),
+      page('Search attributes', 'concepts/search-attributes.md'),
       page('Retries', 'concepts/retries.md'),
       page('Cancellation', 'concepts/cancellation.md'),
       page('Child workflows', 'concepts/children.md'),

@@ -140,6 +140,29 @@ describe('durably on the local backend', () => {
     expect(bad.stderr).toContain('--status "finished" is not a status');
   });
 
+  it('runs list --attribute filters by typed search attributes; runs show prints them', async () => {
+    for (const [customer, amount] of [['c-42', 120], ['c-42', 80], ['c-7', 120]] as const) {
+      expect((await run('start', 'fixture.attributed', '--args', JSON.stringify([customer, amount]))).code).toBe(0);
+    }
+    await eventually(async () => json(await run('runs', 'list', '--workflow', 'fixture.attributed', '--status', 'completed', '--json')).runs.length === 3, 'three attributed runs completed');
+    const ids = async (...filters: string[]) => json(await run('runs', 'list', ...filters.flatMap((f) => ['--attribute', f]), '--json')).runs as Array<{ runId: string; attributes: Record<string, unknown> }>;
+    expect((await ids('customer=c-42')).map((r) => r.attributes.amount).sort()).toEqual([120, 80]);
+    const both = await ids('customer=c-42', 'amount=120');
+    expect(both).toHaveLength(1);
+    expect(both[0].attributes).toEqual({ customer: 'c-42', amount: 120, big: true });
+    expect(await ids('big=true')).toHaveLength(2);
+    // "120" in quotes is the string, which no run has; 120 is the number.
+    expect(await ids('amount="120"')).toHaveLength(0);
+    const shown = await run('runs', 'show', both[0].runId);
+    expect(shown.stdout).toContain('customer=c-42, amount=120, big=true');
+    const bad = await run('runs', 'list', '--attribute', 'customer');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('write key=value');
+    const badKey = await run('runs', 'list', '--attribute', '9x=1');
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toContain('"9x" is invalid');
+  });
+
   it('hooks resume delivers a payload (the token never reaches the logs), signals send delivers a signal', async () => {
     const started = json(await run('start', 'fixture.approve', '--args', '["laptop"]', '--json'));
     const runId = started.runId as string;

@@ -56,7 +56,8 @@ export type ErrorCode =
   | 'DUPLICATE_NAME'
   | 'QUERY_NOT_REGISTERED'
   | 'QUERY_FAILED'
-  | 'CHILD_DEPTH_EXCEEDED';
+  | 'CHILD_DEPTH_EXCEEDED'
+  | 'INVALID_ATTRIBUTE';
 
 /**
  * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);
@@ -575,5 +576,16 @@ export class ChildDepthExceededError extends DurablyError {
       `Run ${runId} cannot start child workflow "${workflowName}": the child would be at depth ${depth}, and children may nest ${maxDepth} deep (limits.maxChildDepth of the client that started the first run of this family). ` +
         `Check the workflow for unbounded recursion, or start that client with a higher limits.maxChildDepth.`,
     );
+  }
+}
+
+/**
+ * A search attribute given to `setAttributes` (or a `listRuns({ attributes })` filter) breaks a rule:
+ * `key` names the attribute, `limit` the rule (`key`, `value type`, `string length`, `count`).
+ */
+export class InvalidAttributeError extends DurablyError {
+  override readonly code = 'INVALID_ATTRIBUTE' as const;
+  constructor(readonly key: string, readonly limit: 'key' | 'value type' | 'string length' | 'count', message: string) {
+    super(message);
   }
 }

@@ -1,4 +1,5 @@
 import type { Serialized, SerializedError } from './serialization.js';
+import type { AttributePatch } from './attributes.js';
 
 /**
  * The event model. Each run has an append-only log of these; `seq` increases by one from 1 with no
@@ -123,6 +124,11 @@ export interface EventDataMap {
   condition_waiting: { timeoutAt: number };
   /** That condition's timeout passed before its predicate turned true (it resolved false). */
   condition_timed_out: Record<string, never>;
+  /**
+   * setAttributes() changed the run's search attributes: merged into the record's `attributes` by the
+   * same append (a key set to null is removed).
+   */
+  attributes_set: { attributes: AttributePatch };
   /** patched(id) took the new code path. */
   patch_marker: { patchId: string };
   /** startChild created a child run. */

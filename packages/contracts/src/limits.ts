@@ -31,3 +31,10 @@ export function checkPayload(serialized: string, what: string, limits: Pick<Limi
   if (bytes > limits.maxPayloadBytes) throw new PayloadTooLargeError(what, bytes, limits.maxPayloadBytes);
   return serialized;
 }
+
+/**
+ * The fixed limits of search attributes (`setAttributes`): at most `maxPerRun` attributes on a run,
+ * keys of at most `maxKeyLength` characters (see `ATTRIBUTE_KEY_PATTERN`), string values of at most
+ * `maxStringLength` characters. Fixed rather than configurable so every replay of a run decides alike.
+ */
+export const ATTRIBUTE_LIMITS = { maxPerRun: 32, maxKeyLength: 64, maxStringLength: 256 } as const;

@@ -15,6 +15,8 @@ export const QUEUE_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 export const TAG_PATTERN = /^[A-Za-z0-9_.:=/-]{1,100}$/;
 /** At most this many tags on a run. */
 export const MAX_TAGS = 20;
+/** Search attribute keys: 1-64 letters, digits, "_", "." and "-", starting with a letter or "_". */
+export const ATTRIBUTE_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** Run ids chosen by the caller: 1-128 letters, digits, "_", "-", "." and ":". */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** Schedule ids: 1-128 letters, digits, "_", "-", "." and ":", starting with a letter or digit. */

@@ -1,5 +1,6 @@
 import type { DurablyEvent } from './events.js';
 import type { Serialized, SerializedError } from './serialization.js';
+import type { AttributePatch, Attributes } from './attributes.js';
 
 /**
  * The storage contract. An adapter implements this interface and proves it by passing
@@ -59,6 +60,8 @@ export interface RunRecord {
   lastSeq: number;
   /** Labels given at start (workflow tags plus start tags); filterable with listRuns({ tags }). */
   tags?: string[];
+  /** Search attributes the run set with `setAttributes`; filterable with listRuns({ attributes }). */
+  attributes?: Attributes;
 }
 
 /**
@@ -94,6 +97,11 @@ export interface RunPatch {
   result?: Serialized;
   error?: SerializedError;
   finishedAt?: number;
+  /**
+   * Search attributes to merge into the record's `attributes` (a key set to null is removed), with
+   * the index listRuns({ attributes }) reads updated in the same atomic write.
+   */
+  attributes?: AttributePatch;
 }
 
 /** A durable timer: at `fireAt` the run must be woken. Identified by (runId, timerId). */
@@ -235,6 +243,11 @@ export interface RunFilter {
   updatedBefore?: number;
   /** Only runs that carry every one of these tags. */
   tags?: string[];
+  /**
+   * Only runs whose search attributes equal every one of these, value and type (the number 1 is not
+   * the string '1'). Read from an index, not by a scan.
+   */
+  attributes?: Attributes;
   /** Page size; adapters cap it at 1,000. Default 100. */
   limit?: number;
   /** Opaque cursor from a previous page's `nextCursor`. */

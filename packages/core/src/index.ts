@@ -23,6 +23,7 @@ export { defineHook, defineQuery, getHookDefinition } from './api/hooks.js';
 export { waitForSignal, onSignal, condition, type SignalWait } from './api/signals.js';
 export { defineUpdate, getUpdateDefinition, type UpdateDefinition, type UpdateOptions } from './api/updates.js';
 export { patched, continueAsNew, shield } from './api/flow.js';
+export { setAttributes } from './api/attributes.js';
 export { startChild, startChildWith, runChild } from './api/children.js';
 export type { QueryDefinition } from './api/hooks.js';
 export type { ChildHandle, ChildOptions } from './api/children.js';

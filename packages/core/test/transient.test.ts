@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { Client, DurableOnlyError, MemoryBroker, MemoryStorage, RetryableError, defineHook, defineStream, runStream, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+import { Client, DurableOnlyError, InvalidAttributeError, setAttributes, MemoryBroker, MemoryStorage, RetryableError, defineHook, defineStream, runStream, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
 
 let attempts = 0;
 const flaky = step(
@@ -68,4 +68,16 @@ it('cancels a transient run', async () => {
   await run.cancel('enough');
   await expect(run.result({ timeout: '2s' })).rejects.toThrow('enough');
   expect(await run.status()).toBe('cancelled');
+});
+
+const labelled = workflow('transient.labelled', async (note: string) => {
+  setAttributes({ customer: 'c-1', note });
+  return 'labelled';
+});
+
+it('checks setAttributes in a transient run and stores nothing (it has no record to index)', async () => {
+  const client = new Client(untouchable());
+  expect(await (await client.startWith(labelled, ['short'], { durable: false })).result({ timeout: '2s' })).toBe('labelled');
+  const error = await (await client.startWith(labelled, ['x'.repeat(300)], { durable: false })).result({ timeout: '2s' }).catch((e: unknown) => e);
+  expect((error as Error).cause).toBeInstanceOf(InvalidAttributeError);
 });

@@ -82,6 +82,13 @@ export function apiSuite(name: string, backend: () => Backend): void {
       const tagged = await call('/api/runs?tags=vip,shop');
       expect(tagged.body.runs.map((r: { runId: string }) => r.runId)).toEqual([runs.order]);
       expect(tagged.body.runs[0].tags.sort()).toEqual(['shop', 'vip']);
+      const byAttributes = await call(`/api/runs?attributes=${encodeURIComponent('order=o-1,items=2')}`);
+      expect(byAttributes.body.runs.map((r: { runId: string }) => r.runId)).toEqual([runs.order]);
+      expect(byAttributes.body.runs[0].attributes).toEqual({ order: 'o-1', items: 2 });
+      const oneItem = await call(`/api/runs?attributes=items=1&workflow=dash.order`);
+      expect(oneItem.body.runs.map((r: { runId: string }) => r.runId)).toEqual([runs.order2]);
+      // "1" in quotes is the string, which no run has: the number 1 is not it.
+      expect((await call(`/api/runs?attributes=${encodeURIComponent('items="1"')}`)).body.runs).toEqual([]);
       const future = await call(`/api/runs?createdAfter=${new Date(Date.now() + 60_000).toISOString()}`);
       expect(future.body.runs).toEqual([]);
       await until('the loop chain to finish', async () => (await client.getRunChain(runs.loop)).at(-1)!.status === 'completed');
@@ -117,6 +124,8 @@ export function apiSuite(name: string, backend: () => Backend): void {
         ['/api/runs?createdAfter=yesterday', /query\.createdAfter: must be an ISO 8601 date-time/],
         ['/api/runs?colour=blue', /Unrecognized key\(s\) in object: 'colour'/],
         ['/api/runs?tags=a%20b', /query\.tags\.0: a tag is/],
+        ['/api/runs?attributes=customer', /query\.attributes: each attribute is key=value/],
+        ['/api/runs?attributes=9x=1', /query\.attributes: attributes: attribute key "9x" is invalid/],
         ['/api/runs/not%20a%20run', /param\.runId: must be a run id/],
         ['/api/dead-letters?queue=a%20b', /query\.queue/],
       ];

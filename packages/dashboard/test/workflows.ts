@@ -1,4 +1,4 @@
-import { continueAsNew, defineHook, runChild, sleep, step, stepContext, waitForSignal, workflow } from '@durably/core';
+import { continueAsNew, defineHook, runChild, setAttributes, sleep, step, stepContext, waitForSignal, workflow } from '@durably/core';
 
 /**
  * Workflows the dashboard's tests run on a real worker: steps (one fails once and is retried),
@@ -33,6 +33,7 @@ export const notifyCustomer = workflow('dash.notify-customer', async (orderId: s
 export const orderFlow = workflow(
   'dash.order',
   async (order: { id: string; items: string[]; total: bigint }) => {
+    setAttributes({ order: order.id, items: order.items.length });
     const stock = await reserveStock(order.items);
     const payment = await chargeCard(order.total);
     await sleep('1s');

@@ -213,6 +213,13 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
   setQueryHandler(): void {}
 
   /**
+   * Search attributes index Durably's run records, which serverless mode does not keep (the execution
+   * lives in AWS's durable execution history): setAttributes (checked by the caller) keeps nothing, so
+   * the same workflow code runs on a worker, where its runs are listed by them, and on Lambda.
+   */
+  setAttributes(): void {}
+
+  /**
    * Replaying while this invocation has issued fewer operations in its context than earlier
    * invocations recorded there: the code is re-running what they ran.
    */

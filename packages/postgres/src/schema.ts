@@ -261,6 +261,13 @@ const MIGRATIONS: string[] = [
   CREATE UNIQUE INDEX IF NOT EXISTS runs_idempotency ON $S.runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
   ALTER TABLE $S.runs DROP CONSTRAINT IF EXISTS runs_idempotency_key_key;
   `,
+  // Search attributes: a jsonb column, merged by the append's own UPDATE (so an append stays one
+  // statement), and a GIN index (jsonb_path_ops) that serves listRuns' typed containment test
+  // attributes @> '{"customer":"c-42"}'; jsonb keeps the number 1 and the string "1" apart.
+  `
+  ALTER TABLE $S.runs ADD COLUMN IF NOT EXISTS attributes jsonb;
+  CREATE INDEX IF NOT EXISTS runs_attributes ON $S.runs USING gin (attributes jsonb_path_ops) WHERE attributes IS NOT NULL;
+  `,
 ];
 
 /**

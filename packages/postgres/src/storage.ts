@@ -38,6 +38,7 @@ interface RunRow {
   finished_at: string | null;
   last_seq: number;
   tags: string[] | null;
+  attributes: Record<string, string | number | boolean> | null;
 }
 
 /**
@@ -169,6 +170,7 @@ export class PostgresStorage implements Storage {
     if (filter.createdBefore !== undefined) where.push(`created_at < ${param(filter.createdBefore)}`);
     if (filter.updatedBefore !== undefined) where.push(`updated_at < ${param(filter.updatedBefore)}`);
     if (filter.tags?.length) where.push(`tags @> ${param(filter.tags)}::text[]`);
+    if (filter.attributes && Object.keys(filter.attributes).length > 0) where.push(`attributes @> ${param(JSON.stringify(filter.attributes))}::jsonb`);
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
       where.push(`(created_at, run_id) < (${param(c.createdAt)}, ${param(c.runId)})`);
@@ -266,7 +268,10 @@ export class PostgresStorage implements Storage {
     return `WITH upd AS (
          UPDATE ${S}.runs SET
            status = COALESCE($3, status), result = COALESCE($4, result), error = COALESCE($5::jsonb, error),
-           finished_at = COALESCE($6, finished_at), updated_at = $7, last_seq = $8
+           finished_at = COALESCE($6, finished_at), updated_at = $7, last_seq = $8,
+           -- The patch merges in; its null values remove their keys; no attributes left is NULL.
+           attributes = CASE WHEN $20::jsonb IS NULL THEN attributes
+             ELSE NULLIF(jsonb_strip_nulls(COALESCE(attributes, '{}'::jsonb) || $20::jsonb), '{}'::jsonb) END
          WHERE run_id = $1 AND last_seq = $2
          RETURNING run_id
        ), ev AS (
@@ -317,6 +322,7 @@ export class PostgresStorage implements Storage {
       JSON.stringify(request.setHooks ?? []),
       request.releaseSlots === true,
       this.finishedChannel,
+      p.attributes ? JSON.stringify(p.attributes) : null,
     ];
   }
 
@@ -511,6 +517,7 @@ function toRecord(row: RunRow): RunRecord {
   if (row.start_at !== null) record.startAt = Number(row.start_at);
   if (row.finished_at !== null) record.finishedAt = Number(row.finished_at);
   if (row.tags !== null) record.tags = row.tags;
+  if (row.attributes !== null && row.attributes !== undefined) record.attributes = row.attributes;
   return record;
 }
 

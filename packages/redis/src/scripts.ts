@@ -58,7 +58,8 @@ return { 'created' }
 /**
  * The conditional append. KEYS[1] run hash. ARGV: P, runId, expectedSeq, control JSON, event JSON...
  * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt]], clearTimers: [id],
- * hooks: [[token, json, pexpireat or 0]], releaseSlots }.
+ * hooks: [[token, json, pexpireat or 0]], releaseSlots, attributes? }. attributes: [[key, typed value or '']]:
+ * each is kept as the run hash's field `a:<key>` and indexed in `P:idx:attr:<key>:<typed value>` ('' removes it).
  */
 export const APPEND = `
 ${MEMBER}
@@ -111,6 +112,19 @@ if c.releaseSlots then
   for _, k in ipairs(redis.call('SMEMBERS', P .. ':slots-of:' .. runId)) do redis.call('SREM', P .. ':slot:' .. k, runId) end
   redis.call('DEL', P .. ':slots-of:' .. runId)
 end
+if c.attributes then
+  local m = member(tonumber(redis.call('HGET', KEYS[1], 'createdAt')), runId)
+  for _, a in ipairs(c.attributes) do
+    local old = redis.call('HGET', KEYS[1], 'a:' .. a[1])
+    if old then redis.call('ZREM', P .. ':idx:attr:' .. a[1] .. ':' .. old, m) end
+    if a[2] == '' then
+      redis.call('HDEL', KEYS[1], 'a:' .. a[1])
+    else
+      redis.call('HSET', KEYS[1], 'a:' .. a[1], a[2])
+      redis.call('ZADD', P .. ':idx:attr:' .. a[1] .. ':' .. a[2], 0, m)
+    end
+  end
+end
 return { 'ok' }
 `;
 
@@ -152,6 +166,10 @@ for _, runId in ipairs(ids) do
     local m = member(tonumber(f[4]), runId)
     if f[6] then
       for _, tag in ipairs(cjson.decode(f[6])) do redis.call('ZREM', P .. ':idx:tag:' .. tag, m) end
+    end
+    local all = redis.call('HGETALL', runKey)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 'a:' then redis.call('ZREM', P .. ':idx:attr:' .. string.sub(all[i], 3) .. ':' .. all[i + 1], m) end
     end
     redis.call('ZREM', P .. ':idx:all', m)
     redis.call('ZREM', P .. ':idx:wf:' .. f[1], m)

@@ -6,6 +6,9 @@ import {
   decodeCursor,
   encodeCursor,
   pageLimit,
+  attributeIndexValue,
+  attributeFromIndexValue,
+  attributesMatch,
   type AppendRequest,
   type CreateRunResult,
   type DurablyEvent,
@@ -149,11 +152,14 @@ export class RedisStorage implements Storage {
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
     const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
+    const attributeFilter = Object.entries(filter.attributes ?? {});
     // The most selective index drives the walk; the other filters are checked on each record.
     const indexes =
       filter.parentRunId !== undefined
         ? [`${this.P}:idx:parent:${filter.parentRunId}`]
-        : filter.workflow !== undefined
+        : attributeFilter.length > 0
+          ? [`${this.P}:idx:attr:${attributeFilter[0][0]}:${attributeIndexValue(attributeFilter[0][1])}`]
+          : filter.workflow !== undefined
           ? [`${this.P}:idx:wf:${filter.workflow}`]
           : filter.tags?.length
             ? [`${this.P}:idx:tag:${filter.tags[0]}`]
@@ -169,7 +175,8 @@ export class RedisStorage implements Storage {
       (filter.createdAfter === undefined || r.createdAt >= filter.createdAfter) &&
       (filter.createdBefore === undefined || r.createdAt < filter.createdBefore) &&
       (filter.updatedBefore === undefined || r.updatedAt < filter.updatedBefore) &&
-      (!filter.tags?.length || filter.tags.every((t) => r.tags?.includes(t)));
+      (!filter.tags?.length || filter.tags.every((t) => r.tags?.includes(t))) &&
+      attributesMatch(r.attributes, filter.attributes);
     const found: RunRecord[] = [];
     for (const index of indexes) {
       let from = start;
@@ -216,6 +223,8 @@ export class RedisStorage implements Storage {
     if (p.result !== undefined) control.result = p.result;
     if (p.error !== undefined) control.error = JSON.stringify(p.error);
     if (p.finishedAt !== undefined) control.finishedAt = p.finishedAt;
+    // Typed values are encoded here (Lua would print numbers with 14 digits): the encoding is also what the hash keeps.
+    if (p.attributes && Object.keys(p.attributes).length > 0) control.attributes = Object.entries(p.attributes).map(([k, v]) => [k, v === null ? '' : attributeIndexValue(v)]);
     // cjson turns [] into {}: empty arrays are sent as such and read back as empty tables either way.
     const [status, last] = await this.call('append events', () =>
       this.redis.durablyAppend(this.runKey(runId), this.P, runId, expectedSeq, JSON.stringify(control), ...events.map((e) => JSON.stringify(e))),
@@ -378,6 +387,9 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
   if (h.startAt !== undefined) record.startAt = Number(h.startAt);
   if (h.finishedAt !== undefined) record.finishedAt = Number(h.finishedAt);
   if (h.tags !== undefined) record.tags = JSON.parse(h.tags) as string[];
+  for (const [field, value] of Object.entries(h)) {
+    if (field.startsWith('a:')) (record.attributes ??= {})[field.slice(2)] = attributeFromIndexValue(value);
+  }
   return record;
 }
 

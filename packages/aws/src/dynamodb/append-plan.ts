@@ -1,11 +1,11 @@
 import { DeleteItemCommand, PutItemCommand, type TransactWriteItem, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { StorageError, type AppendRequest, type HookRecord } from '@durably/contracts';
+import { StorageError, attributeIndexValue, type AppendRequest, type HookRecord } from '@durably/contracts';
 import { newBlobId, type PendingBlob } from './blobs.js';
 import { INLINE_RESULT_BYTES, fieldValue } from './codec.js';
 import { N, S, isConditionFailure, key, str, type Dynamo, type Item } from './dynamo.js';
 import { encodeEvents } from './events.js';
 import { Expr } from './expr.js';
-import { RUN_SK, finishedKey, hookPk, hookPointerSk, runPk, shardOf, slotPk, statusKey, timerDueKey, timerSk } from './keys.js';
+import { RUN_SK, attributeIndexKey, attributeSk, createdKey, finishedKey, hookPk, hookPointerSk, runPk, shardOf, slotPk, statusKey, timerDueKey, timerSk } from './keys.js';
 
 /** DynamoDB's limit on the items of one TransactWriteItems. */
 export const MAX_TRANSACTION_ITEMS = 100;
@@ -46,7 +46,7 @@ export interface Plan {
  * known to nobody until the append commits), timer deletions after (a timer a crash leaves behind
  * costs one spurious wake-up, which the engine ignores).
  */
-export function planAppend(db: Dynamo, request: AppendRequest, shards: number, slots?: { keys: string[]; version?: number }): Plan {
+export function planAppend(db: Dynamo, request: AppendRequest, shards: number, slots?: { keys: string[]; version?: number }, createdAt?: number): Plan {
   const { runId, expectedSeq, events } = request;
   const pk = runPk(runId);
   const shard = shardOf(runId, shards);
@@ -70,6 +70,20 @@ export function planAppend(db: Dynamo, request: AppendRequest, shards: number, s
     if (f.blob) blobs.push(f.blob);
   }
   if (p.finishedAt !== undefined) x.set('fa', N(p.finishedAt)).set('fk', S(finishedKey(shard)));
+  // Search attributes: the run item's `a:<key>` and the run's `A#<key>` item in the gtg index, put (a
+  // new value moves the item to that value's partition) or deleted, in the same transaction.
+  const attributeWrites: TransactWriteItem[] = [];
+  for (const [k, value] of Object.entries(p.attributes ?? {})) {
+    if (value === null) {
+      x.remove(`a:${k}`);
+      attributeWrites.push({ Delete: { TableName: db.table, Key: key(pk, attributeSk(k)) } });
+      continue;
+    }
+    if (createdAt === undefined) throw new StorageError(`Append to run ${runId}: its createdAt is needed to index attribute "${k}".`);
+    const typed = attributeIndexValue(value);
+    x.set(`a:${k}`, S(typed));
+    attributeWrites.push({ Put: { TableName: db.table, Item: { ...key(pk, attributeSk(k)), tg: S(attributeIndexKey(k, typed)), ck: S(createdKey(createdAt, runId)), id: S(runId) } } });
+  }
   let condition = `attribute_exists(${x.n('pk')}) AND ${x.n('ls')} = ${x.v(N(expectedSeq))}`;
   const slotUpdates: TransactWriteItem[] = [];
   if (slots) {
@@ -93,11 +107,11 @@ export function planAppend(db: Dynamo, request: AppendRequest, shards: number, s
   for (const h of request.setHooks ?? []) hooks.set(h.token, h);
   const hookPairs = [...hooks.values()].map((h) => [hookItem(h), key(pk, hookPointerSk(h.token)) as Item]);
 
-  const transaction: TransactWriteItem[] = [runUpdate, ...ev.items.map((Item): TransactWriteItem => ({ Put: { TableName: db.table, Item } })), ...slotUpdates];
+  const transaction: TransactWriteItem[] = [runUpdate, ...ev.items.map((Item): TransactWriteItem => ({ Put: { TableName: db.table, Item } })), ...slotUpdates, ...attributeWrites];
   if (transaction.length > MAX_TRANSACTION_ITEMS) {
     throw new StorageError(
       `Append to run ${runId} needs ${transaction.length} items in one DynamoDB transaction (the limit is ${MAX_TRANSACTION_ITEMS}): ` +
-        `${slotUpdates.length} concurrency slots to release and ${ev.items.length} event items. Use fewer concurrency keys per workflow.`,
+        `${slotUpdates.length} concurrency slots to release, ${attributeWrites.length} search attributes to index and ${ev.items.length} event items. Use fewer concurrency keys per workflow, or set fewer attributes at once.`,
     );
   }
   const token = newBlobId();

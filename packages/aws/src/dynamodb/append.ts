@@ -22,7 +22,8 @@ export async function append(db: Dynamo, request: AppendRequest, shards: number)
   });
   for (let attempt = 0; ; attempt++) {
     const slots = request.releaseSlots ? await heldSlots(db, runId) : undefined;
-    const plan = planAppend(db, request, shards, slots);
+    const createdAt = attributesToIndex(request) ? await createdAtOf(db, runId) : undefined;
+    const plan = planAppend(db, request, shards, slots, createdAt);
     await stageBlobs(db, `append to run ${runId}`, plan.before.blobs);
     if (plan.before.hooks.length) await db.batchWrite(`append to run ${runId}`, plan.before.hooks.map((Item) => ({ PutRequest: { Item } })));
     const staged = plan.overflowTimers.length ? await fitTimers(db, plan) : [];
@@ -48,6 +49,21 @@ export async function append(db: Dynamo, request: AppendRequest, shards: number)
     if (plan.after.length) await db.batchWrite(`clear timers of run ${runId}`, plan.after).catch(() => undefined);
     return;
   }
+}
+
+function attributesToIndex(request: AppendRequest): boolean {
+  return Object.values(request.run?.attributes ?? {}).some((v) => v !== null);
+}
+
+/** The run's createdAt (its attribute index items sort by it; it never changes). */
+async function createdAtOf(db: Dynamo, runId: string): Promise<number> {
+  const out = await db.send<{ Item?: Item }>(
+    'read the creation time of a run',
+    new GetItemCommand({ TableName: db.table, Key: key(runPk(runId), RUN_SK), ProjectionExpression: '#ca', ExpressionAttributeNames: { '#ca': 'ca' } }),
+  );
+  const createdAt = num(out.Item, 'ca');
+  if (createdAt === undefined) throw new RunNotFoundError(runId);
+  return createdAt;
 }
 
 async function heldSlots(db: Dynamo, runId: string): Promise<{ keys: string[]; version?: number }> {

@@ -1,6 +1,6 @@
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { NewRun, RunRecord, RunStatus, SerializedError } from '@durably/contracts';
+import { attributeFromIndexValue, type NewRun, type RunRecord, type RunStatus, type SerializedError } from '@durably/contracts';
 import { assemble, makeBlob, readRef, refValue, type PendingBlob } from './blobs.js';
 import { N, S, num, str, type Item } from './dynamo.js';
 import { RUN_SK, allKey, createdKey, parentKey, runPk, shardOf, statusKey, workflowKey } from './keys.js';
@@ -10,7 +10,7 @@ import { RUN_SK, allKey, createdKey, parentKey, runPk, shardOf, statusKey, workf
  * id runId · wf workflow (wn when wf is a hash) · s status · q queue · a args · r result · e error (a map) · ik idempotency key ·
  * pr parent (pn when pr is a hash) · ca createdAt · ua updatedAt · sa startAt · fa finishedAt · ls lastSeq · tags ·
  * ab / rb / eb references to chunked args / result / error · index keys ck, st, al, fk ·
- * sl slot keys held, slv their version.
+ * sl slot keys held, slv their version · a:<key> a search attribute, its typed value (`s:`, `n:` or `b:` and the text).
  *
  * The run item is rewritten by every append, and a write is billed by the larger of the old and new
  * item (1 unit per KB, twice in a transaction), so large values live in chunk items beside it.
@@ -92,6 +92,9 @@ export function decodeRun(items: Item[]): RunRecord | undefined {
   const fa = num(run, 'fa');
   if (fa !== undefined) record.finishedAt = fa;
   if (run.tags?.L) record.tags = run.tags.L.map((t) => t.S!);
+  for (const [name, value] of Object.entries(run)) {
+    if (name.startsWith('a:') && value.S !== undefined) (record.attributes ??= {})[name.slice(2)] = attributeFromIndexValue(value.S);
+  }
   return record;
 }
 

@@ -15,7 +15,8 @@ export class Expr {
 
   /** `#name` for an attribute name. */
   n(name: string): string {
-    const p = `#${name}`;
+    // A placeholder is "#" and alphanumerics: other names (a search attribute's "a:<key>") get a numbered one.
+    const p = /^[A-Za-z0-9_]+$/.test(name) ? `#${name}` : `#n${this.counter++}`;
     this.names[p] = name;
     return p;
   }

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
  * | `R#<runId>` | `H#<token>` | pointer to a hook of the run (for retention) |
  * | `R#<runId>` | `C#<stepId>` | a step checkpoint (large values in `C#<stepId>#<blobId>#<n>`) |
  * | `R#<runId>` | `G#<tag>` | the run in the tag index |
+ * | `R#<runId>` | `A#<key>` | the run in the search attribute index, under its value of `<key>` |
  * | `K#<workflow>#<key>` | `K` | idempotency key: the run it started |
  * | `H#<token>` | `H` | hook index entry |
  * | `SCHED` | `<scheduleId>` | a schedule |
@@ -25,7 +26,8 @@ import { createHash } from 'node:crypto';
  * - `gst`: `st` (`<status>#<shard>`) / `ck` — runs by status, spread over shards.
  * - `gal`: `al` (`<shard>`) / `ck` — all runs, spread over shards.
  * - `gpa`: `pr` (parent run id) / `ck` — children of a run (sparse).
- * - `gtg`: `tg` (tag) / `ck` — on the `G#` items: runs carrying a tag.
+ * - `gtg`: `tg` (tag) / `ck` — on the `G#` items: runs carrying a tag; on the `A#` items (`tg` is
+ *   `#A#<key>=<typed value>`, which no tag can be as tags have no "#"): runs with that attribute value.
  * - `gdue`: `dk` (`T#<shard>` or `S#<shard>`) / `dt` (claimable from: due time, or lease end) — timers and due schedules.
  * - `gfin`: `fk` (`<shard>`) / `fa` (finishedAt) — finished runs, oldest first, for retention.
  *
@@ -95,3 +97,6 @@ export const scheduleDueKey = (shard: number) => `S#${shard}`;
 export const workflowKey = (workflow: string) => fit(workflow, 1800);
 export const parentKey = (parentRunId: string) => fit(parentRunId, 1800);
 export const tagKey = (tag: string) => fit(tag, 1800);
+export const attributeSk = (attributeKey: string) => `A#${attributeKey}`;
+/** The `gtg` partition of the runs whose attribute `attributeKey` has the typed value `typed` (see attributeIndexValue). */
+export const attributeIndexKey = (attributeKey: string, typed: string) => fit(`#A#${attributeKey}=${typed}`, 1800);

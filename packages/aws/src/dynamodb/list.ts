@@ -1,8 +1,8 @@
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { RUN_STATUSES, decodeCursor, encodeCursor, pageLimit, type RunFilter, type RunPage, type RunRecord, type RunStatus } from '@durably/contracts';
+import { RUN_STATUSES, attributeIndexValue, attributesMatch, decodeCursor, encodeCursor, pageLimit, type RunFilter, type RunPage, type RunRecord, type RunStatus } from '@durably/contracts';
 import { recordOf } from './runs.js';
 import { S, key, type Dynamo, type Item } from './dynamo.js';
-import { INDEX, RUN_SK, allKey, createdKey, padTime, parentKey, statusKey, tagKey, workflowKey } from './keys.js';
+import { INDEX, RUN_SK, attributeIndexKey, allKey, createdKey, padTime, parentKey, statusKey, tagKey, workflowKey } from './keys.js';
 
 /** One index partition to walk, newest first. */
 interface Source {
@@ -15,12 +15,14 @@ interface Source {
 
 /**
  * Picks the index partitions that hold every run the filter can match, most selective first: a
- * parent's children, a tag, a workflow, statuses (one partition per status and shard), or all runs
+ * parent's children, a search attribute value, a tag, a workflow, statuses (one partition per status and shard), or all runs
  * (one per shard). The other filters are checked on the records.
  */
 export function sources(filter: RunFilter, statuses: RunStatus[] | undefined, shards: number): Source[] {
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   if (filter.parentRunId !== undefined) return [{ index: INDEX.parent, hash: 'pr', value: parentKey(filter.parentRunId) }];
+  const [attribute] = Object.entries(filter.attributes ?? {});
+  if (attribute) return [{ index: INDEX.tag, hash: 'tg', value: attributeIndexKey(attribute[0], attributeIndexValue(attribute[1])) }];
   if (filter.tags?.length) return [{ index: INDEX.tag, hash: 'tg', value: tagKey(filter.tags[0]) }];
   if (statuses) return statuses.flatMap((s) => range(shards).map((n) => ({ index: INDEX.status, hash: 'st', value: statusKey(s, n), workflow: filter.workflow })));
   if (filter.workflow !== undefined) return [{ index: INDEX.workflow, hash: 'wf', value: workflowKey(filter.workflow) }];
@@ -100,7 +102,8 @@ function matcher(filter: RunFilter, statuses: RunStatus[] | undefined): (r: RunR
     (filter.createdAfter === undefined || r.createdAt >= filter.createdAfter) &&
     (filter.createdBefore === undefined || r.createdAt < filter.createdBefore) &&
     (filter.updatedBefore === undefined || r.updatedAt < filter.updatedBefore) &&
-    (!filter.tags?.length || filter.tags.every((t) => r.tags?.includes(t)));
+    (!filter.tags?.length || filter.tags.every((t) => r.tags?.includes(t))) &&
+    attributesMatch(r.attributes, filter.attributes);
 }
 
 /**

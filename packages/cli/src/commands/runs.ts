@@ -6,6 +6,7 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration, formatStatus, formatTime, pc, preview } from '../output.js';
 import { bar, buildTimeline, readable } from './timeline.js';
 import { collect, examples, parsePositiveInt, parseTime, withSession } from './common.js';
+import { collectAttribute, formatAttributes } from './attribute-option.js';
 
 function runJson(run: RunRecord) {
   return { ...run, args: readable(run.args), result: readable(run.result) };
@@ -28,15 +29,16 @@ export function registerRuns(program: Command): void {
     .option('-w, --workflow <name>', 'only runs of this workflow')
     .addOption(new Option('-s, --status <status...>', 'only runs with this status (repeat or comma-separate)').argParser(collect))
     .option('-t, --tag <tag>', 'only runs with this tag (repeat: every tag must match)', collect)
+    .option('--attribute <key=value>', 'only runs with this search attribute (repeat: every one must match; true/false and numbers are typed, "42" in quotes is a string)', collectAttribute)
     .option('--since <time>', 'created at or after: a date or a duration ago (1h, 7d)')
     .option('--until <time>', 'created before: a date or a duration ago')
     .option('--parent <runId>', 'only children of this run')
     .option('-n, --limit <n>', 'runs per page (at most 1000)', '50')
     .option('--cursor <cursor>', 'the page after the one that printed this cursor')
     .option('--all', 'every page (shows progress)')
-    .addHelpText('after', examples('durably runs list --status failed,cancelled --since 1d', 'durably runs list --workflow onboarding --tag vip --limit 20', 'durably runs list --all --json > runs.json'))
+    .addHelpText('after', examples('durably runs list --status failed,cancelled --since 1d', 'durably runs list --workflow onboarding --tag vip --limit 20', 'durably runs list --attribute customer=c-42 --attribute amount=120', 'durably runs list --all --json > runs.json'))
     .action(
-      withSession(async (session, opts: { workflow?: string; status?: string[]; tag?: string[]; since?: string; until?: string; parent?: string; limit: string; cursor?: string; all?: boolean }) => {
+      withSession(async (session, opts: { workflow?: string; status?: string[]; tag?: string[]; attribute?: Record<string, string | number | boolean>; since?: string; until?: string; parent?: string; limit: string; cursor?: string; all?: boolean }) => {
         for (const s of opts.status ?? []) {
           if (!(RUN_STATUSES as readonly string[]).includes(s)) throw new CliError(`--status ${JSON.stringify(s)} is not a status; use ${RUN_STATUSES.join(', ')}.`, EXIT.usage);
         }
@@ -44,6 +46,7 @@ export function registerRuns(program: Command): void {
           workflow: opts.workflow,
           status: opts.status?.length ? (opts.status as RunStatus[]) : undefined,
           tags: opts.tag?.length ? opts.tag : undefined,
+          attributes: opts.attribute,
           createdAfter: opts.since ? parseTime(opts.since, '--since') : undefined,
           createdBefore: opts.until ? parseTime(opts.until, '--until') : undefined,
           parentRunId: opts.parent,
@@ -98,6 +101,7 @@ export function registerRuns(program: Command): void {
             `${pc.bold('created')}   ${formatTime(run.createdAt)}   ${pc.bold('finished')} ${formatTime(run.finishedAt)}   ${pc.bold('duration')} ${formatDuration((run.finishedAt ?? now) - run.createdAt)}`,
           ];
           if (run.tags?.length) lines.push(`${pc.bold('tags')}      ${run.tags.join(', ')}`);
+          if (run.attributes) lines.push(`${pc.bold('attrs')}     ${formatAttributes(run.attributes)}`);
           if (run.parentRunId) lines.push(`${pc.bold('parent')}    ${run.parentRunId}`);
           lines.push(`${pc.bold('args')}      ${preview(readable(run.args), 100)}`);
           if (run.result !== undefined) lines.push(`${pc.bold('result')}    ${preview(readable(run.result), 100)}`);

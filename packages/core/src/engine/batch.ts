@@ -10,6 +10,8 @@ import {
   AppendConflictError,
   type Serialized,
   type HookRecord,
+  type Attributes,
+  combineAttributePatches,
 } from '@durably/contracts';
 import type { WorkflowDefinition } from './definitions.js';
 import { HookCommand, StepCommand, type Command } from './commands.js';
@@ -70,6 +72,9 @@ export abstract class RunBatch {
   protected readonly signalHandlers = new Map<string, SignalHandler>();
 
   protected signalOrder = 0;
+
+  /** The run's search attributes as its code has set them so far (setAttributes, replayed or new). */
+  protected attributes: Attributes = {};
 
   protected setHooks: HookRecord[] = [];
 
@@ -233,12 +238,14 @@ export abstract class RunBatch {
         }
       }
     }
+    // The record's attributes change in the same append as the attributes_set events that say so.
+    const attributes = combineAttributePatches(events.flatMap((ev) => (ev.type === 'attributes_set' ? [ev.data.attributes] : [])));
     try {
       await this.deps.storage.append({
         runId: this.runId,
         expectedSeq: this.seq,
         events,
-        run: { status, ...patch },
+        run: { status, ...patch, ...(attributes ? { attributes } : {}) },
         setTimers: this.setTimers.length ? this.setTimers : undefined,
         clearTimers: this.clearTimers.length ? this.clearTimers : undefined,
         setHooks: this.setHooks.length ? this.setHooks : undefined,

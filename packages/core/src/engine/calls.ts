@@ -13,11 +13,14 @@ import {
   type Serialized,
   checkPayload,
   DEFAULT_LIMITS,
+  type AttributePatch,
+  mergeAttributes,
+  sameAttributePatch,
 } from '@durably/contracts';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 import { currentScope, runInScope, type WorkflowRuntime } from './scope.js';
 import { resolveRetryPolicy } from './retry.js';
-import { ChildCommand, ConditionCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, type Command } from './commands.js';
+import { AttributesCommand, ChildCommand, ConditionCommand, HookCommand, PatchCommand, SignalCommand, SleepCommand, StepCommand, ValueCommand, type Command } from './commands.js';
 import type { SignalHandler } from './batch.js';
 import { randomUUID } from 'node:crypto';
 import { newHookToken } from './hook-token.js';
@@ -233,6 +236,30 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
     this.commands.delete(cmd.id);
     if (logged === undefined) this.push({ type: 'patch_marker', correlationId: cmd.id, data: { patchId } });
     return true;
+  }
+
+  /**
+   * Records `attributes` (checked by the caller) with the next append, which merges them into the run
+   * record; a replay checks the code sets the same ones at the same position and records nothing.
+   */
+  setAttributes(attributes: AttributePatch): void {
+    const logged = this.loggedData.get(String(this.counter + 1));
+    // Checked before the call takes a position, so a refused call changes nothing (and replays alike).
+    const next = logged?.type === 'attributes_set' ? undefined : mergeAttributes(this.attributes, attributes);
+    const cmd = this.newCommand((id) => new AttributesCommand(id, 'setAttributes()'));
+    this.commands.delete(cmd.id);
+    if (this.fatal) throw this.fatal;
+    if (logged?.type === 'attributes_set') {
+      if (!sameAttributePatch(logged.data.attributes, attributes)) {
+        const error = new NonDeterminismError(cmd.id, `setAttributes(${JSON.stringify(logged.data.attributes)})`, `setAttributes(${JSON.stringify(attributes)})`);
+        this.fail(error);
+        throw error;
+      }
+      this.attributes = mergeAttributes(this.attributes, attributes);
+      return;
+    }
+    this.attributes = next!;
+    this.push({ type: 'attributes_set', correlationId: cmd.id, data: { attributes } });
   }
 
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }> {

@@ -175,6 +175,11 @@ export class PatchCommand extends Call {
   readonly kind = 'patch' as const;
 }
 
+/** A setAttributes() call: settled at the call (its event records the attributes). */
+export class AttributesCommand extends Call {
+  readonly kind = 'attributes' as const;
+}
+
 /** A startChild: the child's definition, arguments, close policy and queue. */
 export class ChildCommand extends Call {
   readonly kind = 'child' as const;
@@ -188,7 +193,7 @@ export class ChildCommand extends Call {
   }
 }
 
-export type Command = StepCommand | SleepCommand | ValueCommand | HookCommand | SignalCommand | ConditionCommand | PatchCommand | ChildCommand;
+export type Command = StepCommand | SleepCommand | ValueCommand | HookCommand | SignalCommand | ConditionCommand | PatchCommand | AttributesCommand | ChildCommand;
 
 /** The command type of one kind. */
 export type CommandOf<K extends Command['kind']> = Extract<Command, { kind: K }>;
@@ -209,6 +214,8 @@ export function describeCall(kind: string, name: string): string {
       return `patched("${name}")`;
     case 'child':
       return `child workflow "${name}"`;
+    case 'attributes':
+      return name;
     default:
       return `context value "${name}"`;
   }

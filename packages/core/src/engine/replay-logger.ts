@@ -24,6 +24,7 @@ const WRITTEN_BY_EXECUTION = new Set<EventType>([
   'patch_marker',
   'update_completed',
   'update_failed',
+  'attributes_set',
   'child_started',
   'run_completed',
   'run_failed',

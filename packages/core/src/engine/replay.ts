@@ -78,7 +78,7 @@ export abstract class Replay extends RunBatch {
     if (ev.seq <= this.seq || ev.correlationId === undefined) return;
     const identity = identityOf(ev);
     if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
-    if (ev.type === 'value_recorded' || ev.type === 'hook_created' || ev.type === 'signal_wait_cancelled') this.loggedData.set(ev.correlationId, ev);
+    if (ev.type === 'value_recorded' || ev.type === 'hook_created' || ev.type === 'signal_wait_cancelled' || ev.type === 'attributes_set') this.loggedData.set(ev.correlationId, ev);
     if (ev.type === 'hook_closed') this.loggedClosed.add(ev.correlationId);
   }
 
@@ -298,6 +298,12 @@ export abstract class Replay extends RunBatch {
           this.fail(new NonDeterminismError(ev.correlationId ?? '?', `patched("${ev.data.patchId}")`, 'no call at this position (the code ended or waits on something else)'));
         }
         return false;
+      case 'attributes_set':
+        // Checked against the call's attributes at the call (calls.ts); here only that the code got that far.
+        if (Number(ev.correlationId) > this.counter && !this.cancelReason) {
+          this.fail(new NonDeterminismError(ev.correlationId ?? '?', `setAttributes(${JSON.stringify(ev.data.attributes)})`, 'no call at this position (the code ended or waits on something else)'));
+        }
+        return false;
       default: {
         const unknown: never = ev;
         throw new DurablyError(`Unknown event type in the log: ${JSON.stringify((unknown as DurablyEvent).type)}`);
@@ -468,6 +474,8 @@ function identityOf(ev: DurablyEvent): string | undefined {
       return 'condition:condition';
     case 'patch_marker':
       return `patch:${ev.data.patchId}`;
+    case 'attributes_set':
+      return 'attributes:setAttributes()';
     case 'child_started':
       return `child:${ev.data.workflow}`;
     default:

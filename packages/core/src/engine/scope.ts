@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Duration, Logger, ParentClosePolicy } from '@durably/contracts';
+import type { AttributePatch, Duration, Logger, ParentClosePolicy } from '@durably/contracts';
 import type { StepHookOutcomes, StepSuspended } from './control.js';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 
@@ -34,6 +34,8 @@ export interface WorkflowRuntime {
   /** True once `predicate` holds after the code ran; false at `timeoutMs`. */
   condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   patched(patchId: string): boolean;
+  /** Records a change to the run's search attributes (already checked) with the next append. */
+  setAttributes(attributes: AttributePatch): void;
   setQueryHandler(name: string, handler: (...args: any[]) => unknown): void;
   /** Sets the handler of update `name` (buffered updates first, in order); returns its remover. */
   setUpdateHandler(name: string, handler: (payload: unknown) => unknown): () => void;

@@ -131,6 +131,9 @@ class TransientRuntime implements WorkflowRuntime {
     return true;
   }
 
+  /** A transient run has no record to index: setAttributes (checked by the caller) keeps nothing. */
+  setAttributes(): void {}
+
   setQueryHandler(): void {}
 
   /** A transient run keeps no log, so its code never runs twice. */

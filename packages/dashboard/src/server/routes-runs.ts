@@ -97,10 +97,11 @@ export function runRoutes({ client, countCap, countTtlMs }: RunRoutesOptions): H
   return app;
 }
 
-function baseFilter(q: { workflow?: string; tags?: string[]; createdAfter?: number; createdBefore?: number; parent?: string }): RunFilter {
+function baseFilter(q: { workflow?: string; tags?: string[]; attributes?: RunFilter['attributes']; createdAfter?: number; createdBefore?: number; parent?: string }): RunFilter {
   const filter: RunFilter = {};
   if (q.workflow) filter.workflow = q.workflow;
   if (q.tags) filter.tags = q.tags;
+  if (q.attributes && Object.keys(q.attributes).length > 0) filter.attributes = q.attributes;
   if (q.createdAfter !== undefined) filter.createdAfter = q.createdAfter;
   if (q.createdBefore !== undefined) filter.createdBefore = q.createdBefore;
   if (q.parent) filter.parentRunId = q.parent;

@@ -25,6 +25,7 @@ export function summarize(run: RunRecord): RunSummary {
   if (run.finishedAt !== undefined) s.finishedAt = run.finishedAt;
   if (run.parentRunId !== undefined) s.parentRunId = run.parentRunId;
   if (run.idempotencyKey !== undefined) s.idempotencyKey = run.idempotencyKey;
+  if (run.attributes !== undefined) s.attributes = { ...run.attributes };
   return s;
 }
 

@@ -1,7 +1,7 @@
 import { zValidator } from '@hono/zod-validator';
 import type { ValidationTargets } from 'hono';
 import { z, type ZodTypeAny } from 'zod';
-import { MAX_SIGNAL_NAME, QUEUE_PATTERN, RUN_ID_PATTERN, SCHEDULE_ID_PATTERN, TAG_PATTERN } from '@durably/core';
+import { InvalidAttributeError, MAX_SIGNAL_NAME, QUEUE_PATTERN, RUN_ID_PATTERN, SCHEDULE_ID_PATTERN, TAG_PATTERN, attributeValueFromText, checkAttributeFilter, type Attributes } from '@durably/core';
 import { RUN_STATUS_LIST, type ApiError, type RunStatus } from '../shared/api-types.js';
 
 /**
@@ -50,6 +50,45 @@ function list<T extends ZodTypeAny>(item: T, what: string) {
     .pipe(z.array(item).min(1, `give at least one ${what}`).max(20, `at most 20 ${what}s`));
 }
 
+/** Splits `a=1,b="x,y"` at the commas outside double quotes. */
+function splitOutsideQuotes(text: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) {
+      parts.push(current);
+      current = '';
+    } else current += ch;
+  }
+  parts.push(current);
+  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+/**
+ * Search attributes to filter by: `key=value` pairs separated by commas, each value typed as the CLI
+ * types it (true/false, numbers, "quoted" strings; see attributeValueFromText), checked by the engine's rules.
+ */
+const attributes = z.string().transform((text, ctx): Attributes => {
+  const filter: Record<string, unknown> = {};
+  for (const part of splitOutsideQuotes(text)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `each attribute is key=value (such as customer=c-42,amount=120), got ${JSON.stringify(part)}` });
+      return z.NEVER;
+    }
+    filter[part.slice(0, eq).trim()] = attributeValueFromText(part.slice(eq + 1).trim());
+  }
+  try {
+    return checkAttributeFilter(filter, 'attributes');
+  } catch (err) {
+    if (!(err instanceof InvalidAttributeError)) throw err;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message });
+    return z.NEVER;
+  }
+});
+
 const status = z.enum(RUN_STATUS_LIST as [RunStatus, ...RunStatus[]], {
   errorMap: () => ({ message: `must be one of ${RUN_STATUS_LIST.join(', ')}` }),
 });
@@ -57,6 +96,7 @@ const status = z.enum(RUN_STATUS_LIST as [RunStatus, ...RunStatus[]], {
 const runFilterFields = {
   workflow: z.string().min(1).max(200).optional(),
   tags: list(z.string().regex(TAG, 'a tag is 1-100 letters, digits, "_", ".", ":", "=", "/" or "-"'), 'tag').optional(),
+  attributes: attributes.optional(),
   createdAfter: instant.optional(),
   createdBefore: instant.optional(),
   parent: runId.optional(),

@@ -62,6 +62,8 @@ export interface RunSummary {
   queue: string;
   /** Labels given at start; empty when none. */
   tags: string[];
+  /** Search attributes the run set (setAttributes); absent when none. */
+  attributes?: Record<string, string | number | boolean>;
   createdAt: number;
   updatedAt: number;
   /** Delayed start: the run does not begin before this time. */

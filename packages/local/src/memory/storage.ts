@@ -16,6 +16,9 @@ import {
   decodeCursor,
   encodeCursor,
   pageLimit,
+  attributeIndexValue,
+  attributesMatch,
+  type AttributePatch,
 } from '@durably/contracts';
 
 interface StoredRun {
@@ -39,6 +42,8 @@ export class MemoryStorage implements Storage {
   private readonly permits = new Map<string, { window: number; used: number }>();
   /** Runs ordered by (createdAt, runId) ascending, for paging; appended in order in the common case. */
   private ordered: RunRecord[] = [];
+  /** Search attribute index: `key\ntyped value` -> the runs that have it. */
+  private readonly byAttribute = new Map<string, Set<string>>();
   private closed = false;
 
   async migrate(): Promise<void> {
@@ -120,8 +125,12 @@ export class MemoryStorage implements Storage {
     }
     const runs: RunRecord[] = [];
     let more = false;
+    // With attributes, walk the runs of the rarest (key, value) index entry instead of every run.
+    const candidates = filter.attributes && Object.keys(filter.attributes).length > 0 ? this.attributeCandidates(filter.attributes, after) : undefined;
+    if (candidates) i = candidates.length - 1;
     for (; i >= 0; i--) {
-      const r = this.ordered[i];
+      const r = candidates ? candidates[i] : this.ordered[i];
+      if (!attributesMatch(r.attributes, filter.attributes)) continue;
       if (filter.workflow !== undefined && r.workflow !== filter.workflow) continue;
       if (statuses && !statuses.has(r.status)) continue;
       if (filter.parentRunId !== undefined && r.parentRunId !== filter.parentRunId) continue;
@@ -137,6 +146,46 @@ export class MemoryStorage implements Storage {
     }
     const last = runs[runs.length - 1];
     return more && last ? { runs, nextCursor: encodeCursor(last.createdAt, last.runId) } : { runs };
+  }
+
+  /** The runs indexed under every (key, value) of `filter`, oldest first, below the cursor. */
+  private attributeCandidates(filter: Record<string, string | number | boolean>, after: { createdAt: number; runId: string } | undefined): RunRecord[] {
+    let smallest: Set<string> | undefined;
+    for (const [key, value] of Object.entries(filter)) {
+      const set = this.byAttribute.get(attributeKey(key, value));
+      if (!set) return [];
+      if (!smallest || set.size < smallest.size) smallest = set;
+    }
+    const records = [...smallest!].map((id) => this.runs.get(id)!.record);
+    return records.filter((r) => !after || compare(r, after) < 0).sort(compare);
+  }
+
+  /** Merges a patch into the record's attributes and moves the run's index entries with it. */
+  private patchAttributes(r: RunRecord, patch: AttributePatch): void {
+    const next = { ...r.attributes };
+    for (const [key, value] of Object.entries(patch)) {
+      const old = next[key];
+      if (old !== undefined) this.unindex(r.runId, key, old);
+      if (value === null) {
+        delete next[key];
+        continue;
+      }
+      next[key] = value;
+      const k = attributeKey(key, value);
+      let set = this.byAttribute.get(k);
+      if (!set) this.byAttribute.set(k, (set = new Set()));
+      set.add(r.runId);
+    }
+    if (Object.keys(next).length > 0) r.attributes = next;
+    else delete r.attributes;
+  }
+
+  /** Takes the run out of the index entry of (key, value), and drops the entry once empty. */
+  private unindex(runId: string, key: string, value: string | number | boolean): void {
+    const k = attributeKey(key, value);
+    const set = this.byAttribute.get(k);
+    set?.delete(runId);
+    if (set?.size === 0) this.byAttribute.delete(k);
   }
 
   async append(request: AppendRequest): Promise<void> {
@@ -155,6 +204,7 @@ export class MemoryStorage implements Storage {
       if (result !== undefined) r.result = result;
       if (error !== undefined) r.error = structuredClone(error);
       if (finishedAt !== undefined) r.finishedAt = finishedAt;
+      if (request.run.attributes) this.patchAttributes(r, request.run.attributes);
     }
     r.lastSeq = request.expectedSeq + request.events.length;
     r.updatedAt = request.events.length > 0 ? Math.max(...request.events.map((e) => e.at)) : Date.now();
@@ -218,6 +268,7 @@ export class MemoryStorage implements Storage {
       if (run.record.idempotencyKey !== undefined) this.byKey.delete(keyOf(run.record.workflow, run.record.idempotencyKey));
       for (const [token, hook] of this.hooks) if (hook.runId === runId) this.hooks.delete(token);
       for (const key of this.checkpoints.keys()) if (key.startsWith(`${runId}\n`)) this.checkpoints.delete(key);
+      for (const [key, value] of Object.entries(run.record.attributes ?? {})) this.unindex(runId, key, value);
     }
     if (doomed.length > 0) {
       const gone = new Set(doomed);
@@ -318,6 +369,10 @@ function keyOf(workflow: string, idempotencyKey: string): string {
   return `${workflow}\n${idempotencyKey}`;
 }
 
+function attributeKey(key: string, value: string | number | boolean): string {
+  return `${key}\n${attributeIndexValue(value)}`;
+}
+
 function isBuffered(s: ScheduleRecord): boolean {
   return s.bufferedSlot !== undefined || (s.bufferedSlots?.length ?? 0) > 0;
 }
@@ -331,6 +386,7 @@ function compare(a: { createdAt: number; runId: string }, b: { createdAt: number
 function copyRecord(r: RunRecord): RunRecord {
   const copy = { ...r };
   if (r.tags) copy.tags = [...r.tags];
+  if (r.attributes) copy.attributes = { ...r.attributes };
   if (r.error) copy.error = structuredClone(r.error);
   return copy;
 }

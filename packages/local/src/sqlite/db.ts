@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DurablyError, StorageError } from '@durably/contracts';
 import { openSqlite, type SqliteDatabase, type SqliteDriverName } from './driver.js';
+import { ATTRIBUTES_MIGRATION } from './attributes.js';
 
 export type { SqliteDatabase, SqliteDriverName };
 
@@ -180,6 +181,7 @@ const MIGRATIONS: string[] = [
   CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
   CREATE UNIQUE INDEX runs_idempotency ON runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
   `,
+  ATTRIBUTES_MIGRATION,
 ];
 
 /**

@@ -21,6 +21,7 @@ import {
   pageLimit,
 } from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
+import { applyAttributePatch, attributeClauses, deleteAttributes } from './attributes.js';
 import type { SqlValue, SqliteDriverName, SqliteStatement } from './driver.js';
 
 /**
@@ -52,6 +53,7 @@ interface RunRow {
   finished_at: number | null;
   last_seq: number;
   tags: string | null;
+  attributes: string | null;
 }
 
 interface EventRow {
@@ -169,6 +171,9 @@ export class LocalStorage implements Storage {
       where.push('run_id IN (SELECT run_id FROM run_tags WHERE tag = ?)');
       params.push(tag);
     }
+    const byAttributes = attributeClauses(filter.attributes);
+    where.push(...byAttributes.where);
+    params.push(...byAttributes.params);
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
       where.push('(created_at < ? OR (created_at = ? AND run_id < ?))');
@@ -207,6 +212,7 @@ export class LocalStorage implements Storage {
           request.expectedSeq + request.events.length,
           request.runId,
         );
+        if (p.attributes) applyAttributePatch((sql) => this.stmt(sql), request.runId, p.attributes);
         for (const t of request.setTimers ?? []) {
           this.stmt(
             `INSERT INTO timers (run_id, timer_id, fire_at, lease_until) VALUES (?, ?, ?, 0)
@@ -283,6 +289,7 @@ export class LocalStorage implements Storage {
           this.stmt('DELETE FROM timers WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM hooks WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM run_tags WHERE run_id = ?').run(id);
+          deleteAttributes((sql) => this.stmt(sql), id);
           this.stmt('DELETE FROM checkpoints WHERE run_id = ?').run(id);
           this.stmt('DELETE FROM runs WHERE run_id = ?').run(id);
         }
@@ -436,6 +443,7 @@ function toRecord(row: RunRow): RunRecord {
   if (row.start_at !== null) record.startAt = row.start_at;
   if (row.finished_at !== null) record.finishedAt = row.finished_at;
   if (row.tags !== null) record.tags = JSON.parse(row.tags) as string[];
+  if (row.attributes !== null && row.attributes !== undefined) record.attributes = JSON.parse(row.attributes) as RunRecord['attributes'];
   return record;
 }
 

@@ -21,6 +21,7 @@ import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
 import { heartbeatTests } from './heartbeats.js';
 import { updateTests } from './updates.js';
+import { attributeTests } from './attributes.js';
 
 /**
  * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
@@ -110,5 +111,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     startTests(suite);
     heartbeatTests(suite);
     updateTests(suite);
+    attributeTests(suite);
   });
 }

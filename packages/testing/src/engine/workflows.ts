@@ -16,6 +16,7 @@ import { stepsWorkflows } from './steps-workflows.js';
 import { streamsWorkflows } from './streams-workflows.js';
 import { timersWorkflows } from './timers-workflows.js';
 import { updatesWorkflows } from './updates-workflows.js';
+import { attributesWorkflows } from './attributes-workflows.js';
 
 export * from './effects.js';
 export * from './basics-workflows.js';
@@ -31,6 +32,7 @@ export * from './steps-workflows.js';
 export * from './streams-workflows.js';
 export * from './timers-workflows.js';
 export * from './updates-workflows.js';
+export * from './attributes-workflows.js';
 
 /** What the suite's workers register (`declaredJob` and the lease and unknown-workflow tests' own are added by their tests). */
 export const allWorkflows: Workflow<any[], any>[] = [
@@ -47,4 +49,5 @@ export const allWorkflows: Workflow<any[], any>[] = [
   ...streamsWorkflows,
   ...recoveryWorkflows,
   ...updatesWorkflows,
+  ...attributesWorkflows,
 ];

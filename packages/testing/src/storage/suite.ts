@@ -6,6 +6,7 @@ import type { StorageSuiteContext } from './context.js';
 import { runTests } from './runs.js';
 import { appendTests } from './append.js';
 import { listingTests } from './listing.js';
+import { attributeTests } from './attributes.js';
 import { timerAndHookTests } from './timers-hooks.js';
 import { lifecycleTests } from './lifecycle.js';
 import { coordinationTests } from './coordination.js';
@@ -76,6 +77,7 @@ export function storageSuite(name: string, createHarness: () => Promise<StorageH
     runTests(suite);
     appendTests(suite);
     listingTests(suite);
+    attributeTests(suite);
     timerAndHookTests(suite);
     lifecycleTests(suite);
     coordinationTests(suite);

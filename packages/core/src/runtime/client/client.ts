@@ -28,6 +28,7 @@ import {
   checkTags,
   checkRunId,
   checkIdempotencyKey,
+  checkAttributeFilter,
   checkSignalName,
   checkRunFilter,
   HOOK_TOKEN_PATTERN,
@@ -346,6 +347,8 @@ export class Client implements RunStarter {
    */
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     checkRunFilter(filter, 'listRuns()');
+    // A malformed attribute filter (a Date, a nested object) is refused here, not matched as nothing.
+    if (filter.attributes !== undefined) filter = { ...filter, attributes: checkAttributeFilter(filter.attributes, 'listRuns()') };
     await this.ensureReady();
     return this.storage.listRuns(filter);
   }

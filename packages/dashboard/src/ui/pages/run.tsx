@@ -119,6 +119,18 @@ export function RunPage({ runId }: { runId: string }) {
             </dd>
           </>
         )}
+        {run.attributes && (
+          <>
+            <dt>Attributes</dt>
+            <dd>
+              {Object.entries(run.attributes).map(([k, v]) => (
+                <span class="tag" key={k} title={typeof v}>
+                  {k}={typeof v === 'string' ? v : String(v)}
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
         {run.parentRunId && (
           <>
             <dt>Parent</dt>

@@ -6,7 +6,7 @@ import { ErrorNotice } from '../components/notice.js';
 import { StatusBadge } from '../components/status.js';
 import { formatDuration, formatRelative, formatTime, shortId } from '../format.js';
 
-const FILTER_KEYS = ['workflow', 'status', 'tags', 'createdAfter', 'createdBefore', 'parent', 'limit'] as const;
+const FILTER_KEYS = ['workflow', 'status', 'tags', 'attributes', 'createdAfter', 'createdBefore', 'parent', 'limit'] as const;
 const PAGE_SIZES = ['10', '25', '50', '100'];
 type Filters = Partial<Record<(typeof FILTER_KEYS)[number], string>>;
 
@@ -69,6 +69,7 @@ export function RunsPage() {
       workflow: text('workflow'),
       status: text('status'),
       tags: text('tags'),
+      attributes: text('attributes'),
       createdAfter: localToIso(String(form.get('createdAfter') ?? '')),
       createdBefore: localToIso(String(form.get('createdBefore') ?? '')),
       parent: text('parent'),
@@ -118,6 +119,10 @@ export function RunsPage() {
         <label>
           Tags
           <input name="tags" defaultValue={filters.tags ?? ''} placeholder="a,b (all of them)" />
+        </label>
+        <label>
+          Attributes
+          <input name="attributes" defaultValue={filters.attributes ?? ''} placeholder='customer=c-42,amount=120' title='key=value pairs, all of them; true/false and numbers are typed, "42" in quotes is a string' />
         </label>
         <label>
           Created after
