@@ -8,6 +8,7 @@ import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage
 // list and remove dead letters, count deliveries exactly, and delay to the millisecond.
 const capabilities: Capabilities = {
   subscribeFinished: false,
+  serverTime: true,
   deadLetters: true,
   removeDeadLetter: true,
   workerLossRecovery: true,

@@ -17,7 +17,8 @@ export interface ClockOffset {
   offsetMs: number;
   /**
    * The true offset lies within `offsetMs ± boundMs`: half the round trip of the sample the
-   * estimate rests on (the server read its clock somewhere in that round trip).
+   * estimate rests on (the server read its clock somewhere in that round trip), plus the
+   * resolution of the clocks read (Date.now: 1 ms).
    */
   boundMs: number;
   /** The round trip of that sample, in ms. */
@@ -28,8 +29,9 @@ export interface ClockOffset {
  * Estimates the offset from readings of the storage's clock (Cristian's algorithm): each sample
  * places the server's reading at the midpoint of its round trip, wrong by at most half the round
  * trip; the sample with the shortest round trip gives the tightest bound and is the one used.
+ * `resolutionMs`: the resolution of the clocks read, added to the bound.
  */
-export function estimateOffset(samples: readonly ClockSample[]): ClockOffset {
+export function estimateOffset(samples: readonly ClockSample[], resolutionMs = 0): ClockOffset {
   let best: ClockSample | undefined;
   for (const s of samples) {
     if (!Number.isFinite(s.serverTime) || !(s.receivedAt >= s.sentAt)) continue;
@@ -37,7 +39,7 @@ export function estimateOffset(samples: readonly ClockSample[]): ClockOffset {
   }
   if (!best) throw new StorageError('Clock synchronisation: the storage returned no usable reading of its clock (serverTime() must return epoch milliseconds).');
   const roundTripMs = best.receivedAt - best.sentAt;
-  return { offsetMs: best.serverTime - (best.sentAt + best.receivedAt) / 2, boundMs: roundTripMs / 2, roundTripMs };
+  return { offsetMs: best.serverTime - (best.sentAt + best.receivedAt) / 2, boundMs: roundTripMs / 2 + resolutionMs, roundTripMs };
 }
 
 /** Options of the client's clock synchronisation with its storage (`new Client({ clockSync })`). */
@@ -96,7 +98,7 @@ export class ClockSync {
     this.anchorMono = this.monotonic();
   }
 
-  /** The storage's time as this process estimates it (epoch ms). */
+  /** The storage's time as this process estimates it (epoch ms, whole). */
   readonly now = (): number => {
     if (!this.read) return this.local();
     const wall = this.local() + this.offsetMs;
@@ -105,7 +107,8 @@ export class ClockSync {
       this.lastStepCheck = mono;
       void this.measure();
     }
-    return Math.min(wall, mono);
+    // Whole milliseconds, as every time the engine stores; rounded down, so never ahead.
+    return Math.floor(Math.min(wall, mono));
   };
 
   /**
@@ -145,7 +148,7 @@ export class ClockSync {
         const serverTime = await this.read!();
         samples.push({ sentAt, serverTime, receivedAt: this.local() });
       }
-      estimate = estimateOffset(samples);
+      estimate = estimateOffset(samples, 1);
     } catch (err) {
       // Logged once per outage: a lagging monotonic clock asks for a measurement every second.
       if (!this.failing) this.logger.warn('could not read the storage clock; the engine keeps its last clock offset', { offsetMs: Math.round(this.offsetMs), error: String(err) });

@@ -1,0 +1,120 @@
+import { expect } from 'vitest';
+import type { AppendRequest, RunHandle, Storage } from '@durably/core';
+import { itNeeds } from '../capabilities.js';
+import { waitFor } from '../wait.js';
+import type { SuiteContext } from './context.js';
+import { ofType } from './helpers.js';
+import * as W from './workflows.js';
+
+const SKEW_MS = 5 * 60_000;
+/** The timer sweep interval of both workers: the bound on lateness the engine promises. */
+const SWEEP_MS = 1000;
+const SLEEPS_MS = [2000, 2500, 3000];
+
+/** A sleep event as it was durably written, with this machine's clock when its append was called. */
+interface Written {
+  runId: string;
+  type: 'sleep_started' | 'sleep_completed';
+  wakeAt?: number;
+  /**
+   * This process's Date.now() when the append was called. The servers under test run on this
+   * machine, so this is the storage's clock: the engine decided before this moment.
+   */
+  calledAt: number;
+}
+
+/** Records the sleep events of every append that succeeds. */
+function recording(log: Written[]): (s: Storage) => Storage {
+  return (inner) =>
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'append') {
+          return async (request: AppendRequest) => {
+            const calledAt = Date.now();
+            await target.append(request);
+            for (const e of request.events) {
+              if (e.type === 'sleep_started') log.push({ runId: e.runId, type: e.type, wakeAt: e.data.wakeAt, calledAt });
+              if (e.type === 'sleep_completed') log.push({ runId: e.runId, type: e.type, calledAt });
+            }
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+}
+
+/**
+ * Engine suite, clock skew: a worker whose machine clock is 5 minutes off the storage's. Its clock
+ * synchronisation follows the storage's clock, so it wakes no sleep early (by the storage's clock),
+ * none twice, and none later than the timer sweep interval: both for sleeps that a worker with a
+ * correct clock started and for sleeps it started itself. Prints the figures docs/guarantees.md records.
+ */
+export function clockSkewTests(suite: SuiteContext): void {
+  const { client, worker, capabilities } = suite;
+
+  async function scenario(skewMs: number): Promise<{ earliest: number; latest: number; boundMs: number }> {
+    const log: Written[] = [];
+    const correct = await client(undefined, undefined, recording(log));
+    const skewed = await client(undefined, undefined, recording(log), { clockSync: { localClock: () => Date.now() + skewMs } });
+    const bounds = [correct, skewed].map((c) => c.clockSync?.last?.boundMs);
+    if (bounds.some((b) => b === undefined)) throw new Error('a client did not measure the storage clock on connect (clockSync.last is unset)');
+    // The larger of the two clients' measured bounds: how far either may be off the storage's clock.
+    const boundMs = Math.max(...(bounds as number[]));
+    expect(Math.abs(skewed.clock() - Date.now())).toBeLessThanOrEqual(Math.ceil(boundMs) + 5);
+    const sweeps = { timerSweepInterval: `${SWEEP_MS}ms` };
+
+    // Sleeps started by a worker with a correct clock, then woken by skewed workers alone.
+    const runs: Array<{ handle: RunHandle<unknown>; ms: number; t0: number }> = [];
+    const first = await worker(correct, sweeps);
+    for (const ms of SLEEPS_MS) runs.push({ t0: Date.now(), ms, handle: await correct.start(W.sleeper, ms) });
+    await waitFor(() => runs.every((r) => log.some((w) => w.runId === r.handle.runId && w.type === 'sleep_started')), 10_000);
+    await first.stop(); // its local timers go to the broker, as delayed wake-ups
+    // Two skewed workers (like two processes on the skewed machine): one wakes its own sleeps from
+    // local timers, the other through the broker; both sweep storage for overdue timers.
+    await worker(skewed, sweeps);
+    await worker(skewed, { ...sweeps, localTimerWindow: 0 });
+    // Sleeps the skewed workers start and wake themselves.
+    for (const ms of SLEEPS_MS) runs.push({ t0: Date.now(), ms, handle: await skewed.start(W.sleeper, ms) });
+
+    const lateness: number[] = [];
+    for (const r of runs) {
+      expect(await r.handle.result({ timeout: '20s' })).toBe('woke');
+      const runId = r.handle.runId;
+      const begun = log.filter((w) => w.runId === runId && w.type === 'sleep_started');
+      const woke = log.filter((w) => w.runId === runId && w.type === 'sleep_completed');
+      // Written once each, and the log holds one of each.
+      expect(begun).toHaveLength(1);
+      expect(woke).toHaveLength(1);
+      const events = await correct.storage.readEvents(runId);
+      expect(ofType(events, 'sleep_completed')).toHaveLength(1);
+      // The wake-up time is on the storage's clock: the sleep began after the start and before its append.
+      const wakeAt = begun[0].wakeAt!;
+      expect(wakeAt - r.ms).toBeGreaterThanOrEqual(r.t0 - Math.ceil(boundMs) - 1);
+      expect(wakeAt - r.ms).toBeLessThanOrEqual(begun[0].calledAt + Math.ceil(boundMs) + 1);
+      lateness.push(woke[0].calledAt - wakeAt);
+    }
+    const earliest = Math.min(...lateness);
+    const latest = Math.max(...lateness);
+    // Never early by the storage's clock (beyond the measured bound of the synchronisation, rounded to whole ms).
+    expect(earliest).toBeGreaterThanOrEqual(-(Math.ceil(boundMs) + 1));
+    // Never later than the sweep interval (a broker that delays in coarser steps: that much more).
+    expect(latest).toBeLessThanOrEqual(SWEEP_MS + capabilities.delayPrecisionMs);
+    return { earliest, latest, boundMs };
+  }
+
+  for (const [label, skewMs] of [['ahead of', SKEW_MS], ['behind', -SKEW_MS]] as const) {
+    itNeeds(
+      capabilities,
+      'serverTime',
+      `a worker whose clock is 5 minutes ${label} the storage's wakes no sleep early, none twice, none later than the sweep interval`,
+      async () => {
+        const { earliest, latest, boundMs } = await scenario(skewMs);
+        console.log(
+          `[clock skew] worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(2)} ms)`,
+        );
+      },
+      30_000,
+    );
+  }
+}
