@@ -1,15 +1,19 @@
 import { expect } from 'vitest';
-import type { AppendRequest, RunHandle, Storage } from '@durably/core';
+import type { AppendRequest, Broker, RunHandle, Storage } from '@durably/core';
 import { itNeeds } from '../capabilities.js';
 import { waitFor } from '../wait.js';
 import type { SuiteContext } from './context.js';
-import { ofType } from './helpers.js';
+import { ofType, wrapBroker } from './helpers.js';
 import * as W from './workflows.js';
 
 const SKEW_MS = 5 * 60_000;
 /** The timer sweep interval of both workers: the bound on lateness the engine promises. */
 const SWEEP_MS = 1000;
 const SLEEPS_MS = [2000, 2500, 3000];
+/** How long the timer sweep leaves an overdue timer to its wake-up message (sweeps.ts). */
+const SWEEP_GRACE_MS = 2000;
+/** Publishing, delivering and replaying a wake-up the sweep sent. */
+const HANDLING_MS = 500;
 
 /** A sleep event as it was durably written, with this machine's clock when its append was called. */
 interface Written {
@@ -53,16 +57,18 @@ function recording(log: Written[]): (s: Storage) => Storage {
 export function clockSkewTests(suite: SuiteContext): void {
   const { client, worker, capabilities } = suite;
 
-  async function scenario(skewMs: number): Promise<{ earliest: number; latest: number; boundMs: number }> {
+  /** `loseWakeUps`: every delayed wake-up message is dropped and no timer is held in memory, so only the timer sweep wakes runs. */
+  async function scenario(skewMs: number, loseWakeUps: boolean): Promise<{ earliest: number; latest: number; boundMs: number }> {
     const log: Written[] = [];
-    const correct = await client(undefined, undefined, recording(log));
-    const skewed = await client(undefined, undefined, recording(log), { clockSync: { localClock: () => Date.now() + skewMs } });
+    const lossy = loseWakeUps ? (b: Broker) => wrapBroker(b, (_q, _body, options) => (options?.delayMs ?? 0) > 0) : undefined;
+    const correct = await client(lossy, undefined, recording(log));
+    const skewed = await client(lossy, undefined, recording(log), { clockSync: { localClock: () => Date.now() + skewMs } });
     const bounds = [correct, skewed].map((c) => c.clockSync?.last?.boundMs);
     if (bounds.some((b) => b === undefined)) throw new Error('a client did not measure the storage clock on connect (clockSync.last is unset)');
     // The larger of the two clients' measured bounds: how far either may be off the storage's clock.
     const boundMs = Math.max(...(bounds as number[]));
     expect(Math.abs(skewed.clock() - Date.now())).toBeLessThanOrEqual(Math.ceil(boundMs) + 5);
-    const sweeps = { timerSweepInterval: `${SWEEP_MS}ms` };
+    const sweeps = { timerSweepInterval: `${SWEEP_MS}ms`, ...(loseWakeUps ? { localTimerWindow: 0 } : {}) };
 
     // Sleeps started by a worker with a correct clock, then woken by skewed workers alone.
     const runs: Array<{ handle: RunHandle<unknown>; ms: number; t0: number }> = [];
@@ -98,8 +104,15 @@ export function clockSkewTests(suite: SuiteContext): void {
     const latest = Math.max(...lateness);
     // Never early by the storage's clock (beyond the measured bound of the synchronisation, rounded to whole ms).
     expect(earliest).toBeGreaterThanOrEqual(-(Math.ceil(boundMs) + 1));
-    // Never later than the sweep interval (a broker that delays in coarser steps: that much more).
-    expect(latest).toBeLessThanOrEqual(SWEEP_MS + capabilities.delayPrecisionMs);
+    if (loseWakeUps) {
+      // Woken by the sweep alone: after its grace, and within one sweep interval of it (plus the time
+      // to publish, deliver and replay the wake-up).
+      expect(earliest).toBeGreaterThanOrEqual(SWEEP_GRACE_MS - (Math.ceil(boundMs) + 1));
+      expect(latest).toBeLessThanOrEqual(SWEEP_GRACE_MS + SWEEP_MS + HANDLING_MS);
+    } else {
+      // Never later than the sweep interval (a broker that delays in coarser steps: that much more).
+      expect(latest).toBeLessThanOrEqual(SWEEP_MS + capabilities.delayPrecisionMs);
+    }
     return { earliest, latest, boundMs };
   }
 
@@ -109,12 +122,25 @@ export function clockSkewTests(suite: SuiteContext): void {
       'serverTime',
       `a worker whose clock is 5 minutes ${label} the storage's wakes no sleep early, none twice, none later than the sweep interval`,
       async () => {
-        const { earliest, latest, boundMs } = await scenario(skewMs);
+        const { earliest, latest, boundMs } = await scenario(skewMs, false);
         console.log(
-          `[clock skew] worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(2)} ms)`,
+          `[clock skew] worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
         );
       },
       30_000,
     );
   }
+
+  itNeeds(
+    capabilities,
+    'serverTime',
+    "a worker whose clock is 5 minutes ahead of the storage's, its wake-up messages lost, has its timer sweep fire each sleep after the grace and within one sweep interval of it, none twice",
+    async () => {
+      const { earliest, latest, boundMs } = await scenario(SKEW_MS, true);
+      console.log(
+        `[clock skew] worker clock 5 min ahead of the storage's, wake-up messages lost: ${SLEEPS_MS.length * 2} sleeps woken by the timer sweep ${Math.round(earliest)}..${Math.round(latest)} ms after due (grace ${SWEEP_GRACE_MS} ms + sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
+      );
+    },
+    30_000,
+  );
 }
