@@ -27,6 +27,12 @@ interface Written {
   calledAt: number;
 }
 
+/** The backends under test, from the running test's name ("engine conformance: postgres+postgres > ..."). */
+function pairName(): string {
+  const path = expect.getState().currentTestName?.split(' > ') ?? [];
+  return path.find((part) => part.startsWith('engine conformance: '))?.slice('engine conformance: '.length) ?? path.join(' > ');
+}
+
 /** Records the sleep events of every append that succeeds. */
 function recording(log: Written[]): (s: Storage) => Storage {
   return (inner) =>
@@ -83,9 +89,11 @@ export function clockSkewTests(suite: SuiteContext): void {
     // Sleeps the skewed workers start and wake themselves.
     for (const ms of SLEEPS_MS) runs.push({ t0: Date.now(), ms, handle: await skewed.start(W.sleeper, ms) });
 
+    for (const r of runs) expect(await r.handle.result({ timeout: '20s' })).toBe('woke');
+    // A result can be told (a NOTIFY, say) before the append that wrote it has returned to its caller.
+    await waitFor(() => runs.every((r) => log.some((w) => w.runId === r.handle.runId && w.type === 'sleep_completed')), 5000);
     const lateness: number[] = [];
     for (const r of runs) {
-      expect(await r.handle.result({ timeout: '20s' })).toBe('woke');
       const runId = r.handle.runId;
       const begun = log.filter((w) => w.runId === runId && w.type === 'sleep_started');
       const woke = log.filter((w) => w.runId === runId && w.type === 'sleep_completed');
@@ -124,7 +132,7 @@ export function clockSkewTests(suite: SuiteContext): void {
       async () => {
         const { earliest, latest, boundMs } = await scenario(skewMs, false);
         console.log(
-          `[clock skew] worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
+          `[clock skew] ${pairName()}: worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
         );
       },
       30_000,
@@ -138,7 +146,7 @@ export function clockSkewTests(suite: SuiteContext): void {
     async () => {
       const { earliest, latest, boundMs } = await scenario(SKEW_MS, true);
       console.log(
-        `[clock skew] worker clock 5 min ahead of the storage's, wake-up messages lost: ${SLEEPS_MS.length * 2} sleeps woken by the timer sweep ${Math.round(earliest)}..${Math.round(latest)} ms after due (grace ${SWEEP_GRACE_MS} ms + sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
+        `[clock skew] ${pairName()}: worker clock 5 min ahead of the storage's, wake-up messages lost: ${SLEEPS_MS.length * 2} sleeps woken by the timer sweep ${Math.round(earliest)}..${Math.round(latest)} ms after due (grace ${SWEEP_GRACE_MS} ms + sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
       );
     },
     30_000,
