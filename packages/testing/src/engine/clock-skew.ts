@@ -7,7 +7,7 @@ import { ofType, wrapBroker } from './helpers.js';
 import * as W from './workflows.js';
 
 const SKEW_MS = 5 * 60_000;
-/** The timer sweep interval of both workers: the bound on lateness the engine promises. */
+/** The timer sweep interval of every worker: with the sweep's grace, the bound on lateness the engine promises. */
 const SWEEP_MS = 1000;
 const SLEEPS_MS = [2000, 2500, 3000];
 /** How long the timer sweep leaves an overdue timer to its wake-up message (sweeps.ts). */
@@ -66,7 +66,7 @@ function recording(log: Written[]): (s: Storage) => Storage {
 /**
  * Engine suite, clock skew: a worker whose machine clock is 5 minutes off the storage's. Its clock
  * synchronisation follows the storage's clock, so it wakes no sleep early (by the storage's clock),
- * none twice, and none later than the timer sweep interval: both for sleeps that a worker with a
+ * none twice, and none later than the timer sweep would (its grace + its interval): both for sleeps that a worker with a
  * correct clock started and for sleeps it started itself. Prints the figures docs/guarantees.md records.
  */
 export function clockSkewTests(suite: SuiteContext): void {
@@ -133,8 +133,10 @@ export function clockSkewTests(suite: SuiteContext): void {
       expect(Math.min(...claimLateness)).toBeGreaterThanOrEqual(SWEEP_GRACE_MS - (Math.ceil(boundMs) + 1));
       expect(Math.max(...claimLateness)).toBeLessThanOrEqual(SWEEP_GRACE_MS + SWEEP_MS + SWEEP_JITTER_MS);
     } else {
-      // Never later than the sweep interval (a broker that delays in coarser steps: that much more).
-      expect(latest).toBeLessThanOrEqual(SWEEP_MS + capabilities.delayPrecisionMs);
+      // Never later than the timer sweep would wake it: its grace and one interval (a sweep late on a
+      // busy event loop, a broker that delays in coarser steps: that much more). Usually a wake-up
+      // message or a local timer comes first, within tens of ms (the figures).
+      expect(latest).toBeLessThanOrEqual(SWEEP_GRACE_MS + SWEEP_MS + SWEEP_JITTER_MS + capabilities.delayPrecisionMs);
     }
     return { earliest, latest, boundMs, claimedLatest: claimLateness.length > 0 ? Math.max(...claimLateness) : Number.NaN };
   }
@@ -143,11 +145,11 @@ export function clockSkewTests(suite: SuiteContext): void {
     itNeeds(
       capabilities,
       'serverTime',
-      `a worker whose clock is 5 minutes ${label} the storage's wakes no sleep early, none twice, none later than the sweep interval`,
+      `a worker whose clock is 5 minutes ${label} the storage's wakes no sleep early, none twice, none later than the timer sweep's bound`,
       async () => {
         const { earliest, latest, boundMs } = await scenario(skewMs, false);
         console.log(
-          `[clock skew] ${pairName()}: worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
+          `[clock skew] ${pairName()}: worker clock 5 min ${label} the storage's: ${SLEEPS_MS.length * 2} sleeps of ${SLEEPS_MS.join('/')} ms woke ${Math.round(earliest)}..${Math.round(latest)} ms after due by the storage's clock (sweep bound: grace ${SWEEP_GRACE_MS} ms + interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
         );
       },
       30_000,
