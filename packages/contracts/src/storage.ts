@@ -419,6 +419,17 @@ export interface Storage {
    */
   subscribeFinished?(listener: (runId: string) => void): Promise<() => void>;
 
+  /**
+   * Optional. The storage's own clock, in epoch milliseconds, read as close to the server as the
+   * backend allows (Postgres `clock_timestamp()`, Redis `TIME`; an embedded storage, which shares
+   * the machine's clock with every process using it, answers `Date.now()`). The client measures
+   * its offset from this clock and runs the engine's time on it, so that whether a timer, sleep,
+   * lease or hook expiry is due is judged by one clock for every worker whatever its machine's
+   * clock says. A storage with no clock of its own to offer (DynamoDB) leaves it out: its workers
+   * then run on their machines' clocks, which must be kept in sync (NTP).
+   */
+  serverTime?(): Promise<number>;
+
   /** Releases connections and handles. Further calls fail. */
   close(): Promise<void>;
 }

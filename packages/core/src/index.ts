@@ -31,6 +31,7 @@ export type { HookDefinition, Hook, MultiUseHook, PayloadSchema } from './api/ho
 export type { StepContext, WorkflowContext } from './api/context.js';
 export { Client, RunHandle } from './runtime/client/client.js';
 export type { ClientOptions, StartOptions, StartOutcome, UpdateCallOptions, UpdateWithStartOptions } from './runtime/client/client.js';
+export type { ClockSync, ClockSyncOptions, ClockOffset, ClockSample } from './runtime/client/clock-sync.js';
 export type { RunWaiting } from './runtime/client/waiting.js';
 export { Worker } from './runtime/worker/worker.js';
 export type { WorkerOptions } from './runtime/worker/worker.js';

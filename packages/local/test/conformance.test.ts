@@ -9,6 +9,7 @@ import { openDatabase } from '../src/sqlite/db.js';
 // list and remove dead letters, count deliveries exactly, and delay to the millisecond.
 const capabilities: Capabilities = {
   subscribeFinished: false,
+  serverTime: true,
   deadLetters: true,
   removeDeadLetter: true,
   workerLossRecovery: true,

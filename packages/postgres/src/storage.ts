@@ -487,6 +487,12 @@ export class PostgresStorage implements Storage {
     return rows.length === 1 ? 0 : (win + 1) * periodMs - now;
   }
 
+  /** The database server's clock (`clock_timestamp()`, read when the statement runs), for the client's clock synchronisation. */
+  async serverTime(): Promise<number> {
+    const { rows } = await this.conn.prepared<{ ms: number | string }>('server-time', 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms', []);
+    return Number(rows[0].ms);
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     const listener = await this.listener?.catch(() => undefined);

@@ -10,6 +10,7 @@ const available = await serverAvailable();
 // dead letters, counts deliveries exactly and delays to the millisecond.
 const capabilities: Capabilities = {
   subscribeFinished: true,
+  serverTime: true,
   deadLetters: true,
   removeDeadLetter: true,
   workerLossRecovery: true,

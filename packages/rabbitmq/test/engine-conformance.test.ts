@@ -12,6 +12,7 @@ const PG_URL = process.env.DURABLY_TEST_POSTGRES_URL ?? 'postgres://root@127.0.0
 // RabbitMQ returns a closed connection's deliveries at once and cannot delete one dead letter by id.
 // Each pair adds its storage's: Postgres pushes finished runs, memory storage does not.
 const rabbit: Omit<Capabilities, 'subscribeFinished'> = {
+  serverTime: true,
   deadLetters: true,
   removeDeadLetter: false,
   workerLossRecovery: true,

@@ -331,6 +331,12 @@ export class RedisStorage implements Storage {
     return granted === 1 ? 0 : (win + 1) * periodMs - now;
   }
 
+  /** The Redis server's clock (`TIME`: seconds and microseconds), for the client's clock synchronisation. */
+  async serverTime(): Promise<number> {
+    const [seconds, micros] = await this.call('read the server time', () => this.redis.time());
+    return Number(seconds) * 1000 + Number(micros) / 1000;
+  }
+
   private subscriber?: Redis;
   private readonly finishedListeners = new Set<(runId: string) => void>();
 

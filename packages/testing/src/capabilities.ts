@@ -15,6 +15,11 @@ import { it, type TestContext } from 'vitest';
 export interface Capabilities {
   /** Feature (storage). `Storage.subscribeFinished`: clients on other connections hear of runs that finish (Postgres LISTEN, Redis pub/sub). */
   subscribeFinished: boolean;
+  /**
+   * Feature (storage). `Storage.serverTime`: the storage's own clock, which the engine's clock follows
+   * (Postgres, Redis; the embedded storages answer the machine's). DynamoDB has none.
+   */
+  serverTime: boolean;
   /** Feature (broker). `Broker.deadLetters` lists a queue's dead letters (poison messages, too many deliveries). */
   deadLetters: boolean;
   /** Feature (broker). `Broker.removeDeadLetter` deletes one dead letter by id. */
@@ -46,11 +51,12 @@ export interface Capabilities {
 }
 
 /** The names of the boolean features, which a test can require. */
-export type Feature = 'subscribeFinished' | 'deadLetters' | 'removeDeadLetter' | 'workerLossRecovery';
+export type Feature = 'subscribeFinished' | 'serverTime' | 'deadLetters' | 'removeDeadLetter' | 'workerLossRecovery';
 
 /** Full conformance: what a suite assumes of a backend that declares nothing. */
 export const FULL_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   subscribeFinished: true,
+  serverTime: true,
   deadLetters: true,
   removeDeadLetter: true,
   workerLossRecovery: true,

@@ -6,10 +6,12 @@ import { DYNAMODB_ENDPOINT, REGION, SQS_ENDPOINT, dropTable, dynamoAvailable, dy
 
 const available = dynamoAvailable();
 
-// DynamoDB has no change feed a client can listen on: clients poll for finished runs. SQS cannot delete
+// DynamoDB has no change feed a client can listen on: clients poll for finished runs; it has no clock
+// to offer either (workers run on their NTP-synced machine clocks). SQS cannot delete
 // one message of a queue by id, counts receives (not deliveries), and delays in whole seconds.
 const capabilities: Capabilities = {
   subscribeFinished: false,
+  serverTime: false,
   deadLetters: true,
   removeDeadLetter: false,
   workerLossRecovery: true,

@@ -355,6 +355,12 @@ export class MemoryStorage implements Storage {
     return [...run.timers].map(([timerId, t]) => ({ runId, timerId, fireAt: t.fireAt })).sort((a, b) => a.fireAt - b.fireAt);
   }
 
+  /** The machine's clock: every client of an in-memory storage lives in this process and shares it. */
+  async serverTime(): Promise<number> {
+    this.check();
+    return Date.now();
+  }
+
   async close(): Promise<void> {
     // Clients share one MemoryStorage; closing is a no-op so that one client closing does not break the others.
   }

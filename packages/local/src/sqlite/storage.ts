@@ -417,6 +417,12 @@ export class LocalStorage implements Storage {
     });
   }
 
+  /** The machine's clock: every process that opens this file runs on this machine and shares it. */
+  async serverTime(): Promise<number> {
+    if (this.closed) throw new StorageError('This LocalStorage is closed.');
+    return Date.now();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,5 +1,5 @@
 import { afterEach, describe } from 'vitest';
-import { Client, Worker, type Broker, type Limits, type Storage, type WorkerOptions } from '@durably/core';
+import { Client, Worker, type Broker, type ClientOptions, type Limits, type Storage, type WorkerOptions } from '@durably/core';
 import { resolveCapabilities, type Capabilities } from '../capabilities.js';
 import type { SuiteContext } from './context.js';
 import { allWorkflows } from './workflows.js';
@@ -22,6 +22,7 @@ import { startTests } from './start.js';
 import { heartbeatTests } from './heartbeats.js';
 import { updateTests } from './updates.js';
 import { attributeTests } from './attributes.js';
+import { clockSkewTests } from './clock-skew.js';
 
 /**
  * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
@@ -63,10 +64,10 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     const workers: Worker[] = [];
     let harness: EngineHarness | undefined;
 
-    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage): Promise<Client> {
+    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage, options?: Pick<ClientOptions, 'clockSync'>): Promise<Client> {
       harness ??= await createHarness();
       const { storage, broker } = await harness.connect();
-      const c = new Client({ storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
+      const c = new Client({ ...options, storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
       opened.push(c);
       await c.ensureReady();
       return c;
@@ -112,5 +113,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     heartbeatTests(suite);
     updateTests(suite);
     attributeTests(suite);
+    clockSkewTests(suite);
   });
 }

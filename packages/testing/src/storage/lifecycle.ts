@@ -87,4 +87,22 @@ export function lifecycleTests(suite: StorageSuiteContext): void {
     await new Promise((r) => setTimeout(r, 200));
     expect(heard).not.toContain(later.runId);
   });
+
+  // Optional (DynamoDB has no clock to offer): declared absent, skipped. The servers under test run on
+  // this machine, so their clock is this process's, give or take the round trip.
+  itNeeds(suite.capabilities, 'serverTime', "reads the storage's own clock in epoch milliseconds, when it offers serverTime", async () => {
+    const s = await connect();
+    if (!s.serverTime) throw undeclaredAbsence('serverTime', 'Storage.serverTime');
+    const readings: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = Date.now();
+      const t = await s.serverTime();
+      const after = Date.now();
+      expect(Number.isFinite(t)).toBe(true);
+      expect(t).toBeGreaterThanOrEqual(before - 50);
+      expect(t).toBeLessThanOrEqual(after + 50);
+      readings.push(t);
+    }
+    expect(readings).toEqual([...readings].sort((a, b) => a - b));
+  });
 }

@@ -52,6 +52,7 @@ import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
+import { ClockSync, type ClockSyncOptions } from './clock-sync.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
 export type { UpdateCallOptions } from './updates.js';
@@ -111,8 +112,19 @@ export interface ClientOptions {
   broker: Broker;
   /** Payload size and event count limits (defaults: 1 MiB, warn at 10,000 events, fail at 50,000). */
   limits?: Partial<Limits>;
-  /** The clock; tests can replace it. */
+  /**
+   * The engine's clock, taken as it is (no synchronisation with the storage); tests replace it to
+   * skip time. Default: the machine's clock following the storage's (see `clockSync`).
+   */
   clock?: () => number;
+  /**
+   * Without a `clock` option, the engine's time follows the storage's clock (`Storage.serverTime`:
+   * Postgres, Redis; the embedded storages share the machine's): its offset from the machine's
+   * clock is measured when the client connects and every `interval` after, and a machine clock
+   * further off than `warnAbove` is logged. `false` runs on the machine's clock alone. A storage
+   * with no clock of its own (DynamoDB) runs on the machine's clock, which must be kept in sync (NTP).
+   */
+  clockSync?: ClockSyncOptions | false;
   /** Defaults for workers created on this client (the config file's `worker`); the worker's own options win. */
   worker?: WorkerConfig;
   /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
@@ -136,6 +148,11 @@ export class Client implements RunStarter {
   readonly storage: Storage;
   readonly broker: Broker;
   readonly clock: () => number;
+  /**
+   * The synchronisation of `clock` with the storage's clock, when it runs (no `clock` option, not
+   * disabled): `clockSync.last` is the last measured offset and its bound.
+   */
+  readonly clockSync?: ClockSync;
   readonly limits: Limits;
   /** Create, pause, resume, trigger, delete and list schedules. */
   readonly schedules: Schedules;
@@ -153,8 +170,9 @@ export class Client implements RunStarter {
   constructor(options: ClientOptions) {
     this.storage = options.storage;
     this.broker = options.broker;
-    this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? createLogger();
+    if (options.clock === undefined && options.clockSync !== false) this.clockSync = new ClockSync(this.logger, options.clockSync);
+    this.clock = options.clock ?? this.clockSync?.now ?? Date.now;
     this.connectTimeoutMs = parseDuration(options.connectTimeout ?? '60s', 'connectTimeout');
     this.addresses = options.addresses ?? {};
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -232,6 +250,9 @@ export class Client implements RunStarter {
         this.addresses = settings.addresses ?? {};
       }
       await connectWithRetry(this.storage, this.broker, { timeoutMs: this.connectTimeoutMs, logger: this.logger, addresses: this.addresses });
+      // From here on the engine's time is the storage's (when the storage has a clock of its own).
+      const storage = this.storage;
+      await this.clockSync?.start(storage.serverTime ? () => storage.serverTime!() : undefined);
     })().catch((err: unknown) => {
       this.ready = undefined;
       throw err;
@@ -253,13 +274,12 @@ export class Client implements RunStarter {
     const runId = options.runId ?? randomUUID();
     checkRunId(runId, 'start()');
     if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey, 'start()');
-    const now = this.clock();
     let startAt: number | undefined;
     if (options.startAt !== undefined) {
       startAt = options.startAt.getTime();
       if (Number.isNaN(startAt)) throw new InvalidArgumentError('start(): startAt is an invalid Date.');
     }
-    if (options.delay !== undefined) startAt = Math.max(startAt ?? 0, now + parseDuration(options.delay, 'start({ delay })'));
+    const delayMs = options.delay === undefined ? undefined : parseDuration(options.delay, 'start({ delay })');
     const validArgs = validateArgs(def.schema, args, `workflow "${def.name}"`) as A;
     if (!def.durable || options.durable === false) {
       // Loaded on use: transient runs touch neither storage nor broker.
@@ -267,6 +287,9 @@ export class Client implements RunStarter {
       return startTransient(this, wf, validArgs, runId) as Promise<RunHandle<Awaited<R>>>;
     }
     await this.ensureReady();
+    // Read once ready: the clock follows the storage's from then on.
+    const now = this.clock();
+    if (delayMs !== undefined) startAt = Math.max(startAt ?? 0, now + delayMs);
     const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
     const tags = [...new Set([...def.tags, ...checkTags(options.tags, 'start()')])];
     const { run, created } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
@@ -479,6 +502,7 @@ export class Client implements RunStarter {
 
   /** Closes storage and broker. */
   async close(): Promise<void> {
+    this.clockSync?.stop();
     await Promise.allSettled([this.broker.close(), this.storage.close()]);
   }
 }

@@ -46,6 +46,11 @@ export class LazyStorage {
       close: () => () => loaded.close(),
       // Optional, and unknown until the adapter is loaded: absent (the client polls for finished runs).
       subscribeFinished: () => undefined,
+      // Known once the adapter is loaded (the client's clock synchronisation starts after ensureReady loaded it).
+      serverTime: () => {
+        const storage = loaded.resolved;
+        return storage?.serverTime ? () => storage.serverTime!() : undefined;
+      },
     }) as LazyStorage;
   }
 }
