@@ -53,7 +53,9 @@ export type ErrorCode =
   | 'DUPLICATE_NAME'
   | 'QUERY_NOT_REGISTERED'
   | 'QUERY_FAILED'
-  | 'CHILD_DEPTH_EXCEEDED';
+  | 'CHILD_DEPTH_EXCEEDED'
+  | 'PAYLOAD_KEY_MISSING'
+  | 'PAYLOAD_DECRYPT_FAILED';
 
 /**
  * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);
