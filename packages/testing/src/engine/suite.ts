@@ -1,5 +1,5 @@
 import { afterEach, describe } from 'vitest';
-import { Client, Worker, type Broker, type Limits, type Storage, type WorkerOptions } from '@durably/core';
+import { Client, Worker, type Broker, type Limits, type PayloadCodec, type Storage, type WorkerOptions } from '@durably/core';
 import { resolveCapabilities, type Capabilities } from '../capabilities.js';
 import type { SuiteContext } from './context.js';
 import { allWorkflows } from './workflows.js';
@@ -37,7 +37,35 @@ export interface EngineSuiteOptions {
    * conformance). The engine suite reads `workerLossRecovery`, `deadLetters` and `delayPrecisionMs`.
    */
   capabilities?: Partial<Capabilities>;
+  /** Every client of the suite encrypts payloads with this codec (the suite then proves the engine unchanged under it). */
+  codec?: PayloadCodec;
+  /** Run only these areas (default: all of {@link ENGINE_AREAS}). */
+  areas?: EngineArea[];
 }
+
+/** The areas of the engine suite, each a file of tests beside this one, in the order they run. */
+export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'timers', 'hooks', 'messages', 'cancellation', 'children', 'continueAsNew', 'limits', 'schedules', 'streams', 'recovery', 'start', 'heartbeats'] as const;
+/** One area of the engine suite. */
+export type EngineArea = (typeof ENGINE_AREAS)[number];
+
+const AREA_TESTS: Record<EngineArea, (suite: SuiteContext) => void> = {
+  leases: leaseTests,
+  unknownWorkflow: unknownWorkflowTests,
+  basics: basicsTests,
+  steps: stepTests,
+  timers: timerTests,
+  hooks: hookTests,
+  messages: messageTests,
+  cancellation: cancellationTests,
+  children: childTests,
+  continueAsNew: continueAsNewTests,
+  limits: limitTests,
+  schedules: scheduleTests,
+  streams: streamTests,
+  recovery: recoveryTests,
+  start: startTests,
+  heartbeats: heartbeatTests,
+};
 
 /** Worker settings that make sweeps and recovery fast enough for tests. */
 const FAST: Partial<WorkerOptions> = {
@@ -63,7 +91,7 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage): Promise<Client> {
       harness ??= await createHarness();
       const { storage, broker } = await harness.connect();
-      const c = new Client({ storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
+      const c = new Client({ storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits, codec: options.codec });
       opened.push(c);
       await c.ensureReady();
       return c;
@@ -90,21 +118,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     });
 
     const suite: SuiteContext = { client, worker, setup, fast: FAST, capabilities };
-    leaseTests(suite);
-    unknownWorkflowTests(suite);
-    basicsTests(suite);
-    stepTests(suite);
-    timerTests(suite);
-    hookTests(suite);
-    messageTests(suite);
-    cancellationTests(suite);
-    childTests(suite);
-    continueAsNewTests(suite);
-    limitTests(suite);
-    scheduleTests(suite);
-    streamTests(suite);
-    recoveryTests(suite);
-    startTests(suite);
-    heartbeatTests(suite);
+    for (const area of options.areas ?? ENGINE_AREAS) AREA_TESTS[area](suite);
   });
 }
