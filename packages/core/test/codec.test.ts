@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  Client,
   ConfigError,
+  MemoryBroker,
+  MemoryBrokerHub,
   MemoryStorage,
+  Worker,
+  step,
+  workflow,
   PayloadDecryptError,
   PayloadKeyMissingError,
   aesGcmCodec,
@@ -155,4 +161,35 @@ describe('encryptStorage', () => {
     const stranger = encryptStorage(inner, aesGcmCodec({ keys: { k2 } }));
     await expect(stranger.getRun('r1')).rejects.toThrow(PayloadKeyMissingError);
   });
+});
+
+describe('a worker without the key', () => {
+  const sum = step('codec-test.sum', async (a: number, b: number) => a + b);
+  const adder = workflow('codec-test.adder', async (a: number, b: number) => sum(a, b));
+  const fast = { timerSweepInterval: '100ms', recoveryInterval: '200ms', staleAfter: '600ms', visibilityTimeout: '2s' } as const;
+
+  for (const kind of ['a codec without that key', 'no codec'] as const) {
+    it(`(${kind}) leaves the run as it is, and a worker with the key then runs it`, async () => {
+      const storage = new MemoryStorage();
+      const hub = new MemoryBrokerHub();
+      const writer = new Client({ storage, broker: new MemoryBroker({ hub }), codec: aesGcmCodec({ keys: { k1 } }) });
+      const handle = await writer.start(adder, 2, 3);
+      const blind = new Client({ storage, broker: new MemoryBroker({ hub }), codec: kind === 'no codec' ? undefined : aesGcmCodec({ keys: { k2 } }) });
+      const blindWorker = new Worker(blind, { workflows: [adder], ...fast });
+      await blindWorker.start();
+      await new Promise((r) => setTimeout(r, 800));
+      await blindWorker.stop();
+      expect((await storage.getRun(handle.runId))?.status).toBe('pending');
+      expect((await storage.readEvents(handle.runId)).map((e) => e.type)).toEqual(['run_created']);
+      const keyed = new Client({ storage, broker: new MemoryBroker({ hub }), codec: aesGcmCodec({ keys: { k1, k2 }, current: 'k2' }) });
+      const worker = new Worker(keyed, { workflows: [adder], ...fast });
+      await worker.start();
+      try {
+        expect(await keyed.getRun(handle.runId).result({ timeout: '10s' })).toBe(5);
+      } finally {
+        await worker.stop();
+        await Promise.all([writer.close(), blind.close(), keyed.close()]);
+      }
+    });
+  }
 });
