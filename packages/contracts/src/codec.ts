@@ -1,5 +1,3 @@
-import type { Serialized } from './serialization.js';
-
 /**
  * A payload codec turns the payloads a run stores (arguments, results, errors, hook and signal
  * payloads, hook tokens in events, recorded values, checkpoints, schedule arguments) into an
@@ -22,14 +20,14 @@ export interface PayloadCodec {
   readonly currentKeyId: string;
   /** The key ids this codec can decode. */
   readonly keyIds: readonly string[];
-  /** Wraps one payload (the text storage would have held) into an envelope. */
-  encode(plain: Serialized): Serialized | Promise<Serialized>;
+  /** Wraps one payload (the serialized text storage would have held) into an envelope. */
+  encode(plain: string): string | Promise<string>;
   /**
    * Opens an envelope made by `encode` (with this or an earlier current key). Throws
    * `PayloadKeyMissingError` when the envelope's key is not among `keyIds`, and
    * `PayloadDecryptError` when the key is wrong or the envelope was altered.
    */
-  decode(envelope: Serialized): Serialized | Promise<Serialized>;
+  decode(envelope: string): string | Promise<string>;
 }
 
 /** What every envelope starts with. */
