@@ -193,3 +193,15 @@ describe('a worker without the key', () => {
     });
   }
 });
+
+describe('configure({ codec })', () => {
+  it('gives the default client the codec', async () => {
+    const { configure } = await import('../src/index.js');
+    const codec = aesGcmCodec({ keys: { k1 } });
+    const client = configure({ storage: new MemoryStorage(), broker: new MemoryBroker({ hub: new MemoryBrokerHub() }), codec });
+    expect(client.codec).toBe(codec);
+    const { EncryptedStorage } = await import('../src/index.js');
+    expect(client.storage).toBeInstanceOf(EncryptedStorage);
+    await client.close();
+  });
+});
