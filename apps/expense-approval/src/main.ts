@@ -2,25 +2,26 @@
  * Submits an expense and waits for its outcome, with a worker in this process. Backends come from
  * DURABLY_STORAGE / DURABLY_BROKER (or a durably.config.*); with none set, the embedded default.
  *
- *   npm start                       # plays every role: the submitter amends, the manager stays silent,
+ *   npm start                       # plays every role: the submitter amends (once refused, once accepted),
+ *                                   # the manager stays silent,
  *                                   # the expense escalates to finance, finance approves
  *   npm start -- --manual           # you play them: the approval tokens and the commands are printed
  *   npm start -- --manual --dashboard   # ... and the dashboard serves the run at http://127.0.0.1:4280
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { connect, createWorker, DurablyError, parseDuration, type Client, type Worker } from '@durably/core';
-import { AMEND_SIGNAL } from './amendments.js';
+import { connect, createWorker, DurablyError, parseDuration, UpdateRejectedError, type Client, type Worker } from '@durably/core';
+import { amendUpdate, type Amendment, type AmendmentResult } from './amendments.js';
 import { onMessage, type Message } from './notify.js';
 import { expenseApproval, type Expense, type ExpenseOutcome, type Route } from './workflows.js';
 
 const USAGE = `Usage: npm start -- [--manual] [--dashboard] [--amount <dollars>] [--timeout <duration>]
 
 Submits an expense that waits for a manager's decision (a hook), escalates to finance when the
-manager has not decided within the timeout, and takes amendments of its amount while it waits.
+manager has not decided within the timeout, and answers amendments of its amount (updates) while it waits.
 
   --manual               do not play the approvers and the submitter: print the approval tokens and
-                         the commands (durably hooks resume, signals send) to run in another terminal
+                         the commands (durably hooks resume, updates send) to run in another terminal
   --dashboard            also serve the dashboard (resume the hook from the run's page)
   --dashboard-port <n>   its port (default 4280; 0 picks a free one)
   --amount <dollars>     the amount submitted (default 150)
@@ -86,7 +87,7 @@ try {
     console.log(`dashboard: ${dashboard.url}/runs/${run.runId} (resume the hook from the run's page)`);
   }
   if (manual) {
-    console.log(`amend (as the submitter): npm run durably -- signals send ${run.runId} ${AMEND_SIGNAL} --payload '{"amount": 120, "reason": "the hotel refunded a night"}'`);
+    console.log(`amend (as the submitter): npm run durably -- updates send ${run.runId} ${amendUpdate.name} --payload '{"amount": 120, "reason": "the hotel refunded a night"}'`);
   }
   const outcome = await run.result();
   console.log(`result: ${describe(outcome)}`);
@@ -106,8 +107,9 @@ function explain(_client: Client, _runId: string, message: Message): void {
 }
 
 /**
- * The demo's cast: the submitter amends the amount as soon as the manager is asked; the manager
- * never answers, so the expense escalates; finance approves a moment after being asked.
+ * The demo's cast: the submitter amends the amount as soon as the manager is asked (a first try
+ * with no reason is rejected in this process by the update's schema; the second is answered by the
+ * run); the manager never answers, so the expense escalates; finance approves a moment after being asked.
  */
 function play(client: Client, runId: string, message: Message): void {
   const later = (ms: number, act: () => Promise<unknown>) =>
@@ -116,8 +118,8 @@ function play(client: Client, runId: string, message: Message): void {
     }, ms);
   if (message.to === route.approver) {
     later(200, async () => {
-      console.log(`  ${expense.submitter} amends the amount to $120.00`);
-      await client.sendSignal(runId, AMEND_SIGNAL, { amount: 120, reason: 'the hotel refunded a night' });
+      await amend(client, runId, { amount: 120, reason: '' });
+      await amend(client, runId, { amount: 120, reason: 'the hotel refunded a night' });
       console.log(`  ${route.approver} does not answer...`);
     });
   } else {
@@ -125,6 +127,20 @@ function play(client: Client, runId: string, message: Message): void {
       console.log(`  ${message.to} approves`);
       await client.resumeHook(message.token!, { approved: true, by: message.to, note: 'within the travel budget' });
     });
+  }
+}
+
+/** The submitter amends the amount and prints the run's answer (or why the update was rejected). */
+async function amend(client: Client, runId: string, amendment: Amendment): Promise<AmendmentResult | undefined> {
+  console.log(`  ${expense.submitter} amends the amount to $${amendment.amount.toFixed(2)}${amendment.reason ? `: ${amendment.reason}` : ' (no reason given)'}`);
+  try {
+    const answer = await client.update(runId, amendUpdate, amendment, { timeout: '30s' });
+    console.log(answer.accepted ? `  the run answers: accepted, the amount is now $${answer.amount.toFixed(2)}` : `  the run answers: refused, ${answer.why}`);
+    return answer;
+  } catch (err) {
+    if (!(err instanceof UpdateRejectedError)) throw err;
+    console.log(`  rejected before it reached the run: ${err.reason}`);
+    return undefined;
   }
 }
 

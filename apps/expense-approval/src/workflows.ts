@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineHook, defineQuery, HookTimeoutError, step, workflow, type Duration, type Hook } from '@durably/core';
-import { AmendmentInbox, applyAmendment, type ExpenseState } from './amendments.js';
+import { condition, defineHook, defineQuery, HookTimeoutError, step, workflow, type Duration, type Hook } from '@durably/core';
+import { amendUpdate, applyAmendment, type ExpenseState } from './amendments.js';
 import { send } from './notify.js';
 
 export interface Expense {
@@ -56,40 +56,43 @@ export const tellSubmitter = step('tell-submitter', async (submitter: string, su
 
 type Waited = { kind: 'decided'; decision: Decision } | { kind: 'invalid'; why: string } | { kind: 'timed_out' };
 
-/** Waits for the approver's decision, applying amendments as they come. */
-async function decisionOrTimeout(hook: Hook<Decision>, approver: string, expense: Expense, state: ExpenseState, inbox: AmendmentInbox): Promise<Waited> {
-  const decided: Promise<Waited> = Promise.resolve(hook).then(
-    (payload) => {
-      const parsed = DecisionSchema.safeParse(payload);
-      if (parsed.success) return { kind: 'decided', decision: parsed.data };
-      return { kind: 'invalid', why: parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') };
-    },
-    (err: unknown) => {
-      if (err instanceof HookTimeoutError) return { kind: 'timed_out' };
-      throw err;
-    },
-  );
-  for (;;) {
-    const next = await Promise.race([decided, inbox.next().then((payload) => ({ kind: 'amendment' as const, payload }))]);
-    if (next.kind !== 'amendment') return next;
-    inbox.taken();
-    const before = state.amount;
-    const result = applyAmendment(state, next.payload);
-    if (result.accepted) await tellAmended(approver, expense.id, before, result.amount, state.amendments.at(-1)!.reason);
+/** Waits for the approver's decision (amendments are handled meanwhile by the update's handler). */
+async function decisionOrTimeout(hook: Hook<Decision>): Promise<Waited> {
+  try {
+    const parsed = DecisionSchema.safeParse(await hook);
+    if (parsed.success) return { kind: 'decided', decision: parsed.data };
+    return { kind: 'invalid', why: parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') };
+  } catch (err) {
+    if (err instanceof HookTimeoutError) return { kind: 'timed_out' };
+    throw err;
   }
 }
 
 /**
  * An expense waits for its approver (a hook); past the timeout it goes to a second approver; past
- * theirs it expires. While it waits the submitter may amend the amount; approvers decide on the
- * amount as it is when they answer.
+ * theirs it expires. While it waits the submitter may amend the amount (an update the run answers);
+ * approvers decide on the amount as it is when they answer.
  */
 export const expenseApproval = workflow('expense-approval', async (expense: Expense, route: Route): Promise<ExpenseOutcome> => {
   const state: ExpenseState = { amount: expense.amount, originalAmount: expense.amount, amendments: [] };
   let stage: Progress['stage'] = 'waiting for approver';
   let waitingOn: string | undefined = route.approver;
   progressQuery.handle(() => ({ ...state, amendments: [...state.amendments], stage, waitingOn }));
-  const inbox = new AmendmentInbox();
+  // The submitter's amendments, answered while the expense waits: accepted (and the approver told),
+  // or refused with the reason. Counted, so the run does not end while an answer is on its way.
+  let amending = 0;
+  amendUpdate.handle(async (amendment) => {
+    amending++;
+    try {
+      const before = state.amount;
+      const result = applyAmendment(state, amendment, stage === 'decided' || stage === 'expired');
+      if (result.accepted && waitingOn) await tellAmended(waitingOn, expense.id, before, result.amount, amendment.reason);
+      return result;
+    } finally {
+      amending--;
+    }
+  });
+  const settled = () => condition(() => amending === 0);
 
   for (const [approver, escalated] of [[route.approver, false], [route.escalateTo, true]] as const) {
     waitingOn = approver;
@@ -99,7 +102,7 @@ export const expenseApproval = workflow('expense-approval', async (expense: Expe
       // A token works once: an answer that is not a decision gets the approver a new one.
       const hook = decisionHook.create({ timeout: route.timeout });
       await askForDecision(approver, expense, state.amount, hook.token, escalated, invalid);
-      waited = await decisionOrTimeout(hook, approver, expense, state, inbox);
+      waited = await decisionOrTimeout(hook);
       invalid = waited.kind === 'invalid' ? waited.why : undefined;
     } while (waited.kind === 'invalid');
     if (waited.kind === 'decided') {
@@ -107,6 +110,7 @@ export const expenseApproval = workflow('expense-approval', async (expense: Expe
       waitingOn = undefined;
       const { approved, by, note } = waited.decision;
       const status = approved ? 'approved' : 'rejected';
+      await settled();
       await tellSubmitter(expense.submitter, `${expense.id} ${status} by ${by} for ${money(state.amount)}${note ? `: ${note}` : ''}`);
       return { status, expenseId: expense.id, amount: state.amount, originalAmount: state.originalAmount, decidedBy: by, note, escalated, amendments: state.amendments };
     }
@@ -117,6 +121,7 @@ export const expenseApproval = workflow('expense-approval', async (expense: Expe
   }
   stage = 'expired';
   waitingOn = undefined;
+  await settled();
   await tellSubmitter(expense.submitter, `${expense.id} expired: no decision from ${route.approver} or ${route.escalateTo}`);
   return { status: 'expired', expenseId: expense.id, amount: state.amount, originalAmount: state.originalAmount, escalated: true, amendments: state.amendments };
 });

@@ -73,8 +73,11 @@ it('plays every role on the embedded default: amended, escalated on timeout, app
   const order = [
     /^expense e-demo: conference trip, \$150\.00, run \S+ \(each approver has 3s\)$/,
     /email to manager@example\.com: approve e-demo \(conference trip\) for \$150\.00\? from sam@example\.com$/,
-    /sam@example\.com amends the amount to \$120\.00$/,
+    /sam@example\.com amends the amount to \$120\.00 \(no reason given\)$/,
+    /rejected before it reached the run: the payload does not match its schema: reason: String must contain at least 1 character\(s\)$/,
+    /sam@example\.com amends the amount to \$120\.00: the hotel refunded a night$/,
     /email to manager@example\.com: e-demo was amended from \$150\.00 to \$120\.00: the hotel refunded a night$/,
+    /the run answers: accepted, the amount is now \$120\.00$/,
     /email to sam@example\.com: e-demo: no decision from manager@example\.com within 3s; asked finance@example\.com$/,
     /email to finance@example\.com: \[escalated\] approve e-demo \(conference trip\) for \$120\.00\?/,
     /^result: expense e-demo approved by finance@example\.com for \$120\.00 \(amended from \$150\.00\), after escalation$/,
@@ -89,15 +92,24 @@ it('plays every role on the embedded default: amended, escalated on timeout, app
   expect(lines.at(-1)).toMatch(order.at(-1)!);
 });
 
-it('is resumed from the CLI: an amendment by `durably signals send`, a bad answer asked again, a decision by `durably hooks resume`', { timeout: 90_000 }, async () => {
+it('is resumed from the CLI: amendments by `durably updates send` answered (accepted, refused, rejected), a bad answer asked again, a decision by `durably hooks resume`', { timeout: 150_000 }, async () => {
   const env = embedded();
   const app = startApp(env, ['--manual', '--id', 'e-cli', '--timeout', '2m']);
   const runId = (await app.waitFor(/run (\S+) \(each approver has 2m\)/))[1];
   const first = await app.waitFor(/decide \(as manager@example\.com\): echo (\S+) \| npm run durably -- hooks resume - --payload/);
 
-  const sent = await durably(env, ['signals', 'send', runId, 'amend', '--payload', '{"amount": 120, "reason": "the hotel refunded a night"}']);
-  expect(sent.stdout).toContain(`signal "amend" sent to run ${runId}`);
+  const sent = await durably(env, ['updates', 'send', runId, 'amend', '--payload', '{"amount": 120, "reason": "the hotel refunded a night"}', '--json']);
+  expect(JSON.parse(sent.stdout)).toEqual({ runId, update: 'amend', result: { accepted: true, amount: 120 } });
   await app.waitFor(/e-cli was amended from \$150\.00 to \$120\.00/);
+  // The run's state says no: an answer, recorded in the log.
+  const same = await durably(env, ['updates', 'send', runId, 'amend', '--payload', '{"amount": 120, "reason": "again"}']);
+  expect(same.stdout).toContain(`update "amend" answered by run ${runId}`);
+  expect(same.stdout).toContain('the amount is unchanged');
+  // The schema says no, in the CLI (it loads the app's workflows from durably.config.ts): exit 2, only the rejection written.
+  const rejected = (await durably(env, ['updates', 'send', runId, 'amend', '--payload', '{"amount": -5, "reason": "oops"}']).catch((e: unknown) => e)) as { code: number; stderr: string };
+  expect(rejected.code).toBe(2);
+  expect(rejected.stderr).toContain('Update "amend" to run');
+  expect(rejected.stderr).toContain('amount: Number must be greater than 0');
 
   // Not a decision: the token is used up, and the workflow asks again with a new one.
   const mark = app.output().length;

@@ -110,9 +110,9 @@ it('runs on the memory backends by configuration alone', async () => {
 });
 
 it('names the package to install for a backend that is not installed', async () => {
-  // The package is installed in this repository: the fixture hides it, as on a machine without it.
-  const hide = pathToFileURL(join(appDir, 'test/fixtures/without-aws.mjs')).href;
-  const error = (await start({ DURABLY_STORAGE: 'dynamodb://runs?region=eu-west-1', DURABLY_BROKER: 'memory:' }, [], [hide]).catch((e: unknown) => e)) as { stderr: string; code: number };
+  // The package is installed in this repository: the loader hides it, as on a machine without it.
+  const hide = pathToFileURL(join(appDir, '../../tools/scripts/hide-packages.mjs')).href;
+  const error = (await start({ DURABLY_STORAGE: 'dynamodb://runs?region=eu-west-1', DURABLY_BROKER: 'memory:', DURABLY_TEST_HIDE: '@durably/aws' }, [], [hide]).catch((e: unknown) => e)) as { stderr: string; code: number };
   expect(error.code).not.toBe(0);
   expect(error.stderr).toContain('npm install @durably/aws');
 });

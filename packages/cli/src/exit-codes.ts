@@ -6,7 +6,7 @@ export const EXIT = {
   ok: 0,
   /** Anything not listed below (an unexpected error). */
   failure: 1,
-  /** Bad usage: unknown command or option, missing or invalid argument, bad JSON. */
+  /** Bad usage: unknown command or option, missing or invalid argument, bad JSON, a payload a hook's schema or an update refused. */
   usage: 2,
   /** Configuration: a bad config file or key, unknown URL scheme, adapter package not installed, malformed URL. */
   config: 3,
@@ -18,7 +18,7 @@ export const EXIT = {
   conflict: 6,
   /** start --wait: the run failed or was cancelled. */
   runFailed: 7,
-  /** start --wait: the run did not finish within --timeout. */
+  /** start --wait: the run did not finish within --timeout; updates send: no answer within --timeout. */
   timeout: 8,
   /** doctor: at least one check failed. */
   checksFailed: 9,
@@ -34,6 +34,7 @@ const BY_CODE: Record<string, ExitCode> = {
   PAYLOAD_TOO_LARGE: EXIT.usage,
   ARGUMENT_VALIDATION: EXIT.usage,
   HOOK_PAYLOAD_INVALID: EXIT.usage,
+  UPDATE_REJECTED: EXIT.usage,
   CONFIG: EXIT.config,
   UNKNOWN_SCHEME: EXIT.config,
   ADAPTER_NOT_INSTALLED: EXIT.config,
@@ -48,6 +49,7 @@ const BY_CODE: Record<string, ExitCode> = {
   WORKFLOW_FAILED: EXIT.runFailed,
   CANCELLED: EXIT.runFailed,
   RESULT_TIMEOUT: EXIT.timeout,
+  UPDATE_TIMEOUT: EXIT.timeout,
 };
 
 /** The exit code for an error: its own `exitCode` (CliError), else by its Durably `code`. */

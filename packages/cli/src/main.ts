@@ -7,6 +7,7 @@ import { registerStart } from './commands/start.js';
 import { registerRuns } from './commands/runs.js';
 import { registerHooks } from './commands/hooks.js';
 import { registerSignals } from './commands/signals.js';
+import { registerUpdates } from './commands/updates.js';
 import { registerSchedules } from './commands/schedules.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -19,7 +20,7 @@ const version = (createRequire(import.meta.url)('../package.json') as { version:
 /** The `durably` program: every command with its options, help and examples. */
 export function buildProgram(): Command {
   const program = new Command('durably')
-    .description('Run Durably workers and operate runs, hooks, signals, schedules and dead letters from the command line.')
+    .description('Run Durably workers and operate runs, hooks, signals, updates, schedules and dead letters from the command line.')
     .version(version, '-v, --version')
     .option('-c, --config <path>', 'config file to use (default: the nearest durably.config.ts|js|json from the working directory up; DURABLY_CONFIG)')
     .option('--storage <url>', 'storage URL (overrides DURABLY_STORAGE and the config file)')
@@ -41,10 +42,10 @@ Examples:
   $ durably doctor
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 server unreachable, 5 not found,
-6 not possible in the current state, 7 run failed (start --wait), 8 timed out (start --wait),
+6 not possible in the current state, 7 run failed (start --wait), 8 timed out (start --wait, updates send),
 9 doctor found a problem.`,
   );
-  for (const register of [registerWorker, registerStart, registerRuns, registerHooks, registerSignals, registerSchedules, registerDeadLetters, registerMigrate, registerRetention, registerDoctor, registerDashboard]) {
+  for (const register of [registerWorker, registerStart, registerRuns, registerHooks, registerSignals, registerUpdates, registerSchedules, registerDeadLetters, registerMigrate, registerRetention, registerDoctor, registerDashboard]) {
     register(program);
   }
   // Subcommands inherit exitOverride and output settings.

@@ -19,6 +19,11 @@ export class Output {
     }
   }
 
+  /** A document printed as is on stdout (an exported file's content, for `--out -`), instead of a result. */
+  document(text: string): void {
+    this.stdout.write(text);
+  }
+
   /** A table with a header row; `empty` is printed instead when there are no rows. */
   table(head: string[], rows: Array<Array<string | number>>, empty = '(none)'): string {
     if (rows.length === 0) return pc.dim(empty);

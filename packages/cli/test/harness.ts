@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 /** The real binary, run the way the repository runs it: workspace packages from their sources. */
 export const BIN = resolve(here, '../bin/durably.js');
-export const HIDE_PACKAGES = resolve(here, 'fixtures/hide-packages.mjs');
+/** Loaded with --import: hides the packages named in DURABLY_TEST_HIDE, as if not installed. */
+export const HIDE_PACKAGES = resolve(here, '../../../tools/scripts/hide-packages.mjs');
 
 export interface Result {
   code: number | null;

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { LocalBroker } from '@durably/core';
+import { readFileSync } from 'node:fs';
+import { LocalBroker, parseHistory, replayRunLog } from '@durably/core';
 import { durably, eventually, json, makeApp, WorkerProcess } from './harness.js';
+import { hello } from './fixtures/workflows.js';
 
 /**
  * The durably binary against the embedded local backend: one worker subprocess for the file, and
@@ -84,6 +86,36 @@ describe('durably on the local backend', () => {
     expect(table.stdout).toMatch(/SEQ\s+AT\s+TYPE/);
   });
 
+  it('runs export writes the run history to a file (or stdout) that replays against the code; unknown run: exit 5; unwritable file: exit 2', async () => {
+    const r = await run('runs', 'export', helloRun, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = json(r);
+    expect(out).toMatchObject({ runId: helloRun, file: join(cwd, `${helloRun}.history.json`), runs: 1 });
+    const history = parseHistory(readFileSync(out.file, 'utf8'));
+    const events = json(await run('runs', 'events', helloRun, '--json')) as Array<{ seq: number }>;
+    expect(history).toMatchObject({ format: 'durably.run-history', formatVersion: 1, run: { runId: helloRun, workflow: 'fixture.hello', status: 'completed' } });
+    expect(history.events.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+    expect(out.events).toBe(events.length);
+    // Payloads stay as stored (Serialized strings), so a replay reads exactly what the worker wrote.
+    expect(typeof history.events.find((e) => e.type === 'step_completed')!.data).toBe('object');
+    expect(await replayRunLog(hello.definition, history.run, history.events)).toEqual({ ok: true });
+
+    const piped = await run('runs', 'export', helloRun, '--out', '-');
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(parseHistory(piped.stdout).events).toHaveLength(events.length);
+
+    const human = await run('runs', 'export', helloRun, '--out', 'hello.json', '--follow');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`exported run ${helloRun} (${events.length} events) to hello.json`);
+
+    const missing = await run('runs', 'export', 'no-such-run');
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain('no-such-run');
+    const unwritable = await run('runs', 'export', helloRun, '--out', join(cwd, 'no-such-dir', 'x.json'));
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(/Cannot write .*no-such-dir.*--out/);
+  });
+
   it('runs list filters by workflow, status, tag and time, and pages with a cursor', async () => {
     for (const n of [1, 2, 3]) expect((await run('start', 'fixture.tagged', '--args', String(n), '--tag', 'batch')).code).toBe(0);
     await eventually(async () => {
@@ -140,6 +172,31 @@ describe('durably on the local backend', () => {
     expect(done.result).toEqual({ item: 'laptop', approved: true, by: 'ana', note: 'fine' });
     expect(worker.stderr).not.toContain(token);
     expect(resumed.stderr).not.toContain(token);
+  });
+
+  it('updates send prints the answer; a payload the validator refuses exits 2; the same --update-id is not delivered twice', async () => {
+    const { runId } = json(await run('start', 'fixture.counter', '--args', '[5]', '--json'));
+    const first = await run('updates', 'send', runId, 'fixture.raise', '--payload', '2', '--update-id', 'raise-1', '--timeout', '30s', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(json(first)).toEqual({ runId, update: 'fixture.raise', result: 2 });
+    const again = await run('updates', 'send', runId, 'fixture.raise', '--payload', '2', '--update-id', 'raise-1', '--json');
+    expect(json(again).result).toBe(2);
+    const refused = await run('updates', 'send', runId, 'fixture.raise', '--payload', '-1');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('raise by a positive integer, not -1');
+    const human = await run('updates', 'send', runId, 'fixture.raise', '--payload', '3');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`update "fixture.raise" answered by run ${runId}`);
+    expect(human.stdout).toContain('5');
+    const done = await eventually(async () => {
+      const shown = json(await run('runs', 'show', runId, '--json'));
+      return shown.run.status === 'completed' ? shown.run : undefined;
+    }, 'the counter run');
+    expect(done.result).toBe(5);
+    const events = json(await run('runs', 'events', runId, '--json'));
+    const kinds = (events as Array<{ type: string }>).map((e) => e.type);
+    expect(kinds.filter((t: string) => t === 'update_requested')).toHaveLength(2);
+    expect(kinds.filter((t: string) => t === 'update_rejected')).toHaveLength(1);
   });
 
   it('a failing run exits start --wait with 7; the worker logs the step failure and the run failure', async () => {

@@ -39,6 +39,9 @@ export type ErrorCode =
   | 'HOOK_TIMEOUT'
   | 'HOOK_PAYLOAD_INVALID'
   | 'SIGNAL_TIMEOUT'
+  | 'UPDATE_REJECTED'
+  | 'UPDATE_FAILED'
+  | 'UPDATE_TIMEOUT'
   | 'PAYLOAD_TOO_LARGE'
   | 'EVENT_LIMIT_EXCEEDED'
   | 'CHILD_FAILED'
@@ -213,7 +216,7 @@ export class CancelledError extends DurablyError {
 }
 
 /** What was asked of a run that had already finished. */
-export type FinishedRunAction = 'cancel' | 'signal';
+export type FinishedRunAction = 'cancel' | 'signal' | 'update';
 
 /** cancel() or sendSignal() reached a run that had already finished; nothing was written. */
 export class RunAlreadyFinishedError extends DurablyError {
@@ -225,7 +228,11 @@ export class RunAlreadyFinishedError extends DurablyError {
   ) {
     super(
       `Run ${runId} has already finished (status: ${status}); ` +
-        (action === 'signal' ? 'it takes no more signals, so this one was not delivered.' : 'there is nothing to cancel.'),
+        (action === 'signal'
+          ? 'it takes no more signals, so this one was not delivered.'
+          : action === 'update'
+            ? 'it takes no more updates, so this one was not delivered (nothing was written).'
+            : 'there is nothing to cancel.'),
     );
   }
 }
@@ -356,7 +363,7 @@ export class InvalidUrlError extends ConfigError {
   constructor(
     /** The URL with its password hidden. */
     readonly url: string,
-    readonly part: 'scheme' | 'userinfo' | 'host' | 'port' | 'query' | 'url',
+    readonly part: 'scheme' | 'userinfo' | 'host' | 'port' | 'path' | 'query' | 'url',
     detail: string,
     example: string,
     options?: { cause?: unknown },
@@ -510,11 +517,11 @@ export class WorkerLostError extends DurablyError {
   override readonly code = 'WORKER_LOST' as const;
 }
 
-/** Two different steps, workflows or hooks have one name: the name must say which code to run. */
+/** Two different steps, workflows, hooks or updates have one name: the name must say which code to run. */
 export class DuplicateNameError extends DurablyError {
   override readonly code = 'DUPLICATE_NAME' as const;
   constructor(
-    readonly kind: 'step' | 'workflow' | 'hook',
+    readonly kind: 'step' | 'workflow' | 'hook' | 'update',
     readonly definedName: string,
     readonly firstSite?: string,
     readonly secondSite?: string,

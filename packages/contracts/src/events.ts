@@ -98,6 +98,25 @@ export interface EventDataMap {
   signal_timed_out: { name: string };
   /** The workflow cancelled a pending waitForSignal (`wait.cancel()`): it takes no later signal. */
   signal_wait_cancelled: { name: string };
+  /**
+   * `client.update()` delivered a request to the run (to the handler of its name, else buffered
+   * until one is set). `updateId` identifies it: a retried call with the same id appends nothing and
+   * gets the recorded answer.
+   */
+  update_requested: { updateId: string; name: string; payload: Serialized };
+  /** The update's handler returned: `result` is the answer `client.update()` resolves with. */
+  update_completed: { updateId: string; name: string; result: Serialized };
+  /**
+   * The update's handler threw (the run goes on), or the run ended before handling it: `error` is
+   * what `client.update()` rejects with, as the cause of an UpdateFailedError.
+   */
+  update_failed: { updateId: string; name: string; error: SerializedError };
+  /**
+   * The update's schema or `validate` refused the payload in the caller: nothing else of the update
+   * is written (no request, so the run never sees it; replay ignores this event). `reason` is the
+   * refusal's message.
+   */
+  update_rejected: { updateId: string; name: string; reason: string };
   /** A condition() with a timeout began waiting for its predicate. */
   condition_waiting: { timeoutAt: number };
   /** That condition's timeout passed before its predicate turned true (it resolved false). */

@@ -76,13 +76,32 @@ export function checkSignalName(name: unknown, owner: string): string {
   return name;
 }
 
-/** An idempotency key. */
+/** An update id (`client.update({ updateId })`): non-empty, at most this many characters. */
+export const MAX_UPDATE_ID = 256;
+
+/** An update id given to `client.update()`: it names the update, so a retried call gets its recorded answer. */
+export function checkUpdateId(id: unknown, owner: string): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_UPDATE_ID) {
+    throw new InvalidArgumentError(`${owner}: updateId must be a non-empty string of at most ${MAX_UPDATE_ID} characters (a UUID, or a key of your own that names this one update).`);
+  }
+  if (id.includes('\u0000')) throw new InvalidArgumentError(`${owner}: updateId ${JSON.stringify(id)} contains a NUL character ("\\u0000"), which storages cannot hold: remove it.`);
+  return id;
+}
+
+/**
+ * An idempotency key: any string of 1-256 characters but NUL ("\u0000", which PostgreSQL text cannot
+ * hold). Quotes, "*", "{", ":" and newlines are kept verbatim: storages match keys as values.
+ */
 export function checkIdempotencyKey(key: unknown, owner: string): string {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
     throw new InvalidArgumentError(`${owner}: idempotencyKey must be a non-empty string of at most ${MAX_IDEMPOTENCY_KEY} characters.`);
   }
+  if (key.includes('\u0000')) throw new InvalidArgumentError(`${owner}: idempotencyKey ${JSON.stringify(key)} contains a NUL character ("\\u0000"), which storages cannot hold: remove it.`);
   return key;
 }
+
+/** Hook tokens as they are issued: base64url, at most 200 characters. Anything else is no token. */
+export const HOOK_TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,200}$/;
 
 /** A non-empty string naming something (a query, a patch id); `what` is the phrase of the message. */
 export function checkNonEmpty(value: unknown, what: string): string {

@@ -1,5 +1,6 @@
 import { parse, stringify } from 'devalue';
-import * as errorClasses from './errors.js';
+import * as baseErrorClasses from './errors.js';
+import * as updateErrorClasses from './update-errors.js';
 import * as codecErrorClasses from './codec-errors.js';
 import { DurablyError, SerializationError } from './errors.js';
 import { PayloadKeyMissingError } from './codec-errors.js';
@@ -70,7 +71,7 @@ type DurablyErrorClass = abstract new (...args: never[]) => DurablyError;
  */
 const DURABLY_BY_NAME = new Map<string, DurablyErrorClass>();
 const DURABLY_BY_CODE = new Map<string, DurablyErrorClass>();
-for (const value of [...Object.values(errorClasses), ...Object.values(codecErrorClasses)]) {
+for (const value of [...Object.values(baseErrorClasses), ...Object.values(updateErrorClasses), ...Object.values(codecErrorClasses)]) {
   if (typeof value !== 'function' || !(value === DurablyError || value.prototype instanceof DurablyError)) continue;
   const cls = value as DurablyErrorClass;
   DURABLY_BY_NAME.set(cls.name, cls);

@@ -10,12 +10,19 @@ export { redactUrl };
  */
 export function parseServerUrl(url: string, example: string): URL {
   if (typeof url !== 'string') throw new InvalidUrlError(String(url), 'url', 'a URL must be a string', example);
+  let parsed: URL;
   try {
-    return new URL(url);
+    parsed = new URL(url);
   } catch (err) {
     const [part, detail] = diagnose(url);
     throw new InvalidUrlError(redactUrl(url), part, detail, example, { cause: err });
   }
+  // "postgres:/host/db" parses (as a path with no host), and the driver would then try its default host.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)![0];
+  if (!url.slice(scheme.length).startsWith('//')) {
+    throw new InvalidUrlError(redactUrl(url), 'scheme', `"${scheme}" must be followed by "//" and the host`, example);
+  }
+  return parsed;
 }
 
 function diagnose(url: string): [InvalidUrlError['part'], string] {

@@ -4,7 +4,7 @@
 export * from '@durably/contracts';
 export type { LoggerOptions, PinoLike } from './logger.js';
 export { createLogger, createPino, fromPino, toLogger, isPinoLike } from './logger.js';
-export type { WorkerConfig, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
+export type { WorkerConfig, WorkerTuning, HttpOptions, ResolvedConfig, Setting, SettingSource } from './config/types.js';
 export { validateConfig, resolveConfig, findConfigFile, loadConfigFromFile, hidePassword, nearest, CONFIG_FILE_NAMES, ENV_VARIABLES, type ResolveOptions, type ModuleImporter } from './config/index.js';
 export { combineInstrumentation, type Instrumentation, type CombinedInstrumentation, type TraceContext, type RunStartInfo, type StartScope, type RunExecutionInfo, type RunExecutionOutcome, type RunExecutionResult, type RunScope, type StepAttemptInfo, type StepAttemptOutcome, type AttemptScope, type TaskInfo, type DeadLetterInfo, type RecoveryInfo } from './observe/instrumentation.js';
 export { logInstrumentation } from './observe/log-instrumentation.js';
@@ -21,6 +21,7 @@ export { checkpoint, type CheckpointStore } from './api/checkpoint.js';
 export { stepHook } from './api/step-hooks.js';
 export { defineHook, defineQuery, getHookDefinition } from './api/hooks.js';
 export { waitForSignal, onSignal, condition, type SignalWait } from './api/signals.js';
+export { defineUpdate, getUpdateDefinition, type UpdateDefinition, type UpdateOptions } from './api/updates.js';
 export { patched, continueAsNew, shield } from './api/flow.js';
 export { startChild, startChildWith, runChild } from './api/children.js';
 export type { QueryDefinition } from './api/hooks.js';
@@ -28,12 +29,12 @@ export type { ChildHandle, ChildOptions } from './api/children.js';
 export type { HookDefinition, Hook, PayloadSchema } from './api/hooks.js';
 export type { StepContext, WorkflowContext } from './api/context.js';
 export { Client, RunHandle } from './runtime/client/client.js';
-export type { ClientOptions, StartOptions, StartOutcome } from './runtime/client/client.js';
+export type { ClientOptions, StartOptions, StartOutcome, UpdateCallOptions, UpdateWithStartOptions } from './runtime/client/client.js';
 export type { RunWaiting } from './runtime/client/waiting.js';
 export { Worker } from './runtime/worker/worker.js';
 export type { WorkerOptions } from './runtime/worker/worker.js';
 export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
-export { configure, createWorker, defineConfig, getDefaultClient, getRun, getRunByKey, listRuns, start, startWith, cancel, resumeHook, sendSignal, schedule } from './api/default-client.js';
+export { configure, createWorker, defineConfig, getDefaultClient, getRun, getRunByKey, listRuns, start, startWith, cancel, resumeHook, sendSignal, sendUpdate, updateWithStart, schedule } from './api/default-client.js';
 export { createClient, connect, clientFromConfig, type ClientSetup } from './runtime/client/create.js';
 export { aesGcmCodec, encryptStorage, EncryptedStorage, codecFromEnv, ENCRYPTED_ERROR_NAME, type AesGcmCodecOptions } from './codec/index.js';
 export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile } from './config/adapters.js';
@@ -46,3 +47,6 @@ export { Schedules, Scheduler, nextSlot, countSlots, type ScheduleOptions } from
 export { MemoryStorage, MemoryBroker, MemoryBrokerHub, LocalStorage, LocalBroker, type LocalStorageOptions, type LocalBrokerOptions } from '@durably/local';
 /** For runtime implementers (another engine running Durably workflows): see engine/runtime-kit.ts. */
 export * as runtimeKit from './engine/runtime-kit.js';
+/** Run histories: export a run's log to a file, and replay one against the current code (@durably/testing's replayHistory). */
+export { exportHistory, DURABLY_VERSION, type ExportHistoryOptions } from './runtime/client/export-history.js';
+export { replayRunLog, type ReplayCheck, type ReplayDivergence } from './engine/history-replay.js';

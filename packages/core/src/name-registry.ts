@@ -12,7 +12,7 @@ import { DuplicateNameError } from '@durably/contracts';
 export class NameRegistry<T> {
   private readonly entries = new Map<string, { value: T; fn: unknown; site?: string }>();
 
-  constructor(private readonly kind: 'step' | 'workflow' | 'hook') {}
+  constructor(private readonly kind: 'step' | 'workflow' | 'hook' | 'update') {}
 
   get(name: string): T | undefined {
     return this.entries.get(name)?.value;

@@ -11,7 +11,7 @@ const fixtures = join(import.meta.dirname, 'fixtures');
 async function errorOf(kind: 'storage' | 'broker', url: string, hide: string): Promise<{ name: string; code: string; message: string }> {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', '--import', pathToFileURL(join(fixtures, 'hide-packages.mjs')).href, join(fixtures, 'adapter-from-url.ts'), kind, url],
+    ['--import', 'tsx', '--import', pathToFileURL(join(import.meta.dirname, '../../../tools/scripts/hide-packages.mjs')).href, join(fixtures, 'adapter-from-url.ts'), kind, url],
     { env: { ...process.env, DURABLY_TEST_HIDE: hide, NODE_OPTIONS: '--conditions=@durably/source' }, timeout: 60_000 },
   );
   return JSON.parse(stdout.trim().split('\n').at(-1)!);

@@ -59,7 +59,7 @@ describe('logging', () => {
 
 describe('without @opentelemetry/api', () => {
   it('runs workflows as usual when the API is not installed', () => {
-    const r = spawnSync(process.execPath, ['--import', join(here, 'fixtures/hide-packages.mjs'), '--import', 'tsx', '--conditions=@durably/source', join(here, 'fixtures/no-otel-worker.ts')], {
+    const r = spawnSync(process.execPath, ['--import', join(here, '../../../tools/scripts/hide-packages.mjs'), '--import', 'tsx', '--conditions=@durably/source', join(here, 'fixtures/no-otel-worker.ts')], {
       env: { ...process.env, DURABLY_TEST_HIDE: '@opentelemetry/api' },
       encoding: 'utf8',
       timeout: 30_000,
@@ -68,7 +68,7 @@ describe('without @opentelemetry/api', () => {
     expect(r.stdout).toContain('result 42');
     expect(r.status).toBe(0);
     // The hook really hides the package: importing it fails in that process.
-    const probe = spawnSync(process.execPath, ['--import', join(here, 'fixtures/hide-packages.mjs'), '-e', "require('@opentelemetry/api')"], { env: { ...process.env, DURABLY_TEST_HIDE: '@opentelemetry/api' }, encoding: 'utf8' });
+    const probe = spawnSync(process.execPath, ['--import', join(here, '../../../tools/scripts/hide-packages.mjs'), '-e', "require('@opentelemetry/api')"], { env: { ...process.env, DURABLY_TEST_HIDE: '@opentelemetry/api' }, encoding: 'utf8' });
     expect(probe.status).not.toBe(0);
     expect(probe.stderr).toContain('hidden by the test');
   });

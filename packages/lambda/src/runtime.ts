@@ -177,6 +177,10 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
     throw new ServerlessUnsupportedError('onSignal()', 'a durable execution receives data only through callbacks. Use a hook (defineHook(...).create()): its token is the callback id a sender completes.');
   }
 
+  setUpdateHandler(): never {
+    throw new ServerlessUnsupportedError('update.handle()', 'a durable execution receives data only through callbacks. Use a hook (defineHook(...).create()): its token is the callback id a sender completes.');
+  }
+
   condition(): never {
     throw new ServerlessUnsupportedError('condition()', 'a durable execution re-evaluates nothing between its checkpoints. Wait on a hook, a step or a sleep instead.');
   }

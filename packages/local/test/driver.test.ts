@@ -11,7 +11,7 @@ import { LocalStorage, availableDrivers, defaultDriver } from '../src/index.js';
 import { openSqlite } from '../src/sqlite/driver.js';
 
 const run = promisify(execFile);
-const hidePackages = join(import.meta.dirname, '../../core/test/fixtures/hide-packages.mjs');
+const hidePackages = join(import.meta.dirname, '../../../tools/scripts/hide-packages.mjs');
 const openByUrl = join(import.meta.dirname, 'fixtures/open-by-url.ts');
 
 /** Whether this runtime has node:sqlite, asked of Node directly. */

@@ -18,7 +18,7 @@ const capabilities: Capabilities = {
   redeliversOnDisconnect: false,
   delayPrecisionMs: 0,
 };
-const areas: EngineArea[] = ['basics', 'steps', 'hooks', 'messages', 'children', 'continueAsNew'];
+const areas: EngineArea[] = ['basics', 'steps', 'hooks', 'messages', 'children', 'continueAsNew', 'updates'];
 const codec = aesGcmCodec({ keys: { old: randomBytes(32), k1: randomBytes(32) }, current: 'k1' });
 
 engineSuite('memory+memory, encrypted', async () => {

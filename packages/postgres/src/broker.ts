@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
+import { BrokerError, PolledConsumer, defaultRetryBackoffMs, type PolledQueue, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 /**
@@ -33,7 +33,7 @@ export class PostgresBroker implements Broker {
   private readonly conn: Connection;
   private readonly S: string;
   private readonly channel: string;
-  private readonly consumers = new Set<PgConsumer>();
+  private readonly consumers = new Set<PolledConsumer>();
   private listener?: pg.Client;
   private listening?: Promise<void>;
   private closed = false;
@@ -85,7 +85,7 @@ export class PostgresBroker implements Broker {
   async consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription> {
     if (this.closed) throw new BrokerError('This PostgresBroker is closed.');
     await this.ensureListening();
-    const consumer = new PgConsumer(this, this.conn, this.S, queue, handler, {
+    const consumer = new PolledConsumer(new PgQueue(this, this.conn, this.S, queue), queue, handler, {
       concurrency: Math.max(1, options.concurrency),
       visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
       maxDeliveries: options.maxDeliveries ?? 10,
@@ -177,126 +177,44 @@ export class PostgresBroker implements Broker {
   }
 }
 
-interface Settings {
-  concurrency: number;
-  visibilityTimeoutMs: number;
-  maxDeliveries: number;
-  pollIntervalMs: number;
-  retryBackoffMs: (deliveryCount: number) => number;
-}
-
-class PgConsumer {
-  private active = true;
-  private readonly inflight = new Map<string, Promise<void>>();
-  private claiming = false;
-  private again = false;
-  private dueTimer?: NodeJS.Timeout;
-  private readonly poll: NodeJS.Timeout;
-  private readonly leaseTimer: NodeJS.Timeout;
+/** The queue table of one queue, as the shared {@link PolledConsumer} claims, acks and extends it. */
+class PgQueue implements PolledQueue {
+  private acks: Array<{ id: string; done: () => void; fail: (err: unknown) => void }> = [];
 
   constructor(
     private readonly broker: PostgresBroker,
     private readonly conn: Connection,
     private readonly S: string,
-    readonly queue: string,
-    private readonly handler: MessageHandler,
-    private readonly settings: Settings,
-  ) {
-    this.poll = setInterval(this.wake, settings.pollIntervalMs);
-    this.poll.unref();
-    this.leaseTimer = setInterval(() => void this.extendLeases(), Math.max(50, settings.visibilityTimeoutMs / 3));
-    this.leaseTimer.unref();
+    private readonly queue: string,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.broker.isClosed;
   }
 
-  /** Claims now, or once more after the claim in progress (no claim is lost, none runs twice at once). */
-  readonly wake = (): void => {
-    if (!this.active) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void this.claim().finally(() => {
-      this.claiming = false;
-      if (this.again && this.active) {
-        this.again = false;
-        this.wake();
-      }
-    });
-  };
-
-  private async claim(): Promise<void> {
-    const free = this.settings.concurrency - this.inflight.size;
-    if (!this.active || this.broker.isClosed || free <= 0) return;
-    const now = Date.now();
-    let rows: Row[];
-    try {
-      ({ rows } = await this.conn.prepared<Row>(
-        'claim',
-        `UPDATE ${this.S}.messages m SET available_at = $1, delivery_count = m.delivery_count + 1
-         FROM (SELECT id FROM ${this.S}.messages WHERE queue = $2 AND available_at <= $3 ORDER BY available_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
-         WHERE m.id = due.id
-         RETURNING m.id, m.queue, m.body, m.delivery_count`,
-        [now + this.settings.visibilityTimeoutMs, this.queue, now, free],
-      ));
-    } catch {
-      return; // the server is away; the poll tries again
-    }
-    if (!this.active) return; // closed while claiming: the leases lapse and others get them
-    for (const row of rows) this.run(row);
-    if (rows.length === free) this.again = true;
-    else await this.armDueTimer(now);
+  async claim(limit: number, now: number, leaseUntil: number): Promise<Delivery[]> {
+    const { rows } = await this.conn.prepared<Row>(
+      'claim',
+      `UPDATE ${this.S}.messages m SET available_at = $1, delivery_count = m.delivery_count + 1
+       FROM (SELECT id FROM ${this.S}.messages WHERE queue = $2 AND available_at <= $3 ORDER BY available_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
+       WHERE m.id = due.id
+       RETURNING m.id, m.queue, m.body, m.delivery_count`,
+      [leaseUntil, this.queue, now, limit],
+    );
+    return rows.map((r) => ({ id: r.id, queue: r.queue, body: r.body, deliveryCount: r.delivery_count }));
   }
 
-  /** Sleeps until the next delayed (or leased) message of the queue becomes visible. */
-  private async armDueTimer(now: number): Promise<void> {
-    try {
-      const { rows } = await this.conn.query<{ next: string | null }>(`SELECT min(available_at) AS next FROM ${this.S}.messages WHERE queue = $1 AND available_at > $2`, [this.queue, now]);
-      if (!this.active) return;
-      if (this.dueTimer) clearTimeout(this.dueTimer);
-      this.dueTimer = undefined;
-      const next = rows[0]?.next;
-      if (next === null || next === undefined) return;
-      this.dueTimer = setTimeout(this.wake, Math.max(0, Number(next) - Date.now()));
-      this.dueTimer.unref();
-    } catch {
-      // The poll covers it.
-    }
+  async nextVisibleAt(now: number): Promise<number | undefined> {
+    const { rows } = await this.conn.query<{ next: string | null }>(`SELECT min(available_at) AS next FROM ${this.S}.messages WHERE queue = $1 AND available_at > $2`, [this.queue, now]);
+    const next = rows[0]?.next;
+    return next === null || next === undefined ? undefined : Number(next);
   }
-
-  private run(row: Row): void {
-    const delivery: Delivery = { id: row.id, queue: row.queue, body: row.body, deliveryCount: row.delivery_count };
-    const task = (async () => {
-      let failed = false;
-      let failure: unknown;
-      try {
-        await this.handler(delivery);
-      } catch (err) {
-        failed = true;
-        failure = err;
-      }
-      if (this.broker.isClosed || !this.inflight.has(row.id)) return; // abandoned
-      try {
-        if (!failed) await this.ack(row.id);
-        else await this.nack(row, failure);
-      } catch {
-        // Still leased: it comes back after the visibility timeout.
-      }
-    })();
-    const tracked = task.finally(() => {
-      this.inflight.delete(row.id);
-      this.wake();
-    });
-    this.inflight.set(row.id, tracked);
-  }
-
-  private acks: Array<{ id: string; done: () => void; fail: (err: unknown) => void }> = [];
 
   /**
    * Acks that arrive together are deleted by one statement (one commit). A handler's ack resolves only
    * after the delete committed; if the process dies first, the message is simply delivered again.
    */
-  private ack(id: string): Promise<void> {
+  ack(id: string): Promise<void> {
     return new Promise((done, fail) => {
       this.acks.push({ id, done, fail });
       if (this.acks.length === 1) {
@@ -311,43 +229,20 @@ class PgConsumer {
     });
   }
 
-  private async nack(row: Row, error: unknown): Promise<void> {
-    const reason = deadLetterReason(error, row.delivery_count, this.settings.maxDeliveries);
-    if (reason !== undefined) {
-      await this.conn.query(
-        `WITH gone AS (DELETE FROM ${this.S}.messages WHERE id = $1 RETURNING id, queue, body, delivery_count)
-         INSERT INTO ${this.S}.dead_letters (id, queue, body, reason, delivery_count, at) SELECT id, queue, body, $2, delivery_count, $3 FROM gone
-         ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, delivery_count = EXCLUDED.delivery_count, at = EXCLUDED.at`,
-        [row.id, reason, Date.now()],
-      );
-    } else {
-      await this.conn.query(`UPDATE ${this.S}.messages SET available_at = $2 WHERE id = $1`, [row.id, Date.now() + this.settings.retryBackoffMs(row.delivery_count)]);
-    }
+  async retry(delivery: Delivery, availableAt: number): Promise<void> {
+    await this.conn.query(`UPDATE ${this.S}.messages SET available_at = $2 WHERE id = $1`, [delivery.id, availableAt]);
   }
 
-  /** Live handlers keep their messages invisible to everyone else. */
-  private async extendLeases(): Promise<void> {
-    if (this.inflight.size === 0 || this.broker.isClosed) return;
-    try {
-      await this.conn.query(`UPDATE ${this.S}.messages SET available_at = $1 WHERE id = ANY($2::text[])`, [Date.now() + this.settings.visibilityTimeoutMs, [...this.inflight.keys()]]);
-    } catch {
-      // Retried on the next tick, well within the timeout.
-    }
+  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    await this.conn.query(
+      `WITH gone AS (DELETE FROM ${this.S}.messages WHERE id = $1 RETURNING id, queue, body, delivery_count)
+       INSERT INTO ${this.S}.dead_letters (id, queue, body, reason, delivery_count, at) SELECT id, queue, body, $2, delivery_count, $3 FROM gone
+       ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, delivery_count = EXCLUDED.delivery_count, at = EXCLUDED.at`,
+      [delivery.id, reason, Date.now()],
+    );
   }
 
-  async stop(): Promise<void> {
-    this.active = false;
-    clearInterval(this.poll);
-    if (this.dueTimer) clearTimeout(this.dueTimer);
-    await Promise.allSettled([...this.inflight.values()]);
-    clearInterval(this.leaseTimer);
-  }
-
-  abandon(): void {
-    this.active = false;
-    clearInterval(this.poll);
-    clearInterval(this.leaseTimer);
-    if (this.dueTimer) clearTimeout(this.dueTimer);
-    this.inflight.clear();
+  async extend(ids: string[], until: number): Promise<void> {
+    await this.conn.query(`UPDATE ${this.S}.messages SET available_at = $1 WHERE id = ANY($2::text[])`, [until, ids]);
   }
 }

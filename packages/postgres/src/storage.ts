@@ -142,17 +142,20 @@ export class PostgresStorage implements Storage {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
+    if (!storable(runId)) return undefined;
     const { rows } = await this.conn.prepared<RunRow>('get-run', `SELECT * FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   async getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
+    if (!storable(workflow) || !storable(idempotencyKey)) return undefined;
     const { rows } = await this.conn.prepared<RunRow>('get-run-by-key', `SELECT * FROM ${this.S}.runs WHERE workflow = $1 AND idempotency_key = $2`, [workflow, idempotencyKey]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
+    if (![filter.workflow, filter.parentRunId, ...(filter.tags ?? [])].every((v) => v === undefined || storable(v))) return { runs: [] };
     const where: string[] = [];
     const values: unknown[] = [];
     const param = (v: unknown) => {
@@ -509,4 +512,12 @@ function toRecord(row: RunRow): RunRecord {
   if (row.finished_at !== null) record.finishedAt = Number(row.finished_at);
   if (row.tags !== null) record.tags = row.tags;
   return record;
+}
+
+/**
+ * False for a string PostgreSQL text cannot hold (it has a NUL character): no row has such a value, so
+ * a lookup by it finds nothing, instead of failing with "invalid byte sequence for encoding UTF8".
+ */
+function storable(value: string): boolean {
+  return !value.includes('\u0000');
 }

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { InvalidArgumentError, parseServerUrl, redactUrl } from '@durably/contracts';
+import { InvalidArgumentError, InvalidUrlError, parseServerUrl, redactUrl } from '@durably/contracts';
 
 /**
  * How RedisStorage and RedisBroker reach Redis: a `url`, or an ioredis client of yours (with neither,
@@ -49,7 +49,7 @@ export function openRedis(options: RedisConnectionOptions): RedisConnection {
     address = 'the given ioredis client';
   } else {
     if (!options.url) throw new InvalidArgumentError('Redis adapter: give a URL (url) or an ioredis client (redis).');
-    parseServerUrl(options.url, REDIS_URL_EXAMPLE);
+    parseRedisUrl(options.url);
     // Commands wait for a reconnect (up to 10 retries, about 3 s) instead of failing at once while the server restarts.
     // Auto-pipelining sends the commands issued in one tick in one write: many concurrent runs, few syscalls.
     redis = new Redis(options.url, { maxRetriesPerRequest: 10, enableOfflineQueue: true, enableAutoPipelining: true });
@@ -79,9 +79,22 @@ export function openRedis(options: RedisConnectionOptions): RedisConnection {
 
 export const REDIS_URL_EXAMPLE = 'redis://user:password@host:6379/0?prefix=durably';
 
+/**
+ * Parses a Redis URL (InvalidUrlError naming the part at fault). The path is the database index:
+ * ioredis reads a path that is not a number ("/abc") as no database at all, and would use database 0.
+ */
+function parseRedisUrl(url: string): URL {
+  const u = parseServerUrl(url, REDIS_URL_EXAMPLE);
+  const db = u.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) {
+    throw new InvalidUrlError(redactUrl(url), 'path', `the database "${decodeURIComponent(db)}" is not a number (the path is the database index, such as /0)`, REDIS_URL_EXAMPLE);
+  }
+  return u;
+}
+
 /** Parses `redis://host:port/db?prefix=name`; a URL that cannot be parsed throws InvalidUrlError naming the part at fault. */
 export function optionsFromUrl(url: string): RedisConnectionOptions {
-  const u = parseServerUrl(url, REDIS_URL_EXAMPLE);
+  const u = parseRedisUrl(url);
   const prefix = u.searchParams.get('prefix') ?? undefined;
   u.searchParams.delete('prefix');
   return { url: u.toString(), prefix };

@@ -7,3 +7,6 @@ export { waitFor } from './wait.js';
 export { createTestEnv, type TestEnv, type TestEnvOptions } from './test-env.js';
 export { serverRestartScenario, type RestartScenario } from './restart-scenario.js';
 export { workerKilledMidStepScenario, workerStoppedBySignalScenario, type ProcessBackend } from './process-scenarios.js';
+export { replayHistory, type ReplayCheck, type ReplayDivergence } from './replay-history.js';
+export { badInputSuite, badInputCases, type BadInputHarness, type BadInputSuiteOptions } from './bad-input/suite.js';
+export type { BadInputBackend, BadInputCase, BadInputEnv, BadInputRow } from './bad-input/types.js';

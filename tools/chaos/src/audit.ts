@@ -145,7 +145,8 @@ export async function audit(storage: Storage, runs: Map<string, number>, executi
       const ran = byRunStep.get(`${runId} ${e.data.name}`) ?? [];
       if (!ran.some((x) => x.attempt === e.data.attempt)) {
         a.outcomesWithoutExecution++;
-        example(`run ${runId}: ${e.data.name} attempt ${e.data.attempt} is recorded but its body was never seen running`);
+        const history = events.filter((x) => x.correlationId === e.correlationId || x.type === 'run_interrupted').map((x) => `${x.seq}:${x.type}${'attempt' in x.data ? `#${x.data.attempt}` : ''}${'workerId' in x.data ? `@${x.data.workerId}` : ''}`);
+        example(`run ${runId}: ${e.data.name} attempt ${e.data.attempt} is recorded but its body was never seen running (log: ${history.join(' ')}; bodies seen: ${ran.map((x) => `#${x.attempt}@${x.pid}`).join(' ') || 'none'})`);
       }
     }
   }

@@ -17,7 +17,7 @@ function effect(line: string): void {
   appendFileSync(file, `${line}\n`);
 }
 
-function executed(name: string): StepContext {
+export function executed(name: string): StepContext {
   const ctx = context() as StepContext;
   effect(`exec ${ctx.runId} ${name} ${ctx.attempt} ${process.pid}`);
   return ctx;
@@ -68,6 +68,26 @@ export const chaosFlow = workflow(
   // A run may lose its worker several times under the chaos; the guarantee is that it resumes each time.
   { maxRecoveryAttempts: 1000 },
 );
+
+/** Three steps of 1.5 s each: long enough that a worker cut off holds attempts in flight. */
+const slow = [1, 2, 3].map((i) =>
+  step(`chaos.slow${i}`, async (n: number) => {
+    executed(`slow${i}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    return n + i;
+  }),
+);
+
+export const ISOLATED_WORKFLOW = 'chaos.isolated';
+/** The result of isolated run `n`. */
+export const isolatedResult = (n: number): number => n + 6;
+
+/** The workflow of the isolation scenarios (a frozen or partitioned worker): three slow steps. */
+export const isolatedFlow = workflow(ISOLATED_WORKFLOW, async (n: number) => {
+  let v = n;
+  for (const s of slow) v = await s(v);
+  return v;
+}, { maxRecoveryAttempts: 1000 });
 
 /** The names of the step calls, in order, as the log records them. */
 export const STEP_NAMES = ['chaos.prepare', 'chaos.announce', 'chaos.flaky', 'chaos.finish'] as const;

@@ -4,13 +4,22 @@
  * Options: --pair local|postgres|redis|postgres+redis|postgres+rabbitmq (repeatable, or "all"),
  * --runs N (default 1000), --workers N (3), --kills N (default: every 1-3 s until drained), --chaos-for S (faults stop after S seconds, default 120),
  * --no-restarts, --sleep MS (1000), --json. Exits 1 when a promise is broken, 2 on bad arguments.
+ *
+ * npm run chaos -w @durably/chaos -- --fault freeze|partition|storage-down [--runs 20] [--fault-for S]
+ *
+ * A worker frozen (SIGSTOP) or cut off from its storage by a network partition while it holds
+ * attempts, or the storage down while workers start (see isolation.ts). A partition needs a private
+ * network namespace: the tool runs itself again under `unshare --net`.
  */
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { runChaos } from './chaos.js';
+import { ISOLATION_FAULTS, formatIsolation, runIsolation, type IsolationFault } from './isolation.js';
+import { inPrivateNetwork } from './netns.js';
 import { PAIRS, isPairName, type PairName } from './pairs.js';
 import { formatReport } from './report.js';
 
-const usage = `usage: npm run chaos -w @durably/chaos -- --pair <${PAIRS.join('|')}|all> [--runs 1000] [--workers 3] [--kills N] [--chaos-for 120] [--no-restarts] [--sleep 1000] [--json]`;
+const usage = `usage: npm run chaos -w @durably/chaos -- --pair <${PAIRS.join('|')}|all> [--runs 1000] [--workers 3] [--kills N] [--chaos-for 120] [--no-restarts] [--sleep 1000] [--json]\n       npm run chaos -w @durably/chaos -- --fault <${ISOLATION_FAULTS.join('|')}> [--runs 20] [--fault-for S] [--json]`;
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`);
@@ -22,7 +31,9 @@ try {
   ({ values } = parseArgs({
     options: {
       pair: { type: 'string', multiple: true },
-      runs: { type: 'string', default: '1000' },
+      fault: { type: 'string' },
+      'fault-for': { type: 'string' },
+      runs: { type: 'string' },
       workers: { type: 'string', default: '3' },
       kills: { type: 'string' },
       'chaos-for': { type: 'string', default: '120' },
@@ -45,6 +56,24 @@ const count = (name: string, value: string | undefined, min: number): number | u
   if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number >= ${min}, got ${JSON.stringify(value)}`);
   return n;
 };
+if (values.fault !== undefined) {
+  const fault = values.fault as IsolationFault;
+  if (!ISOLATION_FAULTS.includes(fault)) fail(`unknown fault ${JSON.stringify(values.fault)}`);
+  if (fault === 'partition' && !inPrivateNetwork()) {
+    // Interfaces are made and cut in a network namespace of the tool's own, never the machine's.
+    const r = spawnSync('unshare', ['--net', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, CHAOS_PRIVATE_NET: '1' } });
+    process.exit(r.status ?? 1);
+  }
+  const report = await runIsolation({
+    fault,
+    runs: count('runs', values.runs, 1),
+    faultMs: values['fault-for'] === undefined ? undefined : count('fault-for', values['fault-for'], 1)! * 1000,
+    log: values.json ? undefined : (line) => console.log(line),
+  });
+  console.log(values.json ? JSON.stringify(report) : formatIsolation(report));
+  process.exit(report.broken.length > 0 ? 1 : 0);
+}
+
 const requested = (values.pair ?? []).flatMap((p) => (p === 'all' ? [...PAIRS] : [p]));
 if (requested.length === 0) fail('--pair is required');
 for (const p of requested) if (!isPairName(p)) fail(`unknown pair ${JSON.stringify(p)}`);
@@ -54,7 +83,7 @@ for (const pair of requested as PairName[]) {
   const started = Date.now();
   const report = await runChaos({
     pair,
-    runs: count('runs', values.runs, 1)!,
+    runs: count('runs', values.runs ?? '1000', 1)!,
     workers: count('workers', values.workers, 2)!,
     kills: count('kills', values.kills, 0),
     chaosForMs: count('chaos-for', values['chaos-for'], 1)! * 1000,

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,7 +70,11 @@ export class PrivatePostgres implements PrivateServer {
   private port = 0;
   private child?: ChildProcess;
 
-  constructor() {
+  /**
+   * `listen`: addresses to listen on besides 127.0.0.1, and `trust` the networks (CIDR) allowed to
+   * connect from them: a worker in another network namespace reaches the server over a veth pair so.
+   */
+  constructor(private readonly network: { listen?: string[]; trust?: string[] } = {}) {
     const root = '/usr/lib/postgresql';
     const version = existsSync(root) ? readdirSync(root).sort((a, b) => Number(a) - Number(b)).at(-1) : undefined;
     this.bin = version ? join(root, version, 'bin') : '';
@@ -80,7 +84,12 @@ export class PrivatePostgres implements PrivateServer {
   }
 
   get url(): string {
-    return `postgres://root@127.0.0.1:${this.port}/postgres`;
+    return this.urlAt('127.0.0.1');
+  }
+
+  /** The URL through another of the addresses it listens on. */
+  urlAt(host: string): string {
+    return `postgres://root@${host}:${this.port}/postgres`;
   }
 
   private asPostgres(cmd: string, args: string[]): void {
@@ -90,16 +99,22 @@ export class PrivatePostgres implements PrivateServer {
     if (result.status !== 0) throw new Error(`${cmd} failed: ${result.stderr || result.stdout}`);
   }
 
-  async start(): Promise<void> {
+  /** Makes the cluster and picks its port, without starting it (so its URL is known before it is up). */
+  async init(): Promise<void> {
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'durably-chaos-pg-'));
       if (process.getuid?.() === 0) {
         chownSync(this.dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
       }
       this.asPostgres('initdb', ['-D', this.dir, '-A', 'trust', '-U', 'root', '--no-sync']);
+      if (this.network.trust?.length) appendFileSync(join(this.dir, 'pg_hba.conf'), this.network.trust.map((net) => `host all all ${net} trust\n`).join(''));
       this.port = await freePort(45000);
     }
-    const args = ['-D', this.dir, '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off'];
+  }
+
+  async start(): Promise<void> {
+    await this.init();
+    const args = ['-D', this.dir, '-p', String(this.port), '-k', this.dir, '-c', `listen_addresses=${['127.0.0.1', ...(this.network.listen ?? [])].join(',')}`, '-c', 'max_connections=300', '-c', 'fsync=off'];
     const [cmd, argv] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', join(this.bin, 'postgres'), ...args]] : [join(this.bin, 'postgres'), args];
     const child = spawn(cmd as string, argv as string[], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';

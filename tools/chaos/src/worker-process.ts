@@ -4,13 +4,14 @@
  * Prints `worker up <pid>` once it consumes.
  */
 import { connect, createLogger, createWorker } from '@durably/core';
-import { chaosFlow } from './flow.js';
+import { chaosFlow, isolatedFlow } from './flow.js';
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
-const client = await connect();
+const client = await connect(process.env.CHAOS_CONNECT_TIMEOUT ? { connectTimeout: process.env.CHAOS_CONNECT_TIMEOUT } : {});
 const worker = createWorker({
   client,
-  workflows: [chaosFlow],
+  workflows: [chaosFlow, isolatedFlow],
+  ...(process.env.CHAOS_WORKER_ID ? { workerId: process.env.CHAOS_WORKER_ID } : {}),
   concurrency: Number(env('CHAOS_CONCURRENCY', '50')),
   stepLease: env('CHAOS_STEP_LEASE', '2s'),
   // Long enough that runs merely waiting in a queue of 1,000 are not republished over and over.
@@ -20,6 +21,7 @@ const worker = createWorker({
   visibilityTimeout: env('CHAOS_VISIBILITY_TIMEOUT', '15s'),
   logger: createLogger((process.env.CHAOS_LOG_LEVEL as 'warn') ?? 'warn'),
 });
+const startedAt = Date.now();
 await worker.start();
 worker.stopOnSignals({ grace: '2s' });
-console.log(`worker up ${process.pid}`);
+console.log(`worker up ${process.pid} after ${Date.now() - startedAt} ms`);

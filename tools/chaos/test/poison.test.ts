@@ -10,10 +10,9 @@ import { PrivatePostgres, PrivateRabbit, PrivateRedis, type PrivateServer } from
 
 /**
  * Poison messages on a worker's queue, on every broker: an undecodable body, a task for a run that
- * does not exist, and a task whose handling always throws. The undecodable one is dead-lettered at
- * once and the throwing one after the worker's 10 deliveries, each with its reason; the task for an
- * unknown run is dropped with a warning naming the run (a run removed by retention must not fill the
- * dead-letter queue). Behind them, 100 runs complete. Servers are private ones started by the test.
+ * does not exist, and a task whose handling always throws. The undecodable one and the one for an
+ * unknown run are dead-lettered at once and the throwing one after the worker's 10 deliveries, each
+ * with its reason. Behind them, 100 runs complete. Servers are private ones started by the test.
  *
  * Duplicated messages are covered by the engine suite of `@durably/testing`, run on every adapter:
  * "runs each step body exactly once when every message is published twice: 100 runs of 5 steps".
@@ -97,7 +96,7 @@ describe.each(cases.filter((c) => c.available))('on the $name broker', (c) => {
     await backend?.dispose();
   }, 60_000);
 
-  it('dead-letters an undecodable message and one that always throws, each with its reason, drops one for an unknown run with a warning, and runs the next 100', async () => {
+  it('dead-letters an undecodable message, one for an unknown run and one that always throws, each with its reason, and runs the next 100', async () => {
     const queue = brokerQueue('default');
     await client.broker.publish(queue, '{not json');
     await client.broker.publish(queue, JSON.stringify({ v: 1, kind: 'run', runId: unknown, reason: 'start' }));
@@ -107,17 +106,18 @@ describe.each(cases.filter((c) => c.available))('on the $name broker', (c) => {
     expect(results).toEqual(Array.from({ length: 100 }, (_, n) => 2 * n + 1));
 
     // The throwing task: 10 deliveries with a backoff of 100 ms doubling to 5 s, about 21 s in all.
-    await waitFor(async () => (await listDeadLetters(client, ['default'])).length >= 2, 90_000);
+    await waitFor(async () => (await listDeadLetters(client, ['default'])).length >= 3, 90_000);
     const dead = await listDeadLetters(client, ['default']);
-    expect(dead).toHaveLength(2);
+    expect(dead).toHaveLength(3);
     const undecodable = dead.find((d) => d.body === '{not json');
     expect(undecodable?.reason).toMatch(/Undecodable message \(not JSON\)/);
     expect(undecodable?.deliveryCount).toBe(1);
     const failing = dead.find((d) => d.task?.runId === throwing);
     expect(failing?.reason).toMatch(/failed 10 times; last error: storage read of .* fails on purpose/);
     expect(failing?.deliveryCount).toBe(10);
-    expect(dead.some((d) => d.task?.runId === unknown)).toBe(false);
-    expect(logger.warnings.some((w) => w.msg === 'task for an unknown run ignored' && w.fields?.runId === unknown)).toBe(true);
+    const orphan = dead.find((d) => d.task?.runId === unknown);
+    expect(orphan?.reason).toMatch(new RegExp(`Task for unknown run "${unknown}": no run with this id is in this worker's storage`));
+    expect(orphan?.deliveryCount).toBe(1);
     // The queue keeps flowing after them.
     const after = await Promise.all(Array.from({ length: 5 }, (_, n) => client.start(sum, n)));
     for (const r of after) expect(typeof (await r.result({ timeout: '60s' }))).toBe('number');

@@ -1,5 +1,7 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, RunNotFoundError, type DurablyEvent, type RunFilter, type RunRecord, type RunStatus } from '@durably/core';
+import { RUN_STATUSES, RunNotFoundError, exportHistory, type DurablyEvent, type RunFilter, type RunRecord, type RunStatus } from '@durably/core';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration, formatStatus, formatTime, pc, preview } from '../output.js';
 import { bar, buildTimeline, readable } from './timeline.js';
@@ -149,6 +151,31 @@ export function registerRuns(program: Command): void {
               'No events.',
             ),
         );
+      }),
+    );
+
+  runs
+    .command('export')
+    .description("Write a run's history (its record and every event, payloads as stored) to a file, to replay it against your code with replayHistory from @durably/testing.")
+    .argument('<runId>', 'the run')
+    .option('-o, --out <file>', 'the file to write, or - for stdout (default: <runId>.history.json)')
+    .option('--follow', 'also export the runs that continued it (continueAsNew), in order')
+    .addHelpText('after', examples('durably runs export 0b6e4c2a-...', 'durably runs export 0b6e4c2a-... --out checkout.history.json --follow', 'durably runs export 0b6e4c2a-... --out - | jq .events'))
+    .action(
+      withSession(async (session, runId: string, opts: { out?: string; follow?: boolean }) => {
+        const client = await session.client();
+        const history = await exportHistory(client.storage, runId, { followContinuations: opts.follow === true });
+        const text = `${JSON.stringify(history, null, 2)}\n`;
+        if (opts.out === '-') return session.out.document(text);
+        const file = opts.out ?? `${runId.replace(/[^A-Za-z0-9._-]/g, '_')}.history.json`;
+        try {
+          await writeFile(file, text);
+        } catch (err) {
+          throw new CliError(`Cannot write ${file} (${(err as Error).message}); pass --out with a writable path, or --out - for stdout.`, EXIT.usage, { cause: err });
+        }
+        const runs = 1 + (history.continuations?.length ?? 0);
+        const events = history.events.length + (history.continuations ?? []).reduce((n, c) => n + c.events.length, 0);
+        session.out.result({ runId, file: resolve(file), runs, events }, () => `exported run ${runId} (${runs === 1 ? '' : `${runs} runs, `}${events} events) to ${file}`);
       }),
     );
 

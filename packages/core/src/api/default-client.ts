@@ -1,7 +1,8 @@
 import type { RunFilter, RunPage, ScheduleRecord } from '@durably/contracts';
 import type { DurablyConfig } from '../config/types.js';
 import type { Workflow } from '../engine/definitions.js';
-import { Client, type RunHandle, type StartOptions } from '../runtime/client/client.js';
+import { Client, type RunHandle, type StartOptions, type UpdateCallOptions, type UpdateWithStartOptions } from '../runtime/client/client.js';
+import type { UpdateDefinition } from '../engine/update-definition.js';
 import { createClient } from '../runtime/client/create.js';
 import type { ScheduleOptions } from '../runtime/schedules.js';
 import { Worker, type WorkerOptions } from '../runtime/worker/worker.js';
@@ -97,6 +98,16 @@ export function resumeHook(token: string, payload?: unknown): Promise<{ runId: s
 /** Sends a signal to a run, on the default client. */
 export function sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
   return getDefaultClient().sendSignal(runId, name, payload);
+}
+
+/** Sends an update to a run and resolves with its handler's answer, on the default client (see `Client.update`). */
+export function sendUpdate<T, R>(runId: string, update: UpdateDefinition<T, R> | string, payload: T, options?: UpdateCallOptions): Promise<R> {
+  return getDefaultClient().update(runId, update, payload, options);
+}
+
+/** Starts the run with the key unless one has it, then sends it the update, on the default client (see `Client.updateWithStart`). */
+export function updateWithStart<A extends unknown[], WR, T, R>(wf: Workflow<A, WR>, args: A, options: UpdateWithStartOptions<T, R>): Promise<{ run: RunHandle<Awaited<WR>>; result: R }> {
+  return getDefaultClient().updateWithStart(wf, args, options);
 }
 
 /** Creates a worker; without `client` it uses the default client. Call `start()` on it. */

@@ -57,6 +57,11 @@ export const EVENT_PAYLOADS: { [K in EventType]: DataCoder<K> } = {
   child_started: null,
   child_completed: result,
   child_failed: error,
+  update_requested: payload,
+  update_completed: result,
+  update_failed: error,
+  // The validator's words about a refused payload may quote it.
+  update_rejected: async (d, c) => ({ ...d, reason: await c.text(d.reason) }),
 };
 
 /** The event with its payload fields passed through `c` (the same object when it has none). */

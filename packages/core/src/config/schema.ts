@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration, ConfigError } from '@durably/contracts';
 import { nearest } from './nearest.js';
-import type { DurablyConfig } from './types.js';
+import type { DurablyConfig, WorkerConfig } from './types.js';
 
 /**
  * The config file's schema (zod), with what each key expects in words. zod finds unknown keys and
@@ -50,6 +50,12 @@ const worker = z.strictObject({
   http: http.optional(),
   shutdownGrace: duration.optional(),
 });
+
+// Every worker option a config file may set is validated: adding one to WorkerConfig without its
+// schema entry (or the reverse) fails to compile here.
+type SchemaKeys = keyof z.infer<typeof worker>;
+const workerSchemaComplete: [Exclude<keyof WorkerConfig, SchemaKeys> | Exclude<SchemaKeys, keyof WorkerConfig>] extends [never] ? true : never = true;
+void workerSchemaComplete;
 
 export const configSchema = z.strictObject({
   storage: adapter('append').optional(),

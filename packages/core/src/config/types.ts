@@ -33,24 +33,59 @@ export interface DurablyConfig {
   codec?: PayloadCodec;
 }
 
-/** Worker options that a config file can set; options given in code or on the command line win. */
-export interface WorkerConfig {
+/**
+ * How a worker runs: how many tasks at once, which queues, and the timings of leases, recovery and
+ * timers. Set in code (`createWorker`), in a config file (`worker: { ... }`) or on the command line;
+ * durations are ms or strings such as `'30s'`.
+ */
+export interface WorkerTuning {
+  /** Most tasks (runs and dispatched steps) handled at once per queue. Default 10. */
   concurrency?: number;
+  /** Queues to consume. Default ["default"]. Steps with another `queue` are dispatched to workers on it. */
   queues?: string[];
+  /**
+   * "inline" (default): steps run in the workflow's worker, one storage write per step.
+   * "dispatch": every step is a broker task, spreading steps over all workers.
+   */
   stepMode?: 'inline' | 'dispatch';
+  /** Broker visibility timeout: a dead worker's task comes back after this. Default 30s. */
   visibilityTimeout?: Duration;
+  /**
+   * Lease of a running step attempt. The worker renews it while the body runs (every third of it, at
+   * most every second); another worker that finds the attempt under a live lease leaves it alone,
+   * and once it lapses (the worker died) the run is taken over, the attempt run again. So a run whose
+   * worker was killed mid-step resumes about `stepLease` + 3 s after the kill. A step body that blocks
+   * the event loop for longer than this may be run a second time elsewhere. Default 5s.
+   */
   stepLease?: Duration;
+  /** A pending or running run with no progress for this long is resumed elsewhere. Default 60s. */
   staleAfter?: Duration;
+  /** How often to look for stuck runs. Default 10s. */
   recoveryInterval?: Duration;
+  /** How often to look in storage for overdue timers whose wake-up message was lost. Default 1s. */
   timerSweepInterval?: Duration;
+  /**
+   * Timers (sleeps, timeouts) due within this window are fired by this worker itself at their time,
+   * without a broker round trip; later ones get a delayed broker message. Either way the timer in
+   * storage is the truth: if this worker dies, the timer sweep wakes the run. 0 turns it off. Default 60s.
+   */
   localTimerWindow?: Duration;
+  /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */
   inlineRetryMax?: Duration;
+  /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
   cacheSize?: number;
-  scheduler?: boolean;
-  scheduleInterval?: Duration;
-  retention?: Duration;
-  /** The operations HTTP port (health, readiness, Prometheus metrics). Off unless set. */
+  /** Opt-in operations endpoint: GET /healthz, /readyz and /metrics (Prometheus) on this port. */
   http?: HttpOptions;
+  /** Run the scheduler in this worker (fires due schedule slots). Default true. */
+  scheduler?: boolean;
+  /** How often the scheduler looks for due slots. Default 1s. */
+  scheduleInterval?: Duration;
+  /** Delete finished runs older than this (checked every recoveryInterval). Default: keep forever. */
+  retention?: Duration;
+}
+
+/** Worker options that a config file can set; options given in code or on the command line win. */
+export interface WorkerConfig extends WorkerTuning {
   /** How long `durably worker` lets work in hand finish after SIGTERM before handing it back. Default 10s. */
   shutdownGrace?: Duration;
 }

@@ -84,6 +84,9 @@ export abstract class RunBatch {
 
   protected readonly completed: Array<{ cmd: StepCommand; outcome: AttemptOutcome; attempt: number }> = [];
 
+  /** An attempt the engine could not run (its preparation failed: storage away, the worker stopping): advance() throws it. */
+  protected abandonedAttempt?: unknown;
+
   /** Wakes the loop while it waits on attempts (an outcome, a poke); set only while it waits. */
   protected wake?: () => void;
 

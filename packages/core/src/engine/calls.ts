@@ -22,13 +22,14 @@ import type { SignalHandler } from './batch.js';
 import { randomUUID } from 'node:crypto';
 import { newHookToken } from './hook-token.js';
 import { fencedAppend } from './fenced-append.js';
-import { Replay, describeIdentity } from './replay.js';
+import { describeIdentity } from './replay.js';
+import { UpdateHandling } from './updates.js';
 
 /**
  * The durable calls workflow code makes (the WorkflowRuntime side of an execution): each becomes a
  * Command at its position; children and continuations are created here, idempotently.
  */
-export abstract class DurableCalls extends Replay implements WorkflowRuntime {
+export abstract class DurableCalls extends UpdateHandling implements WorkflowRuntime {
   protected startFunction(args: unknown[]): void {
     const promise = runInScope({ kind: 'workflow', execution: this }, () => {
       try {

@@ -1,7 +1,7 @@
 import {
   type Duration,
   ArgumentValidationError,
-  DurablyError,
+  DuplicateNameError,
   InvalidArgumentError,
   type CatchUpPolicy,
 } from '@durably/contracts';
@@ -240,7 +240,7 @@ export function getHookDefinition(name: string): HookDefinition<unknown> | undef
 export function registerHook(def: HookDefinition<unknown>): void {
   const existing = hookRegistry.get(def.name);
   if (existing && existing.schema !== def.schema) {
-    throw new DurablyError(`A different hook named "${def.name}" is already defined. Hook names must be unique in a process.`);
+    throw new DuplicateNameError('hook', def.name);
   }
   hookRegistry.set(def.name, def);
 }

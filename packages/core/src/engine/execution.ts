@@ -1,7 +1,8 @@
 /**
- * The replay loop. It is one class built in four files, read in this order to know how a run advances:
+ * The replay loop. It is one class built in five files, read in this order to know how a run advances:
  * batch.ts (the state of an execution and the batch it appends), replay.ts (feed and apply the log),
- * calls.ts (the durable calls workflow code makes), and this file (advance: the live loop).
+ * updates.ts (update handlers and their answers), calls.ts (the durable calls workflow code makes),
+ * and this file (advance: the live loop).
  *
  * 1. `start()` calls the workflow function inside an AsyncLocalStorage scope. Every durable call it
  *    makes (step, sleep, context value) becomes a Command identified by its position: "1", "2", ...
@@ -78,6 +79,8 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
         await this.finish();
         return 'finished';
       }
+      // Nothing is recorded for it: its lease lapses and the attempt is taken over after the task comes back.
+      if (this.abandonedAttempt !== undefined) throw this.abandonedAttempt;
       if (this.completed.length > 0) {
         // Outcomes of attempts, recorded one by one in completion order with the code moving on between
         // them, exactly as a replay will apply them. (More may arrive meanwhile: the loop comes back.)
@@ -347,10 +350,16 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
   /** The loop records the attempt's outcome when it comes. */
   protected follow(cmd: StepCommand, attempt: number, outcome: Promise<AttemptOutcome>): void {
     cmd.inflight = true;
-    void outcome.then((o) => {
-      this.completed.push({ cmd, outcome: o, attempt });
-      this.wake?.();
-    });
+    void outcome.then(
+      (o) => {
+        this.completed.push({ cmd, outcome: o, attempt });
+        this.wake?.();
+      },
+      (err: unknown) => {
+        this.abandonedAttempt ??= err;
+        this.wake?.();
+      },
+    );
   }
 
   /**
@@ -475,6 +484,8 @@ export class Execution extends DurableCalls implements WorkflowRuntime {
       this.outbox = [];
       this.toDispatch = [];
     }
+    // Updates delivered and not answered get a failure, so no caller waits for an answer that cannot come.
+    this.failUnansweredUpdates(patch.status);
     this.outbox.push(event);
     for (const child of this.children.values()) {
       if (!child.done && child.policy !== 'abandon' && patch.status !== 'continued') this.closeChildren.push({ runId: child.runId, policy: child.policy });

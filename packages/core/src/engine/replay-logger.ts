@@ -21,6 +21,8 @@ const WRITTEN_BY_EXECUTION = new Set<EventType>([
   'condition_waiting',
   'condition_timed_out',
   'patch_marker',
+  'update_completed',
+  'update_failed',
   'child_started',
   'run_completed',
   'run_failed',

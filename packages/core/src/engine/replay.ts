@@ -31,6 +31,9 @@ export abstract class Replay extends RunBatch {
   /** Runs a signal handler set by onSignal on one payload, in its scope (calls.ts). */
   protected abstract runSignalHandler(entry: SignalHandler, payload: unknown): void;
 
+  /** Applies update_requested / _completed / _failed / _rejected (updates.ts); true when a handler ran. */
+  protected abstract applyUpdate(ev: DurablyEvent): boolean;
+
   protected abstract trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> };
 
   /**
@@ -274,6 +277,11 @@ export abstract class Replay extends RunBatch {
         else child.reject(new ChildWorkflowFailedError(child.runId, child.workflow, objectToError(ev.data.error)));
         return true;
       }
+      case 'update_requested':
+      case 'update_completed':
+      case 'update_failed':
+      case 'update_rejected':
+        return this.applyUpdate(ev);
       case 'patch_marker':
         if (Number(ev.correlationId) > this.counter && !this.cancelReason) {
           this.fail(new NonDeterminismError(ev.correlationId ?? '?', `patched("${ev.data.patchId}")`, 'no call at this position (the code ended or waits on something else)'));

@@ -35,6 +35,8 @@ export interface WorkflowRuntime {
   condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   patched(patchId: string): boolean;
   setQueryHandler(name: string, handler: (...args: any[]) => unknown): void;
+  /** Sets the handler of update `name` (buffered updates first, in order); returns its remover. */
+  setUpdateHandler(name: string, handler: (payload: unknown) => unknown): () => void;
   /** True while the code re-runs what an earlier execution of the run already ran (replay of the log). */
   isReplaying(): boolean;
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;

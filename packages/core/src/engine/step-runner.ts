@@ -32,7 +32,9 @@ export interface AttemptRequest {
 
 /**
  * Runs one attempt of a step body in its own scope (so steps it calls run as plain functions),
- * with the per-attempt timeout and an AbortSignal the body can pass to fetch and friends.
+ * with the per-attempt timeout and an AbortSignal the body can pass to fetch and friends. Resolves
+ * with the body's outcome; rejects only when the engine could not prepare the attempt (its heartbeat
+ * details could not be read), and then the body did not run.
  * A timed-out body cannot be killed (JavaScript has no preemption): its signal fires and its
  * late result is ignored. `extra` holds fields the runtime adds to the step's context (its client).
  */
@@ -90,10 +92,17 @@ export async function runStepAttempt(
       hung!(error);
     }, heartbeatMs);
   }
-  try {
-    if (options.heartbeats && (request.resumed || request.attempt > 1)) {
+  // Read before the body's try: a storage failure here is the engine's, not the step's, so it rejects
+  // (the attempt is abandoned and its lease lapses) instead of being recorded as a failed attempt.
+  if (options.heartbeats && (request.resumed || request.attempt > 1)) {
+    try {
       (context as { heartbeatDetails?: unknown }).heartbeatDetails = await options.heartbeats.load();
+    } catch (err) {
+      for (const s of outer) s.removeEventListener('abort', onOuterAbort);
+      throw err;
     }
+  }
+  try {
     if (request.totalLeftMs !== undefined && request.totalLeftMs <= 0) {
       // Started late (a retry or a takeover past the deadline): the body does not run at all.
       return { ok: false, error: new StepTimeoutError(`Step "${request.def.name}" attempt ${request.attempt} was not run: the step's totalTimeout (${request.policy.totalTimeoutMs} ms since its first attempt started) has passed.`) };

@@ -70,6 +70,21 @@ export function nextSlot(spec: ScheduleRecord['spec'], anchor: number, after: nu
   return next ? next.getTime() : undefined;
 }
 
+/** An IANA time zone name the runtime knows (Intl); else InvalidArgumentError naming it. */
+function checkTimeZone(timezone: unknown): void {
+  let known = typeof timezone === 'string' && timezone !== '';
+  if (known) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: timezone as string });
+    } catch {
+      known = false;
+    }
+  }
+  if (!known) {
+    throw new InvalidArgumentError(`schedule(): time zone ${JSON.stringify(timezone)} is not an IANA time zone name. Use one such as "UTC", "Europe/Paris" or "America/New_York".`);
+  }
+}
+
 /** Builds and validates a schedule record (not yet saved). */
 export function buildSchedule<A extends unknown[]>(
   scheduleId: string,
@@ -89,14 +104,21 @@ export function buildSchedule<A extends unknown[]>(
   const spec: ScheduleRecord['spec'] = {};
   const cron = options.calendar !== undefined ? calendarToCron(options.calendar) : options.cron;
   if (cron !== undefined) {
+    if (options.timezone !== undefined) checkTimeZone(options.timezone);
     try {
       new Cron(cron, { timezone: options.timezone, paused: true }).nextRun();
     } catch (err) {
-      throw new InvalidArgumentError(`schedule(): cron ${JSON.stringify(cron)}${options.timezone ? ` in time zone "${options.timezone}"` : ''} is invalid: ${(err as Error).message}`);
+      throw new InvalidArgumentError(
+        `schedule(): cron ${JSON.stringify(cron)} is invalid: ${(err as Error).message.replace(/\.$/, '')}. ` +
+          'Use 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, such as "0 9 * * MON-FRI".',
+      );
     }
     spec.cron = cron;
     if (options.timezone !== undefined) spec.timezone = options.timezone;
   } else {
+    if (options.timezone !== undefined) {
+      throw new InvalidArgumentError(`schedule(): "timezone" (${JSON.stringify(options.timezone)}) applies to "cron" and "calendar"; an "every" interval does not depend on a time zone. Remove "timezone", or use "cron".`);
+    }
     spec.everyMs = parseDuration(options.every!, 'schedule({ every })');
     if (spec.everyMs < 10) throw new InvalidArgumentError('schedule(): "every" must be at least 10 ms.');
   }

@@ -119,6 +119,10 @@ class TransientRuntime implements WorkflowRuntime {
     return this.durableOnly('condition()');
   }
 
+  setUpdateHandler(): never {
+    return this.durableOnly('An update handler');
+  }
+
   startChild(): never {
     return this.durableOnly('startChild()');
   }

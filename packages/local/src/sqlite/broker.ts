@@ -10,8 +10,9 @@ import {
   type MessageHandler,
   type PublishOptions,
   type Subscription,
+  type PolledQueue,
   BrokerError,
-  deadLetterReason,
+  PolledConsumer,
   defaultRetryBackoffMs,
 } from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
@@ -66,7 +67,7 @@ export class LocalBroker implements Broker {
   private db?: SqliteDatabase;
   private readonly dir: string;
   private closed = false;
-  private readonly consumers = new Set<LocalConsumer>();
+  private readonly consumers = new Set<PolledConsumer>();
   private watcher?: FSWatcher;
 
   constructor(readonly options: LocalBrokerOptions) {
@@ -122,7 +123,7 @@ export class LocalBroker implements Broker {
 
   async consume(queue: string, handler: MessageHandler, options: ConsumeOptions): Promise<Subscription> {
     this.conn();
-    const consumer = new LocalConsumer(this, queue, handler, {
+    const consumer = new PolledConsumer(new SqliteQueue(this, queue), queue, handler, {
       concurrency: Math.max(1, options.concurrency),
       visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
       maxDeliveries: options.maxDeliveries ?? 10,
@@ -186,166 +187,61 @@ export class LocalBroker implements Broker {
   }
 }
 
-interface ConsumerSettings {
-  concurrency: number;
-  visibilityTimeoutMs: number;
-  maxDeliveries: number;
-  pollIntervalMs: number;
-  retryBackoffMs: (deliveryCount: number) => number;
-}
-
-/** One subscription: claims visible messages up to its concurrency, runs handlers, acks or retries. */
-class LocalConsumer {
-  private active = true;
-  private readonly inflight = new Map<string, Promise<void>>();
-  private scheduled = false;
-  private dueTimer?: NodeJS.Timeout;
-  private readonly poll: NodeJS.Timeout;
-  private readonly leaseTimer: NodeJS.Timeout;
-
+/** The messages of one queue in the SQLite file, as the shared {@link PolledConsumer} claims, acks and extends them. */
+class SqliteQueue implements PolledQueue {
   constructor(
     private readonly broker: LocalBroker,
-    readonly queue: string,
-    private readonly handler: MessageHandler,
-    private readonly settings: ConsumerSettings,
-  ) {
-    this.poll = setInterval(this.wake, settings.pollIntervalMs);
-    this.poll.unref();
-    this.leaseTimer = setInterval(() => this.extendLeases(), Math.max(50, settings.visibilityTimeoutMs / 3));
-    this.leaseTimer.unref();
+    private readonly queue: string,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.broker.isClosed;
   }
 
-  /** Coalesces many wake-ups into one claim pass on the next tick. */
-  readonly wake = (): void => {
-    if (!this.active || this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.claim();
-    });
-  };
-
-  private claim(): void {
-    if (!this.active || this.broker.isClosed) return;
-    const free = this.settings.concurrency - this.inflight.size;
-    if (free <= 0) return;
-    const now = Date.now();
-    let rows: MessageRow[];
-    try {
-      rows = this.broker.guard('claim messages', () =>
-        this.broker
-          .conn()
-          .prepare(
-            `UPDATE messages SET available_at = ?, delivery_count = delivery_count + 1
-             WHERE id IN (SELECT id FROM messages WHERE queue = ? AND available_at <= ? ORDER BY available_at LIMIT ?)
-             RETURNING id, queue, body, available_at, delivery_count`,
-          )
-          .all(now + this.settings.visibilityTimeoutMs, this.queue, now, free) as MessageRow[],
-      );
-    } catch {
-      return; // the poll tries again
-    }
-    for (const row of rows) this.run(row);
-    if (rows.length < free) this.armDueTimer(now);
+  claim(limit: number, now: number, leaseUntil: number): Delivery[] {
+    const rows = this.broker.guard('claim messages', () =>
+      this.broker
+        .conn()
+        .prepare(
+          `UPDATE messages SET available_at = ?, delivery_count = delivery_count + 1
+           WHERE id IN (SELECT id FROM messages WHERE queue = ? AND available_at <= ? ORDER BY available_at LIMIT ?)
+           RETURNING id, queue, body, available_at, delivery_count`,
+        )
+        .all(leaseUntil, this.queue, now, limit) as MessageRow[],
+    );
+    return rows.map((r) => ({ id: r.id, queue: r.queue, body: r.body, deliveryCount: r.delivery_count }));
   }
 
-  /** Sleeps until the next delayed (or leased) message of the queue becomes visible. */
-  private armDueTimer(now: number): void {
-    if (this.dueTimer) clearTimeout(this.dueTimer);
-    this.dueTimer = undefined;
-    let next: number | null = null;
-    try {
-      next = (this.broker.conn().prepare('SELECT MIN(available_at) AS next FROM messages WHERE queue = ? AND available_at > ?').get(this.queue, now) as { next: number | null })
-        .next;
-    } catch {
-      return;
-    }
-    if (next === null) return;
-    // Exactly at the due time, so delayed messages (sleeps) are not late by a poll interval.
-    this.dueTimer = setTimeout(this.wake, Math.max(0, next - now));
-    this.dueTimer.unref();
+  nextVisibleAt(now: number): number | undefined {
+    const { next } = this.broker.conn().prepare('SELECT MIN(available_at) AS next FROM messages WHERE queue = ? AND available_at > ?').get(this.queue, now) as { next: number | null };
+    return next ?? undefined;
   }
 
-  private run(row: MessageRow): void {
-    const delivery: Delivery = { id: row.id, queue: row.queue, body: row.body, deliveryCount: row.delivery_count };
-    const task = (async () => {
-      let failure: unknown;
-      let failed = false;
-      try {
-        await this.handler(delivery);
-      } catch (err) {
-        failed = true;
-        failure = err;
-      }
-      if (this.broker.isClosed || !this.inflight.has(row.id)) return; // abandoned
-      try {
-        if (!failed) this.ack(row.id);
-        else this.nack(row, failure);
-      } catch {
-        // Left leased: it comes back after its visibility timeout.
-      }
-    })();
-    const tracked = task.finally(() => {
-      this.inflight.delete(row.id);
-      this.wake();
-    });
-    this.inflight.set(row.id, tracked);
-  }
-
-  private ack(id: string): void {
+  ack(id: string): void {
     this.broker.conn().prepare('DELETE FROM messages WHERE id = ?').run(id);
   }
 
-  private nack(row: MessageRow, error: unknown): void {
+  retry(delivery: Delivery, availableAt: number): void {
+    this.broker.conn().prepare('UPDATE messages SET available_at = ? WHERE id = ?').run(availableAt, delivery.id);
+  }
+
+  deadLetter(delivery: Delivery, reason: string): void {
     const db = this.broker.conn();
-    const reason = deadLetterReason(error, row.delivery_count, this.settings.maxDeliveries);
-    if (reason !== undefined) {
-      db.transaction(() => {
-        db.prepare('INSERT OR REPLACE INTO dead_letters (id, queue, body, reason, delivery_count, at) VALUES (?, ?, ?, ?, ?, ?)').run(
-          row.id,
-          row.queue,
-          row.body,
-          reason,
-          row.delivery_count,
-          Date.now(),
-        );
-        db.prepare('DELETE FROM messages WHERE id = ?').run(row.id);
-      }).immediate();
-    } else {
-      db.prepare('UPDATE messages SET available_at = ? WHERE id = ?').run(Date.now() + this.settings.retryBackoffMs(row.delivery_count), row.id);
-    }
+    db.transaction(() => {
+      db.prepare('INSERT OR REPLACE INTO dead_letters (id, queue, body, reason, delivery_count, at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        delivery.id,
+        delivery.queue,
+        delivery.body,
+        reason,
+        delivery.deliveryCount,
+        Date.now(),
+      );
+      db.prepare('DELETE FROM messages WHERE id = ?').run(delivery.id);
+    }).immediate();
   }
 
-  /** Live handlers keep their messages invisible to everyone else. */
-  private extendLeases(): void {
-    if (this.inflight.size === 0 || this.broker.isClosed) return;
-    try {
-      const update = this.broker.conn().prepare('UPDATE messages SET available_at = ? WHERE id = ?');
-      const until = Date.now() + this.settings.visibilityTimeoutMs;
-      for (const id of this.inflight.keys()) update.run(until, id);
-    } catch {
-      // A missed extension is retried on the next tick, well within the timeout.
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.active = false;
-    clearInterval(this.poll);
-    if (this.dueTimer) clearTimeout(this.dueTimer);
-    // Leases keep being extended until the running handlers have settled.
-    await Promise.allSettled([...this.inflight.values()]);
-    this.clearTimers();
-  }
-
-  abandon(): void {
-    this.active = false;
-    this.clearTimers();
-    this.inflight.clear();
-  }
-
-  private clearTimers(): void {
-    clearInterval(this.poll);
-    clearInterval(this.leaseTimer);
-    if (this.dueTimer) clearTimeout(this.dueTimer);
+  extend(ids: string[], until: number): void {
+    const update = this.broker.conn().prepare('UPDATE messages SET available_at = ? WHERE id = ?');
+    for (const id of ids) update.run(until, id);
   }
 }

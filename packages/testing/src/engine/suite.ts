@@ -19,6 +19,7 @@ import { leaseTests } from './leases.js';
 import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
 import { heartbeatTests } from './heartbeats.js';
+import { updateTests } from './updates.js';
 
 /**
  * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
@@ -44,7 +45,7 @@ export interface EngineSuiteOptions {
 }
 
 /** The areas of the engine suite, each a file of tests beside this one, in the order they run. */
-export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'timers', 'hooks', 'messages', 'cancellation', 'children', 'continueAsNew', 'limits', 'schedules', 'streams', 'recovery', 'start', 'heartbeats'] as const;
+export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'timers', 'hooks', 'messages', 'cancellation', 'children', 'continueAsNew', 'limits', 'schedules', 'streams', 'recovery', 'start', 'heartbeats', 'updates'] as const;
 /** One area of the engine suite. */
 export type EngineArea = (typeof ENGINE_AREAS)[number];
 
@@ -65,6 +66,7 @@ const AREA_TESTS: Record<EngineArea, (suite: SuiteContext) => void> = {
   recovery: recoveryTests,
   start: startTests,
   heartbeats: heartbeatTests,
+  updates: updateTests,
 };
 
 /** Worker settings that make sweeps and recovery fast enough for tests. */

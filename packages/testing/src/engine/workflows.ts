@@ -15,6 +15,7 @@ import { schedulesWorkflows } from './schedules-workflows.js';
 import { stepsWorkflows } from './steps-workflows.js';
 import { streamsWorkflows } from './streams-workflows.js';
 import { timersWorkflows } from './timers-workflows.js';
+import { updatesWorkflows } from './updates-workflows.js';
 
 export * from './effects.js';
 export * from './basics-workflows.js';
@@ -29,6 +30,7 @@ export * from './schedules-workflows.js';
 export * from './steps-workflows.js';
 export * from './streams-workflows.js';
 export * from './timers-workflows.js';
+export * from './updates-workflows.js';
 
 /** What the suite's workers register (`declaredJob` and the lease and unknown-workflow tests' own are added by their tests). */
 export const allWorkflows: Workflow<any[], any>[] = [
@@ -44,4 +46,5 @@ export const allWorkflows: Workflow<any[], any>[] = [
   ...schedulesWorkflows,
   ...streamsWorkflows,
   ...recoveryWorkflows,
+  ...updatesWorkflows,
 ];

@@ -33,6 +33,10 @@ import {
   checkRunId,
   checkIdempotencyKey,
   checkSignalName,
+  checkRunFilter,
+  HOOK_TOKEN_PATTERN,
+  EventLimitExceededError,
+  UpdateRejectedError,
 } from '@durably/contracts';
 import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
 import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
@@ -44,6 +48,8 @@ import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
 import { answerQuery } from './query.js';
+import { checkUpdateWithStart, deliverUpdate, prepareUpdate, type UpdateCallOptions } from './updates.js';
+import type { UpdateDefinition } from '../../engine/update-definition.js';
 import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
@@ -51,6 +57,17 @@ import { otelInstrumentation } from '../../observe/otel.js';
 import { encryptStorage } from '../../codec/encrypt-storage.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
+export type { UpdateCallOptions } from './updates.js';
+
+/** Options of `client.updateWithStart(workflow, args, options)`: the start's, with the key required, and the update's. */
+export interface UpdateWithStartOptions<T, R> extends StartOptions, UpdateCallOptions {
+  /** Finds the run to update; when no run of the workflow has it, the run started with this key. */
+  idempotencyKey: string;
+  /** The update to send, once the run exists. */
+  update: UpdateDefinition<T, R> | string;
+  /** Its payload. */
+  payload: T;
+}
 
 // The engine's step context knows no client; the runtime adds the one its worker runs steps with.
 declare module '../../engine/scope.js' {
@@ -337,7 +354,12 @@ export class Client implements RunStarter {
     return run ? new RunHandle<Awaited<R>>(this, run.runId) : undefined;
   }
 
+  /**
+   * Runs matching `filter`, newest first, a page at a time (pass `nextCursor` back as `cursor`).
+   * A status that is not one, or a time that is not a number, throws InvalidArgumentError.
+   */
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
+    checkRunFilter(filter, 'listRuns()');
     await this.ensureReady();
     return this.storage.listRuns(filter);
   }
@@ -348,12 +370,53 @@ export class Client implements RunStarter {
     await this.appendToRun(runId, 'cancel_requested', reason === undefined ? {} : { reason }, 'cancel');
   }
 
-  /** Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. */
+  /**
+   * Sends a named signal to a run; it is buffered until a waitForSignal(name) takes it. Throws
+   * RunNotFoundError, RunAlreadyFinishedError, or EventLimitExceededError when the run's log already
+   * holds `limits.maxEvents` events; in each case nothing is written.
+   */
   async sendSignal(runId: string, name: string, payload?: unknown): Promise<void> {
     checkSignalName(name, 'sendSignal');
     await this.ensureReady(); // the limits of a config file apply
     const serialized = checkPayload(serialize(payload, `the payload of signal "${name}"`), `The payload of signal "${name}"`, this.limits);
-    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal');
+    await this.appendToRun(runId, 'signal_received', { name, payload: serialized }, 'signal', this.limits.maxEvents);
+  }
+
+  /**
+   * Sends an update to a run and resolves with the answer of its handler (`update.handle(fn)` in
+   * the workflow). The update's `schema` and `validate` check the payload here first: a refusal
+   * writes only an `update_rejected` event and throws UpdateRejectedError. A handler that throws
+   * makes this throw UpdateFailedError (the run goes on), as does a run that ends before handling
+   * the update; `timeout` gives up with UpdateTimeoutError. The answer is recorded in the run's log,
+   * so a call retried with the same `updateId` appends nothing and gets the same answer. `update`
+   * may be the definition or its name (checked with the definition of that name in this process).
+   */
+  async update<T, R>(runId: string, update: UpdateDefinition<T, R> | string, payload: T, options: UpdateCallOptions = {}): Promise<R> {
+    return deliverUpdate<R>(this, runId, await prepareUpdate(this, update, payload, options));
+  }
+
+  /**
+   * Update-with-start: starts the run of `wf` whose `idempotencyKey` no run has yet (as
+   * `startWith`), or finds the one that has it, then sends it the update and waits for its answer,
+   * in one call: `{ run, result }`. A payload the update refuses starts no run. Retried with the
+   * same key and `updateId`, it starts no second run and delivers no second update.
+   */
+  async updateWithStart<A extends unknown[], WR, T, R>(wf: Workflow<A, WR>, args: A, options: UpdateWithStartOptions<T, R>): Promise<{ run: RunHandle<Awaited<WR>>; result: R }> {
+    checkUpdateWithStart(options);
+    const { update, payload, updateId, timeout, ...startOptions } = options;
+    const prepared = await prepareUpdate(this, update, payload, { updateId, timeout });
+    if (!prepared.ok) {
+      // No run is started for a refused update; an unfinished one with the key records the refusal.
+      const existing = await this.getRunByKey(wf, options.idempotencyKey);
+      if (existing) {
+        await deliverUpdate(this, existing.runId, prepared).catch((err: unknown) => {
+          if (!(err instanceof RunAlreadyFinishedError)) throw err;
+        });
+      }
+      throw new UpdateRejectedError(existing?.runId, prepared.name, prepared.reason);
+    }
+    const run = await this.startWith(wf, args, startOptions);
+    return { run, result: await deliverUpdate<R>(this, run.runId, prepared) };
   }
 
   /**
@@ -363,7 +426,7 @@ export class Client implements RunStarter {
    */
   async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
-    if (typeof token !== 'string' || token.length === 0 || token.length > 200) throw new HookNotFoundError();
+    if (typeof token !== 'string' || !HOOK_TOKEN_PATTERN.test(token)) throw new HookNotFoundError();
     const hook = await this.storage.getHook(token);
     if (!hook) throw new HookNotFoundError();
     const def = getHookDefinition(hook.name);
@@ -394,11 +457,13 @@ export class Client implements RunStarter {
   /**
    * Appends one event from outside the workflow (cancel, signal), retrying on races, then wakes the
    * run. A run that continued as new passes it on: the chain is followed to the run that is current.
+   * With `maxEvents`, a log that already holds that many events takes nothing (EventLimitExceededError):
+   * senders cannot grow a run's log past the limit while its workers are slow or down.
    */
-  private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal'): Promise<void> {
+  private async appendToRun<K extends EventType>(runId: string, type: K, data: EventDataMap[K], reason: 'cancel' | 'signal', maxEvents?: number): Promise<void> {
     await this.ensureReady();
     for (let target = runId; ; ) {
-      const appended = await this.appendExternal(target, type, data);
+      const appended = await this.appendExternal(target, type, data, { maxEvents });
       if (appended.ok) {
         await publishTask(this.broker, brokerQueue(appended.queue), runTask(target, reason), 0, this.clock);
         return;
@@ -419,13 +484,14 @@ export class Client implements RunStarter {
     runId: string,
     type: K,
     data: EventDataMap[K],
-    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean } = {},
+    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean; maxEvents?: number } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     type Appended = { ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus };
     return fencedAppend<Appended>(this.storage, async () => {
       const run = await this.storage.getRun(runId);
       if (!run) return { done: { ok: false, missing: true } };
       if (FINISHED_STATUSES.has(run.status)) return { done: { ok: false, missing: false, status: run.status } };
+      if (options.maxEvents !== undefined && run.lastSeq >= options.maxEvents) throw new EventLimitExceededError(runId, options.maxEvents);
       const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
       return { append: { runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots }, value: { ok: true, queue: run.queue } };
     });

@@ -34,7 +34,7 @@ export async function connectWithRetry(
     ['storage', () => storage.migrate()],
     ['broker', () => broker.migrate()],
   ]);
-  let delay = 250;
+  let delay = FIRST_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
     const kinds = [...pending.keys()];
     const results = await Promise.allSettled(kinds.map((kind) => pending.get(kind)!()));
@@ -61,6 +61,38 @@ export async function connectWithRetry(
       givesUpInMs: Math.max(0, options.timeoutMs - elapsed),
     });
     await sleep(delay);
-    delay = Math.min(delay * 2, 5000);
+    delay = Math.min(delay * 2, MAX_RETRY_MS);
+  }
+}
+
+/** The backoff of every wait for a backend that is away: 250 ms, doubling, at most 5 s between tries. */
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5000;
+
+/**
+ * Runs `op` (a read or write the engine needs before it can go on, like the heartbeat details of an
+ * attempt that is about to start) until it succeeds, waiting out a backend that is away with the
+ * backoff of {@link connectWithRetry}, one warning per wait. An error waiting will not fix, or the
+ * `signal` (the worker stopping), ends it with the last error.
+ */
+export async function whileUnavailable<T>(op: () => Promise<T>, options: { what: string; logger: Logger; signal?: AbortSignal }): Promise<T> {
+  let delay = FIRST_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (!isWorthRetrying(err) || options.signal?.aborted) throw err;
+      options.logger.warn(`${options.what} failed; trying again`, { error: (err as Error).message, attempt, retryInMs: delay });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, delay);
+        function done() {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        options.signal?.addEventListener('abort', done, { once: true });
+      });
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
   }
 }

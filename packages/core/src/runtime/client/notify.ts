@@ -50,3 +50,19 @@ export function listenForRemoteFinishes(storage: Storage): Promise<boolean> {
 export function notifyRunFinished(storage: Storage, runId: string): void {
   emitters.get(storage)?.emit(runId);
 }
+
+/**
+ * In-process notice that a worker sharing this storage object stopped advancing a run (it
+ * suspended, finished or left it): what it appended is durable. An update's caller in the same
+ * process reads the run's log at once instead of at its next poll; other processes poll.
+ */
+export function onRunProgress(storage: Storage, runId: string, listener: () => void): () => void {
+  const emitter = emitterFor(storage);
+  const key = `progress:${runId}`;
+  emitter.on(key, listener);
+  return () => emitter.off(key, listener);
+}
+
+export function notifyRunProgress(storage: Storage, runId: string): void {
+  emitters.get(storage)?.emit(`progress:${runId}`);
+}

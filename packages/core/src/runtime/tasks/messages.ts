@@ -12,7 +12,7 @@ export interface RunTask {
   v: 1;
   kind: 'run';
   runId: string;
-  reason: 'start' | 'timer' | 'step' | 'recover' | 'cancel' | 'retry' | 'hook' | 'signal';
+  reason: 'start' | 'timer' | 'step' | 'recover' | 'cancel' | 'retry' | 'hook' | 'signal' | 'update';
   /** Not before this epoch ms (covers delays longer than the broker's maximum). */
   notBefore?: number;
   /** When it was published (epoch ms): the worker measures queue lag from it. */

@@ -59,7 +59,14 @@ export class AttemptRegistry implements AttemptTracker {
     const promise = body();
     const entry: Entry = { claimSeq: key.claimSeq, shielded: options.shielded, leaseUntil: options.leaseUntil, abort: options.abort, promise, renew: true };
     run.entries.set(key.stepId, entry);
-    void promise.then(() => (entry.settledAt = this.clock()));
+    void promise.then(
+      () => (entry.settledAt = this.clock()),
+      // Abandoned before its body ran (storage away, the worker stopping): no renewal keeps its lease.
+      () => {
+        entry.renew = false;
+        if (run.entries.get(key.stepId) === entry) this.release(key.runId, key.stepId);
+      },
+    );
     return promise;
   }
 

@@ -1,4 +1,4 @@
-import type { Logger } from '@durably/contracts';
+import { PoisonMessageError, type Logger } from '@durably/contracts';
 import type { Client } from '../client/client.js';
 import { brokerQueue, runTask, type RunTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
@@ -51,6 +51,8 @@ export class LocalRuns {
       void this.host
         .processRun(runTask(t.runId, 'timer'))
         .catch((err) => {
+          // The run is gone (removed by retention): nothing to wake.
+          if (err instanceof PoisonMessageError) return logger.debug('local wake-up for a run that is gone dropped', { runId: t.runId });
           // Storage away (a restart, say): try again here shortly. The timer in storage stays, so
           // the sweep of any worker wakes the run even if this process dies meanwhile.
           logger.debug('local wake-up failed; retrying shortly', { runId: t.runId, error: String(err) });

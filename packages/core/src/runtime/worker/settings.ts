@@ -2,7 +2,7 @@ import { parseDuration, InvalidArgumentError, type Duration, type Logger, checkQ
 import type { PinoLike } from '../../logger.js';
 import type { Workflow } from '../../engine/definitions.js';
 import type { Instrumentation } from '../../observe/instrumentation.js';
-import type { HttpOptions } from '../../config/types.js';
+import type { WorkerTuning } from '../../config/types.js';
 import type { Client } from '../client/client.js';
 import { DEFAULT_STEP_LEASE_MS } from '../../engine/execution.js';
 
@@ -19,60 +19,17 @@ import { DEFAULT_STEP_LEASE_MS } from '../../engine/execution.js';
  * await worker.start();
  * ```
  */
-export interface WorkerOptions {
+export interface WorkerOptions extends WorkerTuning {
   /** The workflows this worker runs. */
   workflows: Workflow<any[], any>[];
   /** Client (storage + broker) to work on. Default: the default client (configure() or the embedded default). */
   client?: Client;
-  /** Most tasks (runs and dispatched steps) handled at once per queue. Default 10. */
-  concurrency?: number;
-  /** Queues to consume. Default ["default"]. Steps with another `queue` are dispatched to workers on it. */
-  queues?: string[];
-  /**
-   * "inline" (default): steps run in the workflow's worker, one storage write per step.
-   * "dispatch": every step is a broker task, spreading steps over all workers.
-   */
-  stepMode?: 'inline' | 'dispatch';
-  /** Broker visibility timeout: a dead worker's task comes back after this. Default 30s. */
-  visibilityTimeout?: Duration;
-  /**
-   * Lease of a running step attempt. The worker renews it while the body runs (every third of it, at
-   * most every second); another worker that finds the attempt under a live lease leaves it alone,
-   * and once it lapses (the worker died) the run is taken over, the attempt run again. So a run whose
-   * worker was killed mid-step resumes about `stepLease` + 3 s after the kill. A step body that blocks
-   * the event loop for longer than this may be run a second time elsewhere. Default 5s.
-   */
-  stepLease?: Duration;
-  /** A pending or running run with no progress for this long is resumed elsewhere. Default 60s. */
-  staleAfter?: Duration;
-  /** How often to look for stuck runs. Default 10s. */
-  recoveryInterval?: Duration;
-  /** How often to look in storage for overdue timers whose wake-up message was lost. Default 1s. */
-  timerSweepInterval?: Duration;
-  /**
-   * Timers (sleeps, timeouts) due within this window are fired by this worker itself at their time,
-   * without a broker round trip; later ones get a delayed broker message. Either way the timer in
-   * storage is the truth: if this worker dies, the timer sweep wakes the run. 0 turns it off. Default 60s.
-   */
-  localTimerWindow?: Duration;
-  /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */
-  inlineRetryMax?: Duration;
-  /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
-  cacheSize?: number;
   /** A Logger, or a pino instance as it is (every field is kept). Default: createLogger(). */
   logger?: Logger | PinoLike;
   /** Your own hooks on runs, step attempts, dead letters and recoveries (besides logs, metrics and spans). */
   instrumentation?: Instrumentation;
-  /** Opt-in operations endpoint: GET /healthz, /readyz and /metrics (Prometheus) on this port. */
-  http?: HttpOptions;
   /** This worker's id in the log (`run_started`, `step_started`). Default: host name, pid and a random suffix. */
   workerId?: string;
-  /** Run the scheduler in this worker (fires due schedule slots). Default true. */
-  scheduler?: boolean;
-  /** How often the scheduler looks for due slots. Default 1s. */
-  scheduleInterval?: Duration;
-  /** Delete finished runs older than this (checked every recoveryInterval). Default: keep forever. */
-  retention?: Duration;
   /** Replaces step bodies by step name (for tests: see createTestEnv's mockStep). */
   stepOverrides?: Map<string, (...args: any[]) => unknown>;
 }

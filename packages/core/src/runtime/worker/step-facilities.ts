@@ -3,6 +3,7 @@ import type { StepDefinition } from '../../engine/definitions.js';
 import { HeartbeatDetails } from '../../engine/heartbeats.js';
 import type { CheckpointStore } from '../../engine/scope.js';
 import type { Client } from '../client/client.js';
+import { whileUnavailable } from '../client/connect.js';
 
 /** What a step attempt gets from its worker, inline or dispatched: its checkpoint, its heartbeat details and its rate limit. */
 
@@ -33,8 +34,13 @@ export function checkpointsFor(client: Client, runId: string, stepId: string, wh
  * no replay reads, and an event per heartbeat would grow the log and move its end under the run's
  * worker (each one a conflict and a replay of the run).
  */
-export function heartbeatsFor(client: Client, runId: string, stepId: string, logger: Logger): HeartbeatDetails {
-  return new HeartbeatDetails(checkpointsFor(client, runId, `heartbeat:${stepId}`, 'heartbeat details'), logger.child({ runId, stepId }));
+export function heartbeatsFor(client: Client, runId: string, stepId: string, logger: Logger, signal?: AbortSignal): HeartbeatDetails {
+  const store = checkpointsFor(client, runId, `heartbeat:${stepId}`, 'heartbeat details');
+  const log = logger.child({ runId, stepId });
+  // Read before an attempt runs: a storage that is away is waited for, never taken for the step's failure.
+  const load = store.load;
+  store.load = () => whileUnavailable(load, { what: 'reading the heartbeat details of the previous attempt', logger: log, signal });
+  return new HeartbeatDetails(store, log);
 }
 
 /** After an attempt: a completed step's checkpoint and heartbeat details are deleted, if it had any. */
@@ -44,12 +50,12 @@ export async function cleanUpAttempt(ok: boolean, checkpoints: { used: boolean; 
   if (heartbeats.used) await heartbeats.delete().catch(() => undefined);
 }
 
-/** Rate-limited steps wait for a permit before each attempt. */
-export async function waitForPermit(client: Client, def: StepDefinition): Promise<void> {
+/** Rate-limited steps wait for a permit before each attempt (and for a storage that is away). */
+export async function waitForPermit(client: Client, def: StepDefinition, logger: Logger, signal?: AbortSignal): Promise<void> {
   const rate = def.rateLimit;
   if (!rate) return;
   for (;;) {
-    const wait = await client.storage.takePermit(`rate:${rate.key}`, rate.limit, rate.periodMs, client.clock());
+    const wait = await whileUnavailable(() => client.storage.takePermit(`rate:${rate.key}`, rate.limit, rate.periodMs, client.clock()), { what: `taking a permit of rate limit "${rate.key}"`, logger, signal });
     if (wait <= 0) return;
     await new Promise((r) => setTimeout(r, Math.min(wait, rate.periodMs) + Math.random() * 5));
   }

@@ -73,7 +73,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
     outcome = await ctx.attempts.run({ runId: task.runId, stepId: task.stepId, claimSeq }, { shielded: false, leaseUntil }, async () => {
       await ctx.waitForPermit(def);
       const checkpoints = ctx.checkpointsFor(task.runId, task.stepId);
-      const heartbeats = heartbeatsFor(ctx.client, task.runId, task.stepId, ctx.logger);
+      const heartbeats = heartbeatsFor(ctx.client, task.runId, task.stepId, ctx.logger, ctx.stopSignal);
       const scope = ctx.instrumentation.stepAttempt({ runId: task.runId, stepId: task.stepId, step: task.name, attempt, maxAttempts: task.policy.maxAttempts, inline: false, trace: traceOf(task) });
       const began = Date.now();
       const result = await scope.wrap(() =>

@@ -13,9 +13,10 @@ import {
   type Logger,
   FINISHED_STATUSES,
   deadLetterReason,
+  PoisonMessageError,
 } from '@durably/contracts';
 import type { Client } from '../client/client.js';
-import { notifyRunFinished } from '../client/notify.js';
+import { notifyRunFinished, notifyRunProgress } from '../client/notify.js';
 import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
 import { createLogger, toLogger } from '../../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/execution.js';
@@ -396,8 +397,9 @@ export class Worker {
       // An append landing between them is harmless: the next append is fenced by the log.
       const [run, log] = await Promise.all([storage.getRun(runId), storage.readEvents(runId)]);
       if (!run) {
-        this.logger.warn('task for an unknown run ignored', { runId });
-        return;
+        // Runs are created before their first task is published, so no run means a task from another
+        // deployment's storage, a hand-made message, or a run removed by retention: kept for a look.
+        throw new PoisonMessageError(`Task for unknown run "${runId}": no run with this id is in this worker's storage (it was removed by retention, or the task was published against another storage).`);
       }
       if (FINISHED_STATUSES.has(run.status)) {
         // Delivered again after a failure: what follows a run's end may not have happened.
@@ -464,6 +466,7 @@ export class Worker {
       clearInterval(heartbeat);
       this.executing.delete(runId);
       this.runTraces.delete(runId);
+      notifyRunProgress(storage, runId); // an update's caller in this process reads the log now
       scope.end({ outcome, error: failure });
     }
   }
@@ -484,9 +487,9 @@ export class Worker {
       runsInline: (step: StepDefinition) =>
         this.settings.stepMode === 'inline' && (step.queue === undefined || step.queue === runQueue || this.settings.queues.includes(step.queue)),
       runAttempt: async (request: Parameters<typeof runStepAttempt>[0]) => {
-        await waitForPermit(this.client, request.def);
+        await waitForPermit(this.client, request.def, this.logger, this.stopController.signal);
         const checkpoints = checkpointsFor(this.client, request.runId, request.stepId);
-        const heartbeats = heartbeatsFor(this.client, request.runId, request.stepId, this.logger);
+        const heartbeats = heartbeatsFor(this.client, request.runId, request.stepId, this.logger, this.stopController.signal);
         const scope = this.instrumentation.stepAttempt({ runId: request.runId, workflow, stepId: request.stepId, step: request.def.name, attempt: request.attempt, maxAttempts: request.policy.maxAttempts, inline: true });
         const began = Date.now();
         const outcome = await scope.wrap(() => runStepAttempt(
@@ -551,7 +554,7 @@ export class Worker {
         const found = getStepDefinition(name);
         return found && this.withOverride(found);
       },
-      waitForPermit: (def) => waitForPermit(this.client, def),
+      waitForPermit: (def) => waitForPermit(this.client, def, this.logger, this.stopController.signal),
       checkpointsFor: (runId, stepId) => checkpointsFor(this.client, runId, stepId),
       track: (t, queue) => {
         const key = `${t.runId}:${t.stepId}`;
