@@ -117,6 +117,7 @@ const sidebar: DefaultTheme.SidebarItem[] = [
       page('The durably CLI', 'guides/cli.md'),
       page('The dashboard', 'guides/dashboard.md'),
       page('Observability', 'guides/observability.md'),
+      page('Encryption at rest', 'guides/encryption.md'),
       page('Testing your workflows', 'concepts/testing.md'),
       page('Deploying several workers', 'guides/deployment.md'),
       page('Serverless: AWS Lambda', 'guides/serverless.md'),

@@ -57,7 +57,9 @@ export type ErrorCode =
   | 'QUERY_NOT_REGISTERED'
   | 'QUERY_FAILED'
   | 'CHILD_DEPTH_EXCEEDED'
-  | 'INVALID_ATTRIBUTE';
+  | 'INVALID_ATTRIBUTE'
+  | 'PAYLOAD_KEY_MISSING'
+  | 'PAYLOAD_DECRYPT_FAILED';
 
 /**
  * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);

@@ -4,6 +4,8 @@
  * cursor helpers, and the adapter-module type. Depends on devalue and ms only.
  */
 export * from './errors.js';
+export * from './codec-errors.js';
+export { ENVELOPE_PREFIX, formatEnvelope, isEnvelope, parseEnvelope, type PayloadCodec, type EnvelopeParts } from './codec.js';
 export * from './update-errors.js';
 export * from './duration.js';
 export { durationMs } from './duration-ms.js';

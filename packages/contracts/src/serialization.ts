@@ -1,7 +1,10 @@
 import { parse, stringify } from 'devalue';
 import * as baseErrorClasses from './errors.js';
 import * as updateErrorClasses from './update-errors.js';
+import * as codecErrorClasses from './codec-errors.js';
 import { DurablyError, SerializationError } from './errors.js';
+import { PayloadKeyMissingError } from './codec-errors.js';
+import { parseEnvelope } from './codec.js';
 
 /**
  * Values cross process boundaries as strings made by devalue: it keeps Date, Map, Set, BigInt,
@@ -37,6 +40,12 @@ export interface SerializedError {
    * its credentials, say), which has no place in a durable log.
    */
   fields?: Record<string, unknown>;
+  /**
+   * Set when a payload codec encrypted the error (see `PayloadCodec`): the envelope of the whole
+   * error as JSON. `name` is then `EncryptedError` and `message` says which key opens it; the
+   * codec's storage layer puts the real error back when it reads.
+   */
+  sealed?: string;
 }
 
 const reducers = {
@@ -62,7 +71,7 @@ type DurablyErrorClass = abstract new (...args: never[]) => DurablyError;
  */
 const DURABLY_BY_NAME = new Map<string, DurablyErrorClass>();
 const DURABLY_BY_CODE = new Map<string, DurablyErrorClass>();
-for (const value of [...Object.values(baseErrorClasses), ...Object.values(updateErrorClasses)]) {
+for (const value of [...Object.values(baseErrorClasses), ...Object.values(updateErrorClasses), ...Object.values(codecErrorClasses)]) {
   if (typeof value !== 'function' || !(value === DurablyError || value.prototype instanceof DurablyError)) continue;
   const cls = value as DurablyErrorClass;
   DURABLY_BY_NAME.set(cls.name, cls);
@@ -106,9 +115,12 @@ export function serialize(value: unknown, what = 'value'): Serialized {
 /**
  * Reads back a value made by {@link serialize}, rebuilding Dates, Maps, Sets, errors of their class...
  * `T` is not checked: it is what the caller knows the value to be. Throws `SerializationError` when
- * the text is not a serialized value.
+ * the text is not a serialized value, and `PayloadKeyMissingError` when it is a codec's envelope
+ * (the value is encrypted and was read without its codec).
  */
 export function deserialize<T = unknown>(text: Serialized): T {
+  const envelope = parseEnvelope(text);
+  if (envelope) throw new PayloadKeyMissingError(envelope.keyId, [], envelope.codec);
   try {
     return parse(text, revivers) as T;
   } catch (err) {

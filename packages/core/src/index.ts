@@ -38,6 +38,7 @@ export type { WorkerOptions } from './runtime/worker/worker.js';
 export type { StopOnSignalsOptions } from './runtime/worker/shutdown.js';
 export { configure, createWorker, defineConfig, getDefaultClient, getRun, getRunByKey, listRuns, start, startWith, cancel, resumeHook, sendSignal, sendUpdate, updateWithStart, schedule } from './api/default-client.js';
 export { createClient, connect, clientFromConfig, type ClientSetup } from './runtime/client/create.js';
+export { aesGcmCodec, encryptStorage, EncryptedStorage, codecFromEnv, ENCRYPTED_ERROR_NAME, type AesGcmCodecOptions } from './codec/index.js';
 export { storageFromUrl, brokerFromUrl, resolveBackends, openBackends, storageAdapterFor, describeBackend, loadConfigFile } from './config/adapters.js';
 export { DEFAULT_STORAGE_URL, DEFAULT_BROKER_URL } from './config/resolve.js';
 export type { DurablyConfig } from './config/types.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { statSync, readdirSync } from 'node:fs';
-import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, defineHook, sleep, step, workflow, type Broker, type Storage, type WorkerOptions } from '@durably/core';
+import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker, defineHook, sleep, step, workflow, type Broker, type PayloadCodec, type Storage, type WorkerOptions } from '@durably/core';
 import { PostgresBroker, PostgresStorage } from '@durably/postgres';
 import { RedisBroker, RedisStorage } from '@durably/redis';
 import { Redis } from 'ioredis';
@@ -288,11 +288,13 @@ export async function withEngine<T>(
   mode: 'inline' | 'dispatch',
   fn: (c: Client, storage: CountingStorage, opened: Opened & { published(): number }) => Promise<T>,
   workerOptions: Partial<WorkerOptions> = {},
+  codec?: PayloadCodec,
 ): Promise<T> {
   const opened = backend.open();
   const storage = countingStorage(opened.storage);
   const broker = countingBroker(opened.broker);
-  const client = new Client({ storage, broker });
+  // With a codec the client encrypts above the counting storage: the counts are of what is stored.
+  const client = new Client({ storage, broker, codec });
   const worker = new Worker(client, { workflows: WORKFLOWS, concurrency: 64, stepMode: mode, ...workerOptions });
   await worker.start();
   try {
@@ -310,7 +312,7 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** B1: `count` workflows of 3 no-op steps, `concurrency` in flight from the client. */
-export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: number, concurrency: number): Promise<Row[]> {
+export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: number, concurrency: number, codec?: PayloadCodec): Promise<Row[]> {
   return withEngine(backend, mode, async (client, storage, opened) => {
     const payload = 'x'.repeat(100);
     const latencies: number[] = [];
@@ -353,11 +355,11 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       ...(opened.writes && backend.name === 'postgres' ? [row('pg_writes_per_step', ((await opened.writes()) - writes0) / (count * 3), 'statements/step')] : []),
       ...Object.entries(opened.usage?.() ?? {}).map(([name, value]) => row(`${name}_per_step`, (value - (usage0[name] ?? 0)) / (count * 3), `${name.replace(/^.*_(units|requests)$/, '$1')}/step`)),
     ];
-  });
+  }, {}, codec);
 }
 
 /** B2: one workflow of `steps` sequential steps; total time and late/early step-gap ratio. */
-export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: number): Promise<Row[]> {
+export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: number, codec?: PayloadCodec): Promise<Row[]> {
   return withEngine(backend, mode, async (client, _storage, opened) => {
     const usage0 = opened.usage?.() ?? {};
     const t0 = performance.now();
@@ -370,7 +372,7 @@ export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: n
     const late = mean(gaps.slice(-tenth));
     const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B2', system: 'durably', backend: backend.name, mode, metric, value, unit });
     return [row('total_ms', total, 'ms'), row('ms_per_step', total / steps, 'ms'), row('gap_early_ms', early, 'ms'), row('gap_late_ms', late, 'ms'), row('gap_ratio_late_early', late / early, 'x'), ...usage];
-  });
+  }, {}, codec);
 }
 
 /**

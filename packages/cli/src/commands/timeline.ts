@@ -1,4 +1,4 @@
-import { deserialize, type DurablyEvent } from '@durably/core';
+import { deserialize, PayloadKeyMissingError, type DurablyEvent } from '@durably/core';
 
 /** One line of a run's timeline: a step attempt, a sleep, a wait for a hook, signal or child. */
 export interface TimelineItem {
@@ -111,12 +111,16 @@ export function bar(item: TimelineItem, from: number, to: number, width: number,
   return ' '.repeat(Math.min(start, width - 1)) + char.repeat(Math.max(1, Math.min(end, width) - Math.min(start, width - 1)));
 }
 
-/** A serialized value made readable for a one-line preview. */
+/**
+ * A serialized value made readable for a one-line preview. A value encrypted with a key this process
+ * lacks shows as `[encrypted (key "k1" missing)]`.
+ */
 export function readable(serialized: string | undefined): unknown {
   if (serialized === undefined) return undefined;
   try {
     return deserialize(serialized);
-  } catch {
+  } catch (err) {
+    if (err instanceof PayloadKeyMissingError) return `[encrypted (key "${err.keyId}" missing)]`;
     return serialized;
   }
 }

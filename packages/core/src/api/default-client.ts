@@ -21,7 +21,7 @@ let defaultClient: Client | undefined;
 
 /** Sets the default client used by start(), getRun(), listRuns(), cancel() and createWorker() without a client. */
 export function configure(config: DurablyConfig | Client): Client {
-  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker, connectTimeout: config.connectTimeout });
+  defaultClient = config instanceof Client ? config : createClient({ storage: config.storage, broker: config.broker, connectTimeout: config.connectTimeout, codec: config.codec });
   return defaultClient;
 }
 

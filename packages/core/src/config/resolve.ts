@@ -4,6 +4,8 @@ import { findConfigFile, loadConfigFromFile, type ModuleImporter } from './load.
 import { nearest } from './nearest.js';
 import { validateConfig } from './schema.js';
 import type { DurablyConfig, ResolvedConfig, Setting } from './types.js';
+import { codecFromEnv, KEYS_VARIABLE } from '../codec/env.js';
+import type { PayloadCodec } from '@durably/contracts';
 
 /** The storage used when none is configured: the embedded SQLite file under `./.durably`. */
 export const DEFAULT_STORAGE_URL = 'file:./.durably';
@@ -11,7 +13,7 @@ export const DEFAULT_STORAGE_URL = 'file:./.durably';
 export const DEFAULT_BROKER_URL = 'local:';
 
 /** The environment variables Durably reads. Any other `DURABLY_*` close to one of them is reported as a likely typo. */
-export const ENV_VARIABLES = ['DURABLY_STORAGE', 'DURABLY_BROKER', 'DURABLY_CONFIG', 'DURABLY_LOG_LEVEL', 'DURABLY_LOG_FORMAT'] as const;
+export const ENV_VARIABLES = ['DURABLY_STORAGE', 'DURABLY_BROKER', 'DURABLY_CONFIG', 'DURABLY_LOG_LEVEL', 'DURABLY_LOG_FORMAT', 'DURABLY_ENCRYPTION_KEYS', 'DURABLY_ENCRYPTION_KEY_ID'] as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -96,9 +98,16 @@ export async function resolveConfig(explicit: DurablyConfig = {}, options: Resol
   const workflowsFrom = explicit.workflows !== undefined ? { list: explicit.workflows, dir: cwd } : { list: fileConfig.workflows ?? [], dir: fileDir };
   const workflows = (Array.isArray(workflowsFrom.list) ? workflowsFrom.list : [workflowsFrom.list]).map((p) => (isAbsolute(p) ? p : resolve(workflowsFrom.dir, p)));
 
+  const envCodec = codecFromEnv(env);
+  let codec: Setting<PayloadCodec> | undefined;
+  if (explicit.codec !== undefined) codec = { value: explicit.codec, source: 'option', origin: optionOrigin };
+  else if (envCodec) codec = { value: envCodec, source: 'env', origin: KEYS_VARIABLE };
+  else if (fileConfig.codec !== undefined) codec = { value: fileConfig.codec, source: 'file', origin: `${file}: codec` };
+
   return {
     file,
     storage,
+    codec,
     broker,
     workflows,
     limits: { ...fileConfig.limits, ...explicit.limits },

@@ -65,6 +65,7 @@ export const configSchema = z.strictObject({
   worker: worker.optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
   connectTimeout: duration.optional(),
+  codec: z.custom<object>((v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).encode === 'function' && typeof (v as Record<string, unknown>).decode === 'function').optional(),
 });
 
 const DURATION = 'a duration such as "30s", "5m", "1d" or a number of milliseconds';
@@ -100,6 +101,7 @@ const EXPECTS: Record<string, string> = {
   'worker.http.host': 'a host name or address ("127.0.0.1")',
   logLevel: '"debug", "info", "warn", "error" or "silent"',
   connectTimeout: DURATION,
+  codec: 'a payload codec with encode and decode (aesGcmCodec({ keys, current }))',
 };
 
 /** Known keys of the object at a dotted path, read from the schema itself. */

@@ -1,4 +1,4 @@
-import type { Broker, Duration, Limits, LogLevel, Storage } from '@durably/contracts';
+import type { Broker, Duration, Limits, LogLevel, PayloadCodec, Storage } from '@durably/contracts';
 
 /**
  * What `durably.config.ts|js|json` exports (with `defineConfig`), and what `connect()` takes.
@@ -24,6 +24,13 @@ export interface DurablyConfig {
    * each wait. 0 fails at once. Default 60s.
    */
   connectTimeout?: Duration;
+  /**
+   * Encrypts payloads at rest (arguments, results, errors, hook and signal payloads, tokens in
+   * events, checkpoints, schedule arguments): `aesGcmCodec({ keys, current })`. A codec given in
+   * code wins, then `DURABLY_ENCRYPTION_KEYS` / `DURABLY_ENCRYPTION_KEY_ID`, then the config file's.
+   * See docs/guides/encryption.md.
+   */
+  codec?: PayloadCodec;
 }
 
 /**
@@ -120,6 +127,8 @@ export interface ResolvedConfig {
   logLevel?: Setting<LogLevel>;
   /** From the options, else the config file; undefined: the client's default (60s). */
   connectTimeout?: Duration;
+  /** The payload codec in effect (an option, DURABLY_ENCRYPTION_KEYS, or the config file), if any. */
+  codec?: Setting<PayloadCodec>;
   /** Things that work but are probably not meant (a misspelled DURABLY_ variable, say). */
   warnings: string[];
 }

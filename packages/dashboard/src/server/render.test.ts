@@ -1,8 +1,16 @@
-import { serialize } from '@durably/core';
+import { aesGcmCodec, serialize } from '@durably/core';
 import { describe, expect, it } from 'vitest';
 import { renderSerialized, renderValue } from './render.js';
 
 describe('renderSerialized', () => {
+  it('shows an encrypted value read without its key as unreadable, naming the key', () => {
+    const sealed = aesGcmCodec({ keys: { k1: Buffer.alloc(32, 1) } }).encode(serialize({ card: '4242' })) as string;
+    const shown = renderSerialized(sealed);
+    expect(shown).toMatchObject({ type: 'unreadable' });
+    expect((shown as { reason: string }).reason).toMatch(/encrypted \(aes256gcm, key "k1"\) and this process has no payload codec/);
+  });
+
+
   it('says what each value is, keeping what JSON would lose', () => {
     const value = {
       when: new Date('2024-05-01T10:00:00Z'),

@@ -1,5 +1,5 @@
 import { afterEach, describe } from 'vitest';
-import { Client, Worker, type Broker, type ClientOptions, type Limits, type Storage, type WorkerOptions } from '@durably/core';
+import { Client, Worker, type Broker, type ClientOptions, type Limits, type PayloadCodec, type Storage, type WorkerOptions } from '@durably/core';
 import { resolveCapabilities, type Capabilities } from '../capabilities.js';
 import type { SuiteContext } from './context.js';
 import { allWorkflows } from './workflows.js';
@@ -41,7 +41,39 @@ export interface EngineSuiteOptions {
    * conformance). The engine suite reads `workerLossRecovery`, `deadLetters` and `delayPrecisionMs`.
    */
   capabilities?: Partial<Capabilities>;
+  /** Every client of the suite encrypts payloads with this codec (the suite then proves the engine unchanged under it). */
+  codec?: PayloadCodec;
+  /** Run only these areas (default: all of {@link ENGINE_AREAS}). */
+  areas?: EngineArea[];
 }
+
+/** The areas of the engine suite, each a file of tests beside this one, in the order they run. */
+export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'timers', 'hooks', 'multiUseHooks', 'messages', 'cancellation', 'children', 'continueAsNew', 'limits', 'schedules', 'streams', 'recovery', 'start', 'heartbeats', 'updates', 'attributes', 'clockSkew'] as const;
+/** One area of the engine suite. */
+export type EngineArea = (typeof ENGINE_AREAS)[number];
+
+const AREA_TESTS: Record<EngineArea, (suite: SuiteContext) => void> = {
+  leases: leaseTests,
+  unknownWorkflow: unknownWorkflowTests,
+  basics: basicsTests,
+  steps: stepTests,
+  timers: timerTests,
+  hooks: hookTests,
+  multiUseHooks: multiUseHookTests,
+  messages: messageTests,
+  cancellation: cancellationTests,
+  children: childTests,
+  continueAsNew: continueAsNewTests,
+  limits: limitTests,
+  schedules: scheduleTests,
+  streams: streamTests,
+  recovery: recoveryTests,
+  start: startTests,
+  heartbeats: heartbeatTests,
+  updates: updateTests,
+  attributes: attributeTests,
+  clockSkew: clockSkewTests,
+};
 
 /** Worker settings that make sweeps and recovery fast enough for tests. */
 const FAST: Partial<WorkerOptions> = {
@@ -64,10 +96,10 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     const workers: Worker[] = [];
     let harness: EngineHarness | undefined;
 
-    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage, options?: Pick<ClientOptions, 'clockSync'>): Promise<Client> {
+    async function client(wrap?: (b: Broker) => Broker, limits?: Partial<Limits>, wrapStorage?: (s: Storage) => Storage, clientOptions?: Pick<ClientOptions, 'clockSync'>): Promise<Client> {
       harness ??= await createHarness();
       const { storage, broker } = await harness.connect();
-      const c = new Client({ ...options, storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits });
+      const c = new Client({ ...clientOptions, storage: wrapStorage ? wrapStorage(storage) : storage, broker: wrap ? wrap(broker) : broker, limits, codec: options.codec });
       opened.push(c);
       await c.ensureReady();
       return c;
@@ -94,25 +126,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     });
 
     const suite: SuiteContext = { client, worker, setup, fast: FAST, capabilities };
-    leaseTests(suite);
-    unknownWorkflowTests(suite);
-    basicsTests(suite);
-    stepTests(suite);
-    timerTests(suite);
-    hookTests(suite);
-    multiUseHookTests(suite);
-    messageTests(suite);
-    cancellationTests(suite);
-    childTests(suite);
-    continueAsNewTests(suite);
-    limitTests(suite);
-    scheduleTests(suite);
-    streamTests(suite);
-    recoveryTests(suite);
-    startTests(suite);
-    heartbeatTests(suite);
-    updateTests(suite);
-    attributeTests(suite);
-    clockSkewTests(suite);
+    for (const area of options.areas ?? ENGINE_AREAS) AREA_TESTS[area](suite);
   });
 }

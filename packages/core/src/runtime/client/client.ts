@@ -20,6 +20,7 @@ import {
   type RunRecord,
   type RunStatus,
   type Storage,
+  type PayloadCodec,
   type Logger,
   DEFAULT_LIMITS,
   checkPayload,
@@ -53,6 +54,7 @@ import type { WorkerConfig } from '../../config/types.js';
 import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
 import { ClockSync, type ClockSyncOptions } from './clock-sync.js';
+import { encryptStorage } from '../../codec/encrypt-storage.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
 export type { UpdateCallOptions } from './updates.js';
@@ -130,7 +132,7 @@ export interface ClientOptions {
   /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
   instrumentation?: Instrumentation;
   /** @internal Settings known once the config is loaded (createClient): applied by ensureReady. */
-  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'addresses'>>;
+  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'addresses' | 'codec'>>;
   /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
   logger?: Logger;
   /**
@@ -141,6 +143,12 @@ export interface ClientOptions {
   connectTimeout?: Duration;
   /** The URLs the backends were made from (passwords hidden), for log lines. */
   addresses?: { storage?: string; broker?: string };
+  /**
+   * Encrypts payloads at rest with this codec (`aesGcmCodec({ keys, current })`): the client wraps
+   * `storage` with `encryptStorage`, and encrypts the arguments that dispatched step tasks carry
+   * through the broker. Workers made on the client use it. See docs/guides/encryption.md.
+   */
+  codec?: PayloadCodec;
 }
 
 /** Starts and observes runs on one storage and broker. */
@@ -166,9 +174,12 @@ export class Client implements RunStarter {
   private readonly connectTimeoutMs: number;
   /** The URLs of storage and broker (passwords hidden), for log lines; empty for adapter instances passed in. */
   addresses: { storage?: string; broker?: string };
+  /** The payload codec the client encrypts with, if any (`storage` is then wrapped with it). */
+  codec?: PayloadCodec;
 
   constructor(options: ClientOptions) {
-    this.storage = options.storage;
+    this.codec = options.codec;
+    this.storage = options.codec ? encryptStorage(options.storage, options.codec) : options.storage;
     this.broker = options.broker;
     this.logger = options.logger ?? createLogger();
     if (options.clock === undefined && options.clockSync !== false) this.clockSync = new ClockSync(this.logger, options.clockSync);
@@ -248,6 +259,7 @@ export class Client implements RunStarter {
         Object.assign(this.limits, settings.limits);
         this.workerDefaults = settings.worker;
         this.addresses = settings.addresses ?? {};
+        this.codec ??= settings.codec;
       }
       await connectWithRetry(this.storage, this.broker, { timeoutMs: this.connectTimeoutMs, logger: this.logger, addresses: this.addresses });
       // From here on the engine's time is the storage's (when the storage has a clock of its own).

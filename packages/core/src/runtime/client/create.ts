@@ -1,4 +1,6 @@
-import type { Broker, Duration, Logger, Storage } from '@durably/contracts';
+import type { Broker, Duration, Logger, PayloadCodec, Storage } from '@durably/contracts';
+import { codecFromEnv } from '../../codec/env.js';
+import { encryptStorage } from '../../codec/encrypt-storage.js';
 import type { ResolvedConfig, Setting } from '../../config/types.js';
 import { resolveConfig } from '../../config/resolve.js';
 import { brokerFromUrl, describeBackend, fromSetting, openBackends, storageFromUrl } from '../../config/adapters.js';
@@ -28,6 +30,7 @@ export async function clientFromConfig(resolved: ResolvedConfig, options: Client
     limits: resolved.limits,
     worker: resolved.worker,
     addresses: addressesOf(resolved),
+    codec: resolved.codec?.value,
   });
 }
 
@@ -52,15 +55,19 @@ export async function connect(config: DurablyConfig & ClientSetup = {}): Promise
  * first use. Values left out come from DURABLY_STORAGE / DURABLY_BROKER, then durably.config.*, then
  * the embedded default; the config file's limits and worker options are applied on first use.
  */
-export function createClient(options: { storage?: string | Storage; broker?: string | Broker } & ClientSetup = {}): Client {
+export function createClient(options: { storage?: string | Storage; broker?: string | Broker; codec?: PayloadCodec } & ClientSetup = {}): Client {
   let resolving: Promise<ResolvedConfig> | undefined;
-  const settings = () => (resolving ??= resolveConfig({ storage: options.storage, broker: options.broker, connectTimeout: options.connectTimeout }, { optionOrigin: 'createClient()' }));
+  const settings = () => (resolving ??= resolveConfig({ storage: options.storage, broker: options.broker, connectTimeout: options.connectTimeout, codec: options.codec }, { optionOrigin: 'createClient()' }));
+  // A codec known now (given, or from the environment) is applied by the client; one that only the
+  // config file names wraps the storage once the file is read.
+  const codec = options.codec ?? codecFromEnv();
   const storage =
     typeof options.storage === 'object'
       ? options.storage
       : new LazyStorage(async () => {
           const resolved = await settings();
-          return typeof resolved.storage.value === 'string' ? fromSetting(resolved.storage as Setting<string>, storageFromUrl) : resolved.storage.value;
+          const s = typeof resolved.storage.value === 'string' ? await fromSetting(resolved.storage as Setting<string>, storageFromUrl) : resolved.storage.value;
+          return !codec && resolved.codec ? encryptStorage(s, resolved.codec.value) : s;
         });
   const broker =
     typeof options.broker === 'object'
@@ -75,9 +82,10 @@ export function createClient(options: { storage?: string | Storage; broker?: str
     clock: options.clock,
     logger: options.logger,
     connectTimeout: options.connectTimeout,
+    codec,
     deferred: async () => {
       const resolved = await settings();
-      return { limits: resolved.limits, worker: resolved.worker, addresses: addressesOf(resolved) };
+      return { limits: resolved.limits, worker: resolved.worker, addresses: addressesOf(resolved), codec: typeof options.storage === 'object' ? undefined : resolved.codec?.value };
     },
   });
 }

@@ -12,6 +12,7 @@ import {
   type Logger,
   deserialize,
   errorToObject,
+  isEnvelope,
   serialize,
 } from '@durably/contracts';
 import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
@@ -61,6 +62,8 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
   if (!def) {
     throw new DurablyError(`Step "${task.name}" is not defined in this worker process. Import the module that defines it in every worker that listens on its queue.`);
   }
+  // Opened before the claim: a task this worker cannot decrypt is redelivered, no attempt is spent.
+  const args = await openArgs(ctx.client, task.args);
   const claim = await claimStep(task, ctx);
   if (!claim) return;
   const { attempt, claimSeq, leaseUntil } = claim;
@@ -75,7 +78,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
       const began = Date.now();
       const result = await scope.wrap(() =>
         runStepAttempt(
-          { runId: task.runId, stepId: task.stepId, def, args: deserialize<unknown[]>(task.args), attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()) },
+          { runId: task.runId, stepId: task.stepId, def, args, attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()) },
           { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
         ),
       );
@@ -212,7 +215,7 @@ export async function dispatchStep(client: Client, runQueue: string, runId: stri
     runId,
     stepId: cmd.id,
     name: stepDef.name,
-    args: serialize(cmd.args, `the arguments of step "${stepDef.name}"`),
+    args: await sealArgs(client, serialize(cmd.args, `the arguments of step "${stepDef.name}"`)),
     policy: cmd.policy,
     scheduledSeq: cmd.scheduledSeq ?? 1,
     workflowQueue: runQueue,
@@ -220,4 +223,19 @@ export async function dispatchStep(client: Client, runQueue: string, runId: stri
   if (trace) Object.assign(task, trace);
   const delay = Math.max(0, (cmd.retryAt ?? 0) - client.clock());
   await publishTask(client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);
+}
+
+/** A step task's arguments as the broker carries them: encrypted with the client's codec, if it has one. */
+async function sealArgs(client: Client, args: string): Promise<string> {
+  return client.codec ? client.codec.encode(args) : args;
+}
+
+/**
+ * A step task's arguments, decrypted when they were encrypted. Throws PayloadKeyMissingError when
+ * they are and this client has no codec or not their key.
+ */
+async function openArgs(client: Client, args: string): Promise<unknown[]> {
+  if (!isEnvelope(args)) return deserialize<unknown[]>(args);
+  if (!client.codec) return deserialize<unknown[]>(args); // throws PayloadKeyMissingError, naming the key
+  return deserialize<unknown[]>(await client.codec.decode(args));
 }
