@@ -53,7 +53,8 @@ export type ErrorCode =
   | 'DUPLICATE_NAME'
   | 'QUERY_NOT_REGISTERED'
   | 'QUERY_FAILED'
-  | 'CHILD_DEPTH_EXCEEDED';
+  | 'CHILD_DEPTH_EXCEEDED'
+  | 'SCOPE_TIMEOUT';
 
 /**
  * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);
@@ -207,6 +208,28 @@ export class CancelledError extends DurablyError {
   override readonly code = 'CANCELLED' as const;
   constructor(readonly reason?: string) {
     super(reason ? `Run cancelled: ${reason}` : 'Run cancelled');
+  }
+}
+
+/**
+ * A call of a cancellation scope (`cancellable`, `withTimeout`) was cancelled with its scope, not the
+ * run: the run goes on. A `CancelledError` (same code), told apart by `instanceof` or `scopeId`.
+ */
+export class ScopeCancelledError extends CancelledError {
+  constructor(reason?: string, readonly scopeId?: string) {
+    super(reason);
+    this.message = reason ? `Scope cancelled: ${reason}` : 'Scope cancelled';
+  }
+}
+
+/**
+ * `withTimeout(duration, fn)`: `fn` did not finish within `duration`; its scope was cancelled (its
+ * calls rejected with ScopeCancelledError) and this is thrown once `fn` has settled (`cause`: how).
+ */
+export class ScopeTimeoutError extends DurablyError {
+  override readonly code = 'SCOPE_TIMEOUT' as const;
+  constructor(readonly duration?: string | number, options?: { cause?: unknown }) {
+    super(`withTimeout(${JSON.stringify(duration)}): the work did not finish within ${typeof duration === 'number' ? `${duration} ms` : duration}, so its scope was cancelled. Give it a longer timeout, or catch ScopeTimeoutError to handle the late case.`, options);
   }
 }
 

@@ -22,6 +22,7 @@ export { stepHook } from './api/step-hooks.js';
 export { defineHook, defineQuery, getHookDefinition } from './api/hooks.js';
 export { waitForSignal, onSignal, condition, type SignalWait } from './api/signals.js';
 export { patched, continueAsNew, shield } from './api/flow.js';
+export { cancellable, withTimeout, cancelRequested, type CancellableScope } from './api/cancellation.js';
 export { startChild, startChildWith, runChild } from './api/children.js';
 export type { QueryDefinition } from './api/hooks.js';
 export type { ChildHandle, ChildOptions } from './api/children.js';

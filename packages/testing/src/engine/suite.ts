@@ -19,6 +19,7 @@ import { leaseTests } from './leases.js';
 import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
 import { heartbeatTests } from './heartbeats.js';
+import { scopeTests } from './scopes.js';
 
 /**
  * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
@@ -106,5 +107,6 @@ export function engineSuite(name: string, createHarness: () => Promise<EngineHar
     recoveryTests(suite);
     startTests(suite);
     heartbeatTests(suite);
+    scopeTests(suite);
   });
 }
