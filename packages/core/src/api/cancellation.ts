@@ -48,6 +48,8 @@ export function cancellable<T>(fn: () => Promise<T> | T): CancellableScope<T> {
   const execution = scope.execution;
   const inner = execution.openScope(scope.cancelScope);
   const promise = runInScope({ ...scope, cancelScope: inner }, () => Promise.resolve().then(fn));
+  // A scope cancelled and never awaited (work in the background) must not crash the worker's process.
+  promise.catch(() => undefined);
   return Object.assign(promise, { cancel: (reason?: string) => execution.cancelScope(inner, reason) });
 }
 

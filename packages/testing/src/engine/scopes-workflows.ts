@@ -163,5 +163,17 @@ export const resumable = workflow('scopes.resumable', async () => {
   return { outcome, timeout, after: await quick('after') };
 });
 
+/** Which code `changingCancel` runs: 1 cancels its scope, 2 (a changed deployment) does not. */
+export const cancelVersion = { current: 1 };
+
+/** Cancels its scope in version 1 only, then sleeps: a replay with version 2 finds a cancellation its code does not make. */
+export const changingCancel = workflow('scopes.changing-cancel', async () => {
+  const work = cancellable(() => sleep('1h'));
+  await sleep('100ms');
+  if (cancelVersion.current === 1) work.cancel('version 1 cancels');
+  await sleep('300ms');
+  return 'done';
+});
+
 /** The workflows above that the scope tests' workers register (with the suite's). */
-export const scopesWorkflows: Workflow<any[], any>[] = [cancelStep, cancelWaits, cancelChild, nested, timeoutFires, timeoutClears, graceful, resumable];
+export const scopesWorkflows: Workflow<any[], any>[] = [cancelStep, cancelWaits, cancelChild, nested, timeoutFires, timeoutClears, graceful, resumable, changingCancel];

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { HookExpiredError, type Client, type DurablyEvent } from '@durably/core';
+import { HookExpiredError, WorkflowFailedError, type Client, type DurablyEvent } from '@durably/core';
 import type { SuiteContext } from './context.js';
 import { ofType, types } from './helpers.js';
 import * as W from './workflows.js';
@@ -160,5 +160,23 @@ export function scopeTests(suite: SuiteContext): void {
     expect(types(events)).not.toContain('run_failed');
     // Each cancellation once: the replay found them in the log and wrote none again.
     expect(cancellations(events).map((f) => f.reason)).toEqual(['withTimeout("300ms") timed out', 'replay me']);
+  });
+
+  it('fails a run whose changed code no longer cancels the scope its log shows cancelled, with NonDeterminismError', async () => {
+    const { c } = await suite.setup({ workflows });
+    S.cancelVersion.current = 1;
+    try {
+      const run = await c.start(S.changingCancel);
+      await waitFor(async () => cancellations(await run.events()).length === 1 && (await run.status()) === 'suspended', 10_000);
+      S.cancelVersion.current = 2; // "deployed" while the run sleeps: its next replay runs this code
+      const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const cause = (error as Error).cause as Error;
+      expect(cause.name).toBe('NonDeterminismError');
+      expect(cause.message).toContain('a cancel() of scope:1 (calls 2)');
+      expect(cause.message).toContain('no cancel() of that scope at this point');
+    } finally {
+      S.cancelVersion.current = 1;
+    }
   });
 }
