@@ -23,7 +23,7 @@ import { sleeper } from './basics-workflows.js';
 import { bump } from './effects.js';
 
 /** Waits for its abort signal (20 s at most), counting per run `<label>:started` and `<label>:aborted`. */
-export const untilAborted = step('scopes.until-aborted', async (label: string) => {
+async function waitForAbort(label: string): Promise<string> {
   const ctx = stepContext();
   bump(`${ctx.runId}:${label}:started`);
   if (!ctx.signal.aborted) {
@@ -34,7 +34,12 @@ export const untilAborted = step('scopes.until-aborted', async (label: string) =
   }
   if (ctx.signal.aborted) bump(`${ctx.runId}:${label}:aborted`);
   return `${label} finished`;
-});
+}
+
+export const untilAborted = step('scopes.until-aborted', waitForAbort);
+
+/** The same on its own queue: only a worker listening on "scopes-remote" runs it. */
+export const remoteUntilAborted = step('scopes.remote-until-aborted', waitForAbort, { queue: 'scopes-remote' });
 
 /** Counts `<label>` per run and returns it; takes `ms` first. */
 export const quick = step('scopes.quick', async (label: string, ms?: number) => {
@@ -56,6 +61,14 @@ export const cancelStep = workflow('scopes.cancel-step', async () => {
   const again = work.cancel();
   const outcome = await work.then((value) => ({ value }), described);
   return { first, again, outcome, after: await quick('after') };
+});
+
+/** A scope around a step that runs on another worker, cancelled on signal "cancel". */
+export const cancelRemote = workflow('scopes.cancel-remote', async () => {
+  const work = cancellable(() => remoteUntilAborted('remote'));
+  await waitForSignal('cancel');
+  work.cancel('remote not needed');
+  return work.then((value) => ({ value }), described);
 });
 
 export const gate = defineHook<string>('scopes.gate');
@@ -111,7 +124,7 @@ export const nested = workflow('scopes.nested', async () => {
 /** withTimeout over several steps, the last of which outlasts it; the run goes on. */
 export const timeoutFires = workflow('scopes.timeout-fires', async () => {
   try {
-    await withTimeout('400ms', async () => {
+    await withTimeout('1s', async () => {
       await quick('first');
       await quick('second');
       return untilAborted('slow');
@@ -171,9 +184,9 @@ export const changingCancel = workflow('scopes.changing-cancel', async () => {
   const work = cancellable(() => sleep('1h'));
   await sleep('100ms');
   if (cancelVersion.current === 1) work.cancel('version 1 cancels');
-  await sleep('300ms');
+  await sleep('2s');
   return 'done';
 });
 
 /** The workflows above that the scope tests' workers register (with the suite's). */
-export const scopesWorkflows: Workflow<any[], any>[] = [cancelStep, cancelWaits, cancelChild, nested, timeoutFires, timeoutClears, graceful, resumable, changingCancel];
+export const scopesWorkflows: Workflow<any[], any>[] = [cancelStep, cancelWaits, cancelChild, nested, timeoutFires, timeoutClears, graceful, resumable, changingCancel, cancelRemote];
