@@ -50,7 +50,16 @@ export function cancellable<T>(fn: () => Promise<T> | T): CancellableScope<T> {
   const promise = runInScope({ ...scope, cancelScope: inner }, () => Promise.resolve().then(fn));
   // A scope cancelled and never awaited (work in the background) must not crash the worker's process.
   promise.catch(() => undefined);
-  return Object.assign(promise, { cancel: (reason?: string) => execution.cancelScope(inner, reason) });
+  const cancel = (reason?: string): boolean => {
+    // Only the workflow's own code may cancel, so that every replay cancels at the same point.
+    const here = currentScope();
+    if (here?.kind !== 'workflow' || here.execution !== execution) {
+      throw new NotInWorkflowError('cancel() of a cancellable scope was called outside the workflow that made it (in a step body, or after its run moved on). Cancel it from the workflow code.');
+    }
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError(`cancel(reason): the reason must be a string, got ${typeof reason}.`);
+    return execution.cancelScope(inner, reason);
+  };
+  return Object.assign(promise, { cancel });
 }
 
 /**
