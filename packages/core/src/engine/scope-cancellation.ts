@@ -24,8 +24,8 @@ export abstract class ScopedReplay extends Replay {
   /** Positions of the calls cancelled with a scope: a late event of one is ignored. */
   protected readonly cancelledCalls = new Set<string>();
 
-  /** Abort signals of the attempts of cancelled steps, fired after the next append. */
-  private abortsAfterAppend: Array<() => void> = [];
+  /** What stops the attempts of cancelled steps, done after the next append. */
+  private afterAppend: Array<() => void> = [];
 
   private cancelNotice?: { promise: Promise<{ reason?: string }>; resolve(value: { reason?: string }): void };
 
@@ -65,12 +65,18 @@ export abstract class ScopedReplay extends Replay {
     const now = this.deps.clock();
     switch (cmd.kind) {
       case 'step':
-        if (cmd.inflight) {
-          // Its abort signal fires once the cancellation is durable: an attempt (a dispatched one run
-          // here) that ended before would record an outcome the log would then have before the cancel.
-          const abort = cmd.abort;
-          if (abort) this.abortsAfterAppend.push(() => abort.abort(error));
-          this.deps.attempts?.release(this.runId, cmd.id);
+        {
+          // The attempt running in this process (inline, or a dispatched one this worker runs) stops
+          // once the cancellation is durable: its signal fires and its lease is no longer renewed
+          // (renewed, it would write its lease timer again). Before, an attempt that ended would
+          // record an outcome the log would then have before the cancel.
+          const running = cmd.inflight ? { abort: cmd.abort } : cmd.claim ? this.deps.attempts?.adopt({ runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq }) : undefined;
+          if (running) {
+            this.afterAppend.push(() => {
+              running.abort?.abort(error);
+              this.deps.attempts?.release(this.runId, cmd.id);
+            });
+          }
         }
         if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
         cmd.claim = undefined;
@@ -112,7 +118,7 @@ export abstract class ScopedReplay extends Replay {
   }
 
   protected override async afterFlush(): Promise<void> {
-    for (const abort of this.abortsAfterAppend.splice(0)) abort();
+    for (const stop of this.afterAppend.splice(0)) stop();
     await super.afterFlush();
   }
 

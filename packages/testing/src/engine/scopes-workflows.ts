@@ -63,9 +63,9 @@ export const cancelStep = workflow('scopes.cancel-step', async () => {
   return { first, again, outcome, after: await quick('after') };
 });
 
-/** A scope around a step that runs on another worker, cancelled on signal "cancel". */
-export const cancelRemote = workflow('scopes.cancel-remote', async () => {
-  const work = cancellable(() => remoteUntilAborted('remote'));
+/** A scope around a dispatched step (on its own queue when `remote`), cancelled on signal "cancel". */
+export const cancelRemote = workflow('scopes.cancel-remote', async (remote: boolean) => {
+  const work = cancellable(() => (remote ? remoteUntilAborted('remote') : untilAborted('remote')));
   await waitForSignal('cancel');
   work.cancel('remote not needed');
   return work.then((value) => ({ value }), described);

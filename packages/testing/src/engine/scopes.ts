@@ -45,21 +45,24 @@ export function scopeTests(suite: SuiteContext): void {
     });
   }
 
-  it('cancels a scope whose step runs on another worker: that worker aborts its signal at its next lease renewal and records nothing', async () => {
-    const { c } = await suite.setup({ workflows });
-    const remote = await suite.client();
-    await suite.worker(remote, { workflows, queues: ['scopes-remote'], stepLease: '1s' });
-    const run = await c.start(S.cancelRemote);
-    await waitFor(() => W.countOf(`${run.runId}:remote:started`) === 1, 10_000);
-    await c.sendSignal(run.runId, 'cancel', null);
-    expect(await run.result({ timeout: '20s' })).toEqual({ name: 'ScopeCancelledError', message: 'Scope cancelled: remote not needed', scope: true });
-    await waitFor(() => W.countOf(`${run.runId}:remote:aborted`) === 1, 10_000);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the aborted body ends: nothing of it is recorded
-    const events = await run.events();
-    const [stepId] = stepPositions(events, 'scopes.remote-until-aborted');
-    expect(cancellations(events)).toEqual([{ scope: 'scope:1', reason: 'remote not needed', calls: [stepId] }]);
-    expect(events.filter((e) => e.correlationId === stepId && (e.type === 'step_completed' || e.type === 'step_failed'))).toEqual([]);
-  });
+  // The step's worker learns of the cancellation from the log: the run's worker itself (a dispatched
+  // step it runs), or another one (a step on its own queue) at its next lease renewal.
+  for (const remote of [false, true]) {
+    it(`cancels a scope whose dispatched step runs on ${remote ? 'another worker' : 'the same worker'}: its signal fires, nothing of it is recorded`, async () => {
+      const { c } = await suite.setup({ workflows, stepMode: 'dispatch', stepLease: '1s' });
+      if (remote) await suite.worker(await suite.client(), { workflows, queues: ['scopes-remote'], stepLease: '1s' });
+      const run = await c.start(S.cancelRemote, remote);
+      await waitFor(() => W.countOf(`${run.runId}:remote:started`) === 1, 10_000);
+      await c.sendSignal(run.runId, 'cancel', null);
+      expect(await run.result({ timeout: '20s' })).toEqual({ name: 'ScopeCancelledError', message: 'Scope cancelled: remote not needed', scope: true });
+      await waitFor(() => W.countOf(`${run.runId}:remote:aborted`) === 1, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the aborted body ends: nothing of it is recorded
+      const events = await run.events();
+      const [stepId] = stepPositions(events, remote ? 'scopes.remote-until-aborted' : 'scopes.until-aborted');
+      expect(cancellations(events)).toEqual([{ scope: 'scope:1', reason: 'remote not needed', calls: [stepId] }]);
+      expect(events.filter((e) => e.correlationId === stepId && (e.type === 'step_completed' || e.type === 'step_failed'))).toEqual([]);
+    });
+  }
 
   it('cancels the sleeps, signal waits, hooks and conditions of a scope: they reject, their timers are deleted, the hook is refused', async () => {
     const { c } = await suite.setup({ workflows });
