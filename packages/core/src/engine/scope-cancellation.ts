@@ -1,6 +1,6 @@
 import { NonDeterminismError, ScopeCancelledError, type DurablyEvent, type EventOf } from '@durably/contracts';
 import { CancelScope } from './cancel-scope.js';
-import type { Command } from './commands.js';
+import type { Command, StepCommand } from './commands.js';
 import { Replay } from './replay.js';
 import { leaseTimerId } from './claims.js';
 
@@ -65,19 +65,7 @@ export abstract class ScopedReplay extends Replay {
     const now = this.deps.clock();
     switch (cmd.kind) {
       case 'step':
-        {
-          // The attempt running in this process (inline, or a dispatched one this worker runs) stops
-          // once the cancellation is durable: its signal fires and its lease is no longer renewed
-          // (renewed, it would write its lease timer again). Before, an attempt that ended would
-          // record an outcome the log would then have before the cancel.
-          const running = cmd.inflight ? { abort: cmd.abort } : cmd.claim ? this.deps.attempts?.adopt({ runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq }) : undefined;
-          if (running) {
-            this.afterAppend.push(() => {
-              running.abort?.abort(error);
-              this.deps.attempts?.release(this.runId, cmd.id);
-            });
-          }
-        }
+        this.stopAttempt(cmd, error);
         if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
         cmd.claim = undefined;
         this.dropTimer(`retry:${cmd.id}`);
@@ -103,6 +91,21 @@ export abstract class ScopedReplay extends Replay {
         break;
     }
     this.settle(cmd, { ok: false, error });
+  }
+
+  /**
+   * The attempt running in this process (inline, or a dispatched one this worker runs) stops once the
+   * cancellation is durable: its signal fires and its lease is no longer renewed (renewed, it would
+   * write its lease timer again). Before, an attempt that ended would record an outcome the log
+   * would then have before the cancel.
+   */
+  private stopAttempt(cmd: StepCommand, error: ScopeCancelledError): void {
+    const running = cmd.inflight ? { abort: cmd.abort } : cmd.claim ? this.deps.attempts?.adopt({ runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq }) : undefined;
+    if (!running) return;
+    this.afterAppend.push(() => {
+      running.abort?.abort(error);
+      this.deps.attempts?.release(this.runId, cmd.id);
+    });
   }
 
   /** Replays a scope's cancellation: the code must have cancelled the same scope, with the same calls, by now. */
