@@ -59,7 +59,8 @@ export type ErrorCode =
   | 'CHILD_DEPTH_EXCEEDED'
   | 'INVALID_ATTRIBUTE'
   | 'PAYLOAD_KEY_MISSING'
-  | 'PAYLOAD_DECRYPT_FAILED';
+  | 'PAYLOAD_DECRYPT_FAILED'
+  | 'SCOPE_TIMEOUT';
 
 /**
  * Base class of every error Durably throws. `code` is stable (match on it, or on `instanceof`);
@@ -213,6 +214,28 @@ export class CancelledError extends DurablyError {
   override readonly code = 'CANCELLED' as const;
   constructor(readonly reason?: string) {
     super(reason ? `Run cancelled: ${reason}` : 'Run cancelled');
+  }
+}
+
+/**
+ * A call of a cancellation scope (`cancellable`, `withTimeout`) was cancelled with its scope, not the
+ * run: the run goes on. A `CancelledError` (same code), told apart by `instanceof` or `scopeId`.
+ */
+export class ScopeCancelledError extends CancelledError {
+  constructor(reason?: string, readonly scopeId?: string) {
+    super(reason);
+    this.message = reason ? `Scope cancelled: ${reason}` : 'Scope cancelled';
+  }
+}
+
+/**
+ * `withTimeout(duration, fn)`: `fn` did not finish within `duration`; its scope was cancelled (its
+ * calls rejected with ScopeCancelledError) and this is thrown once `fn` has settled (`cause`: how).
+ */
+export class ScopeTimeoutError extends DurablyError {
+  override readonly code = 'SCOPE_TIMEOUT' as const;
+  constructor(readonly duration?: string | number, options?: { cause?: unknown }) {
+    super(`withTimeout(${JSON.stringify(duration)}): the work did not finish within ${typeof duration === 'number' ? `${duration} ms` : duration}, so its scope was cancelled. Give it a longer timeout, or catch ScopeTimeoutError to handle the late case.`, options);
   }
 }
 
@@ -474,38 +497,6 @@ export class WorkflowTimeoutError extends DurablyError {
 /** A feature that needs durable mode (hooks, signals, children...) was used in a transient run. */
 export class DurableOnlyError extends DurablyError {
   override readonly code = 'DURABLE_ONLY' as const;
-}
-
-/** A stream run was started or emitted to in a process where its stream is not defined. */
-export class StreamNotDefinedError extends DurablyError {
-  override readonly code = 'STREAM_NOT_DEFINED' as const;
-  constructor(readonly stream: string) {
-    super(`No stream named "${stream}" is defined in this process. Import the module that calls defineStream("${stream}", ...) (and its streamStep calls) in every worker.`);
-  }
-}
-
-/** emit() to a stream run that was never started. */
-export class StreamRunNotFoundError extends DurablyError {
-  override readonly code = 'STREAM_RUN_NOT_FOUND' as const;
-  constructor(
-    readonly stream: string,
-    readonly streamRunId: string,
-  ) {
-    super(`Stream "${stream}" has no run "${streamRunId}". Start it first with runStream() in a workflow or client.startStream(), then emit to it.`);
-  }
-}
-
-/** The stream run behind runStream() failed or was cancelled. */
-export class StreamFailedError extends DurablyError {
-  override readonly code = 'STREAM_FAILED' as const;
-  constructor(
-    readonly stream: string,
-    readonly streamRunId: string,
-    readonly status: string,
-    detail?: string,
-  ) {
-    super(`Stream "${stream}" run "${streamRunId}" ended as ${status}${detail ? `: ${detail}` : ''}.`);
-  }
 }
 
 function formatIssues(error: unknown): string {

@@ -120,6 +120,13 @@ export interface EventDataMap {
    * refusal's message.
    */
   update_rejected: { updateId: string; name: string; reason: string };
+  /**
+   * The workflow cancelled a cancellation scope (`cancellable(fn).cancel()`, a `withTimeout` that
+   * fired); `correlationId` is the scope's id (`scope:<n>`, numbered by creation in the run). `calls`
+   * are the positions of the calls it cancelled then (steps, timers, waits, children): a step worker
+   * running one of them stops, and a replay checks the code cancels the same ones.
+   */
+  scope_cancelled: { reason?: string; calls: string[] };
   /** A condition() with a timeout began waiting for its predicate. */
   condition_waiting: { timeoutAt: number };
   /** That condition's timeout passed before its predicate turned true (it resolved false). */

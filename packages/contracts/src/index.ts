@@ -7,6 +7,7 @@ export * from './errors.js';
 export * from './codec-errors.js';
 export { ENVELOPE_PREFIX, formatEnvelope, isEnvelope, parseEnvelope, type PayloadCodec, type EnvelopeParts } from './codec.js';
 export * from './update-errors.js';
+export * from './stream-errors.js';
 export * from './duration.js';
 export { durationMs } from './duration-ms.js';
 export { parseServerUrl, redactUrl } from './urls.js';

@@ -2,6 +2,7 @@ import { parse, stringify } from 'devalue';
 import * as baseErrorClasses from './errors.js';
 import * as updateErrorClasses from './update-errors.js';
 import * as codecErrorClasses from './codec-errors.js';
+import * as streamErrorClasses from './stream-errors.js';
 import { DurablyError, SerializationError } from './errors.js';
 import { PayloadKeyMissingError } from './codec-errors.js';
 import { parseEnvelope } from './codec.js';
@@ -71,7 +72,7 @@ type DurablyErrorClass = abstract new (...args: never[]) => DurablyError;
  */
 const DURABLY_BY_NAME = new Map<string, DurablyErrorClass>();
 const DURABLY_BY_CODE = new Map<string, DurablyErrorClass>();
-for (const value of [...Object.values(baseErrorClasses), ...Object.values(updateErrorClasses), ...Object.values(codecErrorClasses)]) {
+for (const value of [...Object.values(baseErrorClasses), ...Object.values(updateErrorClasses), ...Object.values(codecErrorClasses), ...Object.values(streamErrorClasses)]) {
   if (typeof value !== 'function' || !(value === DurablyError || value.prototype instanceof DurablyError)) continue;
   const cls = value as DurablyErrorClass;
   DURABLY_BY_NAME.set(cls.name, cls);

@@ -24,6 +24,7 @@ export { waitForSignal, onSignal, condition, type SignalWait } from './api/signa
 export { defineUpdate, getUpdateDefinition, type UpdateDefinition, type UpdateOptions } from './api/updates.js';
 export { patched, continueAsNew, shield } from './api/flow.js';
 export { setAttributes } from './api/attributes.js';
+export { cancellable, withTimeout, cancelRequested, type CancellableScope } from './api/cancellation.js';
 export { startChild, startChildWith, runChild } from './api/children.js';
 export type { QueryDefinition } from './api/hooks.js';
 export type { ChildHandle, ChildOptions } from './api/children.js';

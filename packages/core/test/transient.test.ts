@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { Client, DurableOnlyError, InvalidAttributeError, setAttributes, MemoryBroker, MemoryStorage, RetryableError, defineHook, defineStream, runStream, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
+import { Client, DurableOnlyError, InvalidAttributeError, setAttributes, MemoryBroker, MemoryStorage, RetryableError, cancellable, cancelRequested, defineHook, defineStream, runStream, sleep, step, workflow, type Broker, type Storage } from '@durably/core';
 
 let attempts = 0;
 const flaky = step(
@@ -80,4 +80,19 @@ it('checks setAttributes in a transient run and stores nothing (it has no record
   expect(await (await client.startWith(labelled, ['short'], { durable: false })).result({ timeout: '2s' })).toBe('labelled');
   const error = await (await client.startWith(labelled, ['x'.repeat(300)], { durable: false })).result({ timeout: '2s' }).catch((e: unknown) => e);
   expect((error as Error).cause).toBeInstanceOf(InvalidAttributeError);
+});
+
+const scoped = workflow('transient.scoped', async () => cancellable(() => 'never runs'));
+const watching = workflow('transient.watching', async () => (await cancelRequested()).reason);
+
+it('refuses cancellation scopes in transient mode; cancelRequested() resolves when the transient run is cancelled', async () => {
+  const client = new Client(untouchable());
+  const refused = await (await client.startWith(scoped, [], { durable: false })).result().catch((e: unknown) => e);
+  expect((refused as Error).cause).toBeInstanceOf(DurableOnlyError);
+  expect(((refused as Error).cause as Error).message).toContain('cancellable() / withTimeout() needs durable mode');
+  const run = await client.startWith(watching, [], { durable: false });
+  await run.cancel('closing time');
+  // The run ends cancelled whatever the function returns; the function saw the reason.
+  await expect(run.result({ timeout: '2s' })).rejects.toThrow('closing time');
+  expect(await run.status()).toBe('cancelled');
 });

@@ -188,6 +188,18 @@ export class LambdaRuntime implements runtimeKit.WorkflowRuntime {
     throw new ServerlessUnsupportedError('condition()', 'a durable execution re-evaluates nothing between its checkpoints. Wait on a hook, a step or a sleep instead.');
   }
 
+  openScope(): never {
+    throw new ServerlessUnsupportedError('cancellable() / withTimeout()', 'a durable execution records no cancellation of part of its code. Bound a step with its timeout option, or race a sleep with Promise.race.');
+  }
+
+  cancelScope(): never {
+    return this.openScope();
+  }
+
+  cancelRequested(): never {
+    throw new ServerlessUnsupportedError('cancelRequested()', 'a stopped durable execution runs no more of its code. Keep cleanup in steps that a later execution can run.');
+  }
+
   /**
    * True in executions that reach this point with this code, false in executions recorded by older
    * code. A new execution records a marker step `patch:<id>`; an execution that had recorded more

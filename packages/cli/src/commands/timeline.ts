@@ -86,6 +86,10 @@ export function buildTimeline(events: DurablyEvent[]): TimelineItem[] {
       items.push(item);
     } else if ((ev.type === 'child_completed' || ev.type === 'child_failed') && id) {
       close(open, `child:${id}`, ev.at, ev.type === 'child_completed' ? 'completed' : 'failed');
+    } else if (ev.type === 'scope_cancelled') {
+      // The calls of a cancelled scope end here.
+      for (const position of ev.data.calls) for (const kind of ['sleep', 'hook', 'signal', 'child']) close(open, `${kind}:${position}`, ev.at, 'cancelled');
+      items.push({ kind: 'cancel', name: id ?? 'scope', start: ev.at, end: ev.at, outcome: 'scope cancelled', detail: ev.data.reason });
     } else if (ev.type === 'cancel_requested') {
       items.push({ kind: 'cancel', name: 'cancel', start: ev.at, end: ev.at, outcome: 'requested', detail: ev.data.reason });
     }

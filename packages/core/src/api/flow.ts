@@ -1,6 +1,7 @@
 import { checkNonEmpty } from '@durably/contracts';
 import { ContinueAsNew } from '../engine/control.js';
 import { currentScope, runInScope } from '../engine/scope.js';
+import { CancelScope } from '../engine/cancel-scope.js';
 import { workflowRuntime } from './context.js';
 
 /**
@@ -23,10 +24,13 @@ export function continueAsNew(...args: unknown[]): never {
 
 /**
  * Runs `fn` shielded from cancellation: durable calls made inside it (cleanup steps in a `finally`)
- * run normally even after the run was cancelled. Outside a workflow it simply calls `fn`.
+ * run normally even after the run, or a cancellation scope around it (`cancellable`, `withTimeout`),
+ * was cancelled. Outside a workflow it simply calls `fn`.
  */
 export function shield<T>(fn: () => Promise<T> | T): Promise<T> {
   const scope = currentScope();
   if (scope?.kind !== 'workflow') return Promise.resolve().then(fn);
-  return runInScope({ kind: 'workflow', execution: scope.execution, shielded: true }, () => Promise.resolve().then(fn));
+  // A barrier between the calls made inside and the cancellation scopes around them.
+  const barrier = new CancelScope(undefined, scope.cancelScope, true);
+  return runInScope({ kind: 'workflow', execution: scope.execution, shielded: true, cancelScope: barrier }, () => Promise.resolve().then(fn));
 }

@@ -48,6 +48,7 @@ export const EVENT_PAYLOADS: { [K in EventType]: DataCoder<K> } = {
   cancel_requested: null,
   hook_created: async (d, c) => ({ ...d, token: await c.text(d.token) }),
   hook_closed: null,
+  scope_cancelled: null,
   hook_received: payload,
   hook_timed_out: null,
   signal_received: payload,

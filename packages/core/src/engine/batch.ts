@@ -21,6 +21,7 @@ import type { AttemptOutcome } from './step-runner.js';
 import { StaleExecutionError, type ExecutionDeps, type FlushEffects, type Pending } from './deps.js';
 import type { Scope } from './scope.js';
 import { hookIndexKey } from './hook-token.js';
+import type { CancelScope } from './cancel-scope.js';
 
 /** A handler of onSignal and the scope it was set in (its durable calls run there). */
 export interface SignalHandler {
@@ -126,7 +127,10 @@ export abstract class RunBatch {
   protected nesting?: EventDataMap['run_created']['nesting'];
 
   /** Children started by this run, by the position of their startChild call. */
-  protected readonly children = new Map<string, { runId: string; workflow: string; policy: ParentClosePolicy; done: boolean; resolve(v: unknown): void; reject(e: unknown): void; promise: Promise<unknown> }>();
+  protected readonly children = new Map<string, { runId: string; workflow: string; policy: ParentClosePolicy; done: boolean; resolve(v: unknown): void; reject(e: unknown): void; promise: Promise<unknown>; scope?: CancelScope; cancelled?: boolean }>();
+
+  /** Children of cancelled scopes, to ask to cancel once the append is durable. */
+  protected cancelChildren: FlushEffects['cancelChildren'] = [];
 
   /** Timers of this run that are (or may be) in storage: cleared when the run finishes. */
   protected readonly liveTimers = new Set<string>();
@@ -271,7 +275,7 @@ export abstract class RunBatch {
   }
 
   protected async afterFlush(): Promise<void> {
-    if (this.toDispatch.length === 0 && this.newTimers.length === 0 && this.startRuns.length === 0 && this.closeChildren.length === 0 && !this.notifyParent) return;
+    if (this.toDispatch.length === 0 && this.newTimers.length === 0 && this.startRuns.length === 0 && this.closeChildren.length === 0 && this.cancelChildren.length === 0 && !this.notifyParent) return;
     const effects: FlushEffects = {
       runId: this.runId,
       queue: this.run.queue,
@@ -279,12 +283,14 @@ export abstract class RunBatch {
       timers: this.newTimers,
       startRuns: this.startRuns,
       closeChildren: this.closeChildren,
+      cancelChildren: this.cancelChildren,
       notifyParent: this.notifyParent,
     };
     this.toDispatch = [];
     this.newTimers = [];
     this.startRuns = [];
     this.closeChildren = [];
+    this.cancelChildren = [];
     this.notifyParent = undefined;
     await this.deps.afterFlush(effects);
   }

@@ -28,6 +28,7 @@ import type { CreatedHook } from './scope.js';
 import { fencedAppend } from './fenced-append.js';
 import { describeIdentity } from './replay.js';
 import { UpdateHandling } from './updates.js';
+import type { CancelScope } from './cancel-scope.js';
 
 /**
  * The durable calls workflow code makes (the WorkflowRuntime side of an execution): each becomes a
@@ -55,12 +56,14 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
     const cmd = make(id);
     const scope = currentScope();
     cmd.shielded = scope?.kind === 'workflow' && scope.shielded === true;
+    cmd.scope = scope?.kind === 'workflow' ? scope.cancelScope : undefined;
     const logged = this.logged.get(id);
     if (logged !== undefined && logged !== `${cmd.kind}:${cmd.name}`) {
       this.fail(new NonDeterminismError(id, describeIdentity(logged), cmd.describe()));
     }
     if (this.fatal) cmd.reject(this.fatal);
     else if (this.cancelReason && !cmd.shielded) cmd.reject(new CancelledError(this.cancelReason.reason));
+    else if (cmd.scope?.cancellation) cmd.reject(cmd.scope.cancellation);
     else this.commands.set(id, cmd);
     return cmd;
   }
@@ -267,7 +270,7 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
     return cmd.promise as Promise<{ runId: string; result: Promise<unknown> }>;
   }
 
-  protected trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> } {
+  protected trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy, scope: CancelScope | undefined): { runId: string; result: Promise<unknown> } {
     let resolve!: (v: unknown) => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -275,7 +278,7 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
       reject = rej;
     });
     promise.catch(() => undefined);
-    this.children.set(position, { runId, workflow, policy, done: false, resolve, reject, promise });
+    this.children.set(position, { runId, workflow, policy, done: false, resolve, reject, promise, scope });
     return { runId, result: promise };
   }
 
@@ -321,7 +324,7 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
       });
       this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
       this.startRuns.push({ runId: run.runId, queue });
-      this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, run.runId, def.name, policy) });
+      this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, run.runId, def.name, policy, cmd.scope) });
       created = true;
     }
     return created;

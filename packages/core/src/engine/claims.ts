@@ -62,8 +62,14 @@ export function openClaim(events: DurablyEvent[], stepId: string): { seq: number
   return claim;
 }
 
-/** True when `e` ends an attempt of step `stepId`: its outcome, or its suspension on a step hook. */
+/** True when `e` ends an attempt of step `stepId`: its outcome, its suspension on a step hook, or its scope's cancellation. */
 export function endsClaim(e: DurablyEvent, stepId: string): boolean {
+  if (e.type === 'scope_cancelled') return cancelsCall(e, stepId);
   if (e.correlationId === stepId) return e.type === 'step_completed' || e.type === 'step_failed';
   return e.type === 'hook_created' && e.correlationId === `${stepId}/${e.data.name}`;
+}
+
+/** True when `e` is the cancellation of a scope that cancelled the call at `position`. */
+export function cancelsCall(e: DurablyEvent, position: string): boolean {
+  return e.type === 'scope_cancelled' && e.data.calls.includes(position);
 }

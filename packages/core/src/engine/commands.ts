@@ -3,6 +3,7 @@ import type { StepHookOutcomes } from './control.js';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
 import type { RetryPolicy } from './retry.js';
 import { HookInbox } from './hook-inbox.js';
+import type { CancelScope } from './cancel-scope.js';
 
 /**
  * One durable call made by workflow code, identified by its position in the call order. The
@@ -15,6 +16,8 @@ abstract class Call {
   settled = false;
   /** Made inside shield(): cancellation does not touch it. */
   shielded = false;
+  /** The cancellation scope it was made in (cancellable, shield); cancelling the scope cancels it. */
+  scope?: CancelScope;
   /** Aborts the running attempt (cancellation). */
   abort?: AbortController;
   private resolveFn!: (value: unknown) => void;

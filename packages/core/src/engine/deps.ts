@@ -46,6 +46,8 @@ export interface FlushEffects {
   startRuns: Array<{ runId: string; queue: string }>;
   /** Children still running when this run ended, with what to do to them. */
   closeChildren: Array<{ runId: string; policy: ParentClosePolicy }>;
+  /** Children started in a scope the run cancelled: each is asked to cancel (once: a request already in its log is not repeated). */
+  cancelChildren: Array<{ runId: string; reason: string }>;
   /** This run is a child that ended: its outcome goes to the parent's log. */
   notifyParent?: { parentRunId: string; correlationId: string; event: { type: 'child_completed' | 'child_failed'; data: EventDataMap['child_completed'] | EventDataMap['child_failed'] } };
 }

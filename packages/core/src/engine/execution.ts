@@ -1,8 +1,8 @@
 /**
  * The replay loop. It is one class built in five files, read in this order to know how a run advances:
  * batch.ts (the state of an execution and the batch it appends), replay.ts (feed and apply the log),
- * updates.ts (update handlers and their answers), calls.ts (the durable calls workflow code makes),
- * and this file (advance: the live loop).
+ * scope-cancellation.ts (cancellation scopes), updates.ts (update handlers and their answers), calls.ts
+ * (the durable calls workflow code makes), and this file (advance: the live loop).
  *
  * 1. `start()` calls the workflow function inside an AsyncLocalStorage scope. Every durable call it
  *    makes (step, sleep, context value) becomes a Command identified by its position: "1", "2", ...

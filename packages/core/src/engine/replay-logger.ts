@@ -19,6 +19,7 @@ const WRITTEN_BY_EXECUTION = new Set<EventType>([
   'signal_waiting',
   'signal_timed_out',
   'signal_wait_cancelled',
+  'scope_cancelled',
   'condition_waiting',
   'condition_timed_out',
   'patch_marker',

@@ -1,5 +1,6 @@
 import {
   type DurablyEvent,
+  type EventOf,
   type ParentClosePolicy,
   CancelledError,
   DurablyError,
@@ -17,6 +18,7 @@ import { traceOf } from '../observe/trace-context.js';
 import { lastSeqWrittenByExecution } from './replay-logger.js';
 import { leaseTimerId } from './claims.js';
 import { RunBatch, type SignalHandler } from './batch.js';
+import type { CancelScope } from './cancel-scope.js';
 
 /**
  * Applying the log: `feed` indexes the events, starts the workflow function and settles its calls
@@ -34,7 +36,10 @@ export abstract class Replay extends RunBatch {
   /** Applies update_requested / _completed / _failed / _rejected (updates.ts); true when a handler ran. */
   protected abstract applyUpdate(ev: DurablyEvent): boolean;
 
-  protected abstract trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy): { runId: string; result: Promise<unknown> };
+  protected abstract trackChild(position: string, runId: string, workflow: string, policy: ParentClosePolicy, scope: CancelScope | undefined): { runId: string; result: Promise<unknown> };
+
+  /** Checks a logged scope cancellation against the code's (scope-cancellation.ts). */
+  protected abstract applyScopeCancelled(ev: EventOf<'scope_cancelled'>): boolean;
 
   /**
    * Applies events in seq order (the whole log on replay; only the new tail for a cached execution)
@@ -78,7 +83,7 @@ export abstract class Replay extends RunBatch {
     if (ev.seq <= this.seq || ev.correlationId === undefined) return;
     const identity = identityOf(ev);
     if (identity && !this.logged.has(ev.correlationId)) this.logged.set(ev.correlationId, identity);
-    if (ev.type === 'value_recorded' || ev.type === 'hook_created' || ev.type === 'signal_wait_cancelled' || ev.type === 'attributes_set') this.loggedData.set(ev.correlationId, ev);
+    if (ev.type === 'value_recorded' || ev.type === 'hook_created' || ev.type === 'signal_wait_cancelled' || ev.type === 'attributes_set' || ev.type === 'scope_cancelled') this.loggedData.set(ev.correlationId, ev);
     if (ev.type === 'hook_closed') this.loggedClosed.add(ev.correlationId);
   }
 
@@ -254,6 +259,8 @@ export abstract class Replay extends RunBatch {
         if (cmd && !this.cancelReason) this.fail(new NonDeterminismError(id, `waitForSignal("${ev.data.name}") cancelled`, cmd.kind === 'signal' ? `${cmd.describe()} not cancelled` : cmd.describe()));
         return false;
       }
+      case 'scope_cancelled':
+        return this.applyScopeCancelled(ev);
       case 'condition_waiting': {
         const cmd = this.expect(ev, 'condition', 'condition');
         if (cmd) {
@@ -273,7 +280,7 @@ export abstract class Replay extends RunBatch {
       case 'child_started': {
         const cmd = this.expect(ev, 'child', ev.data.workflow);
         if (!cmd) return false;
-        this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, ev.data.childRunId, ev.data.workflow, ev.data.parentClosePolicy) });
+        this.settle(cmd, { ok: true, value: this.trackChild(cmd.id, ev.data.childRunId, ev.data.workflow, ev.data.parentClosePolicy, cmd.scope) });
         return true;
       }
       case 'child_completed':

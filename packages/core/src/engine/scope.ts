@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AttributePatch, Duration, Logger, ParentClosePolicy } from '@durably/contracts';
 import type { StepHookOutcomes, StepSuspended } from './control.js';
 import type { StepDefinition, WorkflowDefinition } from './definitions.js';
+import type { CancelScope } from './cancel-scope.js';
 
 /**
  * The scope durable calls run in: inside a workflow, the execution that records them; inside a step
@@ -42,6 +43,12 @@ export interface WorkflowRuntime {
   /** True while the code re-runs what an earlier execution of the run already ran (replay of the log). */
   isReplaying(): boolean;
   startChild(def: WorkflowDefinition, args: unknown[], options: { parentClosePolicy: ParentClosePolicy; queue?: string }): Promise<{ runId: string; result: Promise<unknown> }>;
+  /** A new cancellation scope (cancellable()) inside `parent`, numbered in the run. */
+  openScope(parent: CancelScope | undefined): CancelScope;
+  /** Cancels the pending calls of `scope` (recorded); false when it was cancelled already. */
+  cancelScope(scope: CancelScope, reason?: string): boolean;
+  /** Resolves when the run is asked to cancel (at once if it was). */
+  cancelRequested(): Promise<{ reason?: string }>;
   readonly logger: Logger;
 }
 
@@ -96,7 +103,11 @@ export interface WorkflowContext {
   readonly logger: Logger;
 }
 
-export type Scope = { kind: 'workflow'; execution: WorkflowRuntime; shielded?: boolean } | { kind: 'step'; context: StepContext };
+/**
+ * `shielded`: inside shield(), so the run's cancellation does not reach the calls made here.
+ * `cancelScope`: the innermost cancellation scope (cancellable, or a shield's barrier) the calls belong to.
+ */
+export type Scope = { kind: 'workflow'; execution: WorkflowRuntime; shielded?: boolean; cancelScope?: CancelScope } | { kind: 'step'; context: StepContext };
 
 const scopes = new AsyncLocalStorage<Scope>();
 

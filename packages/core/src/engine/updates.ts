@@ -12,7 +12,7 @@ import {
   type Serialized,
 } from '@durably/contracts';
 import { currentScope, runInScope, type Scope } from './scope.js';
-import { Replay } from './replay.js';
+import { ScopedReplay } from './scope-cancellation.js';
 
 /** An update handler set by `update.handle(fn)` and the scope it was set in (its durable calls run there). */
 interface UpdateHandler {
@@ -38,7 +38,7 @@ interface PendingUpdate {
  * A handler that throws fails the update, not the run. `update_rejected` (written by the caller when
  * the validator refused the payload) is not the run's business: it is ignored.
  */
-export abstract class UpdateHandling extends Replay {
+export abstract class UpdateHandling extends ScopedReplay {
   /** Update handlers by update name. */
   protected readonly updateHandlers = new Map<string, UpdateHandler>();
 

@@ -127,6 +127,20 @@ class TransientRuntime implements WorkflowRuntime {
     return this.durableOnly('startChild()');
   }
 
+  openScope(): never {
+    return this.durableOnly('cancellable() / withTimeout()');
+  }
+
+  cancelScope(): never {
+    return this.durableOnly('cancellable() / withTimeout()');
+  }
+
+  /** Resolves when the transient run is cancelled (its steps' signals fire then too). */
+  cancelRequested(): Promise<{ reason?: string }> {
+    if (this.cancelled) return Promise.resolve({ reason: this.cancelled.reason });
+    return new Promise((resolve) => this.controller.signal.addEventListener('abort', () => resolve({ reason: this.cancelled?.reason }), { once: true }));
+  }
+
   patched(): boolean {
     return true;
   }

@@ -125,6 +125,25 @@ describe('layoutTimeline', () => {
     expect(layout.markers).toEqual([expect.objectContaining({ kind: 'signal', at: 3500 })]);
   });
 
+  it('ends the calls a cancellation scope cancelled at its scope_cancelled, marked with its reason', () => {
+    const layout = layoutTimeline(
+      log(
+        created,
+        ['sleep_started', 1010, '1', { wakeAt: 90_000 }],
+        ['hook_created', 1010, '2', { name: 'approval', token: 't', expiresAt: 90_000 }],
+        ['sleep_started', 1010, '3', { wakeAt: 2000 }],
+        ['sleep_completed', 2000, '3'],
+        ['scope_cancelled', 2000, 'scope:1', { reason: 'too slow', calls: ['1', '2'] }],
+      ),
+    );
+    expect(layout.lanes.map((l) => [l.id, l.bars[0].state, l.bars[0].end])).toEqual([
+      ['sleep:1', 'cancelled', 2000],
+      ['hook:2', 'cancelled', 2000],
+      ['sleep:3', 'completed', 2000],
+    ]);
+    expect(layout.markers).toEqual([expect.objectContaining({ kind: 'cancel_requested', at: 2000, label: 'scope:1 cancelled: too slow', seq: 6 })]);
+  });
+
   it('leaves waits open while the run goes on, and closes them at the run end when it stops', () => {
     const open = log(created, ['sleep_started', 1010, '1', { wakeAt: 86_401_010 }], ['signal_waiting', 1010, '2', { name: 'go', timeoutAt: 5000 }]);
     const running = layoutTimeline(open);

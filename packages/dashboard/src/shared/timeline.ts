@@ -114,6 +114,13 @@ export function layoutTimeline(events: readonly LogEvent[]): TimelineLayout {
       case 'cancel_requested':
         markers.push({ kind: 'cancel_requested', at: ev.at, label: `cancel requested${ev.data?.reason ? `: ${ev.data.reason}` : ''}`, seq: ev.seq });
         break;
+      case 'scope_cancelled': {
+        // The calls a cancellation scope cancelled end here; the scope's own mark says why.
+        const data = ev.data as { reason?: string; calls?: string[] };
+        markers.push({ kind: 'cancel_requested', at: ev.at, label: `${cid ?? 'scope'} cancelled${data.reason ? `: ${data.reason}` : ''}`, seq: ev.seq });
+        for (const position of data.calls ?? []) for (const kind of ['step', 'sleep', 'hook', 'signal', 'child']) close(lanes.get(`${kind}:${position}`), ev, 'cancelled');
+        break;
+      }
       case 'run_interrupted':
         markers.push({ kind: 'interrupted', at: ev.at, label: `worker lost (recovery ${ev.data.attempt})`, seq: ev.seq });
         break;

@@ -23,6 +23,7 @@ import { heartbeatTests } from './heartbeats.js';
 import { updateTests } from './updates.js';
 import { attributeTests } from './attributes.js';
 import { clockSkewTests } from './clock-skew.js';
+import { scopeTests } from './scopes.js';
 
 /**
  * What an adapter pair gives `engineSuite`: a way to open storage and broker clients on the backends under test.
@@ -48,7 +49,7 @@ export interface EngineSuiteOptions {
 }
 
 /** The areas of the engine suite, each a file of tests beside this one, in the order they run. */
-export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'timers', 'hooks', 'multiUseHooks', 'messages', 'cancellation', 'children', 'continueAsNew', 'limits', 'schedules', 'streams', 'recovery', 'start', 'heartbeats', 'updates', 'attributes', 'clockSkew'] as const;
+export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'timers', 'hooks', 'multiUseHooks', 'messages', 'cancellation', 'children', 'continueAsNew', 'limits', 'schedules', 'streams', 'recovery', 'start', 'heartbeats', 'updates', 'attributes', 'clockSkew', 'scopes'] as const;
 /** One area of the engine suite. */
 export type EngineArea = (typeof ENGINE_AREAS)[number];
 
@@ -73,6 +74,7 @@ const AREA_TESTS: Record<EngineArea, (suite: SuiteContext) => void> = {
   updates: updateTests,
   attributes: attributeTests,
   clockSkew: clockSkewTests,
+  scopes: scopeTests,
 };
 
 /** Worker settings that make sweeps and recovery fast enough for tests. */

@@ -1,12 +1,13 @@
 import {
   AppendConflictError,
   RunNotFoundError,
+  ScopeCancelledError,
   TERMINAL_EVENT_TYPES,
   type DurablyEvent,
   type Logger,
   type Storage,
 } from '@durably/contracts';
-import { endsClaim, leaseTimerId, type AttemptKey, type AttemptTracker } from '../../engine/claims.js';
+import { cancelsCall, endsClaim, leaseTimerId, type AttemptKey, type AttemptTracker } from '../../engine/claims.js';
 import type { AttemptOutcome } from '../../engine/step-runner.js';
 
 interface Entry {
@@ -181,6 +182,9 @@ export class AttemptRegistry implements AttemptTracker {
       if (ended || (cancelled && !entry.shielded) || tail.some((e) => (e.type === 'step_started' && e.correlationId === stepId) || endsClaim(e, stepId))) {
         entry.renew = false;
       }
+      // Cancelled with its scope (a dispatched step learns it here; an inline one's execution aborted it already).
+      const scope = tail.find((e) => cancelsCall(e, stepId));
+      if (scope?.type === 'scope_cancelled') entry.abort?.abort(new ScopeCancelledError(scope.data.reason, scope.correlationId));
     }
   }
 

@@ -34,6 +34,11 @@ export async function closeChild(client: Client, runId: string, policy: ParentCl
   }
 }
 
+/** A child started in a scope its parent cancelled: ask it to cancel, unless it was asked already or has ended. */
+export async function cancelChild(client: Client, runId: string, reason: string): Promise<void> {
+  await appendOnce(client, runId, undefined, { type: 'cancel_requested', data: { reason } }, (e) => e.type === 'cancel_requested', 'cancel');
+}
+
 /**
  * What follows a run's final append — telling its parent, closing its children — runs once after
  * that append; if it failed (storage away at that moment), the task is delivered again and lands

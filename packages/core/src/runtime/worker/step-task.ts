@@ -15,7 +15,7 @@ import {
   isEnvelope,
   serialize,
 } from '@durably/contracts';
-import { endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
+import { cancelsCall, endsClaim, leaseTimerId, openClaim } from '../../engine/claims.js';
 import type { AttemptOutcome } from '../../engine/step-runner.js';
 import { decideRetry, totalTimeLeft } from '../../engine/retry.js';
 import { StepSuspended } from '../../engine/control.js';
@@ -69,8 +69,11 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
   const { attempt, claimSeq, leaseUntil } = claim;
   ctx.track(task, brokerQueue(def.queue ?? task.workflowQueue));
   let outcome: AttemptOutcome;
+  // Fired when the worker stops, or when the attempt's registry finds its scope cancelled in the log.
+  const abort = new AbortController();
+  const signal = AbortSignal.any([ctx.stopSignal, abort.signal]);
   try {
-    outcome = await ctx.attempts.run({ runId: task.runId, stepId: task.stepId, claimSeq }, { shielded: false, leaseUntil }, async () => {
+    outcome = await ctx.attempts.run({ runId: task.runId, stepId: task.stepId, claimSeq }, { shielded: false, leaseUntil, abort }, async () => {
       await ctx.waitForPermit(def);
       const checkpoints = ctx.checkpointsFor(task.runId, task.stepId);
       const heartbeats = heartbeatsFor(ctx.client, task.runId, task.stepId, ctx.logger, ctx.stopSignal);
@@ -79,7 +82,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
       const result = await scope.wrap(() =>
         runStepAttempt(
           { runId: task.runId, stepId: task.stepId, def, args, attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()) },
-          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
+          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
         ),
       );
       scope.end({ outcome: attemptOutcome(result, attempt, task.policy, { firstStartedAt: claim.firstStartedAt, now: ctx.client.clock() }), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
@@ -169,8 +172,8 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
       const tail = await storage.readEvents(task.runId, lastSeq + 1);
       if (tail.length > 0) {
         lastSeq = tail[tail.length - 1].seq;
-        // Done, ended, or claimed by another worker after our lease lapsed: not ours to record.
-        if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type) || (e.correlationId === task.stepId && (e.type === 'step_started' || endsClaim(e, task.stepId))))) return { done: false };
+        // Done, ended, cancelled with its scope, or claimed by another worker after our lease lapsed: not ours to record.
+        if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type) || cancelsCall(e, task.stepId) || (e.correlationId === task.stepId && (e.type === 'step_started' || endsClaim(e, task.stepId))))) return { done: false };
       }
     }
     const event = makeEvent(task.runId, lastSeq + 1, type, data as never, task.stepId, now) as DurablyEvent;
@@ -192,6 +195,7 @@ function stepState(events: DurablyEvent[], stepId: string): { attempts: number; 
   let runEnded = false;
   for (const e of events) {
     if (TERMINAL_EVENT_TYPES.has(e.type)) runEnded = true;
+    if (cancelsCall(e, stepId)) done = true; // cancelled with its scope: never started again
     if (e.correlationId !== stepId) continue;
     if (e.type === 'step_completed') done = true;
     if (e.type === 'step_started') firstStartedAt ??= e.at;

@@ -24,7 +24,7 @@ import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask } from '.
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
 import { dispatchStep, runStepTask } from './step-task.js';
-import { closeChild, notifyParent, repairFinished } from './family.js';
+import { cancelChild, closeChild, notifyParent, repairFinished } from './family.js';
 import { sweepStuckRuns, sweepTimers, type SweepContext } from './sweeps.js';
 import { checkpointsFor, cleanUpAttempt, heartbeatsFor, waitForPermit } from './step-facilities.js';
 import { ExecutionCache } from './cache.js';
@@ -528,6 +528,7 @@ export class Worker {
       }),
     ]);
     for (const child of effects.closeChildren) await closeChild(this.client, child.runId, child.policy);
+    for (const child of effects.cancelChildren) await cancelChild(this.client, child.runId, child.reason);
     if (effects.notifyParent) await notifyParent(this.client, effects.notifyParent);
   }
 
