@@ -131,7 +131,8 @@ export function scheduleTests(suite: SuiteContext): void {
     const id = `backfill-${crypto.randomUUID().slice(0, 8)}`;
     const hour = 3_600_000;
     const base = Math.floor(Date.now() / hour) * hour - 10 * hour;
-    await c.schedules.create(id, W.stampedJob, { every: '1h', startAt: new Date(base), catchUp: 'none', args: [0] });
+    // Ended before now: no slot comes due on time while the test runs (one did at a full hour), only backfills.
+    await c.schedules.create(id, W.stampedJob, { every: '1h', startAt: new Date(base), endAt: new Date(base + 5 * hour), catchUp: 'none', args: [0] });
     const started = await c.schedules.backfill(id, new Date(base + hour), new Date(base + 3 * hour));
     expect(started).toHaveLength(3);
     const results = (await Promise.all(started.map((r) => c.getRun(r).result({ timeout: '20s' })))) as Array<{ scheduledAt: number; scheduleId: string }>;
