@@ -164,7 +164,8 @@ export function leaseTests(suite: SuiteContext): void {
     const a = await suite.client();
     const b = await suite.client();
     await suite.worker(a, { workflows, stepLease: '1500ms' });
-    const run = await a.start(L.longStep, 3000);
+    // Long enough that the three deliveries below (each a publish the broker confirms) end while it runs, on a loaded machine too.
+    const run = await a.start(L.longStep, 6000);
     await waitFor(async () => ofType(await run.events(), 'step_started').length === 1, 10_000);
     const [started] = ofType(await run.events(), 'step_started');
     // Another worker gets the run while the step runs, three times over the step's life.
@@ -175,7 +176,7 @@ export function leaseTests(suite: SuiteContext): void {
     }
     const lease = (await a.storage.listTimers(run.runId)).find((t) => t.timerId === `lease:${started.correlationId}`);
     expect(lease!.fireAt).toBeGreaterThan(started.data.leaseUntil); // renewed since the start
-    expect(await run.result({ timeout: '20s' })).toBe('worked 3000 ms');
+    expect(await run.result({ timeout: '20s' })).toBe('worked 6000 ms');
     expect(W.countOf(`${run.runId}:slow-work`)).toBe(1);
     const events = await run.events();
     expect(ofType(events, 'step_started')).toHaveLength(1);
