@@ -38,6 +38,20 @@ export class PrivateNode {
 
   /** Starts the node on free ports (first call) or on the same ones and data (after a crash). */
   async start(): Promise<void> {
+    const fresh = this.port === 0;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.startOnce();
+      } catch (err) {
+        // Another process took the free port between the check and the node's bind: take other ports.
+        if (!fresh || tries >= 3 || !/eaddrinuse/.test(this.output)) throw err;
+        this.port = 0;
+        this.output = '';
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     if (this.port === 0) this.port = await freePortPair();
     writeFileSync(
       join(this.dir, 'rabbitmq.conf'),
