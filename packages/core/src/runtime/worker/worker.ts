@@ -563,6 +563,7 @@ export class Worker {
       client: this.client,
       instrumentation: this.instrumentation,
       staleAfterMs: this.settings.staleAfterMs,
+      timerGraceMs: this.settings.timerSweepGraceMs,
       queues: this.settings.queues,
       canRun: (workflow) => this.workflows.has(workflow),
       isActive: (runId) => this.active.has(runId),
