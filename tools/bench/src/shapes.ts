@@ -376,11 +376,13 @@ export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: n
 }
 
 /**
- * B3: `count` workflows sleeping `ms`; lateness of the wake-up past the requested time. `viaBroker`
- * turns the worker's own timers off (localTimerWindow 0), so every wake-up is a delayed broker
- * message: what sleeps longer than the 60 s window get, measured on short sleeps.
+ * B3: `count` workflows sleeping `ms`; lateness of the wake-up past the requested time. `windowMs`
+ * sets the workers' localTimerWindow (default 60 s): a sleep longer than it is woken by a broker
+ * message sent to arrive one window early and held by the worker that receives it (what a sleep
+ * past 60 s gets, measured on a shorter one with a shorter window); 0 turns the workers' own timers
+ * off, so every wake-up is a delayed broker message, as late as the broker's delays are.
  */
-export async function b3(backend: Backend, count: number, ms: number, viaBroker = false): Promise<Row[]> {
+export async function b3(backend: Backend, count: number, ms: number, windowMs?: number): Promise<Row[]> {
   return withEngine(backend, 'inline', async (client) => {
     const runs = await Promise.all(Array.from({ length: count }, () => client.start(sleeper, ms)));
     const lateness: number[] = [];
@@ -394,9 +396,9 @@ export async function b3(backend: Backend, count: number, ms: number, viaBroker 
       }),
     );
     lateness.sort((a, b) => a - b);
-    const row = (metric: string, value: number): Row => ({ shape: 'B3', system: 'durably', backend: backend.name, mode: `sleep ${ms}ms${viaBroker ? ' via broker' : ''}`, metric, value, unit: 'ms' });
+    const row = (metric: string, value: number): Row => ({ shape: 'B3', system: 'durably', backend: backend.name, mode: `sleep ${ms}ms${windowMs === 0 ? ' via broker' : windowMs !== undefined ? `, window ${windowMs}ms` : ''}`, metric, value, unit: 'ms' });
     return [row('lateness_p50_ms', percentile(lateness, 50)), row('lateness_p99_ms', percentile(lateness, 99)), row('lateness_max_ms', lateness.at(-1) ?? NaN)];
-  }, viaBroker ? { localTimerWindow: 0 } : {});
+  }, windowMs !== undefined ? { localTimerWindow: `${windowMs}ms` } : {});
 }
 
 /**
