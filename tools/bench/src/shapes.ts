@@ -8,6 +8,7 @@ import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker,
 import { PostgresBroker, PostgresStorage } from '@durably/postgres';
 import { RedisBroker, RedisStorage } from '@durably/redis';
 import { Redis } from 'ioredis';
+import { redisClusterBackend } from './redis-cluster.js';
 
 export const REDIS_URL = process.env.DURABLY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 export const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
@@ -177,8 +178,11 @@ export const pgStatements = { total: 0, writes: 0 };
   }
 }
 
+// A private six-node Redis Cluster, started by main.ts when asked for (see redis-cluster.ts).
+BACKENDS['redis-cluster'] = redisClusterBackend;
+
 /** Backends that need a server (skipped, with a note, when it is not reachable outside CI). */
-export const SERVER_BACKENDS = new Set(['postgres', 'redis', 'postgres+redis', 'postgres+rabbitmq', 'local+rabbitmq']);
+export const SERVER_BACKENDS = new Set(['postgres', 'redis', 'redis-cluster', 'postgres+redis', 'postgres+rabbitmq', 'local+rabbitmq']);
 
 /** Counts storage writes so that the cost per step is measured, not assumed. */
 export type CountingStorage = Storage & { appends: number; timerMoves: number; creates: number };
