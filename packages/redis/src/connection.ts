@@ -28,7 +28,7 @@ export interface RedisConnectionOptions {
   buckets?: number;
 }
 
-/** `{prefix}`: the braces make it the hash tag, so all of Durably's keys of one prefix share a cluster slot. */
+/** `{prefix}`: the braces make it the hash tag; on a single Redis every key of a prefix starts with it (a cluster spreads them, see KeyLayout). */
 export function keyPrefix(prefix = 'durably'): string {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
     throw new InvalidArgumentError(`Redis key prefix ${JSON.stringify(prefix)} is invalid: use 1-64 letters, digits, "_", "-" and ".".`);

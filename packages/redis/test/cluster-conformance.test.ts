@@ -1,23 +1,11 @@
 import { afterAll, describe } from 'vitest';
-import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
+import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite } from '@durably/testing';
 import { RedisBroker, RedisStorage } from '../src/index.js';
-import { uniquePrefix } from './harness.js';
+import { capabilities, uniquePrefix } from './harness.js';
 import { startCluster } from './cluster-harness.js';
 
 const cluster = await startCluster();
 afterAll(() => cluster?.stop());
-
-// The same capabilities as on a single Redis: pub/sub reaches every node of a cluster.
-const capabilities: Capabilities = {
-  subscribeFinished: true,
-  serverTime: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-};
 
 describe.skipIf(!cluster)('redis adapter on a Redis Cluster', () => {
   const url = () => cluster!.url;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { Capabilities } from '@durably/testing';
 
 export const REDIS_URL = process.env.DURABLY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
@@ -38,3 +39,19 @@ export async function serverAvailable(): Promise<boolean> {
     redis.disconnect();
   }
 }
+
+/**
+ * Full conformance, on a single Redis and on a cluster alike: Redis pub/sub tells other clients of
+ * finished runs (a cluster broadcasts it to every node); the broker lists and removes dead letters,
+ * counts deliveries exactly and delays to the millisecond.
+ */
+export const capabilities: Capabilities = {
+  subscribeFinished: true,
+  serverTime: true,
+  deadLetters: true,
+  removeDeadLetter: true,
+  workerLossRecovery: true,
+  exactDeliveryCount: true,
+  redeliversOnDisconnect: false,
+  delayPrecisionMs: 0,
+};
