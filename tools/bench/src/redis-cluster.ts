@@ -37,6 +37,16 @@ export const redisClusterBackend: Backend = {
     return {
       storage: new RedisStorage({ url: c.url, prefix }),
       broker: new RedisBroker({ url: c.url, prefix }),
+      // Commands run by the masters (replicas only apply their stream): the cluster is the bench's own, so all of them are Durably's.
+      commands: async () => {
+        const client = await c.client();
+        try {
+          const infos = await Promise.all(client.nodes('master').map((node) => node.info('stats')));
+          return infos.reduce((sum, info) => sum + Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? NaN), 0);
+        } finally {
+          client.disconnect();
+        }
+      },
       close: () => c.dropPrefix(prefix),
     };
   },

@@ -354,7 +354,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       // Appends without events: a step's lease renewed (once a third of stepLease has passed, so only on a slow backend) or a timer moved.
       row('timer_moves_per_step', (storage.timerMoves - moves0) / (count * 3), 'appends/step'),
       row('broker_messages_per_step', (opened.published() - published0) / (count * 3), 'messages/step'),
-      ...(opened.commands && backend.name === 'redis' ? [row('redis_commands_per_step', ((await opened.commands()) - commands0) / (count * 3), 'commands/step')] : []),
+      ...(opened.commands && (backend.name === 'redis' || backend.name === 'redis-cluster') ? [row('redis_commands_per_step', ((await opened.commands()) - commands0) / (count * 3), 'commands/step')] : []),
       ...(opened.commands && backend.name === 'postgres' ? [row('pg_statements_per_step', ((await opened.commands()) - commands0) / (count * 3), 'statements/step')] : []),
       ...(opened.writes && backend.name === 'postgres' ? [row('pg_writes_per_step', ((await opened.writes()) - writes0) / (count * 3), 'statements/step')] : []),
       ...Object.entries(opened.usage?.() ?? {}).map(([name, value]) => row(`${name}_per_step`, (value - (usage0[name] ?? 0)) / (count * 3), `${name.replace(/^.*_(units|requests)$/, '$1')}/step`)),
