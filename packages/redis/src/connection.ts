@@ -17,7 +17,7 @@ export interface RedisConnectionOptions {
   url?: string;
   /** An ioredis client (`Redis` or `Cluster`) you already have; close() leaves it open. */
   redis?: RedisClient;
-  /** Key prefix (letters, digits, "_", "-", "."), also the hash tag of every key. Default "durably". */
+  /** Key prefix (letters, digits, "_", "-", "."), also the hash tag of every key on a single Redis (a cluster derives its tags from it). Default "durably". */
   prefix?: string;
   /** Treat `url` (`redis://` of one node) as a seed of a Redis Cluster. Implied by `redis+cluster://` and a lent `Cluster`. */
   cluster?: boolean;
