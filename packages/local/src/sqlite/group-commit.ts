@@ -1,5 +1,25 @@
 import type { SqliteDatabase } from './driver.js';
 
+/** Options of a {@link GroupCommit}. */
+export interface GroupCommitOptions {
+  /** Most writes in one transaction. Default 256. */
+  maxBatch?: number;
+}
+
+interface Pending {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Thrown to every write of a batch whose transaction SQLite ended after one write's error. */
+export class BatchAbortedError extends Error {
+  constructor(readonly reason: unknown) {
+    super(`SQLite rolled back the whole transaction after an error in it: ${(reason as Error)?.message ?? String(reason)}`, { cause: reason });
+    this.name = 'BatchAbortedError';
+  }
+}
+
 /**
  * Group commit: the writes one process asks of a SQLite connection at about the same time share one
  * IMMEDIATE transaction, so one fsync (synchronous=FULL) makes all of them durable instead of one
@@ -23,25 +43,6 @@ import type { SqliteDatabase } from './driver.js';
  * Other processes on the file are unaffected: the batch takes the write lock like any IMMEDIATE
  * transaction (BEGIN IMMEDIATE, waiting up to the busy timeout) and holds it for one commit.
  */
-export interface GroupCommitOptions {
-  /** Most writes in one transaction. Default 256. */
-  maxBatch?: number;
-}
-
-interface Pending {
-  fn: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
-/** Thrown to every write of a batch whose transaction SQLite ended after one write's error. */
-export class BatchAbortedError extends Error {
-  constructor(readonly reason: unknown) {
-    super(`SQLite rolled back the whole transaction after an error in it: ${(reason as Error)?.message ?? String(reason)}`, { cause: reason });
-    this.name = 'BatchAbortedError';
-  }
-}
-
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
