@@ -16,7 +16,8 @@ import {
   defaultRetryBackoffMs,
 } from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
-import type { SqliteDriverName } from './driver.js';
+import type { SqliteDriverName, SqliteStatement } from './driver.js';
+import { GroupCommit } from './group-commit.js';
 
 /**
  * Options of `new LocalBroker(...)`, the embedded SQLite broker that `file:` and `local:` URLs open.
@@ -61,6 +62,11 @@ function signalFor(path: string): EventEmitter {
  * Wake-ups: consumers in this process are woken by publishes at once; consumers in other processes
  * by a watch on the database's WAL file, with a slow poll as a safety net; delayed messages by a
  * timer set to their due time.
+ *
+ * Writes (publish, claim, ack, retry, dead-letter, lease extension) go through {@link GroupCommit}:
+ * those requested in one turn of the event loop share one transaction and one fsync, each settled
+ * after the COMMIT, so a publish is acknowledged, and a claimed message handed to its handler, only
+ * once on disk.
  */
 export class LocalBroker implements Broker {
   readonly maxDelayMs = Infinity;
@@ -69,6 +75,9 @@ export class LocalBroker implements Broker {
   private closed = false;
   private readonly consumers = new Set<PolledConsumer>();
   private watcher?: FSWatcher;
+  private readonly statements = new Map<string, SqliteStatement>();
+  /** The batches of writes of this broker's connection (its `commits` counts the transactions). */
+  readonly commits = new GroupCommit(() => this.conn());
 
   constructor(readonly options: LocalBrokerOptions) {
     this.dir = resolve(options.path);
@@ -80,6 +89,13 @@ export class LocalBroker implements Broker {
     return this.db;
   }
 
+  /** The connection's prepared statement of `sql`, prepared once. */
+  stmt(sql: string): SqliteStatement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.conn().prepare(sql)));
+    return s;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -88,9 +104,20 @@ export class LocalBroker implements Broker {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof BrokerError) throw err;
-      throw new BrokerError(`Local broker (${this.dir}) failed to ${what}: ${(err as Error).message}`, { cause: err });
+      throw this.failure(what, err);
     }
+  }
+
+  /** Runs the write `fn` in the next batch (see group-commit.ts); settles after its COMMIT. */
+  write<T>(what: string, fn: () => T): Promise<T> {
+    return this.commits.run(fn).catch((err: unknown) => {
+      throw this.failure(what, err);
+    });
+  }
+
+  private failure(what: string, err: unknown): Error {
+    if (err instanceof BrokerError) return err;
+    return new BrokerError(`Local broker (${this.dir}) failed to ${what}: ${(err as Error).message}`, { cause: err });
   }
 
   async migrate(): Promise<void> {
@@ -100,23 +127,19 @@ export class LocalBroker implements Broker {
   async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
     const now = Date.now();
     const availableAt = now + Math.max(0, Math.round(options.delayMs ?? 0));
-    this.guard('publish', () => {
-      const db = this.conn();
-      const tx = db.transaction(() => {
-        if (options.dedupKey !== undefined) {
-          const waiting = db.prepare('SELECT 1 FROM messages WHERE queue = ? AND dedup_key = ? AND delivery_count = 0').get(queue, options.dedupKey);
-          if (waiting) return;
-        }
-        db.prepare('INSERT INTO messages (id, queue, body, available_at, delivery_count, dedup_key, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)').run(
-          randomUUID(),
-          queue,
-          body,
-          availableAt,
-          options.dedupKey ?? null,
-          now,
-        );
-      });
-      tx.immediate();
+    await this.write('publish', () => {
+      if (options.dedupKey !== undefined) {
+        const waiting = this.stmt('SELECT 1 FROM messages WHERE queue = ? AND dedup_key = ? AND delivery_count = 0').get(queue, options.dedupKey);
+        if (waiting) return;
+      }
+      this.stmt('INSERT INTO messages (id, queue, body, available_at, delivery_count, dedup_key, created_at) VALUES (?, ?, ?, ?, 0, ?, ?)').run(
+        randomUUID(),
+        queue,
+        body,
+        availableAt,
+        options.dedupKey ?? null,
+        now,
+      );
     });
     signalFor(this.dir).emit(queue);
   }
@@ -158,7 +181,7 @@ export class LocalBroker implements Broker {
 
   async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
     return this.guard('read dead letters', () =>
-      (this.conn().prepare('SELECT * FROM dead_letters WHERE queue = ? ORDER BY at, id LIMIT ?').all(queue, limit) as Array<{
+      (this.stmt('SELECT * FROM dead_letters WHERE queue = ? ORDER BY at, id LIMIT ?').all(queue, limit) as Array<{
         id: string;
         queue: string;
         body: string;
@@ -170,10 +193,13 @@ export class LocalBroker implements Broker {
   }
 
   async removeDeadLetter(queue: string, id: string): Promise<boolean> {
-    return this.guard('remove a dead letter', () => this.conn().prepare('DELETE FROM dead_letters WHERE queue = ? AND id = ?').run(queue, id).changes > 0);
+    return this.write('remove a dead letter', () => this.stmt('DELETE FROM dead_letters WHERE queue = ? AND id = ?').run(queue, id).changes > 0);
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    // The writes already requested are written (and settled) first, as they would have been anyway.
+    await this.commits.drained();
     if (this.closed) return;
     // Abandon in-flight deliveries as a dead process would: no ack, no lease extension.
     for (const c of this.consumers) {
@@ -183,6 +209,7 @@ export class LocalBroker implements Broker {
     this.consumers.clear();
     this.watcher?.close();
     this.closed = true;
+    this.statements.clear();
     this.db?.close();
   }
 }
@@ -198,11 +225,10 @@ class SqliteQueue implements PolledQueue {
     return this.broker.isClosed;
   }
 
-  claim(limit: number, now: number, leaseUntil: number): Delivery[] {
-    const rows = this.broker.guard('claim messages', () =>
+  async claim(limit: number, now: number, leaseUntil: number): Promise<Delivery[]> {
+    const rows = await this.broker.write('claim messages', () =>
       this.broker
-        .conn()
-        .prepare(
+        .stmt(
           `UPDATE messages SET available_at = ?, delivery_count = delivery_count + 1
            WHERE id IN (SELECT id FROM messages WHERE queue = ? AND available_at <= ? ORDER BY available_at LIMIT ?)
            RETURNING id, queue, body, available_at, delivery_count`,
@@ -213,35 +239,31 @@ class SqliteQueue implements PolledQueue {
   }
 
   nextVisibleAt(now: number): number | undefined {
-    const { next } = this.broker.conn().prepare('SELECT MIN(available_at) AS next FROM messages WHERE queue = ? AND available_at > ?').get(this.queue, now) as { next: number | null };
+    const { next } = this.broker.stmt('SELECT MIN(available_at) AS next FROM messages WHERE queue = ? AND available_at > ?').get(this.queue, now) as { next: number | null };
     return next ?? undefined;
   }
 
-  ack(id: string): void {
-    this.broker.conn().prepare('DELETE FROM messages WHERE id = ?').run(id);
+  async ack(id: string): Promise<void> {
+    await this.broker.write('ack a message', () => this.broker.stmt('DELETE FROM messages WHERE id = ?').run(id));
   }
 
-  retry(delivery: Delivery, availableAt: number): void {
-    this.broker.conn().prepare('UPDATE messages SET available_at = ? WHERE id = ?').run(availableAt, delivery.id);
+  async retry(delivery: Delivery, availableAt: number): Promise<void> {
+    await this.broker.write('retry a message', () => this.broker.stmt('UPDATE messages SET available_at = ? WHERE id = ?').run(availableAt, delivery.id));
   }
 
-  deadLetter(delivery: Delivery, reason: string): void {
-    const db = this.broker.conn();
-    db.transaction(() => {
-      db.prepare('INSERT OR REPLACE INTO dead_letters (id, queue, body, reason, delivery_count, at) VALUES (?, ?, ?, ?, ?, ?)').run(
-        delivery.id,
-        delivery.queue,
-        delivery.body,
-        reason,
-        delivery.deliveryCount,
-        Date.now(),
-      );
-      db.prepare('DELETE FROM messages WHERE id = ?').run(delivery.id);
-    }).immediate();
+  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    await this.broker.write('dead-letter a message', () => {
+      this.broker
+        .stmt('INSERT OR REPLACE INTO dead_letters (id, queue, body, reason, delivery_count, at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(delivery.id, delivery.queue, delivery.body, reason, delivery.deliveryCount, Date.now());
+      this.broker.stmt('DELETE FROM messages WHERE id = ?').run(delivery.id);
+    });
   }
 
-  extend(ids: string[], until: number): void {
-    const update = this.broker.conn().prepare('UPDATE messages SET available_at = ? WHERE id = ?');
-    for (const id of ids) update.run(until, id);
+  async extend(ids: string[], until: number): Promise<void> {
+    await this.broker.write('extend leases', () => {
+      const update = this.broker.stmt('UPDATE messages SET available_at = ? WHERE id = ?');
+      for (const id of ids) update.run(until, id);
+    });
   }
 }

@@ -15,7 +15,7 @@ export type { SqliteDatabase, SqliteDriverName };
  * conditional append one short transaction with no interleaving inside the process.
  *
  * synchronous=FULL: a committed transaction survives a power loss, not only a process crash. The cost
- * is one fsync per commit (the engine commits once per step), measured in tools/bench.
+ * is one fsync per commit, shared by the writes of one batch (group-commit.ts), measured in tools/bench.
  */
 export function openDatabase(dir: string, driver?: SqliteDriverName): SqliteDatabase {
   const path = resolve(dir);

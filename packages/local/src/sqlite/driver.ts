@@ -32,6 +32,8 @@ export interface SqliteDatabase {
   exec(sql: string): void;
   /** `transaction(fn).immediate()` runs `fn` in one IMMEDIATE transaction (the write lock taken at once): committed when it returns, rolled back when it throws. */
   transaction<T>(fn: () => T): { immediate(): T };
+  /** True while a transaction is open (false again once SQLite itself rolled one back after an error). */
+  inTransaction(): boolean;
   /** Runs `PRAGMA <text>` and returns the first column of its first row (a setting's value). */
   pragma(text: string): unknown;
   close(): void;
@@ -44,6 +46,7 @@ interface NativeStatement {
 }
 
 interface BetterSqlite3Database {
+  readonly inTransaction: boolean;
   prepare(sql: string): NativeStatement;
   exec(sql: string): unknown;
   transaction<T>(fn: () => T): { immediate(): T };
@@ -52,6 +55,8 @@ interface BetterSqlite3Database {
 }
 
 interface NodeSqliteDatabase {
+  /** Node >= 22.16 / 24: whether a transaction is open. */
+  readonly isTransaction?: boolean;
   prepare(sql: string): NativeStatement;
   exec(sql: string): void;
   close(): void;
@@ -145,6 +150,7 @@ function wrapBetterSqlite(db: BetterSqlite3Database): SqliteDatabase {
     prepare: (sql) => db.prepare(sql) as SqliteStatement,
     exec: (sql) => void db.exec(sql),
     transaction: (fn) => db.transaction(fn),
+    inTransaction: () => db.inTransaction,
     pragma: (text) => db.pragma(text, { simple: true }),
     close: () => void db.close(),
   };
@@ -156,11 +162,15 @@ function wrapBetterSqlite(db: BetterSqlite3Database): SqliteDatabase {
  */
 function wrapNodeSqlite(db: NodeSqliteDatabase): SqliteDatabase {
   let depth = 0;
+  // Set when undoing a savepoint failed because SQLite had already rolled the whole transaction back
+  // (the versions without `isTransaction` tell it no other way).
+  let lost = false;
   return {
     driver: 'node:sqlite',
     prepare: (sql) => statement(db.prepare(sql)),
     exec: (sql) => db.exec(sql),
     transaction: <T>(fn: () => T) => ({ immediate: () => immediate(fn) }),
+    inTransaction: () => (typeof db.isTransaction === 'boolean' ? db.isTransaction : depth > 0 && !lost),
     pragma(text) {
       const row = db.prepare(`PRAGMA ${text}`).get() as Record<string, unknown> | undefined;
       return row === undefined ? undefined : Object.values(row)[0];
@@ -171,6 +181,7 @@ function wrapNodeSqlite(db: NodeSqliteDatabase): SqliteDatabase {
   function immediate<T>(fn: () => T): T {
     const savepoint = depth === 0 ? undefined : `durably_tx_${depth}`;
     db.exec(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN IMMEDIATE');
+    if (!savepoint) lost = false;
     depth++;
     let result: T;
     try {
@@ -181,6 +192,7 @@ function wrapNodeSqlite(db: NodeSqliteDatabase): SqliteDatabase {
         db.exec(savepoint ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : 'ROLLBACK');
       } catch {
         // SQLite already rolled the transaction back (a full disk, say): nothing is left to undo.
+        if (savepoint) lost = true;
       }
       throw err;
     } finally {
