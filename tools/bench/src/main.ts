@@ -5,6 +5,7 @@
  * own (tools/bench/peers), installed from its lockfile the first time the bench runs one.
  *
  *   npm run bench                                   # everything, 3 interleaved rounds
+ *   npm run bench -- --shape B7 --backend postgres  # a part (B7: growth, on postgres, redis and local)
  *   npm run bench -- --shape B1 --backend postgres  # a part (backends: memory, local, redis, redis-cluster, postgres, postgres+redis, postgres+rabbitmq, local+rabbitmq)
  *   npm run bench -- --system durably --system raw  # only some systems (durably, dbos, bullmq, vercel-workflow, restate, raw)
  *   npm run bench -- --rounds 5                     # more rounds (3 by default, 1 at tiny size)
@@ -22,7 +23,8 @@ import { parseArgs } from 'node:util';
 import { BACKENDS, b1, b2, b3, b4, b5, b6, type Row } from './shapes.js';
 import { ladder } from './rabbitmq-backends.js';
 import { renderChart } from './chart.js';
-import { ratios, summarize } from './rounds.js';
+import { COMPARISONS, ratios, summarize } from './rounds.js';
+import { B7_BACKENDS, b7, b7Comparisons } from './b7.js';
 import { loadPeer } from './peers-install.js';
 
 const { values } = parseArgs({
@@ -52,11 +54,13 @@ const sizes = {
   b4: tiny ? 100 : 10_000,
   b5: tiny ? 10 : 100,
   b6: tiny ? 10 : 200,
+  /** B7: finished runs in storage at each level. */
+  b7Levels: tiny ? [0, 1000, 5000] : [0, 100_000, 500_000],
   /** Vercel Workflow's local world replays the whole history per step: its runs are bounded. */
   vercelB1Ms: tiny ? 3000 : 30_000,
   vercelB2: tiny ? 20 : 250,
 };
-const SHAPES = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6'];
+const SHAPES = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7'];
 const SYSTEMS = ['durably', 'dbos', 'bullmq', 'vercel-workflow', 'restate', 'raw'];
 const shapes = new Set((values.shape ?? SHAPES).map((s) => s.toUpperCase()));
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`Unknown shape "${s}". Known: ${SHAPES.join(', ')}`);
@@ -126,9 +130,15 @@ if (systems.has('durably')) {
       task(`B4 ${name}`, `B4 Durably ${name}: ${sizes.b4} runs suspended on a hook`, () => b4(backend, sizes.b4, 'hook'));
     }
     if (shapes.has('B6')) task(`B6 ${name}`, `B6 Durably ${name}: ${sizes.b6} hook round trips`, () => b6(backend, sizes.b6, 10));
+    if (shapes.has('B7') && B7_BACKENDS.includes(name)) {
+      const levels = sizes.b7Levels.map((n) => n.toLocaleString('en-US')).join(' / ');
+      task(`B7 ${name}`, `B7 Durably ${name}: B1, B6 and listRuns with ${levels} finished runs loaded`, () =>
+        b7(backend, { levels: sizes.b7Levels, b1: sizes.b1, b6: sizes.b6, queries: tiny ? 20 : 100 }),
+      );
+    }
   }
 }
-if (systems.has('durably') && backendNames.includes('dynamodb+sqs') && [...shapes].some((s) => s !== 'B0')) {
+if (systems.has('durably') && backendNames.includes('dynamodb+sqs') && [...shapes].some((s) => s !== 'B0' && s !== 'B7')) {
   task('dynamodb+sqs', 'B1-B6 Durably dynamodb+sqs on emulators (DynamoDB Local, fauxqs), in a private network namespace', async () => {
     const { dynamodbSqs } = await import('./aws.js');
     try {
@@ -200,7 +210,7 @@ for (const shape of SHAPES.filter((s) => summaries.some((r) => r.shape === s))) 
       .map((r) => ({ system: r.system, backend: r.backend, mode: r.mode, metric: r.metric, median: fmt(r.median), min: fmt(r.min), max: fmt(r.max), rounds: r.rounds, unit: r.unit })),
   );
 }
-const measuredRatios = ratios(rows);
+const measuredRatios = ratios(rows, [...COMPARISONS, ...b7Comparisons(sizes.b7Levels)]);
 if (measuredRatios.length > 0) {
   console.log(`\nRatios (above 1 = Durably ahead), each computed per round, then its median and range`);
   console.table(measuredRatios.map((r) => ({ ratio: r.label, median: fmt(r.median), min: fmt(r.min), max: fmt(r.max), rounds: r.perRound.length, 'per round': r.perRound.map((p) => p.value.toFixed(2)).join(' ') })));

@@ -30,7 +30,10 @@ export interface Row {
 export interface Opened {
   storage: Storage;
   broker: Broker;
+  /** Removes what the bench wrote (the private schema, key prefix or directory). */
   close(): Promise<void>;
+  /** The private schema, key prefix or directory, for `Backend.open(location)` to open it again (B7). */
+  location?: string;
   /** Bytes the backend holds for this bench (tables, keys, file), when it can tell. */
   bytes?(): Promise<number>;
   /** Commands (Redis, counted by the server) or statements (Postgres, counted here) so far. */
@@ -43,7 +46,8 @@ export interface Opened {
 
 export interface Backend {
   name: string;
-  open(): Opened;
+  /** A new private schema, key prefix or directory; or, given one an earlier Opened named, that one again. */
+  open(location?: string): Opened;
 }
 
 export const BACKENDS: Record<string, Backend> = {
@@ -55,9 +59,10 @@ export const BACKENDS: Record<string, Backend> = {
   },
   local: {
     name: 'local',
-    open() {
-      const dir = mkdtempSync(join(tmpdir(), 'durably-bench-'));
+    open(location?: string) {
+      const dir = location ?? mkdtempSync(join(tmpdir(), 'durably-bench-'));
       return {
+        location: dir,
         storage: new LocalStorage({ path: dir }),
         broker: new LocalBroker({ path: dir }),
         close: async () => rmSync(dir, { recursive: true, force: true }),
@@ -67,9 +72,10 @@ export const BACKENDS: Record<string, Backend> = {
   },
   redis: {
     name: 'redis',
-    open() {
-      const prefix = `durably-bench-${randomBytes(4).toString('hex')}`;
+    open(location?: string) {
+      const prefix = location ?? `durably-bench-${randomBytes(4).toString('hex')}`;
       return {
+        location: prefix,
         storage: new RedisStorage({ url: REDIS_URL, prefix }),
         broker: new RedisBroker({ url: REDIS_URL, prefix }),
         bytes: async () => {
@@ -106,9 +112,10 @@ export const BACKENDS: Record<string, Backend> = {
   },
   postgres: {
     name: 'postgres',
-    open() {
-      const schema = `durably_bench_${randomBytes(4).toString('hex')}`;
+    open(location?: string) {
+      const schema = location ?? `durably_bench_${randomBytes(4).toString('hex')}`;
       return {
+        location: schema,
         storage: new PostgresStorage({ url: PG_URL, schema, max: 16 }),
         broker: new PostgresBroker({ url: PG_URL, schema, max: 8 }),
         bytes: async () => {

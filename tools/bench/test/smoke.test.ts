@@ -42,7 +42,7 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
     expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
   }
   const shapes = new Set(rows.map((r) => r.shape));
-  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6']) expect(shapes, s).toContain(s);
+  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7']) expect(shapes, s).toContain(s);
   const systems = servers ? ['durably', 'dbos', 'bullmq', 'vercel-workflow'] : ['durably'];
   for (const system of systems) {
     const b1 = rows.filter((r) => r.shape === 'B1' && r.system === system).map((r) => r.metric);

@@ -12,13 +12,13 @@ import {
   type ScheduleRecord,
   type Storage,
   type Timer,
-  decodeCursor,
   encodeCursor,
   pageLimit,
 } from '@durably/contracts';
 import { migrate, openDatabase, type SqliteDatabase } from './db.js';
-import { attributeClauses, deleteAttributes } from './attributes.js';
-import type { SqlValue, SqliteDriverName, SqliteStatement } from './driver.js';
+import { deleteAttributes } from './attributes.js';
+import { listRunsQuery } from './list-runs.js';
+import type { SqliteDriverName, SqliteStatement } from './driver.js';
 import { GroupCommit } from './group-commit.js';
 import { insertEvents, writeAppend } from './append.js';
 import { type RunRow, type EventRow, toEvent, toRecord } from './run-rows.js';
@@ -122,46 +122,7 @@ export class LocalStorage implements Storage {
 
   async listRuns(filter: RunFilter = {}): Promise<RunPage> {
     const limit = pageLimit(filter.limit);
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (filter.workflow !== undefined) {
-      where.push('workflow = ?');
-      params.push(filter.workflow);
-    }
-    if (filter.status !== undefined) {
-      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
-      where.push(`status IN (${statuses.map(() => '?').join(', ') || 'NULL'})`);
-      params.push(...statuses);
-    }
-    if (filter.parentRunId !== undefined) {
-      where.push('parent_run_id = ?');
-      params.push(filter.parentRunId);
-    }
-    if (filter.createdAfter !== undefined) {
-      where.push('created_at >= ?');
-      params.push(filter.createdAfter);
-    }
-    if (filter.createdBefore !== undefined) {
-      where.push('created_at < ?');
-      params.push(filter.createdBefore);
-    }
-    if (filter.updatedBefore !== undefined) {
-      where.push('updated_at < ?');
-      params.push(filter.updatedBefore);
-    }
-    for (const tag of filter.tags ?? []) {
-      where.push('run_id IN (SELECT run_id FROM run_tags WHERE tag = ?)');
-      params.push(tag);
-    }
-    const byAttributes = attributeClauses(filter.attributes);
-    where.push(...byAttributes.where);
-    params.push(...byAttributes.params);
-    if (filter.cursor) {
-      const c = decodeCursor(filter.cursor);
-      where.push('(created_at < ? OR (created_at = ? AND run_id < ?))');
-      params.push(c.createdAt, c.createdAt, c.runId);
-    }
-    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, run_id DESC LIMIT ?`;
+    const { sql, params } = listRunsQuery(filter);
     return this.guard('list runs', () => {
       const rows = this.stmt(sql).all(...params, limit + 1) as RunRow[];
       const runs = rows.slice(0, limit).map(toRecord);
