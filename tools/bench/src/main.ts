@@ -9,6 +9,7 @@
  *   npm run bench -- --system durably --system raw  # only some systems (durably, dbos, bullmq, vercel-workflow, restate, raw)
  *   npm run bench -- --rounds 5                     # more rounds (3 by default, 1 at tiny size)
  *   npm run bench -- --size tiny                    # smoke run
+ *   npm run bench -- --shape B7 --workflows 500     # B1's and B7's workflows per part (2,000 by default)
  *   npm run bench -- --backend dynamodb+sqs         # DynamoDB + SQS on their emulators (in a private network namespace)
  *   npm run bench -- --shape B7                     # scale-out: B1 run by 1, 2 and 4 worker processes (local and the server pairs)
  *   npm run bench -- --shape B8                     # cold start of the onboarding sample, spawn to first step (also on dynamodb+sqs)
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(import.meta.dirname, '../results/latest.json') },
     chart: { type: 'string' },
     rounds: { type: 'string' },
+    workflows: { type: 'string' },
   },
 });
 
@@ -49,9 +51,12 @@ process.on('warning', (w) => {
 });
 
 const tiny = values.size === 'tiny';
+/** --workflows: B1's and B7's count of workflows per part instead of the size's (2,000; 40 and 20 at tiny). */
+const workflows = values.workflows === undefined ? undefined : Number(values.workflows);
+if (workflows !== undefined && !(Number.isInteger(workflows) && workflows >= 1)) throw new Error(`--workflows must be a whole number of at least 1, not "${values.workflows}".`);
 const sizes = {
   raw: tiny ? 300 : 3000,
-  b1: tiny ? 40 : 2000,
+  b1: workflows ?? (tiny ? 40 : 2000),
   b2: tiny ? 50 : 1000,
   b3: tiny ? 20 : 1000,
   b4: tiny ? 100 : 10_000,
@@ -60,7 +65,7 @@ const sizes = {
   /** Vercel Workflow's local world replays the whole history per step: its runs are bounded. */
   vercelB1Ms: tiny ? 3000 : 30_000,
   vercelB2: tiny ? 20 : 250,
-  b7: tiny ? 20 : 2000,
+  b7: workflows ?? (tiny ? 20 : 2000),
   /** B7's worker processes: at tiny size only 1 and 2 (and inline steps only), to keep the smoke run short. */
   b7Workers: tiny ? WORKER_COUNTS.slice(0, 2) : WORKER_COUNTS,
   /** B8: fresh processes per kind of start and round (the first of each is on empty storage). */

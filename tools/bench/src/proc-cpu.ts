@@ -21,6 +21,26 @@ function processTicks(pid: number): number | undefined {
   }
 }
 
+/**
+ * Time the threads of a process have spent runnable but waiting for a core (the second field of
+ * /proc/<pid>/task/<tid>/schedstat), in ms: what a process loses to the others on a busy machine.
+ */
+function waitMs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // A thread gone since the listing.
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The processes whose command name (/proc/<pid>/comm) is `comm`: a server's, with its children. */
 export function pidsNamed(comm: string): number[] {
   let entries: string[];
@@ -55,13 +75,20 @@ function machineTicks(): number | undefined {
 /**
  * Starts counting the CPU of named groups of processes: a group is a list of pids, or a command name
  * looked up now and again at the end (Postgres starts a process per connection). stop() returns each
- * group's CPU in % of one core over the interval, `machine` (all processes) and `other` (the machine
- * less the groups: other work on a shared machine); a group whose processes are not visible is left out.
+ * group's CPU in % of one core over the interval, `<group>_wait` its time waiting for a core (in % of
+ * the interval, summed over its threads), `machine` (all processes) and `other` (the machine less the
+ * groups: other work on a shared machine); a group whose processes are not visible is left out.
  */
 export function cpuSampler(groups: Record<string, number[] | string>): { stop(): Record<string, number> } {
   const resolve = (g: number[] | string) => (typeof g === 'string' ? pidsNamed(g) : g);
   const start = new Map<number, number>();
-  for (const g of Object.values(groups)) for (const pid of resolve(g)) start.set(pid, processTicks(pid) ?? 0);
+  const waited = new Map<number, number>();
+  for (const g of Object.values(groups)) {
+    for (const pid of resolve(g)) {
+      start.set(pid, processTicks(pid) ?? 0);
+      waited.set(pid, waitMs(pid) ?? 0);
+    }
+  }
   const machine0 = machineTicks();
   const t0 = performance.now();
   return {
@@ -72,6 +99,7 @@ export function cpuSampler(groups: Record<string, number[] | string>): { stop():
       let counted = 0;
       for (const [name, g] of Object.entries(groups)) {
         let ticks = 0;
+        let wait = 0;
         let seen = false;
         // A process started during the interval (a server's new connection) counts from its start.
         for (const pid of resolve(g)) {
@@ -79,9 +107,11 @@ export function cpuSampler(groups: Record<string, number[] | string>): { stop():
           if (now === undefined) continue;
           seen = true;
           ticks += now - (start.get(pid) ?? 0);
+          wait += (waitMs(pid) ?? 0) - (waited.get(pid) ?? 0);
         }
         if (!seen) continue;
         out[name] = pct(ticks);
+        out[`${name}_wait`] = (wait / 1000 / seconds) * 100;
         counted += ticks;
       }
       const machine1 = machineTicks();

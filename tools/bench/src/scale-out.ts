@@ -88,6 +88,9 @@ export async function b7(backendName: string, mode: 'inline' | 'dispatch', worke
       row('latency_p99_ms', percentile(latencies, 99), 'ms'),
       ...(cpu.client !== undefined ? [row('cpu_client_pct', cpu.client, pct)] : []),
       ...(perWorker.length ? [row('cpu_workers_pct', perWorker.reduce((a, b) => a + b, 0), pct), row('cpu_busiest_worker_pct', Math.max(...perWorker), pct)] : []),
+      // Time runnable but waiting for a core (all threads, % of the interval): a starved process shows it.
+      ...(cpu.client_wait !== undefined ? [row('runqueue_wait_client_pct', cpu.client_wait, '% of the time')] : []),
+      ...(perWorker.length ? [row('runqueue_wait_workers_pct', children.reduce((sum, _, i) => sum + (cpu[`worker${i + 1}_wait`] ?? 0), 0) / children.length, '% of the time')] : []),
       ...Object.keys(backend.servers)
         .filter((s) => cpu[s] !== undefined)
         .map((s) => row(`cpu_${s}_pct`, cpu[s], pct)),
