@@ -26,12 +26,21 @@ const withParams = (url: string, params: Record<string, string>) => {
   return u.toString();
 };
 
-/** A fresh namespace on the named pair; the same pool sizes as the in-process backends (shapes.ts). */
+/**
+ * Postgres pool sizes of each process: half of the in-process backends' (16 and 8, shapes.ts), so that
+ * B7's 5 processes (a client, 4 workers) open at most 60 connections. At 16 + 8 each they could open
+ * 120, over a default server's max_connections of 100: dispatched steps on 4 workers did, and failed
+ * with "too many clients".
+ */
+const PG_STORAGE_POOL = '8';
+const PG_BROKER_POOL = '4';
+
+/** A fresh namespace on the named pair. */
 export function openUrlBackend(name: string): UrlBackend {
   const id = randomBytes(4).toString('hex');
   const schema = `durably_bench_${id}`;
   const prefix = `durably-bench-${id}`;
-  const pgStorage = withParams(PG_URL, { schema, max: '16' });
+  const pgStorage = withParams(PG_URL, { schema, max: PG_STORAGE_POOL });
   const redisUrl = withParams(REDIS_URL, { prefix });
   switch (name) {
     case 'local': {
@@ -39,7 +48,7 @@ export function openUrlBackend(name: string): UrlBackend {
       return { storage: `file:${dir}`, broker: `local:${dir}`, servers: {}, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
     }
     case 'postgres':
-      return { storage: pgStorage, broker: withParams(PG_URL, { schema, max: '8' }), servers: { postgres: 'postgres' }, cleanup: () => dropPostgresSchema(schema) };
+      return { storage: pgStorage, broker: withParams(PG_URL, { schema, max: PG_BROKER_POOL }), servers: { postgres: 'postgres' }, cleanup: () => dropPostgresSchema(schema) };
     case 'redis':
       return { storage: redisUrl, broker: redisUrl, servers: { redis: 'redis-server' }, cleanup: () => deleteRedisPrefix(prefix) };
     case 'postgres+redis':
