@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { b1, b2, b3, b4, b5, b6, type Backend, type Row } from './shapes.js';
-import { b8 } from './cold-start.js';
+import { b9 } from './cold-start.js';
 
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
@@ -30,7 +30,7 @@ const servers = (await import(pathToFileURL(join(import.meta.dirname, '../../../
 
 const [shapeList, sizesJson, tinyFlag] = process.argv.slice(2);
 const shapes = new Set(shapeList.split(','));
-const sizes = JSON.parse(sizesJson) as Record<'b1' | 'b2' | 'b3' | 'b4' | 'b5' | 'b6' | 'b8Starts', number>;
+const sizes = JSON.parse(sizesJson) as Record<'b1' | 'b2' | 'b3' | 'b4' | 'b5' | 'b6' | 'b9Starts', number>;
 const tiny = tinyFlag === 'tiny';
 
 const dynamo = await servers.startDynamoDbLocal();
@@ -71,7 +71,7 @@ if (shapes.has('B4')) {
   parts.push(['B4 hook', () => b4(backend, sizes.b4, 'hook')]);
 }
 if (shapes.has('B6')) parts.push(['B6', () => b6(backend, sizes.b6, 10)]);
-if (shapes.has('B8')) {
+if (shapes.has('B9')) {
   // Cold starts of the onboarding sample, by URL (DURABLY_STORAGE / DURABLY_BROKER) in processes started here.
   const openByUrl = () => {
     const id = randomBytes(4).toString('hex');
@@ -88,7 +88,7 @@ if (shapes.has('B8')) {
       },
     };
   };
-  parts.push(['B8 cold start', () => b8(backend.name, openByUrl, sizes.b8Starts)]);
+  parts.push(['B9 cold start', () => b9(backend.name, openByUrl, sizes.b9Starts)]);
 }
 let failed = 0;
 for (const [label, run] of parts) {

@@ -1,5 +1,5 @@
 /**
- * B8's instrumented twin of the onboarding sample (apps/onboarding/src/main.ts): the same steps in the
+ * B9's instrumented twin of the onboarding sample (apps/onboarding/src/main.ts): the same steps in the
  * same order (connect() from DURABLY_STORAGE / DURABLY_BROKER, createWorker, start(), the run's first
  * step), each stamped, with the modules loaded by dynamic imports so that their time is apart from
  * node's own start. Prints one line, `STAMPS <json>`, of epoch milliseconds. Started by cold-start.ts.

@@ -6,7 +6,7 @@ import type { Row } from './shapes.js';
 import type { UrlBackend } from './url-backends.js';
 
 /**
- * B8, cold start: from the spawn of a fresh `node` process to the first step of its run recorded in
+ * B9, cold start: from the spawn of a fresh `node` process to the first step of its run recorded in
  * storage, for the onboarding sample (apps/onboarding, as `npm start` runs it: tsx on the sources),
  * and for an instrumented twin of it (cold-start-child.ts) that breaks the time down. The first
  * process of each namespace meets empty storage (connect() migrates: creates tables, streams,
@@ -92,7 +92,7 @@ export async function bareNode(starts: number): Promise<Row[]> {
   for (let i = 0; i < Math.max(1, starts); i++) {
     const t0 = performance.now();
     await new Promise<void>((resolve, reject) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`node -e 0 exited with ${code}`)))));
-    rows.push({ shape: 'B8', system: 'durably', backend: 'none', mode: 'bare node -e 0', metric: 'spawn_to_exit_ms', value: performance.now() - t0, unit: 'ms' });
+    rows.push({ shape: 'B9', system: 'durably', backend: 'none', mode: 'bare node -e 0', metric: 'spawn_to_exit_ms', value: performance.now() - t0, unit: 'ms' });
   }
   return rows;
 }
@@ -101,7 +101,7 @@ export async function bareNode(starts: number): Promise<Row[]> {
  * `starts` processes of each kind (sample, then instrumented) on a fresh namespace each: the first
  * on empty storage, the others restarts. One row per process and figure.
  */
-export async function b8(backendName: string, open: () => UrlBackend, starts: number): Promise<Row[]> {
+export async function b9(backendName: string, open: () => UrlBackend, starts: number): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [what, measure] of [
     ['onboarding sample', sample],
@@ -112,7 +112,7 @@ export async function b8(backendName: string, open: () => UrlBackend, starts: nu
       for (let i = 0; i < Math.max(1, starts); i++) {
         const kind: Kind = i === 0 ? 'first start' : 'restart';
         for (const [metric, value] of Object.entries(await measure(backend))) {
-          rows.push({ shape: 'B8', system: 'durably', backend: backendName, mode: `${what}, ${kind}`, metric, value, unit: 'ms' });
+          rows.push({ shape: 'B9', system: 'durably', backend: backendName, mode: `${what}, ${kind}`, metric, value, unit: 'ms' });
         }
       }
     } finally {

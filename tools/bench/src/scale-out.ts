@@ -7,7 +7,7 @@ import { openUrlBackend } from './url-backends.js';
 import { cpuSampler } from './proc-cpu.js';
 
 /**
- * B7, scale-out: B1's load (3-step workflows, `concurrency` in flight) started by a client in the
+ * B8, scale-out: B1's load (3-step workflows, `concurrency` in flight) started by a client in the
  * bench's process and run by `workers` worker processes (worker-child.ts), all on the same storage
  * and broker URLs. The CPU of the client, of the workers and of the servers is read from /proc over
  * the measured part, to tell which of them is the bottleneck on a machine of few cores.
@@ -64,7 +64,7 @@ async function stopWorkers(children: ChildProcess[]): Promise<void> {
   );
 }
 
-export async function b7(backendName: string, mode: 'inline' | 'dispatch', workers: number, count: number, concurrency: number): Promise<Row[]> {
+export async function b8(backendName: string, mode: 'inline' | 'dispatch', workers: number, count: number, concurrency: number): Promise<Row[]> {
   const backend = openUrlBackend(backendName);
   const client = createClient({ storage: backend.storage, broker: backend.broker });
   const children: ChildProcess[] = [];
@@ -78,7 +78,7 @@ export async function b7(backendName: string, mode: 'inline' | 'dispatch', worke
       sampler = cpuSampler(groups);
     });
     const cpu = sampler!.stop();
-    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B7', system: 'durably', backend: backendName, mode: `${mode}, ${workers} worker${workers > 1 ? 's' : ''}`, metric, value, unit });
+    const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B8', system: 'durably', backend: backendName, mode: `${mode}, ${workers} worker${workers > 1 ? 's' : ''}`, metric, value, unit });
     const perWorker = children.map((_, i) => cpu[`worker${i + 1}`]).filter((v) => v !== undefined);
     const pct = '% of a core';
     return [

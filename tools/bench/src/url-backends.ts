@@ -7,7 +7,7 @@ import { AMQP_URL, PG_URL, REDIS_URL, deleteRedisPrefix, dropPostgresSchema } fr
 
 /**
  * Backends named by URL (DURABLY_STORAGE / DURABLY_BROKER), for the parts of the bench that run
- * Durably in processes of their own (B7's worker processes, B8's cold starts): each opening gets a
+ * Durably in processes of their own (B8's worker processes, B9's cold starts): each opening gets a
  * namespace of its own (a directory, a schema, a key prefix, a queue prefix), removed by cleanup().
  */
 export interface UrlBackend {
@@ -28,7 +28,7 @@ const withParams = (url: string, params: Record<string, string>) => {
 
 /**
  * Postgres pool sizes of each process: half of the in-process backends' (16 and 8, shapes.ts), so that
- * B7's 5 processes (a client, 4 workers) open at most 60 connections. At 16 + 8 each they could open
+ * B8's 5 processes (a client, 4 workers) open at most 60 connections. At 16 + 8 each they could open
  * 120, over a default server's max_connections of 100: dispatched steps on 4 workers did, and failed
  * with "too many clients".
  */

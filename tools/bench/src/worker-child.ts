@@ -1,5 +1,5 @@
 /**
- * A worker process of B7 (scale-out): createWorker on the storage and broker URLs it is given, with
+ * A worker process of B8 (scale-out): createWorker on the storage and broker URLs it is given, with
  * the bench's workflows and B1's worker settings. Prints `READY` once it consumes; on SIGTERM it stops
  * (in-flight tasks finish) and exits. Started by scale-out.ts:
  *
