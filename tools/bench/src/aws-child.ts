@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { b1, b2, b3, b4, b5, b6, type Backend, type Row } from './shapes.js';
+import { b9 } from './cold-start.js';
 
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
@@ -29,7 +30,7 @@ const servers = (await import(pathToFileURL(join(import.meta.dirname, '../../../
 
 const [shapeList, sizesJson, tinyFlag] = process.argv.slice(2);
 const shapes = new Set(shapeList.split(','));
-const sizes = JSON.parse(sizesJson) as Record<'b1' | 'b2' | 'b3' | 'b4' | 'b5' | 'b6', number>;
+const sizes = JSON.parse(sizesJson) as Record<'b1' | 'b2' | 'b3' | 'b4' | 'b5' | 'b6' | 'b9Starts', number>;
 const tiny = tinyFlag === 'tiny';
 
 const dynamo = await servers.startDynamoDbLocal();
@@ -71,6 +72,25 @@ if (shapes.has('B4')) {
   parts.push(['B4 hook', () => b4(backend, sizes.b4, 'hook')]);
 }
 if (shapes.has('B6')) parts.push(['B6', () => b6(backend, sizes.b6, 10)]);
+if (shapes.has('B9')) {
+  // Cold starts of the onboarding sample, by URL (DURABLY_STORAGE / DURABLY_BROKER) in processes started here.
+  const openByUrl = () => {
+    const id = randomBytes(4).toString('hex');
+    const table = `durably-bench-${id}`;
+    const at = (url: string, endpoint: string) => `${url}?region=${REGION}&endpoint=${encodeURIComponent(endpoint)}`;
+    return {
+      storage: at(`dynamodb://${table}`, dynamo.endpoint),
+      broker: at(`sqs://bench-${id}`, sqs.endpoint),
+      servers: {},
+      cleanup: async () => {
+        const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION });
+        await client.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
+        client.destroy();
+      },
+    };
+  };
+  parts.push(['B9 cold start', () => b9(backend.name, openByUrl, sizes.b9Starts)]);
+}
 let failed = 0;
 for (const [label, run] of parts) {
   const t0 = Date.now();

@@ -10,7 +10,10 @@
  *   npm run bench -- --system durably --system raw  # only some systems (durably, dbos, bullmq, vercel-workflow, restate, raw)
  *   npm run bench -- --rounds 5                     # more rounds (3 by default, 1 at tiny size)
  *   npm run bench -- --size tiny                    # smoke run
+ *   npm run bench -- --shape B8 --workflows 500     # B1's and B8's workflows per part (2,000 by default)
  *   npm run bench -- --backend dynamodb+sqs         # DynamoDB + SQS on their emulators (in a private network namespace)
+ *   npm run bench -- --shape B8                     # scale-out: B1 run by 1, 2 and 4 worker processes (local and the server pairs)
+ *   npm run bench -- --shape B9                     # cold start of the onboarding sample, spawn to first step (also on dynamodb+sqs)
  *
  * Each group of parts (a shape on a backend, with the peer and the raw limit it is compared with) runs
  * `--rounds` times in turn: Durably, peer, Durably, peer. Prints one table per shape (median, min, max
@@ -26,6 +29,9 @@ import { renderChart } from './chart.js';
 import { COMPARISONS, ratios, summarize } from './rounds.js';
 import { B7_BACKENDS, b7, b7Comparisons } from './b7.js';
 import { loadPeer } from './peers-install.js';
+import { URL_BACKENDS, openUrlBackend } from './url-backends.js';
+import { WORKER_COUNTS, b8 } from './scale-out.js';
+import { b9, bareNode } from './cold-start.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(import.meta.dirname, '../results/latest.json') },
     chart: { type: 'string' },
     rounds: { type: 'string' },
+    workflows: { type: 'string' },
   },
 });
 
@@ -46,9 +53,12 @@ process.on('warning', (w) => {
 });
 
 const tiny = values.size === 'tiny';
+/** --workflows: B1's and B8's count of workflows per part instead of the size's (2,000; 40 and 20 at tiny). */
+const workflows = values.workflows === undefined ? undefined : Number(values.workflows);
+if (workflows !== undefined && !(Number.isInteger(workflows) && workflows >= 1)) throw new Error(`--workflows must be a whole number of at least 1, not "${values.workflows}".`);
 const sizes = {
   raw: tiny ? 300 : 3000,
-  b1: tiny ? 40 : 2000,
+  b1: workflows ?? (tiny ? 40 : 2000),
   b2: tiny ? 50 : 1000,
   b3: tiny ? 20 : 1000,
   b4: tiny ? 100 : 10_000,
@@ -59,8 +69,13 @@ const sizes = {
   /** Vercel Workflow's local world replays the whole history per step: its runs are bounded. */
   vercelB1Ms: tiny ? 3000 : 30_000,
   vercelB2: tiny ? 20 : 250,
+  b8: workflows ?? (tiny ? 20 : 2000),
+  /** B8's worker processes: at tiny size only 1 and 2 (and inline steps only), to keep the smoke run short. */
+  b8Workers: tiny ? WORKER_COUNTS.slice(0, 2) : WORKER_COUNTS,
+  /** B9: fresh processes per kind of start and round (the first of each is on empty storage). */
+  b9Starts: tiny ? 1 : 3,
 };
-const SHAPES = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7'];
+const SHAPES = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9'];
 const SYSTEMS = ['durably', 'dbos', 'bullmq', 'vercel-workflow', 'restate', 'raw'];
 const shapes = new Set((values.shape ?? SHAPES).map((s) => s.toUpperCase()));
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`Unknown shape "${s}". Known: ${SHAPES.join(', ')}`);
@@ -137,12 +152,24 @@ if (systems.has('durably')) {
       );
     }
   }
+  // B8 and B9 run Durably in processes of their own, on backends named by URL (memory: is per process).
+  for (const name of backendNames.filter((b) => (URL_BACKENDS as readonly string[]).includes(b))) {
+    if (shapes.has('B8')) {
+      for (const mode of tiny ? (['inline'] as const) : (['inline', 'dispatch'] as const)) {
+        for (const n of sizes.b8Workers) {
+          task(`B8 ${name}`, `B8 Durably ${name} ${mode}: ${sizes.b8} workflows x 3 steps at concurrency 50, ${n} worker process${n > 1 ? 'es' : ''}`, () => b8(name, mode, n, sizes.b8, 50));
+        }
+      }
+    }
+    if (shapes.has('B9')) task(`B9 ${name}`, `B9 cold start on ${name}: the onboarding sample and its instrumented twin, ${sizes.b9Starts} fresh processes each`, () => b9(name, () => openUrlBackend(name), sizes.b9Starts));
+  }
+  if (shapes.has('B9')) task('B9 node', `B9 bare node -e 0, ${sizes.b9Starts * 2} times`, () => bareNode(sizes.b9Starts * 2));
 }
-if (systems.has('durably') && backendNames.includes('dynamodb+sqs') && [...shapes].some((s) => s !== 'B0' && s !== 'B7')) {
-  task('dynamodb+sqs', 'B1-B6 Durably dynamodb+sqs on emulators (DynamoDB Local, fauxqs), in a private network namespace', async () => {
+if (systems.has('durably') && backendNames.includes('dynamodb+sqs') && [...shapes].some((s) => s !== 'B0' && s !== 'B7' && s !== 'B8')) {
+  task('dynamodb+sqs', 'B1-B6 and B9 Durably dynamodb+sqs on emulators (DynamoDB Local, fauxqs), in a private network namespace', async () => {
     const { dynamodbSqs } = await import('./aws.js');
     try {
-      return await dynamodbSqs(shapes, { b1: sizes.b1, b2: sizes.b2, b3: sizes.b3, b4: sizes.b4, b5: sizes.b5, b6: sizes.b6 }, tiny);
+      return await dynamodbSqs(shapes, { b1: sizes.b1, b2: sizes.b2, b3: sizes.b3, b4: sizes.b4, b5: sizes.b5, b6: sizes.b6, b9Starts: sizes.b9Starts }, tiny);
     } catch (err) {
       // The parts that ran keep their rows; the failure is still reported.
       throw Object.assign(err as Error, { rows: (err as { rows?: Row[] }).rows ?? [] });
@@ -203,11 +230,13 @@ for (const [i, t] of order.entries()) {
 const summaries = summarize(rows);
 const fmt = (v: number) => Number(v.toFixed(3));
 for (const shape of SHAPES.filter((s) => summaries.some((r) => r.shape === s))) {
-  console.log(`\n${shape}${rounds > 1 ? ` (median and range over ${rounds} rounds)` : ''}`);
+  // B9 has a row per process started (several per round): its figures are over all of them.
+  const perProcess = shape === 'B9';
+  console.log(`\n${shape}${perProcess ? ` (median and range over every process started, ${sizes.b9Starts} per kind of start and round, ${rounds} round${rounds > 1 ? 's' : ''})` : rounds > 1 ? ` (median and range over ${rounds} rounds)` : ''}`);
   console.table(
     summaries
       .filter((r) => r.shape === shape)
-      .map((r) => ({ system: r.system, backend: r.backend, mode: r.mode, metric: r.metric, median: fmt(r.median), min: fmt(r.min), max: fmt(r.max), rounds: r.rounds, unit: r.unit })),
+      .map((r) => ({ system: r.system, backend: r.backend, mode: r.mode, metric: r.metric, median: fmt(r.median), min: fmt(r.min), max: fmt(r.max), [perProcess ? 'processes' : 'rounds']: r.rounds, unit: r.unit })),
   );
 }
 const measuredRatios = ratios(rows, [...COMPARISONS, ...b7Comparisons(sizes.b7Levels)]);

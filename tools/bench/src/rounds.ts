@@ -5,6 +5,7 @@
  * is computed per round (both sides measured minutes apart at most) and then summarised the same way.
  */
 import type { Row } from './shapes.js';
+import { URL_BACKENDS } from './url-backends.js';
 
 /** One figure across rounds. */
 export interface Summary {
@@ -127,6 +128,21 @@ export const COMPARISONS: Comparison[] = [
   // Group commit makes a server's single-row commit rate on one connection reachable by inline steps.
   { shape: 'B1', metric: 'steps_per_s', better: 'higher', durably: durably('postgres'), other: { system: 'raw', backend: 'postgres', mode: '1 conn', shape: 'B0', metric: 'insert_commits_per_s' }, label: 'B1 inline steps/s on Postgres / raw INSERT commits/s on 1 connection (B0)' },
   { shape: 'B1', metric: 'steps_per_s', better: 'higher', durably: durably('local'), other: { system: 'raw', backend: 'local', mode: '1 conn', shape: 'B0', metric: 'insert_commits_per_s' }, label: 'B1 inline steps/s on local / raw SQLite INSERT commits/s (B0)' },
+  // B8: throughput with 2 and 4 worker processes over 1 (the scaling ratio), on every pair and mode.
+  ...URL_BACKENDS.flatMap((backend) =>
+    (['inline', 'dispatch'] as const).flatMap((mode) =>
+      [2, 4].map(
+        (n): Comparison => ({
+          shape: 'B8',
+          metric: 'workflows_per_s',
+          better: 'higher',
+          durably: durably(backend, `${mode}, ${n} workers`),
+          other: { system: 'durably', backend, mode: `${mode}, 1 worker` },
+          label: `B8 scaling: workflows/s with ${n} worker processes / 1, ${backend} ${mode}`,
+        }),
+      ),
+    ),
+  ),
   // Dispatched steps against inline ones, on every pair.
   ...['memory', 'local', 'redis', 'postgres', 'postgres+redis'].map(
     (backend): Comparison => ({ shape: 'B1', metric: 'steps_per_s', better: 'higher', durably: durably(backend, 'dispatch'), other: { system: 'durably', backend, mode: 'inline' }, label: `B1 dispatched / inline steps/s, ${backend}` }),

@@ -9,10 +9,9 @@ import { PostgresBroker, PostgresStorage } from '@durably/postgres';
 import { RedisBroker, RedisStorage } from '@durably/redis';
 import { Redis } from 'ioredis';
 import { redisClusterBackend } from './redis-cluster.js';
+import { AMQP_URL, PG_URL, REDIS_URL, deleteRedisPrefix, dropPostgresSchema } from './servers.js';
 
-export const REDIS_URL = process.env.DURABLY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-export const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
-export const AMQP_URL = process.env.DURABLY_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export { AMQP_URL, PG_URL, REDIS_URL };
 
 /** One measured figure, in the shape of tools/bench/results/latest.json rows. */
 export interface Row {
@@ -97,16 +96,7 @@ export const BACKENDS: Record<string, Backend> = {
           r.disconnect();
           return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? NaN);
         },
-        close: async () => {
-          const r = new Redis(REDIS_URL);
-          let cursor = '0';
-          do {
-            const [next, keys] = await r.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length) await r.del(...keys);
-          } while (cursor !== '0');
-          r.disconnect();
-        },
+        close: () => deleteRedisPrefix(prefix),
       };
     },
   },
@@ -131,12 +121,7 @@ export const BACKENDS: Record<string, Backend> = {
         // Statements this process sent (every Durably query goes through pg.Client#query).
         commands: async () => pgStatements.total,
         writes: async () => pgStatements.writes,
-        close: async () => {
-          const c = new pg.Client({ connectionString: PG_URL });
-          await c.connect();
-          await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-          await c.end();
-        },
+        close: () => dropPostgresSchema(schema),
       };
     },
   },
@@ -322,35 +307,51 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * B1's load: `count` runs of threeSteps (100-byte payload) kept `concurrency` in flight by `client`,
+ * after 50 discarded warm-up runs; `measuring` is called between the two. Latency is start to result.
+ */
+export async function threeStepRuns(client: Client, count: number, concurrency: number, measuring: () => Promise<void> | void = () => undefined): Promise<{ seconds: number; latencies: number[] }> {
+  const payload = 'x'.repeat(100);
+  const latencies: number[] = [];
+  const runOne = async () => {
+    const t0 = performance.now();
+    const run = await client.start(threeSteps, payload);
+    await run.result({ timeout: '120s' });
+    latencies.push(performance.now() - t0);
+  };
+  // Warm-up, discarded.
+  await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
+  latencies.length = 0;
+  await measuring();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) await runOne();
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, latencies: latencies.sort((a, b) => a - b) };
+}
+
 /** B1: `count` workflows of 3 no-op steps, `concurrency` in flight from the client. */
 export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: number, concurrency: number, codec?: PayloadCodec): Promise<Row[]> {
   return withEngine(backend, mode, async (client, storage, opened) => {
-    const payload = 'x'.repeat(100);
-    const latencies: number[] = [];
-    const runOne = async () => {
-      const t0 = performance.now();
-      const run = await client.start(threeSteps, payload);
-      await run.result({ timeout: '120s' });
-      latencies.push(performance.now() - t0);
-    };
-    // Warm-up, discarded.
-    await Promise.all(Array.from({ length: Math.min(50, count) }, runOne));
-    latencies.length = 0;
-    const appends0 = storage.appends;
-    const moves0 = storage.timerMoves;
-    const published0 = opened.published();
-    const commands0 = (await opened.commands?.()) ?? NaN;
-    const writes0 = (await opened.writes?.()) ?? NaN;
-    const usage0 = opened.usage?.() ?? {};
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next++ < count) await runOne();
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
-    latencies.sort((a, b) => a - b);
+    let appends0 = 0;
+    let moves0 = 0;
+    let published0 = 0;
+    let commands0 = NaN;
+    let writes0 = NaN;
+    let usage0: Record<string, number> = {};
+    const { seconds, latencies } = await threeStepRuns(client, count, concurrency, async () => {
+      appends0 = storage.appends;
+      moves0 = storage.timerMoves;
+      published0 = opened.published();
+      commands0 = (await opened.commands?.()) ?? NaN;
+      writes0 = (await opened.writes?.()) ?? NaN;
+      usage0 = opened.usage?.() ?? {};
+    });
     const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B1', system: 'durably', backend: backend.name, mode, metric, value, unit });
     return [
       row('workflows_per_s', count / seconds, 'workflows/s'),

@@ -42,7 +42,17 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
     expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
   }
   const shapes = new Set(rows.map((r) => r.shape));
-  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7']) expect(shapes, s).toContain(s);
+  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9']) expect(shapes, s).toContain(s);
+  // B8: B1 run by worker processes of their own (1 and 2 at tiny size), with their CPU; its scaling ratio.
+  for (const mode of ['inline, 1 worker', 'inline, 2 workers']) {
+    const b8 = rows.filter((r) => r.shape === 'B8' && r.backend === 'local' && r.mode === mode).map((r) => r.metric);
+    expect(b8, mode).toEqual(expect.arrayContaining(['workflows_per_s', 'latency_p99_ms', 'cpu_client_pct', 'cpu_workers_pct', 'cpu_machine_pct']));
+  }
+  expect(ratios.map((r) => r.label)).toContain('B8 scaling: workflows/s with 2 worker processes / 1, local inline');
+  // B9: the onboarding sample started in a fresh node process, to its first step, and the breakdown.
+  const b9 = rows.filter((r) => r.shape === 'B9' && r.backend === 'local');
+  expect(b9.filter((r) => r.mode === 'onboarding sample, first start').map((r) => r.metric)).toContain('spawn_to_first_step_ms');
+  expect(b9.filter((r) => r.mode === 'instrumented, first start').map((r) => r.metric)).toEqual(expect.arrayContaining(['node_and_tsx_ms', 'load_core_ms', 'connect_migrate_ms', 'first_step_ms']));
   const systems = servers ? ['durably', 'dbos', 'bullmq', 'vercel-workflow'] : ['durably'];
   for (const system of systems) {
     const b1 = rows.filter((r) => r.shape === 'B1' && r.system === system).map((r) => r.metric);
