@@ -506,16 +506,16 @@ export class Worker {
         await cleanUpAttempt(outcome.ok, checkpoints, heartbeats);
         return outcome;
       },
-      afterFlush: (effects: FlushEffects) => this.afterFlush(effects),
+      afterFlush: (effects: FlushEffects) => this.afterFlush(effects, workflow),
     };
   }
 
   /** Publishes and appends what a durable batch of a run leads to, outside that run's log. */
-  private async afterFlush(effects: FlushEffects): Promise<void> {
+  private async afterFlush(effects: FlushEffects, workflow: string): Promise<void> {
     const broker = this.client.broker;
     await Promise.all([
       ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), runTask(r.runId, 'start'), 0, this.client.clock)),
-      ...effects.dispatched.map((cmd) => dispatchStep(this.client, effects.queue, effects.runId, cmd, this.runTraces.get(effects.runId)?.())),
+      ...effects.dispatched.map((cmd) => dispatchStep(this.client, { runId: effects.runId, queue: effects.queue, workflow }, cmd, this.runTraces.get(effects.runId)?.())),
       ...effects.timers.map((t) => this.local.schedule({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt })),
     ]);
     for (const child of effects.closeChildren) await closeChild(this.client, child.runId, child.policy);
@@ -553,7 +553,21 @@ export class Worker {
         if (queue === undefined) this.stepTasks.delete(key);
         else this.stepTasks.set(key, { task: t, queue });
       },
+      continueRun: (t) => this.continueRun(t),
     });
+  }
+
+  /**
+   * Advances the run of a dispatched step that just ended here, as its run task would (step-task.ts):
+   * only when this worker has the workflow and listens on the run's queue (a worker the run task could
+   * reach), is not stopping, and is not advancing the run already (that execution goes on, and the
+   * step task records the outcome and sends the run task, as without this).
+   */
+  private async continueRun(task: StepTask): Promise<boolean> {
+    if (!this.running || this.handedBack || task.workflow === undefined || !this.workflows.has(task.workflow)) return false;
+    if (!this.settings.queues.includes(task.workflowQueue) || this.active.has(task.runId)) return false;
+    await this.processRun(runTask(task.runId, 'step'));
+    return true;
   }
 
   // ---- Sweeps (sweeps.ts) ----
