@@ -46,6 +46,12 @@ import { UnknownWorkflows } from './unknown-workflows.js';
 
 
 /**
+ * How long the step task of a dispatched step that ended here waits for an execution of its run
+ * already under way in this worker to adopt its outcome, before recording the outcome itself.
+ */
+const CONTINUE_WAIT_MS = 1000;
+
+/**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
  * overdue timers and stuck runs. Any number of workers may share a storage and a broker.
  */
@@ -55,7 +61,8 @@ export class Worker {
   private settings: Settings;
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
-  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean }>();
+  /** Runs being advanced here; `finished` resolves when this worker stops advancing the run. */
+  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean; finished: Promise<void> }>();
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -350,7 +357,9 @@ export class Worker {
       this.executing.get(task.runId)?.poke();
       return;
     }
-    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer' };
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer', finished };
     this.active.set(task.runId, mine);
     try {
       let stale = 0;
@@ -376,6 +385,7 @@ export class Worker {
       }
     } finally {
       this.active.delete(task.runId);
+      finish();
     }
   }
 
@@ -560,12 +570,22 @@ export class Worker {
   /**
    * Advances the run of a dispatched step that just ended here, as its run task would (step-task.ts):
    * only when this worker has the workflow and listens on the run's queue (a worker the run task could
-   * reach), is not stopping, and is not advancing the run already (that execution goes on, and the
-   * step task records the outcome and sends the run task, as without this).
+   * reach) and is not stopping. When the run is being advanced here already (the execution that
+   * dispatched the step may still wait for the broker to confirm its task, which a fast step outruns),
+   * that execution is told to look again, as a delivered run task would, and adopts the outcome then:
+   * this waits for it a moment (CONTINUE_WAIT_MS), after which the step task records the outcome itself.
    */
   private async continueRun(task: StepTask): Promise<boolean> {
     if (!this.running || this.handedBack || task.workflow === undefined || !this.workflows.has(task.workflow)) return false;
-    if (!this.settings.queues.includes(task.workflowQueue) || this.active.has(task.runId)) return false;
+    if (!this.settings.queues.includes(task.workflowQueue)) return false;
+    const live = this.active.get(task.runId);
+    if (live) {
+      live.again = true;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([live.finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, CONTINUE_WAIT_MS)))]);
+      clearTimeout(timer);
+      return true;
+    }
     await this.processRun(runTask(task.runId, 'step'));
     return true;
   }
