@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import {
   type Delivery,
@@ -35,7 +36,7 @@ import { combineInstrumentation, type CombinedInstrumentation, type RunExecution
 import { logInstrumentation } from '../../observe/log-instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
 import type { HttpOptions, WorkerConfig } from '../../config/types.js';
-import { MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
+import { CONTINUE_WAIT_MS, MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
 
 export type { WorkerOptions } from './settings.js';
 import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
@@ -44,12 +45,6 @@ import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js'
 import { UnknownWorkflows } from './unknown-workflows.js';
 
 
-
-/**
- * How long the step task of a dispatched step that ended here waits for an execution of its run
- * already under way in this worker to adopt its outcome, before recording the outcome itself.
- */
-const CONTINUE_WAIT_MS = 1000;
 
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
@@ -576,17 +571,10 @@ export class Worker {
    * this waits for it a moment (CONTINUE_WAIT_MS), after which the step task records the outcome itself.
    */
   private async continueRun(task: StepTask): Promise<boolean> {
-    if (!this.running || this.handedBack || task.workflow === undefined || !this.workflows.has(task.workflow)) return false;
-    if (!this.settings.queues.includes(task.workflowQueue)) return false;
+    if (!this.running || this.handedBack || !this.workflows.has(task.workflow ?? '') || !this.settings.queues.includes(task.workflowQueue)) return false;
     const live = this.active.get(task.runId);
-    if (live) {
-      live.again = true;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([live.finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, CONTINUE_WAIT_MS)))]);
-      clearTimeout(timer);
-      return true;
-    }
-    await this.processRun(runTask(task.runId, 'step'));
+    if (live) live.again = true;
+    await (live ? Promise.race([live.finished, delay(CONTINUE_WAIT_MS, undefined, { ref: false })]) : this.processRun(runTask(task.runId, 'step')));
     return true;
   }
 
