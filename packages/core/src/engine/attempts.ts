@@ -39,8 +39,11 @@ export abstract class StepAttempts extends DurableCalls {
   protected async resolveClaims(checkDispatched: boolean): Promise<'owned' | undefined> {
     const foreign: StepCommand[] = [];
     for (const cmd of this.commands.values()) {
-      if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight || (cmd.scheduled && !checkDispatched)) continue;
+      if (cmd.kind !== 'step' || !cmd.claim || cmd.inflight) continue;
       const key = { runId: this.runId, stepId: cmd.id, claimSeq: cmd.claim.seq };
+      // A dispatched step's attempt is its step task's to record, unless the task handed its outcome
+      // to the run here (it ended in this process: step-task.ts) or the run checks on lost workers.
+      if (cmd.scheduled && !checkDispatched && !(cmd.claim.workerId === this.deps.workerId && this.deps.attempts?.offered?.(key))) continue;
       const adopted = cmd.claim.workerId === this.deps.workerId ? this.deps.attempts?.adopt(key) : undefined;
       if (adopted) {
         cmd.abort = adopted.abort;
@@ -201,6 +204,8 @@ export abstract class StepAttempts extends DurableCalls {
       data.retryAt = cmd.retryAt;
     }
     this.push({ type: 'step_failed', correlationId: cmd.id, data, at: now });
+    // A dispatched step's next attempt is a step task again, published once this failure is durable.
+    if (decision.retry && cmd.scheduled) this.toDispatch.push(cmd);
     if (!decision.retry) {
       this.dropTimer(`retry:${cmd.id}`);
       this.settle(cmd, { ok: false, error: new StepFailedError(cmd.name, attempt, error) });

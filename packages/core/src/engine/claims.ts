@@ -43,6 +43,11 @@ export interface AttemptTracker {
   run(key: AttemptKey, options: { shielded: boolean; leaseUntil: number; abort?: AbortController }, body: () => Promise<AttemptOutcome>): Promise<AttemptOutcome>;
   /** The attempt this claim names, when it runs (or ran, unrecorded) in this process. */
   adopt(key: AttemptKey): { outcome: Promise<AttemptOutcome>; abort?: AbortController } | undefined;
+  /**
+   * True when the attempt is a dispatched step's, ended in this process, whose outcome its step task
+   * handed to the run: an execution of the run adopts it as it would an inline attempt's.
+   */
+  offered?(key: AttemptKey): boolean;
   /** The attempt's outcome is recorded, or never will be: stop renewing its lease and forget it. */
   release(runId: string, stepId: string): void;
   /** The run's log is known to end at `seq` (renewals are conditional appends at its end). */

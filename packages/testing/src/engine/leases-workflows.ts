@@ -79,4 +79,20 @@ export const hangingStep = step('lease.hanging', async (hangs: number) => {
 /** Its first step kills every worker that runs it, twice: one recovery is allowed. */
 export const crashLooping = workflow('lease.crash-looping', async () => hangingStep(2), { maxRecoveryAttempts: 1 });
 
-export const leaseWorkflows = [fiveSteps, longStep, raceSleep, raceTimeouts, deadlineMidStep, reminders, crashLooping];
+/** Kills a test's worker "process" as the first step's body of the run tagged so ends (see dispatch-outcomes.ts), once. */
+export const killAtEnd = new Map<string, () => Promise<void>>();
+export const chainStep = step('lease.chain-step', async (tag: string, i: number) => {
+  bump(`${tag}:chain:${i}`);
+  const kill = i === 0 ? killAtEnd.get(tag) : undefined;
+  killAtEnd.delete(tag);
+  await kill?.();
+  return i;
+});
+/** Three sequential steps (dispatched in the tests that use it): 0 + 1 + 2. */
+export const chain = workflow('lease.chain', async (tag: string) => {
+  let sum = 0;
+  for (let i = 0; i < 3; i++) sum += await chainStep(tag, i);
+  return sum;
+});
+
+export const leaseWorkflows = [fiveSteps, longStep, raceSleep, raceTimeouts, deadlineMidStep, reminders, crashLooping, chain];

@@ -17,6 +17,7 @@ import { streamTests } from './streams.js';
 import { limitTests } from './limits.js';
 import { recoveryTests } from './recovery.js';
 import { leaseTests } from './leases.js';
+import { dispatchOutcomeTests } from './dispatch-outcomes.js';
 import { unknownWorkflowTests } from './unknown-workflow.js';
 import { startTests } from './start.js';
 import { heartbeatTests } from './heartbeats.js';
@@ -54,7 +55,10 @@ export const ENGINE_AREAS = ['leases', 'unknownWorkflow', 'basics', 'steps', 'ti
 export type EngineArea = (typeof ENGINE_AREAS)[number];
 
 const AREA_TESTS: Record<EngineArea, (suite: SuiteContext) => void> = {
-  leases: leaseTests,
+  leases: (suite) => {
+    leaseTests(suite);
+    dispatchOutcomeTests(suite);
+  },
   unknownWorkflow: unknownWorkflowTests,
   basics: basicsTests,
   steps: stepTests,

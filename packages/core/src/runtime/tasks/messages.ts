@@ -34,6 +34,11 @@ export interface StepTask {
   scheduledSeq: number;
   /** The workflow's queue, where the run task goes when the step is done. */
   workflowQueue: string;
+  /**
+   * The run's workflow: a worker that has it and listens on `workflowQueue` continues the run itself
+   * when the step is done, instead of publishing the run task (absent in tasks of older versions).
+   */
+  workflow?: string;
   notBefore?: number;
   sentAt?: number;
   /** W3C trace context of the run execution that dispatched it (OpenTelemetry). */

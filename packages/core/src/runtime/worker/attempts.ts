@@ -21,6 +21,8 @@ interface Entry {
   settledAt?: number;
   /** False once the claim is no longer this worker's (its outcome written, taken over, the run cancelled or ended). */
   renew: boolean;
+  /** A dispatched step's ended attempt handed to the run: an execution of the run here records its outcome (see offer). */
+  offered?: boolean;
 }
 
 interface RunAttempts {
@@ -74,6 +76,21 @@ export class AttemptRegistry implements AttemptTracker {
   adopt(key: AttemptKey): { outcome: Promise<AttemptOutcome>; abort?: AbortController } | undefined {
     const entry = this.runs.get(key.runId)?.entries.get(key.stepId);
     return entry && entry.claimSeq === key.claimSeq && entry.renew ? { outcome: entry.promise, abort: entry.abort } : undefined;
+  }
+
+  /**
+   * A dispatched step's attempt ended here and its outcome is handed to the run: an execution of the
+   * run in this process adopts it and records it in the same append as what the code does next
+   * (step-task.ts). `false` takes the offer back (the step task records the outcome itself).
+   */
+  offer(key: AttemptKey, offered = true): void {
+    const entry = this.runs.get(key.runId)?.entries.get(key.stepId);
+    if (entry && entry.claimSeq === key.claimSeq) entry.offered = offered;
+  }
+
+  offered(key: AttemptKey): boolean {
+    const entry = this.runs.get(key.runId)?.entries.get(key.stepId);
+    return entry !== undefined && entry.claimSeq === key.claimSeq && entry.renew && entry.offered === true;
   }
 
   release(runId: string, stepId: string): void {

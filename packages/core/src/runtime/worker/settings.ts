@@ -34,6 +34,12 @@ export interface WorkerOptions extends WorkerTuning {
   stepOverrides?: Map<string, (...args: any[]) => unknown>;
 }
 
+/**
+ * How long the step task of a dispatched step that ended here waits for an execution of its run
+ * already under way in this worker to adopt its outcome, before recording the outcome itself.
+ */
+export const CONTINUE_WAIT_MS = 1000;
+
 /** Deliveries before the broker dead-letters a failing task (passed to consume, so the worker knows when it happens). */
 export const MAX_DELIVERIES = 10;
 

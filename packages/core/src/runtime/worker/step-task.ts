@@ -3,6 +3,7 @@ import type { CheckpointStore } from '../../engine/scope.js';
 import type { StepDefinition } from '../../engine/definitions.js';
 import {
   AppendConflictError,
+  checkPayload,
   DurablyError,
   FatalError,
   makeEvent,
@@ -48,6 +49,13 @@ export interface StepTaskContext {
   checkpointsFor(runId: string, stepId: string): CheckpointStore & { used: boolean };
   /** Registers the task as running here (for hand-back), or unregisters it. */
   track(task: StepTask, queue: string | undefined): void;
+  /**
+   * Advances the run in this process, as its run task would, when this worker can (it has the run's
+   * workflow and listens on its queue, and is not stopping); the attempt's outcome, offered to the
+   * run (AttemptRegistry.offer), is then recorded by that execution. Resolves to false when it could
+   * not be taken here (the caller records the outcome and publishes the run task instead).
+   */
+  continueRun(task: StepTask): Promise<boolean>;
 }
 
 /**
@@ -79,7 +87,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
       const heartbeats = heartbeatsFor(ctx.client, task.runId, task.stepId, ctx.logger, ctx.stopSignal);
       const scope = ctx.instrumentation.stepAttempt({ runId: task.runId, stepId: task.stepId, step: task.name, attempt, maxAttempts: task.policy.maxAttempts, inline: false, trace: traceOf(task) });
       const began = Date.now();
-      const result = await scope.wrap(() =>
+      let result = await scope.wrap(() =>
         runStepAttempt(
           { runId: task.runId, stepId: task.stepId, def, args, attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()) },
           { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
@@ -87,6 +95,10 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
       );
       scope.end({ outcome: attemptOutcome(result, attempt, task.policy, { firstStartedAt: claim.firstStartedAt, now: ctx.client.clock() }), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
       await cleanUpAttempt(result.ok, checkpoints, heartbeats);
+      // The outcome the run's execution may adopt (continueHere) is the one this task would record.
+      if (!result.ok && result.error instanceof StepSuspended) {
+        result = { ok: false, error: new FatalError(`stepHook("${result.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
+      }
       return result;
     });
   } finally {
@@ -94,6 +106,7 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
   }
   try {
     if (ctx.handedBack()) return; // another worker runs it now
+    if (settlesStep(task, claim, outcome, ctx.client.clock()) && (await continueHere(task, ctx, claimSeq))) return;
     await recordOutcome(task, ctx, def, claim, outcome);
   } finally {
     ctx.attempts.release(task.runId, task.stepId);
@@ -140,20 +153,58 @@ async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<Claim | 
   }
 }
 
+/**
+ * True when the outcome ends the step (a result, or a failure with no retry left): the run moves on,
+ * so it is worth continuing here. A retry is recorded by the task, which publishes the next attempt.
+ */
+function settlesStep(task: StepTask, claim: Claim, outcome: AttemptOutcome, now: number): boolean {
+  return outcome.ok || !decideRetry(outcome.error, claim.attempt, task.policy, { firstStartedAt: claim.firstStartedAt, now }).retry;
+}
+
+/**
+ * Continues the run in this process with the attempt's outcome, instead of recording it alone and
+ * publishing the run task: the run's execution adopts the outcome (offered in the registry) and
+ * appends it together with what the code does next (the next step's step_scheduled, the run's end),
+ * so a step costs one broker message and one append less. Returns true when the outcome is recorded
+ * (or never will be: the run ended, the step was cancelled or taken over), false when the task must
+ * record it itself: the run could not be taken here, or its execution did not adopt the outcome.
+ *
+ * A crash before the execution's append leaves the attempt claimed with its lease timer: the lease
+ * lapses and the run takes the step over, as for a crash before recordOutcome. A crash after it
+ * leaves a running run whose next task was maybe not published: the stale-run sweep resumes it.
+ */
+async function continueHere(task: StepTask, ctx: StepTaskContext, claimSeq: number): Promise<boolean> {
+  const key = { runId: task.runId, stepId: task.stepId, claimSeq };
+  ctx.attempts.offer(key);
+  let taken: boolean;
+  try {
+    taken = await ctx.continueRun(task);
+  } catch (err) {
+    ctx.attempts.offer(key, false);
+    // Still held here and renewable: no execution recorded it; the task records it and sends the run task.
+    if (ctx.attempts.adopt(key)) return false;
+    // Recorded, but what followed (publishing the next step's task, say) failed: the run task goes to
+    // the broker, so that a worker advances the run from its log as it would have without this.
+    ctx.logger.debug('continuing the run after its dispatched step failed here; its run task goes to the broker', { runId: task.runId, stepId: task.stepId, error: String(err) });
+    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'step'), 0, ctx.client.clock);
+    return true;
+  }
+  ctx.attempts.offer(key, false);
+  return taken && ctx.attempts.adopt(key) === undefined;
+}
+
 async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefinition, claim: Claim, result: AttemptOutcome): Promise<void> {
   const { attempt, claimSeq } = claim;
   const storage = ctx.client.storage;
   let outcome = result;
-  if (!outcome.ok && outcome.error instanceof StepSuspended) {
-    outcome = { ok: false, error: new FatalError(`stepHook("${outcome.error.hookName}") needs the inline step mode; step "${task.name}" was dispatched (stepMode "dispatch" or its own queue).`) };
-  }
   const now = ctx.client.clock();
   let type: 'step_completed' | 'step_failed' = 'step_failed';
   let data: EventDataMap['step_completed'] | EventDataMap['step_failed'] | undefined;
   let retryAt: number | undefined;
   if (outcome.ok) {
     try {
-      data = { name: task.name, attempt, result: serialize(outcome.value, `the result of step "${task.name}"`) };
+      // The limit an inline step's result meets (Execution.recordAttempt) holds for a dispatched one.
+      data = { name: task.name, attempt, result: checkPayload(serialize(outcome.value, `the result of step "${task.name}"`), `The result of step "${task.name}"`, ctx.client.limits) };
       type = 'step_completed';
     } catch (err) {
       outcome = { ok: false, error: err };
@@ -211,7 +262,8 @@ function stepState(events: DurablyEvent[], stepId: string): { attempts: number; 
  * Publishes the task of a step the run dispatched (its step_scheduled is durable): to the step's
  * queue, delayed until its retry time, de-duplicated per attempt, with the run's trace context.
  */
-export async function dispatchStep(client: Client, runQueue: string, runId: string, cmd: StepCommand, trace: TraceContext | undefined): Promise<void> {
+export async function dispatchStep(client: Client, run: { runId: string; queue: string; workflow: string }, cmd: StepCommand, trace: TraceContext | undefined): Promise<void> {
+  const { runId, queue: runQueue } = run;
   const stepDef = cmd.def;
   const task: StepTask = {
     v: 1,
@@ -223,6 +275,7 @@ export async function dispatchStep(client: Client, runQueue: string, runId: stri
     policy: cmd.policy,
     scheduledSeq: cmd.scheduledSeq ?? 1,
     workflowQueue: runQueue,
+    workflow: run.workflow,
   };
   if (trace) Object.assign(task, trace);
   const delay = Math.max(0, (cmd.retryAt ?? 0) - client.clock());

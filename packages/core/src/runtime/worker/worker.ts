@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import {
   type Delivery,
@@ -35,7 +36,7 @@ import { combineInstrumentation, type CombinedInstrumentation, type RunExecution
 import { logInstrumentation } from '../../observe/log-instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
 import type { HttpOptions, WorkerConfig } from '../../config/types.js';
-import { MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
+import { CONTINUE_WAIT_MS, MAX_DELIVERIES, deriveSettings, type Settings, type WorkerOptions } from './settings.js';
 
 export type { WorkerOptions } from './settings.js';
 import { attemptOutcome, describeInstance, runIdOf, startOperations } from './observability.js';
@@ -55,7 +56,8 @@ export class Worker {
   private settings: Settings;
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
-  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean }>();
+  /** Runs being advanced here; `finished` resolves when this worker stops advancing the run. */
+  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean; finished: Promise<void> }>();
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -350,7 +352,9 @@ export class Worker {
       this.executing.get(task.runId)?.poke();
       return;
     }
-    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer' };
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer', finished };
     this.active.set(task.runId, mine);
     try {
       let stale = 0;
@@ -376,6 +380,7 @@ export class Worker {
       }
     } finally {
       this.active.delete(task.runId);
+      finish();
     }
   }
 
@@ -506,16 +511,16 @@ export class Worker {
         await cleanUpAttempt(outcome.ok, checkpoints, heartbeats);
         return outcome;
       },
-      afterFlush: (effects: FlushEffects) => this.afterFlush(effects),
+      afterFlush: (effects: FlushEffects) => this.afterFlush(effects, workflow),
     };
   }
 
   /** Publishes and appends what a durable batch of a run leads to, outside that run's log. */
-  private async afterFlush(effects: FlushEffects): Promise<void> {
+  private async afterFlush(effects: FlushEffects, workflow: string): Promise<void> {
     const broker = this.client.broker;
     await Promise.all([
       ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), runTask(r.runId, 'start'), 0, this.client.clock)),
-      ...effects.dispatched.map((cmd) => dispatchStep(this.client, effects.queue, effects.runId, cmd, this.runTraces.get(effects.runId)?.())),
+      ...effects.dispatched.map((cmd) => dispatchStep(this.client, { runId: effects.runId, queue: effects.queue, workflow }, cmd, this.runTraces.get(effects.runId)?.())),
       ...effects.timers.map((t) => this.local.schedule({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt })),
     ]);
     for (const child of effects.closeChildren) await closeChild(this.client, child.runId, child.policy);
@@ -553,7 +558,24 @@ export class Worker {
         if (queue === undefined) this.stepTasks.delete(key);
         else this.stepTasks.set(key, { task: t, queue });
       },
+      continueRun: (t) => this.continueRun(t),
     });
+  }
+
+  /**
+   * Advances the run of a dispatched step that just ended here, as its run task would (step-task.ts):
+   * only when this worker has the workflow and listens on the run's queue (a worker the run task could
+   * reach) and is not stopping. When the run is being advanced here already (the execution that
+   * dispatched the step may still wait for the broker to confirm its task, which a fast step outruns),
+   * that execution is told to look again, as a delivered run task would, and adopts the outcome then:
+   * this waits for it a moment (CONTINUE_WAIT_MS), after which the step task records the outcome itself.
+   */
+  private async continueRun(task: StepTask): Promise<boolean> {
+    if (!this.running || this.handedBack || !this.workflows.has(task.workflow ?? '') || !this.settings.queues.includes(task.workflowQueue)) return false;
+    const live = this.active.get(task.runId);
+    if (live) live.again = true;
+    await (live ? Promise.race([live.finished, delay(CONTINUE_WAIT_MS, undefined, { ref: false })]) : this.processRun(runTask(task.runId, 'step')));
+    return true;
   }
 
   // ---- Sweeps (sweeps.ts) ----
