@@ -3,16 +3,16 @@
  * worker every 1-3 s (and starts another in its place) and crashes and restarts each private server
  * of the pair once; then it waits for the runs to drain and audits storage against the effects file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { connect, type Client } from '@durably/core';
 import { audit, brokenPromises, snapshot, withRetry, type Audit, type Snapshot } from './audit.js';
 import { EffectsReader } from './effects.js';
 import { WORKFLOW, chaosFlow } from './flow.js';
 import { openPair, type PairName } from './pairs.js';
+import { spawnWorker, waitLogged } from './processes.js';
 
 export interface ChaosOptions {
   pair: PairName;
@@ -58,8 +58,6 @@ export interface ChaosReport {
   logs?: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const workerScript = ['worker-process.ts', 'worker-process.js'].map((f) => join(here, f)).find((f) => existsSync(f))!;
 /** The options that were given (an `undefined` field keeps its default). */
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,21 +75,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let client: Client | undefined;
   let kept = false;
 
-  const spawnWorker = () => {
-    const args = workerScript.endsWith('.ts') ? ['--import', 'tsx', '--conditions=@durably/source', workerScript] : [workerScript];
-    const child = spawn(process.execPath, args, {
-      cwd: here,
-      env: { ...process.env, DURABLY_STORAGE: pair.storageUrl, DURABLY_BROKER: pair.brokerUrl, CHAOS_EFFECTS: effects.file, CHAOS_CONCURRENCY: String(o.concurrency) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const logFile = join(dir, `worker-${child.pid}.log`);
-    child.stdout!.on('data', (d: Buffer) => appendFileSync(logFile, d));
-    child.stderr!.on('data', (d: Buffer) => appendFileSync(logFile, d));
+  const logs = new Map<ChildProcess, string>();
+  const startWorker = () => {
+    // Each worker's log is worker-<n>.log; its first line names its PID ("worker up <pid>").
+    const logFile = join(dir, `worker-${logs.size + 1}.log`);
+    const child = spawnWorker({ logFile, env: { DURABLY_STORAGE: pair.storageUrl, DURABLY_BROKER: pair.brokerUrl, CHAOS_EFFECTS: effects.file, CHAOS_CONCURRENCY: String(o.concurrency), ...pair.env } });
+    logs.set(child, logFile);
     workers.add(child);
     child.once('exit', () => workers.delete(child));
     return child;
   };
-  const up = (child: ChildProcess) => existsSync(join(dir, `worker-${child.pid}.log`)) && readFileSync(join(dir, `worker-${child.pid}.log`), 'utf8').includes('worker up');
 
   // Ctrl-C or a SIGTERM to the tool: no worker or private server outlives it.
   const interrupted = (signal: NodeJS.Signals) => {
@@ -104,12 +97,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     client = await connect({ storage: pair.storageUrl, broker: pair.brokerUrl });
     await client.ensureReady();
-    const first = Array.from({ length: o.workers }, spawnWorker);
-    const upBy = Date.now() + 120_000;
-    while (!first.every(up)) {
-      if (Date.now() > upBy || first.some((c) => c.exitCode !== null)) throw new Error(`worker processes did not start; see the logs in ${dir}`);
-      await sleep(100);
-    }
+    const first = Array.from({ length: o.workers }, startWorker);
+    await Promise.all(first.map((c, i) => waitLogged(c, logs.get(c)!, 120_000, `worker process ${i + 1}`)));
 
     // Start the runs, 50 at a time.
     const runs = new Map<string, number>();
@@ -168,7 +157,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         victim.kill('SIGKILL');
         kills++;
         faults.push({ at: Date.now(), what: `SIGKILL worker ${victim.pid}` });
-        spawnWorker();
+        startWorker();
       }
     })().finally(() => (killerDone = true));
     const restarter = (async () => {
