@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { exited, spawnScript, waitLogged } from './processes.js';
+import { exited, reapOnExit, spawnScript, waitLogged } from './processes.js';
 import { freePort, type PrivateServer } from './servers.js';
 
 /** The emulators' region and credentials; the SDK must never look for instance credentials. */
@@ -50,6 +50,7 @@ export class PrivateDynamoDb implements PrivateServer {
     }
     const { startDynamoDbLocal } = (await import(awsSetup('servers.ts'))) as { startDynamoDbLocal(o: { port: number; dbPath: string }): Promise<{ process: ChildProcess }> };
     this.child = (await startDynamoDbLocal({ port: this.port, dbPath: this.dir })).process;
+    reapOnExit(this.child);
   }
 
   async crash(): Promise<void> {
@@ -84,6 +85,7 @@ export class PrivateFauxqs implements PrivateServer {
     const logFile = join(this.dir, `fauxqs-${++this.starts}.log`);
     const child = spawnScript('fauxqs-process', { args: [String(this.port), this.dir], logFile });
     this.child = child;
+    reapOnExit(child);
     await waitLogged(child, logFile, 60_000, `fauxqs on port ${this.port}`, 'listening ');
   }
 

@@ -203,7 +203,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       // With no limit on kills they go on while runs remain: past chaosForMs, stop killing and see what drains.
       if (!allDone && Date.now() - t0 > o.chaosForMs) o.kills = 0;
-      await sleep(250);
+      await sleep(pair.pollMs);
     }
     allDone = true;
     await Promise.all([killer, restarter]);

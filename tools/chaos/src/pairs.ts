@@ -19,6 +19,8 @@ export interface Pair {
   servers: PrivateServer[];
   /** Environment the worker processes need besides the URLs (the emulators' credentials). */
   env: Record<string, string>;
+  /** How often the tool resumes hooks and counts the runs completed, ms. */
+  pollMs: number;
   dispose(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ export function needsPrivateNetwork(name: PairName): boolean {
 export async function openPair(name: PairName): Promise<Pair> {
   if (name === 'local') {
     const dir = mkdtempSync(join(tmpdir(), 'durably-chaos-local-'));
-    return { name, storageUrl: `file:${dir}`, brokerUrl: `local:${dir}`, servers: [], env: {}, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { name, storageUrl: `file:${dir}`, brokerUrl: `local:${dir}`, servers: [], env: {}, pollMs: 250, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const aws = name === 'dynamodb+sqs';
   const storage: PrivateServer = name === 'redis' ? new PrivateRedis() : aws ? new PrivateDynamoDb() : new PrivatePostgres();
@@ -59,7 +61,10 @@ export async function openPair(name: PairName): Promise<Pair> {
       storageUrl: `dynamodb://durably-chaos?region=${region}&endpoint=${storage.url}`,
       brokerUrl: `sqs://durably-chaos?region=${region}&endpoint=${broker!.url}`,
       servers,
-      env: AWS_EMULATOR_ENV,
+      // DynamoDB Local holds one read-write lock per table, and a flood of reads (each worker's sweeps,
+      // the tool's counting) keeps its writers waiting past its 10 s lock timeout: fewer of them.
+      env: { ...AWS_EMULATOR_ENV, CHAOS_TIMER_SWEEP: '5s', CHAOS_RECOVERY_INTERVAL: '10s' },
+      pollMs: 2000,
       dispose: async () => void (await Promise.allSettled(servers.map((s) => s.destroy()))),
     };
   }
@@ -69,6 +74,7 @@ export async function openPair(name: PairName): Promise<Pair> {
     brokerUrl: (broker ?? storage).url,
     servers,
     env: {},
+    pollMs: 250,
     dispose: async () => void (await Promise.allSettled(servers.map((s) => s.destroy()))),
   };
 }
