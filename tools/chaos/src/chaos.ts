@@ -30,7 +30,7 @@ export interface ChaosOptions {
   downMs?: number;
   /** The workflow's sleep, ms. Default 1000. */
   sleepMs?: number;
-  /** Past the last fault, the runs left are stuck when none has completed for this long. Default 60 s. */
+  /** Past the last fault, the runs left are stuck when none has completed for this long. Default 60 s (300 s on dynamodb+sqs, whose emulator is slow). */
   stuckAfterMs?: number;
   /** Worker concurrency (runs at once per process). Default 50. */
   concurrency?: number;
@@ -47,6 +47,8 @@ export interface ChaosReport {
   pair: PairName;
   audit: Audit;
   stuck: number;
+  /** The window of that count: none completed for this long after the last fault. */
+  stuckAfterMs: number;
   kills: number;
   restarts: string[];
   faults: Fault[];
@@ -63,10 +65,11 @@ const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const o = { workers: 3, kills: Infinity, killEveryMs: [1000, 3000] as [number, number], restarts: true, downMs: 2000, sleepMs: 1000, stuckAfterMs: 60_000, chaosForMs: 120_000, concurrency: 50, log: () => undefined, ...defined(options) };
+  const o = { workers: 3, kills: Infinity, killEveryMs: [1000, 3000] as [number, number], restarts: true, downMs: 2000, sleepMs: 1000, chaosForMs: 120_000, concurrency: 50, log: () => undefined, ...defined(options) };
   const dir = mkdtempSync(join(tmpdir(), 'durably-chaos-'));
   const effects = new EffectsReader(join(dir, 'effects.log'));
   const pair = await openPair(o.pair);
+  const stuckAfterMs = options.stuckAfterMs ?? pair.stuckAfterMs;
   const workers = new Set<ChildProcess>();
   const killedPids = new Set<number>();
   const faults: Fault[] = [];
@@ -197,7 +200,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const lastFault = faults.at(-1)?.at ?? t0;
       // Stuck: past the last fault, no run has completed for stuckAfterMs (on a loaded machine the
       // queue may take minutes to drain; it must keep draining).
-      if (!allDone && faultsOver && Date.now() - Math.max(lastFault, lastCompletionAt) > o.stuckAfterMs) {
+      if (!allDone && faultsOver && Date.now() - Math.max(lastFault, lastCompletionAt) > stuckAfterMs) {
         stuck = runs.size - completed;
         allDone = true;
       }
@@ -219,12 +222,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     })));
     effects.poll();
     const result = await audit(client.storage, runs, effects.executions, killedPids, snapshots);
-    const broken = brokenPromises(result, stuck);
+    const broken = brokenPromises(result, stuck, stuckAfterMs);
     kept = broken.length > 0;
     return {
       pair: o.pair,
       audit: result,
       stuck,
+      stuckAfterMs,
       kills: killedPids.size,
       restarts,
       faults,

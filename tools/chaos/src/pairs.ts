@@ -21,6 +21,8 @@ export interface Pair {
   env: Record<string, string>;
   /** How often the tool resumes hooks and counts the runs completed, ms. */
   pollMs: number;
+  /** The runs left are stuck when none has completed for this long after the last fault, ms. */
+  stuckAfterMs: number;
   dispose(): Promise<void>;
 }
 
@@ -40,7 +42,7 @@ export function needsPrivateNetwork(name: PairName): boolean {
 export async function openPair(name: PairName): Promise<Pair> {
   if (name === 'local') {
     const dir = mkdtempSync(join(tmpdir(), 'durably-chaos-local-'));
-    return { name, storageUrl: `file:${dir}`, brokerUrl: `local:${dir}`, servers: [], env: {}, pollMs: 250, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { name, storageUrl: `file:${dir}`, brokerUrl: `local:${dir}`, servers: [], env: {}, pollMs: 250, stuckAfterMs: 60_000, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const aws = name === 'dynamodb+sqs';
   const storage: PrivateServer = name === 'redis' ? new PrivateRedis() : aws ? new PrivateDynamoDb() : new PrivatePostgres();
@@ -63,8 +65,12 @@ export async function openPair(name: PairName): Promise<Pair> {
       servers,
       // DynamoDB Local holds one read-write lock per table, and a flood of reads (each worker's sweeps,
       // the tool's counting) keeps its writers waiting past its 10 s lock timeout: fewer of them.
-      env: { ...AWS_EMULATOR_ENV, CHAOS_TIMER_SWEEP: '5s', CHAOS_RECOVERY_INTERVAL: '10s' },
+      // Its writes take seconds under load: a 2 s step lease would lapse while the step's outcome is
+      // being recorded, and every lapse is more work for the same lock.
+      env: { ...AWS_EMULATOR_ENV, CHAOS_TIMER_SWEEP: '5s', CHAOS_RECOVERY_INTERVAL: '10s', CHAOS_STEP_LEASE: '10s', CHAOS_VISIBILITY_TIMEOUT: '30s' },
       pollMs: 2000,
+      // Past the faults its JVM is cold again, and the runs left drain slowly: stuck means 5 minutes with none completed.
+      stuckAfterMs: 300_000,
       dispose: async () => void (await Promise.allSettled(servers.map((s) => s.destroy()))),
     };
   }
@@ -75,6 +81,7 @@ export async function openPair(name: PairName): Promise<Pair> {
     servers,
     env: {},
     pollMs: 250,
+    stuckAfterMs: 60_000,
     dispose: async () => void (await Promise.allSettled(servers.map((s) => s.destroy()))),
   };
 }
