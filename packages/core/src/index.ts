@@ -53,3 +53,5 @@ export * as runtimeKit from './engine/runtime-kit.js';
 /** Run histories: export a run's log to a file, and replay one against the current code (@durably/testing's replayHistory). */
 export { exportHistory, DURABLY_VERSION, type ExportHistoryOptions } from './runtime/client/export-history.js';
 export { replayRunLog, type ReplayCheck, type ReplayDivergence } from './engine/history-replay.js';
+/** The hook index key of a token (`HookRecord.token`), for tools and tests that read a storage's hook index. */
+export { hookIndexKey } from './engine/hook-token.js';

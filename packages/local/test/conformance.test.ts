@@ -1,22 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
+import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite } from '@durably/testing';
 import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage, availableDrivers } from '../src/index.js';
 import { openDatabase } from '../src/sqlite/db.js';
-
-// What the in-process backends offer. Neither storage pushes finished runs (clients poll); both brokers
-// list and remove dead letters, count deliveries exactly, and delay to the millisecond.
-const capabilities: Capabilities = {
-  subscribeFinished: false,
-  serverTime: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-};
+import { capabilities } from './capabilities.js';
 
 // The memory backends: clients of one harness share one storage object and one broker hub.
 storageSuite('memory', async () => {

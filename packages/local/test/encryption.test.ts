@@ -3,22 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aesGcmCodec } from '@durably/core';
-import { encryptionSuite, engineSuite, type Capabilities, type EngineArea, type RawLocation } from '@durably/testing';
+import { encryptionSuite, engineSuite, type EngineArea, type RawLocation } from '@durably/testing';
 import { LocalBroker, LocalStorage, MemoryBroker, MemoryBrokerHub, MemoryStorage, defaultDriver } from '../src/index.js';
 import { openSqlite } from '../src/sqlite/driver.js';
+import { capabilities } from './capabilities.js';
 
 // The engine under a payload codec: the areas whose runs carry payloads of every kind (arguments,
 // results, errors, hook tokens and payloads, signals, children), on both in-process backends.
-const capabilities: Capabilities = {
-  subscribeFinished: false,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-  serverTime: true,
-};
 const areas: EngineArea[] = ['basics', 'steps', 'hooks', 'messages', 'children', 'continueAsNew', 'updates'];
 const codec = aesGcmCodec({ keys: { old: randomBytes(32), k1: randomBytes(32) }, current: 'k1' });
 

@@ -1,23 +1,11 @@
 import { describe } from 'vitest';
 import pg from 'pg';
-import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
+import { brokerSuite, engineSuite, hookIndexAtRestTest, storageSuite } from '@durably/testing';
 import { PostgresBroker, PostgresStorage } from '../src/index.js';
 import { PG_URL, dropSchema, serverAvailable, uniqueSchema } from './harness.js';
+import { capabilities } from './capabilities.js';
 
 const available = await serverAvailable();
-
-// Full conformance: LISTEN/NOTIFY tells other clients of finished runs; the broker lists and removes
-// dead letters, counts deliveries exactly and delays to the millisecond.
-const capabilities: Capabilities = {
-  subscribeFinished: true,
-  serverTime: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-};
 
 describe.skipIf(!available)('postgres adapter', () => {
   storageSuite('postgres', async () => {

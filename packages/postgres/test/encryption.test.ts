@@ -2,21 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
 import pg from 'pg';
 import { aesGcmCodec } from '@durably/core';
-import { encryptionSuite, engineSuite, type Capabilities, type RawLocation } from '@durably/testing';
+import { encryptionSuite, engineSuite, type RawLocation } from '@durably/testing';
 import { PostgresBroker, PostgresStorage } from '../src/index.js';
 import { PG_URL, dropSchema, serverAvailable, uniqueSchema } from './harness.js';
+import { capabilities } from './capabilities.js';
 
 const available = await serverAvailable();
-const capabilities: Capabilities = {
-  subscribeFinished: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-  serverTime: true,
-};
 
 function backends(schema: string) {
   return { storage: new PostgresStorage({ url: PG_URL, schema, max: 4 }), broker: new PostgresBroker({ url: PG_URL, schema, max: 4 }) };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { BrokerError, deadLetterReason, defaultRetryBackoffMs, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
-import { keyPrefix, openRedis, type RedisConnection, type RedisConnectionOptions } from './connection.js';
+import { openRedis, type RedisClient, type RedisConnection, type RedisConnectionOptions } from './connection.js';
+import { KeyLayout } from './layout.js';
 
 /**
  * Options of `new RedisBroker(...)`: the connection (see {@link RedisConnectionOptions}) plus the
@@ -14,7 +14,7 @@ export interface RedisBrokerOptions extends RedisConnectionOptions {
 
 const GROUP = 'durably';
 
-/** KEYS: stream, delayed zset, dedup key ('' = none). ARGV: id, body, dc, dk, dueAt (0 = now), dedupTtlMs. */
+/** KEYS: stream, delayed zset, dedup key (unused when dk is ''). ARGV: id, body, dc, dk, dueAt (0 = now), dedupTtlMs. */
 const PUBLISH = `
 if ARGV[4] ~= '' then
   if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[6]) then return 0 end
@@ -58,7 +58,7 @@ end
 return 1
 `;
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   durablyPublish(...args: (string | number)[]): Promise<number>;
   durablyMoveDue(...args: (string | number)[]): Promise<number>;
   durablyRequeue(...args: (string | number)[]): Promise<number>;
@@ -76,7 +76,7 @@ export class RedisBroker implements Broker {
   private readonly redis: Scripted;
   private readonly owned: boolean;
   private readonly connection: RedisConnection;
-  private readonly P: string;
+  private readonly L: KeyLayout;
   private readonly consumers = new Set<StreamConsumer>();
   private closed = false;
   private readonly instance = randomUUID().slice(0, 8);
@@ -88,8 +88,8 @@ export class RedisBroker implements Broker {
     this.connection = connection;
     this.redis = redis as Scripted;
     this.owned = owned;
-    this.P = keyPrefix(options.prefix);
-    const r = redis as Redis;
+    this.L = new KeyLayout(options.prefix, connection.clustered, options.buckets);
+    const r = redis;
     if (!('durablyPublish' in r)) {
       r.defineCommand('durablyPublish', { lua: PUBLISH, numberOfKeys: 3 });
       r.defineCommand('durablyMoveDue', { lua: MOVE_DUE, numberOfKeys: 2 });
@@ -101,12 +101,14 @@ export class RedisBroker implements Broker {
     return this.closed;
   }
 
+  /** A queue's keys: `{prefix}:q:<queue>` and so on, on a cluster under the queue's own tag `{prefix/<queue>}`. */
   keys(queue: string) {
-    return { stream: `${this.P}:q:${queue}`, delayed: `${this.P}:dq:${queue}`, dlq: `${this.P}:dlq:${queue}` };
+    const P = this.L.queueTag(queue);
+    return { stream: `${P}:q:${queue}`, delayed: `${P}:dq:${queue}`, dlq: `${P}:dlq:${queue}` };
   }
 
   dedupKey(queue: string, key: string): string {
-    return `${this.P}:dd:${queue}:${key}`;
+    return `${this.L.queueTag(queue)}:dd:${queue}:${key}`;
   }
 
   get client(): Scripted {
@@ -127,7 +129,8 @@ export class RedisBroker implements Broker {
     const delay = Math.max(0, Math.round(options.delayMs ?? 0));
     const dk = options.dedupKey ?? '';
     try {
-      await this.redis.durablyPublish(k.stream, k.delayed, dk ? this.dedupKey(queue, dk) : '', randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
+      // Without a dedup key the script does not touch KEYS[3], but a cluster checks that it shares the slot.
+      await this.redis.durablyPublish(k.stream, k.delayed, this.dedupKey(queue, dk), randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
     } catch (err) {
       throw new BrokerError(this.connection.describe(`publish to "${queue}"`, err), { cause: err });
     }
@@ -230,7 +233,7 @@ interface Settings {
 class StreamConsumer {
   private active = true;
   private readonly inflight = new Map<string, { promise: Promise<void>; entryId: string }>();
-  private readonly reader: Redis;
+  private readonly reader: RedisClient;
   private readonly timers: NodeJS.Timeout[] = [];
   private slotFreed?: () => void;
   private loop?: Promise<void>;

@@ -1,8 +1,30 @@
 /**
  * Lua scripts of the Redis storage. ioredis loads each once and calls it by EVALSHA. Every script
- * touches only keys of one prefix, which all share the hash tag `{prefix}`, so each is single-slot on
- * a Redis Cluster too. ARGV[1] is always the key prefix including the tag, e.g. `{durably}`.
+ * touches only keys of one hash tag, ARGV[1] (`{durably}` on a single Redis, a bucket's tag such as
+ * `{durably~3}` on a cluster: see KeyLayout), so each is single-slot. KEYS[1] is always a key of that
+ * tag, which a cluster client routes the script by.
  */
+
+import type { RedisClient } from './connection.js';
+
+/** A client with the storage's scripts defined (by RedisStorage's constructor); KEYS[1] comes first. */
+export type Scripted = RedisClient & {
+  durablyCreateRun(...args: (string | number)[]): Promise<string[]>;
+  durablyAppend(...args: (string | number)[]): Promise<string[]>;
+  durablyTouch(...args: (string | number)[]): Promise<number>;
+  durablyClaimTimers(...args: (string | number)[]): Promise<string[]>;
+  durablyDeleteFinished(...args: (string | number)[]): Promise<number | string>;
+  durablySaveSchedule(...args: (string | number)[]): Promise<number>;
+  durablyDeleteSchedule(...args: (string | number)[]): Promise<number>;
+  durablyClaimSchedules(...args: (string | number)[]): Promise<string[]>;
+  durablyAcquireSlot(...args: (string | number)[]): Promise<number>;
+  durablyTakePermit(...args: (string | number)[]): Promise<number>;
+  durablyMigrateIdem(...args: (string | number)[]): Promise<number>;
+  durablyIdemClaim(...args: (string | number)[]): Promise<string[]>;
+  durablyVoidRun(...args: (string | number)[]): Promise<string>;
+  durablyIdemRelease(...args: (string | number)[]): Promise<number>;
+  durablyReleaseSlots(...args: (string | number)[]): Promise<number>;
+};
 
 /** Lex-sortable index member: zero-padded creation time, then the run id. */
 const MEMBER = `local function member(createdAt, runId) return string.format('%016d', createdAt) .. ':' .. runId end`;
@@ -28,13 +50,17 @@ local function findByKey(P, workflow, idem)
   return nil
 end`;
 
-/** KEYS[1] run hash. ARGV: P, runId, idemKey, workflow, queue, args, parent, createdAt, startAt, firstEvent, tags JSON ('' = none). */
+/**
+ * KEYS[1] run hash. ARGV: P, runId, idemKey, workflow, queue, args, parent, createdAt, startAt, firstEvent,
+ * tags JSON ('' = none), claimed ('1' = the idempotency key was claimed in another slot by IDEM_CLAIM: only recorded on the run).
+ */
 export const CREATE_RUN = `
 ${MEMBER}
 ${INDEX_KEYS}
 ${IDEM_LOOKUP}
 local P, runId, idem = ARGV[1], ARGV[2], ARGV[3]
-if idem ~= '' then
+local claimed = ARGV[12] == '1'
+if idem ~= '' and not claimed then
   local existing = findByKey(P, ARGV[4], idem)
   if existing then return { 'exists', existing } end
 end
@@ -46,7 +72,7 @@ if ARGV[9] ~= '' then table.insert(fields, 'startAt'); table.insert(fields, ARGV
 if ARGV[11] ~= '' then table.insert(fields, 'tags'); table.insert(fields, ARGV[11]) end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10])
-if idem ~= '' then redis.call('HSET', P .. ':idem:' .. ARGV[4], idem, runId) end
+if idem ~= '' and not claimed then redis.call('HSET', P .. ':idem:' .. ARGV[4], idem, runId) end
 local m = member(tonumber(ARGV[8]), runId)
 for _, k in ipairs(indexKeys(P, ARGV[4], 'pending', ARGV[7])) do redis.call('ZADD', k, 0, m) end
 if ARGV[11] ~= '' then
@@ -58,7 +84,8 @@ return { 'created' }
 /**
  * The conditional append. KEYS[1] run hash. ARGV: P, runId, expectedSeq, control JSON, event JSON...
  * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt]], clearTimers: [id],
- * hooks: [[token, json, pexpireat or 0]], releaseSlots, attributes? }. attributes: [[key, typed value or '']]:
+ * hooks: [[token, json, pexpireat or 0]], releaseSlots, channel?, attributes? }. channel: where finished run ids are published
+ * (default P:finished). attributes: [[key, typed value or '']]:
  * each is kept as the run hash's field `a:<key>` and indexed in `P:idx:attr:<key>:<typed value>` ('' removes it).
  */
 export const APPEND = `
@@ -87,7 +114,7 @@ if c.finishedAt then
   table.insert(sets, 'finishedAt'); table.insert(sets, string.format('%d', c.finishedAt))
   redis.call('ZADD', P .. ':idx:finished', c.finishedAt, runId)
   -- Clients waiting on result() in any process hear of it at once (see subscribeFinished).
-  redis.call('PUBLISH', P .. ':finished', runId)
+  redis.call('PUBLISH', c.channel or (P .. ':finished'), runId)
 end
 redis.call('HSET', KEYS[1], unpack(sets))
 for _, t in ipairs(c.setTimers) do
@@ -128,9 +155,9 @@ end
 return { 'ok' }
 `;
 
-/** KEYS[1] run hash. ARGV: P, runId, at. */
+/** KEYS[1] run hash. ARGV: P, runId, at. (A hash without lastSeq is no run: see VOID_RUN.) */
 export const TOUCH = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3]) end
+if redis.call('HEXISTS', KEYS[1], 'lastSeq') == 1 then redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3]) end
 return 1
 `;
 
@@ -154,10 +181,16 @@ end
 return out
 `;
 
-/** ARGV: P, finishedBefore, limit. Deletes finished runs with all they own. */
+/**
+ * ARGV: P, finishedBefore, limit, clustered ('1'). Deletes finished runs with all they own. Returns the
+ * count; clustered, a JSON list of [runId, workflow, idempotencyKey, hookTokens] instead, for the
+ * idempotency entries and hook locators the caller removes in their own slots.
+ */
 export const DELETE_FINISHED = `
 ${MEMBER}
 local P, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local clustered = ARGV[4] == '1'
+local gone = {}
 local ids = redis.call('ZRANGEBYSCORE', P .. ':idx:finished', '-inf', '(' .. before, 'LIMIT', 0, limit)
 for _, runId in ipairs(ids) do
   local runKey = P .. ':run:' .. runId
@@ -175,7 +208,7 @@ for _, runId in ipairs(ids) do
     redis.call('ZREM', P .. ':idx:wf:' .. f[1], m)
     redis.call('ZREM', P .. ':idx:st:' .. f[2], m)
     if f[3] then redis.call('ZREM', P .. ':idx:parent:' .. f[3], m) end
-    if f[5] then
+    if f[5] and not clustered then
       redis.call('HDEL', P .. ':idem:' .. f[1], f[5])
       if redis.call('HGET', P .. ':idem', f[5]) == runId then redis.call('HDEL', P .. ':idem', f[5]) end
     end
@@ -184,9 +217,15 @@ for _, runId in ipairs(ids) do
     redis.call('ZREM', P .. ':timers', runId .. '|' .. t)
     redis.call('HDEL', P .. ':timer-lease', runId .. '|' .. t)
   end
-  for _, token in ipairs(redis.call('SMEMBERS', P .. ':rh:' .. runId)) do redis.call('DEL', P .. ':hook:' .. token) end
+  local tokens = redis.call('SMEMBERS', P .. ':rh:' .. runId)
+  for _, token in ipairs(tokens) do redis.call('DEL', P .. ':hook:' .. token) end
   redis.call('DEL', runKey, P .. ':ev:' .. runId, P .. ':rt:' .. runId, P .. ':rh:' .. runId, P .. ':cp:' .. runId)
   redis.call('ZREM', P .. ':idx:finished', runId)
+  table.insert(gone, { runId, f[1] or '', f[5] or '', tokens })
+end
+if clustered then
+  if #gone == 0 then return '[]' end
+  return cjson.encode(gone)
 end
 return #ids
 `;
@@ -274,4 +313,59 @@ for i = 1, #flat, 2 do
   redis.call('HDEL', old, key)
 end
 return redis.call('HLEN', old)
+`;
+
+/**
+ * Cluster only: claims an idempotency key for a run before the run is created in its own slot.
+ * KEYS[1] the key's hash `P:idem:<workflow>` (its own bucket). ARGV: idemKey, runId, staleRunId ('' = none).
+ * The entry is `runId|claimedAtMs` (server time). Claimed when free, already this run's, or held by
+ * staleRunId (a claim whose run was never created: VOID_RUN has made sure it never will be).
+ * Returns { 'claimed' } or { 'taken', runId, ageMs }.
+ */
+export const IDEM_CLAIM = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local sep = string.find(cur, '|[^|]*$')
+  local id = sep and string.sub(cur, 1, sep - 1) or cur
+  local at = sep and tonumber(string.sub(cur, sep + 1)) or 0
+  if id ~= ARGV[2] and (ARGV[3] == '' or id ~= ARGV[3]) then return { 'taken', id, tostring(math.max(0, now - at)) } end
+  if id == ARGV[2] then return { 'claimed' } end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. now)
+return { 'claimed' }
+`;
+
+/**
+ * Cluster only: makes sure a run that an idempotency entry points to is never created (its creator
+ * claimed the key, then died or stalled before creating it). KEYS[1] run hash. ARGV: ttlMs.
+ * Leaves a marker hash without lastSeq (no run to every reader, and CREATE_RUN finds it exists).
+ * Returns 'voided', or 'exists' when the run was created after all.
+ */
+export const VOID_RUN = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HEXISTS', KEYS[1], 'lastSeq') == 1 then return 'exists' end
+  return 'voided'
+end
+redis.call('HSET', KEYS[1], 'void', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 'voided'
+`;
+
+/** Cluster only: removes an idempotency entry if it still points to this run. KEYS[1] `P:idem:<workflow>`. ARGV: idemKey, runId. */
+export const IDEM_RELEASE = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local sep = string.find(cur, '|[^|]*$')
+local id = sep and string.sub(cur, 1, sep - 1) or cur
+if id ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
+/** Cluster only: the slots a run holds, released after the append that finished it. KEYS[1] `P:slots-of:<runId>`. ARGV: P, runId. */
+export const RELEASE_SLOTS = `
+local P, runId = ARGV[1], ARGV[2]
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('SREM', P .. ':slot:' .. k, runId) end
+return redis.call('DEL', KEYS[1])
 `;

@@ -2,21 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
 import { Redis } from 'ioredis';
 import { aesGcmCodec } from '@durably/core';
-import { encryptionSuite, engineSuite, type Capabilities, type RawLocation } from '@durably/testing';
+import { encryptionSuite, engineSuite, type RawLocation } from '@durably/testing';
 import { RedisBroker, RedisStorage } from '../src/index.js';
 import { REDIS_URL, dropPrefix, serverAvailable, uniquePrefix } from './harness.js';
+import { capabilities } from './capabilities.js';
 
 const available = await serverAvailable();
-const capabilities: Capabilities = {
-  subscribeFinished: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-  serverTime: true,
-};
 
 function backends(prefix: string) {
   return { storage: new RedisStorage({ url: REDIS_URL, prefix }), broker: new RedisBroker({ url: REDIS_URL, prefix }) };

@@ -38,3 +38,4 @@ export async function serverAvailable(): Promise<boolean> {
     redis.disconnect();
   }
 }
+

@@ -64,6 +64,7 @@ for (const mode of ['inline', 'dispatch'] as const) {
 if (shapes.has('B3')) {
   parts.push(['B3 1 s', () => b3(backend, sizes.b3, 1000)]);
   if (!tiny) parts.push(['B3 10 s', () => b3(backend, sizes.b3, 10_000)]);
+  if (!tiny) parts.push(['B3 10 s beyond a 5 s window (woken through SQS)', () => b3(backend, sizes.b3, 10_000, 5_000)]);
 }
 if (shapes.has('B4')) {
   parts.push(['B4 sleep', () => b4(backend, sizes.b4, 'sleep')]);

@@ -8,6 +8,7 @@ import { Client, LocalBroker, LocalStorage, MemoryBroker, MemoryStorage, Worker,
 import { PostgresBroker, PostgresStorage } from '@durably/postgres';
 import { RedisBroker, RedisStorage } from '@durably/redis';
 import { Redis } from 'ioredis';
+import { redisClusterBackend } from './redis-cluster.js';
 
 export const REDIS_URL = process.env.DURABLY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 export const PG_URL = process.env.DURABLY_BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
@@ -177,8 +178,11 @@ export const pgStatements = { total: 0, writes: 0 };
   }
 }
 
+// A private six-node Redis Cluster, started by main.ts when asked for (see redis-cluster.ts).
+BACKENDS['redis-cluster'] = redisClusterBackend;
+
 /** Backends that need a server (skipped, with a note, when it is not reachable outside CI). */
-export const SERVER_BACKENDS = new Set(['postgres', 'redis', 'postgres+redis', 'postgres+rabbitmq', 'local+rabbitmq']);
+export const SERVER_BACKENDS = new Set(['postgres', 'redis', 'redis-cluster', 'postgres+redis', 'postgres+rabbitmq', 'local+rabbitmq']);
 
 /** Counts storage writes so that the cost per step is measured, not assumed. */
 export type CountingStorage = Storage & { appends: number; timerMoves: number; creates: number };
@@ -350,7 +354,7 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       // Appends without events: a step's lease renewed (once a third of stepLease has passed, so only on a slow backend) or a timer moved.
       row('timer_moves_per_step', (storage.timerMoves - moves0) / (count * 3), 'appends/step'),
       row('broker_messages_per_step', (opened.published() - published0) / (count * 3), 'messages/step'),
-      ...(opened.commands && backend.name === 'redis' ? [row('redis_commands_per_step', ((await opened.commands()) - commands0) / (count * 3), 'commands/step')] : []),
+      ...(opened.commands && (backend.name === 'redis' || backend.name === 'redis-cluster') ? [row('redis_commands_per_step', ((await opened.commands()) - commands0) / (count * 3), 'commands/step')] : []),
       ...(opened.commands && backend.name === 'postgres' ? [row('pg_statements_per_step', ((await opened.commands()) - commands0) / (count * 3), 'statements/step')] : []),
       ...(opened.writes && backend.name === 'postgres' ? [row('pg_writes_per_step', ((await opened.writes()) - writes0) / (count * 3), 'statements/step')] : []),
       ...Object.entries(opened.usage?.() ?? {}).map(([name, value]) => row(`${name}_per_step`, (value - (usage0[name] ?? 0)) / (count * 3), `${name.replace(/^.*_(units|requests)$/, '$1')}/step`)),
@@ -376,11 +380,13 @@ export async function b2(backend: Backend, mode: 'inline' | 'dispatch', steps: n
 }
 
 /**
- * B3: `count` workflows sleeping `ms`; lateness of the wake-up past the requested time. `viaBroker`
- * turns the worker's own timers off (localTimerWindow 0), so every wake-up is a delayed broker
- * message: what sleeps longer than the 60 s window get, measured on short sleeps.
+ * B3: `count` workflows sleeping `ms`; lateness of the wake-up past the requested time. `windowMs`
+ * sets the workers' localTimerWindow (default 60 s): a sleep longer than it is woken by a broker
+ * message sent to arrive one window early and held by the worker that receives it (what a sleep
+ * past 60 s gets, measured on a shorter one with a shorter window); 0 turns the workers' own timers
+ * off, so every wake-up is a delayed broker message, as late as the broker's delays are.
  */
-export async function b3(backend: Backend, count: number, ms: number, viaBroker = false): Promise<Row[]> {
+export async function b3(backend: Backend, count: number, ms: number, windowMs?: number): Promise<Row[]> {
   return withEngine(backend, 'inline', async (client) => {
     const runs = await Promise.all(Array.from({ length: count }, () => client.start(sleeper, ms)));
     const lateness: number[] = [];
@@ -394,9 +400,9 @@ export async function b3(backend: Backend, count: number, ms: number, viaBroker 
       }),
     );
     lateness.sort((a, b) => a - b);
-    const row = (metric: string, value: number): Row => ({ shape: 'B3', system: 'durably', backend: backend.name, mode: `sleep ${ms}ms${viaBroker ? ' via broker' : ''}`, metric, value, unit: 'ms' });
+    const row = (metric: string, value: number): Row => ({ shape: 'B3', system: 'durably', backend: backend.name, mode: `sleep ${ms}ms${windowMs === 0 ? ' via broker' : windowMs !== undefined ? `, window ${windowMs}ms` : ''}`, metric, value, unit: 'ms' });
     return [row('lateness_p50_ms', percentile(lateness, 50)), row('lateness_p99_ms', percentile(lateness, 99)), row('lateness_max_ms', lateness.at(-1) ?? NaN)];
-  }, viaBroker ? { localTimerWindow: 0 } : {});
+  }, windowMs !== undefined ? { localTimerWindow: `${windowMs}ms` } : {});
 }
 
 /**

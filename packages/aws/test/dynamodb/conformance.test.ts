@@ -1,24 +1,11 @@
 import { describe } from 'vitest';
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { engineSuite, hookIndexAtRestTest, storageSuite, type Capabilities } from '@durably/testing';
+import { engineSuite, hookIndexAtRestTest, storageSuite } from '@durably/testing';
 import { DynamoStorage, SqsBroker } from '../../src/index.js';
 import { DYNAMODB_ENDPOINT, REGION, SQS_ENDPOINT, dropTable, dynamoAvailable, dynamoClient, uniqueName } from '../harness.js';
+import { capabilities } from './capabilities.js';
 
 const available = dynamoAvailable();
-
-// DynamoDB has no change feed a client can listen on: clients poll for finished runs; it has no clock
-// to offer either (workers run on their NTP-synced machine clocks). SQS cannot delete
-// one message of a queue by id, counts receives (not deliveries), and delays in whole seconds.
-const capabilities: Capabilities = {
-  subscribeFinished: false,
-  serverTime: false,
-  deadLetters: true,
-  removeDeadLetter: false,
-  workerLossRecovery: true,
-  exactDeliveryCount: false,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 1000,
-};
 
 describe.skipIf(!available)('dynamodb adapter', () => {
   // A table per harness (DynamoDB Local creates one in milliseconds), dropped after.

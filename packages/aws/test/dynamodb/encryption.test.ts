@@ -2,21 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
 import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import { aesGcmCodec } from '@durably/core';
-import { encryptionSuite, engineSuite, type Capabilities, type RawLocation } from '@durably/testing';
+import { encryptionSuite, engineSuite, type RawLocation } from '@durably/testing';
 import { DynamoStorage, SqsBroker } from '../../src/index.js';
 import { DYNAMODB_ENDPOINT, REGION, SQS_ENDPOINT, dropTable, dynamoAvailable, dynamoClient, uniqueName } from '../harness.js';
+import { capabilities } from './capabilities.js';
 
 const available = dynamoAvailable();
-const capabilities: Capabilities = {
-  subscribeFinished: false,
-  deadLetters: true,
-  removeDeadLetter: false,
-  workerLossRecovery: true,
-  exactDeliveryCount: false,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 1000,
-  serverTime: false,
-};
 
 function backends(table: string, prefix: string) {
   return { storage: new DynamoStorage({ table, endpoint: DYNAMODB_ENDPOINT, region: REGION }), broker: new SqsBroker({ prefix, endpoint: SQS_ENDPOINT, region: REGION }) };

@@ -25,6 +25,8 @@ const STORAGE_SCHEMES: Record<string, string> = {
   'postgresql:': '@durably/postgres',
   'redis:': '@durably/redis',
   'rediss:': '@durably/redis',
+  'redis+cluster:': '@durably/redis',
+  'rediss+cluster:': '@durably/redis',
   'dynamodb:': '@durably/aws',
 };
 const BROKER_SCHEMES: Record<string, string> = {
@@ -35,6 +37,8 @@ const BROKER_SCHEMES: Record<string, string> = {
   'postgresql:': '@durably/postgres',
   'redis:': '@durably/redis',
   'rediss:': '@durably/redis',
+  'redis+cluster:': '@durably/redis',
+  'rediss+cluster:': '@durably/redis',
   'amqp:': '@durably/rabbitmq',
   'amqps:': '@durably/rabbitmq',
   'sqs:': '@durably/aws',

@@ -65,9 +65,19 @@ export interface WorkerTuning {
   /** How often to look in storage for overdue timers whose wake-up message was lost. Default 1s. */
   timerSweepInterval?: Duration;
   /**
-   * Timers (sleeps, timeouts) due within this window are fired by this worker itself at their time,
-   * without a broker round trip; later ones get a delayed broker message. Either way the timer in
-   * storage is the truth: if this worker dies, the timer sweep wakes the run. 0 turns it off. Default 60s.
+   * How long past its due time the timer sweep leaves a timer to its wake-up (a local timer or a
+   * broker message) before it wakes the run itself. A lost wake-up is fired at most this plus one
+   * `timerSweepInterval` late; a shorter grace wakes some runs twice (harmless, but a write and a
+   * message more). Default 2s; 0: as soon as a sweep sees it due.
+   */
+  timerSweepGrace?: Duration;
+  /**
+   * Timers (sleeps, timeouts) due within this window are held by a worker and fired at their time
+   * without a broker round trip: those it writes, and those the broker brings. A later one gets a
+   * broker message sent to arrive one window early, and the worker that receives it holds it, so it
+   * fires on time whatever the broker's delay precision. Either way the timer in storage is the
+   * truth: if this worker dies, the timer sweep wakes the run. 0 turns it off (every wake-up is a
+   * delayed message, as late as the broker's delays). Default 60s.
    */
   localTimerWindow?: Duration;
   /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */

@@ -26,7 +26,7 @@ import { randomUUID } from 'node:crypto';
 import { newHookToken } from './hook-token.js';
 import type { CreatedHook } from './scope.js';
 import { fencedAppend } from './fenced-append.js';
-import { describeIdentity } from './replay.js';
+import { describeIdentity } from './call-identity.js';
 import { UpdateHandling } from './updates.js';
 import type { CancelScope } from './cancel-scope.js';
 

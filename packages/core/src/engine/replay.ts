@@ -2,7 +2,6 @@ import {
   type DurablyEvent,
   type EventOf,
   type ParentClosePolicy,
-  CancelledError,
   DurablyError,
   HookTimeoutError,
   SignalTimeoutError,
@@ -13,10 +12,11 @@ import {
   objectToError,
   type Serialized,
 } from '@durably/contracts';
-import { StepCommand, describeCall, drain, type Command, type CommandOf, type ConditionCommand } from './commands.js';
+import { StepCommand, drain, type Command, type CommandOf, type ConditionCommand } from './commands.js';
 import { traceOf } from '../observe/trace-context.js';
 import { lastSeqWrittenByExecution } from './replay-logger.js';
 import { leaseTimerId } from './claims.js';
+import { describeIdentity, identityOf, isStepHook, splitStepHook } from './call-identity.js';
 import { RunBatch, type SignalHandler } from './batch.js';
 import type { CancelScope } from './cancel-scope.js';
 
@@ -40,6 +40,9 @@ export abstract class Replay extends RunBatch {
 
   /** Checks a logged scope cancellation against the code's (scope-cancellation.ts). */
   protected abstract applyScopeCancelled(ev: EventOf<'scope_cancelled'>): boolean;
+
+  /** Cancels the run: every pending call that is not shielded is settled with CancelledError (scope-cancellation.ts). */
+  protected abstract requestCancel(reason?: string): void;
 
   /**
    * Applies events in seq order (the whole log on replay; only the new tail for a cached execution)
@@ -414,84 +417,4 @@ export abstract class Replay extends RunBatch {
     cmd.claim = undefined;
     this.liveTimers.delete(leaseTimerId(cmd.id));
   }
-
-  /**
-   * The step's attempt will not be recorded by this execution (cancelled, or the run ended): its lease
-   * timer goes with the next append, its running body is no longer renewed, and its signal fires.
-   */
-  protected dropClaim(cmd: StepCommand, reason: unknown): void {
-    if (cmd.inflight) {
-      cmd.abort?.abort(reason);
-      this.deps.attempts?.release(this.runId, cmd.id);
-    }
-    if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
-    cmd.claim = undefined;
-  }
-
-  protected requestCancel(reason?: string): void {
-    if (this.cancelReason) return;
-    this.cancelReason = { reason };
-    const error = new CancelledError(reason);
-    for (const cmd of [...this.commands.values()]) {
-      if (cmd.settled || cmd.shielded) continue;
-      cmd.abort?.abort(error);
-      if (cmd.kind === 'step') this.dropClaim(cmd, error);
-      this.settle(cmd, { ok: false, error });
-    }
-  }
-
-  /** Fires the abort signal of running (unshielded) attempts: the run was cancelled elsewhere. */
-  abortInflight(reason?: string): void {
-    const error = new CancelledError(reason);
-    for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.inflight && !cmd.shielded) cmd.abort?.abort(error);
-  }
 }
-
-function isStepHook(correlationId: string | undefined): boolean {
-  return correlationId !== undefined && correlationId.includes('/');
-}
-
-function splitStepHook(correlationId: string): [string, string] {
-  const i = correlationId.indexOf('/');
-  return [correlationId.slice(0, i), correlationId.slice(i + 1)];
-}
-
-function identityOf(ev: DurablyEvent): string | undefined {
-  switch (ev.type) {
-    case 'step_scheduled':
-    case 'step_started':
-    case 'step_failed':
-    case 'step_completed':
-      return `step:${ev.data.name}`;
-    case 'sleep_started':
-    case 'sleep_completed':
-      return 'sleep:sleep';
-    case 'value_recorded':
-      return `value:${ev.data.kind}`;
-    case 'hook_created':
-      return isStepHook(ev.correlationId) ? undefined : `hook:${ev.data.name}`;
-    case 'hook_closed':
-      return `hook:${ev.data.name}`;
-    case 'signal_waiting':
-    case 'signal_timed_out':
-    case 'signal_wait_cancelled':
-      return `signal:${ev.data.name}`;
-    case 'condition_waiting':
-    case 'condition_timed_out':
-      return 'condition:condition';
-    case 'patch_marker':
-      return `patch:${ev.data.patchId}`;
-    case 'attributes_set':
-      return 'attributes:setAttributes()';
-    case 'child_started':
-      return `child:${ev.data.workflow}`;
-    default:
-      return undefined;
-  }
-}
-
-export function describeIdentity(identity: string): string {
-  const i = identity.indexOf(':');
-  return describeCall(identity.slice(0, i), identity.slice(i + 1));
-}
-

@@ -1,11 +1,15 @@
-import { NonDeterminismError, ScopeCancelledError, type DurablyEvent, type EventOf } from '@durably/contracts';
+import { CancelledError, NonDeterminismError, ScopeCancelledError, type DurablyEvent, type EventOf } from '@durably/contracts';
 import { CancelScope } from './cancel-scope.js';
 import type { Command, StepCommand } from './commands.js';
 import { Replay } from './replay.js';
 import { leaseTimerId } from './claims.js';
 
 /**
- * Cancellation scopes (`cancellable`, `withTimeout`) and the run's cancel notice (`cancelRequested`).
+ * Cancellation: of the run (`cancel_requested`, and its notice `cancelRequested`), and of scopes
+ * (`cancellable`, `withTimeout`).
+ *
+ * A cancelled run settles every pending call that is not shielded with CancelledError; the attempts
+ * of its steps are dropped (their lease timers go with the next append, their signals fire).
  *
  * The workflow code cancels a scope: every pending call made inside it (or inside a scope nested in
  * it, but not inside a shield) is settled at once with ScopeCancelledError. A step attempt running
@@ -145,9 +149,39 @@ export abstract class ScopedReplay extends Replay {
     return this.cancelNotice.promise;
   }
 
-  protected override requestCancel(reason?: string): void {
-    const first = !this.cancelReason;
-    super.requestCancel(reason);
-    if (first) this.cancelNotice?.resolve({ ...this.cancelReason });
+  /**
+   * Cancels the run (a `cancel_requested`): every pending call that is not shielded is settled with
+   * CancelledError, the attempts of its steps are dropped, and `cancelRequested()` resolves.
+   */
+  protected requestCancel(reason?: string): void {
+    if (this.cancelReason) return;
+    this.cancelReason = { reason };
+    const error = new CancelledError(reason);
+    for (const cmd of [...this.commands.values()]) {
+      if (cmd.settled || cmd.shielded) continue;
+      cmd.abort?.abort(error);
+      if (cmd.kind === 'step') this.dropClaim(cmd, error);
+      this.settle(cmd, { ok: false, error });
+    }
+    this.cancelNotice?.resolve({ ...this.cancelReason });
+  }
+
+  /**
+   * The step's attempt will not be recorded by this execution (cancelled, or the run ended): its lease
+   * timer goes with the next append, its running body is no longer renewed, and its signal fires.
+   */
+  protected dropClaim(cmd: StepCommand, reason: unknown): void {
+    if (cmd.inflight) {
+      cmd.abort?.abort(reason);
+      this.deps.attempts?.release(this.runId, cmd.id);
+    }
+    if (cmd.claim) this.dropTimer(leaseTimerId(cmd.id));
+    cmd.claim = undefined;
+  }
+
+  /** Fires the abort signal of running (unshielded) attempts: the run was cancelled elsewhere. */
+  abortInflight(reason?: string): void {
+    const error = new CancelledError(reason);
+    for (const cmd of this.commands.values()) if (cmd.kind === 'step' && cmd.inflight && !cmd.shielded) cmd.abort?.abort(error);
   }
 }

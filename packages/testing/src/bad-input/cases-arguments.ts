@@ -45,6 +45,27 @@ class Point {
   constructor(readonly x: number) {}
 }
 
+/** `text` as a pattern that matches exactly it. */
+export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Defining a name a second time, with another function (or schema): each kind refuses it alike. */
+function duplicateNameCases(): BadInputCase[] {
+  const anySchema = { safeParse: (v: unknown) => ({ success: true as const, data: v }) };
+  const rows: Array<{ kind: string; name: string; how?: string; define(): unknown }> = [
+    { kind: 'workflow', name: 'badinput.echo', define: () => workflow('badinput.echo', async () => 'impostor') },
+    { kind: 'step', name: 'badinput.big-step', define: () => step('badinput.big-step', async () => 'impostor') },
+    { kind: 'hook', name: 'badinput.decision', how: ' with another schema', define: () => defineHook('badinput.decision', { schema: anySchema }) },
+  ];
+  return rows.map(({ kind, name, how = '', define }) => ({
+    name: `a second ${kind} named "${name}"${how}`,
+    category: 'duplicate name',
+    scope: 'engine',
+    act: async () => define(),
+    errors: [DuplicateNameError],
+    message: new RegExp(`Two different ${kind}s are named "${escapeRegExp(name)}".*rename one of them`),
+  }));
+}
+
 export const argumentCases: BadInputCase[] = [
   {
     name: 'start() with a function argument',
@@ -229,30 +250,7 @@ export const argumentCases: BadInputCase[] = [
     errors: [ScheduleNotFoundError],
     message: /No schedule with id "badinput-no-such-schedule"\. List them with client\.schedules\.list\(\)/,
   },
-  {
-    name: 'a second workflow named "badinput.echo"',
-    category: 'duplicate name',
-    scope: 'engine',
-    act: async () => workflow('badinput.echo', async () => 'impostor'),
-    errors: [DuplicateNameError],
-    message: /Two different workflows are named "badinput\.echo".*rename one of them/,
-  },
-  {
-    name: 'a second step named "badinput.big-step"',
-    category: 'duplicate name',
-    scope: 'engine',
-    act: async () => step('badinput.big-step', async () => 'impostor'),
-    errors: [DuplicateNameError],
-    message: /Two different steps are named "badinput\.big-step".*rename one of them/,
-  },
-  {
-    name: 'a second hook named "badinput.decision" with another schema',
-    category: 'duplicate name',
-    scope: 'engine',
-    act: async () => defineHook('badinput.decision', { schema: { safeParse: (v: unknown) => ({ success: true as const, data: v }) } }),
-    errors: [DuplicateNameError],
-    message: /Two different hooks are named "badinput\.decision".*rename one of them/,
-  },
+  ...duplicateNameCases(),
   {
     name: 'start() with the run id of a run of another workflow',
     category: 'duplicate name',

@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { HookNotFoundError, InvalidArgumentError, RunNotFoundError, encodeCursor, workflow } from '@durably/core';
 import type { BadInputCase, BadInputEnv } from './types.js';
 import type { SnapshotDiff } from './snapshot.js';
-import { oneNewRun } from './cases-arguments.js';
+import { escapeRegExp, oneNewRun } from './cases-arguments.js';
 import * as W from './workflows.js';
 
 const SQL = "'; DROP TABLE runs; --";
@@ -47,6 +47,33 @@ function startWithKey(key: string): Pick<BadInputCase, 'act' | 'accepted' | 'eff
     },
     effect: keptVerbatim(key),
   };
+}
+
+/** Idempotency keys the name rules allow, however hostile: each is stored and found verbatim. */
+function verbatimKeyCases(): BadInputCase[] {
+  const rows: Array<{ what: string; key: string }> = [
+    { what: '"*": stored verbatim, no pattern', key: '*' },
+    { what: 'of SQL, "*", "?", "[a-z]", "{tag}:", CR, LF, tab, quotes and backslash', key: HOSTILE },
+    { what: 'of 256 characters: stored verbatim', key: `${'k'.repeat(250)}{*}:\n'` },
+  ];
+  return rows.map(({ what, key }) => ({ name: `idempotency key ${what}`, category: 'injection', scope: 'storage', ...startWithKey(key) }));
+}
+
+/** Run ids made to match more than one run (SQL, a pattern) or to break a statement (a NUL): each finds no run. */
+function unknownRunCases(): BadInputCase[] {
+  const rows: Array<{ what: string; runId: string }> = [
+    { what: `run ${JSON.stringify(SQL_OR)}`, runId: SQL_OR },
+    { what: 'a run id with a NUL character', runId: NUL },
+    { what: 'run "*"', runId: '*' },
+  ];
+  return rows.map(({ what, runId }) => ({
+    name: `status() of ${what}`,
+    category: 'injection',
+    scope: 'storage',
+    act: (env) => env.client.getRun(runId).status(),
+    errors: [RunNotFoundError],
+    message: new RegExp(`No run with id "${escapeRegExp(runId)}" exists`),
+  }));
 }
 
 export const storageCases: BadInputCase[] = [
@@ -147,24 +174,7 @@ export const storageCases: BadInputCase[] = [
     scope: 'storage',
     ...startWithKey(SQL),
   },
-  {
-    name: 'idempotency key "*": stored verbatim, no pattern',
-    category: 'injection',
-    scope: 'storage',
-    ...startWithKey('*'),
-  },
-  {
-    name: 'idempotency key of SQL, "*", "?", "[a-z]", "{tag}:", CR, LF, tab, quotes and backslash',
-    category: 'injection',
-    scope: 'storage',
-    ...startWithKey(HOSTILE),
-  },
-  {
-    name: 'idempotency key of 256 characters: stored verbatim',
-    category: 'injection',
-    scope: 'storage',
-    ...startWithKey(`${'k'.repeat(250)}{*}:\n'`),
-  },
+  ...verbatimKeyCases(),
   {
     name: 'idempotency key with a NUL character',
     category: 'injection',
@@ -230,30 +240,7 @@ export const storageCases: BadInputCase[] = [
     errors: [InvalidArgumentError],
     message: /sendSignal: name must be a non-empty string of at most 200 characters\./,
   },
-  {
-    name: `status() of run ${JSON.stringify(SQL_OR)}`,
-    category: 'injection',
-    scope: 'storage',
-    act: (env) => env.client.getRun(SQL_OR).status(),
-    errors: [RunNotFoundError],
-    message: /No run with id "' OR '1'='1" exists/,
-  },
-  {
-    name: 'status() of a run id with a NUL character',
-    category: 'injection',
-    scope: 'storage',
-    act: (env) => env.client.getRun(NUL).status(),
-    errors: [RunNotFoundError],
-    message: /No run with id "a\u0000b" exists/,
-  },
-  {
-    name: 'status() of run "*"',
-    category: 'injection',
-    scope: 'storage',
-    act: (env) => env.client.getRun('*').status(),
-    errors: [RunNotFoundError],
-    message: /No run with id "\*" exists/,
-  },
+  ...unknownRunCases(),
   {
     name: `resumeHook() with token ${JSON.stringify(SQL_OR)}, "*", 10,000 characters and a NUL`,
     category: 'injection',

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { Broker, DurablyEvent, HookRecord, RunRecord, ScheduleRecord, Storage, Timer } from '@durably/core';
+import { hookIndexKey, type Broker, type DurablyEvent, type HookRecord, type RunRecord, type ScheduleRecord, type Storage, type Timer } from '@durably/core';
 
 /** Everything of one run the storage contract lets a reader see. */
 export interface RunState {
@@ -74,7 +73,7 @@ export async function snapshot(storage: Storage, brokers: CountingBroker[], queu
       const events = await storage.readEvents(record.runId);
       const tokens = events.flatMap((e) => (e.type === 'hook_created' && typeof e.data.token === 'string' ? [e.data.token] : []));
       // The index is keyed by the SHA-256 of each token (k + base64url), never the token.
-      const hooks = await Promise.all(tokens.map((t) => storage.getHook(`k${createHash('sha256').update(t, 'utf8').digest('base64url')}`)));
+      const hooks = await Promise.all(tokens.map((t) => storage.getHook(hookIndexKey(t))));
       runs.set(record.runId, { record, events, timers: await storage.listTimers(record.runId), hooks });
     }
     cursor = page.nextCursor;

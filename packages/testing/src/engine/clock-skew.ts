@@ -10,7 +10,7 @@ const SKEW_MS = 5 * 60_000;
 /** The timer sweep interval of every worker: with the sweep's grace, the bound on lateness the engine promises. */
 const SWEEP_MS = 1000;
 const SLEEPS_MS = [2000, 2500, 3000];
-/** How long the timer sweep leaves an overdue timer to its wake-up message (sweeps.ts). */
+/** How long the timer sweep leaves an overdue timer to its wake-up message by default (timerSweepGrace). */
 const SWEEP_GRACE_MS = 2000;
 /** How late a sweep may run on a loaded machine (its interval timer waits for a busy event loop). */
 const SWEEP_JITTER_MS = 500;
@@ -72,8 +72,11 @@ function recording(log: Written[]): (s: Storage) => Storage {
 export function clockSkewTests(suite: SuiteContext): void {
   const { client, worker, capabilities } = suite;
 
-  /** `loseWakeUps`: every delayed wake-up message is dropped and no timer is held in memory, so only the timer sweep wakes runs. */
-  async function scenario(skewMs: number, loseWakeUps: boolean): Promise<{ earliest: number; latest: number; boundMs: number; claimedLatest: number }> {
+  /**
+   * `loseWakeUps`: every delayed wake-up message is dropped and no timer is held in memory, so only
+   * the timer sweep wakes runs, `graceMs` (timerSweepGrace) after they are due.
+   */
+  async function scenario(skewMs: number, loseWakeUps: boolean, graceMs = SWEEP_GRACE_MS): Promise<{ earliest: number; latest: number; boundMs: number; claimedLatest: number }> {
     const log: Written[] = [];
     const lossy = loseWakeUps ? (b: Broker) => wrapBroker(b, (_q, _body, options) => (options?.delayMs ?? 0) > 0) : undefined;
     const correct = await client(lossy, undefined, recording(log));
@@ -88,7 +91,7 @@ export function clockSkewTests(suite: SuiteContext): void {
     const after = Date.now();
     expect(read).toBeGreaterThanOrEqual(before - Math.ceil(boundMs) - 1);
     expect(read).toBeLessThanOrEqual(after + Math.ceil(boundMs) + 1);
-    const sweeps = { timerSweepInterval: `${SWEEP_MS}ms`, ...(loseWakeUps ? { localTimerWindow: 0 } : {}) };
+    const sweeps = { timerSweepInterval: `${SWEEP_MS}ms`, timerSweepGrace: `${graceMs}ms`, ...(loseWakeUps ? { localTimerWindow: 0 } : {}) };
 
     // Sleeps started by a worker with a correct clock, then woken by skewed workers alone.
     const runs: Array<{ handle: RunHandle<unknown>; ms: number; t0: number }> = [];
@@ -134,9 +137,9 @@ export function clockSkewTests(suite: SuiteContext): void {
       // Woken by the sweep alone: after its grace, and claimed by a sweep within one sweep interval of
       // it (a sweep late on a busy event loop: that much more); the wake-up it sends then takes the
       // time to publish, deliver and replay, reported in the figures.
-      expect(earliest).toBeGreaterThanOrEqual(SWEEP_GRACE_MS - (Math.ceil(boundMs) + 1));
-      expect(Math.min(...claimLateness)).toBeGreaterThanOrEqual(SWEEP_GRACE_MS - (Math.ceil(boundMs) + 1));
-      expect(Math.max(...claimLateness)).toBeLessThanOrEqual(SWEEP_GRACE_MS + SWEEP_MS + SWEEP_JITTER_MS);
+      expect(earliest).toBeGreaterThanOrEqual(graceMs - (Math.ceil(boundMs) + 1));
+      expect(Math.min(...claimLateness)).toBeGreaterThanOrEqual(graceMs - (Math.ceil(boundMs) + 1));
+      expect(Math.max(...claimLateness)).toBeLessThanOrEqual(graceMs + SWEEP_MS + SWEEP_JITTER_MS);
     } else {
       // Never later than the timer sweep would wake it: its grace and one interval (a sweep late on a
       // busy event loop, a broker that delays in coarser steps: that much more). Usually a wake-up
@@ -173,4 +176,19 @@ export function clockSkewTests(suite: SuiteContext): void {
     },
     30_000,
   );
+
+  for (const [label, skewMs] of [['ahead of', SKEW_MS], ['behind', -SKEW_MS]] as const) {
+    itNeeds(
+      capabilities,
+      'serverTime',
+      `a worker whose clock is 5 minutes ${label} the storage's, its wake-up messages lost and its sweep given no grace, has its timer sweep fire each sleep within one sweep interval of its due time, none twice`,
+      async () => {
+        const { earliest, latest, boundMs, claimedLatest } = await scenario(skewMs, true, 0);
+        console.log(
+          `[clock skew] ${pairName()}: worker clock 5 min ${label} the storage's, wake-up messages lost, timerSweepGrace 0: ${SLEEPS_MS.length * 2} sleeps woken by the timer sweep ${Math.round(earliest)}..${Math.round(latest)} ms after due, claimed at most ${Math.round(claimedLatest)} ms after due (sweep interval ${SWEEP_MS} ms; offset measured within ±${boundMs.toFixed(1)} ms)`,
+        );
+      },
+      30_000,
+    );
+  }
 }

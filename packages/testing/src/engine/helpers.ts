@@ -10,8 +10,15 @@ export function ofType<K extends DurablyEvent['type']>(events: DurablyEvent[], t
   return events.filter((e): e is Extract<DurablyEvent, { type: K }> => e.type === type);
 }
 
-/** A broker that silently drops the publishes `drop` selects (a lost message), and passes the rest. */
-export function wrapBroker(inner: Broker, drop: (queue: string, body: string, options?: PublishOptions) => boolean): Broker {
+/**
+ * A broker that silently drops the publishes `drop` selects (a lost message), and passes the rest,
+ * with their options changed by `rewrite` if given (a late delay, say).
+ */
+export function wrapBroker(
+  inner: Broker,
+  drop: (queue: string, body: string, options?: PublishOptions) => boolean,
+  rewrite: (options?: PublishOptions) => PublishOptions | undefined = (options) => options,
+): Broker {
   return {
     get maxDelayMs() {
       return inner.maxDelayMs;
@@ -19,7 +26,7 @@ export function wrapBroker(inner: Broker, drop: (queue: string, body: string, op
     migrate: () => inner.migrate(),
     publish: async (queue, body, options) => {
       if (drop(queue, body, options)) return;
-      await inner.publish(queue, body, options);
+      await inner.publish(queue, body, rewrite(options));
     },
     consume: (queue, handler, options) => inner.consume(queue, handler, options),
     deadLetters: (queue, limit) => inner.deadLetters(queue, limit),

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, Worker } from '@durably/core';
+import { Client, Worker, hookIndexKey } from '@durably/core';
 import type { EngineHarness } from './suite.js';
 import { allWorkflows } from './workflows.js';
 import * as W from './workflows.js';
-import { hookKey } from './hooks-multiuse.js';
 import { waitFor } from '../wait.js';
 
 /** An engine harness that can also read its backend's hook index around the storage API. */
@@ -42,13 +41,13 @@ export function hookIndexAtRestTest(name: string, createHarness: () => Promise<H
       const review = await c.start(W.reviewWf, 'doc-at-rest', 60_000);
       await waitFor(() => W.issuedTokens.has(single.runId) && W.issuedTokens.has(multi.runId) && W.stepHookTokens.has(review.runId), 10_000);
       const tokens = [W.issuedTokens.get(single.runId)!, W.issuedTokens.get(multi.runId)!, W.stepHookTokens.get(review.runId)!];
-      await waitFor(async () => (await Promise.all(tokens.map((t) => c.storage.getHook(hookKey(t))))).every((h) => h !== undefined), 10_000);
+      await waitFor(async () => (await Promise.all(tokens.map((t) => c.storage.getHook(hookIndexKey(t))))).every((h) => h !== undefined), 10_000);
 
       const check = async () => {
         const rows = (await harness.readHookIndex()).join('\n');
         for (const token of tokens) {
           expect(rows).not.toContain(token);
-          expect(rows).toContain(hookKey(token));
+          expect(rows).toContain(hookIndexKey(token));
         }
       };
       await check();

@@ -1,14 +1,8 @@
-import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { HookAlreadyUsedError, HookExpiredError, HookNotFoundError, HookPayloadInvalidError, type AppendRequest, type DurablyEvent, type Storage } from '@durably/core';
+import { HookAlreadyUsedError, HookExpiredError, HookNotFoundError, HookPayloadInvalidError, hookIndexKey, type AppendRequest, type DurablyEvent, type Storage } from '@durably/core';
 import type { SuiteContext } from './context.js';
 import * as W from './workflows.js';
 import { waitFor } from '../wait.js';
-
-/** The hook index key of a token, as documented: `k` and the token's SHA-256, base64url. */
-export function hookKey(token: string): string {
-  return `k${createHash('sha256').update(token, 'utf8').digest('base64url')}`;
-}
 
 /**
  * Engine suite, multi-use hooks (payloads in order, buffered, close, timeout, replay, racing resumes)
@@ -45,7 +39,7 @@ export function multiUseHookTests(suite: SuiteContext): void {
     expect(events.filter((e) => e.type === 'hook_received')).toHaveLength(3);
     expect(events.filter((e) => e.type === 'hook_closed')).toHaveLength(1);
     expect(events.find((e) => e.type === 'hook_created')?.data).toMatchObject({ name: 'suite.votes', token, multiUse: true });
-    expect(await c.storage.getHook(hookKey(token))).toMatchObject({ runId: run.runId, consumedAt: expect.any(Number) });
+    expect(await c.storage.getHook(hookIndexKey(token))).toMatchObject({ runId: run.runId, consumedAt: expect.any(Number) });
     // A replay in another process (a query replays the log) hands the code the same payloads.
     expect(await other.query(W.tally, run.runId, W.votesSeen)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
@@ -103,7 +97,7 @@ export function multiUseHookTests(suite: SuiteContext): void {
     const { c } = await setup();
     const run = await c.start(W.expense, 60_000);
     const token = await started(run);
-    const key = hookKey(token);
+    const key = hookIndexKey(token);
     expect(await c.storage.getHook(token)).toBeUndefined();
     const entry = await c.storage.getHook(key);
     expect(entry).toMatchObject({ token: key, runId: run.runId, name: 'suite.approval' });
@@ -117,7 +111,7 @@ export function multiUseHookTests(suite: SuiteContext): void {
     const review = await c.start(W.reviewWf, 'doc-3', 60_000);
     await waitFor(() => W.stepHookTokens.has(review.runId), 10_000);
     const stepToken = W.stepHookTokens.get(review.runId)!;
-    await waitFor(async () => (await c.storage.getHook(hookKey(stepToken))) !== undefined, 10_000);
+    await waitFor(async () => (await c.storage.getHook(hookIndexKey(stepToken))) !== undefined, 10_000);
     expect(await c.storage.getHook(stepToken)).toBeUndefined();
     await c.resumeHook(stepToken, { ok: true });
     expect(await review.result({ timeout: '20s' })).toBe('doc-3: approved');
@@ -144,7 +138,7 @@ function rawTokenIndex(storage: Storage): Storage {
       if (prop !== 'append') return Reflect.get(target, prop, receiver);
       return (request: AppendRequest) => {
         const raw = new Map<string, string>();
-        for (const ev of request.events) if (ev.type === 'hook_created') raw.set(hookKey(ev.data.token), ev.data.token);
+        for (const ev of request.events) if (ev.type === 'hook_created') raw.set(hookIndexKey(ev.data.token), ev.data.token);
         const setHooks = request.setHooks?.map((h) => (raw.has(h.token) ? { ...h, token: raw.get(h.token)! } : h));
         return target.append(setHooks ? { ...request, setHooks } : request);
       };

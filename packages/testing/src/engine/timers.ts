@@ -40,6 +40,22 @@ export function timerTests(suite: SuiteContext): void {
     expect(await run.result({ timeout: '20s' })).toBe('woke');
   });
 
+  it('fires a wake-up due beyond the window on time though the broker delays it late: it is sent a window ahead and held', async () => {
+    // Every delayed message arrives 1 s later than asked (a broker lagging under a burst, say).
+    const lagMs = 1000;
+    const c = await client((b) => wrapBroker(b, () => false, (o) => (o?.delayMs ? { ...o, delayMs: o.delayMs + lagMs } : o)));
+    // The writer holds nothing due past 3 s, and no sweep steps in: only the broker's message wakes it.
+    await worker(c, { localTimerWindow: '3s', timerSweepInterval: '1h' });
+    const run = await c.start(W.sleeper, 4000);
+    expect(await run.result({ timeout: '20s' })).toBe('woke');
+    const events = await run.events();
+    const started = events.find((e) => e.type === 'sleep_started') as { data: { wakeAt: number } };
+    const woke = events.find((e) => e.type === 'sleep_completed')!;
+    // Sent to arrive 3 s early, it came 2 s early (1 s less with a coarse broker) and waited here.
+    expect(woke.at).toBeGreaterThanOrEqual(started.data.wakeAt);
+    expect(woke.at - started.data.wakeAt).toBeLessThan(lagMs / 2);
+  });
+
   it('fires a short timer in the worker that wrote it, and a stopping worker hands its timers to the broker', async () => {
     const c = await client();
     const first = await worker(c);

@@ -1,13 +1,15 @@
-import { randomUUID } from 'node:crypto';
+/**
+ * The client: starts runs and acts on them (cancel, signal, update, resume a hook, query), on one
+ * storage and broker. What each act does lives beside it (start.ts, updates.ts, resume-hook.ts,
+ * query.ts, run-chain.ts, connect.ts, clock-sync.ts); this class holds the client's state and
+ * readiness, and the appends from outside a run.
+ */
 import {
   type Broker,
   parseDuration,
   type Duration,
-  HookNotFoundError,
-  HookPayloadInvalidError,
   InvalidArgumentError,
   RunAlreadyFinishedError,
-  RunIdInUseError,
   RunNotFoundError,
   makeEvent,
   type DurablyEvent,
@@ -17,6 +19,7 @@ import {
   FINISHED_STATUSES,
   type RunFilter,
   type RunPage,
+  type RunPatch,
   type RunRecord,
   type RunStatus,
   type Storage,
@@ -25,23 +28,18 @@ import {
   DEFAULT_LIMITS,
   checkPayload,
   type Limits,
-  checkQueue,
-  checkTags,
-  checkRunId,
   checkIdempotencyKey,
   checkAttributeFilter,
   checkSignalName,
   checkRunFilter,
-  HOOK_TOKEN_PATTERN,
   EventLimitExceededError,
   UpdateRejectedError,
 } from '@durably/contracts';
-import { isWorkflow, validateArgs, type Workflow } from '../../engine/definitions.js';
-import { getHookDefinition, type QueryDefinition } from '../../engine/definitions.js';
+import { isWorkflow, type QueryDefinition, type Workflow } from '../../engine/definitions.js';
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
 import { RunHandle } from './handle.js';
-import { findHook, resumeRound } from './resume-hook.js';
+import { resumeHook } from './resume-hook.js';
 import { fencedAppend } from '../../engine/fenced-append.js';
 import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
@@ -51,23 +49,17 @@ import { checkUpdateWithStart, deliverUpdate, prepareUpdate, type UpdateCallOpti
 import type { UpdateDefinition } from '../../engine/update-definition.js';
 import { createLogger } from '../../logger.js';
 import type { WorkerConfig } from '../../config/types.js';
-import { combineInstrumentation, type CombinedInstrumentation, type Instrumentation } from '../../observe/instrumentation.js';
+import { combineInstrumentation, type CombinedInstrumentation } from '../../observe/instrumentation.js';
 import { otelInstrumentation } from '../../observe/otel.js';
-import { ClockSync, type ClockSyncOptions } from './clock-sync.js';
+import { ClockSync } from './clock-sync.js';
 import { encryptStorage } from '../../codec/encrypt-storage.js';
+import type { ClientOptions, StartOptions, UpdateWithStartOptions } from './options.js';
+import { createRun, startRun } from './start.js';
+import { nextInChain, runChain } from './run-chain.js';
 
 export { RunHandle, type StartOutcome } from './handle.js';
 export type { UpdateCallOptions } from './updates.js';
-
-/** Options of `client.updateWithStart(workflow, args, options)`: the start's, with the key required, and the update's. */
-export interface UpdateWithStartOptions<T, R> extends StartOptions, UpdateCallOptions {
-  /** Finds the run to update; when no run of the workflow has it, the run started with this key. */
-  idempotencyKey: string;
-  /** The update to send, once the run exists. */
-  update: UpdateDefinition<T, R> | string;
-  /** Its payload. */
-  payload: T;
-}
+export type { ClientOptions, StartOptions, UpdateWithStartOptions } from './options.js';
 
 // The engine's step context knows no client; the runtime adds the one its worker runs steps with.
 declare module '../../engine/scope.js' {
@@ -75,80 +67,6 @@ declare module '../../engine/scope.js' {
     /** @internal The worker's client (streams use it to reach other runs); absent outside a worker. */
     readonly client?: Client;
   }
-}
-
-/** Options of `startWith(workflow, args, options)` and `client.startWith(...)`. */
-export interface StartOptions {
-  /**
-   * A second start of the same workflow with the same key returns the first run instead of starting
-   * another (keys are unique per workflow). If that run was started with other arguments, the handle
-   * says so (`argsDiffer`) and a warning is logged.
-   */
-  idempotencyKey?: string;
-  /** Start no earlier than this long from now. */
-  delay?: Duration;
-  /** Start no earlier than this time. */
-  startAt?: Date;
-  /** Queue of the run's workflow tasks (default: the workflow's queue). */
-  queue?: string;
-  /**
-   * Use this run id instead of a generated one. A start with the id of an existing run of the same
-   * workflow and arguments returns that run (a start retried after a timeout, say); with another
-   * workflow or other arguments it throws RunIdInUseError.
-   */
-  runId?: string;
-  /** `false`: run in this process without storing anything (transient mode). */
-  durable?: boolean;
-  /** Labels for this run, added to the workflow's; filter with listRuns({ tags }). */
-  tags?: string[];
-}
-
-/**
- * Options of `new Client(...)`: a storage and a broker instance, and the client's limits, logger and
- * hooks. `createClient({ storage: 'postgres://...' })` and `connect()` build one from URLs or the config.
- */
-export interface ClientOptions {
-  /** Where runs are stored. */
-  storage: Storage;
-  /** Where tasks are published. */
-  broker: Broker;
-  /** Payload size and event count limits (defaults: 1 MiB, warn at 10,000 events, fail at 50,000). */
-  limits?: Partial<Limits>;
-  /**
-   * The engine's clock, taken as it is (no synchronisation with the storage); tests replace it to
-   * skip time. Default: the machine's clock following the storage's (see `clockSync`).
-   */
-  clock?: () => number;
-  /**
-   * Without a `clock` option, the engine's time follows the storage's clock (`Storage.serverTime`:
-   * Postgres, Redis; the embedded storages share the machine's): its offset from the machine's
-   * clock is measured when the client connects and every `interval` after, and a machine clock
-   * further off than `warnAbove` is logged. `false` runs on the machine's clock alone. A storage
-   * with no clock of its own (DynamoDB) runs on the machine's clock, which must be kept in sync (NTP).
-   */
-  clockSync?: ClockSyncOptions | false;
-  /** Defaults for workers created on this client (the config file's `worker`); the worker's own options win. */
-  worker?: WorkerConfig;
-  /** Your own hooks (the client calls `runStart` when it creates a run); OpenTelemetry spans are added when its API is installed. */
-  instrumentation?: Instrumentation;
-  /** @internal Settings known once the config is loaded (createClient): applied by ensureReady. */
-  deferred?: () => Promise<Pick<ClientOptions, 'limits' | 'worker' | 'addresses' | 'codec'>>;
-  /** Where the client logs (a reused idempotency key, waits for a backend). Default: createLogger(). */
-  logger?: Logger;
-  /**
-   * How long the first use of the client (ensureReady: worker.start(), the first start()...) keeps
-   * trying to reach a storage or broker that is down, with exponential backoff, logging each wait.
-   * 0 fails at once. Default 60s.
-   */
-  connectTimeout?: Duration;
-  /** The URLs the backends were made from (passwords hidden), for log lines. */
-  addresses?: { storage?: string; broker?: string };
-  /**
-   * Encrypts payloads at rest with this codec (`aesGcmCodec({ keys, current })`): the client wraps
-   * `storage` with `encryptStorage`, and encrypts the arguments that dispatched step tasks carry
-   * through the broker. Workers made on the client use it. See docs/guides/encryption.md.
-   */
-  codec?: PayloadCodec;
 }
 
 /** Starts and observes runs on one storage and broker. */
@@ -207,30 +125,12 @@ export class Client implements RunStarter {
   /** The runs linked by continueAsNew that `runId` belongs to, oldest first. */
   async getRunChain(runId: string): Promise<RunRecord[]> {
     await this.ensureReady();
-    const start = await this.storage.getRun(runId);
-    if (!start) throw new RunNotFoundError(runId);
-    const chain: RunRecord[] = [start];
-    for (let first = (await this.storage.readEvents(runId, 1, 1))[0]; first?.type === 'run_created' && first.data.continuedFrom; ) {
-      const previous = await this.storage.getRun(first.data.continuedFrom);
-      if (!previous) break; // deleted by retention
-      chain.unshift(previous);
-      first = (await this.storage.readEvents(previous.runId, 1, 1))[0];
-    }
-    for (let current = start; ; ) {
-      const nextId = await this.nextInChain(current);
-      const next = nextId === undefined ? undefined : await this.storage.getRun(nextId);
-      if (!next) break;
-      chain.push(next);
-      current = next;
-    }
-    return chain;
+    return runChain(this.storage, runId);
   }
 
   /** @internal The run that continues `run` (continueAsNew), read from its final event; undefined if it did not continue. */
-  async nextInChain(run: RunRecord): Promise<string | undefined> {
-    if (run.status !== 'continued') return undefined;
-    const [last] = await this.storage.readEvents(run.runId, run.lastSeq, 1);
-    return last?.type === 'run_continued' ? last.data.nextRunId : undefined;
+  nextInChain(run: RunRecord): Promise<string | undefined> {
+    return nextInChain(this.storage, run);
   }
 
   /** Retention: deletes finished runs that finished more than `olderThan` ago. Returns how many. */
@@ -279,83 +179,12 @@ export class Client implements RunStarter {
 
   /** `start` with options: idempotency key, delay or start time, queue, run id. */
   async startWith<A extends unknown[], R>(wf: Workflow<A, R>, args: A, options: StartOptions): Promise<RunHandle<Awaited<R>>> {
-    if (!isWorkflow(wf)) throw new InvalidArgumentError('start(): the first argument must be a workflow made with workflow(name, fn).');
-    if (!Array.isArray(args)) throw new InvalidArgumentError('start(): args must be an array.');
-    const def = wf.definition;
-    const queue = options.queue === undefined ? def.queue : checkQueue(options.queue, 'start()');
-    const runId = options.runId ?? randomUUID();
-    checkRunId(runId, 'start()');
-    if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey, 'start()');
-    let startAt: number | undefined;
-    if (options.startAt !== undefined) {
-      startAt = options.startAt.getTime();
-      if (Number.isNaN(startAt)) throw new InvalidArgumentError('start(): startAt is an invalid Date.');
-    }
-    const delayMs = options.delay === undefined ? undefined : parseDuration(options.delay, 'start({ delay })');
-    const validArgs = validateArgs(def.schema, args, `workflow "${def.name}"`) as A;
-    if (!def.durable || options.durable === false) {
-      // Loaded on use: transient runs touch neither storage nor broker.
-      const { startTransient } = await import('../transient.js');
-      return startTransient(this, wf, validArgs, runId) as Promise<RunHandle<Awaited<R>>>;
-    }
-    await this.ensureReady();
-    // Read once ready: the clock follows the storage's from then on.
-    const now = this.clock();
-    if (delayMs !== undefined) startAt = Math.max(startAt ?? 0, now + delayMs);
-    const serializedArgs = checkPayload(serialize(validArgs, `the arguments of workflow "${def.name}"`), `The arguments of workflow "${def.name}"`, this.limits);
-    const tags = [...new Set([...def.tags, ...checkTags(options.tags, 'start()')])];
-    const { run, created } = await this.startSerialized(def.name, queue, serializedArgs, { runId, idempotencyKey: options.idempotencyKey, startAt, now, tags });
-    if (created) return new RunHandle(this, run.runId, { created: true });
-    const byKey = options.idempotencyKey !== undefined && run.workflow === def.name && run.idempotencyKey === options.idempotencyKey;
-    const argsDiffer = run.args !== serializedArgs;
-    if (!byKey) {
-      // Found by its runId: the same start again (retried after a timeout, say) gets the run; any
-      // other start must not be mistaken for it.
-      if (run.workflow !== def.name || argsDiffer) throw new RunIdInUseError(run.runId, run.workflow, def.name);
-      return new RunHandle(this, run.runId, { created: false });
-    }
-    if (argsDiffer) {
-      this.logger.warn('start(): the idempotency key was already used by a run with other arguments; that run is returned and these arguments are ignored', {
-        workflow: def.name,
-        idempotencyKey: options.idempotencyKey,
-        runId: run.runId,
-      });
-    }
-    return new RunHandle(this, run.runId, { created: false, argsDiffer });
+    return startRun(this, wf, args, options);
   }
 
   /** @internal Creates a run from already serialized arguments and publishes its start (schedules use it). */
-  async startSerialized(
-    workflowName: string,
-    queue: string,
-    serializedArgs: string,
-    options: SerializedStartOptions,
-  ): Promise<{ runId: string; created: boolean; run: RunRecord }> {
-    const now = options.now ?? this.clock();
-    const runId = options.runId ?? randomUUID();
-    const { idempotencyKey, startAt } = options;
-    const data: EventDataMap['run_created'] = { workflow: workflowName, args: serializedArgs, queue, nesting: { depth: 0, maxDepth: this.limits.maxChildDepth } };
-    if (idempotencyKey !== undefined) data.idempotencyKey = idempotencyKey;
-    if (startAt !== undefined) data.startAt = startAt;
-    if (options.scheduledAt !== undefined) data.scheduledAt = options.scheduledAt;
-    if (options.scheduleId !== undefined) data.scheduleId = options.scheduleId;
-    // The caller's trace context travels with the run, so every worker that runs it continues the trace.
-    const scope = this.instrumentation.runStart({ runId, workflow: workflowName, queue });
-    if (scope.trace) Object.assign(data, scope.trace);
-    const first = makeEvent(runId, 1, 'run_created', data, undefined, now);
-    const tags = options.tags?.length ? options.tags : undefined;
-    try {
-      const { run, created } = await scope.wrap(() => this.storage.createRun({ runId, workflow: workflowName, queue, args: serializedArgs, idempotencyKey, startAt, createdAt: now, firstEvent: first, tags }));
-      if (created) {
-        // If this process dies right here the run stays pending; the workers' recovery sweep publishes it.
-        await publishTask(this.broker, brokerQueue(queue), runTask(runId, 'start'), Math.max(0, (startAt ?? now) - now), this.clock);
-      }
-      scope.end();
-      return { runId: run.runId, created, run };
-    } catch (err) {
-      scope.end(err);
-      throw err;
-    }
+  startSerialized(workflowName: string, queue: string, serializedArgs: string, options: SerializedStartOptions): Promise<{ runId: string; created: boolean; run: RunRecord }> {
+    return createRun(this, workflowName, queue, serializedArgs, options);
   }
 
   getRun<R = unknown>(runId: string): RunHandle<R> {
@@ -452,21 +281,7 @@ export class Client implements RunStarter {
    */
   async resumeHook(token: string, payload?: unknown): Promise<{ runId: string }> {
     await this.ensureReady();
-    if (typeof token !== 'string' || !HOOK_TOKEN_PATTERN.test(token)) throw new HookNotFoundError();
-    const hook = await findHook(this.storage, token);
-    if (!hook) throw new HookNotFoundError();
-    const name = hook.record.name;
-    const def = getHookDefinition(name);
-    let value = payload;
-    if (def?.schema) {
-      const parsed = def.schema.safeParse(payload);
-      if (!parsed.success) throw new HookPayloadInvalidError(name, describeIssues(parsed.error));
-      value = parsed.data;
-    }
-    const serialized = checkPayload(serialize(value, `the payload of hook "${name}"`), `The payload of hook "${name}"`, this.limits);
-    const resumed = await fencedAppend(this.storage, () => resumeRound(this.storage, hook, serialized, this.clock));
-    await publishTask(this.broker, brokerQueue(resumed.queue), runTask(resumed.runId, 'hook'), 0, this.clock);
-    return { runId: resumed.runId };
+    return resumeHook(this, token, payload);
   }
 
   /**
@@ -499,7 +314,7 @@ export class Client implements RunStarter {
     runId: string,
     type: K,
     data: EventDataMap[K],
-    options: { correlationId?: string; run?: import('@durably/contracts').RunPatch; releaseSlots?: boolean; maxEvents?: number } = {},
+    options: { correlationId?: string; run?: RunPatch; releaseSlots?: boolean; maxEvents?: number } = {},
   ): Promise<{ ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus }> {
     type Appended = { ok: true; queue: string } | { ok: false; missing: boolean; status?: RunStatus };
     return fencedAppend<Appended>(this.storage, async () => {
@@ -517,10 +332,4 @@ export class Client implements RunStarter {
     this.clockSync?.stop();
     await Promise.allSettled([this.broker.close(), this.storage.close()]);
   }
-}
-
-function describeIssues(error: unknown): unknown {
-  const issues = (error as { issues?: Array<{ path?: unknown[]; message?: string }> })?.issues;
-  if (Array.isArray(issues)) return issues.map((i) => `${(i.path ?? []).join('.') || '(root)'}: ${i.message}`).join('; ');
-  return error instanceof Error ? error.message : error;
 }

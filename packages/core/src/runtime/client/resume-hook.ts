@@ -1,16 +1,25 @@
 import {
+  type Broker,
+  checkPayload,
   FINISHED_STATUSES,
   HookAlreadyUsedError,
   HookExpiredError,
   HookNotFoundError,
+  HookPayloadInvalidError,
+  HOOK_TOKEN_PATTERN,
+  type Limits,
   makeEvent,
   type AppendRequest,
   type HookRecord,
   type Serialized,
+  serialize,
   type Storage,
 } from '@durably/contracts';
 import { hookIndexKey, isHookIndexKey, isMultiUseToken } from '../../engine/hook-token.js';
-import type { FencedStep } from '../../engine/fenced-append.js';
+import { getHookDefinition } from '../../engine/definitions.js';
+import { fencedAppend, type FencedStep } from '../../engine/fenced-append.js';
+import { publishTask } from '../tasks/publish.js';
+import { brokerQueue, runTask } from '../tasks/messages.js';
 
 /** A hook found by its token: its index entry, and whether the token is a multi-use one. */
 export interface FoundHook {
@@ -68,4 +77,42 @@ export async function resumeRound(storage: Storage, hook: FoundHook, payload: Se
   if (run.status === 'suspended') append.run = { status: 'running' };
   if (!hook.multiUse) append.setHooks = [{ ...record, consumedAt: at }];
   return { append, value: { runId: run.runId, queue: run.queue } };
+}
+
+/** What a resume needs of its client (Client has these). */
+export interface ResumeHost {
+  readonly storage: Storage;
+  readonly broker: Broker;
+  readonly limits: Limits;
+  readonly clock: () => number;
+}
+
+/**
+ * `client.resumeHook(token, payload)`, once the client is ready: finds the hook, checks the payload
+ * against the hook's schema (when its definition is loaded here), appends it with a fence, and wakes
+ * the run. Nothing is written when any of these refuses.
+ */
+export async function resumeHook(host: ResumeHost, token: string, payload: unknown): Promise<{ runId: string }> {
+  if (typeof token !== 'string' || !HOOK_TOKEN_PATTERN.test(token)) throw new HookNotFoundError();
+  const hook = await findHook(host.storage, token);
+  if (!hook) throw new HookNotFoundError();
+  const name = hook.record.name;
+  const def = getHookDefinition(name);
+  let value = payload;
+  if (def?.schema) {
+    const parsed = def.schema.safeParse(payload);
+    if (!parsed.success) throw new HookPayloadInvalidError(name, describeIssues(parsed.error));
+    value = parsed.data;
+  }
+  const serialized = checkPayload(serialize(value, `the payload of hook "${name}"`), `The payload of hook "${name}"`, host.limits);
+  const resumed = await fencedAppend(host.storage, () => resumeRound(host.storage, hook, serialized, host.clock));
+  await publishTask(host.broker, brokerQueue(resumed.queue), runTask(resumed.runId, 'hook'), 0, host.clock);
+  return { runId: resumed.runId };
+}
+
+/** A schema library's issues (zod's `error.issues`) as one line: `path: message; ...`. */
+function describeIssues(error: unknown): unknown {
+  const issues = (error as { issues?: Array<{ path?: unknown[]; message?: string }> })?.issues;
+  if (Array.isArray(issues)) return issues.map((i) => `${(i.path ?? []).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return error instanceof Error ? error.message : error;
 }

@@ -75,6 +75,11 @@ export function brokerQueue(queue: string): string {
   return `durably.${queue}`;
 }
 
+/** The Durably queue a broker queue carries (the inverse of brokerQueue). */
+export function queueOfBrokerQueue(name: string): string {
+  return name.startsWith('durably.') ? name.slice('durably.'.length) : name;
+}
+
 /** The wake-up of a run: the one constructor of run tasks (a timer fired, a step ended, a signal came...). */
 export function runTask(runId: string, reason: RunTask['reason']): RunTask {
   return { v: 1, kind: 'run', runId, reason };

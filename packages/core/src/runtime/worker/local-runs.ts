@@ -1,6 +1,6 @@
 import { PoisonMessageError, type Logger } from '@durably/contracts';
 import type { Client } from '../client/client.js';
-import { brokerQueue, runTask, type RunTask } from '../tasks/messages.js';
+import { brokerQueue, queueOfBrokerQueue, runTask, type RunTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
 
@@ -10,6 +10,8 @@ export interface LocalRunsHost {
   logger: Logger;
   concurrency(): number;
   running(): boolean;
+  /** How far ahead this worker holds wake-ups itself (localTimerWindow); 0: it holds none. */
+  windowMs(): number;
   /** Advances the run as a delivered task would. */
   processRun(task: RunTask): Promise<void>;
   /** Counts work in hand (the worker is busy while it is). */
@@ -21,6 +23,13 @@ export interface LocalRunsHost {
  * `concurrency` at once; a burst waits here in due order) and runs that waited for a worker with
  * their workflow (runHere). Either way the truth stays in storage: if this process dies, the timer
  * sweep or the recovery sweep of any worker wakes the run.
+ *
+ * Wake-ups due within the window (localTimerWindow) are held here: those this worker writes, and
+ * those the broker brings. A wake-up due later goes to the broker, sent to arrive one window before
+ * it is due; the worker that receives it holds it and fires it on time. So a wake-up is as late as
+ * this process's timers are, not as the broker's delays (RabbitMQ's TTL ladder lags by up to a
+ * second under a burst of a thousand, SQS by its poll), as long as the broker is less than a window
+ * late.
  */
 export class LocalRuns {
   readonly timers: LocalTimers;
@@ -66,9 +75,33 @@ export class LocalRuns {
     }
   }
 
-  /** The wake-ups held here (stopping: they go to the broker). */
-  drain(): LocalTimer[] {
-    return [...this.due.splice(0), ...this.timers.drain()];
+  /** A run's wake-up at `fireAt`: held here when it is due within the window, else sent to the broker to arrive a window early. */
+  async schedule(t: LocalTimer): Promise<void> {
+    const { client } = this.host;
+    const now = client.clock();
+    const windowMs = this.host.windowMs();
+    if (this.host.running() && t.fireAt - now <= windowMs) return this.timers.add(t);
+    await publishTask(client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), t.fireAt - now, client.clock, undefined, windowMs);
+  }
+
+  /**
+   * A wake-up the broker delivered before it is due (sent ahead, or capped by the broker's longest
+   * delay): held here if it is due within the window; else published again for the rest of the
+   * time, to arrive a window early. Other early tasks wait out their time on the broker.
+   */
+  async early(task: RunTask, deliveredOn: string): Promise<void> {
+    const { client } = this.host;
+    const fireAt = task.notBefore ?? client.clock();
+    if (task.reason === 'timer') return this.schedule({ runId: task.runId, queue: queueOfBrokerQueue(deliveredOn), fireAt });
+    await publishTask(client.broker, deliveredOn, { ...task, notBefore: undefined }, fireAt - client.clock(), client.clock);
+  }
+
+  /** Stopping: the wake-ups held here go to the broker, each due when it was, so another worker fires them on time. */
+  async handOver(): Promise<void> {
+    const { client } = this.host;
+    const now = client.clock();
+    const held = [...this.due.splice(0), ...this.timers.drain()];
+    await Promise.allSettled(held.map((t) => publishTask(client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), Math.max(0, t.fireAt - now), client.clock)));
   }
 
   /** Advances runs in this worker, a few at a time, as delivered tasks would be; one that fails goes to the broker. */

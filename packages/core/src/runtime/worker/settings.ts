@@ -55,6 +55,7 @@ export function deriveSettings(options: Omit<WorkerOptions, 'workflows'>): Setti
     staleAfterMs: parseDuration(options.staleAfter ?? '60s', 'createWorker(): staleAfter'),
     recoveryIntervalMs: parseDuration(options.recoveryInterval ?? '10s', 'createWorker(): recoveryInterval'),
     timerSweepIntervalMs: parseDuration(options.timerSweepInterval ?? '1s', 'createWorker(): timerSweepInterval'),
+    timerSweepGraceMs: parseDuration(options.timerSweepGrace ?? '2s', 'createWorker(): timerSweepGrace'),
     inlineRetryMaxMs: parseDuration(options.inlineRetryMax ?? '5s', 'createWorker(): inlineRetryMax'),
     localTimerWindowMs: parseDuration(options.localTimerWindow ?? '60s', 'createWorker(): localTimerWindow'),
   };
@@ -69,6 +70,7 @@ export type Settings = {
   staleAfterMs: number;
   recoveryIntervalMs: number;
   timerSweepIntervalMs: number;
+  timerSweepGraceMs: number;
   inlineRetryMaxMs: number;
   localTimerWindowMs: number;
 };

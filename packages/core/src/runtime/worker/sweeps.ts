@@ -13,6 +13,8 @@ export interface SweepContext {
   client: Client;
   instrumentation: CombinedInstrumentation;
   staleAfterMs: number;
+  /** How long past due a timer is left to its wake-up before the sweep wakes the run (timerSweepGrace). */
+  timerGraceMs: number;
   queues: string[];
   /** True when this worker has the workflow. */
   canRun(workflow: string): boolean;
@@ -24,7 +26,7 @@ export interface SweepContext {
 export async function sweepTimers(ctx: SweepContext): Promise<void> {
   const { client, instrumentation } = ctx;
   const now = client.clock();
-  const graceMs = 2000;
+  const graceMs = ctx.timerGraceMs;
   // The claim keeps other sweeps from waking the run again while this wake-up is handled. It is not
   // tied to the broker's visibility timeout: a wake-up can be swallowed by a consumer that is dying
   // (SQS answers a long poll whose client is gone, and that message stays invisible for the whole

@@ -94,6 +94,7 @@ export class Worker {
       logger: this.logger,
       concurrency: () => this.settings.concurrency,
       running: () => this.running,
+      windowMs: () => this.settings.localTimerWindowMs,
       processRun: (task) => this.processRun(task),
       handling: (delta) => void (this.handling += delta),
     });
@@ -243,11 +244,7 @@ export class Worker {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    // Wake-ups held here go to the broker, so another worker fires them on time.
-    const now = this.client.clock();
-    await Promise.allSettled(
-      this.local.drain().map((t) => publishTask(this.client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), Math.max(0, t.fireAt - now), this.client.clock)),
-    );
+    await this.local.handOver();
     const stopped = Promise.all(this.subscriptions.map((s) => s.stop()));
     if (options.grace !== undefined) {
       const graceMs = parseDuration(options.grace, 'worker.stop({ grace })');
@@ -330,8 +327,9 @@ export class Worker {
     const due = Math.max(task.sentAt ?? 0, task.notBefore ?? 0);
     this.instrumentation.taskReceived({ queue: delivery.queue, kind: task.kind, runId: task.runId, lagMs: due > 0 ? now - due : 0 });
     if (task.notBefore !== undefined && task.notBefore - now > 5) {
-      // Delivered early because the broker caps delays: wait out the rest on the broker.
-      await publishTask(this.client.broker, delivery.queue, { ...task, notBefore: undefined }, task.notBefore - now, this.client.clock);
+      // Delivered before it is due (sent ahead, or the broker caps delays).
+      if (task.kind === 'run') await this.local.early(task, delivery.queue);
+      else await publishTask(this.client.broker, delivery.queue, { ...task, notBefore: undefined }, task.notBefore - now, this.client.clock);
       return;
     }
     if (task.kind === 'run') await this.processRun(task, delivery.deliveryCount > 1);
@@ -514,18 +512,11 @@ export class Worker {
 
   /** Publishes and appends what a durable batch of a run leads to, outside that run's log. */
   private async afterFlush(effects: FlushEffects): Promise<void> {
-    const now = this.client.clock();
     const broker = this.client.broker;
     await Promise.all([
       ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), runTask(r.runId, 'start'), 0, this.client.clock)),
       ...effects.dispatched.map((cmd) => dispatchStep(this.client, effects.queue, effects.runId, cmd, this.runTraces.get(effects.runId)?.())),
-      ...effects.timers.map((t) => {
-        if (this.running && t.fireAt - now <= this.settings.localTimerWindowMs) {
-          this.local.timers.add({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt });
-          return undefined;
-        }
-        return publishTask(broker, brokerQueue(effects.queue), runTask(t.runId, 'timer'), t.fireAt - now, this.client.clock);
-      }),
+      ...effects.timers.map((t) => this.local.schedule({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt })),
     ]);
     for (const child of effects.closeChildren) await closeChild(this.client, child.runId, child.policy);
     for (const child of effects.cancelChildren) await cancelChild(this.client, child.runId, child.reason);
@@ -572,6 +563,7 @@ export class Worker {
       client: this.client,
       instrumentation: this.instrumentation,
       staleAfterMs: this.settings.staleAfterMs,
+      timerGraceMs: this.settings.timerSweepGraceMs,
       queues: this.settings.queues,
       canRun: (workflow) => this.workflows.has(workflow),
       isActive: (runId) => this.active.has(runId),
