@@ -157,7 +157,7 @@ export async function audit(storage: Storage, runs: Map<string, number>, executi
 }
 
 /** The promises a chaos run checks; each broken one is a line of the verdict. */
-export function brokenPromises(a: Audit, stuck: number): string[] {
+export function brokenPromises(a: Audit, stuck: number, stuckAfterMs = 60_000): string[] {
   const broken: string[] = [];
   if (a.completed !== a.started) broken.push(`${a.started - a.completed} of ${a.started} runs did not complete with their expected result (${JSON.stringify(a.notCompleted)})`);
   if (a.lost > 0) broken.push(`${a.lost} recorded results were lost`);
@@ -165,6 +165,6 @@ export function brokenPromises(a: Audit, stuck: number): string[] {
   if (a.gaps > 0) broken.push(`${a.gaps} logs have a gap`);
   if (a.unexplainedExtra > 0) broken.push(`${a.unexplainedExtra} step bodies ran beyond their recorded attempts with no worker killed`);
   if (a.outcomesWithoutExecution > 0) broken.push(`${a.outcomesWithoutExecution} recorded outcomes have no body execution`);
-  if (stuck > 0) broken.push(`${stuck} runs were stuck: none completed for 60 s after the last fault`);
+  if (stuck > 0) broken.push(`${stuck} runs were stuck: none completed for ${Math.round(stuckAfterMs / 1000)} s after the last fault`);
   return broken;
 }

@@ -3,16 +3,16 @@
  * worker every 1-3 s (and starts another in its place) and crashes and restarts each private server
  * of the pair once; then it waits for the runs to drain and audits storage against the effects file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { connect, type Client } from '@durably/core';
 import { audit, brokenPromises, snapshot, withRetry, type Audit, type Snapshot } from './audit.js';
 import { EffectsReader } from './effects.js';
 import { WORKFLOW, chaosFlow } from './flow.js';
 import { openPair, type PairName } from './pairs.js';
+import { spawnWorker, waitLogged } from './processes.js';
 
 export interface ChaosOptions {
   pair: PairName;
@@ -30,7 +30,7 @@ export interface ChaosOptions {
   downMs?: number;
   /** The workflow's sleep, ms. Default 1000. */
   sleepMs?: number;
-  /** Past the last fault, the runs left are stuck when none has completed for this long. Default 60 s. */
+  /** Past the last fault, the runs left are stuck when none has completed for this long. Default 60 s (300 s on dynamodb+sqs, whose emulator is slow). */
   stuckAfterMs?: number;
   /** Worker concurrency (runs at once per process). Default 50. */
   concurrency?: number;
@@ -47,6 +47,8 @@ export interface ChaosReport {
   pair: PairName;
   audit: Audit;
   stuck: number;
+  /** The window of that count: none completed for this long after the last fault. */
+  stuckAfterMs: number;
   kills: number;
   restarts: string[];
   faults: Fault[];
@@ -58,17 +60,16 @@ export interface ChaosReport {
   logs?: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const workerScript = ['worker-process.ts', 'worker-process.js'].map((f) => join(here, f)).find((f) => existsSync(f))!;
 /** The options that were given (an `undefined` field keeps its default). */
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const o = { workers: 3, kills: Infinity, killEveryMs: [1000, 3000] as [number, number], restarts: true, downMs: 2000, sleepMs: 1000, stuckAfterMs: 60_000, chaosForMs: 120_000, concurrency: 50, log: () => undefined, ...defined(options) };
+  const o = { workers: 3, kills: Infinity, killEveryMs: [1000, 3000] as [number, number], restarts: true, downMs: 2000, sleepMs: 1000, chaosForMs: 120_000, concurrency: 50, log: () => undefined, ...defined(options) };
   const dir = mkdtempSync(join(tmpdir(), 'durably-chaos-'));
   const effects = new EffectsReader(join(dir, 'effects.log'));
   const pair = await openPair(o.pair);
+  const stuckAfterMs = options.stuckAfterMs ?? pair.stuckAfterMs;
   const workers = new Set<ChildProcess>();
   const killedPids = new Set<number>();
   const faults: Fault[] = [];
@@ -77,21 +78,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let client: Client | undefined;
   let kept = false;
 
-  const spawnWorker = () => {
-    const args = workerScript.endsWith('.ts') ? ['--import', 'tsx', '--conditions=@durably/source', workerScript] : [workerScript];
-    const child = spawn(process.execPath, args, {
-      cwd: here,
-      env: { ...process.env, DURABLY_STORAGE: pair.storageUrl, DURABLY_BROKER: pair.brokerUrl, CHAOS_EFFECTS: effects.file, CHAOS_CONCURRENCY: String(o.concurrency) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const logFile = join(dir, `worker-${child.pid}.log`);
-    child.stdout!.on('data', (d: Buffer) => appendFileSync(logFile, d));
-    child.stderr!.on('data', (d: Buffer) => appendFileSync(logFile, d));
+  const logs = new Map<ChildProcess, string>();
+  const startWorker = () => {
+    // Each worker's log is worker-<n>.log; its first line names its PID ("worker up <pid>").
+    const logFile = join(dir, `worker-${logs.size + 1}.log`);
+    const child = spawnWorker({ logFile, env: { DURABLY_STORAGE: pair.storageUrl, DURABLY_BROKER: pair.brokerUrl, CHAOS_EFFECTS: effects.file, CHAOS_CONCURRENCY: String(o.concurrency), ...pair.env } });
+    logs.set(child, logFile);
     workers.add(child);
     child.once('exit', () => workers.delete(child));
     return child;
   };
-  const up = (child: ChildProcess) => existsSync(join(dir, `worker-${child.pid}.log`)) && readFileSync(join(dir, `worker-${child.pid}.log`), 'utf8').includes('worker up');
 
   // Ctrl-C or a SIGTERM to the tool: no worker or private server outlives it.
   const interrupted = (signal: NodeJS.Signals) => {
@@ -104,12 +100,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     client = await connect({ storage: pair.storageUrl, broker: pair.brokerUrl });
     await client.ensureReady();
-    const first = Array.from({ length: o.workers }, spawnWorker);
-    const upBy = Date.now() + 120_000;
-    while (!first.every(up)) {
-      if (Date.now() > upBy || first.some((c) => c.exitCode !== null)) throw new Error(`worker processes did not start; see the logs in ${dir}`);
-      await sleep(100);
-    }
+    const first = Array.from({ length: o.workers }, startWorker);
+    await Promise.all(first.map((c, i) => waitLogged(c, logs.get(c)!, 120_000, `worker process ${i + 1}`)));
 
     // Start the runs, 50 at a time.
     const runs = new Map<string, number>();
@@ -168,7 +160,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         victim.kill('SIGKILL');
         kills++;
         faults.push({ at: Date.now(), what: `SIGKILL worker ${victim.pid}` });
-        spawnWorker();
+        startWorker();
       }
     })().finally(() => (killerDone = true));
     const restarter = (async () => {
@@ -208,13 +200,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const lastFault = faults.at(-1)?.at ?? t0;
       // Stuck: past the last fault, no run has completed for stuckAfterMs (on a loaded machine the
       // queue may take minutes to drain; it must keep draining).
-      if (!allDone && faultsOver && Date.now() - Math.max(lastFault, lastCompletionAt) > o.stuckAfterMs) {
+      if (!allDone && faultsOver && Date.now() - Math.max(lastFault, lastCompletionAt) > stuckAfterMs) {
         stuck = runs.size - completed;
         allDone = true;
       }
       // With no limit on kills they go on while runs remain: past chaosForMs, stop killing and see what drains.
       if (!allDone && Date.now() - t0 > o.chaosForMs) o.kills = 0;
-      await sleep(250);
+      await sleep(pair.pollMs);
     }
     allDone = true;
     await Promise.all([killer, restarter]);
@@ -230,12 +222,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     })));
     effects.poll();
     const result = await audit(client.storage, runs, effects.executions, killedPids, snapshots);
-    const broken = brokenPromises(result, stuck);
+    const broken = brokenPromises(result, stuck, stuckAfterMs);
     kept = broken.length > 0;
     return {
       pair: o.pair,
       audit: result,
       stuck,
+      stuckAfterMs,
       kills: killedPids.size,
       restarts,
       faults,

@@ -14,16 +14,16 @@
  * the logs: every run completed with its result, no outcome recorded twice, no log changed after the
  * takeover had finished it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { connect, deserialize, type Client, type DurablyEvent } from '@durably/core';
 import { withRetry } from './audit.js';
 import { EffectsReader } from './effects.js';
 import { ISOLATED_WORKFLOW, isolatedFlow, isolatedResult } from './flow.js';
 import { PartitionLink } from './netns.js';
+import { logOf as readLog, spawnWorker, waitLogged } from './processes.js';
 import { PrivatePostgres } from './servers.js';
 
 export const ISOLATION_FAULTS = ['freeze', 'partition', 'storage-down'] as const;
@@ -65,8 +65,6 @@ export interface IsolationReport {
   logs?: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const workerScript = ['worker-process.ts', 'worker-process.js'].map((f) => join(here, f)).find((f) => existsSync(f))!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runIsolation(options: IsolationOptions): Promise<IsolationReport> {
@@ -86,14 +84,13 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
   let kept = false;
   const t0 = Date.now();
 
-  const spawnWorker = (id: string, env: Record<string, string> = {}, isolated = false) => {
+  const logFileOf = (id: string) => join(dir, `${id}.log`);
+  const startWorker = (id: string, env: Record<string, string> = {}, isolated = false) => {
     const url = isolated && link ? server.urlAt(link.near) : server.url;
-    const argv = [process.execPath, ...(workerScript.endsWith('.ts') ? ['--import', 'tsx', '--conditions=@durably/source'] : []), workerScript];
-    const [cmd, args] = isolated && link ? link.command(argv) : [argv[0], argv.slice(1)];
-    const child = spawn(cmd, args, {
-      cwd: here,
+    const child = spawnWorker({
+      logFile: logFileOf(id),
+      wrap: isolated && link ? (argv) => link.command(argv) : undefined,
       env: {
-        ...process.env,
         DURABLY_STORAGE: url,
         DURABLY_BROKER: url,
         DURABLY_LOG_LEVEL: 'info',
@@ -106,22 +103,12 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
         CHAOS_RECOVERY_INTERVAL: '2s',
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const logFile = join(dir, `${id}.log`);
-    child.stdout!.on('data', (d: Buffer) => appendFileSync(logFile, d));
-    child.stderr!.on('data', (d: Buffer) => appendFileSync(logFile, d));
     workers.push(child);
     return child;
   };
-  const logOf = (id: string) => (existsSync(join(dir, `${id}.log`)) ? readFileSync(join(dir, `${id}.log`), 'utf8') : '');
-  const waitUp = async (id: string, child: ChildProcess, ms: number) => {
-    const by = Date.now() + ms;
-    while (!logOf(id).includes('worker up')) {
-      if (Date.now() > by || child.exitCode !== null) throw new Error(`worker ${id} did not start; its log:\n${logOf(id).slice(-2000)}`);
-      await sleep(100);
-    }
-  };
+  const logOf = (id: string) => readLog(logFileOf(id));
+  const waitUp = (id: string, child: ChildProcess, ms: number) => waitLogged(child, logFileOf(id), ms, `worker ${id}`);
   const logs = async (runIds: string[]) => new Map(await Promise.all(runIds.map(async (id) => [id, await withRetry(() => client!.storage.readEvents(id))] as const)));
   const completedCount = async (runIds: string[]) => (await Promise.all(runIds.map((id) => client!.storage.getRun(id)))).filter((r) => r?.status === 'completed').length;
   const waitCompleted = async (runIds: string[], ms: number) => {
@@ -145,8 +132,8 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
       // The workers start while the server has never been up; the client's connectTimeout is longer than the outage.
       const wait = { CHAOS_CONNECT_TIMEOUT: `${Math.ceil((o.faultMs + 60_000) / 1000)}s` };
       await server.init();
-      a = spawnWorker('A', wait);
-      const b = spawnWorker('B', wait);
+      a = startWorker('A', wait);
+      const b = startWorker('B', wait);
       await sleep(o.faultMs);
       if (a.exitCode !== null || b.exitCode !== null) throw new Error(`a worker exited while the storage was down; logs:\n${logOf('A').slice(-1500)}\n${logOf('B').slice(-1500)}`);
       report.waitLogs = (logOf('A') + logOf('B')).split('\n').filter((l) => l.includes('waiting for the storage')).length;
@@ -172,7 +159,7 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
       await server.start();
       client = await connect({ storage: server.url, broker: server.url });
       await client.ensureReady();
-      a = spawnWorker('A', {}, true);
+      a = startWorker('A', {}, true);
       await waitUp('A', a, 120_000);
       runIds = (await Promise.all(Array.from({ length: o.runs }, (_, n) => client!.start(isolatedFlow, n)))).map((h) => h.runId);
       // The fault comes once A holds an attempt of every run.
@@ -186,7 +173,7 @@ export async function runIsolation(options: IsolationOptions): Promise<Isolation
       if (o.fault === 'freeze') process.kill(a.pid!, 'SIGSTOP');
       else link!.cut();
       o.log(`${o.fault}: worker A cut off with ${o.runs} attempts in flight; worker B starts`);
-      const b = spawnWorker('B');
+      const b = startWorker('B');
       await waitUp('B', b, 120_000);
       // The fault lasts faultMs, and at least until B has finished every run.
       report.completed = await waitCompleted(runIds, Math.max(o.faultMs - (Date.now() - faultAt), 0) + 120_000);

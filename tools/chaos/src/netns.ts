@@ -9,7 +9,7 @@
  * It changes interfaces, so it runs only in a private network namespace (`unshare --net`), never in
  * the machine's own: {@link inPrivateNetwork} tells, and the tool re-executes itself so when needed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 
@@ -21,6 +21,21 @@ export function inPrivateNetwork(): boolean {
     .filter(Boolean)
     .map((l) => l.split(':')[1].trim().split('@')[0]);
   return links.every((name) => name === 'lo' || name.startsWith('dchaos'));
+}
+
+/**
+ * Runs this command again in a network namespace of its own (`unshare --net`, loopback up, marked by
+ * CHAOS_PRIVATE_NET=1) and exits with its exit code. Needs the right to make namespaces (root, or
+ * unprivileged user namespaces).
+ */
+export function rerunInPrivateNetwork(): never {
+  const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+  const r = spawnSync('unshare', ['--net', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...argv], { stdio: 'inherit', env: { ...process.env, CHAOS_PRIVATE_NET: '1' } });
+  if (r.error) {
+    console.error(`could not run the tool in a private network namespace (unshare --net): ${r.error.message}`);
+    process.exit(1);
+  }
+  process.exit(r.status ?? 1);
 }
 
 export class PartitionLink {

@@ -13,7 +13,7 @@ export function formatReport(r: ChaosReport): string {
     `  body executions / recorded attempts   ${a.executions}/${a.attempts}`,
     `  executions beyond recorded attempts   ${a.extraExecutions} (after a kill: ${a.extraExecutions - a.unexplainedExtra}, with no kill: ${a.unexplainedExtra})`,
     `  recorded outcomes with no execution   ${a.outcomesWithoutExecution}`,
-    `  runs stuck (none completing for 60 s after the last fault)  ${r.stuck}`,
+    `  runs stuck (none completing for ${(r.stuckAfterMs / 1000).toFixed(0)} s after the last fault)  ${r.stuck}`,
     `  time to drain after the last fault    ${s(r.drainMs)} (all runs: ${s(r.totalMs)})`,
   ];
   for (const e of a.examples) lines.push(`  ! ${e}`);

@@ -9,6 +9,7 @@ import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readd
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exited } from './processes.js';
 
 export interface PrivateServer {
   /** What it is, for the report: `postgres`, `redis`, `rabbitmq`. */
@@ -55,11 +56,6 @@ export async function waitForPort(port: number, ms: number, alive: () => boolean
     await sleep(100);
   }
   throw new Error(`${what} on port ${port} did not accept connections within ${ms} ms${alive() ? '' : ' (it exited)'}`);
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /** A PostgreSQL cluster made with initdb, run by the `postgres` binary as the postgres system user. */

