@@ -1,17 +1,8 @@
-import type { Capabilities } from '@durably/testing';
+import { FULL_CAPABILITIES, type Capabilities } from '@durably/testing';
 
 /**
  * What the in-process backends offer. Neither storage pushes finished runs (clients poll); both brokers
  * list and remove dead letters, count deliveries exactly, and delay to the millisecond.
  * Declared once, for the conformance suites (conformance.test.ts) and the encrypted runs (encryption.test.ts).
  */
-export const capabilities: Capabilities = {
-  subscribeFinished: false,
-  serverTime: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-};
+export const capabilities: Capabilities = { ...FULL_CAPABILITIES, subscribeFinished: false };

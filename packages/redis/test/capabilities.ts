@@ -1,4 +1,4 @@
-import type { Capabilities } from '@durably/testing';
+import { FULL_CAPABILITIES, type Capabilities } from '@durably/testing';
 
 /**
  * Full conformance: Redis pub/sub tells other clients of finished runs (a cluster broadcasts it to
@@ -6,13 +6,4 @@ import type { Capabilities } from '@durably/testing';
  * millisecond. Declared once, for the conformance suites (conformance.test.ts,
  * cluster-conformance.test.ts) and the encrypted runs (encryption.test.ts).
  */
-export const capabilities: Capabilities = {
-  subscribeFinished: true,
-  serverTime: true,
-  deadLetters: true,
-  removeDeadLetter: true,
-  workerLossRecovery: true,
-  exactDeliveryCount: true,
-  redeliversOnDisconnect: false,
-  delayPrecisionMs: 0,
-};
+export const capabilities: Capabilities = FULL_CAPABILITIES;
