@@ -30,28 +30,18 @@ function kill(child: ChildProcess | undefined): Promise<void> {
   return exited(child);
 }
 
-/** DynamoDB Local on a port of its own, its tables in a temp directory (-dbPath): a crash and restart keeps them. */
-export class PrivateDynamoDb implements PrivateServer {
-  readonly kind = 'dynamodb';
-  private dir = '';
-  private port = 0;
-  private child?: ChildProcess;
+/** An emulator in a child process of the tool, on a port and in a temp directory of its own; crashed by SIGKILL to its PID. */
+abstract class EmulatorProcess implements PrivateServer {
+  abstract readonly kind: string;
+  protected dir = '';
+  protected port = 0;
+  protected child?: ChildProcess;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
-    if (!this.dir) {
-      // On tmpfs when there is one: DynamoDB Local's SQLite file syncs every write, and on a disk under
-      // load it times out waiting for its lock; the file outlives the process's crash either way.
-      this.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'durably-chaos-dynamodb-'));
-      this.port = await freePort(48000);
-    }
-    const { startDynamoDbLocal } = (await import(awsSetup('servers.ts'))) as { startDynamoDbLocal(o: { port: number; dbPath: string }): Promise<{ process: ChildProcess }> };
-    this.child = (await startDynamoDbLocal({ port: this.port, dbPath: this.dir })).process;
-    reapOnExit(this.child);
-  }
+  abstract start(): Promise<void>;
 
   async crash(): Promise<void> {
     const child = this.child;
@@ -65,17 +55,27 @@ export class PrivateDynamoDb implements PrivateServer {
   }
 }
 
-/** fauxqs in a child process on a port of its own; a crash loses its messages, its queues come back (see fauxqs-process.ts). */
-export class PrivateFauxqs implements PrivateServer {
-  readonly kind = 'fauxqs';
-  private dir = '';
-  private port = 0;
-  private child?: ChildProcess;
-  private starts = 0;
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+/** DynamoDB Local on a port of its own, its tables in a temp directory (-dbPath): a crash and restart keeps them. */
+export class PrivateDynamoDb extends EmulatorProcess {
+  readonly kind = 'dynamodb';
+  async start(): Promise<void> {
+    if (!this.dir) {
+      // On tmpfs when there is one: DynamoDB Local's SQLite file syncs every write, and on a disk under
+      // load it times out waiting for its lock; the file outlives the process's crash either way.
+      this.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'durably-chaos-dynamodb-'));
+      this.port = await freePort(48000);
+    }
+    const { startDynamoDbLocal } = (await import(awsSetup('servers.ts'))) as { startDynamoDbLocal(o: { port: number; dbPath: string }): Promise<{ process: ChildProcess }> };
+    this.child = (await startDynamoDbLocal({ port: this.port, dbPath: this.dir })).process;
+    reapOnExit(this.child);
   }
+
+}
+
+/** fauxqs in a child process on a port of its own; a crash loses its messages, its queues come back (see fauxqs-process.ts). */
+export class PrivateFauxqs extends EmulatorProcess {
+  readonly kind = 'fauxqs';
+  private starts = 0;
 
   async start(): Promise<void> {
     if (!this.dir) {
@@ -89,14 +89,4 @@ export class PrivateFauxqs implements PrivateServer {
     await waitLogged(child, logFile, 60_000, `fauxqs on port ${this.port}`, 'listening ');
   }
 
-  async crash(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    await kill(child);
-  }
-
-  async destroy(): Promise<void> {
-    await this.crash();
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-  }
 }
