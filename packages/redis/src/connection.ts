@@ -113,14 +113,18 @@ export function isCluster(redis: RedisClient): redis is Cluster {
   return (redis as Cluster).isCluster === true;
 }
 
-/** A Cluster client on these seed nodes, with the single client's retry and pipelining settings; the first seed's user, password and TLS apply to every node. */
+/** A Cluster client on these seed nodes, with the single client's retry settings (no auto-pipelining); the first seed's user, password and TLS apply to every node. */
 function openCluster(seeds: URL[]): Cluster {
   const first = seeds[0];
   const tls = first.protocol.startsWith('rediss');
   return new Cluster(
     seeds.map((u) => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) })),
     {
-      enableAutoPipelining: true,
+      // No auto-pipelining on a cluster: ioredis batches a tick's commands per node, and a MOVED answer
+      // (a slot map not yet converged after a start, a failover or a resharding) fails the batch's
+      // commands instead of following the redirection (redis/ioredis#2075). Each command on its own
+      // follows MOVED/ASK and retries; explicit pipelines here stay within one hash tag.
+      enableAutoPipelining: false,
       enableOfflineQueue: true,
       // A failover or resharding answers MOVED/TRYAGAIN/CLUSTERDOWN for a moment: commands wait and follow it.
       maxRedirections: 32,
