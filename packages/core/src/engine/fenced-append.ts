@@ -1,4 +1,4 @@
-import { AppendConflictError, type AppendRequest, type Storage } from '@durably/contracts';
+import { AppendConflictError, type AppendRequest, type RunPatch, type RunRecord, type Storage } from '@durably/contracts';
 
 /**
  * The fenced append: read what the run's log (or record) says now, decide on that what to append at
@@ -35,4 +35,16 @@ export async function fencedAppend<T>(storage: Storage, round: (n: number) => Pr
       if (n >= 3) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** (n - 2))));
     }
   }
+}
+
+/**
+ * The record patch of an append from outside that gives a run something to do (a signal, an update, a
+ * cancel, a hook payload, a child's outcome): a suspended run is marked running in the same append, so
+ * that if its wake-up is lost (published to a broker that then loses it, or not published because the
+ * broker was down) the stale-run sweep, which looks at pending and running runs, still resumes it. A
+ * run that finds nothing new to do records `suspended` again. `patch` (when given) is kept as it is.
+ */
+export function wakePatch(run: Pick<RunRecord, 'status'>, patch?: RunPatch): RunPatch | undefined {
+  if (patch?.status !== undefined || run.status !== 'suspended') return patch;
+  return { ...patch, status: 'running' };
 }

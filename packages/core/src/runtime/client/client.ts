@@ -40,7 +40,7 @@ import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
 import { RunHandle } from './handle.js';
 import { resumeHook } from './resume-hook.js';
-import { fencedAppend } from '../../engine/fenced-append.js';
+import { fencedAppend, wakePatch } from '../../engine/fenced-append.js';
 import type { RunStarter, SerializedStartOptions } from '../host.js';
 import { connectWithRetry } from './connect.js';
 import { Schedules } from '../schedules.js';
@@ -308,7 +308,8 @@ export class Client implements RunStarter {
 
   /**
    * @internal Appends one event to a run that is not finished, re-reading and retrying when another
-   * writer wins the race. `run` patches the record in the same append (a termination, say).
+   * writer wins the race. `run` patches the record in the same append (a termination, say); without a
+   * status in it, a suspended run is marked running (wakePatch).
    */
   async appendExternal<K extends EventType>(
     runId: string,
@@ -323,7 +324,7 @@ export class Client implements RunStarter {
       if (FINISHED_STATUSES.has(run.status)) return { done: { ok: false, missing: false, status: run.status } };
       if (options.maxEvents !== undefined && run.lastSeq >= options.maxEvents) throw new EventLimitExceededError(runId, options.maxEvents);
       const event = makeEvent(runId, run.lastSeq + 1, type, data, options.correlationId, this.clock()) as DurablyEvent;
-      return { append: { runId, expectedSeq: run.lastSeq, events: [event], run: options.run, releaseSlots: options.releaseSlots }, value: { ok: true, queue: run.queue } };
+      return { append: { runId, expectedSeq: run.lastSeq, events: [event], run: wakePatch(run, options.run), releaseSlots: options.releaseSlots }, value: { ok: true, queue: run.queue } };
     });
   }
 

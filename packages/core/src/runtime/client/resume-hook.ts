@@ -17,7 +17,7 @@ import {
 } from '@durably/contracts';
 import { hookIndexKey, isHookIndexKey, isMultiUseToken } from '../../engine/hook-token.js';
 import { getHookDefinition } from '../../engine/definitions.js';
-import { fencedAppend, type FencedStep } from '../../engine/fenced-append.js';
+import { fencedAppend, wakePatch, type FencedStep } from '../../engine/fenced-append.js';
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
 
@@ -70,11 +70,7 @@ export async function resumeRound(storage: Storage, hook: FoundHook, payload: Se
   if (FINISHED_STATUSES.has(run.status)) throw new HookExpiredError(run.runId);
   const at = now();
   const event = makeEvent(run.runId, run.lastSeq + 1, 'hook_received', { payload }, record.correlationId, at);
-  const append: AppendRequest = { runId: run.runId, expectedSeq: run.lastSeq, events: [event] };
-  // A suspended run with its hook received has work to do: marked running, so that if the wake-up
-  // is lost (published to a broker that then loses its messages, or not published at all because
-  // the broker was down), the stale-run sweep, which looks at pending and running runs, resumes it.
-  if (run.status === 'suspended') append.run = { status: 'running' };
+  const append: AppendRequest = { runId: run.runId, expectedSeq: run.lastSeq, events: [event], run: wakePatch(run) };
   if (!hook.multiUse) append.setHooks = [{ ...record, consumedAt: at }];
   return { append, value: { runId: run.runId, queue: run.queue } };
 }

@@ -24,7 +24,7 @@ import {
   UpdateTimeoutError,
 } from '@durably/contracts';
 import { getUpdateDefinition, type UpdateDefinition } from '../../engine/update-definition.js';
-import { fencedAppend } from '../../engine/fenced-append.js';
+import { fencedAppend, wakePatch } from '../../engine/fenced-append.js';
 import { publishTask } from '../tasks/publish.js';
 import { brokerQueue, runTask } from '../tasks/messages.js';
 import { onRunProgress } from './notify.js';
@@ -108,7 +108,8 @@ export async function deliverUpdate<R>(host: UpdateHost, runId: string, update: 
       const event = update.ok
         ? makeEvent(target, run.lastSeq + 1, 'update_requested', { updateId, name, payload: update.payload }, undefined, host.clock())
         : makeEvent(target, run.lastSeq + 1, 'update_rejected', { updateId, name, reason: update.reason }, undefined, host.clock());
-      return { append: { runId: target, expectedSeq: run.lastSeq, events: [event as DurablyEvent] }, value: { kind: 'delivered', seq: run.lastSeq + 1, queue: run.queue, fresh: true } };
+      // A refusal never wakes the run; a request does (wakePatch).
+      return { append: { runId: target, expectedSeq: run.lastSeq, events: [event as DurablyEvent], run: update.ok ? wakePatch(run) : undefined }, value: { kind: 'delivered', seq: run.lastSeq + 1, queue: run.queue, fresh: true } };
     });
     if (outcome.kind === 'finished') {
       const next = await host.nextInChain(outcome.run);

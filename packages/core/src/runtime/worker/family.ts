@@ -11,7 +11,7 @@ import {
   type RunRecord,
 } from '@durably/contracts';
 import type { FlushEffects } from '../../engine/execution.js';
-import { fencedAppend } from '../../engine/fenced-append.js';
+import { fencedAppend, wakePatch } from '../../engine/fenced-append.js';
 import type { Client } from '../client/client.js';
 import { notifyRunFinished } from '../client/notify.js';
 import { brokerQueue, runTask, type RunTask } from '../tasks/messages.js';
@@ -107,7 +107,7 @@ export async function appendOnce<K extends keyof EventDataMap>(client: Client,
     const events = await storage.readEvents(runId);
     if (events.some(exists)) return { done: undefined };
     const lastSeq = events.at(-1)?.seq ?? target.lastSeq;
-    return { append: { runId, expectedSeq: lastSeq, events: [makeEvent(runId, lastSeq + 1, event.type, event.data as never, correlationId, client.clock()) as DurablyEvent] }, value: target.queue };
+    return { append: { runId, expectedSeq: lastSeq, events: [makeEvent(runId, lastSeq + 1, event.type, event.data as never, correlationId, client.clock()) as DurablyEvent], run: wakePatch(target) }, value: target.queue };
   });
   if (queue !== undefined) await publishTask(client.broker, brokerQueue(queue), runTask(runId, reason), 0, client.clock);
 }
