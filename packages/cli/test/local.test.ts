@@ -179,10 +179,16 @@ describe('durably on the local backend', () => {
     const wrong = await run('hooks', 'resume', 'not-a-token', '--payload', '{}');
     expect(wrong.code).toBe(5);
     expect(wrong.stderr).toContain('No hook has this token');
+    // The config's workflow modules are loaded: the hook's schema refuses a bad payload, and nothing is written.
+    const before = json(await run('runs', 'events', runId, '--json')).length;
+    const refused = await run('hooks', 'resume', token, '--payload', '{"approved":"yes"}');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('expected { approved: boolean, by: string }');
+    expect(json(await run('runs', 'events', runId, '--json'))).toHaveLength(before);
     const resumed = await durably(['hooks', 'resume', '-', '--payload', '{"approved":true,"by":"ana"}'], { cwd, input: `${token}\n` });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain(`run ${runId} continues`);
-    const again = await run('hooks', 'resume', token, '--payload', '{}');
+    const again = await run('hooks', 'resume', token, '--payload', '{"approved":false,"by":"bo"}');
     expect(again.code).toBe(6);
     expect(again.stderr).toContain('already resumed');
 
