@@ -320,6 +320,8 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
         idempotencyKey,
         parentRunId: this.runId,
         createdAt: now,
+        // The child workflow's own tags, as a start() of it would give (listRuns({ tags }) finds it).
+        tags: def.tags.length > 0 ? [...def.tags] : undefined,
         firstEvent: makeEvent(runId, 1, 'run_created', { workflow: def.name, args: serialized, queue, idempotencyKey, parent, nesting, ...this.trace }, undefined, now),
       });
       this.push({ type: 'child_started', correlationId: cmd.id, data: { childRunId: run.runId, workflow: def.name, parentClosePolicy: policy } });
@@ -347,6 +349,8 @@ export abstract class DurableCalls extends UpdateHandling implements WorkflowRun
       idempotencyKey,
       createdAt: now,
       parentRunId: this.parentLink?.runId,
+      // The chain is one workflow to whoever lists it by tag: the next run keeps this run's tags.
+      tags: this.run.tags?.length ? [...this.run.tags] : undefined,
       // A continued child keeps its parent: the last run of the chain reports to it.
       firstEvent: makeEvent(
         runId,

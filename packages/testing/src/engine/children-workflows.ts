@@ -9,7 +9,7 @@ export const childWork = workflow('suite.child', async (n: number, fail: boolean
   const v = await tick(n);
   if (fail) throw new FatalError(`child ${n} refused`);
   return v * 10;
-});
+}, { tags: ['suite-child'] });
 
 export const parentWf = workflow('suite.parent', async (n: number) => {
   const a = await runChild(childWork, n, false);

@@ -20,6 +20,8 @@ export function childTests(suite: SuiteContext): void {
     expect(children.runs).toHaveLength(3);
     expect(children.runs.map((r) => r.status).sort()).toEqual(['completed', 'completed', 'failed']);
     expect(children.runs.map((r) => r.runId)).toContain(result.childId);
+    // A child run carries its workflow's tags, as a start() of it would.
+    expect(children.runs.map((r) => r.tags)).toEqual([['suite-child'], ['suite-child'], ['suite-child']]);
     expect((await run.events()).filter((e) => e.type === 'child_started')).toHaveLength(3);
   });
 

@@ -32,12 +32,15 @@ export function continueAsNewTests(suite: SuiteContext): void {
     expect(await first.status()).toBe('continued');
   });
 
-  it('reads the chain of runs linked by continueAsNew, oldest first, from any run of it', async () => {
+  it('reads the chain of runs linked by continueAsNew, oldest first, from any run of it; each run keeps the tags of the first', async () => {
     const { c } = await setup();
-    const first = await c.start(W.looping, 0, 5);
+    const tag = `chain-${crypto.randomUUID().slice(0, 8)}`;
+    const first = await c.startWith(W.looping, [0, 5], { tags: [tag] });
     expect(await first.result({ timeout: '20s' })).toBe(5);
     const chain = await c.getRunChain(first.runId);
     expect(chain).toHaveLength(5);
+    expect(chain.map((r) => r.tags)).toEqual(chain.map(() => [tag]));
+    expect((await c.listRuns({ tags: [tag] })).runs.map((r) => r.runId).sort()).toEqual(chain.map((r) => r.runId).sort());
     expect(chain[0].runId).toBe(first.runId);
     expect(chain.slice(0, 4).every((r) => r.status === 'continued')).toBe(true);
     expect(chain[4].status).toBe('completed');
