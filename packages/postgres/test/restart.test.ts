@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { serverRestartScenario } from '@durably/testing';
+import { freeServerPort } from '@durably/testing/ports';
 import { PostgresBroker, PostgresStorage } from '../src/index.js';
 import { serverAvailable } from './harness.js';
 
@@ -14,7 +15,8 @@ import { serverAvailable } from './harness.js';
  */
 const binDir = existsSync('/usr/lib/postgresql') ? join('/usr/lib/postgresql', readdirSync('/usr/lib/postgresql').sort().at(-1)!, 'bin') : '';
 const canRun = binDir !== '' && existsSync(join(binDir, 'initdb')) && (await serverAvailable());
-const PORT = 55432 + Math.floor(Math.random() * 1000);
+// Below the ephemeral range: while the server is down, no outgoing connection can take its port.
+const PORT = await freeServerPort();
 let dataDir = '';
 
 function asPostgres(cmd: string, args: string[]): void {

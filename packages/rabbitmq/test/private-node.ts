@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
+import { freeServerPort } from '@durably/testing/ports';
 
 /** The server script itself: Debian's /usr/sbin wrapper would switch to the rabbitmq user. */
 const SERVER = ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/sbin/rabbitmq-server'].find((p) => existsSync(p));
@@ -52,7 +52,8 @@ export class PrivateNode {
   }
 
   private async startOnce(): Promise<void> {
-    if (this.port === 0) this.port = await freePortPair();
+    // Two consecutive ports (AMQP, then Erlang distribution), below the ephemeral range.
+    if (this.port === 0) this.port = await freeServerPort(2);
     writeFileSync(
       join(this.dir, 'rabbitmq.conf'),
       [`listeners.tcp.default = 127.0.0.1:${this.port}`, `consumer_timeout = ${this.settings.consumerTimeoutMs ?? 1_800_000}`, ''].join('\n'),
@@ -150,19 +151,3 @@ export class PrivateNode {
   }
 }
 
-/** Two consecutive free ports on 127.0.0.1 (AMQP, then Erlang distribution). */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 40_000 + Math.floor(Math.random() * 10_000) * 2;
-    if ((await isFree(port)) && (await isFree(port + 1))) return port;
-  }
-  throw new Error('no free pair of ports found for a private RabbitMQ node');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}

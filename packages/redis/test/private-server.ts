@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freeServerPort } from '@durably/testing/ports';
 
 /**
  * A private redis-server on a port of its own (AOF with appendfsync always, its own data directory),
@@ -23,17 +23,9 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}/0`;
   }
 
-  /** Picks a random port that nothing listens on now (and starts nothing there). */
+  /** Picks a port that nothing listens on now, below the ephemeral range (and starts nothing there). */
   async pickPort(): Promise<number> {
-    for (;;) {
-      const port = 56379 + Math.floor(Math.random() * 1000);
-      const free = await new Promise<boolean>((resolve) => {
-        const probe = createServer();
-        probe.once('error', () => resolve(false));
-        probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-      });
-      if (free) return (this.port = port);
-    }
+    return (this.port = await freeServerPort());
   }
 
   /** Starts redis-server on `port`; rejects with its own output if it exits or does not answer in time. */

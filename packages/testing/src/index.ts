@@ -4,6 +4,7 @@ export { engineSuite, ENGINE_AREAS, type EngineArea, type EngineHarness, type En
 export { encryptionSuite, type EncryptionHarness, type RawLocation } from './encryption/suite.js';
 export { FULL_CAPABILITIES, type Capabilities, type Feature } from './capabilities.js';
 export { waitFor } from './wait.js';
+export { freeServerPort, isPortFree, ephemeralPortFloor } from './ports.js';
 export { createTestEnv, type TestEnv, type TestEnvOptions } from './test-env.js';
 export { serverRestartScenario, type RestartScenario } from './restart-scenario.js';
 export { workerKilledMidStepScenario, workerStoppedBySignalScenario, type ProcessBackend } from './process-scenarios.js';

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { exited, reapOnExit, spawnScript, waitLogged } from './processes.js';
-import { freePort, type PrivateServer } from './servers.js';
+import { freeServerPort } from '@durably/testing/ports';
+import { type PrivateServer } from './servers.js';
 
 /** The emulators' region and credentials; the SDK must never look for instance credentials. */
 export const AWS_EMULATOR_ENV = { AWS_ACCESS_KEY_ID: 'chaos', AWS_SECRET_ACCESS_KEY: 'chaos', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
@@ -63,7 +64,7 @@ export class PrivateDynamoDb extends EmulatorProcess {
       // On tmpfs when there is one: DynamoDB Local's SQLite file syncs every write, and on a disk under
       // load it times out waiting for its lock; the file outlives the process's crash either way.
       this.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'durably-chaos-dynamodb-'));
-      this.port = await freePort(48000);
+      this.port = await freeServerPort();
     }
     const { startDynamoDbLocal } = (await import(awsSetup('servers.ts'))) as { startDynamoDbLocal(o: { port: number; dbPath: string }): Promise<{ process: ChildProcess }> };
     this.child = (await startDynamoDbLocal({ port: this.port, dbPath: this.dir })).process;
@@ -80,7 +81,7 @@ export class PrivateFauxqs extends EmulatorProcess {
   async start(): Promise<void> {
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'durably-chaos-fauxqs-'));
-      this.port = await freePort(49000);
+      this.port = await freeServerPort();
     }
     const logFile = join(this.dir, `fauxqs-${++this.starts}.log`);
     const child = spawnScript('fauxqs-process', { args: [String(this.port), this.dir], logFile });

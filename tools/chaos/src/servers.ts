@@ -6,9 +6,10 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect, createServer } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeServerPort } from '@durably/testing/ports';
 import { exited } from './processes.js';
 
 export interface PrivateServer {
@@ -23,25 +24,6 @@ export interface PrivateServer {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free port (and the `span - 1` after it) in [base, base + 10000). */
-export async function freePort(base: number, span = 1): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = base + Math.floor(Math.random() * 5000) * 2;
-    let free = true;
-    for (let p = port; p < port + span && free; p++) free = await isPortFree(p);
-    if (free) return port;
-  }
-  throw new Error(`no free port found from ${base}: is something holding the range?`);
-}
 
 /** Resolves once something accepts TCP connections on the port; rejects after `ms` or when `alive()` turns false. */
 export async function waitForPort(port: number, ms: number, alive: () => boolean, what: string): Promise<void> {
@@ -104,7 +86,7 @@ export class PrivatePostgres implements PrivateServer {
       }
       this.asPostgres('initdb', ['-D', this.dir, '-A', 'trust', '-U', 'root', '--no-sync']);
       if (this.network.trust?.length) appendFileSync(join(this.dir, 'pg_hba.conf'), this.network.trust.map((net) => `host all all ${net} trust\n`).join(''));
-      this.port = await freePort(45000);
+      this.port = await freeServerPort();
     }
   }
 
@@ -166,7 +148,7 @@ export class PrivateRedis implements PrivateServer {
   async start(): Promise<void> {
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'durably-chaos-redis-'));
-      this.port = await freePort(46000);
+      this.port = await freeServerPort();
     }
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
     this.child = child;
@@ -213,7 +195,7 @@ export class PrivateRabbit implements PrivateServer {
   async start(): Promise<void> {
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'durably-chaos-rabbit-'));
-      this.port = await freePort(47000, 2);
+      this.port = await freeServerPort(2);
       writeFileSync(join(this.dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${this.port}\n`);
       writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
       writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '');
