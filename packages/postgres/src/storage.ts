@@ -23,6 +23,7 @@ import {
 } from '@durably/contracts';
 import pg from 'pg';
 import { appendBatchParams, appendBatchSql } from './append.js';
+import { createRunsParams, createRunsSql } from './create-runs.js';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 interface RunRow {
@@ -114,28 +115,32 @@ export class PostgresStorage implements Storage {
     await migrate(this.conn);
   }
 
+  /**
+   * Runs created in one turn of the event loop (a client starting many) share one statement and one
+   * commit ({@link createRunsSql}). Requests for one id or one idempotency key never share a batch.
+   */
+  private readonly creates = new Batcher<NewRun, RunRecord | undefined>(
+    async (runs) => {
+      const { rows } = await this.conn.prepared<RunRow>('create-runs', createRunsSql(this.S), createRunsParams(runs));
+      const byId = new Map(rows.map((r) => [r.run_id, r]));
+      return runs.map((run) => {
+        // Inserted in batch order: a second request for one id (under another key) was left out.
+        const row = byId.get(run.runId);
+        byId.delete(run.runId);
+        return { ok: true, value: row ? toRecord(row) : undefined };
+      });
+    },
+    { maxBatch: 128, maxInFlight: 4, retryAlone: true, key: (run) => (run.idempotencyKey === undefined ? `id:${run.runId}` : `key:${run.workflow}:${run.idempotencyKey}`) },
+  );
+
   async createRun(run: NewRun): Promise<CreateRunResult> {
     const S = this.S;
-    const e = run.firstEvent;
     // ON CONFLICT DO NOTHING (on the run id or the per-workflow key) waits for a racing insert to
     // commit, so the winner is visible to the read that follows. Read again if it is gone by then
     // (deleted by retention): the next insert may succeed.
     for (let attempt = 0; ; attempt++) {
-      const { rows } = await this.conn.prepared<RunRow>(
-        'create-run',
-        `WITH ins AS (
-           INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
-           VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1, $12)
-           ON CONFLICT DO NOTHING
-           RETURNING *
-         ), ev AS (
-           INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
-           SELECT run_id, 1, $9, NULL, $10, $11 FROM ins
-         )
-         SELECT * FROM ins`,
-        [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data), run.tags?.length ? run.tags : null],
-      );
-      if (rows[0]) return { run: toRecord(rows[0]), created: true };
+      const created = await this.creates.submit(run);
+      if (created) return { run: created, created: true };
       const existing = await this.conn.query<RunRow>(
         `SELECT * FROM ${S}.runs WHERE run_id = $1 OR (workflow = $2 AND idempotency_key = $3) ORDER BY (idempotency_key IS NOT DISTINCT FROM $3) DESC LIMIT 1`,
         [run.runId, run.workflow, run.idempotencyKey ?? null],
@@ -427,7 +432,7 @@ export class PostgresStorage implements Storage {
   async close(): Promise<void> {
     this.closing = true;
     // What was asked before close() still gets its outcome.
-    await Promise.all([this.appends.drained(), this.runReads.drained(), this.eventReads.drained()]);
+    await Promise.all([this.creates.drained(), this.appends.drained(), this.runReads.drained(), this.eventReads.drained()]);
     const listener = await this.listener?.catch(() => undefined);
     this.listener = undefined;
     if (listener) {
