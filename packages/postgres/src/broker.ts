@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { BrokerError, PolledConsumer, defaultRetryBackoffMs, type PolledQueue, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
+import { Batcher, BrokerError, PolledConsumer, defaultRetryBackoffMs, type PolledQueue, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 /**
@@ -60,23 +60,36 @@ export class PostgresBroker implements Broker {
     await migrate(this.conn);
   }
 
+  /**
+   * Publishes made in one turn of the event loop (a client starting many runs, a worker's batch of
+   * tasks) share one statement and one commit. The NOTIFY is sent when the insert commits, once per
+   * queue; a duplicate dedup key inserts and notifies nothing. Two publishes with one dedup key never
+   * share a statement, and a statement that fails is run again for each publish on its own.
+   */
+  private readonly publishes = new Batcher<{ queue: string; body: string; availableAt: number; dedupKey: string | null; createdAt: number }, void>(
+    async (batch) => {
+      await this.conn.prepared(
+        'publish-batch',
+        `WITH ins AS (
+           INSERT INTO ${this.S}.messages (id, queue, body, available_at, delivery_count, dedup_key, created_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
+           ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL AND delivery_count = 0 DO NOTHING
+           RETURNING queue
+         )
+         SELECT pg_notify($8, queue) FROM (SELECT DISTINCT queue FROM ins) q`,
+        [batch.map(() => randomUUID()), batch.map((m) => m.queue), batch.map((m) => m.body), batch.map((m) => m.availableAt), batch.map(() => 0), batch.map((m) => m.dedupKey), batch.map((m) => m.createdAt), this.channel],
+      );
+      return batch.map(() => ({ ok: true, value: undefined }));
+    },
+    { maxBatch: 128, maxInFlight: 4, retryAlone: true, key: (m) => (m.dedupKey === null ? undefined : `${m.queue}\u0000${m.dedupKey}`) },
+  );
+
   async publish(queue: string, body: string, options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new BrokerError('This PostgresBroker is closed.');
     const now = Date.now();
     const delay = Math.max(0, Math.round(options.delayMs ?? 0));
     try {
-      // The NOTIFY is sent when the insert commits; a duplicate dedup key inserts and notifies nothing.
-      await this.conn.prepared(
-        'publish',
-        `WITH ins AS (
-           INSERT INTO ${this.S}.messages (id, queue, body, available_at, delivery_count, dedup_key, created_at)
-           VALUES ($1, $2, $3, $4, 0, $5, $6)
-           ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL AND delivery_count = 0 DO NOTHING
-           RETURNING queue
-         )
-         SELECT pg_notify($7, queue) FROM ins`,
-        [randomUUID(), queue, body, now + delay, options.dedupKey ?? null, now, this.channel],
-      );
+      await this.publishes.submit({ queue, body, availableAt: now + delay, dedupKey: options.dedupKey ?? null, createdAt: now });
     } catch (err) {
       throw new BrokerError(`Publishing to "${queue}" failed: ${(err as Error).message}`, { cause: err });
     }
@@ -165,6 +178,7 @@ export class PostgresBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.publishes.drained(); // a publish asked before close() still gets its outcome
     for (const c of this.consumers) c.abandon();
     this.consumers.clear();
     const listener = this.listener;
@@ -179,8 +193,6 @@ export class PostgresBroker implements Broker {
 
 /** The queue table of one queue, as the shared {@link PolledConsumer} claims, acks and extends it. */
 class PgQueue implements PolledQueue {
-  private acks: Array<{ id: string; done: () => void; fail: (err: unknown) => void }> = [];
-
   constructor(
     private readonly broker: PostgresBroker,
     private readonly conn: Connection,
@@ -214,19 +226,16 @@ class PgQueue implements PolledQueue {
    * Acks that arrive together are deleted by one statement (one commit). A handler's ack resolves only
    * after the delete committed; if the process dies first, the message is simply delivered again.
    */
+  private readonly acks = new Batcher<string, void>(
+    async (ids) => {
+      await this.conn.query(`DELETE FROM ${this.S}.messages WHERE id = ANY($1::text[])`, [ids]);
+      return ids.map(() => ({ ok: true, value: undefined }));
+    },
+    { maxBatch: 256, maxInFlight: 4 },
+  );
+
   ack(id: string): Promise<void> {
-    return new Promise((done, fail) => {
-      this.acks.push({ id, done, fail });
-      if (this.acks.length === 1) {
-        setImmediate(() => {
-          const batch = this.acks.splice(0);
-          this.conn.query(`DELETE FROM ${this.S}.messages WHERE id = ANY($1::text[])`, [batch.map((a) => a.id)]).then(
-            () => batch.forEach((a) => a.done()),
-            (err) => batch.forEach((a) => a.fail(err)),
-          );
-        });
-      }
-    });
+    return this.acks.submit(id);
   }
 
   async retry(delivery: Delivery, availableAt: number): Promise<void> {

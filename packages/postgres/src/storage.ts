@@ -15,11 +15,15 @@ import {
   type SerializedError,
   type Storage,
   type Timer,
+  Batcher,
+  type BatchOutcome,
   decodeCursor,
   encodeCursor,
   pageLimit,
 } from '@durably/contracts';
 import pg from 'pg';
+import { appendBatchParams, appendBatchSql } from './append.js';
+import { createRunsParams, createRunsSql } from './create-runs.js';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 interface RunRow {
@@ -111,28 +115,32 @@ export class PostgresStorage implements Storage {
     await migrate(this.conn);
   }
 
+  /**
+   * Runs created in one turn of the event loop (a client starting many) share one statement and one
+   * commit ({@link createRunsSql}). Requests for one id or one idempotency key never share a batch.
+   */
+  private readonly creates = new Batcher<NewRun, RunRecord | undefined>(
+    async (runs) => {
+      const { rows } = await this.conn.prepared<RunRow>('create-runs', createRunsSql(this.S), createRunsParams(runs));
+      const byId = new Map(rows.map((r) => [r.run_id, r]));
+      return runs.map((run) => {
+        // Inserted in batch order: a second request for one id (under another key) was left out.
+        const row = byId.get(run.runId);
+        byId.delete(run.runId);
+        return { ok: true, value: row ? toRecord(row) : undefined };
+      });
+    },
+    { maxBatch: 128, maxInFlight: 4, retryAlone: true, key: (run) => (run.idempotencyKey === undefined ? `id:${run.runId}` : `key:${run.workflow}:${run.idempotencyKey}`) },
+  );
+
   async createRun(run: NewRun): Promise<CreateRunResult> {
     const S = this.S;
-    const e = run.firstEvent;
     // ON CONFLICT DO NOTHING (on the run id or the per-workflow key) waits for a racing insert to
     // commit, so the winner is visible to the read that follows. Read again if it is gone by then
     // (deleted by retention): the next insert may succeed.
     for (let attempt = 0; ; attempt++) {
-      const { rows } = await this.conn.prepared<RunRow>(
-        'create-run',
-        `WITH ins AS (
-           INSERT INTO ${S}.runs (run_id, workflow, status, queue, args, idempotency_key, parent_run_id, created_at, updated_at, start_at, last_seq, tags)
-           VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7, $8, 1, $12)
-           ON CONFLICT DO NOTHING
-           RETURNING *
-         ), ev AS (
-           INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
-           SELECT run_id, 1, $9, NULL, $10, $11 FROM ins
-         )
-         SELECT * FROM ins`,
-        [run.runId, run.workflow, run.queue, run.args, run.idempotencyKey ?? null, run.parentRunId ?? null, run.createdAt, run.startAt ?? null, e.type, e.at, JSON.stringify(e.data), run.tags?.length ? run.tags : null],
-      );
-      if (rows[0]) return { run: toRecord(rows[0]), created: true };
+      const created = await this.creates.submit(run);
+      if (created) return { run: created, created: true };
       const existing = await this.conn.query<RunRow>(
         `SELECT * FROM ${S}.runs WHERE run_id = $1 OR (workflow = $2 AND idempotency_key = $3) ORDER BY (idempotency_key IS NOT DISTINCT FROM $3) DESC LIMIT 1`,
         [run.runId, run.workflow, run.idempotencyKey ?? null],
@@ -142,10 +150,46 @@ export class PostgresStorage implements Storage {
     }
   }
 
+  /**
+   * Batched reads: the lookups of one turn of the event loop (a worker reading the runs it was handed,
+   * clients waiting on results, the appends' conflict checks) share one statement and one round trip.
+   * Each statement is a read at one snapshot, like the lookups it replaces.
+   */
+  private readonly runReads = new Batcher<string, RunRecord | undefined>(
+    async (ids) => {
+      const { rows } = await this.conn.prepared<RunRow>('get-runs', `SELECT * FROM ${this.S}.runs WHERE run_id = ANY($1::text[])`, [[...new Set(ids)]]);
+      const byId = new Map(rows.map((r) => [r.run_id, r]));
+      return ids.map((id) => {
+        const row = byId.get(id);
+        return { ok: true, value: row ? toRecord(row) : undefined };
+      });
+    },
+    { maxBatch: 256, maxInFlight: 4, retryAlone: true },
+  );
+
+  private readonly eventReads = new Batcher<{ runId: string; fromSeq: number; limit: number | null }, DurablyEvent[]>(
+    async (reads) => {
+      const { rows } = await this.conn.prepared<{ i: string; run_id: string; seq: number; type: string; correlation_id: string | null; at: string; data: string }>(
+        'read-events-batch',
+        `SELECT q.i, e.* FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS q(run_id, from_seq, lim, i)
+         CROSS JOIN LATERAL (SELECT * FROM ${this.S}.events e WHERE e.run_id = q.run_id AND e.seq >= q.from_seq ORDER BY e.seq LIMIT q.lim) e
+         ORDER BY q.i, e.seq`,
+        [reads.map((r) => r.runId), reads.map((r) => r.fromSeq), reads.map((r) => r.limit)],
+      );
+      const logs: DurablyEvent[][] = reads.map(() => []);
+      for (const r of rows) {
+        const event = { runId: r.run_id, seq: r.seq, type: r.type, at: Number(r.at), data: JSON.parse(r.data) } as DurablyEvent;
+        if (r.correlation_id !== null) event.correlationId = r.correlation_id;
+        logs[Number(r.i) - 1].push(event);
+      }
+      return logs.map((value) => ({ ok: true, value }));
+    },
+    { maxBatch: 256, maxInFlight: 4, retryAlone: true },
+  );
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     if (!storable(runId)) return undefined;
-    const { rows } = await this.conn.prepared<RunRow>('get-run', `SELECT * FROM ${this.S}.runs WHERE run_id = $1`, [runId]);
-    return rows[0] ? toRecord(rows[0]) : undefined;
+    return this.runReads.submit(runId);
   }
 
   async getRunByIdempotencyKey(workflow: string, idempotencyKey: string): Promise<RunRecord | undefined> {
@@ -183,160 +227,52 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Group commit: appends arriving together share one transaction (one WAL flush) instead of one
-   * commit each. Each append is still its own conditional statement, so a conflict in one does not
-   * affect the others; results are reported only after the commit. Up to `maxBatches` batches run at
-   * once, on separate connections.
+   * Group commit: appends arriving in one turn of the event loop, from any number of runs, go to
+   * the server as one statement ({@link appendBatchSql}): one round trip and one commit for all of
+   * them instead of one each. Each run's append stays conditional on its own `expectedSeq`: a run
+   * that conflicts is left out of the statement's writes and fails alone, and every append is
+   * acknowledged only after the commit. Two appends of one run never share a batch or run at once
+   * (the second is fenced on the first). Up to 4 batches run at once, on separate connections.
    */
-  private pending: Array<{ request: AppendRequest; resolve: () => void; reject: (err: unknown) => void }> = [];
-  private activeBatches = 0;
-  private readonly maxBatches = 4;
+  private readonly appends = new Batcher<AppendRequest, void>((batch) => this.appendBatch(batch), {
+    maxBatch: 128,
+    maxInFlight: 4,
+    key: (request) => request.runId,
+    retryAlone: true,
+  });
 
   async append(request: AppendRequest): Promise<void> {
     const { runId, expectedSeq, events } = request;
     events.forEach((e, i) => {
       if (e.seq !== expectedSeq + 1 + i) throw new StorageError(`Append to run ${runId}: event ${i} has seq ${e.seq}, expected ${expectedSeq + 1 + i}.`);
     });
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ request, resolve, reject });
-      this.startBatches();
-    });
+    return this.appends.submit(request);
   }
 
-  private startBatches(): void {
-    while (this.activeBatches < this.maxBatches && this.pending.length > 0) {
-      this.activeBatches++;
-      // Let appends issued in the same tick join the batch.
-      setImmediate(() => {
-        void this.runBatches().finally(() => {
-          this.activeBatches--;
-          if (this.pending.length > 0) this.startBatches();
-        });
-      });
-    }
+  private async appendBatch(batch: AppendRequest[]): Promise<Array<BatchOutcome<void>>> {
+    // A statement that fails (one request's bad value, a deadlock between duplicate executors, a
+    // dropped connection) wrote nothing: the batcher runs each of its appends again on its own.
+    const { rows } = await this.conn.prepared<{ updated: string[] }>('append-batch', appendBatchSql(this.S), appendBatchParams(batch, this.finishedChannel));
+    const updated = new Set(rows[0].updated);
+    return Promise.all(
+      batch.map(async (request): Promise<BatchOutcome<void>> => {
+        if (updated.has(request.runId)) return { ok: true, value: undefined };
+        return { ok: false, error: await this.conflict(request) };
+      }),
+    );
   }
 
-  private async runBatches(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, 64);
-      if (batch.length === 1) {
-        const [one] = batch;
-        await this.appendNow(this.conn, one.request).then(one.resolve, one.reject);
-        continue;
-      }
-      let updated: boolean[];
-      try {
-        updated = await this.conn.transaction(async (client) => {
-          const results: boolean[] = [];
-          for (const { request } of batch) {
-            const { rows } = await client.query<{ updated: string }>({ name: `${this.conn.schema}:append`, text: this.appendSql, values: this.appendParams(request) });
-            results.push(Number(rows[0].updated) === 1);
-          }
-          return results;
-        });
-      } catch {
-        // The whole batch rolled back (a server error, a deadlock between duplicate executors):
-        // run each append on its own so that each gets its own outcome.
-        await Promise.all(batch.map(({ request, resolve, reject }) => this.appendNow(this.conn, request).then(resolve, reject)));
-        continue;
-      }
-      await Promise.all(
-        batch.map(async ({ request, resolve, reject }, i) => {
-          if (updated[i]) return resolve();
-          await this.conflict(request).then(resolve, reject);
-        }),
-      );
-    }
-  }
-
-  /** One append as its own statement (and transaction). */
-  private async appendNow(conn: Connection, request: AppendRequest): Promise<void> {
-    const { rows } = await conn.prepared<{ updated: string }>('append', this.appendSql, this.appendParams(request));
-    if (Number(rows[0].updated) === 1) return;
-    await this.conflict(request);
-  }
-
-  /** Throws the error of an append that updated nothing: the run is missing or another writer won. */
-  private async conflict(request: AppendRequest): Promise<never> {
-    const current = await this.conn.query<{ last_seq: number }>(`SELECT last_seq FROM ${this.S}.runs WHERE run_id = $1`, [request.runId]);
-    if (!current.rows[0]) throw new RunNotFoundError(request.runId);
-    throw new AppendConflictError(request.runId, request.expectedSeq, current.rows[0].last_seq);
-  }
-
-  private get appendSql(): string {
-    const S = this.S;
-    return `WITH upd AS (
-         UPDATE ${S}.runs SET
-           status = COALESCE($3, status), result = COALESCE($4, result), error = COALESCE($5::jsonb, error),
-           finished_at = COALESCE($6, finished_at), updated_at = $7, last_seq = $8,
-           -- The patch merges in; its null values remove their keys; no attributes left is NULL.
-           attributes = CASE WHEN $20::jsonb IS NULL THEN attributes
-             ELSE NULLIF(jsonb_strip_nulls(COALESCE(attributes, '{}'::jsonb) || $20::jsonb), '{}'::jsonb) END
-         WHERE run_id = $1 AND last_seq = $2
-         RETURNING run_id
-       ), ev AS (
-         INSERT INTO ${S}.events (run_id, seq, type, correlation_id, at, data)
-         SELECT upd.run_id, e.seq, e.type, e.cid, e.at, e.data
-         FROM upd, unnest($9::int[], $10::text[], $11::text[], $12::bigint[], $13::text[]) AS e(seq, type, cid, at, data)
-       ), tset AS (
-         INSERT INTO ${S}.timers (run_id, timer_id, fire_at, lease_until)
-         SELECT upd.run_id, t.id, t.fire_at, 0 FROM upd, unnest($14::text[], $15::bigint[]) AS t(id, fire_at)
-         ON CONFLICT (run_id, timer_id) DO UPDATE SET fire_at = EXCLUDED.fire_at, lease_until = 0
-       ), tclr AS (
-         DELETE FROM ${S}.timers WHERE run_id = $1 AND timer_id = ANY($16::text[]) AND EXISTS (SELECT 1 FROM upd)
-       ), hk AS (
-         INSERT INTO ${S}.hooks (token, run_id, correlation_id, name, created_at, expires_at, consumed_at)
-         SELECT h.token, upd.run_id, h."correlationId", h.name, h."createdAt", h."expiresAt", h."consumedAt"
-         FROM upd, jsonb_to_recordset($17::jsonb) AS h(token text, "correlationId" text, name text, "createdAt" bigint, "expiresAt" bigint, "consumedAt" bigint)
-         ON CONFLICT (token) DO UPDATE SET expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at
-       ), slots AS (
-         DELETE FROM ${S}.concurrency_slots WHERE run_id = $1 AND $18::boolean AND EXISTS (SELECT 1 FROM upd)
-       ), done AS (
-         -- Sent at commit: clients waiting on result() in any process hear that the run finished.
-         SELECT pg_notify($19, upd.run_id) FROM upd WHERE $6::bigint IS NOT NULL
-       )
-       SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM done) AS notified`;
-  }
-
-  private appendParams(request: AppendRequest): unknown[] {
-    const { runId, expectedSeq, events } = request;
-    const p = request.run ?? {};
-    const timers = request.setTimers ?? [];
-    return [
-      runId,
-      expectedSeq,
-      p.status ?? null,
-      p.result ?? null,
-      p.error ? JSON.stringify(p.error) : null,
-      p.finishedAt ?? null,
-      events.length > 0 ? Math.max(...events.map((e) => e.at)) : Date.now(),
-      expectedSeq + events.length,
-      events.map((e) => e.seq),
-      events.map((e) => e.type),
-      events.map((e) => e.correlationId ?? null),
-      events.map((e) => e.at),
-      events.map((e) => JSON.stringify(e.data)),
-      timers.map((t) => t.timerId),
-      timers.map((t) => t.fireAt),
-      request.clearTimers ?? [],
-      JSON.stringify(request.setHooks ?? []),
-      request.releaseSlots === true,
-      this.finishedChannel,
-      p.attributes ? JSON.stringify(p.attributes) : null,
-    ];
+  /** The error of an append that updated nothing: the run is missing or another writer won. */
+  private async conflict(request: AppendRequest): Promise<Error> {
+    const current = await this.getRun(request.runId).catch((err: unknown) => err as Error);
+    if (current instanceof Error) return current;
+    if (!current) return new RunNotFoundError(request.runId);
+    return new AppendConflictError(request.runId, request.expectedSeq, current.lastSeq);
   }
 
   async readEvents(runId: string, fromSeq = 1, limit?: number): Promise<DurablyEvent[]> {
-    const { rows } = await this.conn.prepared<{ run_id: string; seq: number; type: string; correlation_id: string | null; at: string; data: string }>(
-      'read-events',
-      `SELECT * FROM ${this.S}.events WHERE run_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
-      [runId, fromSeq, limit ?? null],
-    );
-    return rows.map((r) => {
-      const event = { runId: r.run_id, seq: r.seq, type: r.type, at: Number(r.at), data: JSON.parse(r.data) } as DurablyEvent;
-      if (r.correlation_id !== null) event.correlationId = r.correlation_id;
-      return event;
-    });
+    if (!storable(runId)) return [];
+    return this.eventReads.submit({ runId, fromSeq, limit: limit ?? null });
   }
 
   async touchRun(runId: string, at: number): Promise<void> {
@@ -495,6 +431,8 @@ export class PostgresStorage implements Storage {
 
   async close(): Promise<void> {
     this.closing = true;
+    // What was asked before close() still gets its outcome.
+    await Promise.all([this.creates.drained(), this.appends.drained(), this.runReads.drained(), this.eventReads.drained()]);
     const listener = await this.listener?.catch(() => undefined);
     this.listener = undefined;
     if (listener) {

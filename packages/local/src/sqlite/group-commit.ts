@@ -1,15 +1,10 @@
+import { Batcher, type BatchOutcome } from '@durably/contracts';
 import type { SqliteDatabase } from './driver.js';
 
 /** Options of a {@link GroupCommit}. */
 export interface GroupCommitOptions {
   /** Most writes in one transaction. Default 256. */
   maxBatch?: number;
-}
-
-interface Pending {
-  fn: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 /** Thrown to every write of a batch whose transaction SQLite ended after one write's error. */
@@ -25,7 +20,8 @@ export class BatchAbortedError extends Error {
  * IMMEDIATE transaction, so one fsync (synchronous=FULL) makes all of them durable instead of one
  * fsync each. The storage and the broker of the embedded backend send every write through it.
  *
- * How: a write is queued and the batch is written on the next macrotask (`setImmediate`), so every
+ * How (the {@link Batcher} of @durably/contracts, shared with the Postgres adapter): a write is
+ * queued and the batch is written on the next macrotask (`setImmediate`), so every
  * write requested by the continuations of the previous batch, or by any other code running in this
  * turn of the event loop, goes into the same transaction (at most `maxBatch`; the rest go in the next
  * one, at once). Inside the transaction each write runs in its own SAVEPOINT:
@@ -44,61 +40,40 @@ export class BatchAbortedError extends Error {
  * transaction (BEGIN IMMEDIATE, waiting up to the busy timeout) and holds it for one commit.
  */
 export class GroupCommit {
-  private queue: Pending[] = [];
-  private scheduled = false;
-  private readonly maxBatch: number;
-  private readonly idle = new Set<() => void>();
-  /** Transactions committed (or attempted) so far: one per batch. */
-  commits = 0;
+  /** The queueing shared with the other adapters' batches: one turn of the event loop, one batch. */
+  private readonly batcher: Batcher<() => unknown, unknown>;
 
   constructor(
     private readonly db: () => SqliteDatabase,
     options: GroupCommitOptions = {},
   ) {
-    this.maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.batcher = new Batcher((batch) => this.write(batch), { maxBatch: Math.max(1, options.maxBatch ?? 256) });
+  }
+
+  /** Transactions committed (or attempted) so far: one per batch. */
+  get commits(): number {
+    return this.batcher.batches;
   }
 
   /** Queues `fn` (synchronous SQL on the connection) for the next batch; settles after its COMMIT. */
   run<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      this.schedule();
-    });
+    return this.batcher.submit(fn) as Promise<T>;
   }
 
   /** Resolves once every write queued so far has settled (a closing storage waits for them). */
   drained(): Promise<void> {
-    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
-    return new Promise((resolve) => this.idle.add(resolve));
+    return this.batcher.drained();
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue.splice(0, this.maxBatch);
-    if (this.queue.length > 0) this.schedule();
-    if (batch.length > 0) this.write(batch);
-    if (this.queue.length === 0 && !this.scheduled) {
-      for (const done of this.idle) done();
-      this.idle.clear();
-    }
-  }
-
-  private write(batch: Pending[]): void {
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+  private write(batch: Array<() => unknown>): Array<BatchOutcome<unknown>> {
+    const outcomes: Array<BatchOutcome<unknown>> = [];
     try {
       const db = this.db();
-      this.commits++;
       db.transaction(() => {
-        for (const p of batch) {
+        for (const fn of batch) {
           try {
             // Nested in the batch's transaction, the driver makes this a SAVEPOINT, rolled back on a throw.
-            outcomes.push({ ok: true, value: db.transaction(p.fn).immediate() });
+            outcomes.push({ ok: true, value: db.transaction(fn).immediate() });
           } catch (error) {
             outcomes.push({ ok: false, error });
             // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM...) make SQLite roll back the whole
@@ -110,16 +85,11 @@ export class GroupCommit {
     } catch (error) {
       // Nothing of the batch was committed: every write fails, the one that caused it with its own error.
       const aborted = error instanceof BatchAbortedError;
-      batch.forEach((p, i) => {
+      return batch.map((_, i) => {
         const own = outcomes[i];
-        p.reject(aborted && own && !own.ok && i === outcomes.length - 1 ? own.error : error);
+        return { ok: false, error: aborted && own && !own.ok && i === outcomes.length - 1 ? own.error : error };
       });
-      return;
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o.ok) p.resolve(o.value);
-      else p.reject(o.error);
-    });
+    return outcomes;
   }
 }
