@@ -33,18 +33,44 @@ import { URL_BACKENDS, openUrlBackend } from './url-backends.js';
 import { WORKER_COUNTS, b8 } from './scale-out.js';
 import { b9, bareNode } from './cold-start.js';
 
-const { values } = parseArgs({
-  options: {
-    shape: { type: 'string', multiple: true },
-    backend: { type: 'string', multiple: true },
-    system: { type: 'string', multiple: true },
-    size: { type: 'string', default: 'full' },
-    out: { type: 'string', default: join(import.meta.dirname, '../results/latest.json') },
-    chart: { type: 'string' },
-    rounds: { type: 'string' },
-    workflows: { type: 'string' },
-  },
-});
+const USAGE = `Usage: npm run bench -- [options]
+
+  --shape B0..B9      the shapes to run (repeatable; all by default)
+  --backend NAME      memory, local, redis, redis-cluster, postgres, postgres+redis, postgres+rabbitmq,
+                      local+rabbitmq, dynamodb+sqs (repeatable; all but redis-cluster by default)
+  --system NAME       durably, dbos, bullmq, vercel-workflow, restate, raw (repeatable; all by default)
+  --rounds N          interleaved rounds per part (3 by default, 1 at tiny size)
+  --size full|tiny    tiny: a smoke run
+  --workflows N       B1's and B8's workflows per part (2,000 by default)
+  --out FILE          the JSON rows (tools/bench/results/latest.json)
+  --chart FILE        the SVG chart (docs/performance.svg)
+  -h, --help          this text
+`;
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      shape: { type: 'string', multiple: true },
+      backend: { type: 'string', multiple: true },
+      system: { type: 'string', multiple: true },
+      size: { type: 'string', default: 'full' },
+      out: { type: 'string', default: join(import.meta.dirname, '../results/latest.json') },
+      chart: { type: 'string' },
+      rounds: { type: 'string' },
+      workflows: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 // Vercel Workflow's local world adds many abort listeners to one signal; its warnings are noise here.
 process.removeAllListeners('warning');
