@@ -1,0 +1,153 @@
+/**
+ * How the Redis storage keeps timers (Lua, shared by the append, the claim and retention).
+ *
+ * A run's live timers are one field of its hash, `timers`: a JSON object { timerId: [fireAt, leaseUntil?] }
+ * (times as strings, so no digit is lost to Lua's number printing). The tag's sorted set `P:timers`
+ * holds one member per run that has timers, the run id, scored by its earliest fireAt. The append
+ * reads the field with the run's other fields (one HMGET), rewrites it in the run's HSET, and moves
+ * the run's member only when its earliest timer changed: a step that clears its lease and sets the
+ * next one costs one ZADD, not a sorted-set entry, a claim field and a set entry written and deleted.
+ *
+ * Releases before this kept one member per timer (`<runId>|<timerId>`, scored by fireAt), their
+ * claims in the hash `P:timer-lease` and each run's timer ids in the set `P:rt:<runId>`. A run whose
+ * hash has no `timers` field was created by such a release: its first append here moves its timers
+ * into the field (LEGACY_ADOPT). Until then, and for a timer an older worker sets during an upgrade,
+ * the claim handles members of that form as before and the append clears a timer id it does not
+ * find in the field the old way.
+ */
+
+/**
+ * Lua helpers: earliest(timers) is the smallest fireAt (string) or nil; adoptLegacy(P, runId) moves
+ * a run's timers of the old form into a table of the new one; clearLegacy(P, runId, id) deletes one
+ * timer of the old form.
+ */
+export const TIMER_HELPERS = `
+local function earliest(timers)
+  local best, bestN
+  for _, e in pairs(timers) do
+    local n = tonumber(e[1])
+    if not bestN or n < bestN then best, bestN = e[1], n end
+  end
+  return best
+end
+local function adoptLegacy(P, runId)
+  local timers = {}
+  local rt = P .. ':rt:' .. runId
+  for _, id in ipairs(redis.call('SMEMBERS', rt)) do
+    local m = runId .. '|' .. id
+    local score = redis.call('ZSCORE', P .. ':timers', m)
+    if score then
+      local lease = redis.call('HGET', P .. ':timer-lease', m)
+      timers[id] = lease and { score, lease } or { score }
+      redis.call('ZREM', P .. ':timers', m)
+    end
+    redis.call('HDEL', P .. ':timer-lease', m)
+  end
+  redis.call('DEL', rt)
+  return timers
+end
+local function clearLegacy(P, runId, id)
+  local m = runId .. '|' .. id
+  if redis.call('ZREM', P .. ':timers', m) == 1 then
+    redis.call('HDEL', P .. ':timer-lease', m)
+    redis.call('SREM', P .. ':rt:' .. runId, id)
+  end
+end`;
+
+/**
+ * The append's timer part (inside APPEND, after the run's fields were read into cur: cur[4] is the
+ * `timers` field). Applies c.setTimers and c.clearTimers, adds the field to the HSET (sets), and
+ * moves the run's member of P:timers when its earliest timer changed.
+ */
+export const APPEND_TIMERS = `
+if #c.setTimers > 0 or #c.clearTimers > 0 or not cur[4] then
+  local timers, before
+  if cur[4] then
+    timers = cjson.decode(cur[4])
+    before = earliest(timers)
+  else
+    timers = adoptLegacy(P, runId)
+  end
+  -- Moving a timer ends its claim: the entry is written anew, without a lease.
+  for _, t in ipairs(c.setTimers) do timers[t[1]] = { t[2] } end
+  for _, id in ipairs(c.clearTimers) do
+    if timers[id] then timers[id] = nil else clearLegacy(P, runId, id) end
+  end
+  local after = earliest(timers)
+  table.insert(sets, 'timers'); table.insert(sets, cjson.encode(timers))
+  if after == nil then
+    if before ~= nil then redis.call('ZREM', P .. ':timers', runId) end
+  elseif before == nil or tonumber(after) ~= tonumber(before) then
+    redis.call('ZADD', P .. ':timers', after, runId)
+  end
+end`;
+
+/**
+ * KEYS[1] P:timers. ARGV: P, now, limit, leaseUntil. Claims up to limit due, unleased timers, the
+ * earliest first, leasing each until leaseUntil. Returns flat [runId|timerId, fireAt, ...] by fireAt.
+ * Members are runs scored by their earliest timer (so none of a run's timers is due before its
+ * score): the walk stops once `limit` candidates are found that are no later than the next score.
+ */
+export const CLAIM_TIMERS = `
+local P, now, limit, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if limit < 1 then return {} end
+local cand = {}
+local runs = {}
+local sorted = true
+local function byFire(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] end
+  return a[2] < b[2]
+end
+local offset = 0
+local full = false
+while not full do
+  local batch = redis.call('ZRANGEBYSCORE', P .. ':timers', '-inf', now, 'WITHSCORES', 'LIMIT', offset, 200)
+  if #batch == 0 then break end
+  local removed = 0
+  for i = 1, #batch, 2 do
+    local member, score = batch[i], tonumber(batch[i + 1])
+    if #cand >= limit then
+      if not sorted then table.sort(cand, byFire); sorted = true end
+      if cand[limit][1] <= score then full = true; break end
+    end
+    if string.find(member, '|', 1, true) then
+      -- A timer of the old form (see the note above).
+      local lease = redis.call('HGET', P .. ':timer-lease', member)
+      if not lease or tonumber(lease) <= now then
+        table.insert(cand, { score, member, batch[i + 1] }); sorted = false
+      end
+    else
+      local raw = redis.call('HGET', P .. ':run:' .. member, 'timers')
+      if not raw then
+        -- No such run (or one without timers): nothing to wake.
+        redis.call('ZREM', P .. ':timers', member)
+        removed = removed + 1
+      else
+        local timers = cjson.decode(raw)
+        runs[member] = timers
+        for id, e in pairs(timers) do
+          if tonumber(e[1]) <= now and (not e[2] or tonumber(e[2]) <= now) then
+            table.insert(cand, { tonumber(e[1]), member .. '|' .. id, e[1], member, id }); sorted = false
+          end
+        end
+      end
+    end
+  end
+  offset = offset + 200 - removed
+end
+if not sorted then table.sort(cand, byFire) end
+local out = {}
+local dirty = {}
+for i = 1, math.min(limit, #cand) do
+  local c = cand[i]
+  if c[4] then
+    runs[c[4]][c[5]][2] = leaseUntil
+    dirty[c[4]] = true
+  else
+    redis.call('HSET', P .. ':timer-lease', c[2], leaseUntil)
+  end
+  table.insert(out, c[2]); table.insert(out, c[3])
+end
+for runId in pairs(dirty) do redis.call('HSET', P .. ':run:' .. runId, 'timers', cjson.encode(runs[runId])) end
+return out
+`;
