@@ -67,14 +67,20 @@ if idem ~= '' and not claimed then
   local existing = findByKey(P, ARGV[4], idem)
   if existing then return { 'exists', existing } end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return { 'exists', runId } end
+-- A run id is taken when its log exists: the first event's RPUSH finds that out (and is taken back).
+-- A key claimed on a cluster may point to a run id given up by VOID_RUN, whose marker hash has no
+-- log: there the hash itself is checked.
+if claimed and redis.call('EXISTS', KEYS[1]) == 1 then return { 'exists', runId } end
+if redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10]) > 1 then
+  redis.call('RPOP', P .. ':ev:' .. runId)
+  return { 'exists', runId }
+end
 local fields = { 'workflow', ARGV[4], 'status', 'pending', 'queue', ARGV[5], 'args', ARGV[6], 'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'lastSeq', '1', 'timers', '{}' }
 if idem ~= '' then table.insert(fields, 'idempotencyKey'); table.insert(fields, idem) end
 if ARGV[7] ~= '' then table.insert(fields, 'parentRunId'); table.insert(fields, ARGV[7]) end
 if ARGV[9] ~= '' then table.insert(fields, 'startAt'); table.insert(fields, ARGV[9]) end
 if ARGV[11] ~= '' then table.insert(fields, 'tags'); table.insert(fields, ARGV[11]) end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10])
 if idem ~= '' and not claimed then redis.call('HSET', P .. ':idem:' .. ARGV[4], idem, runId) end
 local m = member(tonumber(ARGV[8]), runId)
 for _, k in ipairs(indexKeys(P, ARGV[4], 'pending', ARGV[7])) do redis.call('ZADD', k, 0, m) end

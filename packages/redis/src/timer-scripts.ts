@@ -3,10 +3,13 @@
  *
  * A run's live timers are one field of its hash, `timers`: a JSON object { timerId: [fireAt, leaseUntil?] }
  * (times as strings, so no digit is lost to Lua's number printing). The tag's sorted set `P:timers`
- * holds one member per run that has timers, the run id, scored by its earliest fireAt. The append
+ * holds one member per run that has timers, the run id, scored no later than its earliest fireAt
+ * (equal, unless a timer that was the earliest has since been replaced by a later one). The append
  * reads the field with the run's other fields (one HMGET), rewrites it in the run's HSET, and moves
- * the run's member only when its earliest timer changed: a step that clears its lease and sets the
- * next one costs one ZADD, not a sorted-set entry, a claim field and a set entry written and deleted.
+ * the run's member only when a timer earlier than its score is set, or removes it with the run's last
+ * timer: a step that clears its lease and sets the next one writes no sorted set at all, where one
+ * entry per timer cost a sorted-set entry, a claim field and a set entry, each written and deleted.
+ * A claim that reaches a member by a score earlier than the run's earliest timer moves it there.
  *
  * Releases before this kept one member per timer (`<runId>|<timerId>`, scored by fireAt), their
  * claims in the hash `P:timer-lease` and each run's timer ids in the set `P:rt:<runId>`. A run whose
@@ -75,9 +78,11 @@ if #c.setTimers > 0 or #c.clearTimers > 0 or not cur[4] then
   end
   local after = earliest(timers)
   table.insert(sets, 'timers'); table.insert(sets, cjson.encode(timers))
+  -- The member's score is at most the earliest timer: a later one (the next step's lease replacing
+  -- this one's) leaves it, and a claim that finds nothing due by it moves it up.
   if after == nil then
     if before ~= nil then redis.call('ZREM', P .. ':timers', runId) end
-  elseif before == nil or tonumber(after) ~= tonumber(before) then
+  elseif before == nil or tonumber(after) < tonumber(before) then
     redis.call('ZADD', P .. ':timers', after, runId)
   end
 end`;
@@ -85,10 +90,12 @@ end`;
 /**
  * KEYS[1] P:timers. ARGV: P, now, limit, leaseUntil. Claims up to limit due, unleased timers, the
  * earliest first, leasing each until leaseUntil. Returns flat [runId|timerId, fireAt, ...] by fireAt.
- * Members are runs scored by their earliest timer (so none of a run's timers is due before its
- * score): the walk stops once `limit` candidates are found that are no later than the next score.
+ * Members are runs scored no later than their earliest timer (so none of a run's timers is due
+ * before its score): the walk stops once `limit` candidates are found that are no later than the
+ * next score. A member found with a score below its run's earliest timer is moved to it.
  */
 export const CLAIM_TIMERS = `
+${TIMER_HELPERS}
 local P, now, limit, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if limit < 1 then return {} end
 local cand = {}
@@ -110,7 +117,9 @@ while not full do
       if not sorted then table.sort(cand, byFire); sorted = true end
       if cand[limit][1] <= score then full = true; break end
     end
-    if string.find(member, '|', 1, true) then
+    if runs[member] then
+      -- Met again: it moved within the range after it was visited (below).
+    elseif string.find(member, '|', 1, true) then
       -- A timer of the old form (see the note above).
       local lease = redis.call('HGET', P .. ':timer-lease', member)
       if not lease or tonumber(lease) <= now then
@@ -129,6 +138,16 @@ while not full do
           if tonumber(e[1]) <= now and (not e[2] or tonumber(e[2]) <= now) then
             table.insert(cand, { tonumber(e[1]), member .. '|' .. id, e[1], member, id }); sorted = false
           end
+        end
+        local first = earliest(timers)
+        if first == nil then
+          redis.call('ZREM', P .. ':timers', member)
+          removed = removed + 1
+        elseif tonumber(first) > score then
+          -- Left behind by an append that replaced the earliest timer with a later one (see APPEND_TIMERS).
+          -- It leaves its place: the members after it move up one, and it is skipped when met again.
+          redis.call('ZADD', P .. ':timers', first, member)
+          removed = removed + 1
         end
       end
     end
