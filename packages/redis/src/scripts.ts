@@ -103,8 +103,8 @@ ${TIMER_HELPERS}
 local P, runId, expected = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local c = cjson.decode(ARGV[4])
 -- One read of what the append decides on: the seq, the status and creation time (index members),
--- the timers, and the attributes it replaces.
-local fields = { 'lastSeq', 'status', 'createdAt', 'timers' }
+-- the timers (see timer-scripts.ts), and the attributes it replaces.
+local fields = { 'lastSeq', 'status', 'createdAt', 'timers', 'to' }
 if c.attributes then
   for _, a in ipairs(c.attributes) do table.insert(fields, 'a:' .. a[1]) end
 end
@@ -134,7 +134,7 @@ ${APPEND_TIMERS}
 if c.attributes then
   local removed = {}
   for i, a in ipairs(c.attributes) do
-    local old = cur[4 + i]
+    local old = cur[5 + i]
     if old then redis.call('ZREM', P .. ':idx:attr:' .. a[1] .. ':' .. old, m) end
     if a[2] == '' then
       table.insert(removed, 'a:' .. a[1])

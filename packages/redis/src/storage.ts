@@ -231,13 +231,12 @@ export class RedisStorage implements Storage {
 
   async listTimers(runId: string): Promise<Timer[]> {
     const P = this.L.runTag(runId);
-    const raw = await this.call('list timers', () => this.redis.hget(this.runKey(runId), 'timers'));
+    const [inline, spilled] = await this.call('list timers', () => this.redis.hmget(this.runKey(runId), 'timers', 'to'));
     const timers: Timer[] = [];
-    if (raw !== null) {
-      // cjson writes an empty table as {} (never []): either way no entries.
-      for (const [timerId, e] of Object.entries(JSON.parse(raw) as Record<string, [string, string?]>)) timers.push({ runId, timerId, fireAt: Number(e[0]) });
-    } else {
-      // A run of a release before timers lived in the run's hash, not yet appended to since (see timer-scripts.ts).
+    // cjson writes an empty table as {} (never []): either way no entries.
+    for (const [timerId, e] of Object.entries(JSON.parse(inline ?? '{}') as Record<string, [string, string?]>)) timers.push({ runId, timerId, fireAt: Number(e[0]) });
+    // Timers past the ones kept in the run's hash, and every timer of a run of an older release (see timer-scripts.ts).
+    if (inline === null || Number(spilled) > 0) {
       const ids = await this.call('list timers', () => this.redis.smembers(`${P}:rt:${runId}`));
       for (const timerId of ids) {
         const score = await this.call('list timers', () => this.redis.zscore(`${P}:timers`, `${runId}|${timerId}`));

@@ -1,28 +1,31 @@
 /**
  * How the Redis storage keeps timers (Lua, shared by the append, the claim and retention).
  *
- * A run's live timers are one field of its hash, `timers`: a JSON object { timerId: [fireAt, leaseUntil?] }
- * (times as strings, so no digit is lost to Lua's number printing). The tag's sorted set `P:timers`
- * holds one member per run that has timers, the run id, scored no later than its earliest fireAt
- * (equal, unless a timer that was the earliest has since been replaced by a later one). The append
- * reads the field with the run's other fields (one HMGET), rewrites it in the run's HSET, and moves
- * the run's member only when a timer earlier than its score is set, or removes it with the run's last
- * timer: a step that clears its lease and sets the next one writes no sorted set at all, where one
- * entry per timer cost a sorted-set entry, a claim field and a set entry, each written and deleted.
- * A claim that reaches a member by a score earlier than the run's earliest timer moves it there.
+ * Up to INLINE_TIMERS of a run's live timers are one field of its hash, `timers`: a JSON object
+ * { timerId: [fireAt, leaseUntil?] } (times as strings, so no digit is lost to Lua's number printing).
+ * The tag's sorted set `P:timers` holds one member per run with such timers, the run id, scored no
+ * later than its earliest inline fireAt (equal, unless the earliest has since been replaced by a later
+ * one). The append reads the field with the run's other fields (one HMGET), rewrites it in the run's
+ * HSET, and moves the run's member only when a timer earlier than its score is set, or removes it with
+ * the run's last inline timer: a step that clears its lease and sets the next one writes no sorted set
+ * at all. A claim that reaches a member by a score earlier than the run's earliest timer moves it there.
  *
- * Releases before this kept one member per timer (`<runId>|<timerId>`, scored by fireAt), their
- * claims in the hash `P:timer-lease` and each run's timer ids in the set `P:rt:<runId>`. A run whose
- * hash has no `timers` field was created by such a release: its first append here moves its timers
- * into the field (LEGACY_ADOPT). Until then, and for a timer an older worker sets during an upgrade,
- * the claim handles members of that form as before and the append clears a timer id it does not
- * find in the field the old way.
+ * The rest of a run's timers, past INLINE_TIMERS (a wide fan-out of sleeps or leased steps), keep the
+ * layout of releases before this one, where each costs the same whatever the run's count: a member
+ * `<runId>|<timerId>` per timer scored by fireAt, its claim in the hash `P:timer-lease`, the run's ids
+ * in the set `P:rt:<runId>`; the run hash's field `to` counts them. While a run has any, its new timer
+ * ids go there too (so an id is never in both places). A run of an older release (its hash has no
+ * `timers` field) has all its timers in that form: its first append here counts them (SCARD) and
+ * leaves them where they are. The claim handles members of either form; the append clears an id it
+ * does not find inline the old way (which also removes one an older worker set during an upgrade).
  */
 
+/** At most this many of a run's timers are kept in its hash (each append that changes one rewrites them). */
+export const INLINE_TIMERS = 16;
+
 /**
- * Lua helpers: earliest(timers) is the smallest fireAt (string) or nil; adoptLegacy(P, runId) moves
- * a run's timers of the old form into a table of the new one; clearLegacy(P, runId, id) deletes one
- * timer of the old form.
+ * Lua helpers: earliest(timers) is the smallest fireAt (string) or nil; setSpilled and clearSpilled
+ * write and delete a timer of the per-timer form, returning 1 when they added or removed one.
  */
 export const TIMER_HELPERS = `
 local function earliest(timers)
@@ -33,51 +36,60 @@ local function earliest(timers)
   end
   return best
 end
-local function adoptLegacy(P, runId)
-  local timers = {}
-  local rt = P .. ':rt:' .. runId
-  for _, id in ipairs(redis.call('SMEMBERS', rt)) do
-    local m = runId .. '|' .. id
-    local score = redis.call('ZSCORE', P .. ':timers', m)
-    if score then
-      local lease = redis.call('HGET', P .. ':timer-lease', m)
-      timers[id] = lease and { score, lease } or { score }
-      redis.call('ZREM', P .. ':timers', m)
-    end
-    redis.call('HDEL', P .. ':timer-lease', m)
-  end
-  redis.call('DEL', rt)
-  return timers
-end
-local function clearLegacy(P, runId, id)
+local function setSpilled(P, runId, id, fireAt)
   local m = runId .. '|' .. id
-  if redis.call('ZREM', P .. ':timers', m) == 1 then
-    redis.call('HDEL', P .. ':timer-lease', m)
-    redis.call('SREM', P .. ':rt:' .. runId, id)
-  end
+  redis.call('ZADD', P .. ':timers', fireAt, m)
+  redis.call('HDEL', P .. ':timer-lease', m)
+  return redis.call('SADD', P .. ':rt:' .. runId, id)
+end
+local function clearSpilled(P, runId, id)
+  local m = runId .. '|' .. id
+  if redis.call('ZREM', P .. ':timers', m) == 0 then return 0 end
+  redis.call('HDEL', P .. ':timer-lease', m)
+  redis.call('SREM', P .. ':rt:' .. runId, id)
+  return 1
 end`;
 
 /**
  * The append's timer part (inside APPEND, after the run's fields were read into cur: cur[4] is the
- * `timers` field). Applies c.setTimers and c.clearTimers, adds the field to the HSET (sets), and
- * moves the run's member of P:timers when its earliest timer changed.
+ * `timers` field, cur[5] the count `to`). Applies c.setTimers and c.clearTimers, adds the fields to
+ * the HSET (sets), and moves the run's member of P:timers when its earliest inline timer changed.
  */
 export const APPEND_TIMERS = `
 if #c.setTimers > 0 or #c.clearTimers > 0 or not cur[4] then
-  local timers, before
+  local timers, before, spilled
   if cur[4] then
     timers = cjson.decode(cur[4])
     before = earliest(timers)
+    spilled = tonumber(cur[5] or '0')
   else
-    timers = adoptLegacy(P, runId)
+    -- A run of an older release: its timers stay in their per-timer form.
+    timers = {}
+    spilled = redis.call('SCARD', P .. ':rt:' .. runId)
   end
+  local size = 0
+  for _ in pairs(timers) do size = size + 1 end
   -- Moving a timer ends its claim: the entry is written anew, without a lease.
-  for _, t in ipairs(c.setTimers) do timers[t[1]] = { t[2] } end
+  for _, t in ipairs(c.setTimers) do
+    if timers[t[1]] then
+      timers[t[1]] = { t[2] }
+    elseif spilled == 0 and size < ${INLINE_TIMERS} then
+      timers[t[1]] = { t[2] }
+      size = size + 1
+    else
+      spilled = spilled + setSpilled(P, runId, t[1], t[2])
+    end
+  end
   for _, id in ipairs(c.clearTimers) do
-    if timers[id] then timers[id] = nil else clearLegacy(P, runId, id) end
+    if timers[id] then
+      timers[id] = nil
+    else
+      spilled = math.max(0, spilled - clearSpilled(P, runId, id))
+    end
   end
   local after = earliest(timers)
   table.insert(sets, 'timers'); table.insert(sets, cjson.encode(timers))
+  table.insert(sets, 'to'); table.insert(sets, tostring(spilled))
   -- The member's score is at most the earliest timer: a later one (the next step's lease replacing
   -- this one's) leaves it, and a claim that finds nothing due by it moves it up.
   if after == nil then
@@ -120,7 +132,7 @@ while not full do
     if runs[member] then
       -- Met again: it moved within the range after it was visited (below).
     elseif string.find(member, '|', 1, true) then
-      -- A timer of the old form (see the note above).
+      -- A timer of the per-timer form (see the note above).
       local lease = redis.call('HGET', P .. ':timer-lease', member)
       if not lease or tonumber(lease) <= now then
         table.insert(cand, { score, member, batch[i + 1] }); sorted = false

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { makeEvent } from '@durably/core';
 import { RedisStorage } from '../src/index.js';
+import { INLINE_TIMERS } from '../src/timer-scripts.js';
 import { REDIS_URL, dropPrefix, serverAvailable, uniquePrefix } from './harness.js';
 
 const available = await serverAvailable();
@@ -21,7 +22,7 @@ async function created(storage: RedisStorage, runId: string): Promise<void> {
 describe.skipIf(!available)('redis timers: one member per run, older releases\' timers', () => {
   afterAll(() => Promise.all(prefixes.map(dropPrefix)));
 
-  it('adopts the timers a release before this one wrote (one member each, claim leases apart) on the run\'s first append; claims and clears them before that', async () => {
+  it('keeps the timers a release before this one wrote in their form: claimed, listed, cleared and added to as before', async () => {
     const { prefix, P } = fresh();
     const raw = new Redis(REDIS_URL);
     const storage = new RedisStorage({ url: REDIS_URL, prefix });
@@ -38,13 +39,13 @@ describe.skipIf(!available)('redis timers: one member per run, older releases\' 
         { runId: 'old-1', timerId: 'sleep:1', fireAt: 100 },
         { runId: 'old-1', timerId: 'sleep:2', fireAt: 300 },
       ]);
-      // Before any append: claimed as before, the leased one left out.
+      // Claimed as before, the leased one left out.
       expect(await storage.claimDueTimers(200, { limit: 10, leaseMs: 1000 })).toEqual([{ runId: 'old-1', timerId: 'sleep:1', fireAt: 100 }]);
-      // old-1 is appended to: its timers move into its hash, claims and all; one is cleared, one set.
+      // old-1 is appended to: one timer cleared, one set, both in the old form (the run still has some there).
       await storage.append({ runId: 'old-1', expectedSeq: 1, events: [], clearTimers: ['sleep:2'], setTimers: [{ runId: 'old-1', timerId: 'sleep:3', fireAt: 250 }] });
-      expect(await raw.exists(`${P}:rt:old-1`)).toBe(0);
-      expect(await raw.zscore(`${P}:timers`, 'old-1|sleep:1')).toBeNull();
-      expect(await raw.hexists(`${P}:timer-lease`, 'old-1|sleep:1')).toBe(0);
+      expect((await raw.smembers(`${P}:rt:old-1`)).sort()).toEqual(['sleep:1', 'sleep:3']);
+      expect(await raw.zscore(`${P}:timers`, 'old-1|sleep:2')).toBeNull();
+      expect(await raw.hget(`${P}:run:old-1`, 'to')).toBe('2');
       expect(await storage.listTimers('old-1')).toEqual([
         { runId: 'old-1', timerId: 'sleep:1', fireAt: 100 },
         { runId: 'old-1', timerId: 'sleep:3', fireAt: 250 },
@@ -55,12 +56,19 @@ describe.skipIf(!available)('redis timers: one member per run, older releases\' 
         { runId: 'old-2', timerId: 'sleep:2', fireAt: 300 },
       ]);
       expect(await storage.claimDueTimers(1250, { limit: 10, leaseMs: 1000 })).toEqual([{ runId: 'old-1', timerId: 'sleep:1', fireAt: 100 }]);
-      // old-2 is still in the old form: a clear by id removes its member, its lease and its set entry.
-      await raw.hset(`${P}:run:old-2`, 'timers', '{}'); // as if appended to once with no timer change...
-      await storage.append({ runId: 'old-2', expectedSeq: 1, events: [], clearTimers: ['sleep:1'] }); // ...an id not in the field is cleared the old way
-      expect(await raw.zscore(`${P}:timers`, 'old-2|sleep:1')).toBeNull();
-      expect(await raw.hexists(`${P}:timer-lease`, 'old-2|sleep:1')).toBe(0);
-      expect(await raw.smembers(`${P}:rt:old-2`)).toEqual(['sleep:2']);
+      // old-1's last old-form timers cleared: its next timer is kept in its hash.
+      await storage.append({ runId: 'old-1', expectedSeq: 1, events: [], clearTimers: ['sleep:1', 'sleep:3'] });
+      expect(await raw.exists(`${P}:rt:old-1`)).toBe(0);
+      expect(await raw.hexists(`${P}:timer-lease`, 'old-1|sleep:1')).toBe(0);
+      await storage.append({ runId: 'old-1', expectedSeq: 1, events: [], setTimers: [{ runId: 'old-1', timerId: 'sleep:4', fireAt: 400 }] });
+      expect(await raw.zscore(`${P}:timers`, 'old-1')).toBe('400');
+      expect(await storage.listTimers('old-1')).toEqual([{ runId: 'old-1', timerId: 'sleep:4', fireAt: 400 }]);
+      // A timer an older worker set on a run of this release (during an upgrade) is cleared by its id all the same.
+      await raw.zadd(`${P}:timers`, 500, 'old-1|sleep:5');
+      await raw.sadd(`${P}:rt:old-1`, 'sleep:5');
+      await storage.append({ runId: 'old-1', expectedSeq: 1, events: [], clearTimers: ['sleep:5'] });
+      expect(await raw.zscore(`${P}:timers`, 'old-1|sleep:5')).toBeNull();
+      expect(await raw.exists(`${P}:rt:old-1`)).toBe(0);
     } finally {
       await storage.close();
       raw.disconnect();
@@ -113,6 +121,40 @@ describe.skipIf(!available)('redis timers: one member per run, older releases\' 
       expect(await storage.claimDueTimers(1000, { limit: 3, leaseMs: 10_000 })).toEqual([{ runId: 'm1', timerId: 't0', fireAt: 100 }]);
     } finally {
       await storage.close();
+    }
+  });
+
+  it(`keeps up to ${INLINE_TIMERS} of a run's timers in its hash and the rest one by one; both are listed, claimed in order and cleared`, async () => {
+    const { prefix, P } = fresh();
+    const raw = new Redis(REDIS_URL);
+    const storage = new RedisStorage({ url: REDIS_URL, prefix });
+    try {
+      await created(storage, 'wide');
+      const n = INLINE_TIMERS + 4;
+      const ids = Array.from({ length: n }, (_, i) => `sleep:${i + 1}`);
+      // Set in two appends, the later half first: which ones spill depends on the order of arrival, not on fireAt.
+      await storage.append({ runId: 'wide', expectedSeq: 1, events: [], setTimers: ids.slice(n / 2).map((timerId, i) => ({ runId: 'wide', timerId, fireAt: 1000 + n / 2 + i })) });
+      await storage.append({ runId: 'wide', expectedSeq: 1, events: [], setTimers: ids.slice(0, n / 2).map((timerId, i) => ({ runId: 'wide', timerId, fireAt: 1000 + i })) });
+      expect(await raw.hget(`${P}:run:wide`, 'to')).toBe('4');
+      expect(await raw.scard(`${P}:rt:wide`)).toBe(4);
+      expect((await storage.listTimers('wide')).map((t) => t.timerId)).toEqual(ids);
+      const first = await storage.claimDueTimers(5000, { limit: 5, leaseMs: 10_000 });
+      expect(first.map((t) => t.timerId)).toEqual(ids.slice(0, 5));
+      const rest = await storage.claimDueTimers(5000, { limit: 100, leaseMs: 10_000 });
+      expect(rest.map((t) => t.timerId)).toEqual(ids.slice(5));
+      expect(await storage.claimDueTimers(5000, { limit: 100, leaseMs: 10_000 })).toEqual([]);
+      // Moving a spilled timer ends its claim too.
+      const spilledId = (await raw.smembers(`${P}:rt:wide`))[0];
+      await storage.append({ runId: 'wide', expectedSeq: 1, events: [], setTimers: [{ runId: 'wide', timerId: spilledId, fireAt: 900 }] });
+      expect(await storage.claimDueTimers(5000, { limit: 100, leaseMs: 10_000 })).toEqual([{ runId: 'wide', timerId: spilledId, fireAt: 900 }]);
+      await storage.append({ runId: 'wide', expectedSeq: 1, events: [], clearTimers: ids });
+      expect(await storage.listTimers('wide')).toEqual([]);
+      expect(await raw.hget(`${P}:run:wide`, 'to')).toBe('0');
+      expect(await raw.zcard(`${P}:timers`)).toBe(0);
+      expect(await raw.hlen(`${P}:timer-lease`)).toBe(0);
+    } finally {
+      await storage.close();
+      raw.disconnect();
     }
   });
 });
