@@ -92,7 +92,7 @@ return { 'created' }
 
 /**
  * The conditional append. KEYS[1] run hash. ARGV: P, runId, expectedSeq, control JSON, event JSON...
- * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt]], clearTimers: [id],
+ * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt as a string]], clearTimers: [id],
  * hooks: [[token, json, pexpireat or 0]], releaseSlots, channel?, attributes? }. channel: where finished run ids are published
  * (default P:finished). attributes: [[key, typed value or '']]:
  * each is kept as the run hash's field `a:<key>` and indexed in `P:idx:attr:<key>:<typed value>` ('' removes it).
@@ -198,7 +198,7 @@ for _, runId in ipairs(ids) do
     end
   end
   redis.call('ZREM', P .. ':timers', runId)
-  -- Timers of the old form (see timer-scripts.ts).
+  -- Timers of the per-timer form (see timer-scripts.ts).
   for _, t in ipairs(redis.call('SMEMBERS', P .. ':rt:' .. runId)) do
     redis.call('ZREM', P .. ':timers', runId .. '|' .. t)
     redis.call('HDEL', P .. ':timer-lease', runId .. '|' .. t)
