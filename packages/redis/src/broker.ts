@@ -129,8 +129,13 @@ export class RedisBroker implements Broker {
     const delay = Math.max(0, Math.round(options.delayMs ?? 0));
     const dk = options.dedupKey ?? '';
     try {
-      // Without a dedup key the script does not touch KEYS[3], but a cluster checks that it shares the slot.
-      await this.redis.durablyPublish(k.stream, k.delayed, this.dedupKey(queue, dk), randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
+      if (delay === 0 && dk === '') {
+        // Nothing to check or hold back: the stream entry alone, one command.
+        await this.redis.xadd(k.stream, '*', 'id', randomUUID(), 'body', body, 'dc', '0', 'dk', '');
+      } else {
+        // Without a dedup key the script does not touch KEYS[3], but a cluster checks that it shares the slot.
+        await this.redis.durablyPublish(k.stream, k.delayed, this.dedupKey(queue, dk), randomUUID(), body, 0, dk, delay > 0 ? Date.now() + delay : 0, delay + 3_600_000);
+      }
     } catch (err) {
       throw new BrokerError(this.connection.describe(`publish to "${queue}"`, err), { cause: err });
     }
@@ -319,7 +324,11 @@ class StreamConsumer {
       if (this.broker.isClosed || !this.inflight.has(entryId)) return; // abandoned
       try {
         if (!failed) {
-          await client.multi().xack(k.stream, 'durably', entryId).xdel(k.stream, entryId).exec();
+          // Pipelined, not a transaction (two commands, not four): a crash between the two leaves an
+          // acknowledged entry in the stream, which is never delivered again (readers take new entries only).
+          const results = await client.pipeline().xack(k.stream, 'durably', entryId).xdel(k.stream, entryId).exec();
+          const failedAck = results?.find(([err]) => err);
+          if (failedAck) throw failedAck[0];
         } else {
           const reason = deadLetterReason(failure, deliveryCount, this.settings.maxDeliveries) ?? '';
           const now = Date.now();

@@ -6,6 +6,9 @@
  */
 
 import type { RedisClient } from './connection.js';
+import { APPEND_TIMERS, TIMER_HELPERS } from './timer-scripts.js';
+
+export { CLAIM_TIMERS } from './timer-scripts.js';
 
 /** A client with the storage's scripts defined (by RedisStorage's constructor); KEYS[1] comes first. */
 export type Scripted = RedisClient & {
@@ -64,14 +67,20 @@ if idem ~= '' and not claimed then
   local existing = findByKey(P, ARGV[4], idem)
   if existing then return { 'exists', existing } end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return { 'exists', runId } end
-local fields = { 'workflow', ARGV[4], 'status', 'pending', 'queue', ARGV[5], 'args', ARGV[6], 'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'lastSeq', '1' }
+-- A run id is taken when its log exists: the first event's RPUSH finds that out (and is taken back).
+-- A key claimed on a cluster may point to a run id given up by VOID_RUN, whose marker hash has no
+-- log: there the hash itself is checked.
+if claimed and redis.call('EXISTS', KEYS[1]) == 1 then return { 'exists', runId } end
+if redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10]) > 1 then
+  redis.call('RPOP', P .. ':ev:' .. runId)
+  return { 'exists', runId }
+end
+local fields = { 'workflow', ARGV[4], 'status', 'pending', 'queue', ARGV[5], 'args', ARGV[6], 'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'lastSeq', '1', 'timers', '{}' }
 if idem ~= '' then table.insert(fields, 'idempotencyKey'); table.insert(fields, idem) end
 if ARGV[7] ~= '' then table.insert(fields, 'parentRunId'); table.insert(fields, ARGV[7]) end
 if ARGV[9] ~= '' then table.insert(fields, 'startAt'); table.insert(fields, ARGV[9]) end
 if ARGV[11] ~= '' then table.insert(fields, 'tags'); table.insert(fields, ARGV[11]) end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('RPUSH', P .. ':ev:' .. runId, ARGV[10])
 if idem ~= '' and not claimed then redis.call('HSET', P .. ':idem:' .. ARGV[4], idem, runId) end
 local m = member(tonumber(ARGV[8]), runId)
 for _, k in ipairs(indexKeys(P, ARGV[4], 'pending', ARGV[7])) do redis.call('ZADD', k, 0, m) end
@@ -83,27 +92,32 @@ return { 'created' }
 
 /**
  * The conditional append. KEYS[1] run hash. ARGV: P, runId, expectedSeq, control JSON, event JSON...
- * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt]], clearTimers: [id],
+ * control: { status?, result?, error?, finishedAt?, updatedAt, setTimers: [[id, fireAt as a string]], clearTimers: [id],
  * hooks: [[token, json, pexpireat or 0]], releaseSlots, channel?, attributes? }. channel: where finished run ids are published
  * (default P:finished). attributes: [[key, typed value or '']]:
  * each is kept as the run hash's field `a:<key>` and indexed in `P:idx:attr:<key>:<typed value>` ('' removes it).
  */
 export const APPEND = `
 ${MEMBER}
+${TIMER_HELPERS}
 local P, runId, expected = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local last = redis.call('HGET', KEYS[1], 'lastSeq')
-if not last then return { 'missing' } end
-if tonumber(last) ~= expected then return { 'conflict', last } end
 local c = cjson.decode(ARGV[4])
+-- One read of what the append decides on: the seq, the status and creation time (index members),
+-- the timers (see timer-scripts.ts), and the attributes it replaces.
+local fields = { 'lastSeq', 'status', 'createdAt', 'timers', 'to' }
+if c.attributes then
+  for _, a in ipairs(c.attributes) do table.insert(fields, 'a:' .. a[1]) end
+end
+local cur = redis.call('HMGET', KEYS[1], unpack(fields))
+if not cur[1] then return { 'missing' } end
+if tonumber(cur[1]) ~= expected then return { 'conflict', cur[1] } end
 local n = #ARGV - 4
 if n > 0 then redis.call('RPUSH', P .. ':ev:' .. runId, unpack(ARGV, 5, #ARGV)) end
 local sets = { 'lastSeq', tostring(expected + n), 'updatedAt', string.format('%d', c.updatedAt) }
+local m = member(tonumber(cur[3]), runId)
 if c.status then
-  local old = redis.call('HGET', KEYS[1], 'status')
-  if old ~= c.status then
-    local createdAt = tonumber(redis.call('HGET', KEYS[1], 'createdAt'))
-    local m = member(createdAt, runId)
-    redis.call('ZREM', P .. ':idx:st:' .. old, m)
+  if cur[2] ~= c.status then
+    redis.call('ZREM', P .. ':idx:st:' .. cur[2], m)
     redis.call('ZADD', P .. ':idx:st:' .. c.status, 0, m)
   end
   table.insert(sets, 'status'); table.insert(sets, c.status)
@@ -116,19 +130,22 @@ if c.finishedAt then
   -- Clients waiting on result() in any process hear of it at once (see subscribeFinished).
   redis.call('PUBLISH', c.channel or (P .. ':finished'), runId)
 end
+${APPEND_TIMERS}
+if c.attributes then
+  local removed = {}
+  for i, a in ipairs(c.attributes) do
+    local old = cur[5 + i]
+    if old then redis.call('ZREM', P .. ':idx:attr:' .. a[1] .. ':' .. old, m) end
+    if a[2] == '' then
+      table.insert(removed, 'a:' .. a[1])
+    else
+      table.insert(sets, 'a:' .. a[1]); table.insert(sets, a[2])
+      redis.call('ZADD', P .. ':idx:attr:' .. a[1] .. ':' .. a[2], 0, m)
+    end
+  end
+  if #removed > 0 then redis.call('HDEL', KEYS[1], unpack(removed)) end
+end
 redis.call('HSET', KEYS[1], unpack(sets))
-for _, t in ipairs(c.setTimers) do
-  local m = runId .. '|' .. t[1]
-  redis.call('ZADD', P .. ':timers', t[2], m)
-  redis.call('HDEL', P .. ':timer-lease', m)
-  redis.call('SADD', P .. ':rt:' .. runId, t[1])
-end
-for _, id in ipairs(c.clearTimers) do
-  local m = runId .. '|' .. id
-  redis.call('ZREM', P .. ':timers', m)
-  redis.call('HDEL', P .. ':timer-lease', m)
-  redis.call('SREM', P .. ':rt:' .. runId, id)
-end
 for _, h in ipairs(c.hooks) do
   local key = P .. ':hook:' .. h[1]
   redis.call('SET', key, h[2])
@@ -139,19 +156,6 @@ if c.releaseSlots then
   for _, k in ipairs(redis.call('SMEMBERS', P .. ':slots-of:' .. runId)) do redis.call('SREM', P .. ':slot:' .. k, runId) end
   redis.call('DEL', P .. ':slots-of:' .. runId)
 end
-if c.attributes then
-  local m = member(tonumber(redis.call('HGET', KEYS[1], 'createdAt')), runId)
-  for _, a in ipairs(c.attributes) do
-    local old = redis.call('HGET', KEYS[1], 'a:' .. a[1])
-    if old then redis.call('ZREM', P .. ':idx:attr:' .. a[1] .. ':' .. old, m) end
-    if a[2] == '' then
-      redis.call('HDEL', KEYS[1], 'a:' .. a[1])
-    else
-      redis.call('HSET', KEYS[1], 'a:' .. a[1], a[2])
-      redis.call('ZADD', P .. ':idx:attr:' .. a[1] .. ':' .. a[2], 0, m)
-    end
-  end
-end
 return { 'ok' }
 `;
 
@@ -159,26 +163,6 @@ return { 'ok' }
 export const TOUCH = `
 if redis.call('HEXISTS', KEYS[1], 'lastSeq') == 1 then redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3]) end
 return 1
-`;
-
-/** ARGV: P, now, limit, leaseUntil. Returns flat [member, fireAt, ...]. */
-export const CLAIM_TIMERS = `
-local P, now, limit, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local out = {}
-local offset = 0
-while #out / 2 < limit do
-  local batch = redis.call('ZRANGEBYSCORE', P .. ':timers', '-inf', now, 'WITHSCORES', 'LIMIT', offset, 200)
-  if #batch == 0 then break end
-  for i = 1, #batch, 2 do
-    local lease = redis.call('HGET', P .. ':timer-lease', batch[i])
-    if (not lease or tonumber(lease) <= now) and #out / 2 < limit then
-      redis.call('HSET', P .. ':timer-lease', batch[i], leaseUntil)
-      table.insert(out, batch[i]); table.insert(out, batch[i + 1])
-    end
-  end
-  offset = offset + 200
-end
-return out
 `;
 
 /**
@@ -213,6 +197,8 @@ for _, runId in ipairs(ids) do
       if redis.call('HGET', P .. ':idem', f[5]) == runId then redis.call('HDEL', P .. ':idem', f[5]) end
     end
   end
+  redis.call('ZREM', P .. ':timers', runId)
+  -- Timers of the per-timer form (see timer-scripts.ts).
   for _, t in ipairs(redis.call('SMEMBERS', P .. ':rt:' .. runId)) do
     redis.call('ZREM', P .. ':timers', runId .. '|' .. t)
     redis.call('HDEL', P .. ':timer-lease', runId .. '|' .. t)

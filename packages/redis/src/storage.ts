@@ -173,7 +173,8 @@ export class RedisStorage implements Storage {
     const hooks = (request.setHooks ?? []).map((h) => [h.token, JSON.stringify(h), h.expiresAt !== undefined ? Math.max(h.expiresAt, Date.now()) + HOOK_GRACE_MS : 0] as const);
     const control: Record<string, unknown> = {
       updatedAt: events.length > 0 ? Math.max(...events.map((e) => e.at)) : Date.now(),
-      setTimers: (request.setTimers ?? []).map((t) => [t.timerId, t.fireAt]),
+      // Times as strings: the run's timers field keeps them so (see timer-scripts.ts).
+      setTimers: (request.setTimers ?? []).map((t) => [t.timerId, String(t.fireAt)]),
       clearTimers: request.clearTimers ?? [],
       hooks,
       // On a cluster the slots live in the home slot: released by a command of their own once the append is in.
@@ -230,11 +231,17 @@ export class RedisStorage implements Storage {
 
   async listTimers(runId: string): Promise<Timer[]> {
     const P = this.L.runTag(runId);
-    const ids = await this.call('list timers', () => this.redis.smembers(`${P}:rt:${runId}`));
+    const [inline, spilled] = await this.call('list timers', () => this.redis.hmget(this.runKey(runId), 'timers', 'to'));
     const timers: Timer[] = [];
-    for (const timerId of ids) {
-      const score = await this.call('list timers', () => this.redis.zscore(`${P}:timers`, `${runId}|${timerId}`));
-      if (score !== null) timers.push({ runId, timerId, fireAt: Number(score) });
+    // cjson writes an empty table as {} (never []): either way no entries.
+    for (const [timerId, e] of Object.entries(JSON.parse(inline ?? '{}') as Record<string, [string, string?]>)) timers.push({ runId, timerId, fireAt: Number(e[0]) });
+    // Timers past the ones kept in the run's hash, and every timer of a run of an older release (see timer-scripts.ts).
+    if (inline === null || Number(spilled) > 0) {
+      const ids = await this.call('list timers', () => this.redis.smembers(`${P}:rt:${runId}`));
+      for (const timerId of ids) {
+        const score = await this.call('list timers', () => this.redis.zscore(`${P}:timers`, `${runId}|${timerId}`));
+        if (score !== null) timers.push({ runId, timerId, fireAt: Number(score) });
+      }
     }
     return timers.sort((a, b) => a.fireAt - b.fireAt);
   }
