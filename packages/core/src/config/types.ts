@@ -82,7 +82,7 @@ export interface WorkerTuning {
   localTimerWindow?: Duration;
   /** Retry delays up to this are waited in-process; longer ones suspend the run. Default 5s. */
   inlineRetryMax?: Duration;
-  /** Executions kept in memory while they wait on dispatched steps. Default 1,000. */
+  /** Suspended executions kept in memory while they wait on dispatched steps or on a wake-up due within localTimerWindow (resumed without a replay). Default 1,000. */
   cacheSize?: number;
   /** Opt-in operations endpoint: GET /healthz, /readyz and /metrics (Prometheus) on this port. */
   http?: HttpOptions;

@@ -102,6 +102,18 @@ export class Execution extends StepAttempts implements WorkflowRuntime {
     }
   }
 
+  /**
+   * When something of this run falls due next (a started sleep, a hook, signal or condition
+   * timeout, a step hook's timeout, the maxDuration deadline), or undefined. Read on a suspended
+   * execution: no retry waits in this process then.
+   */
+  get dueAt(): number | undefined {
+    return nextDueAt(this.commands.values(), {
+      deadline: this.def.maxDurationMs === undefined ? undefined : this.run.createdAt + this.def.maxDurationMs,
+      waitsInline: () => false,
+    });
+  }
+
   protected checkDeadline(): void {
     const max = this.def.maxDurationMs;
     if (max === undefined || this.fatal || this.outcome) return;

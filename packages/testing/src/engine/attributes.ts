@@ -39,12 +39,15 @@ export function attributeTests(suite: SuiteContext): void {
   });
 
   it('fails the run with NonDeterminismError when a replay sets other attributes than its log holds', async () => {
-    const { c } = await setup();
+    const { c, w } = await setup();
     W.attributeCode.stage = 'one';
     const customer = `c-${randomUUID()}`;
     const run = await c.start(W.drifting, customer);
     await waitFor(async () => (await run.events()).some((e) => e.type === 'sleep_started'), 10_000);
+    // Changed code, deployed: a new worker runs it (the old one kept the sleeping execution).
     W.attributeCode.stage = 'two';
+    await w.stop();
+    await worker(c);
     try {
       const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);

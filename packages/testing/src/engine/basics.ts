@@ -119,12 +119,15 @@ export function basicsTests(suite: SuiteContext): void {
   });
 
   it('fails a run with NonDeterminismError when the code no longer matches its log', async () => {
-    const { c } = await setup();
+    const { c, w } = await setup();
     W.codeVersion.current = 1;
     const run = await c.start(W.changingWf);
-    // Wait until the run is suspended on its sleep, then "deploy" changed code.
+    // Wait until the run is suspended on its sleep, then "deploy" changed code: a new worker runs it
+    // (this one stops and hands its held wake-up over; it kept the sleeping run's execution in memory).
     await waitFor(async () => (await run.events()).some((e) => e.type === 'sleep_started'), 10_000);
     W.codeVersion.current = 2;
+    await w.stop();
+    await suite.worker(c);
     try {
       const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);

@@ -189,12 +189,16 @@ export function scopeTests(suite: SuiteContext): void {
   });
 
   it('fails a run whose changed code no longer cancels the scope its log shows cancelled, with NonDeterminismError', async () => {
-    const { c } = await suite.setup({ workflows });
+    const { c, w } = await suite.setup({ workflows });
     S.cancelVersion.current = 1;
     try {
       const run = await c.start(S.changingCancel);
       await waitFor(async () => cancellations(await run.events()).length === 1 && (await run.status()) === 'suspended', 10_000);
-      S.cancelVersion.current = 2; // "deployed" while the run sleeps: its next replay runs this code
+      // "Deployed" while the run sleeps: a new worker's replay runs this code (the old one, stopped,
+      // kept the sleeping execution in memory).
+      S.cancelVersion.current = 2;
+      await w.stop();
+      await suite.worker(c, { workflows });
       const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);
       const cause = (error as Error).cause as Error;

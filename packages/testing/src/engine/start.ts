@@ -149,12 +149,15 @@ export function startTests(ctx: SuiteContext): void {
   });
 
   it('rebuilds error classes with their fields across the log: NonDeterminismError, StepFailedError, FatalError', async () => {
-    const { c } = await ctx.setup();
+    const { c, w } = await ctx.setup();
     W.codeVersion.current = 1;
     try {
       const run = await c.start(W.changingWf);
       await waitFor(async () => (await run.events()).some((e) => e.type === 'sleep_started'), 10_000);
+      // Changed code, deployed: a new worker runs it (the old one kept the sleeping execution).
       W.codeVersion.current = 2;
+      await w.stop();
+      await ctx.worker(c);
       const error = await run.result({ timeout: '20s' }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);
       const cause = (error as WorkflowFailedError).cause;

@@ -1,9 +1,12 @@
 import type { Execution } from '../../engine/execution.js';
 
 /**
- * Live executions waiting on steps dispatched to the broker, kept so that the step's completion
- * feeds one event into a live function instead of replaying the whole log. Bounded (LRU) and only
- * for short waits: runs that sleep or wait on people are dropped, so they cost no memory.
+ * Suspended executions kept so that what resumes them feeds a live function instead of replaying the
+ * whole log: those waiting on steps dispatched to the broker (the step's completion feeds one event)
+ * and those whose next due time falls within the local timer window, whose wake-up a worker's local
+ * timers hold (the wake-up then needs no read at all: see `resumesUnread`). Bounded (LRU) and only
+ * for short waits: runs that sleep longer or wait on people are dropped, so they cost no memory; an
+ * execution that is not here is replayed from storage as always.
  */
 export class ExecutionCache {
   private readonly entries = new Map<string, Execution>();
@@ -38,4 +41,28 @@ export class ExecutionCache {
   get size(): number {
     return this.entries.size;
   }
+}
+
+/**
+ * Whether a suspended execution is worth keeping: it waits on dispatched steps, or something of it
+ * falls due within `windowMs` (the worker's localTimerWindow: its wake-up is held by local timers,
+ * not sent through the broker).
+ */
+export function worthKeeping(execution: Execution, now: number, windowMs: number): boolean {
+  if (execution.waitingOnDispatched) return true;
+  const due = execution.dueAt;
+  return windowMs > 0 && due !== undefined && due - now <= windowMs;
+}
+
+/**
+ * Whether a kept execution woken by its timer may go on without reading the log's tail first: only
+ * when something of it is due now, so that it will append, and that append is conditional on the
+ * seq it knows. Anything another writer appended meanwhile (a signal, a cancel, a termination) makes
+ * that append fail, and the run is replayed from storage (StaleExecutionError), exactly as for a live
+ * execution whose sleep falls due while its inline steps run. Nothing leaves the process before that
+ * append is durable. A wake-up with nothing due (a timer moved, a virtual clock behind) reads the tail.
+ */
+export function resumesUnread(execution: Execution, now: number): boolean {
+  const due = execution.dueAt;
+  return due !== undefined && due <= now;
 }

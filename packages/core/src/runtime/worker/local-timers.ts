@@ -1,6 +1,7 @@
 /**
  * Wake-ups due soon, held by the worker that wrote them: one process timer for the earliest, a
- * binary heap for the rest (about 100 bytes per entry; the suspended execution itself is not kept).
+ * binary heap for the rest (about 100 bytes per entry). The suspended execution is kept apart, in the
+ * worker's bounded execution cache (cache.ts), so that most wake-ups go on without reading storage.
  *
  * This is only a fast path. The timer row in storage stays the truth: if this process dies, the
  * timer sweep of any worker wakes the run; on a graceful stop the worker publishes what is left to

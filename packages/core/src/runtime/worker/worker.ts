@@ -28,7 +28,7 @@ import { dispatchStep, runStepTask } from './step-task.js';
 import { cancelChild, closeChild, notifyParent, repairFinished } from './family.js';
 import { sweepStuckRuns, sweepTimers, type SweepContext } from './sweeps.js';
 import { checkpointsFor, cleanUpAttempt, heartbeatsFor, waitForPermit } from './step-facilities.js';
-import { ExecutionCache } from './cache.js';
+import { ExecutionCache, resumesUnread, worthKeeping } from './cache.js';
 import { Scheduler } from '../schedules.js';
 import { LocalRuns } from './local-runs.js';
 import { acquireConcurrency, watchForCancel } from './run-gates.js';
@@ -392,9 +392,12 @@ export class Worker {
     let execution = this.cache.take(runId);
     const cached = execution !== undefined;
     if (execution) {
-      const tail = await storage.readEvents(runId, execution.seq + 1);
-      if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
-      await execution.feed(tail);
+      // A timer's wake-up with something due goes on at once: its append is fenced (cache.ts).
+      if (!(timer && !recover && resumesUnread(execution, this.client.clock()))) {
+        const tail = await storage.readEvents(runId, execution.seq + 1);
+        if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
+        await execution.feed(tail);
+      }
     } else {
       // Both reads at once: one round trip (Redis pipelines them; Postgres runs them side by side).
       // An append landing between them is harmless: the next append is fenced by the log.
@@ -459,7 +462,7 @@ export class Worker {
         this.logger.debug('run left to the worker running its step', { runId });
       } else {
         outcome = 'suspended';
-        if (execution.waitingOnDispatched) this.cache.put(runId, execution);
+        if (worthKeeping(execution, this.client.clock(), this.settings.localTimerWindowMs)) this.cache.put(runId, execution);
       }
     } catch (err) {
       outcome = err instanceof StaleExecutionError || this.handedBack ? 'superseded' : 'error';
