@@ -1,40 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Row } from '../src/shapes.js';
-import type { Ratio } from '../src/rounds.js';
-import { ensurePeers, PEERS_DIR } from '../src/peers-install.js';
+import { expect, it } from 'vitest';
+import { PEERS_DIR } from '../src/peers-install.js';
+import { benchDir, runTinyBench, servers, smokeSetup } from './smoke-run.js';
 
-const benchDir = resolve(import.meta.dirname, '..');
-const dir = mkdtempSync(join(tmpdir(), 'durably-bench-smoke-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir } = smokeSetup();
 
-const servers = Boolean(process.env.CI || process.env.DURABLY_BENCH_SERVERS);
-
-// The peers (tools/bench/peers, outside the root install) are installed from their lockfile on first
-// use: here, before the bench starts, so that the bench's own time bound measures the bench.
-beforeAll(() => {
-  if (servers) ensurePeers();
-}, 600_000);
-
-// The whole bench at tiny size, as `npm run bench -- --size tiny` runs it: every shape, every system,
-// one round. The server backends and the peers join in CI (where the servers always run) or with
-// DURABLY_BENCH_SERVERS=1. Timings are not asserted here; the shape of the results is.
-it('runs every shape at tiny size and writes rows a script can compare, and a chart', async () => {
-  const out = join(dir, 'latest.json');
+// The bench at tiny size, as `npm run bench -- --size tiny` runs it, one round: shapes B0-B6 with every
+// system here; B7-B9 (growth, scale-out, cold start) run beside it in smoke-scale.test.ts. Timings are
+// not asserted here; the shape of the results is.
+it('runs B0-B6 at tiny size and writes rows a script can compare, and a chart', async () => {
   const chart = join(dir, 'chart.svg');
-  const scope = servers ? [] : ['--backend', 'memory', '--backend', 'local', '--system', 'durably'];
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/main.ts', '--size', 'tiny', '--rounds', '1', '--out', out, '--chart', chart, ...scope], {
-    cwd: benchDir,
-    // DynamoDB + SQS on their emulators add about a minute (a JVM to start, a slower store).
-    timeout: 420_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  expect(stdout).toContain(`wrote ${out}`);
-  const { rows, rounds, ratios } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; rounds: number; ratios: Ratio[] };
+  const { rows, rounds, ratios } = await runTinyBench(dir, 'core', ['--shape', 'B0', '--shape', 'B1', '--shape', 'B2', '--shape', 'B3', '--shape', 'B4', '--shape', 'B5', '--shape', 'B6', '--chart', chart]);
   expect(rounds).toBe(1);
   for (const r of rows) {
     expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'round', 'shape', 'system', 'unit', 'value']);
@@ -42,17 +21,7 @@ it('runs every shape at tiny size and writes rows a script can compare, and a ch
     expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
   }
   const shapes = new Set(rows.map((r) => r.shape));
-  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9']) expect(shapes, s).toContain(s);
-  // B8: B1 run by worker processes of their own (1 and 2 at tiny size), with their CPU; its scaling ratio.
-  for (const mode of ['inline, 1 worker', 'inline, 2 workers']) {
-    const b8 = rows.filter((r) => r.shape === 'B8' && r.backend === 'local' && r.mode === mode).map((r) => r.metric);
-    expect(b8, mode).toEqual(expect.arrayContaining(['workflows_per_s', 'latency_p99_ms', 'cpu_client_pct', 'cpu_workers_pct', 'cpu_machine_pct']));
-  }
-  expect(ratios.map((r) => r.label)).toContain('B8 scaling: workflows/s with 2 worker processes / 1, local inline');
-  // B9: the onboarding sample started in a fresh node process, to its first step, and the breakdown.
-  const b9 = rows.filter((r) => r.shape === 'B9' && r.backend === 'local');
-  expect(b9.filter((r) => r.mode === 'onboarding sample, first start').map((r) => r.metric)).toContain('spawn_to_first_step_ms');
-  expect(b9.filter((r) => r.mode === 'instrumented, first start').map((r) => r.metric)).toEqual(expect.arrayContaining(['node_and_tsx_ms', 'load_core_ms', 'connect_migrate_ms', 'first_step_ms']));
+  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6']) expect(shapes, s).toContain(s);
   const systems = servers ? ['durably', 'dbos', 'bullmq', 'vercel-workflow'] : ['durably'];
   for (const system of systems) {
     const b1 = rows.filter((r) => r.shape === 'B1' && r.system === system).map((r) => r.metric);
