@@ -39,7 +39,10 @@ describe.skipIf(!hasPostgres && !ci)('faults beyond crashes (Postgres pair)', ()
     console.log(formatIsolation(r));
     expect(r.broken).toEqual([]);
     expect(r.completed).toBe(20);
-    expect(r.takenOver).toBe(20);
+    // Every attempt A held when it was cut off (all 20 runs' on a quiet machine; fewer when A, slowed by
+    // load, had finished some before the fault) was claimed again and completed by B.
+    expect(r.heldAtFault).toBeGreaterThan(0);
+    expect(r.takenOver).toBe(r.heldAtFault);
     expect(r.writtenAfterEnd).toBe(0);
     expect(r.recordedTwice).toBe(0);
     expect(r.afterwards).toEqual({ started: 5, completed: 5 });
@@ -50,7 +53,10 @@ describe.skipIf(!hasPostgres && !ci)('faults beyond crashes (Postgres pair)', ()
     console.log(formatIsolation(r));
     expect(r.broken).toEqual([]);
     expect(r.completed).toBe(20);
-    expect(r.takenOver).toBe(20);
+    // Every attempt A held when it was cut off (all 20 runs' on a quiet machine; fewer when A, slowed by
+    // load, had finished some before the fault) was claimed again and completed by B.
+    expect(r.heldAtFault).toBeGreaterThan(0);
+    expect(r.takenOver).toBe(r.heldAtFault);
     expect(r.takeoverMs).toBeLessThan(20_000);
     expect(r.writtenAfterEnd).toBe(0);
     expect(r.recordedTwice).toBe(0);
