@@ -12,6 +12,8 @@ export interface PinoLike {
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): PinoLike;
   bindings(): Record<string, unknown>;
+  /** pino's: whether a line at `level` is written (when absent, every line goes to the logger). */
+  isLevelEnabled?(level: string): boolean;
   levels: { values: Record<string, number> };
 }
 
@@ -35,14 +37,36 @@ export function isPinoLike(value: unknown): value is PinoLike {
   return typeof v === 'object' && v !== null && typeof v.bindings === 'function' && typeof v.child === 'function' && typeof v.levels?.values === 'object';
 }
 
-/** Adapts a pino instance to the Logger interface, keeping every field (pino takes `(fields, msg)`). */
+/**
+ * Adapts a pino instance to the Logger interface, keeping every field (pino takes `(fields, msg)`).
+ * A child's pino child is made when it first writes a line: the engine makes a child per run and per
+ * step attempt, most of which write nothing at the default level, and a pino child (its bindings
+ * serialized) costs more than the rest of an inline step. A pino child without options inherits its
+ * parent's level, so a line at a level the root has off is dropped without making one.
+ */
 export function fromPino(logger: PinoLike): Logger {
+  return adapt(logger, () => logger);
+}
+
+function adapt(root: PinoLike, made: () => PinoLike): Logger {
+  const on = (level: 'debug' | 'info' | 'warn' | 'error') => typeof root.isLevelEnabled !== 'function' || root.isLevelEnabled(level);
   return {
-    debug: (msg, fields) => logger.debug(fields ?? {}, msg),
-    info: (msg, fields) => logger.info(fields ?? {}, msg),
-    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
-    error: (msg, fields) => logger.error(fields ?? {}, msg),
-    child: (fields) => fromPino(logger.child(fields)),
+    debug: (msg, fields) => {
+      if (on('debug')) made().debug(fields ?? {}, msg);
+    },
+    info: (msg, fields) => {
+      if (on('info')) made().info(fields ?? {}, msg);
+    },
+    warn: (msg, fields) => {
+      if (on('warn')) made().warn(fields ?? {}, msg);
+    },
+    error: (msg, fields) => {
+      if (on('error')) made().error(fields ?? {}, msg);
+    },
+    child: (fields) => {
+      let child: PinoLike | undefined;
+      return adapt(root, () => (child ??= made().child(fields)));
+    },
   };
 }
 

@@ -14,7 +14,7 @@ export async function dynamodbSqs(shapes: Set<string>, sizes: Record<string, num
   // from their lockfile, because the child's namespace has no network to fetch them.
   const emulators = (await import(pathToFileURL(join(benchDir, '../../packages/aws/test/setup/emulators.ts')).href)) as { ensureEmulators(): void };
   emulators.ensureEmulators();
-  const node = [process.execPath, '--expose-gc', '--import', 'tsx', '--conditions=@durably/source', 'src/aws-child.ts', [...shapes].join(','), JSON.stringify(sizes), tiny ? 'tiny' : 'full'];
+  const node = [process.execPath, '--expose-gc', '--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--conditions')), 'src/aws-child.ts', [...shapes].join(','), JSON.stringify(sizes), tiny ? 'tiny' : 'full'];
   const quoted = node.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('unshare', ['--net', 'sh', '-c', `ip link set lo up && exec ${quoted}`], { cwd: benchDir, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

@@ -18,7 +18,7 @@ const benchDir = join(import.meta.dirname, '..');
 
 /** Starts a worker process and resolves once it consumes (it prints READY). */
 function startWorker(storage: string, broker: string, mode: 'inline' | 'dispatch'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@durably/source', 'src/worker-child.ts', storage, broker, mode], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--conditions')), 'src/worker-child.ts', storage, broker, mode], {
     cwd: benchDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -344,7 +344,9 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
     let commands0 = NaN;
     let writes0 = NaN;
     let usage0: Record<string, number> = {};
+    let cpu0 = process.cpuUsage();
     const { seconds, latencies } = await threeStepRuns(client, count, concurrency, async () => {
+      cpu0 = process.cpuUsage();
       appends0 = storage.appends;
       moves0 = storage.timerMoves;
       published0 = opened.published();
@@ -352,9 +354,12 @@ export async function b1(backend: Backend, mode: 'inline' | 'dispatch', count: n
       writes0 = (await opened.writes?.()) ?? NaN;
       usage0 = opened.usage?.() ?? {};
     });
+    // CPU of this process (every thread: the client, and the worker when inline or in-process) over the measured runs.
+    const cpu = process.cpuUsage(cpu0);
     const row = (metric: string, value: number, unit: string): Row => ({ shape: 'B1', system: 'durably', backend: backend.name, mode, metric, value, unit });
     return [
       row('workflows_per_s', count / seconds, 'workflows/s'),
+      row('bench_cpu_ms_per_workflow', (cpu.user + cpu.system) / 1000 / count, 'ms'),
       row('steps_per_s', (count * 3) / seconds, 'steps/s'),
       row('latency_p50_ms', percentile(latencies, 50), 'ms'),
       row('latency_p99_ms', percentile(latencies, 99), 'ms'),

@@ -45,8 +45,9 @@ export class HeartbeatDetails {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.writing;
-    await this.write();
+    // Most attempts record no details: nothing to wait for then (no promise turns on every step).
+    if (this.writing) await this.writing;
+    if (this.pending) await this.write();
   }
 
   /** Deletes the step's details (it completed: no later attempt needs them). */

@@ -173,27 +173,46 @@ export interface CombinedInstrumentation {
   recovery(info: RecoveryInfo): void;
 }
 
+/** The scopes `open` made for each of `list`, in order (one that throws or returns nothing is left out). */
+function opened<P, S>(list: readonly P[], open: (part: P) => S | void | undefined): S[] {
+  const live: S[] = [];
+  for (const part of list) {
+    const scope = attempt(() => open(part));
+    if (scope !== undefined && scope !== null) live.push(scope);
+  }
+  return live;
+}
+
+/** Runs `fn` inside the `wrap` of each of `live` from `from` on, the first outermost. */
+function nest<T>(live: ReadonlyArray<{ wrap?<U>(fn: () => U): U }>, fn: () => T, from = 0): T {
+  for (let i = from; i < live.length; i++) {
+    const scope = live[i];
+    if (scope.wrap) return scope.wrap(() => nest(live, fn, i + 1));
+  }
+  return fn();
+}
+
+/** Ends each of `live`, in order; what one throws is ignored. */
+function endAll<R>(live: ReadonlyArray<{ end(result: R): void }>, result: R): void {
+  for (const scope of live) safely(() => scope.end(result));
+}
+
 /** One instrumentation that calls each of `parts` in order (their `wrap`s nest, the first outermost). */
 export function combineInstrumentation(parts: Array<Instrumentation | undefined>): CombinedInstrumentation {
   const list = parts.filter((p): p is Instrumentation => p !== undefined);
-  const scopes = <S extends { wrap?<T>(fn: () => T): T }>(made: Array<S | void | undefined>) => {
-    const live = made.filter((s): s is S => s !== undefined && s !== null);
-    const wrap = <T>(fn: () => T): T => live.reduceRight<() => T>((inner, s) => (s.wrap ? () => s.wrap!(inner) : inner), fn)();
-    return { live, wrap };
-  };
   return {
     runStart(info) {
-      const { live, wrap } = scopes(list.map((p) => attempt(() => p.runStart?.(info))));
+      const live = opened(list, (p) => p.runStart?.(info));
       return {
         trace: live.find((s) => s.trace)?.trace,
-        wrap,
-        end: (error) => live.forEach((s) => safely(() => s.end(error))),
+        wrap: (fn) => nest(live, fn),
+        end: (error) => endAll(live, error),
       };
     },
     runExecution(info) {
-      const { live, wrap } = scopes(list.map((p) => attempt(() => p.runExecution?.(info))));
+      const live = opened(list, (p) => p.runExecution?.(info));
       return {
-        wrap,
+        wrap: (fn) => nest(live, fn),
         trace: () => {
           for (const s of live) {
             const t = attempt(() => s.trace?.());
@@ -201,12 +220,12 @@ export function combineInstrumentation(parts: Array<Instrumentation | undefined>
           }
           return undefined;
         },
-        end: (result) => live.forEach((s) => safely(() => s.end(result))),
+        end: (result) => endAll(live, result),
       };
     },
     stepAttempt(info) {
-      const { live, wrap } = scopes(list.map((p) => attempt(() => p.stepAttempt?.(info))));
-      return { wrap, end: (result) => live.forEach((s) => safely(() => s.end(result))) };
+      const live = opened(list, (p) => p.stepAttempt?.(info));
+      return { wrap: (fn) => nest(live, fn), end: (result) => endAll(live, result) };
     },
     taskReceived: (info) => list.forEach((p) => safely(() => p.taskReceived?.(info))),
     deadLetter: (info) => list.forEach((p) => safely(() => p.deadLetter?.(info))),

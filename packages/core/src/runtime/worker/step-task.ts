@@ -77,9 +77,10 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
   const { attempt, claimSeq, leaseUntil } = claim;
   ctx.track(task, brokerQueue(def.queue ?? task.workflowQueue));
   let outcome: AttemptOutcome;
-  // Fired when the worker stops, or when the attempt's registry finds its scope cancelled in the log.
+  // Fired when the attempt's registry finds its scope cancelled in the log. The attempt's signal fires
+  // on it or on the worker stopping, whichever comes first (runStepAttempt listens to both, in the
+  // order AbortSignal.any would, without the composite signal each attempt would make and keep).
   const abort = new AbortController();
-  const signal = AbortSignal.any([ctx.stopSignal, abort.signal]);
   try {
     outcome = await ctx.attempts.run({ runId: task.runId, stepId: task.stepId, claimSeq }, { shielded: false, leaseUntil, abort }, async () => {
       await ctx.waitForPermit(def);
@@ -89,8 +90,8 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
       const began = Date.now();
       let result = await scope.wrap(() =>
         runStepAttempt(
-          { runId: task.runId, stepId: task.stepId, def, args, attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()) },
-          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
+          { runId: task.runId, stepId: task.stepId, def, args, attempt, policy: task.policy, resumed: claim.resumed, firstStartedAt: claim.firstStartedAt, totalLeftMs: totalTimeLeft(task.policy, claim.firstStartedAt, ctx.client.clock()), signal: abort.signal },
+          { logger: ctx.logger, heartbeat: () => void storage.touchRun(task.runId, ctx.client.clock()).catch(() => undefined), signal: ctx.stopSignal, checkpoints, heartbeats, hookOutcomes: new Map(), extra: { client: ctx.client } },
         ),
       );
       scope.end({ outcome: attemptOutcome(result, attempt, task.policy, { firstStartedAt: claim.firstStartedAt, now: ctx.client.clock() }), durationMs: Date.now() - began, error: result.ok ? undefined : result.error });
