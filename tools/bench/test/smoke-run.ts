@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Row } from '../src/shapes.js';
 import type { Ratio } from '../src/rounds.js';
 import { ensurePeers } from '../src/peers-install.js';
@@ -50,4 +50,16 @@ export async function runTinyBench(dir: string, name: string, args: string[]): P
   if (!stdout.includes(`wrote ${out}`)) throw new Error(`the bench did not write ${out}:\n${stdout.slice(-2000)}`);
   const { rows, rounds, ratios } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; rounds: number; ratios: Ratio[] };
   return { stdout, rows, rounds, ratios };
+}
+
+/** One round's rows, each a { shape, system, backend, mode, metric, value, unit, round } with a finite value, covering `shapes`. */
+export function expectRows(rows: Row[], rounds: number, shapes: string[]): void {
+  expect(rounds).toBe(1);
+  for (const r of rows) {
+    expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'round', 'shape', 'system', 'unit', 'value']);
+    expect(r.round).toBe(1);
+    expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
+  }
+  const seen = new Set(rows.map((r) => r.shape));
+  for (const s of shapes) expect(seen, s).toContain(s);
 }

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { runTinyBench, smokeSetup } from './smoke-run.js';
+import { expectRows, runTinyBench, smokeSetup } from './smoke-run.js';
 
 const { dir } = smokeSetup();
 
@@ -7,14 +7,7 @@ const { dir } = smokeSetup();
 // (B0-B6). Timings are not asserted; the shape of the results is.
 it('runs B7-B9 at tiny size: growth, scale-out with its CPU and ratio, cold start with its breakdown', async () => {
   const { rows, rounds, ratios } = await runTinyBench(dir, 'scale', ['--shape', 'B7', '--shape', 'B8', '--shape', 'B9']);
-  expect(rounds).toBe(1);
-  for (const r of rows) {
-    expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'round', 'shape', 'system', 'unit', 'value']);
-    expect(r.round).toBe(1);
-    expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
-  }
-  const shapes = new Set(rows.map((r) => r.shape));
-  for (const s of ['B7', 'B8', 'B9']) expect(shapes, s).toContain(s);
+  expectRows(rows, rounds, ['B7', 'B8', 'B9']);
   // B8: B1 run by worker processes of their own (1 and 2 at tiny size), with their CPU; its scaling ratio.
   for (const mode of ['inline, 1 worker', 'inline, 2 workers']) {
     const b8 = rows.filter((r) => r.shape === 'B8' && r.backend === 'local' && r.mode === mode).map((r) => r.metric);

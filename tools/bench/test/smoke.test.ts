@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { PEERS_DIR } from '../src/peers-install.js';
-import { benchDir, runTinyBench, servers, smokeSetup } from './smoke-run.js';
+import { benchDir, expectRows, runTinyBench, servers, smokeSetup } from './smoke-run.js';
 
 const { dir } = smokeSetup();
 
@@ -14,14 +14,7 @@ const { dir } = smokeSetup();
 it('runs B0-B6 at tiny size and writes rows a script can compare, and a chart', async () => {
   const chart = join(dir, 'chart.svg');
   const { rows, rounds, ratios } = await runTinyBench(dir, 'core', ['--shape', 'B0', '--shape', 'B1', '--shape', 'B2', '--shape', 'B3', '--shape', 'B4', '--shape', 'B5', '--shape', 'B6', '--chart', chart]);
-  expect(rounds).toBe(1);
-  for (const r of rows) {
-    expect(Object.keys(r).sort()).toEqual(['backend', 'metric', 'mode', 'round', 'shape', 'system', 'unit', 'value']);
-    expect(r.round).toBe(1);
-    expect(Number.isFinite(r.value), `${r.shape} ${r.system} ${r.backend} ${r.mode} ${r.metric}`).toBe(true);
-  }
-  const shapes = new Set(rows.map((r) => r.shape));
-  for (const s of ['B1', 'B2', 'B3', 'B4', 'B5', 'B6']) expect(shapes, s).toContain(s);
+  expectRows(rows, rounds, ['B1', 'B2', 'B3', 'B4', 'B5', 'B6']);
   const systems = servers ? ['durably', 'dbos', 'bullmq', 'vercel-workflow'] : ['durably'];
   for (const system of systems) {
     const b1 = rows.filter((r) => r.shape === 'B1' && r.system === system).map((r) => r.metric);
