@@ -92,7 +92,7 @@ it('plays every role on the embedded default: amended, escalated on timeout, app
   expect(lines.at(-1)).toMatch(order.at(-1)!);
 });
 
-it('is resumed from the CLI: amendments by `durably updates send` answered (accepted, refused, rejected), a bad answer asked again, a decision by `durably hooks resume`', { timeout: 150_000 }, async () => {
+it('is resumed from the CLI: amendments by `durably updates send` answered (accepted, refused, rejected), a bad answer refused by the CLI or, sent unchecked, asked again, a decision by `durably hooks resume`', { timeout: 150_000 }, async () => {
   const env = embedded();
   const app = startApp(env, ['--manual', '--id', 'e-cli', '--timeout', '2m']);
   const runId = (await app.waitFor(/run (\S+) \(each approver has 2m\)/))[1];
@@ -111,12 +111,18 @@ it('is resumed from the CLI: amendments by `durably updates send` answered (acce
   expect(rejected.stderr).toContain('Update "amend" to run');
   expect(rejected.stderr).toContain('amount: Number must be greater than 0');
 
-  // Not a decision: the token is used up, and the workflow asks again with a new one.
+  // Not a decision: the CLI, which loads the app's workflows, checks the hook's schema and refuses it
+  // (exit 2, nothing written, the token still good).
+  const refused = (await durably(env, ['hooks', 'resume', '-', '--payload', '{"approved": "yes"}'], first[1]).catch((e: unknown) => e)) as { code: number; stderr: string };
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('approved: Expected boolean, received string; by: Required');
+  // Sent unchecked (as a caller without the app's definitions would), it reaches the workflow: the token
+  // is used up, and the workflow asks again with a new one.
   const mark = app.output().length;
-  await durably(env, ['hooks', 'resume', '-', '--payload', '{"approved": "yes"}'], first[1]);
+  await durably(env, ['hooks', 'resume', '-', '--no-load', '--payload', '{"approved": "yes"}'], first[1]);
   const again = await app.waitFor(/could not be read: approved: Expected boolean, received string; by: Required; please answer again\)\n\s+decide \(as manager@example\.com\): echo (\S+) \| npm run durably -- hooks resume - --payload/, mark);
   expect(again[1]).not.toBe(first[1]);
-  const used = (await durably(env, ['hooks', 'resume', '-', '--payload', '{}'], first[1]).catch((e: unknown) => e)) as { code: number; stderr: string };
+  const used = (await durably(env, ['hooks', 'resume', '-', '--payload', '{"approved": true, "by": "manager@example.com"}'], first[1]).catch((e: unknown) => e)) as { code: number; stderr: string };
   expect(used.code).toBe(6); // a used token: not possible now
   expect(used.stderr).toContain('was already resumed');
 
