@@ -19,6 +19,9 @@ for (const root of roots) {
     failed += report.numFailedTests ?? 0;
     // A test file that failed with no failed test in it (it failed to load, or a beforeAll threw and
     // its tests were skipped) counts as one failure, so it cannot hide.
+    // A run that failed with no failed test and no failed file (a global setup that threw, an
+    // unhandled error) counts as one failure too.
+    const failedBefore = failed;
     for (const suite of report.testResults ?? []) {
       const file = suite.name ? suite.name.replace(process.cwd() + '/', '') : join(root, dir);
       const failedTests = (suite.assertionResults ?? []).filter((a) => a.status === 'failed');
@@ -27,6 +30,10 @@ for (const root of roots) {
         failed++;
         failures.push({ file, title: '(the file failed outside its tests)', message: suite.message });
       }
+    }
+    if (report.success === false && failed === failedBefore && (report.numFailedTests ?? 0) === 0) {
+      failed++;
+      failures.push({ file: join(root, dir), title: '(the run failed outside its test files: a global setup or an unhandled error)', message: '' });
     }
   }
 }

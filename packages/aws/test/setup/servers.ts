@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { freeServerPort } from '@durably/testing/ports';
 import { loadEmulators } from './emulators.js';
 
 /**
@@ -20,6 +20,22 @@ export function inPrivateNetwork(): boolean {
   return names.length > 0 && names.every((n) => n === 'lo');
 }
 
+/**
+ * A free port for an emulator this package's global setup starts once and never restarts (a port of the
+ * ephemeral range is fine then). Tools that restart an emulator on its port pass one from
+ * `@durably/testing/ports` instead. This file is loaded by vitest's global setup, where workspace
+ * packages resolve to their built output only, so it imports none.
+ */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export interface Running {
   endpoint: string;
@@ -37,7 +53,7 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   const libDir = readdirSync(join(pkg, 'lib')).find((d) => d.startsWith('dynamodb_local'));
   if (!libDir) throw new Error(`No DynamoDB Local jar in ${join(pkg, 'lib')}.`);
   const lib = join(pkg, 'lib', libDir);
-  const port = options.port ?? (await freeServerPort());
+  const port = options.port ?? (await freePort());
   const storage = options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory'];
   const child = spawn('java', [`-Djava.library.path=${join(lib, 'DynamoDBLocal_lib')}`, '-Xmx1g', '-jar', join(lib, 'DynamoDBLocal.jar'), ...storage, '-disableTelemetry', '-sharedDb', '-port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
