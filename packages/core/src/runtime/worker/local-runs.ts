@@ -4,6 +4,9 @@ import { brokerQueue, queueOfBrokerQueue, runTask, type RunTask } from '../tasks
 import { publishTask } from '../tasks/publish.js';
 import { LocalTimers, type LocalTimer } from './local-timers.js';
 
+/** How soon a failed local wake-up or recovery is tried again. */
+const RETRY_MS = 500;
+
 /** What running runs here, without the broker, needs of the worker. */
 export interface LocalRunsHost {
   client: Client;
@@ -52,20 +55,20 @@ export class LocalRuns {
       const t = this.due.shift()!;
       if (!this.host.running()) {
         // Stopping: the broker takes it (stop() also hands over what is still queued here).
-        void publishTask(client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), 0, client.clock).catch(() => undefined);
+        void publishTask(client.broker, brokerQueue(t.queue), runTask(t.runId, t.reason ?? 'timer'), 0, client.clock).catch(() => undefined);
         continue;
       }
       this.wakes++;
       this.host.handling(1);
       void this.host
-        .processRun(runTask(t.runId, 'timer'))
+        .processRun(runTask(t.runId, t.reason ?? 'timer'))
         .catch((err) => {
           // The run is gone (removed by retention): nothing to wake.
           if (err instanceof PoisonMessageError) return logger.debug('local wake-up for a run that is gone dropped', { runId: t.runId });
           // Storage away (a restart, say): try again here shortly. The timer in storage stays, so
           // the sweep of any worker wakes the run even if this process dies meanwhile.
           logger.debug('local wake-up failed; retrying shortly', { runId: t.runId, error: String(err) });
-          if (this.host.running()) this.timers.add({ ...t, fireAt: client.clock() + 500 });
+          if (this.host.running()) this.timers.add({ ...t, fireAt: client.clock() + RETRY_MS });
         })
         .finally(() => {
           this.wakes--;
@@ -101,7 +104,16 @@ export class LocalRuns {
     const { client } = this.host;
     const now = client.clock();
     const held = [...this.due.splice(0), ...this.timers.drain()];
-    await Promise.allSettled(held.map((t) => publishTask(client.broker, brokerQueue(t.queue), runTask(t.runId, 'timer'), Math.max(0, t.fireAt - now), client.clock)));
+    await Promise.allSettled(held.map((t) => publishTask(client.broker, brokerQueue(t.queue), runTask(t.runId, t.reason ?? 'timer'), Math.max(0, t.fireAt - now), client.clock)));
+  }
+
+  /**
+   * Advances the run here again shortly, as a recovery (its scheduled steps are sent again): for a run
+   * whose advance failed after other tasks for it had been acked on that advance's word. Retried here
+   * while it fails; if this process dies first, the broker's redelivery or the sweeps wake the run.
+   */
+  retrySoon(runId: string, queue: string): void {
+    if (this.host.running()) this.timers.add({ runId, queue, fireAt: this.host.client.clock() + RETRY_MS, reason: 'recover' });
   }
 
   /** Advances runs in this worker, a few at a time, as delivered tasks would be; one that fails goes to the broker. */

@@ -11,6 +11,8 @@ export interface LocalTimer {
   runId: string;
   queue: string;
   fireAt: number;
+  /** What the run task says when it fires: a timer's wake-up (default), or a recovery (see LocalRuns.retrySoon). */
+  reason?: 'timer' | 'recover';
 }
 
 export class LocalTimers {

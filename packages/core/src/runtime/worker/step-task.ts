@@ -63,8 +63,12 @@ export interface StepTaskContext {
  * claimed first, with `step_started` and its lease (replay/claims.ts), so a duplicate delivery finds
  * it in flight and leaves it to its owner. Every append is conditional: on a race the tail is read
  * again, and the task stops if the step is done, the run has ended, or another worker claimed it.
+ *
+ * `redelivered`: the broker delivers the task again. If its step is done by then, the delivery before
+ * may have recorded the outcome and failed to wake the run (its next publish failed): the task sends
+ * the run a recovery, which replays it and sends what it scheduled (a no-op if it was woken).
  */
-export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise<void> {
+export async function runStepTask(task: StepTask, redelivered: boolean, ctx: StepTaskContext): Promise<void> {
   const storage = ctx.client.storage;
   const def = ctx.definition(task.name);
   if (!def) {
@@ -73,6 +77,10 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
   // Opened before the claim: a task this worker cannot decrypt is redelivered, no attempt is spent.
   const args = await openArgs(ctx.client, task.args);
   const claim = await claimStep(task, ctx);
+  if (claim === 'settled') {
+    if (redelivered) await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'recover'), 0, ctx.client.clock);
+    return;
+  }
   if (!claim) return;
   const { attempt, claimSeq, leaseUntil } = claim;
   ctx.track(task, brokerQueue(def.queue ?? task.workflowQueue));
@@ -118,19 +126,21 @@ export async function runStepTask(task: StepTask, ctx: StepTaskContext): Promise
 type Claim = { attempt: number; claimSeq: number; leaseUntil: number; resumed: boolean; firstStartedAt: number };
 
 /**
- * Claims the step's next attempt: appends its `step_started` with the lease timer. Returns undefined
- * when there is nothing to run here: the step is done, the run ended, or an attempt is in flight
- * under a lease (live: its worker runs it; lapsed: the run's worker records the loss and sends the
- * step again, see Execution.resolveClaims). A claim without a lease timer was handed back: taken.
+ * Claims the step's next attempt: appends its `step_started` with the lease timer. Returns 'settled'
+ * when the step is done (or cancelled) and the run goes on, undefined when there is nothing else to
+ * run here: the run ended, or an attempt is in flight under a lease (live: its worker runs it;
+ * lapsed: the run's worker records the loss and sends the step again, see Execution.resolveClaims).
+ * A claim without a lease timer was handed back: taken.
  */
-async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<Claim | undefined> {
+async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<Claim | 'settled' | undefined> {
   const storage = ctx.client.storage;
   try {
-    return await fencedAppend<Claim | undefined>(storage, async () => {
+    return await fencedAppend<Claim | 'settled' | undefined>(storage, async () => {
       const tail = await storage.readEvents(task.runId, task.scheduledSeq);
       if (tail.length === 0) return { done: undefined }; // the run was deleted
       const state = stepState(tail, task.stepId);
-      if (state.done || state.runEnded) return { done: undefined };
+      if (state.runEnded) return { done: undefined };
+      if (state.done) return { done: 'settled' };
       const open = openClaim(tail, task.stepId);
       if (open) {
         if (open.workerId === ctx.workerId && ctx.attempts.adopt({ runId: task.runId, stepId: task.stepId, claimSeq: open.seq })) return { done: undefined }; // a duplicate, running here
@@ -184,10 +194,10 @@ async function continueHere(task: StepTask, ctx: StepTaskContext, claimSeq: numb
     ctx.attempts.offer(key, false);
     // Still held here and renewable: no execution recorded it; the task records it and sends the run task.
     if (ctx.attempts.adopt(key)) return false;
-    // Recorded, but what followed (publishing the next step's task, say) failed: the run task goes to
-    // the broker, so that a worker advances the run from its log as it would have without this.
-    ctx.logger.debug('continuing the run after its dispatched step failed here; its run task goes to the broker', { runId: task.runId, stepId: task.stepId, error: String(err) });
-    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'step'), 0, ctx.client.clock);
+    // Recorded, but what followed (publishing the next step's task, say) failed: a recovery goes to the
+    // broker, so that a worker advances the run from its log and sends what it scheduled.
+    ctx.logger.debug('continuing the run after its dispatched step failed here; a recovery of the run goes to the broker', { runId: task.runId, stepId: task.stepId, error: String(err) });
+    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'recover'), 0, ctx.client.clock);
     return true;
   }
   ctx.attempts.offer(key, false);

@@ -44,7 +44,19 @@ import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
 import { UnknownWorkflows } from './unknown-workflows.js';
 
-
+/**
+ * A run being advanced in this worker. Tasks for it that come meanwhile set `again` (with what they
+ * ask for) instead of replaying it alongside; the advance then looks once more.
+ */
+interface RunInFlight {
+  again: boolean;
+  recover: boolean;
+  redelivered: boolean;
+  timer: boolean;
+  /** The run's queue, once its record is read. */
+  queue?: string;
+  finished: Promise<void>;
+}
 
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
@@ -57,7 +69,7 @@ export class Worker {
   private readonly logger: Logger;
   private readonly cache: ExecutionCache;
   /** Runs being advanced here; `finished` resolves when this worker stops advancing the run. */
-  private readonly active = new Map<string, { again: boolean; recover: boolean; redelivered?: boolean; timer?: boolean; finished: Promise<void> }>();
+  private readonly active = new Map<string, RunInFlight>();
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -335,7 +347,7 @@ export class Worker {
       return;
     }
     if (task.kind === 'run') await this.processRun(task, delivery.deliveryCount > 1);
-    else await this.processStep(task);
+    else await this.processStep(task, delivery.deliveryCount > 1);
   }
 
   // ---- Runs ----
@@ -347,22 +359,23 @@ export class Worker {
       // Already advancing here: make it look again when done instead of replaying in parallel, and
       // let the live execution look at its due times now (a timer's wake-up may be why this came).
       state.again = true;
-      state.recover ||= task.reason === 'recover';
+      state.recover ||= task.reason === 'recover' || redelivered;
+      state.redelivered ||= redelivered;
       state.timer ||= task.reason === 'timer';
       this.executing.get(task.runId)?.poke();
       return;
     }
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const mine = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer', finished };
+    const mine: RunInFlight = { again: true, recover: task.reason === 'recover' || redelivered, redelivered, timer: task.reason === 'timer', finished };
     this.active.set(task.runId, mine);
     try {
       let stale = 0;
       while (mine.again) {
         mine.again = false;
         const recover = mine.recover;
-        const redelivery = mine.redelivered === true;
-        const timer = mine.timer === true;
+        const redelivery = mine.redelivered;
+        const timer = mine.timer;
         mine.recover = false;
         mine.redelivered = false;
         mine.timer = false;
@@ -371,17 +384,30 @@ export class Worker {
         } catch (err) {
           this.cache.delete(task.runId);
           if (this.handedBack) return; // published again for another worker
-          if (!(err instanceof StaleExecutionError)) throw err;
-          // Another writer moved the run on; replay from storage and continue from there.
-          if (++stale > 10) throw err;
-          mine.again = true;
-          mine.timer ||= timer;
+          if (err instanceof StaleExecutionError && ++stale <= 10) {
+            // Another writer moved the run on; replay from storage and continue from there.
+            mine.again = true;
+            mine.timer ||= timer;
+            continue;
+          }
+          // Tasks for the run that came meanwhile were acked on this advance's word (they set `again`).
+          // Its own task is retried by the broker, unless its delivery was lost with its connection,
+          // and then its redelivery may be one of those: so the run is tried again here shortly.
+          if (mine.again) this.retryAfterFailure(task.runId, mine.queue, err);
+          throw err;
         }
       }
     } finally {
       this.active.delete(task.runId);
       finish();
     }
+  }
+
+  private retryAfterFailure(runId: string, queue: string | undefined, err: unknown): void {
+    this.logger.warn('advancing a run failed after other tasks for it came; trying it again here shortly', { runId, error: String(err) });
+    if (queue !== undefined) return this.local.retrySoon(runId, queue);
+    // Failed before the run was read: its queue is in its record.
+    void this.client.storage.getRun(runId).then((run) => run && this.local.retrySoon(runId, run.queue), () => undefined);
   }
 
   /** `timer`: woken by a timer, maybe a lapsed lease of a dispatched step's attempt. */
@@ -429,6 +455,8 @@ export class Worker {
       await execution.feed(events);
     }
     const live = execution;
+    const state = this.active.get(runId);
+    if (state) state.queue = live.run.queue;
     const scope = this.instrumentation.runExecution({
       runId,
       workflow: execution.workflowName,
@@ -531,17 +559,11 @@ export class Worker {
     if (effects.notifyParent) await notifyParent(this.client, effects.notifyParent);
   }
 
-
-
-
-
-
-
-
   // ---- Dispatched steps ----
 
-  private async processStep(task: StepTask): Promise<void> {
-    await runStepTask(task, {
+  /** `redelivered`: the broker delivers this task again (its previous consumer failed or died). */
+  private async processStep(task: StepTask, redelivered: boolean): Promise<void> {
+    await runStepTask(task, redelivered, {
       client: this.client,
       logger: this.logger,
       workerId: this.workerId,
@@ -594,6 +616,4 @@ export class Worker {
       isActive: (runId) => this.active.has(runId),
     };
   }
-
-
 }
