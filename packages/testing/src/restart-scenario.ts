@@ -58,7 +58,21 @@ export async function serverRestartScenario(scenario: RestartScenario): Promise<
     await new Promise((r) => setTimeout(r, 1000));
     await scenario.restart();
 
-    const results = await Promise.all(runs.map((r) => r.result({ timeout: '120s' })));
+    const settled = await Promise.allSettled(runs.map((r) => r.result({ timeout: '120s' })));
+    const stuck = runs.filter((_, i) => settled[i].status === 'rejected');
+    if (stuck.length > 0) {
+      // Say where each unfinished run stopped: its last events tell which message it waited for.
+      const tails = await Promise.all(
+        stuck.slice(0, 5).map(async (r) => `${r.runId}: ${(await r.events()).slice(-6).map((e) => `${e.seq} ${e.type}${e.correlationId ? ` (${e.correlationId})` : ''}`).join(', ')}`),
+      );
+      // A task dead-lettered (over its delivery limit, say) leaves its run waiting too.
+      const dead = await client.broker.deadLetters('durably.default', 20).catch((err: unknown) => `(could not list: ${String(err)})`);
+      const letters = typeof dead === 'string' ? dead : dead.map((d) => `${d.reason}: ${d.body.slice(0, 120)}`).join('\n') || 'none';
+      throw new Error(
+        `${stuck.length} of ${count} runs did not finish after the restart (${(settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason}). Their last events:\n${tails.join('\n')}\nDead letters:\n${letters}`,
+      );
+    }
+    const results = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
     results.forEach((result, i) => expect(result).toEqual([`a${i}-done`, `b${i}-done`, `c${i}-done`]));
     for (const run of runs) {
       const events: DurablyEvent[] = await run.events();
