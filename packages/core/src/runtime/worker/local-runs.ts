@@ -112,8 +112,13 @@ export class LocalRuns {
    * whose advance failed after other tasks for it had been acked on that advance's word. Retried here
    * while it fails; if this process dies first, the broker's redelivery or the sweeps wake the run.
    */
-  retrySoon(runId: string, queue: string): void {
-    if (this.host.running()) this.timers.add({ runId, queue, fireAt: this.host.client.clock() + RETRY_MS, reason: 'recover' });
+  retryAfterFailure(runId: string, queue: string | undefined, err: unknown): void {
+    const { client, logger } = this.host;
+    logger.warn('advancing a run failed after other tasks for it came; trying it again here shortly', { runId, error: String(err) });
+    const retry = (q: string) => this.host.running() && this.timers.add({ runId, queue: q, fireAt: client.clock() + RETRY_MS, reason: 'recover' });
+    if (queue !== undefined) return void retry(queue);
+    // Failed before the run was read: its queue is in its record.
+    void client.storage.getRun(runId).then((run) => run && retry(run.queue), () => undefined);
   }
 
   /** Advances runs in this worker, a few at a time, as delivered tasks would be; one that fails goes to the broker. */

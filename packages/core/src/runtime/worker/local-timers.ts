@@ -11,7 +11,7 @@ export interface LocalTimer {
   runId: string;
   queue: string;
   fireAt: number;
-  /** What the run task says when it fires: a timer's wake-up (default), or a recovery (see LocalRuns.retrySoon). */
+  /** What the run task says when it fires: a timer's wake-up (default), or a recovery (see LocalRuns.retryAfterFailure). */
   reason?: 'timer' | 'recover';
 }
 

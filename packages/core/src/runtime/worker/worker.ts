@@ -31,6 +31,7 @@ import { checkpointsFor, cleanUpAttempt, heartbeatsFor, waitForPermit } from './
 import { ExecutionCache, resumesUnread, worthKeeping } from './cache.js';
 import { Scheduler } from '../schedules.js';
 import { LocalRuns } from './local-runs.js';
+import type { RunInFlight } from './run-in-flight.js';
 import { acquireConcurrency, watchForCancel } from './run-gates.js';
 import { combineInstrumentation, type CombinedInstrumentation, type RunExecutionOutcome } from '../../observe/instrumentation.js';
 import { logInstrumentation } from '../../observe/log-instrumentation.js';
@@ -43,20 +44,6 @@ import { attemptOutcome, describeInstance, runIdOf, startOperations } from './ob
 import { AttemptRegistry } from './attempts.js';
 import { installSignalHandlers, type StopOnSignalsOptions } from './shutdown.js';
 import { UnknownWorkflows } from './unknown-workflows.js';
-
-/**
- * A run being advanced in this worker. Tasks for it that come meanwhile set `again` (with what they
- * ask for) instead of replaying it alongside; the advance then looks once more.
- */
-interface RunInFlight {
-  again: boolean;
-  recover: boolean;
-  redelivered: boolean;
-  timer: boolean;
-  /** The run's queue, once its record is read. */
-  queue?: string;
-  finished: Promise<void>;
-}
 
 /**
  * A worker consumes its queues, replays and advances runs, runs steps, and sweeps storage for
@@ -393,7 +380,7 @@ export class Worker {
           // Tasks for the run that came meanwhile were acked on this advance's word (they set `again`).
           // Its own task is retried by the broker, unless its delivery was lost with its connection,
           // and then its redelivery may be one of those: so the run is tried again here shortly.
-          if (mine.again) this.retryAfterFailure(task.runId, mine.queue, err);
+          if (mine.again) this.local.retryAfterFailure(task.runId, mine.queue, err);
           throw err;
         }
       }
@@ -401,13 +388,6 @@ export class Worker {
       this.active.delete(task.runId);
       finish();
     }
-  }
-
-  private retryAfterFailure(runId: string, queue: string | undefined, err: unknown): void {
-    this.logger.warn('advancing a run failed after other tasks for it came; trying it again here shortly', { runId, error: String(err) });
-    if (queue !== undefined) return this.local.retrySoon(runId, queue);
-    // Failed before the run was read: its queue is in its record.
-    void this.client.storage.getRun(runId).then((run) => run && this.local.retrySoon(runId, run.queue), () => undefined);
   }
 
   /** `timer`: woken by a timer, maybe a lapsed lease of a dispatched step's attempt. */
