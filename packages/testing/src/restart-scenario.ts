@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { Client, Worker, sleep, step, workflow, type Broker, type DurablyEvent, type Storage, type WorkerOptions } from '@durably/core';
+import { Client, Worker, listDeadLetters, sleep, step, workflow, type Broker, type DurablyEvent, type Storage, type WorkerOptions } from '@durably/core';
 
 const work = step('restart-scenario.work', async (label: string) => `${label}-done`);
 const flow = workflow('restart-scenario.flow', async (n: number) => {
@@ -66,7 +66,7 @@ export async function serverRestartScenario(scenario: RestartScenario): Promise<
         stuck.slice(0, 5).map(async (r) => `${r.runId}: ${(await r.events()).slice(-6).map((e) => `${e.seq} ${e.type}${e.correlationId ? ` (${e.correlationId})` : ''}`).join(', ')}`),
       );
       // A task dead-lettered (over its delivery limit, say) leaves its run waiting too.
-      const dead = await client.broker.deadLetters('durably.default', 20).catch((err: unknown) => `(could not list: ${String(err)})`);
+      const dead = await listDeadLetters(client, ['default'], 20).catch((err: unknown) => `(could not list: ${String(err)})`);
       const letters = typeof dead === 'string' ? dead : dead.map((d) => `${d.reason}: ${d.body.slice(0, 120)}`).join('\n') || 'none';
       throw new Error(
         `${stuck.length} of ${count} runs did not finish after the restart (${(settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason}). Their last events:\n${tails.join('\n')}\nDead letters:\n${letters}`,

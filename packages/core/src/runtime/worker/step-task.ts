@@ -78,7 +78,7 @@ export async function runStepTask(task: StepTask, redelivered: boolean, ctx: Ste
   const args = await openArgs(ctx.client, task.args);
   const claim = await claimStep(task, ctx);
   if (claim === 'settled') {
-    if (redelivered) await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'recover'), 0, ctx.client.clock);
+    if (redelivered) await recoverRun(task, ctx);
     return;
   }
   if (!claim) return;
@@ -197,11 +197,16 @@ async function continueHere(task: StepTask, ctx: StepTaskContext, claimSeq: numb
     // Recorded, but what followed (publishing the next step's task, say) failed: a recovery goes to the
     // broker, so that a worker advances the run from its log and sends what it scheduled.
     ctx.logger.debug('continuing the run after its dispatched step failed here; a recovery of the run goes to the broker', { runId: task.runId, stepId: task.stepId, error: String(err) });
-    await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'recover'), 0, ctx.client.clock);
+    await recoverRun(task, ctx);
     return true;
   }
   ctx.attempts.offer(key, false);
   return taken && ctx.attempts.adopt(key) === undefined;
+}
+
+/** Sends the step's run a recovery: a worker replays it and sends the steps it scheduled again. */
+function recoverRun(task: StepTask, ctx: StepTaskContext): Promise<void> {
+  return publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'recover'), 0, ctx.client.clock);
 }
 
 async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefinition, claim: Claim, result: AttemptOutcome): Promise<void> {
