@@ -162,6 +162,7 @@ export class AttemptRegistry implements AttemptTracker {
     for (let attempt = 0; attempt < 5; attempt++) {
       const mine = [...run.entries].filter(([, e]) => e.renew).map(([stepId]) => leaseTimerId(stepId));
       if (mine.length === 0) return;
+      const began = this.clock();
       try {
         await this.storage.append(
           fireAt === undefined
@@ -171,6 +172,7 @@ export class AttemptRegistry implements AttemptTracker {
         if (fireAt !== undefined) {
           for (const e of run.entries.values()) if (e.renew) e.leaseUntil = fireAt;
           run.renewedAt = this.clock();
+          this.warnIfSlow(run.renewedAt - began);
         }
         return;
       } catch (err) {
@@ -189,6 +191,20 @@ export class AttemptRegistry implements AttemptTracker {
         this.stopRenewingEnded(run, tail);
       }
     }
+  }
+
+  private slowWarnedAt = -Infinity;
+
+  /**
+   * A renewal that takes more than a third of the lease leaves too little of it: one more slow write
+   * and the lease lapses while this worker lives, and another worker runs the attempt too. Said at
+   * most once a minute, with what to do about it.
+   */
+  private warnIfSlow(tookMs: number): void {
+    const now = this.clock();
+    if (tookMs <= this.leaseMs / 3 || now - this.slowWarnedAt < 60_000) return;
+    this.slowWarnedAt = now;
+    this.logger.warn(`a step lease renewal took ${tookMs} ms, more than a third of stepLease (${this.leaseMs} ms): storage is slow enough that leases may lapse while their steps run here, and other workers would run those steps again; raise stepLease well above the storage's write latency`, { tookMs, stepLeaseMs: this.leaseMs });
   }
 
   /** Claims the new events end: an outcome or a newer claim of the step, a cancel (unless shielded), the run's end. */
