@@ -18,7 +18,7 @@ export * from './storage.js';
 export * from './broker.js';
 export * from './failures.js';
 export { Batcher, type BatchOutcome, type BatcherOptions } from './batcher.js';
-export { PolledConsumer, type PolledQueue, type PolledConsumerSettings } from './polled-queue.js';
+export { PolledConsumer, type ClaimedWithNext, type PolledQueue, type PolledConsumerSettings } from './polled-queue.js';
 export { DEFAULT_LIMITS, ATTRIBUTE_LIMITS, checkPayload, type Limits } from './limits.js';
 export { jsonLogger, logLevelFromEnv, LOG_LEVELS, type Logger, type LogLevel, type JsonLoggerOptions } from './logger.js';
 export * from './names.js';

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
-import { Client, MemoryBroker, MemoryStorage, RetryableError, Worker, step, workflow, type Broker, type Storage, type WorkerOptions } from '../src/index.js';
-import { decodeTask, type TaskMessage } from '../src/runtime/tasks/messages.js';
+import { Client, MemoryBroker, MemoryStorage, RetryableError, Worker, step, waitForSignal, workflow, type Broker, type Delivery, type MessageHandler, type Storage, type WorkerOptions } from '../src/index.js';
+import { decodeTask, type StepTask, type TaskMessage } from '../src/runtime/tasks/messages.js';
 
 /**
  * A dispatched step whose worker has the run's workflow and listens on its queue: the worker goes on
@@ -36,15 +36,38 @@ const retried = workflow('continue.retried', async (key: string) => flaky(key));
 const failing = workflow('continue.failing', async () => broken());
 const parallel = workflow('continue.parallel', async () => Promise.all([add(1, 1), add(2, 2), add(3, 3)]));
 const sideways = workflow('continue.sideways', async () => sideAdd(await sideAdd(0)));
-const workflows = [three, retried, failing, parallel, sideways];
+/** Gates of the gated step, by key: the test decides when its body ends. */
+const gates = new Map<string, { reached: () => void; release: Promise<void> }>();
+const gated = step('continue.gated', async (key: string) => {
+  const gate = gates.get(key);
+  gate?.reached();
+  await gate?.release;
+  return 1;
+});
+const signalled = workflow('continue.signalled', async (key: string) => {
+  const a = await gated(key);
+  const b = await waitForSignal<number>('go');
+  return a + b;
+});
+const workflows = [three, retried, failing, parallel, sideways, signalled];
 
 /** Storage and broker that keep what was appended and published. */
 function recording(storage: Storage, broker: Broker) {
   const appends: string[][] = [];
   const published: TaskMessage[] = [];
+  /** readEvents calls, by run. */
+  const reads = new Map<string, number>();
+  /** Publishes for which it returns true are dropped (a wake-up lost or held back). */
+  const drop: Array<(task: TaskMessage) => boolean> = [];
+  /** Deliveries wait for these before their handler runs. */
+  const holdDelivery: Array<(task: TaskMessage) => Promise<void> | undefined> = [];
   const s = new Proxy(storage, {
     get(t, prop) {
       const value = Reflect.get(t, prop) as unknown;
+      if (prop === 'readEvents') return (runId: string, ...rest: [number?, number?]) => {
+        reads.set(runId, (reads.get(runId) ?? 0) + 1);
+        return t.readEvents(runId, ...rest);
+      };
       if (prop === 'append') return async (req: Parameters<Storage['append']>[0]) => {
         const out = await t.append(req);
         if (req.events.length > 0) appends.push(req.events.map((e) => e.type));
@@ -57,13 +80,21 @@ function recording(storage: Storage, broker: Broker) {
     get(t, prop) {
       const value = Reflect.get(t, prop) as unknown;
       if (prop === 'publish') return async (queue: string, body: string, options?: { delayMs?: number; dedupKey?: string }) => {
-        published.push(decodeTask(body));
+        const task = decodeTask(body);
+        published.push(task);
+        if (drop.some((d) => d(task))) return;
         return t.publish(queue, body, options);
       };
+      if (prop === 'consume') return (queue: string, handler: MessageHandler, options: Parameters<Broker['consume']>[2]) =>
+        t.consume(queue, async (d: Delivery) => {
+          const task = decodeTask(d.body);
+          for (const hold of holdDelivery) await hold(task);
+          return handler(d);
+        }, options);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
     },
   });
-  return { storage: s, broker: b, appends, published };
+  return { storage: s, broker: b, appends, published, reads, drop, holdDelivery };
 }
 
 const started: Worker[] = [];
@@ -145,4 +176,88 @@ it('sends the run task when the worker that ran the step cannot take the run', a
   expect(await run.result({ timeout: '10s' })).toBe(2);
   expect(runTasks(shared.published, 'step')).toBe(2);
   expect(shared.appends.filter((a) => a[0] === 'step_completed')).toEqual([['step_completed'], ['step_completed']]);
+});
+
+/** A promise and its resolve function. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** As setup(), but the test's own client reads and writes through the plain storage: only the worker's reads are counted. */
+async function setupCountingWorkerReads() {
+  const memory = new MemoryStorage();
+  const rec = recording(memory, new MemoryBroker());
+  const worker = new Worker(new Client({ storage: rec.storage, broker: rec.broker }), { workflows, stepMode: 'dispatch', localTimerWindow: 0 });
+  await worker.start();
+  started.push(worker);
+  return { client: new Client({ storage: memory, broker: rec.broker }), rec };
+}
+
+it('reads a dispatched run\'s log once: each claim appends without reading, each continuation takes what its claim saw', async () => {
+  const { client, rec } = await setupCountingWorkerReads();
+  const run = await client.start(three);
+  expect(await run.result({ timeout: '10s' })).toBe(6);
+  const steps = rec.published.filter((t): t is StepTask => t.kind === 'step');
+  expect(steps.map((t) => t.endsLog)).toEqual([true, true, true]);
+  expect(rec.reads.get(run.runId)).toBe(1); // the first advance's replay; nothing after it
+});
+
+it('marks only the last of parallel steps scheduled together: the others\' claims read first', async () => {
+  const { client, published } = await setup();
+  const run = await client.start(parallel);
+  expect(await run.result({ timeout: '10s' })).toEqual([2, 4, 6]);
+  const steps = published.filter((t): t is StepTask => t.kind === 'step');
+  const last = Math.max(...steps.map((t) => t.scheduledSeq));
+  expect(steps).toHaveLength(3);
+  for (const t of steps) expect(t.endsLog === true).toBe(t.scheduledSeq === last);
+});
+
+it('claims after an event appended between the step\'s scheduling and its claim (the append without a read conflicts)', async () => {
+  const { client, holdDelivery } = await setup();
+  const key = crypto.randomUUID();
+  gates.set(key, { reached: () => undefined, release: Promise.resolve() });
+  const held = deferred();
+  const release = deferred();
+  holdDelivery.push((task) => {
+    if (task.kind !== 'step' || task.name !== 'continue.gated') return undefined;
+    held.resolve();
+    return release.promise;
+  });
+  const run = await client.start(signalled, key);
+  await held.promise;
+  await client.sendSignal(run.runId, 'go', 41);
+  release.resolve();
+  expect(await run.result({ timeout: '10s' })).toBe(42);
+  const events = await run.events();
+  const signal = events.find((e) => e.type === 'signal_received')!;
+  const [claim] = events.filter((e) => e.type === 'step_started');
+  const scheduled = events.find((e) => e.type === 'step_scheduled')!;
+  expect(scheduled.seq).toBeLessThan(signal.seq);
+  expect(claim.seq).toBe(signal.seq + 1);
+  expect(events.filter((e) => e.type === 'step_started')).toHaveLength(1);
+});
+
+it('replays the run when an event came after the claim and its wake-up is held back: the continuation\'s append is fenced', async () => {
+  const { client, rec: { drop, reads } } = await setupCountingWorkerReads();
+  const key = crypto.randomUUID();
+  const reached = deferred();
+  const release = deferred();
+  gates.set(key, { reached: reached.resolve, release: release.promise });
+  // The signal's own wake-up never arrives: only the fenced append can tell the run about it.
+  drop.push((task) => task.kind === 'run' && task.reason === 'signal');
+  const run = await client.start(signalled, key);
+  await reached.promise;
+  const readsBefore = reads.get(run.runId) ?? 0;
+  await client.sendSignal(run.runId, 'go', 41);
+  release.resolve();
+  expect(await run.result({ timeout: '10s' })).toBe(42);
+  const events = await run.events();
+  const signal = events.find((e) => e.type === 'signal_received')!;
+  const done = events.find((e) => e.type === 'step_completed')!;
+  expect(done.seq).toBeGreaterThan(signal.seq);
+  expect(events.filter((e) => e.type === 'step_completed')).toHaveLength(1);
+  // The continuation's append conflicted, and the run was read again from storage.
+  expect(reads.get(run.runId)! - readsBefore).toBeGreaterThan(0);
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { Batcher, BrokerError, PolledConsumer, defaultRetryBackoffMs, type PolledQueue, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
+import { Batcher, BrokerError, PolledConsumer, defaultRetryBackoffMs, type ClaimedWithNext, type PolledQueue, type Broker, type ConsumeOptions, type DeadLetter, type Delivery, type MessageHandler, type PublishOptions, type Subscription } from '@durably/contracts';
 import { channelName, Connection, migrate, type PostgresOptions } from './schema.js';
 
 /**
@@ -204,16 +204,32 @@ class PgQueue implements PolledQueue {
     return this.broker.isClosed;
   }
 
-  async claim(limit: number, now: number, leaseUntil: number): Promise<Delivery[]> {
-    const { rows } = await this.conn.prepared<Row>(
+  /**
+   * One statement claims the visible rows and tells when the next row of the queue becomes visible
+   * (the extra row with a NULL id), so a claim that comes back short costs no second query. That
+   * time is read from the snapshot before the claim: the rows claimed here count at their new lease.
+   */
+  async claim(limit: number, now: number, leaseUntil: number): Promise<ClaimedWithNext> {
+    const { rows } = await this.conn.prepared<Row & { next: string | null }>(
       'claim',
-      `UPDATE ${this.S}.messages m SET available_at = $1, delivery_count = m.delivery_count + 1
-       FROM (SELECT id FROM ${this.S}.messages WHERE queue = $2 AND available_at <= $3 ORDER BY available_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
-       WHERE m.id = due.id
-       RETURNING m.id, m.queue, m.body, m.delivery_count`,
+      `WITH claimed AS (
+         UPDATE ${this.S}.messages m SET available_at = $1, delivery_count = m.delivery_count + 1
+         FROM (SELECT id FROM ${this.S}.messages WHERE queue = $2 AND available_at <= $3 ORDER BY available_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
+         WHERE m.id = due.id
+         RETURNING m.id, m.queue, m.body, m.delivery_count)
+       SELECT id, queue, body, delivery_count, NULL::bigint AS next FROM claimed
+       UNION ALL
+       SELECT NULL, NULL, NULL, NULL, (SELECT min(available_at) FROM ${this.S}.messages WHERE queue = $2 AND available_at > $3)`,
       [leaseUntil, this.queue, now, limit],
     );
-    return rows.map((r) => ({ id: r.id, queue: r.queue, body: r.body, deliveryCount: r.delivery_count }));
+    const deliveries: Delivery[] = [];
+    let next: number | undefined;
+    for (const r of rows) {
+      if (r.id === null) next = r.next === null ? undefined : Number(r.next);
+      else deliveries.push({ id: r.id, queue: r.queue, body: r.body, deliveryCount: r.delivery_count });
+    }
+    if (deliveries.length > 0 && (next === undefined || leaseUntil < next)) next = leaseUntil;
+    return { deliveries, nextVisibleAt: next };
   }
 
   async nextVisibleAt(now: number): Promise<number | undefined> {

@@ -279,6 +279,7 @@ export abstract class RunBatch {
     const effects: FlushEffects = {
       runId: this.runId,
       queue: this.run.queue,
+      seq: this.seq,
       dispatched: this.toDispatch,
       timers: this.newTimers,
       startRuns: this.startRuns,

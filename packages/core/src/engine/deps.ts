@@ -40,6 +40,8 @@ export interface ExecutionDeps {
 export interface FlushEffects {
   runId: string;
   queue: string;
+  /** The seq the run's log ends at once the batch is durable. */
+  seq: number;
   dispatched: StepCommand[];
   timers: Timer[];
   /** Runs created by this run (continuation, children) whose start tasks must be published. */

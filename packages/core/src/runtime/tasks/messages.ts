@@ -32,6 +32,12 @@ export interface StepTask {
   policy: RetryPolicy;
   /** seq of the step_scheduled event: outcomes are looked for after it. */
   scheduledSeq: number;
+  /**
+   * The step's step_scheduled ended the run's log when the task was sent, and the step had no attempt
+   * yet: the claim appends its step_started at once, fenced at `scheduledSeq`, without reading the log
+   * first (it reads only when that append conflicts). Absent in retries and in tasks of older versions.
+   */
+  endsLog?: boolean;
   /** The workflow's queue, where the run task goes when the step is done. */
   workflowQueue: string;
   /**

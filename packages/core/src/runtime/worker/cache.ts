@@ -1,3 +1,4 @@
+import type { DurablyEvent } from '@durably/contracts';
 import type { Execution } from '../../engine/execution.js';
 
 /**
@@ -10,6 +11,8 @@ import type { Execution } from '../../engine/execution.js';
  */
 export class ExecutionCache {
   private readonly entries = new Map<string, Execution>();
+  /** Log tails this worker just wrote or read for a run (a dispatched step's claim), by run. */
+  private readonly tails = new Map<string, DurablyEvent[]>();
 
   constructor(private readonly maxEntries: number) {}
 
@@ -34,8 +37,37 @@ export class ExecutionCache {
     this.entries.delete(runId);
   }
 
+  /**
+   * Notes the run's log as this worker has just seen it, from some seq to its end as it was then (a
+   * dispatched step's claim: what it read and the step_started it appended). The run's kept execution
+   * may take it instead of reading its tail (knownTail). That is safe for the same reason as
+   * `resumesUnread`: the execution's next append is fenced at the seq it knows, so anything appended
+   * since (every outside writer also sends the run a wake-up) makes it conflict and the run replay.
+   */
+  noteTail(runId: string, events: DurablyEvent[]): void {
+    if (events.length > 0) this.tails.set(runId, events);
+  }
+
+  /** Forgets the noted tail (its continuation is over, used or not). */
+  dropTail(runId: string): void {
+    this.tails.delete(runId);
+  }
+
+  /**
+   * The noted events of the run from `fromSeq` on, when the noted tail covers that seq; undefined
+   * when nothing is noted or it starts later (a gap: the caller reads). Taken once.
+   */
+  knownTail(runId: string, fromSeq: number): DurablyEvent[] | undefined {
+    const tail = this.tails.get(runId);
+    if (!tail) return undefined;
+    this.tails.delete(runId);
+    if (tail[0].seq > fromSeq || tail[tail.length - 1].seq < fromSeq - 1) return undefined;
+    return tail.filter((e) => e.seq >= fromSeq);
+  }
+
   clear(): void {
     this.entries.clear();
+    this.tails.clear();
   }
 
   get size(): number {

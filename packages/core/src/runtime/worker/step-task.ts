@@ -6,6 +6,7 @@ import {
   checkPayload,
   DurablyError,
   FatalError,
+  RunNotFoundError,
   makeEvent,
   TERMINAL_EVENT_TYPES,
   type DurablyEvent,
@@ -24,7 +25,7 @@ import type { AttemptRegistry } from './attempts.js';
 import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
-import { FENCED_APPEND_ROUNDS, fencedAppend } from '../../engine/fenced-append.js';
+import { FENCED_APPEND_ROUNDS, fencedAppend, type FencedStep } from '../../engine/fenced-append.js';
 import type { CombinedInstrumentation, TraceContext } from '../../observe/instrumentation.js';
 import type { StepCommand } from '../../engine/commands.js';
 import { traceOf } from '../../observe/trace-context.js';
@@ -53,9 +54,10 @@ export interface StepTaskContext {
    * Advances the run in this process, as its run task would, when this worker can (it has the run's
    * workflow and listens on its queue, and is not stopping); the attempt's outcome, offered to the
    * run (AttemptRegistry.offer), is then recorded by that execution. Resolves to false when it could
-   * not be taken here (the caller records the outcome and publishes the run task instead).
+   * not be taken here (the caller records the outcome and publishes the run task instead). `tail`:
+   * the log as the claim left it (Claim.tail), which a kept execution of the run may take as read.
    */
-  continueRun(task: StepTask): Promise<boolean>;
+  continueRun(task: StepTask, tail: DurablyEvent[]): Promise<boolean>;
 }
 
 /**
@@ -115,15 +117,19 @@ export async function runStepTask(task: StepTask, redelivered: boolean, ctx: Ste
   }
   try {
     if (ctx.handedBack()) return; // another worker runs it now
-    if (settlesStep(task, claim, outcome, ctx.client.clock()) && (await continueHere(task, ctx, claimSeq))) return;
+    if (settlesStep(task, claim, outcome, ctx.client.clock()) && (await continueHere(task, ctx, claim))) return;
     await recordOutcome(task, ctx, def, claim, outcome);
   } finally {
     ctx.attempts.release(task.runId, task.stepId);
   }
 }
 
-/** A claimed attempt of a dispatched step. */
-type Claim = { attempt: number; claimSeq: number; leaseUntil: number; resumed: boolean; firstStartedAt: number };
+/**
+ * A claimed attempt of a dispatched step. `tail`: the run's log from the step's step_scheduled (or
+ * from its start event alone, when the claim read nothing) to its start event: what the run's kept
+ * execution has not seen, so that the continuation here need not read it again.
+ */
+type Claim = { attempt: number; claimSeq: number; leaseUntil: number; resumed: boolean; firstStartedAt: number; tail: DurablyEvent[] };
 
 /**
  * Claims the step's next attempt: appends its `step_started` with the lease timer. Returns 'settled'
@@ -131,11 +137,27 @@ type Claim = { attempt: number; claimSeq: number; leaseUntil: number; resumed: b
  * run here: the run ended, or an attempt is in flight under a lease (live: its worker runs it;
  * lapsed: the run's worker records the loss and sends the step again, see Execution.resolveClaims).
  * A claim without a lease timer was handed back: taken.
+ *
+ * A task marked `endsLog` skips the read in its first round: its step_started goes at once after the
+ * step_scheduled. That append lands only if the log still ends there, and then the step has no
+ * attempt, nothing cancelled it and the run has not ended: what the read would have shown. When it
+ * conflicts, the next round reads as usual.
  */
 async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<Claim | 'settled' | undefined> {
   const storage = ctx.client.storage;
+  const claimAt = (lastSeq: number, attempt: number, firstStartedAt: number | undefined, read: DurablyEvent[]): FencedStep<Claim> => {
+    const now = ctx.client.clock();
+    const leaseUntil = now + ctx.leaseMs;
+    const started = makeEvent(task.runId, lastSeq + 1, 'step_started', { name: task.name, attempt, workerId: ctx.workerId, leaseUntil }, task.stepId, now) as DurablyEvent;
+    return {
+      append: { runId: task.runId, expectedSeq: lastSeq, events: [started], setTimers: [{ runId: task.runId, timerId: leaseTimerId(task.stepId), fireAt: leaseUntil }] },
+      // An earlier start of the step (a retry, a lost worker): its heartbeat details may wait, and its totalTimeout counts from the first.
+      value: { attempt, claimSeq: lastSeq + 1, leaseUntil, resumed: firstStartedAt !== undefined, firstStartedAt: firstStartedAt ?? now, tail: [...read, started] },
+    };
+  };
   try {
-    return await fencedAppend<Claim | 'settled' | undefined>(storage, async () => {
+    return await fencedAppend<Claim | 'settled' | undefined>(storage, async (round) => {
+      if (round === 0 && task.endsLog) return claimAt(task.scheduledSeq, 1, undefined, []);
       const tail = await storage.readEvents(task.runId, task.scheduledSeq);
       if (tail.length === 0) return { done: undefined }; // the run was deleted
       const state = stepState(tail, task.stepId);
@@ -147,18 +169,10 @@ async function claimStep(task: StepTask, ctx: StepTaskContext): Promise<Claim | 
         const timers = await storage.listTimers(task.runId);
         if (timers.some((t) => t.timerId === leaseTimerId(task.stepId))) return { done: undefined };
       }
-      const lastSeq = tail[tail.length - 1].seq;
-      const attempt = state.attempts + 1;
-      const now = ctx.client.clock();
-      const leaseUntil = now + ctx.leaseMs;
-      const started = makeEvent(task.runId, lastSeq + 1, 'step_started', { name: task.name, attempt, workerId: ctx.workerId, leaseUntil }, task.stepId, now) as DurablyEvent;
-      return {
-        append: { runId: task.runId, expectedSeq: lastSeq, events: [started], setTimers: [{ runId: task.runId, timerId: leaseTimerId(task.stepId), fireAt: leaseUntil }] },
-        // An earlier start of the step (a retry, a lost worker): its heartbeat details may wait, and its totalTimeout counts from the first.
-        value: { attempt, claimSeq: lastSeq + 1, leaseUntil, resumed: state.firstStartedAt !== undefined, firstStartedAt: state.firstStartedAt ?? now },
-      };
+      return claimAt(tail[tail.length - 1].seq, state.attempts + 1, state.firstStartedAt, tail);
     });
   } catch (err) {
+    if (err instanceof RunNotFoundError) return undefined; // deleted (retention) since the task was sent
     if (!(err instanceof AppendConflictError)) throw err;
     throw new DurablyError(`Step ${task.stepId} of run ${task.runId}: could not claim an attempt after ${FENCED_APPEND_ROUNDS} rounds of concurrent appends.`, { cause: err });
   }
@@ -184,12 +198,12 @@ function settlesStep(task: StepTask, claim: Claim, outcome: AttemptOutcome, now:
  * lapses and the run takes the step over, as for a crash before recordOutcome. A crash after it
  * leaves a running run whose next task was maybe not published: the stale-run sweep resumes it.
  */
-async function continueHere(task: StepTask, ctx: StepTaskContext, claimSeq: number): Promise<boolean> {
-  const key = { runId: task.runId, stepId: task.stepId, claimSeq };
+async function continueHere(task: StepTask, ctx: StepTaskContext, claim: Claim): Promise<boolean> {
+  const key = { runId: task.runId, stepId: task.stepId, claimSeq: claim.claimSeq };
   ctx.attempts.offer(key);
   let taken: boolean;
   try {
-    taken = await ctx.continueRun(task);
+    taken = await ctx.continueRun(task, claim.tail);
   } catch (err) {
     ctx.attempts.offer(key, false);
     // Still held here and renewable: no execution recorded it; the task records it and sends the run task.
@@ -248,7 +262,7 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
   });
   if (!recorded) return;
   if (retryAt !== undefined) {
-    await publishTask(ctx.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined }, retryAt - now, ctx.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
+    await publishTask(ctx.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined, endsLog: undefined }, retryAt - now, ctx.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
   } else {
     await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'step'), 0, ctx.client.clock);
   }
@@ -278,7 +292,7 @@ function stepState(events: DurablyEvent[], stepId: string): { attempts: number; 
  * Publishes the task of a step the run dispatched (its step_scheduled is durable): to the step's
  * queue, delayed until its retry time, de-duplicated per attempt, with the run's trace context.
  */
-export async function dispatchStep(client: Client, run: { runId: string; queue: string; workflow: string }, cmd: StepCommand, trace: TraceContext | undefined): Promise<void> {
+export async function dispatchStep(client: Client, run: { runId: string; queue: string; workflow: string; seq: number }, cmd: StepCommand, trace: TraceContext | undefined): Promise<void> {
   const { runId, queue: runQueue } = run;
   const stepDef = cmd.def;
   const task: StepTask = {
@@ -293,6 +307,8 @@ export async function dispatchStep(client: Client, run: { runId: string; queue: 
     workflowQueue: runQueue,
     workflow: run.workflow,
   };
+  // Its step_scheduled is the log's last event and no attempt was made: the claim need not read (claimStep).
+  if (cmd.scheduledSeq === run.seq && cmd.attempts === 0) task.endsLog = true;
   if (trace) Object.assign(task, trace);
   const delay = Math.max(0, (cmd.retryAt ?? 0) - client.clock());
   await publishTask(client.broker, brokerQueue(stepDef.queue ?? runQueue), task, delay, client.clock, `${runId}:${cmd.id}:${cmd.attempts + 1}`);

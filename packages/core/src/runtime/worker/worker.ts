@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import {
   type Delivery,
+  type DurablyEvent,
   type Subscription,
   parseDuration,
   type Duration,
@@ -24,8 +25,9 @@ import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/
 import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
-import { dispatchStep, runStepTask } from './step-task.js';
-import { cancelChild, closeChild, notifyParent, repairFinished } from './family.js';
+import { runStepTask } from './step-task.js';
+import { applyFlushEffects } from './after-flush.js';
+import { repairFinished } from './family.js';
 import { sweepStuckRuns, sweepTimers, type SweepContext } from './sweeps.js';
 import { checkpointsFor, cleanUpAttempt, heartbeatsFor, waitForPermit } from './step-facilities.js';
 import { ExecutionCache, resumesUnread, worthKeeping } from './cache.js';
@@ -399,8 +401,9 @@ export class Worker {
     const cached = execution !== undefined;
     if (execution) {
       // A timer's wake-up with something due goes on at once: its append is fenced (cache.ts).
+      // So does a dispatched step's continuation here, with the log as its claim left it (continueRun).
       if (!(timer && !recover && resumesUnread(execution, this.client.clock()))) {
-        const tail = await storage.readEvents(runId, execution.seq + 1);
+        const tail = (!recover && this.cache.knownTail(runId, execution.seq + 1)) || (await storage.readEvents(runId, execution.seq + 1));
         if (tail.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) return;
         await execution.feed(tail);
       }
@@ -522,21 +525,8 @@ export class Worker {
         await cleanUpAttempt(outcome.ok, checkpoints, heartbeats);
         return outcome;
       },
-      afterFlush: (effects: FlushEffects) => this.afterFlush(effects, workflow),
+      afterFlush: (effects: FlushEffects) => applyFlushEffects(this.client, effects, { workflow, trace: this.runTraces.get(effects.runId)?.(), local: this.local }),
     };
-  }
-
-  /** Publishes and appends what a durable batch of a run leads to, outside that run's log. */
-  private async afterFlush(effects: FlushEffects, workflow: string): Promise<void> {
-    const broker = this.client.broker;
-    await Promise.all([
-      ...effects.startRuns.map((r) => publishTask(broker, brokerQueue(r.queue), runTask(r.runId, 'start'), 0, this.client.clock)),
-      ...effects.dispatched.map((cmd) => dispatchStep(this.client, { runId: effects.runId, queue: effects.queue, workflow }, cmd, this.runTraces.get(effects.runId)?.())),
-      ...effects.timers.map((t) => this.local.schedule({ runId: t.runId, queue: effects.queue, fireAt: t.fireAt })),
-    ]);
-    for (const child of effects.closeChildren) await closeChild(this.client, child.runId, child.policy);
-    for (const child of effects.cancelChildren) await cancelChild(this.client, child.runId, child.reason);
-    if (effects.notifyParent) await notifyParent(this.client, effects.notifyParent);
   }
 
   // ---- Dispatched steps ----
@@ -563,7 +553,7 @@ export class Worker {
         if (queue === undefined) this.stepTasks.delete(key);
         else this.stepTasks.set(key, { task: t, queue });
       },
-      continueRun: (t) => this.continueRun(t),
+      continueRun: (t, tail) => this.continueRun(t, tail),
     });
   }
 
@@ -574,12 +564,22 @@ export class Worker {
    * dispatched the step may still wait for the broker to confirm its task, which a fast step outruns),
    * that execution is told to look again, as a delivered run task would, and adopts the outcome then:
    * this waits for it a moment (CONTINUE_WAIT_MS), after which the step task records the outcome itself.
+   * Otherwise a kept execution of the run takes `tail` (the log as the step's claim left it) as read.
    */
-  private async continueRun(task: StepTask): Promise<boolean> {
+  private async continueRun(task: StepTask, tail: DurablyEvent[]): Promise<boolean> {
     if (!this.running || this.handedBack || !this.workflows.has(task.workflow ?? '') || !this.settings.queues.includes(task.workflowQueue)) return false;
     const live = this.active.get(task.runId);
-    if (live) live.again = true;
-    await (live ? Promise.race([live.finished, delay(CONTINUE_WAIT_MS, undefined, { ref: false })]) : this.processRun(runTask(task.runId, 'step')));
+    if (live) {
+      live.again = true;
+      await Promise.race([live.finished, delay(CONTINUE_WAIT_MS, undefined, { ref: false })]);
+      return true;
+    }
+    this.cache.noteTail(task.runId, tail);
+    try {
+      await this.processRun(runTask(task.runId, 'step'));
+    } finally {
+      this.cache.dropTail(task.runId);
+    }
     return true;
   }
 
