@@ -81,6 +81,15 @@ export function decodeTask(body: string): TaskMessage {
   return task as TaskMessage;
 }
 
+/**
+ * A step task sent again after an attempt of it was claimed (its retry, or a hand-back to another
+ * worker): due when its publish delay says, and without `endsLog`, since a step_started follows its
+ * step_scheduled now and a claim without a read could only conflict.
+ */
+export function stepTaskAgain(task: StepTask): StepTask {
+  return { ...task, notBefore: undefined, endsLog: undefined };
+}
+
 /** Broker queue that carries a Durably queue's tasks. */
 export function brokerQueue(queue: string): string {
   return `durably.${queue}`;

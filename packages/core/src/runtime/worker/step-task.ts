@@ -22,7 +22,7 @@ import type { AttemptOutcome } from '../../engine/step-runner.js';
 import { decideRetry, totalTimeLeft } from '../../engine/retry.js';
 import { StepSuspended } from '../../engine/control.js';
 import type { AttemptRegistry } from './attempts.js';
-import { brokerQueue, type StepTask, runTask } from '../tasks/messages.js';
+import { brokerQueue, type StepTask, runTask, stepTaskAgain } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
 import { FENCED_APPEND_ROUNDS, fencedAppend, type FencedStep } from '../../engine/fenced-append.js';
@@ -262,7 +262,7 @@ async function recordOutcome(task: StepTask, ctx: StepTaskContext, def: StepDefi
   });
   if (!recorded) return;
   if (retryAt !== undefined) {
-    await publishTask(ctx.client.broker, brokerQueue(def.queue ?? task.workflowQueue), { ...task, notBefore: undefined, endsLog: undefined }, retryAt - now, ctx.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
+    await publishTask(ctx.client.broker, brokerQueue(def.queue ?? task.workflowQueue), stepTaskAgain(task), retryAt - now, ctx.client.clock, `${task.runId}:${task.stepId}:${attempt + 1}`);
   } else {
     await publishTask(ctx.client.broker, brokerQueue(task.workflowQueue), runTask(task.runId, 'step'), 0, ctx.client.clock);
   }

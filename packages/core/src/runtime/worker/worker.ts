@@ -22,7 +22,7 @@ import { notifyRunFinished, notifyRunProgress } from '../client/notify.js';
 import { builtinWorkflows, getStepDefinition, isWorkflow, type StepDefinition, type Workflow, type WorkflowDefinition } from '../../engine/definitions.js';
 import { createLogger, toLogger } from '../../logger.js';
 import { Execution, StaleExecutionError, type FlushEffects } from '../../engine/execution.js';
-import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask } from '../tasks/messages.js';
+import { brokerQueue, decodeTask, type RunTask, type StepTask, runTask, stepTaskAgain } from '../tasks/messages.js';
 import { publishTask } from '../tasks/publish.js';
 import { runStepAttempt } from '../../engine/step-runner.js';
 import { runStepTask } from './step-task.js';
@@ -287,7 +287,7 @@ export class Worker {
     this.stopController.abort(new DurablyError('the worker is stopping; the work was handed back'));
     await Promise.allSettled([
       ...runs.map((ex) => publishTask(this.client.broker, brokerQueue(ex.run.queue), runTask(ex.runId, 'recover'), 0, this.client.clock)),
-      ...steps.map(({ task, queue }) => publishTask(this.client.broker, queue, { ...task, notBefore: undefined }, 0, this.client.clock)),
+      ...steps.map(({ task, queue }) => publishTask(this.client.broker, queue, stepTaskAgain(task), 0, this.client.clock)),
     ]);
     this.logger.info('handed back in-flight work', { runs: runs.length, steps: steps.length });
   }
